@@ -1,0 +1,1 @@
+"""Engines, sessions, portable column types and the declarative base."""

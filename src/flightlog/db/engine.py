@@ -1,0 +1,125 @@
+"""Engine and session factories, tuned per dialect.
+
+SQLite is made safe for several writers: WAL so readers never block the
+writer, a long busy timeout, and ``BEGIN IMMEDIATE`` so a transaction takes
+the write lock when it starts instead of failing with "database is locked"
+when it first writes after reading. PostgreSQL gets a checked pool sized from
+settings and an ``application_name`` so operators can see Flightlog in
+``pg_stat_activity``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from flightlog.db.urls import DatabaseUrl
+from flightlog.settings import Settings
+
+#: Execution option a read-only unit of work sets to take SQLite's lock lazily.
+SQLITE_BEGIN_MODE = "flightlog_sqlite_begin"
+
+
+def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
+    return {
+        # sqlite3's own busy handler, in seconds; PRAGMA busy_timeout below is the same.
+        "timeout": settings.sqlite_busy_timeout_ms / 1000,
+        # We issue BEGIN ourselves; the driver must not open transactions behind our back.
+        "isolation_level": None,
+        "check_same_thread": False,
+    }
+
+
+def _install_sqlite_tuning(engine: Engine, settings: Settings, *, foreign_keys: bool) -> None:
+    busy_ms = settings.sqlite_busy_timeout_ms
+    fk_pragma = "ON" if foreign_keys else "OFF"
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys={fk_pragma}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_MODE, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _ensure_sqlite_directory(url: DatabaseUrl) -> None:
+    database = url.url.database
+    if database:
+        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _postgres_kwargs(settings: Settings) -> dict[str, Any]:
+    return {
+        "pool_pre_ping": True,
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout_seconds,
+    }
+
+
+def create_sync_engine(
+    settings: Settings, *, url: DatabaseUrl | None = None, sqlite_foreign_keys: bool = True
+) -> Engine:
+    """A sync engine (psycopg 3 or sqlite3): migrations, bulk COPY, the CLI.
+
+    Migrations pass ``sqlite_foreign_keys=False``: SQLite's batch mode
+    rebuilds a table by copy-and-drop, and with foreign keys on, dropping
+    the old table would cascade-delete every child row.
+    """
+    url = url or settings.database
+    if url.dialect == "sqlite":
+        _ensure_sqlite_directory(url)
+        engine = create_engine(
+            url.sync_url, connect_args=_sqlite_connect_args(settings), echo=settings.echo_sql
+        )
+        _install_sqlite_tuning(engine, settings, foreign_keys=sqlite_foreign_keys)
+        return engine
+    return create_engine(
+        url.sync_url,
+        connect_args={"application_name": settings.application_name},
+        echo=settings.echo_sql,
+        **_postgres_kwargs(settings),
+    )
+
+
+def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None) -> AsyncEngine:
+    """An async engine (asyncpg or aiosqlite): the service layer's engine."""
+    url = url or settings.database
+    if url.dialect == "sqlite":
+        _ensure_sqlite_directory(url)
+        engine = create_async_engine(
+            url.async_url, connect_args=_sqlite_connect_args(settings), echo=settings.echo_sql
+        )
+        _install_sqlite_tuning(engine.sync_engine, settings, foreign_keys=True)
+        return engine
+    return create_async_engine(
+        url.async_url,
+        connect_args={"server_settings": {"application_name": settings.application_name}},
+        echo=settings.echo_sql,
+        **_postgres_kwargs(settings),
+    )
+
+
+def sync_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (results outlive the transaction)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Async sessions that keep loaded attributes after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)

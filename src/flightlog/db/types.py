@@ -1,0 +1,80 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+SQLite has no timestamp-with-time-zone and no JSONB; PostgreSQL has both.
+These types hide that difference so models are written once and every value
+read back is a timezone-aware UTC ``datetime`` or plain JSON data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import uuid_utils.compat as uuid_compat
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+#: JSON everywhere, stored as JSONB on PostgreSQL so it can be indexed with GIN.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+#: 64-bit identity on PostgreSQL; on SQLite it must be exactly INTEGER to be the rowid.
+BigIntIdentity = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_uuid() -> uuid.UUID:
+    """A time-ordered UUIDv7: ids sort by creation, which keeps B-tree inserts local."""
+    return uuid_compat.uuid7()
+
+
+class utcnow(FunctionElement[datetime]):  # noqa: N801 - reads like the SQL function it renders
+    """The database's current UTC time, with sub-second precision on both dialects."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+
+@compiles(utcnow, "postgresql")
+def _utcnow_postgresql(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "now()"
+
+
+@compiles(utcnow, "sqlite")
+def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+    # Same text shape SQLAlchemy's SQLite DATETIME writes, so both sort together.
+    return "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    PostgreSQL stores ``timestamptz``. SQLite stores naive UTC text; we
+    convert on the way in and attach UTC on the way out, so comparisons and
+    arithmetic never mix naive and aware values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"naive datetime {value!r} given; Flightlog stores UTC and needs an aware value"
+            )
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Flightlog's Alembic environment and its one migration chain for both dialects."""

@@ -1,0 +1,46 @@
+"""Every ORM table of Flightlog, importable in one line.
+
+Importing this package registers all tables on ``Base.metadata``; that is
+what Alembic compares against and what ``flightlog db check`` checks.
+"""
+
+from flightlog.db.base import Base
+from flightlog.models.agent import Agent
+from flightlog.models.agent_run import AgentRun
+from flightlog.models.artifact import Artifact, ArtifactBlob
+from flightlog.models.event import Event, EventLog
+from flightlog.models.governance import Approval, Optimization, Recommendation
+from flightlog.models.metric import MetricPoint, MetricSnapshot
+from flightlog.models.modification import Modification
+from flightlog.models.project import Project, ProjectContext
+from flightlog.models.pull_request import PullRequest, PullRequestCheck
+from flightlog.models.run import TaskRun
+from flightlog.models.task import Task, TaskDependency
+from flightlog.models.template import Template
+from flightlog.models.tenancy import ApiKey, Customer
+
+__all__ = [
+    "Agent",
+    "AgentRun",
+    "ApiKey",
+    "Approval",
+    "Artifact",
+    "ArtifactBlob",
+    "Base",
+    "Customer",
+    "Event",
+    "EventLog",
+    "MetricPoint",
+    "MetricSnapshot",
+    "Modification",
+    "Optimization",
+    "Project",
+    "ProjectContext",
+    "PullRequest",
+    "PullRequestCheck",
+    "Recommendation",
+    "Task",
+    "TaskDependency",
+    "TaskRun",
+    "Template",
+]

@@ -1,0 +1,53 @@
+"""One agent's (role's) part of a task or run, possibly nested (seed 001)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flightlog.db.base import Base, UuidPk, str_enum
+from flightlog.db.types import utcnow
+from flightlog.enums import AgentRunStatus
+from flightlog.models._columns import owner_fk, shared_fk
+
+
+class AgentRun(UuidPk, Base):
+    """A step by one agent. ``parent_id`` nests steps; the run's token totals sum these."""
+
+    __tablename__ = "agent_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "tokens_in >= 0 AND tokens_out >= 0 AND cost_usd >= 0", name="usage_nonnegative"
+        ),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        Index("ix_agent_runs_task_started", "task_id", "started_at"),
+        Index("ix_agent_runs_run_started", "run_id", "started_at"),
+    )
+
+    task_id: Mapped[uuid.UUID] = owner_fk("tasks.id", index=False)
+    run_id: Mapped[uuid.UUID | None] = owner_fk("task_runs.id", nullable=True, index=False)
+    parent_id: Mapped[uuid.UUID | None] = owner_fk("agent_runs.id", nullable=True)
+    agent_id: Mapped[uuid.UUID | None] = shared_fk("agents.id")
+    agent_name: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[AgentRunStatus] = mapped_column(
+        str_enum(AgentRunStatus, "status"),
+        default=AgentRunStatus.STARTED,
+        server_default="STARTED",
+        index=True,
+    )
+    started_at: Mapped[datetime] = mapped_column(server_default=utcnow(), index=True)
+    finished_at: Mapped[datetime | None]
+    duration_seconds: Mapped[float | None]
+    output_summary: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    tokens_in: Mapped[int] = mapped_column(default=0, server_default="0")
+    tokens_out: Mapped[int] = mapped_column(default=0, server_default="0")
+    cost_usd: Mapped[Decimal] = mapped_column(
+        Numeric(14, 6), default=Decimal(0), server_default="0"
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

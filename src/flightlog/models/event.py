@@ -1,0 +1,62 @@
+"""The append-only event log (seeds 001, 002), including audit events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ForeignKey, Identity, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flightlog.db.base import Base, CreatedAt, str_enum
+from flightlog.db.types import BigIntIdentity
+from flightlog.enums import EventSeverity, EventType
+from flightlog.models._columns import owner_fk, shared_fk
+
+
+class Event(CreatedAt, Base):
+    """One thing that happened. ``id`` only grows, so it is the pagination cursor.
+
+    SQLite's AUTOINCREMENT keeps ids from being reused after the newest rows
+    are deleted; without it a reader holding cursor N could miss new rows.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_task_created", "task_id", "created_at"),
+        Index("ix_events_task_id_id", "task_id", "id"),
+        Index("ix_events_run_id_id", "run_id", "id"),
+        Index("ix_events_customer_created", "customer_id", "created_at"),
+        Index("ix_events_entity", "entity_type", "entity_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigIntIdentity, Identity(), primary_key=True)
+    customer_id: Mapped[uuid.UUID | None] = owner_fk("customers.id", nullable=True, index=False)
+    task_id: Mapped[uuid.UUID | None] = owner_fk("tasks.id", nullable=True, index=False)
+    run_id: Mapped[uuid.UUID | None] = owner_fk("task_runs.id", nullable=True, index=False)
+    agent_run_id: Mapped[uuid.UUID | None] = owner_fk("agent_runs.id", nullable=True)
+    agent_id: Mapped[uuid.UUID | None] = shared_fk("agents.id")
+    parent_event_id: Mapped[int | None] = mapped_column(
+        BigIntIdentity, ForeignKey("events.id", ondelete="SET NULL"), index=True
+    )
+    event_type: Mapped[EventType] = mapped_column(str_enum(EventType, "event_type"), index=True)
+    severity: Mapped[EventSeverity] = mapped_column(
+        str_enum(EventSeverity, "severity"),
+        default=EventSeverity.INFO,
+        server_default="INFO",
+        index=True,
+    )
+    agent_role: Mapped[str | None] = mapped_column(String(100), index=True)
+    content: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        return f"<Event {self.id} {self.event_type} task={self.task_id}>"
+
+
+#: Seed 001 calls this table ``event_logs``; the name is kept as an alias for its users.
+EventLog = Event

@@ -1,0 +1,62 @@
+"""Runtime configuration, read from the environment only when asked for.
+
+Nothing here runs at import time: callers build a :class:`Settings` (or call
+:func:`get_settings`) when they need one, so tests and embedding applications
+can point Flightlog at another database without monkeypatching globals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flightlog.db.urls import DatabaseUrl
+
+DEFAULT_DATABASE_URL = "sqlite:///./flightlog.db"
+
+
+class Settings(BaseSettings):
+    """Every knob Flightlog reads, with the environment variable that sets it.
+
+    Variables use the ``FLIGHTLOG_`` prefix; the database URL also accepts the
+    conventional plain ``DATABASE_URL`` so that Flightlog drops into platforms
+    (Heroku, Render, Fly) that inject it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FLIGHTLOG_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("FLIGHTLOG_DATABASE_URL", "DATABASE_URL", "database_url"),
+        description="sqlite:///path or postgresql://user@host/db; drivers are chosen by Flightlog.",
+    )
+    pool_size: int = Field(default=10, ge=1, le=500)
+    max_overflow: int = Field(default=20, ge=0, le=1000)
+    pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    application_name: str = Field(default="flightlog", min_length=1, max_length=63)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    echo_sql: bool = False
+    max_event_payload_bytes: int = Field(default=1_048_576, ge=1024)
+    inline_artifact_max_bytes: int = Field(default=64 * 1024, ge=0)
+    blob_dir: Path = Field(default=Path("./flightlog-blobs"))
+    agent_degraded_after_seconds: float = Field(default=60.0, gt=0)
+    agent_failed_after_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_must_be_supported(cls, value: str) -> str:
+        DatabaseUrl.parse(value)
+        return value
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """The parsed URL, which knows its async and sync driver forms."""
+        return DatabaseUrl.parse(self.database_url)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides on top."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
