@@ -9,7 +9,7 @@ drift on the other dialect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from sqlalchemy import Index
@@ -31,7 +31,7 @@ def ddl_dialect(obj: SchemaItem) -> str | None:
     return getattr(ddl_if, "dialect", None) if ddl_if is not None else None
 
 
-def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+def include_name(name: str | None, type_: str, parent_names: MutableMapping[Any, Any]) -> bool:
     """Skip reflected objects that are not part of the ORM's metadata by design."""
     if type_ == "table" and name is not None:
         return not name.startswith(SQLITE_ONLY_TABLE_PREFIXES)

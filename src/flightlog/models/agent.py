@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk, str_enum
 from flightlog.enums import AgentStatus, AgentType
 from flightlog.models._columns import owner_fk
 
+if TYPE_CHECKING:
+    from flightlog.models.tenancy import Customer
+
 
 class Agent(UuidPk, Timestamps, Base):
-    """An agent process or role. Its name is unique within a customer (registration is idempotent)."""
+    """An agent process or role; unique by name within a customer (idempotent registration)."""
 
     __tablename__ = "agents"
     __table_args__ = (
@@ -40,3 +43,5 @@ class Agent(UuidPk, Timestamps, Base):
     capabilities: Mapped[list[Any]] = mapped_column(default=list)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_heartbeat_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship(back_populates="agents", lazy="raise_on_sql")

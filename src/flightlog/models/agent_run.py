@@ -5,15 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, Index, Numeric, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, UuidPk, str_enum
 from flightlog.db.types import utcnow
 from flightlog.enums import AgentRunStatus
 from flightlog.models._columns import owner_fk, shared_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.agent import Agent
+    from flightlog.models.run import TaskRun
+    from flightlog.models.task import Task
 
 
 class AgentRun(UuidPk, Base):
@@ -51,3 +56,13 @@ class AgentRun(UuidPk, Base):
         Numeric(14, 6), default=Decimal(0), server_default="0"
     )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    task: Mapped[Task] = relationship(back_populates="agent_runs", lazy="raise_on_sql")
+    run: Mapped[TaskRun | None] = relationship(back_populates="agent_runs", lazy="raise_on_sql")
+    agent: Mapped[Agent | None] = relationship(lazy="raise_on_sql")
+    parent: Mapped[AgentRun | None] = relationship(
+        back_populates="children", remote_side="AgentRun.id", lazy="raise_on_sql"
+    )
+    children: Mapped[list[AgentRun]] = relationship(
+        back_populates="parent", passive_deletes=True, lazy="raise_on_sql"
+    )

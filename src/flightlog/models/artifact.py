@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -14,11 +14,15 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, CreatedAt, UuidPk, str_enum
 from flightlog.enums import ArtifactType
 from flightlog.models._columns import owner_fk, shared_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.run import TaskRun
+    from flightlog.models.task import Task
 
 
 class ArtifactBlob(CreatedAt, Base):
@@ -28,9 +32,7 @@ class ArtifactBlob(CreatedAt, Base):
     __table_args__ = (
         CheckConstraint("length(sha256) = 64", name="sha256_length"),
         CheckConstraint("size_bytes >= 0", name="size_nonnegative"),
-        CheckConstraint(
-            "(content IS NULL) <> (storage_path IS NULL)", name="inline_xor_stored"
-        ),
+        CheckConstraint("(content IS NULL) <> (storage_path IS NULL)", name="inline_xor_stored"),
     )
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -67,3 +69,7 @@ class Artifact(UuidPk, CreatedAt, Base):
         ForeignKey("artifact_blobs.sha256", ondelete="RESTRICT"), index=True
     )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+    task: Mapped[Task] = relationship(back_populates="artifacts", lazy="raise_on_sql")
+    run: Mapped[TaskRun | None] = relationship(back_populates="artifacts", lazy="raise_on_sql")
+    blob: Mapped[ArtifactBlob] = relationship(lazy="raise_on_sql")

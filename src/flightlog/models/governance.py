@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, Index, Numeric, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, CreatedAt, Timestamps, UuidPk, str_enum
 from flightlog.enums import ApprovalStatus, OptimizationStatus, Priority, RecommendationStatus
 from flightlog.models._columns import owner_fk, shared_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.agent import Agent
+    from flightlog.models.tenancy import Customer
 
 
 class Recommendation(UuidPk, Timestamps, Base):
@@ -51,6 +55,15 @@ class Recommendation(UuidPk, Timestamps, Base):
     estimated_savings: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    customer: Mapped[Customer] = relationship(lazy="raise_on_sql")
+    agent: Mapped[Agent | None] = relationship(lazy="raise_on_sql")
+    approvals: Mapped[list[Approval]] = relationship(
+        back_populates="recommendation", passive_deletes=True, lazy="raise_on_sql"
+    )
+    optimizations: Mapped[list[Optimization]] = relationship(
+        back_populates="recommendation", passive_deletes=True, lazy="raise_on_sql"
+    )
+
 
 class Approval(UuidPk, CreatedAt, Base):
     """A human decision on a recommendation: who decided, when, and why."""
@@ -67,6 +80,10 @@ class Approval(UuidPk, CreatedAt, Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None]
     comment: Mapped[str | None] = mapped_column(Text)
+
+    recommendation: Mapped[Recommendation] = relationship(
+        back_populates="approvals", lazy="raise_on_sql"
+    )
 
 
 class Optimization(UuidPk, Timestamps, Base):
@@ -97,3 +114,7 @@ class Optimization(UuidPk, Timestamps, Base):
     completed_at: Mapped[datetime | None]
     rolled_back_at: Mapped[datetime | None]
     rollback_reason: Mapped[str | None] = mapped_column(Text)
+
+    recommendation: Mapped[Recommendation] = relationship(
+        back_populates="optimizations", lazy="raise_on_sql"
+    )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk, str_enum
 from flightlog.enums import ModificationStatus
 from flightlog.models._columns import owner_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.project import Project, ProjectContext
 
 
 class Modification(UuidPk, Timestamps, Base):
@@ -45,3 +48,6 @@ class Modification(UuidPk, Timestamps, Base):
     applied_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
     error_message: Mapped[str | None] = mapped_column(Text)
+
+    project: Mapped[Project] = relationship(back_populates="modifications", lazy="raise_on_sql")
+    project_context: Mapped[ProjectContext | None] = relationship(lazy="raise_on_sql")

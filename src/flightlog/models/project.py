@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk
 from flightlog.models._columns import owner_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.modification import Modification
+    from flightlog.models.pull_request import PullRequest
+    from flightlog.models.tenancy import Customer
 
 
 class Project(UuidPk, Timestamps, Base):
@@ -23,11 +28,23 @@ class Project(UuidPk, Timestamps, Base):
     description: Mapped[str | None] = mapped_column(Text)
     repository_url: Mapped[str | None] = mapped_column(String(500))
     repository_name: Mapped[str | None] = mapped_column(String(255))
-    default_branch: Mapped[str] = mapped_column(
-        String(100), default="main", server_default="main"
-    )
+    default_branch: Mapped[str] = mapped_column(String(100), default="main", server_default="main")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     owner: Mapped[str | None] = mapped_column(String(255))
+
+    customer: Mapped[Customer] = relationship(back_populates="projects", lazy="raise_on_sql")
+    contexts: Mapped[list[ProjectContext]] = relationship(
+        back_populates="project",
+        passive_deletes=True,
+        lazy="raise_on_sql",
+        order_by="ProjectContext.iteration",
+    )
+    modifications: Mapped[list[Modification]] = relationship(
+        back_populates="project", passive_deletes=True, lazy="raise_on_sql"
+    )
+    pull_requests: Mapped[list[PullRequest]] = relationship(
+        back_populates="project", passive_deletes=True, lazy="raise_on_sql"
+    )
 
 
 class ProjectContext(UuidPk, Timestamps, Base):
@@ -49,9 +66,9 @@ class ProjectContext(UuidPk, Timestamps, Base):
             "performance_score IS NULL OR (performance_score >= 0 AND performance_score <= 100)",
             name="performance_score_range",
         ),
-        Index(
-            "ix_project_contexts_codebase_gin", "codebase", postgresql_using="gin"
-        ).ddl_if(dialect="postgresql"),
+        Index("ix_project_contexts_codebase_gin", "codebase", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
         Index(
             "ix_project_contexts_configuration_gin", "configuration", postgresql_using="gin"
         ).ddl_if(dialect="postgresql"),
@@ -66,3 +83,5 @@ class ProjectContext(UuidPk, Timestamps, Base):
     performance_score: Mapped[float | None]
     owner_id: Mapped[str | None] = mapped_column(String(255), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
+
+    project: Mapped[Project] = relationship(back_populates="contexts", lazy="raise_on_sql")

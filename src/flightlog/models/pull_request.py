@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk, str_enum
 from flightlog.enums import PullRequestStatus, ValidationStatus
 from flightlog.models._columns import owner_fk, shared_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.project import Project
+    from flightlog.models.task import Task
 
 
 class PullRequest(UuidPk, Timestamps, Base):
@@ -48,6 +52,15 @@ class PullRequest(UuidPk, Timestamps, Base):
     merged_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
+    project: Mapped[Project] = relationship(back_populates="pull_requests", lazy="raise_on_sql")
+    task: Mapped[Task | None] = relationship(lazy="raise_on_sql")
+    checks: Mapped[list[PullRequestCheck]] = relationship(
+        back_populates="pull_request",
+        passive_deletes=True,
+        lazy="raise_on_sql",
+        order_by="PullRequestCheck.name",
+    )
+
 
 class PullRequestCheck(UuidPk, Timestamps, Base):
     """One named validation (tests, lint, security scan…) and its latest outcome."""
@@ -63,3 +76,5 @@ class PullRequestCheck(UuidPk, Timestamps, Base):
         server_default="PENDING",
     )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    pull_request: Mapped[PullRequest] = relationship(back_populates="checks", lazy="raise_on_sql")

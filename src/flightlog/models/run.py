@@ -5,14 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, Index, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk, str_enum
 from flightlog.enums import AgentType, ApprovalStatus, RunStatus
 from flightlog.models._columns import owner_fk, shared_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.agent import Agent
+    from flightlog.models.agent_run import AgentRun
+    from flightlog.models.artifact import Artifact
+    from flightlog.models.event import Event
+    from flightlog.models.task import Task
 
 
 class TaskRun(UuidPk, Timestamps, Base):
@@ -73,6 +80,16 @@ class TaskRun(UuidPk, Timestamps, Base):
     cost_usd: Mapped[Decimal] = mapped_column(
         Numeric(14, 6), default=Decimal(0), server_default="0"
     )
+
+    task: Mapped[Task] = relationship(back_populates="runs", lazy="raise_on_sql")
+    agent: Mapped[Agent | None] = relationship(lazy="raise_on_sql")
+    agent_runs: Mapped[list[AgentRun]] = relationship(
+        back_populates="run", passive_deletes=True, lazy="raise_on_sql"
+    )
+    artifacts: Mapped[list[Artifact]] = relationship(
+        back_populates="run", passive_deletes=True, lazy="raise_on_sql"
+    )
+    events: WriteOnlyMapped[Event] = relationship(passive_deletes=True)
 
     def __repr__(self) -> str:
         return f"<TaskRun {self.id} task={self.task_id} #{self.run_number} {self.status}>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -14,11 +14,21 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from flightlog.db.base import Base, CreatedAt, Timestamps, UuidPk, str_enum
 from flightlog.enums import AgentType, TaskStatus
 from flightlog.models._columns import owner_fk, shared_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.agent import Agent
+    from flightlog.models.agent_run import AgentRun
+    from flightlog.models.artifact import Artifact
+    from flightlog.models.event import Event
+    from flightlog.models.metric import MetricPoint
+    from flightlog.models.project import Project
+    from flightlog.models.run import TaskRun
+    from flightlog.models.tenancy import Customer
 
 #: The text PostgreSQL's full-text index (``ix_tasks_search_gin``, made by migration 0002)
 #: covers; a search must use the same expression for the planner to pick the index.
@@ -46,15 +56,13 @@ class Task(UuidPk, Timestamps, Base):
             name="run_counts_consistent",
         ),
         CheckConstraint("success_rate >= 0 AND success_rate <= 100", name="success_rate_range"),
-        CheckConstraint(
-            "parent_task_id IS NULL OR parent_task_id <> id", name="not_own_parent"
-        ),
+        CheckConstraint("parent_task_id IS NULL OR parent_task_id <> id", name="not_own_parent"),
         Index("ix_tasks_customer_status_created", "customer_id", "status", "created_at"),
         Index("ix_tasks_claimable", "status", "priority", "lease_expires_at"),
         Index("ix_tasks_tags_gin", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
-        Index(
-            "ix_tasks_requirements_gin", "requirements", postgresql_using="gin"
-        ).ddl_if(dialect="postgresql"),
+        Index("ix_tasks_requirements_gin", "requirements", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
         Index("ix_tasks_context_gin", "context", postgresql_using="gin").ddl_if(
             dialect="postgresql"
         ),
@@ -94,6 +102,31 @@ class Task(UuidPk, Timestamps, Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 
+    customer: Mapped[Customer] = relationship(lazy="raise_on_sql")
+    project: Mapped[Project | None] = relationship(lazy="raise_on_sql")
+    assigned_agent: Mapped[Agent | None] = relationship(lazy="raise_on_sql")
+    parent: Mapped[Task | None] = relationship(
+        back_populates="subtasks", remote_side="Task.id", lazy="raise_on_sql"
+    )
+    subtasks: Mapped[list[Task]] = relationship(
+        back_populates="parent", passive_deletes=True, lazy="raise_on_sql"
+    )
+    runs: Mapped[list[TaskRun]] = relationship(
+        back_populates="task",
+        passive_deletes=True,
+        lazy="raise_on_sql",
+        order_by="TaskRun.run_number",
+    )
+    agent_runs: Mapped[list[AgentRun]] = relationship(
+        back_populates="task", passive_deletes=True, lazy="raise_on_sql"
+    )
+    artifacts: Mapped[list[Artifact]] = relationship(
+        back_populates="task", passive_deletes=True, lazy="raise_on_sql"
+    )
+    #: Unbounded streams: write-only, read them with a query (keyset pages).
+    events: WriteOnlyMapped[Event] = relationship(passive_deletes=True)
+    metric_points: WriteOnlyMapped[MetricPoint] = relationship(passive_deletes=True)
+
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.title!r} {self.status}>"
 
@@ -106,9 +139,7 @@ class TaskDependency(CreatedAt, Base):
     """
 
     __tablename__ = "task_dependencies"
-    __table_args__ = (
-        CheckConstraint("task_id <> depends_on_id", name="not_self"),
-    )
+    __table_args__ = (CheckConstraint("task_id <> depends_on_id", name="not_self"),)
 
     task_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk
 from flightlog.models._columns import owner_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.tenancy import Customer
 
 
 class Template(UuidPk, Timestamps, Base):
@@ -21,9 +24,7 @@ class Template(UuidPk, Timestamps, Base):
         CheckConstraint(
             "setup_time_minutes IS NULL OR setup_time_minutes >= 0", name="setup_time_nonnegative"
         ),
-        Index("ix_templates_tags_gin", "tags", postgresql_using="gin").ddl_if(
-            dialect="postgresql"
-        ),
+        Index("ix_templates_tags_gin", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
         Index("ix_templates_tech_stack_gin", "tech_stack", postgresql_using="gin").ddl_if(
             dialect="postgresql"
         ),
@@ -39,3 +40,5 @@ class Template(UuidPk, Timestamps, Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     complexity: Mapped[str | None] = mapped_column(String(32))
     setup_time_minutes: Mapped[int | None]
+
+    customer: Mapped[Customer] = relationship(lazy="raise_on_sql")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, CreatedAt, Timestamps, UuidPk, str_enum
 from flightlog.enums import CustomerPlan, CustomerStatus
 from flightlog.models._columns import owner_fk
+
+if TYPE_CHECKING:
+    from flightlog.models.agent import Agent
+    from flightlog.models.project import Project
 
 
 class Customer(UuidPk, Timestamps, Base):
@@ -31,6 +35,16 @@ class Customer(UuidPk, Timestamps, Base):
         index=True,
     )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+    projects: Mapped[list[Project]] = relationship(
+        back_populates="customer", passive_deletes=True, lazy="raise_on_sql"
+    )
+    agents: Mapped[list[Agent]] = relationship(
+        back_populates="customer", passive_deletes=True, lazy="raise_on_sql"
+    )
+    api_keys: Mapped[list[ApiKey]] = relationship(
+        back_populates="customer", passive_deletes=True, lazy="raise_on_sql"
+    )
 
     def __repr__(self) -> str:
         return f"<Customer {self.id} {self.name!r} {self.plan}>"
@@ -54,6 +68,8 @@ class ApiKey(UuidPk, CreatedAt, Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship(back_populates="api_keys", lazy="raise_on_sql")
 
     def __repr__(self) -> str:
         # Never the hash, never the secret.

@@ -1,0 +1,61 @@
+"""The root Typer application and the one place errors become exit codes.
+
+A user sees a sentence saying what went wrong and what to do, never a
+traceback, unless they ask for one with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from flightlog.cli import db as db_commands
+from flightlog.cli import stats as stats_commands
+from flightlog.cli.options import STATE
+from flightlog.errors import FlightlogError
+
+app = typer.Typer(
+    name="flightlog",
+    help="Flightlog: the system of record for multi-agent AI workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(db_commands.app, name="db")
+app.command("stats")(stats_commands.stats)
+
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Flightlog: tasks, runs, agent steps, events, metrics and approvals on SQLite or PostgreSQL.
+
+    Example: [bold]flightlog db upgrade && flightlog stats[/bold]
+    """
+    STATE.debug = debug
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except FlightlogError as exc:
+        if STATE.debug:
+            raise
+        err_console.print(f"[bold red]Error:[/bold red] {exc.message}")
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        if STATE.debug:
+            raise
+        orig = getattr(exc, "orig", None) or exc
+        err_console.print(
+            f"[bold red]Database error:[/bold red] {orig}\n"
+            "Run again with --debug for the full traceback."
+        )
+        sys.exit(1)

@@ -1,0 +1,107 @@
+"""``flightlog db``: schema migrations on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.migrations.runner import Migrator
+
+app = typer.Typer(help="Create, upgrade, downgrade and check the database schema.")
+console = Console()
+
+
+@app.command()
+def upgrade(
+    revision: str = typer.Argument("head", help="Target revision (default: head)."),
+    database_url: str | None = DatabaseUrlOption,
+) -> None:
+    """Upgrade the schema to REVISION (default: the newest).
+
+    Example: [bold]flightlog db upgrade --database-url postgresql://postgres@localhost/flightlog[/bold]
+    """
+    migrator = Migrator(settings_for(database_url))
+    before = migrator.current()
+    migrator.upgrade(revision)
+    after = migrator.current()
+    where = migrator.url.redacted()
+    if before == after:
+        console.print(f"[green]Schema already at {after}[/green] on {where}")
+    else:
+        console.print(f"[green]Upgraded[/green] {before or 'empty database'} -> {after} on {where}")
+
+
+@app.command()
+def downgrade(
+    revision: str = typer.Argument(..., help="Target revision: an id, 'base', or '-1'."),
+    database_url: str | None = DatabaseUrlOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Downgrade the schema to REVISION; 'base' removes every Flightlog table and view.
+
+    Example: [bold]flightlog db downgrade base --yes[/bold]
+    """
+    migrator = Migrator(settings_for(database_url))
+    if not yes:
+        typer.confirm(
+            f"Downgrading {migrator.url.redacted()} to {revision} drops tables and their data. "
+            "Continue?",
+            abort=True,
+        )
+    before = migrator.current()
+    migrator.downgrade(revision)
+    after = migrator.current()
+    console.print(f"[yellow]Downgraded[/yellow] {before} -> {after or 'base (empty)'}")
+
+
+@app.command()
+def current(database_url: str | None = DatabaseUrlOption) -> None:
+    """Show the revision the database is at.
+
+    Example: [bold]flightlog db current[/bold]
+    """
+    migrator = Migrator(settings_for(database_url))
+    revision = migrator.current()
+    head = migrator.head()
+    if revision is None:
+        console.print("No Flightlog schema here yet. Run [bold]flightlog db upgrade[/bold].")
+    elif revision == head:
+        console.print(f"{revision} (head)")
+    else:
+        console.print(f"{revision} (head is {head}: run [bold]flightlog db upgrade[/bold])")
+
+
+@app.command()
+def history() -> None:
+    """List every migration shipped with this version, newest first.
+
+    Example: [bold]flightlog db history[/bold]
+    """
+    from flightlog.settings import Settings
+
+    table = Table("revision", "down", "description", title="Flightlog migrations")
+    for rev in Migrator(Settings()).history():
+        label = f"{rev.revision} (head)" if rev.is_head else rev.revision
+        table.add_row(label, rev.down_revision or "-", rev.message)
+    console.print(table)
+
+
+@app.command()
+def check(database_url: str | None = DatabaseUrlOption) -> None:
+    """Compare the live schema with the models; exit 1 and show the diff on drift.
+
+    Example: [bold]flightlog db check[/bold]
+    """
+    migrator = Migrator(settings_for(database_url))
+    drift = migrator.check()
+    if not drift:
+        console.print(f"[green]No drift:[/green] schema matches the models at {migrator.head()}.")
+        return
+    table = Table("operation", "object", title="Schema drift", header_style="bold red")
+    for item in drift:
+        table.add_row(item.operation, item.detail)
+    console.print(table)
+    console.print("Run [bold]flightlog db upgrade[/bold], or add a migration for model changes.")
+    raise typer.Exit(code=1)

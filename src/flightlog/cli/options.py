@@ -1,0 +1,33 @@
+"""Options shared by several commands, and the process-wide CLI state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+
+from flightlog.settings import Settings, get_settings
+
+
+@dataclass
+class CliState:
+    """Flags set on the root command that every sub-command honours."""
+
+    debug: bool = False
+
+
+STATE = CliState()
+
+DatabaseUrlOption = typer.Option(
+    None,
+    "--database-url",
+    "-d",
+    help="sqlite:///path.db or postgresql://user@host/db "
+    "(default: FLIGHTLOG_DATABASE_URL, DATABASE_URL, then sqlite:///./flightlog.db).",
+    show_default=False,
+)
+
+
+def settings_for(database_url: str | None) -> Settings:
+    """Settings from the environment, with the command line's URL on top."""
+    return get_settings(database_url=database_url)

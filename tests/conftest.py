@@ -1,0 +1,219 @@
+"""Real databases for every test: SQLite files and a PostgreSQL server.
+
+Each test session creates its own PostgreSQL database (and drops it at the
+end); each test runs inside a transaction that is rolled back, so tests never
+delete rows to clean up and never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from flightlog.db.engine import create_async_db_engine, create_sync_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.settings import Settings
+
+DIALECTS = ("sqlite", "postgresql")
+DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_server_url() -> str:
+    return os.environ.get("FLIGHTLOG_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
+
+
+def _postgres_required() -> bool:
+    return os.environ.get("FLIGHTLOG_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+
+
+def _conninfo(url: DatabaseUrl, database: str | None = None) -> str:
+    target = url.url.set(drivername="postgresql")
+    if database is not None:
+        target = target.set(database=database)
+    return target.render_as_string(hide_password=False)
+
+
+class PostgresServer:
+    """Creates and drops databases on the test server."""
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.created: list[str] = []
+
+    def create_database(self, prefix: str = "flightlog_test") -> DatabaseUrl:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return DatabaseUrl.parse(self.url.url.set(database=name))
+
+    def drop_database(self, url: DatabaseUrl) -> None:
+        name = url.url.database
+        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.created:
+            self.created.remove(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    """The PostgreSQL server, or None (tests then skip loudly, or fail in CI)."""
+    url = DatabaseUrl.parse(_postgres_server_url())
+    try:
+        with psycopg.connect(_conninfo(url), connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = (
+            f"PostgreSQL at {url.redacted()} is unreachable ({exc}); "
+            "PostgreSQL tests are NOT running. Set FLIGHTLOG_TEST_POSTGRES_URL."
+        )
+        if _postgres_required():
+            pytest.fail(f"FLIGHTLOG_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
+        print(f"\n*** WARNING: {reason} ***\n")
+        yield None
+        return
+    server = PostgresServer(url)
+    yield server
+    for name in list(server.created):
+        server.drop_database(DatabaseUrl.parse(url.url.set(database=name)))
+
+
+def _require_postgres(server: PostgresServer | None) -> PostgresServer:
+    if server is None:
+        pytest.skip("PostgreSQL server unreachable: see the warning at the start of the run")
+    return server
+
+
+@pytest.fixture(scope="session")
+def test_settings() -> Settings:
+    """Settings with a small pool: tests open many engines."""
+    return Settings(pool_size=5, max_overflow=40, sqlite_busy_timeout_ms=60_000)
+
+
+@pytest.fixture(scope="session")
+def _migrated_urls(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer | None,
+    test_settings: Settings,
+) -> dict[str, DatabaseUrl]:
+    """One database per dialect at head, shared by the session (lazily created)."""
+    return {}
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """Every test that takes this runs once on SQLite and once on PostgreSQL."""
+    name: str = request.param
+    marks = {mark.name for mark in request.node.iter_markers()}
+    if name == "postgresql" and "sqlite_only" in marks:
+        pytest.skip("SQLite-only behaviour")
+    if name == "sqlite" and "postgres_only" in marks:
+        pytest.skip("PostgreSQL-only behaviour")
+    return name
+
+
+@pytest.fixture
+def db_url(
+    dialect: str,
+    _migrated_urls: dict[str, DatabaseUrl],
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer | None,
+    test_settings: Settings,
+) -> DatabaseUrl:
+    """A database of the requested dialect, migrated to head once per session."""
+    if dialect not in _migrated_urls:
+        if dialect == "sqlite":
+            path = tmp_path_factory.mktemp("sqlite") / "flightlog.db"
+            url = DatabaseUrl.parse(f"sqlite:///{path}")
+        else:
+            url = _require_postgres(postgres_server).create_database()
+        Migrator(test_settings, url).upgrade("head")
+        _migrated_urls[dialect] = url
+    return _migrated_urls[dialect]
+
+
+@pytest.fixture
+def fresh_url(
+    dialect: str,
+    tmp_path: Path,
+    postgres_server: PostgresServer | None,
+) -> Iterator[DatabaseUrl]:
+    """An empty database of the requested dialect, just for this test."""
+    if dialect == "sqlite":
+        yield DatabaseUrl.parse(f"sqlite:///{tmp_path / 'fresh.db'}")
+        return
+    server = _require_postgres(postgres_server)
+    url = server.create_database("flightlog_fresh")
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def _engines() -> Iterator[dict[str, Engine]]:
+    engines: dict[str, Engine] = {}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: DatabaseUrl, _engines: dict[str, Engine], test_settings: Settings) -> Engine:
+    """A sync engine on the migrated database (one per dialect per session)."""
+    key = db_url.redacted()
+    if key not in _engines:
+        _engines[key] = create_sync_engine(test_settings, url=db_url)
+    return _engines[key]
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test.
+
+    ``commit()`` inside the test only releases a savepoint, so the test can
+    commit, and even fail a statement inside ``begin_nested()``, and still
+    leave nothing behind.
+    """
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        db = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+            if transaction.is_active:
+                transaction.rollback()
+
+
+@pytest.fixture
+async def async_engine(db_url: DatabaseUrl, test_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An async engine on the migrated database, disposed after the test."""
+    engine = create_async_db_engine(test_settings, url=db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def async_session(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """Async twin of ``session``: everything rolled back after the test."""
+    async with async_engine.connect() as connection:
+        transaction = await connection.begin()
+        db = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield db
+        finally:
+            await db.close()
+            if transaction.is_active:
+                await transaction.rollback()
