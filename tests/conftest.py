@@ -109,16 +109,22 @@ def _migrated_urls(
     return {}
 
 
-@pytest.fixture(params=DIALECTS)
-def dialect(request: pytest.FixtureRequest) -> str:
-    """Every test that takes this runs once on SQLite and once on PostgreSQL."""
-    name: str = request.param
-    marks = {mark.name for mark in request.node.iter_markers()}
-    if name == "postgresql" and "sqlite_only" in marks:
-        pytest.skip("SQLite-only behaviour")
-    if name == "sqlite" and "postgres_only" in marks:
-        pytest.skip("PostgreSQL-only behaviour")
-    return name
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that takes ``dialect`` on each dialect it applies to.
+
+    Tests marked ``sqlite_only`` or ``postgres_only`` are generated for that
+    dialect alone, rather than generated and skipped on the other.
+    """
+    if "dialect" not in metafunc.fixturenames:
+        return
+    marks = {mark.name for mark in metafunc.definition.iter_markers()}
+    dialects = [
+        name
+        for name in DIALECTS
+        if not (name == "postgresql" and "sqlite_only" in marks)
+        and not (name == "sqlite" and "postgres_only" in marks)
+    ]
+    metafunc.parametrize("dialect", dialects)
 
 
 @pytest.fixture

@@ -11,8 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import CheckConstraint, Enum, ForeignKeyConstraint, Table, UniqueConstraint
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKeyConstraint,
+    Table,
+    UniqueConstraint,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -306,7 +314,9 @@ def test_refused_insert_writes_nothing(session: Session) -> None:
     """A rejected INSERT (not only UPDATE) leaves the table's row count as it was."""
     owner = f.customer(session)
     count = session.query(m.Customer).count()
-    with pytest.raises(IntegrityError), session.begin_nested():
+    with session.begin_nested() as savepoint:
         session.add(m.Customer(name="Dup", email=owner.email))
-        session.flush()
+        with pytest.raises(IntegrityError):
+            session.flush()
+        savepoint.rollback()
     assert session.query(m.Customer).count() == count

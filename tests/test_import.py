@@ -32,8 +32,9 @@ def test_import_creates_no_engine_and_reads_no_settings() -> None:
         "import gc, flightlog, flightlog.models, flightlog.cli\n"
         "from sqlalchemy.engine import Engine\n"
         "from flightlog.settings import Settings\n"
-        "assert not [o for o in gc.get_objects() if isinstance(o, Engine)], 'engine at import'\n"
-        "assert not [o for o in gc.get_objects() if isinstance(o, Settings)], 'settings at import'\n"
+        "objs = gc.get_objects()\n"
+        "assert not [o for o in objs if isinstance(o, Engine)], 'engine at import'\n"
+        "assert not [o for o in objs if isinstance(o, Settings)], 'settings at import'\n"
         "print('clean')\n"
     )
     result = subprocess.run(

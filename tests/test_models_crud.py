@@ -214,7 +214,8 @@ def test_relationships_navigate_both_ways(session: Session) -> None:
     assert [s.id for s in loaded.subtasks] == [child.id]
     assert {a.agent_name for a in loaded.runs[0].agent_runs} == {"TeamLeader", "Engineer"}
     assert loaded.artifacts[0].run_id == first.id
-    assert loaded.project is not None and loaded.project.pull_requests[0].id == pr.id
+    assert loaded.project is not None
+    assert loaded.project.pull_requests[0].id == pr.id
 
     nested = session.scalars(
         select(m.AgentRun)

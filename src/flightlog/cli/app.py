@@ -27,7 +27,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.command("stats")(stats_commands.stats)
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()

@@ -1,0 +1,5 @@
+"""``python -m flightlog`` runs the command line."""
+
+from flightlog.cli import main
+
+main()
