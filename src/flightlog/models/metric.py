@@ -23,6 +23,7 @@ class MetricPoint(Base):
         Index("ix_metric_points_task_name_recorded", "task_id", "name", "recorded_at"),
         Index("ix_metric_points_run_name_recorded", "run_id", "name", "recorded_at"),
         Index("ix_metric_points_name_recorded", "name", "recorded_at"),
+        Index("ix_metric_points_recorded_at", "recorded_at"),
         {"sqlite_autoincrement": True},
     )
 

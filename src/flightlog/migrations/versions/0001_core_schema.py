@@ -1351,6 +1351,7 @@ def upgrade() -> None:
         "ix_events_customer_created", "events", ["customer_id", "created_at"], unique=False
     )
     op.create_index("ix_events_entity", "events", ["entity_type", "entity_id"], unique=False)
+    op.create_index("ix_events_created_at", "events", ["created_at"], unique=False)
     op.create_index(op.f("ix_events_event_type"), "events", ["event_type"], unique=False)
     op.create_index(op.f("ix_events_parent_event_id"), "events", ["parent_event_id"], unique=False)
     op.create_index("ix_events_run_id_id", "events", ["run_id", "id"], unique=False)
@@ -1426,6 +1427,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_metric_points_name_recorded", "metric_points", ["name", "recorded_at"], unique=False
     )
+    op.create_index("ix_metric_points_recorded_at", "metric_points", ["recorded_at"], unique=False)
     op.create_index(
         "ix_metric_points_run_name_recorded",
         "metric_points",

@@ -1,0 +1,47 @@
+"""The few SQL expressions that must be spelled differently per dialect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, cast, exists, func, literal, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def dialect_name(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
+def json_array_contains(session: AsyncSession, column: Any, value: str) -> ColumnElement[bool]:
+    """``value`` is an element of the JSON array in ``column``.
+
+    PostgreSQL uses JSONB containment (served by the GIN index); SQLite
+    expands the array with ``json_each``.
+    """
+    if dialect_name(session) == "postgresql":
+        return column.op("@>")(cast(func.jsonb_build_array(value), JSONB))
+    each = func.json_each(column).table_valued("value").alias("tag_values")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+
+
+def epoch_bucket(session: AsyncSession, column: Any, bucket_seconds: int) -> ColumnElement[int]:
+    """The index of the ``bucket_seconds``-wide time bucket a timestamp falls in."""
+    if dialect_name(session) == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / bucket_seconds), Integer)
+    seconds = cast(func.strftime("%s", column), Integer)
+    return cast(seconds / bucket_seconds, Integer)
+
+
+async def lock_for_customer(session: AsyncSession, scope: str, customer_id: Any) -> None:
+    """Serialise writers of one customer's ``scope`` (PostgreSQL advisory lock).
+
+    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
+    """
+    if dialect_name(session) == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"flightlog:{scope}:{customer_id}"},
+        )

@@ -1,0 +1,201 @@
+"""The append-only event log: append one or a batch, read pages by id cursor.
+
+Ids only grow, so "events after id N" is a stable cursor: a reader never
+skips or repeats a row, however many writers append meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import EventSeverity, EventType
+from flightlog.errors import ValidationError
+from flightlog.models import Event
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
+MAX_PAGE_SIZE = 1000
+
+
+class NewEvent(BaseModel):
+    """An event to append; the database assigns ``id`` and ``created_at``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: EventType
+    content: str | None = None
+    data: dict[str, Any] | None = None
+    severity: EventSeverity = EventSeverity.INFO
+    agent_role: str | None = Field(default=None, max_length=100)
+    customer_id: uuid.UUID | None = None
+    task_id: uuid.UUID | None = None
+    run_id: uuid.UUID | None = None
+    agent_run_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    parent_event_id: int | None = None
+    entity_type: str | None = Field(default=None, max_length=64)
+    entity_id: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=255)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events and the cursor for the next (None when this was the last)."""
+
+    items: list[Event]
+    next_after_id: int | None
+
+
+def payload_size(event: NewEvent) -> int:
+    """Bytes of user payload (content and data) an event carries."""
+    size = len(event.content.encode()) if event.content else 0
+    if event.data is not None:
+        size += len(json.dumps(event.data, separators=(",", ":"), default=str).encode())
+    return size
+
+
+def validate_event(
+    raw: NewEvent | dict[str, Any],
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    index: int | None = None,
+) -> NewEvent:
+    """Validate one event, naming its position in a batch when it fails."""
+    where = f"event #{index}" if index is not None else "event"
+    try:
+        event = raw if isinstance(raw, NewEvent) else NewEvent.model_validate(raw)
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ValidationError(f"Invalid {where}: {problems}", index=index) from None
+    size = payload_size(event)
+    if size > max_payload_bytes:
+        raise ValidationError(
+            f"{where.capitalize()} payload is {size:,} bytes; the limit is "
+            f"{max_payload_bytes:,} (FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES). "
+            "Store large outputs as an artifact and reference it from the event.",
+            index=index,
+            size=size,
+            limit=max_payload_bytes,
+        )
+    return event
+
+
+def _row(event: NewEvent) -> dict[str, Any]:
+    return event.model_dump()
+
+
+async def append(
+    session: AsyncSession,
+    event: NewEvent | dict[str, Any],
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> Event:
+    """Append one event and return it with its id."""
+    valid = validate_event(event, max_payload_bytes=max_payload_bytes)
+    row = Event(**_row(valid))
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def append_batch(
+    session: AsyncSession,
+    events: Iterable[NewEvent | dict[str, Any]],
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> list[int]:
+    """Append events atomically: all are validated before any is written.
+
+    Returns the new ids in input order. One bad event raises
+    :class:`ValidationError` naming its index, and nothing is inserted.
+    """
+    valid = [
+        validate_event(raw, max_payload_bytes=max_payload_bytes, index=i)
+        for i, raw in enumerate(events)
+    ]
+    if not valid:
+        return []
+    result = await session.execute(
+        insert(Event).returning(Event.id, sort_by_parameter_order=True),
+        [_row(event) for event in valid],
+    )
+    return [row[0] for row in result.all()]
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+    event_types: Sequence[EventType] | None = None,
+    severities: Sequence[EventSeverity] | None = None,
+    agent_role: str | None = None,
+) -> EventPage:
+    """A page of events in strict id order, after the cursor ``after_id``."""
+    if task_id is None and run_id is None and customer_id is None:
+        raise ValidationError("Give a task_id, run_id or customer_id to read events.")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+    stmt = select(Event).where(Event.id > after_id)
+    if task_id is not None:
+        stmt = stmt.where(Event.task_id == task_id)
+    if run_id is not None:
+        stmt = stmt.where(Event.run_id == run_id)
+    if customer_id is not None:
+        stmt = stmt.where(Event.customer_id == customer_id)
+    if event_types:
+        stmt = stmt.where(Event.event_type.in_(list(event_types)))
+    if severities:
+        stmt = stmt.where(Event.severity.in_(list(severities)))
+    if agent_role is not None:
+        stmt = stmt.where(Event.agent_role == agent_role)
+    rows = list((await session.scalars(stmt.order_by(Event.id).limit(limit + 1))).all())
+    has_more = len(rows) > limit
+    items = rows[:limit]
+    return EventPage(items=items, next_after_id=items[-1].id if has_more and items else None)
+
+
+async def record_transition(
+    session: AsyncSession,
+    *,
+    entity: str,
+    entity_id: uuid.UUID,
+    from_status: str | None,
+    to_status: str,
+    customer_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    agent_run_id: uuid.UUID | None = None,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """The audit event every status change writes, in the caller's transaction."""
+    payload = {"entity": entity, "from": from_status, "to": to_status, **(data or {})}
+    row = Event(
+        event_type=EventType.STATUS_CHANGE,
+        severity=EventSeverity.INFO,
+        content=f"{entity} {from_status or 'new'} -> {to_status}",
+        data=payload,
+        customer_id=customer_id,
+        task_id=task_id,
+        run_id=run_id,
+        agent_run_id=agent_run_id,
+        entity_type=entity,
+        entity_id=str(entity_id),
+        actor=actor,
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,352 @@
+"""Tasks: create, update, read, list, subtasks, dependencies and the ready queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from flightlog.enums import AgentType, TaskStatus
+from flightlog.errors import Conflict, ValidationError
+from flightlog.models import Project, Task, TaskDependency
+from flightlog.services import events
+from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.services._dialect import json_array_contains, lock_for_customer
+from flightlog.services.lifecycle import TASK_LIFECYCLE
+
+MAX_PAGE_SIZE = 500
+TERMINAL_FOR_TIMESTAMPS = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT, TaskStatus.CANCELLED}
+)
+
+#: Fields a caller may change with :func:`update_task`; status and statistics are not among them.
+UPDATABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "input_prompt",
+        "priority",
+        "config",
+        "requirements",
+        "context",
+        "tags",
+        "max_rounds",
+        "memory_size",
+        "assigned_agent_id",
+        "assigned_agent_type",
+        "result_summary",
+        "project_id",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A page of tasks, newest first, with the cursor for the next page."""
+
+    items: list[Task]
+    next_cursor: uuid.UUID | None
+
+
+def _validate_fields(fields: dict[str, Any]) -> None:
+    if "title" in fields:
+        title = fields["title"]
+        require(
+            isinstance(title, str) and 0 < len(title.strip()) <= 500,
+            "title must be 1 to 500 characters",
+        )
+    for name in ("max_rounds", "memory_size"):
+        if name in fields:
+            require(
+                isinstance(fields[name], int) and fields[name] >= 1, f"{name} must be at least 1"
+            )
+    if "priority" in fields:
+        require(isinstance(fields["priority"], int), "priority must be an integer")
+    if "tags" in fields:
+        tags = fields["tags"]
+        require(
+            isinstance(tags, list) and all(isinstance(t, str) for t in tags),
+            "tags must be a list of strings",
+        )
+    for name in ("config", "requirements", "context"):
+        if name in fields:
+            require(isinstance(fields[name], dict), f"{name} must be a JSON object")
+    if fields.get("assigned_agent_type") is not None:
+        try:
+            fields["assigned_agent_type"] = AgentType(fields["assigned_agent_type"])
+        except ValueError:
+            raise ValidationError(
+                f"unknown agent type {fields['assigned_agent_type']!r}; "
+                f"expected one of {', '.join(AgentType)}"
+            ) from None
+
+
+async def _check_same_customer(
+    session: AsyncSession, customer_id: uuid.UUID, *, project_id: Any, parent_task_id: Any
+) -> None:
+    if project_id is not None:
+        await get_or_raise(session, Project, project_id, customer_id=customer_id)
+    if parent_task_id is not None:
+        await get_or_raise(session, Task, parent_task_id, customer_id=customer_id)
+
+
+async def create_task(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    title: str | None = None,
+    input_prompt: str | None = None,
+    depends_on: Iterable[uuid.UUID] = (),
+    actor: str | None = None,
+    **fields: Any,
+) -> Task:
+    """Create a PENDING task. Without a title, the first line of the prompt is used (seed 001)."""
+    unknown = set(fields) - UPDATABLE_FIELDS - {"parent_task_id"}
+    if unknown:
+        raise ValidationError(f"unknown task fields: {', '.join(sorted(unknown))}")
+    if title is None and input_prompt:
+        title = input_prompt.strip().splitlines()[0][:500] if input_prompt.strip() else None
+    fields["title"] = title
+    _validate_fields(fields)
+    await _check_same_customer(
+        session,
+        customer_id,
+        project_id=fields.get("project_id"),
+        parent_task_id=fields.get("parent_task_id"),
+    )
+    task = Task(customer_id=customer_id, input_prompt=input_prompt, **fields)
+    session.add(task)
+    await session.flush()
+    await events.record_transition(
+        session,
+        entity="Task",
+        entity_id=task.id,
+        from_status=None,
+        to_status=TaskStatus.PENDING,
+        customer_id=customer_id,
+        task_id=task.id,
+        actor=actor,
+    )
+    for dependency in depends_on:
+        await add_dependency(session, task.id, dependency, customer_id=customer_id)
+    await session.flush()
+    return task
+
+
+async def get_task(session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID) -> Task:
+    """The task, or :class:`NotFound` (also for another customer's task)."""
+    return await get_or_raise(session, Task, task_id, customer_id=customer_id)
+
+
+async def update_task(
+    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID, **changes: Any
+) -> Task:
+    """Change descriptive fields; status changes go through the lifecycle instead."""
+    forbidden = set(changes) - UPDATABLE_FIELDS
+    if forbidden:
+        raise ValidationError(
+            f"cannot update {', '.join(sorted(forbidden))} directly; "
+            "status and statistics are maintained by Flightlog"
+        )
+    _validate_fields(changes)
+    task = await get_task(session, task_id, customer_id=customer_id)
+    await _check_same_customer(
+        session, customer_id, project_id=changes.get("project_id"), parent_task_id=None
+    )
+    for name, value in changes.items():
+        setattr(task, name, value)
+    await session.flush()
+    return task
+
+
+async def transition_task(
+    session: AsyncSession,
+    task: Task,
+    target: TaskStatus,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Move a task through its lifecycle, stamp times, and log the change."""
+    current = task.status
+    TASK_LIFECYCLE.check(current, target)
+    now = utc_now()
+    task.status = target
+    if target is TaskStatus.RUNNING and task.started_at is None:
+        task.started_at = now
+    if target in TERMINAL_FOR_TIMESTAMPS:
+        task.completed_at = now
+    elif target in (TaskStatus.PENDING, TaskStatus.RUNNING):
+        task.completed_at = None
+    await events.record_transition(
+        session,
+        entity="Task",
+        entity_id=task.id,
+        from_status=current,
+        to_status=target,
+        customer_id=task.customer_id,
+        task_id=task.id,
+        actor=actor,
+        data={"reason": reason} if reason else None,
+    )
+    await session.flush()
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    status: TaskStatus | Sequence[TaskStatus] | None = None,
+    project_id: uuid.UUID | None = None,
+    tag: str | None = None,
+    priority: int | None = None,
+    min_priority: int | None = None,
+    parent_task_id: uuid.UUID | None = None,
+    top_level_only: bool = False,
+    cursor: uuid.UUID | None = None,
+    limit: int = 50,
+) -> TaskPage:
+    """Tasks newest first. Ids are UUIDv7, so ordering by id is ordering by creation."""
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    stmt = select(Task).where(Task.customer_id == customer_id)
+    if status is not None:
+        statuses = [status] if isinstance(status, TaskStatus | str) else list(status)
+        stmt = stmt.where(Task.status.in_([TaskStatus(s) for s in statuses]))
+    if project_id is not None:
+        stmt = stmt.where(Task.project_id == project_id)
+    if tag is not None:
+        stmt = stmt.where(json_array_contains(session, Task.tags, tag))
+    if priority is not None:
+        stmt = stmt.where(Task.priority == priority)
+    if min_priority is not None:
+        stmt = stmt.where(Task.priority >= min_priority)
+    if parent_task_id is not None:
+        stmt = stmt.where(Task.parent_task_id == parent_task_id)
+    if top_level_only:
+        stmt = stmt.where(Task.parent_task_id.is_(None))
+    if cursor is not None:
+        stmt = stmt.where(Task.id < cursor)
+    rows = list((await session.scalars(stmt.order_by(Task.id.desc()).limit(limit + 1))).all())
+    items = rows[:limit]
+    return TaskPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+async def subtasks(
+    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> list[Task]:
+    """Direct children of a task, oldest first."""
+    await get_task(session, task_id, customer_id=customer_id)
+    stmt = select(Task).where(Task.parent_task_id == task_id).order_by(Task.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def _reaches(session: AsyncSession, start: uuid.UUID, goal: uuid.UUID) -> bool:
+    """Whether ``goal`` is reachable from ``start`` along depends-on edges."""
+    edge = aliased(TaskDependency)
+    reachable = select(TaskDependency.depends_on_id.label("node")).where(
+        TaskDependency.task_id == start
+    )
+    walk = reachable.cte("reachable", recursive=True)
+    walk = walk.union(select(edge.depends_on_id).where(edge.task_id == walk.c.node))
+    found = await session.scalar(select(exists().where(walk.c.node == goal)))
+    return bool(found)
+
+
+async def add_dependency(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    depends_on_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+) -> TaskDependency:
+    """Make ``task_id`` wait for ``depends_on_id``; refuse any edge that closes a cycle."""
+    if task_id == depends_on_id:
+        raise ValidationError("a task cannot depend on itself")
+    await get_task(session, task_id, customer_id=customer_id)
+    await get_task(session, depends_on_id, customer_id=customer_id)
+    # Two concurrent edges could each pass the check and together form a cycle.
+    await lock_for_customer(session, "task-dependencies", customer_id)
+    if await session.get(TaskDependency, (task_id, depends_on_id)) is not None:
+        raise Conflict(f"task {task_id} already depends on {depends_on_id}")
+    if await _reaches(session, depends_on_id, task_id):
+        raise ValidationError(
+            f"dependency {task_id} -> {depends_on_id} would create a cycle",
+            task_id=str(task_id),
+            depends_on_id=str(depends_on_id),
+        )
+    edge = TaskDependency(task_id=task_id, depends_on_id=depends_on_id)
+    session.add(edge)
+    await session.flush()
+    return edge
+
+
+async def remove_dependency(
+    session: AsyncSession, task_id: uuid.UUID, depends_on_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> None:
+    """Drop an edge; :class:`NotFound` if it does not exist."""
+    await get_task(session, task_id, customer_id=customer_id)
+    edge = await get_or_raise(session, TaskDependency, (task_id, depends_on_id))
+    await session.delete(edge)
+    await session.flush()
+
+
+async def dependencies(
+    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> list[Task]:
+    """The tasks this one waits for."""
+    await get_task(session, task_id, customer_id=customer_id)
+    stmt = (
+        select(Task)
+        .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
+        .where(TaskDependency.task_id == task_id)
+        .order_by(Task.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def unmet_dependency() -> Any:
+    """SQL: the task has a dependency that has not completed."""
+    dep = aliased(Task)
+    return exists(
+        select(literal(1))
+        .select_from(TaskDependency)
+        .join(dep, dep.id == TaskDependency.depends_on_id)
+        .where(
+            and_(TaskDependency.task_id == Task.id, dep.status != TaskStatus.COMPLETED.value)
+        )
+    )
+
+
+async def ready_tasks(
+    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+) -> list[Task]:
+    """PENDING tasks whose every dependency has completed, highest priority first."""
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    stmt = (
+        select(Task)
+        .where(Task.customer_id == customer_id, Task.status == TaskStatus.PENDING)
+        .where(~unmet_dependency())
+        .order_by(Task.priority.desc(), Task.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+__all__ = [
+    "TaskPage",
+    "add_dependency",
+    "create_task",
+    "dependencies",
+    "get_task",
+    "list_tasks",
+    "ready_tasks",
+    "remove_dependency",
+    "subtasks",
+    "transition_task",
+    "update_task",
+]
