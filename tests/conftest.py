@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
+from flightlog.models import Customer
 from flightlog.settings import Settings
+from flightlog.store import Store
 
 DIALECTS = ("sqlite", "postgresql")
 DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -221,5 +223,29 @@ async def async_session(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession
             yield db
         finally:
             await db.close()
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@pytest.fixture
+async def store(
+    async_engine: AsyncEngine, test_settings: Settings, tmp_path: Path
+) -> AsyncIterator[Store]:
+    """A Store for a new customer, inside a transaction rolled back after the test.
+
+    Every ``store.*`` call commits only a savepoint; nothing outlives the test.
+    Concurrency tests, which need real commits, use ``fresh_url`` instead.
+    """
+    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    async with async_engine.connect() as connection:
+        transaction = await connection.begin()
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as s:
+            customer = Customer(name="Test", email=f"{uuid.uuid4().hex}@test.local")
+            s.add(customer)
+            await s.commit()
+            customer_id = customer.id
+        try:
+            yield Store(async_engine, settings, customer_id, connection=connection)
+        finally:
             if transaction.is_active:
                 await transaction.rollback()

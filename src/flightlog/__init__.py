@@ -1,3 +1,54 @@
-"""Flightlog: the system of record for multi-agent AI workflows."""
+"""Flightlog: the system of record for multi-agent AI workflows.
+
+Start with :func:`open_store`; the enums and the error hierarchy are
+re-exported here so applications import from one place.
+"""
+
+from flightlog.enums import (
+    AgentRunStatus,
+    AgentType,
+    ArtifactType,
+    EventSeverity,
+    EventType,
+    MetricType,
+    RunStatus,
+    TaskStatus,
+)
+from flightlog.errors import (
+    ConfigurationError,
+    Conflict,
+    FlightlogError,
+    InvalidTransition,
+    MigrationError,
+    NotFound,
+    ValidationError,
+)
+from flightlog.services.blobs import ArtifactIntegrityError
+from flightlog.services.events import NewEvent
+from flightlog.services.metrics import NewMetric
+from flightlog.store import Store, open_store
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AgentRunStatus",
+    "AgentType",
+    "ArtifactIntegrityError",
+    "ArtifactType",
+    "ConfigurationError",
+    "Conflict",
+    "EventSeverity",
+    "EventType",
+    "FlightlogError",
+    "InvalidTransition",
+    "MetricType",
+    "MigrationError",
+    "NewEvent",
+    "NewMetric",
+    "NotFound",
+    "RunStatus",
+    "Store",
+    "TaskStatus",
+    "ValidationError",
+    "open_store",
+]

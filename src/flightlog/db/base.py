@@ -30,6 +30,9 @@ class Base(DeclarativeBase):
     """Root of the ORM; owns the one ``MetaData`` that migrations compare against."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Fetch database-set values (updated_at, server defaults) at flush time with
+    # RETURNING, so rows stay fully readable after their session has closed.
+    __mapper_args__ = {"eager_defaults": True}
     type_annotation_map = {
         datetime: UtcDateTime(),
         dict[str, Any]: JSONType,

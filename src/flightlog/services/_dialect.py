@@ -22,7 +22,8 @@ def json_array_contains(session: AsyncSession, column: Any, value: str) -> Colum
     expands the array with ``json_each``.
     """
     if dialect_name(session) == "postgresql":
-        return column.op("@>")(cast(func.jsonb_build_array(value), JSONB))
+        contains: ColumnElement[bool] = column.op("@>")(cast(func.jsonb_build_array(value), JSONB))
+        return contains
     each = func.json_each(column).table_valued("value").alias("tag_values")
     return exists(select(literal(1)).select_from(each).where(each.c.value == value))
 

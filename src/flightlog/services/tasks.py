@@ -316,9 +316,7 @@ def unmet_dependency() -> Any:
         select(literal(1))
         .select_from(TaskDependency)
         .join(dep, dep.id == TaskDependency.depends_on_id)
-        .where(
-            and_(TaskDependency.task_id == Task.id, dep.status != TaskStatus.COMPLETED.value)
-        )
+        .where(and_(TaskDependency.task_id == Task.id, dep.status != TaskStatus.COMPLETED.value))
     )
 
 

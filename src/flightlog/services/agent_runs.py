@@ -1,0 +1,222 @@
+"""Agent runs: one agent's (role's) part of a run, nestable, with token and cost usage.
+
+A run's ``tokens_in``, ``tokens_out`` and ``cost_usd`` are the sums over its
+agent runs. They are recomputed from the agent runs whenever one finishes or
+reports usage, with the run row locked, so they stay exact under concurrency.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import AgentRunStatus, EventType
+from flightlog.errors import Conflict, ValidationError
+from flightlog.models import AgentRun, Event, Task, TaskRun
+from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.services.events import record_transition
+from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE
+
+
+def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"{name} must be a number, got {value!r}") from None
+    require(result.is_finite() and result >= 0, f"{name} cannot be negative")
+    return result
+
+
+async def _owned_run(session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID) -> TaskRun:
+    run = await get_or_raise(session, TaskRun, run_id)
+    await get_or_raise(session, Task, run.task_id, customer_id=customer_id)
+    return run
+
+
+async def start_agent_run(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    agent_name: str,
+    parent_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> AgentRun:
+    """Record that an agent started its part of an active run (AGENT_START event)."""
+    require(0 < len(agent_name.strip()) <= 100, "agent_name must be 1 to 100 characters")
+    run = await _owned_run(session, run_id, customer_id)
+    if run.status not in ACTIVE_RUN_STATUSES:
+        raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
+    if parent_id is not None:
+        parent = await get_or_raise(session, AgentRun, parent_id)
+        if parent.run_id != run_id:
+            raise ValidationError("a nested agent run must belong to the same run as its parent")
+    agent_run = AgentRun(
+        task_id=run.task_id,
+        run_id=run_id,
+        parent_id=parent_id,
+        agent_id=agent_id,
+        agent_name=agent_name,
+        status=AgentRunStatus.STARTED,
+        started_at=utc_now(),
+        details=details or {},
+    )
+    session.add(agent_run)
+    await session.flush()
+    session.add(
+        Event(
+            event_type=EventType.AGENT_START,
+            customer_id=customer_id,
+            task_id=run.task_id,
+            run_id=run_id,
+            agent_run_id=agent_run.id,
+            agent_id=agent_id,
+            agent_role=agent_name,
+            content=f"{agent_name} started",
+        )
+    )
+    await session.flush()
+    return agent_run
+
+
+async def _lock(
+    session: AsyncSession, agent_run_id: uuid.UUID, customer_id: uuid.UUID
+) -> tuple[TaskRun, AgentRun]:
+    agent_run = await get_or_raise(session, AgentRun, agent_run_id)
+    if agent_run.run_id is None:
+        raise ValidationError("this agent run is not attached to a run")
+    await _owned_run(session, agent_run.run_id, customer_id)
+    run = await session.get(TaskRun, agent_run.run_id, with_for_update=True, populate_existing=True)
+    locked = await session.get(AgentRun, agent_run_id, populate_existing=True)
+    assert run is not None
+    assert locked is not None
+    return run, locked
+
+
+async def _roll_up_usage(session: AsyncSession, run: TaskRun) -> None:
+    totals = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(AgentRun.tokens_in), 0),
+                func.coalesce(func.sum(AgentRun.tokens_out), 0),
+                func.coalesce(func.sum(AgentRun.cost_usd), 0),
+            ).where(AgentRun.run_id == run.id)
+        )
+    ).one()
+    run.tokens_in = int(totals[0])
+    run.tokens_out = int(totals[1])
+    run.cost_usd = Decimal(str(totals[2]))
+    await session.flush()
+
+
+async def record_usage(
+    session: AsyncSession,
+    agent_run_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cost_usd: Decimal | float | int | str = 0,
+) -> AgentRun:
+    """Add LLM usage to a running agent run (and so to its run's totals)."""
+    require(tokens_in >= 0 and tokens_out >= 0, "token counts cannot be negative")
+    cost = _decimal(cost_usd, "cost_usd")
+    run, agent_run = await _lock(session, agent_run_id, customer_id)
+    if AGENT_RUN_LIFECYCLE.terminal(agent_run.status):
+        raise Conflict(f"agent run {agent_run_id} already finished ({agent_run.status})")
+    agent_run.tokens_in += tokens_in
+    agent_run.tokens_out += tokens_out
+    agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
+    await session.flush()
+    await _roll_up_usage(session, run)
+    return agent_run
+
+
+async def mark_running(
+    session: AsyncSession, agent_run_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> AgentRun:
+    """STARTED -> RUNNING."""
+    run, agent_run = await _lock(session, agent_run_id, customer_id)
+    AGENT_RUN_LIFECYCLE.check(agent_run.status, AgentRunStatus.RUNNING)
+    await record_transition(
+        session,
+        entity="AgentRun",
+        entity_id=agent_run.id,
+        from_status=agent_run.status,
+        to_status=AgentRunStatus.RUNNING,
+        customer_id=customer_id,
+        task_id=agent_run.task_id,
+        run_id=run.id,
+        agent_run_id=agent_run.id,
+    )
+    agent_run.status = AgentRunStatus.RUNNING
+    await session.flush()
+    return agent_run
+
+
+async def finish_agent_run(
+    session: AsyncSession,
+    agent_run_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    status: AgentRunStatus = AgentRunStatus.COMPLETED,
+    output_summary: str | None = None,
+    error_message: str | None = None,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cost_usd: Decimal | float | int | str = 0,
+) -> AgentRun:
+    """End an agent's part (AGENT_COMPLETE event) and roll its usage up into the run."""
+    status = AgentRunStatus(status)
+    require(tokens_in >= 0 and tokens_out >= 0, "token counts cannot be negative")
+    cost = _decimal(cost_usd, "cost_usd")
+    run, agent_run = await _lock(session, agent_run_id, customer_id)
+    AGENT_RUN_LIFECYCLE.check(agent_run.status, status)
+    if not AGENT_RUN_LIFECYCLE.terminal(status):
+        raise ValidationError(f"{status} is not a finishing status")
+    now = utc_now()
+    agent_run.status = status
+    agent_run.finished_at = now
+    agent_run.duration_seconds = max(0.0, (now - agent_run.started_at).total_seconds())
+    agent_run.output_summary = output_summary
+    agent_run.error_message = error_message
+    agent_run.tokens_in += tokens_in
+    agent_run.tokens_out += tokens_out
+    agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
+    session.add(
+        Event(
+            event_type=EventType.AGENT_COMPLETE,
+            customer_id=customer_id,
+            task_id=agent_run.task_id,
+            run_id=run.id,
+            agent_run_id=agent_run.id,
+            agent_id=agent_run.agent_id,
+            agent_role=agent_run.agent_name,
+            content=output_summary or f"{agent_run.agent_name} {status.value.lower()}",
+            data={
+                "status": status.value,
+                "tokens_in": agent_run.tokens_in,
+                "tokens_out": agent_run.tokens_out,
+                "cost_usd": str(agent_run.cost_usd),
+            },
+        )
+    )
+    await session.flush()
+    await _roll_up_usage(session, run)
+    return agent_run
+
+
+async def list_agent_runs(
+    session: AsyncSession, run_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> list[AgentRun]:
+    """A run's agent runs in start order (the timeline of who did what)."""
+    await _owned_run(session, run_id, customer_id)
+    stmt = (
+        select(AgentRun).where(AgentRun.run_id == run_id).order_by(AgentRun.started_at, AgentRun.id)
+    )
+    return list((await session.scalars(stmt)).all())

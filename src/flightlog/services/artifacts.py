@@ -1,0 +1,161 @@
+"""Artifacts: versioned by name per task, stored once per content hash, verified on read."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import ArtifactType
+from flightlog.models import Artifact, ArtifactBlob, Task, TaskRun
+from flightlog.services import blobs
+from flightlog.services._common import get_or_raise, require
+from flightlog.services.runs import lock_task
+
+
+@dataclass(frozen=True)
+class BlobPolicy:
+    """Where large content goes and what counts as large."""
+
+    blob_dir: Path
+    inline_max_bytes: int
+
+
+async def _store_blob(session: AsyncSession, content: bytes, policy: BlobPolicy) -> ArtifactBlob:
+    digest = hashlib.sha256(content).hexdigest()
+    existing = await session.get(ArtifactBlob, digest)
+    if existing is not None:
+        return existing
+    if len(content) <= policy.inline_max_bytes:
+        blob = ArtifactBlob(sha256=digest, size_bytes=len(content), content=content)
+    else:
+        rel = blobs.write_blob(policy.blob_dir, digest, content)
+        blob = ArtifactBlob(sha256=digest, size_bytes=len(content), storage_path=rel)
+    session.add(blob)
+    await session.flush()
+    return blob
+
+
+async def put(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    name: str,
+    content: bytes,
+    *,
+    customer_id: uuid.UUID,
+    policy: BlobPolicy,
+    content_type: str = "application/octet-stream",
+    artifact_type: ArtifactType | str = ArtifactType.OTHER,
+    run_id: uuid.UUID | None = None,
+    file_path: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Artifact:
+    """Save content as the next version of ``name`` on the task; earlier versions stay."""
+    require(0 < len(name) <= 500, "artifact name must be 1 to 500 characters")
+    require(isinstance(content, bytes | bytearray), "artifact content must be bytes")
+    artifact_type = ArtifactType(artifact_type)
+    # The task lock serialises version numbering for concurrent uploads of one name.
+    await lock_task(session, task_id, customer_id)
+    if run_id is not None:
+        run = await get_or_raise(session, TaskRun, run_id)
+        require(run.task_id == task_id, "the run belongs to another task")
+    blob = await _store_blob(session, bytes(content), policy)
+    last = await session.scalar(
+        select(func.coalesce(func.max(Artifact.version), 0)).where(
+            Artifact.task_id == task_id, Artifact.name == name
+        )
+    )
+    artifact = Artifact(
+        task_id=task_id,
+        run_id=run_id,
+        name=name,
+        version=int(last or 0) + 1,
+        artifact_type=artifact_type,
+        file_path=file_path,
+        content_type=content_type,
+        size_bytes=blob.size_bytes,
+        sha256=blob.sha256,
+        metadata_=metadata or {},
+    )
+    session.add(artifact)
+    await session.flush()
+    return artifact
+
+
+async def get(session: AsyncSession, artifact_id: uuid.UUID, *, customer_id: uuid.UUID) -> Artifact:
+    """The artifact's record (not its content)."""
+    artifact = await get_or_raise(session, Artifact, artifact_id)
+    await get_or_raise(session, Task, artifact.task_id, customer_id=customer_id)
+    return artifact
+
+
+async def read(
+    session: AsyncSession, artifact_id: uuid.UUID, *, customer_id: uuid.UUID, policy: BlobPolicy
+) -> bytes:
+    """The artifact's content, verified against its SHA-256."""
+    artifact = await get(session, artifact_id, customer_id=customer_id)
+    blob = await get_or_raise(session, ArtifactBlob, artifact.sha256)
+    if blob.content is not None:
+        blobs.verify(blob.content, blob.sha256)
+        return blob.content
+    assert blob.storage_path is not None
+    return blobs.read_blob(policy.blob_dir, blob.storage_path, blob.sha256)
+
+
+async def versions(
+    session: AsyncSession, task_id: uuid.UUID, name: str, *, customer_id: uuid.UUID
+) -> list[Artifact]:
+    """Every version of a named artifact, oldest first."""
+    await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    stmt = (
+        select(Artifact)
+        .where(Artifact.task_id == task_id, Artifact.name == name)
+        .order_by(Artifact.version)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def latest(
+    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> list[Artifact]:
+    """The newest version of each artifact name on a task."""
+    await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    newest = (
+        select(Artifact.name, func.max(Artifact.version).label("version"))
+        .where(Artifact.task_id == task_id)
+        .group_by(Artifact.name)
+        .subquery()
+    )
+    stmt = (
+        select(Artifact)
+        .join(
+            newest,
+            (Artifact.name == newest.c.name) & (Artifact.version == newest.c.version),
+        )
+        .where(Artifact.task_id == task_id)
+        .order_by(Artifact.name)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def orphaned_blobs(session: AsyncSession, candidates: set[str]) -> list[ArtifactBlob]:
+    """Of the given hashes, the blobs no artifact refers to any more."""
+    if not candidates:
+        return []
+    still_used = set(
+        (
+            await session.scalars(
+                select(Artifact.sha256).where(Artifact.sha256.in_(candidates)).distinct()
+            )
+        ).all()
+    )
+    unused = candidates - still_used
+    if not unused:
+        return []
+    stmt = select(ArtifactBlob).where(ArtifactBlob.sha256.in_(unused))
+    return list((await session.scalars(stmt)).all())

@@ -1,0 +1,180 @@
+"""Work claiming: agents lease ready tasks, extend the lease by heartbeat, release or finish.
+
+PostgreSQL hands each worker different rows with ``FOR UPDATE SKIP LOCKED``,
+so claimers never wait on each other. SQLite serialises writers with
+``BEGIN IMMEDIATE``; the same query then sees every earlier claim. Either
+way a task is held by at most one live lease; when a lease expires without a
+heartbeat the task becomes claimable again (the previous holder's finish is
+then refused).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import RunStatus, TaskStatus
+from flightlog.errors import Conflict
+from flightlog.models import Task, TaskRun
+from flightlog.services import runs as run_service
+from flightlog.services._common import require, utc_now
+from flightlog.services.events import record_transition
+from flightlog.services.tasks import unmet_dependency
+
+MAX_CLAIM_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A leased task and the run started for it."""
+
+    task_id: uuid.UUID
+    run_id: uuid.UUID
+    worker: str
+    lease_expires_at: datetime
+
+
+def _claimable(now: datetime) -> object:
+    fresh = and_(Task.status == TaskStatus.PENDING.value, ~unmet_dependency())
+    expired = and_(Task.status == TaskStatus.RUNNING.value, Task.lease_expires_at < now)
+    return or_(fresh, expired)
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    worker: str,
+    lease_seconds: float = 300.0,
+    limit: int = 1,
+) -> list[Claim]:
+    """Lease up to ``limit`` ready tasks (highest priority first) and start a run for each."""
+    require(0 < len(worker) <= 255, "worker must be 1 to 255 characters")
+    require(lease_seconds > 0, "lease_seconds must be positive")
+    require(1 <= limit <= MAX_CLAIM_BATCH, f"limit must be between 1 and {MAX_CLAIM_BATCH}")
+    now = utc_now()
+    stmt = (
+        select(Task)
+        .where(Task.customer_id == customer_id, _claimable(now))  # type: ignore[arg-type]
+        .order_by(Task.priority.desc(), Task.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    tasks = list((await session.scalars(stmt)).all())
+    claims: list[Claim] = []
+    expires = now + timedelta(seconds=lease_seconds)
+    for task in tasks:
+        if task.status is TaskStatus.RUNNING:
+            await _abandon_expired(session, task, worker)
+        task.claimed_by = worker
+        task.lease_expires_at = expires
+        run = await run_service.start_run(session, task.id, customer_id=customer_id, actor=worker)
+        claims.append(Claim(task.id, run.id, worker, expires))
+    return claims
+
+
+async def _abandon_expired(session: AsyncSession, task: Task, new_worker: str) -> None:
+    """The previous holder missed its heartbeat: time out its runs, hand the task over."""
+    stale = (
+        await session.scalars(
+            select(TaskRun).where(
+                TaskRun.task_id == task.id,
+                TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.PENDING.value]),
+            )
+        )
+    ).all()
+    for run in stale:
+        await run_service.set_run_status(
+            session,
+            task,
+            run,
+            RunStatus.TIMEOUT,
+            actor=new_worker,
+            data={"reason": f"lease of {task.claimed_by} expired"},
+        )
+    await record_transition(
+        session,
+        entity="TaskLease",
+        entity_id=task.id,
+        from_status=task.claimed_by,
+        to_status=new_worker,
+        customer_id=task.customer_id,
+        task_id=task.id,
+        actor=new_worker,
+        data={"reason": "lease expired"},
+    )
+    await session.flush()
+
+
+async def _held(
+    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID, worker: str
+) -> Task:
+    task = await run_service.lock_task(session, task_id, customer_id)
+    if task.claimed_by != worker or task.lease_expires_at is None:
+        raise Conflict(f"task {task_id} is not claimed by {worker}")
+    if task.lease_expires_at < utc_now():
+        raise Conflict(f"the lease of {worker} on task {task_id} has expired")
+    return task
+
+
+async def heartbeat(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    worker: str,
+    lease_seconds: float = 300.0,
+) -> datetime:
+    """Extend a live lease; refused once it has expired."""
+    task = await _held(session, task_id, customer_id=customer_id, worker=worker)
+    task.lease_expires_at = utc_now() + timedelta(seconds=lease_seconds)
+    await session.flush()
+    return task.lease_expires_at
+
+
+async def complete(
+    session: AsyncSession,
+    claimed: Claim,
+    *,
+    customer_id: uuid.UUID,
+    status: RunStatus = RunStatus.COMPLETED,
+    results: dict[str, object] | None = None,
+    error_message: str | None = None,
+) -> TaskRun:
+    """Finish the claimed run and let go of the task; only the live lease holder may."""
+    task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
+    run = await run_service.finish_run(
+        session,
+        claimed.run_id,
+        customer_id=customer_id,
+        status=status,
+        results=results,
+        error_message=error_message,
+        actor=claimed.worker,
+    )
+    task.claimed_by = None
+    task.lease_expires_at = None
+    await session.flush()
+    return run
+
+
+async def release(
+    session: AsyncSession, claimed: Claim, *, customer_id: uuid.UUID, reason: str | None = None
+) -> None:
+    """Give a claimed task back unfinished: its run is cancelled, the task is PENDING again."""
+    task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
+    await run_service.finish_run(
+        session,
+        claimed.run_id,
+        customer_id=customer_id,
+        status=RunStatus.CANCELLED,
+        actor=claimed.worker,
+        error_message=reason,
+    )
+    task.claimed_by = None
+    task.lease_expires_at = None
+    await session.flush()

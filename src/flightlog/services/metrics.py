@@ -1,0 +1,263 @@
+"""Metric points: record one or a batch, read a series, aggregate by name and by time bucket."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import MetricType
+from flightlog.errors import ValidationError
+from flightlog.models import MetricPoint
+from flightlog.services._common import require
+from flightlog.services._dialect import epoch_bucket
+
+MAX_SERIES_POINTS = 100_000
+
+
+class NewMetric(BaseModel):
+    """A point to record; ``recorded_at`` defaults to the database clock."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=255)
+    value: float
+    metric_type: MetricType = MetricType.GAUGE
+    unit: str | None = Field(default=None, max_length=32)
+    labels: dict[str, Any] = Field(default_factory=dict)
+    task_id: uuid.UUID | None = None
+    run_id: uuid.UUID | None = None
+    agent_run_id: uuid.UUID | None = None
+    recorded_at: datetime | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must be timezone-aware (UTC)")
+        return value
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Aggregates of one metric name."""
+
+    name: str
+    count: int
+    min: float
+    max: float
+    avg: float
+    last: float
+
+
+@dataclass(frozen=True)
+class MetricBucket:
+    """Aggregates of one metric over one time bucket."""
+
+    start: datetime
+    count: int
+    min: float
+    max: float
+    avg: float
+
+
+def validate_metric(raw: NewMetric | dict[str, Any], *, index: int | None = None) -> NewMetric:
+    """Validate one point, naming its position in a batch when it fails."""
+    if isinstance(raw, NewMetric):
+        return raw
+    try:
+        return NewMetric.model_validate(raw)
+    except PydanticValidationError as exc:
+        where = f"metric #{index}" if index is not None else "metric"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ValidationError(f"Invalid {where}: {problems}", index=index) from None
+
+
+def _row(metric: NewMetric) -> dict[str, Any]:
+    row = metric.model_dump()
+    if row["recorded_at"] is None:
+        row.pop("recorded_at")
+    return row
+
+
+async def record(session: AsyncSession, metric: NewMetric | dict[str, Any]) -> MetricPoint:
+    """Record one point."""
+    point = MetricPoint(**_row(validate_metric(metric)))
+    session.add(point)
+    await session.flush()
+    return point
+
+
+async def record_batch(session: AsyncSession, metrics: Iterable[NewMetric | dict[str, Any]]) -> int:
+    """Record points atomically: one invalid point (named by index) rejects them all."""
+    valid = [validate_metric(raw, index=i) for i, raw in enumerate(metrics)]
+    if not valid:
+        return 0
+    with_time = [_row(m) for m in valid if m.recorded_at is not None]
+    without_time = [_row(m) for m in valid if m.recorded_at is None]
+    for rows in (with_time, without_time):
+        if rows:
+            await session.execute(insert(MetricPoint), rows)
+    return len(valid)
+
+
+def _scoped(
+    stmt: Select[Any],
+    *,
+    task_id: uuid.UUID | None,
+    run_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    if task_id is None and run_id is None:
+        raise ValidationError("give a task_id or a run_id to read metrics")
+    if task_id is not None:
+        stmt = stmt.where(MetricPoint.task_id == task_id)
+    if run_id is not None:
+        stmt = stmt.where(MetricPoint.run_id == run_id)
+    if since is not None:
+        stmt = stmt.where(MetricPoint.recorded_at >= since)
+    if until is not None:
+        stmt = stmt.where(MetricPoint.recorded_at < until)
+    return stmt
+
+
+async def series(
+    session: AsyncSession,
+    name: str,
+    *,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 10_000,
+) -> list[MetricPoint]:
+    """Points of one named series in time order."""
+    require(1 <= limit <= MAX_SERIES_POINTS, f"limit must be between 1 and {MAX_SERIES_POINTS}")
+    stmt = _scoped(
+        select(MetricPoint).where(MetricPoint.name == name),
+        task_id=task_id,
+        run_id=run_id,
+        since=since,
+        until=until,
+    )
+    stmt = stmt.order_by(MetricPoint.recorded_at, MetricPoint.id).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def summarize(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    names: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, MetricSummary]:
+    """count, min, max, avg and last value per metric name."""
+    stmt = _scoped(
+        select(
+            MetricPoint.name,
+            func.count(MetricPoint.id),
+            func.min(MetricPoint.value),
+            func.max(MetricPoint.value),
+            func.avg(MetricPoint.value),
+        ),
+        task_id=task_id,
+        run_id=run_id,
+        since=since,
+        until=until,
+    )
+    if names:
+        stmt = stmt.where(MetricPoint.name.in_(list(names)))
+    rows = (await session.execute(stmt.group_by(MetricPoint.name))).all()
+    last_rank = (
+        func.row_number()
+        .over(
+            partition_by=MetricPoint.name,
+            order_by=(MetricPoint.recorded_at.desc(), MetricPoint.id.desc()),
+        )
+        .label("rank")
+    )
+    latest = _scoped(
+        select(MetricPoint.name, MetricPoint.value, last_rank),
+        task_id=task_id,
+        run_id=run_id,
+        since=since,
+        until=until,
+    )
+    if names:
+        latest = latest.where(MetricPoint.name.in_(list(names)))
+    ranked = latest.subquery()
+    last_values = dict(
+        (await session.execute(select(ranked.c.name, ranked.c.value).where(ranked.c.rank == 1)))
+        .tuples()
+        .all()
+    )
+    return {
+        name: MetricSummary(
+            name=name,
+            count=int(count),
+            min=float(low),
+            max=float(high),
+            avg=float(mean),
+            last=float(last_values[name]),
+        )
+        for name, count, low, high, mean in rows
+    }
+
+
+async def buckets(
+    session: AsyncSession,
+    name: str,
+    *,
+    bucket_seconds: int,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[MetricBucket]:
+    """Aggregates of one series per ``bucket_seconds``-wide window, oldest first."""
+    require(bucket_seconds >= 1, "bucket_seconds must be at least 1")
+    bucket = epoch_bucket(session, MetricPoint.recorded_at, bucket_seconds).label("bucket")
+    stmt = _scoped(
+        select(
+            bucket,
+            func.count(MetricPoint.id),
+            func.min(MetricPoint.value),
+            func.max(MetricPoint.value),
+            func.avg(MetricPoint.value),
+        ).where(MetricPoint.name == name),
+        task_id=task_id,
+        run_id=run_id,
+        since=since,
+        until=until,
+    )
+    rows = (await session.execute(stmt.group_by(bucket).order_by(bucket))).all()
+    return [
+        MetricBucket(
+            start=datetime.fromtimestamp(int(index) * bucket_seconds, tz=UTC),
+            count=int(count),
+            min=float(low),
+            max=float(high),
+            avg=float(mean),
+        )
+        for index, count, low, high, mean in rows
+    ]

@@ -1,0 +1,299 @@
+"""Task runs: start with a gap-free run number, plan approval, finish, cancel.
+
+Lock order is always task row, then run row. Every function that changes a
+run first locks its task (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), which is what makes run
+numbers unique and gap-free and keeps the task's statistics exact when many
+runs start or finish at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import AgentRunStatus, AgentType, ApprovalStatus, RunStatus, TaskStatus
+from flightlog.errors import Conflict, ValidationError
+from flightlog.models import AgentRun, Task, TaskRun
+from flightlog.services import events
+from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.services.lifecycle import (
+    ACTIVE_AGENT_RUN_STATUSES,
+    ACTIVE_RUN_STATUSES,
+    AGENT_RUN_LIFECYCLE,
+    RUN_LIFECYCLE,
+    TASK_LIFECYCLE,
+)
+from flightlog.services.statistics import refresh_task_statistics
+from flightlog.services.tasks import transition_task
+
+FINISHED_RUN_TO_TASK = {
+    RunStatus.COMPLETED: TaskStatus.COMPLETED,
+    RunStatus.FAILED: TaskStatus.FAILED,
+    RunStatus.TIMEOUT: TaskStatus.TIMEOUT,
+}
+
+
+async def lock_task(session: AsyncSession, task_id: uuid.UUID, customer_id: uuid.UUID) -> Task:
+    task = await session.get(Task, task_id, with_for_update=True, populate_existing=True)
+    if task is None or task.customer_id != customer_id:
+        await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    assert task is not None
+    return task
+
+
+async def _lock_run(
+    session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID
+) -> tuple[Task, TaskRun]:
+    """Lock the run's task, then the run, and return both freshly read."""
+    run = await get_or_raise(session, TaskRun, run_id)
+    task = await lock_task(session, run.task_id, customer_id)
+    locked = await session.get(TaskRun, run_id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    return task, locked
+
+
+async def set_run_status(
+    session: AsyncSession,
+    task: Task,
+    run: TaskRun,
+    target: RunStatus,
+    *,
+    actor: str | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    current = run.status
+    RUN_LIFECYCLE.check(current, target)
+    run.status = target
+    now = utc_now()
+    if target is RunStatus.RUNNING and run.started_at is None:
+        run.started_at = now
+    if RUN_LIFECYCLE.terminal(target):
+        run.completed_at = now
+        if run.started_at is not None:
+            run.duration_seconds = max(0.0, (now - run.started_at).total_seconds())
+    await events.record_transition(
+        session,
+        entity="TaskRun",
+        entity_id=run.id,
+        from_status=current,
+        to_status=target,
+        customer_id=task.customer_id,
+        task_id=task.id,
+        run_id=run.id,
+        actor=actor,
+        data=data,
+    )
+
+
+async def start_run(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    plan: dict[str, Any] | None = None,
+    await_plan_approval: bool = False,
+    input_context: dict[str, Any] | None = None,
+    agent_id: uuid.UUID | None = None,
+    agent_type: AgentType | str | None = None,
+    git_branch: str | None = None,
+    actor: str | None = None,
+) -> TaskRun:
+    """Start the next run of a task: RUNNING, or WAITING_APPROVAL when its plan needs approval."""
+    if await_plan_approval and plan is None:
+        raise ValidationError("a run that awaits plan approval needs a plan")
+    task = await lock_task(session, task_id, customer_id)
+    if task.status is not TaskStatus.RUNNING:
+        await transition_task(session, task, TaskStatus.RUNNING, actor=actor)
+    last = await session.scalar(
+        select(func.coalesce(func.max(TaskRun.run_number), 0)).where(TaskRun.task_id == task_id)
+    )
+    run = TaskRun(
+        task_id=task_id,
+        run_number=int(last or 0) + 1,
+        status=RunStatus.PENDING,
+        plan=plan,
+        plan_status=ApprovalStatus.PENDING if await_plan_approval else None,
+        input_context=input_context or {},
+        agent_id=agent_id,
+        agent_type=AgentType(agent_type) if agent_type is not None else None,
+        git_branch=git_branch,
+        started_at=utc_now(),
+    )
+    session.add(run)
+    await session.flush()
+    target = RunStatus.WAITING_APPROVAL if await_plan_approval else RunStatus.RUNNING
+    await set_run_status(session, task, run, target, actor=actor)
+    await session.flush()
+    await refresh_task_statistics(session, task_id)
+    return run
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID, *, customer_id: uuid.UUID) -> TaskRun:
+    """The run, or :class:`NotFound` (also when it belongs to another customer)."""
+    run = await get_or_raise(session, TaskRun, run_id)
+    await get_or_raise(session, Task, run.task_id, customer_id=customer_id)
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> list[TaskRun]:
+    """A task's runs in run-number order."""
+    await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    stmt = select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.run_number)
+    return list((await session.scalars(stmt)).all())
+
+
+async def submit_plan(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    plan: dict[str, Any],
+    *,
+    customer_id: uuid.UUID,
+    actor: str | None = None,
+) -> TaskRun:
+    """A running run proposes a plan and waits until a person approves it."""
+    task, run = await _lock_run(session, run_id, customer_id)
+    await set_run_status(session, task, run, RunStatus.WAITING_APPROVAL, actor=actor)
+    run.plan = plan
+    run.plan_status = ApprovalStatus.PENDING
+    run.plan_decided_by = run.plan_decided_at = run.plan_comment = None
+    await session.flush()
+    return run
+
+
+async def decide_plan(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    approve: bool,
+    decided_by: str,
+    comment: str | None = None,
+) -> TaskRun:
+    """Record a person's decision on the plan: approval resumes the run, rejection ends it."""
+    require(bool(decided_by and decided_by.strip()), "decided_by must name who decided")
+    task, run = await _lock_run(session, run_id, customer_id)
+    if run.status is not RunStatus.WAITING_APPROVAL:
+        raise Conflict(f"run {run_id} is {run.status}, not waiting for plan approval")
+    run.plan_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+    run.plan_decided_by = decided_by
+    run.plan_decided_at = utc_now()
+    run.plan_comment = comment
+    decision = {"plan_decision": run.plan_status.value, "comment": comment}
+    if approve:
+        await set_run_status(session, task, run, RunStatus.RUNNING, actor=decided_by, data=decision)
+        await session.flush()
+    else:
+        await _finish(session, task, run, RunStatus.CANCELLED, actor=decided_by, data=decision)
+    return run
+
+
+async def _cancel_agent_runs(session: AsyncSession, run: TaskRun) -> None:
+    stmt = select(AgentRun).where(
+        AgentRun.run_id == run.id,
+        AgentRun.status.in_([s.value for s in ACTIVE_AGENT_RUN_STATUSES]),
+    )
+    now = utc_now()
+    for agent_run in (await session.scalars(stmt)).all():
+        AGENT_RUN_LIFECYCLE.check(agent_run.status, AgentRunStatus.CANCELLED)
+        agent_run.status = AgentRunStatus.CANCELLED
+        agent_run.finished_at = now
+
+
+async def _finish(
+    session: AsyncSession,
+    task: Task,
+    run: TaskRun,
+    target: RunStatus,
+    *,
+    actor: str | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    await set_run_status(session, task, run, target, actor=actor, data=data)
+    if target is RunStatus.CANCELLED:
+        await _cancel_agent_runs(session, run)
+    await session.flush()
+    others_active = await session.scalar(
+        select(func.count(TaskRun.id)).where(
+            TaskRun.task_id == task.id,
+            TaskRun.id != run.id,
+            TaskRun.status.in_([s.value for s in ACTIVE_RUN_STATUSES]),
+        )
+    )
+    if not others_active and task.status is TaskStatus.RUNNING:
+        outcome = FINISHED_RUN_TO_TASK.get(target, TaskStatus.PENDING)
+        await transition_task(session, task, outcome, actor=actor)
+    await refresh_task_statistics(session, task.id)
+
+
+async def finish_run(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    status: RunStatus = RunStatus.COMPLETED,
+    results: dict[str, Any] | None = None,
+    error_message: str | None = None,
+    error_details: dict[str, Any] | None = None,
+    memory_usage_mb: int | None = None,
+    cpu_time_ms: int | None = None,
+    git_commit: str | None = None,
+    pr_url: str | None = None,
+    actor: str | None = None,
+) -> TaskRun:
+    """End a run as COMPLETED (with results), FAILED (with error details), TIMEOUT or CANCELLED."""
+    status = RunStatus(status)
+    if status in ACTIVE_RUN_STATUSES:
+        raise ValidationError(f"{status} is not a finishing status")
+    if status is RunStatus.FAILED and not (error_message or error_details):
+        raise ValidationError("a FAILED run needs error_message or error_details")
+    for name, value in (("memory_usage_mb", memory_usage_mb), ("cpu_time_ms", cpu_time_ms)):
+        require(value is None or value >= 0, f"{name} cannot be negative")
+    task, run = await _lock_run(session, run_id, customer_id)
+    RUN_LIFECYCLE.check(run.status, status)
+    run.results = results if results is not None else run.results
+    run.error_message = error_message
+    run.error_details = error_details
+    run.memory_usage_mb = memory_usage_mb
+    run.cpu_time_ms = cpu_time_ms
+    run.git_commit = git_commit or run.git_commit
+    run.pr_url = pr_url or run.pr_url
+    await _finish(session, task, run, status, actor=actor)
+    return run
+
+
+async def cancel_task(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Task:
+    """Cancel a task and every run (and agent run) of it that is still active."""
+    task = await lock_task(session, task_id, customer_id)
+    TASK_LIFECYCLE.check(task.status, TaskStatus.CANCELLED)
+    active = (
+        await session.scalars(
+            select(TaskRun)
+            .where(
+                TaskRun.task_id == task_id,
+                TaskRun.status.in_([s.value for s in ACTIVE_RUN_STATUSES]),
+            )
+            .with_for_update()
+        )
+    ).all()
+    for run in active:
+        await set_run_status(session, task, run, RunStatus.CANCELLED, actor=actor)
+        await _cancel_agent_runs(session, run)
+    await transition_task(session, task, TaskStatus.CANCELLED, actor=actor, reason=reason)
+    task.claimed_by = None
+    task.lease_expires_at = None
+    await session.flush()
+    await refresh_task_statistics(session, task_id)
+    return task

@@ -1,0 +1,110 @@
+"""The Store object, its transactions, and ``open_store``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.services.artifacts import BlobPolicy
+from flightlog.services.customers import ensure_default_customer
+from flightlog.settings import Settings, get_settings
+from flightlog.store import facades
+
+
+class Store:
+    """A connection pool plus the tenant it acts for."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        customer_id: uuid.UUID,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Normally built by :func:`open_store`.
+
+        With ``connection`` (already inside a transaction), every unit of work
+        becomes a savepoint on it: the embedding application, or a test, keeps
+        control of the outer transaction and can roll all of it back.
+        """
+        self.engine = engine
+        self.settings = settings
+        self.customer_id = customer_id
+        self._sessions = (
+            async_sessionmaker(
+                bind=connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+            )
+            if connection is not None
+            else async_session_factory(engine)
+        )
+        self.blob_policy = BlobPolicy(
+            blob_dir=Path(settings.blob_dir), inline_max_bytes=settings.inline_artifact_max_bytes
+        )
+        self.tasks = facades.Tasks(self)
+        self.runs = facades.Runs(self)
+        self.agent_runs = facades.AgentRuns(self)
+        self.events = facades.Events(self)
+        self.metrics = facades.Metrics(self)
+        self.artifacts = facades.Artifacts(self)
+        self.claims = facades.Claims(self)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in one write transaction: committed on success, rolled back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session; on SQLite it does not take the write lock."""
+        async with self._sessions() as session:
+            # Leaving the block closes the session: the transaction is rolled back
+            # and the loaded rows stay readable (closing, unlike rollback, does not expire them).
+            await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_store(
+    url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    customer_id: uuid.UUID | None = None,
+    upgrade: bool = True,
+) -> AsyncIterator[Store]:
+    """Open Flightlog on ``url`` (default: settings), upgrading the schema unless told not to.
+
+    Example::
+
+        async with open_store("sqlite:///./flightlog.db") as store:
+            task = await store.tasks.create(title="Build a todo app")
+    """
+    settings = settings or get_settings(database_url=url)
+    if url is not None:
+        settings = settings.model_copy(update={"database_url": url})
+    database = DatabaseUrl.parse(settings.database_url)
+    if upgrade:
+        await asyncio.to_thread(Migrator(settings, database).upgrade, "head")
+    engine = create_async_db_engine(settings, url=database)
+    try:
+        if customer_id is None:
+            async with async_session_factory(engine)() as session, session.begin():
+                customer_id = await ensure_default_customer(session)
+        store = Store(engine, settings, customer_id)
+        yield store
+    finally:
+        await engine.dispose()

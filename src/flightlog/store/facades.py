@@ -1,0 +1,296 @@
+"""One small facade per aggregate: each method is one committed transaction.
+
+They bind the Store's customer and blob settings, and otherwise pass
+arguments straight to the service functions, whose docstrings describe them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from flightlog.enums import RunStatus
+from flightlog.models import AgentRun, Artifact, Event, MetricPoint, Task, TaskDependency, TaskRun
+from flightlog.services import (
+    agent_runs,
+    artifacts,
+    blobs,
+    claims,
+    deletion,
+    events,
+    metrics,
+    runs,
+    tasks,
+)
+
+if TYPE_CHECKING:
+    from flightlog.store.core import Store
+
+
+class _Facade:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def _customer(self) -> uuid.UUID:
+        return self._store.customer_id
+
+
+class Tasks(_Facade):
+    """``store.tasks``: create, get, update, list, dependencies, ready, cancel, delete."""
+
+    async def create(self, **fields: Any) -> Task:
+        async with self._store.transaction() as s:
+            return await tasks.create_task(s, customer_id=self._customer, **fields)
+
+    async def get(self, task_id: uuid.UUID) -> Task:
+        async with self._store.reader() as s:
+            return await tasks.get_task(s, task_id, customer_id=self._customer)
+
+    async def update(self, task_id: uuid.UUID, **changes: Any) -> Task:
+        async with self._store.transaction() as s:
+            return await tasks.update_task(s, task_id, customer_id=self._customer, **changes)
+
+    async def list(self, **filters: Any) -> tasks.TaskPage:
+        async with self._store.reader() as s:
+            return await tasks.list_tasks(s, customer_id=self._customer, **filters)
+
+    async def subtasks(self, task_id: uuid.UUID) -> builtins.list[Task]:
+        async with self._store.reader() as s:
+            return await tasks.subtasks(s, task_id, customer_id=self._customer)
+
+    async def add_dependency(self, task_id: uuid.UUID, depends_on: uuid.UUID) -> TaskDependency:
+        async with self._store.transaction() as s:
+            return await tasks.add_dependency(s, task_id, depends_on, customer_id=self._customer)
+
+    async def remove_dependency(self, task_id: uuid.UUID, depends_on: uuid.UUID) -> None:
+        async with self._store.transaction() as s:
+            await tasks.remove_dependency(s, task_id, depends_on, customer_id=self._customer)
+
+    async def dependencies(self, task_id: uuid.UUID) -> builtins.list[Task]:
+        async with self._store.reader() as s:
+            return await tasks.dependencies(s, task_id, customer_id=self._customer)
+
+    async def ready(self, limit: int = 100) -> builtins.list[Task]:
+        async with self._store.reader() as s:
+            return await tasks.ready_tasks(s, customer_id=self._customer, limit=limit)
+
+    async def cancel(self, task_id: uuid.UUID, **kw: Any) -> Task:
+        async with self._store.transaction() as s:
+            return await runs.cancel_task(s, task_id, customer_id=self._customer, **kw)
+
+    async def delete(self, task_id: uuid.UUID) -> deletion.DeletionResult:
+        """Delete the task and what it owns; unreferenced blob files go after commit."""
+        async with self._store.transaction() as s:
+            result = await deletion.delete_task(s, task_id, customer_id=self._customer)
+        blobs.remove_files(self._store.blob_policy.blob_dir, result.files_to_remove)
+        return result
+
+
+class Runs(_Facade):
+    """``store.runs``: start, get, list, plan approval, finish."""
+
+    async def start(self, task_id: uuid.UUID, **kw: Any) -> TaskRun:
+        async with self._store.transaction() as s:
+            return await runs.start_run(s, task_id, customer_id=self._customer, **kw)
+
+    async def get(self, run_id: uuid.UUID) -> TaskRun:
+        async with self._store.reader() as s:
+            return await runs.get_run(s, run_id, customer_id=self._customer)
+
+    async def list(self, task_id: uuid.UUID) -> builtins.list[TaskRun]:
+        async with self._store.reader() as s:
+            return await runs.list_runs(s, task_id, customer_id=self._customer)
+
+    async def submit_plan(self, run_id: uuid.UUID, plan: dict[str, Any], **kw: Any) -> TaskRun:
+        async with self._store.transaction() as s:
+            return await runs.submit_plan(s, run_id, plan, customer_id=self._customer, **kw)
+
+    async def approve_plan(
+        self, run_id: uuid.UUID, *, decided_by: str, comment: str | None = None
+    ) -> TaskRun:
+        async with self._store.transaction() as s:
+            return await runs.decide_plan(
+                s,
+                run_id,
+                customer_id=self._customer,
+                approve=True,
+                decided_by=decided_by,
+                comment=comment,
+            )
+
+    async def reject_plan(
+        self, run_id: uuid.UUID, *, decided_by: str, comment: str | None = None
+    ) -> TaskRun:
+        async with self._store.transaction() as s:
+            return await runs.decide_plan(
+                s,
+                run_id,
+                customer_id=self._customer,
+                approve=False,
+                decided_by=decided_by,
+                comment=comment,
+            )
+
+    async def finish(self, run_id: uuid.UUID, **kw: Any) -> TaskRun:
+        async with self._store.transaction() as s:
+            return await runs.finish_run(s, run_id, customer_id=self._customer, **kw)
+
+    async def fail(self, run_id: uuid.UUID, *, error_message: str, **kw: Any) -> TaskRun:
+        return await self.finish(run_id, status=RunStatus.FAILED, error_message=error_message, **kw)
+
+    async def timeout(self, run_id: uuid.UUID, **kw: Any) -> TaskRun:
+        return await self.finish(run_id, status=RunStatus.TIMEOUT, **kw)
+
+    async def cancel(self, run_id: uuid.UUID, **kw: Any) -> TaskRun:
+        return await self.finish(run_id, status=RunStatus.CANCELLED, **kw)
+
+
+class AgentRuns(_Facade):
+    """``store.agent_runs``: start, mark running, record usage, finish, list."""
+
+    async def start(self, run_id: uuid.UUID, **kw: Any) -> AgentRun:
+        async with self._store.transaction() as s:
+            return await agent_runs.start_agent_run(s, run_id, customer_id=self._customer, **kw)
+
+    async def running(self, agent_run_id: uuid.UUID) -> AgentRun:
+        async with self._store.transaction() as s:
+            return await agent_runs.mark_running(s, agent_run_id, customer_id=self._customer)
+
+    async def record_usage(self, agent_run_id: uuid.UUID, **kw: Any) -> AgentRun:
+        async with self._store.transaction() as s:
+            return await agent_runs.record_usage(s, agent_run_id, customer_id=self._customer, **kw)
+
+    async def finish(self, agent_run_id: uuid.UUID, **kw: Any) -> AgentRun:
+        async with self._store.transaction() as s:
+            return await agent_runs.finish_agent_run(
+                s, agent_run_id, customer_id=self._customer, **kw
+            )
+
+    async def list(self, run_id: uuid.UUID) -> builtins.list[AgentRun]:
+        async with self._store.reader() as s:
+            return await agent_runs.list_agent_runs(s, run_id, customer_id=self._customer)
+
+
+class Events(_Facade):
+    """``store.events``: append one or a batch; read pages after a cursor."""
+
+    def _limit(self) -> int:
+        return self._store.settings.max_event_payload_bytes
+
+    def _own(self, event: events.NewEvent | dict[str, Any]) -> dict[str, Any]:
+        raw = event.model_dump() if isinstance(event, events.NewEvent) else dict(event)
+        raw["customer_id"] = self._customer
+        return raw
+
+    async def _check_scope(self, s: Any, raws: builtins.list[dict[str, Any]]) -> None:
+        for task_id in {r.get("task_id") for r in raws if r.get("task_id") is not None}:
+            await tasks.get_task(s, uuid.UUID(str(task_id)), customer_id=self._customer)
+
+    async def append(self, event: events.NewEvent | dict[str, Any]) -> Event:
+        raw = self._own(event)
+        async with self._store.transaction() as s:
+            await self._check_scope(s, [raw])
+            return await events.append(s, raw, max_payload_bytes=self._limit())
+
+    async def append_batch(
+        self, batch: Iterable[events.NewEvent | dict[str, Any]]
+    ) -> builtins.list[int]:
+        raws = [self._own(event) for event in batch]
+        async with self._store.transaction() as s:
+            await self._check_scope(s, raws)
+            return await events.append_batch(s, raws, max_payload_bytes=self._limit())
+
+    async def list(self, **filters: Any) -> events.EventPage:
+        async with self._store.reader() as s:
+            if filters.get("task_id") is not None:
+                await tasks.get_task(s, filters["task_id"], customer_id=self._customer)
+            return await events.list_events(s, customer_id=self._customer, **filters)
+
+
+class Metrics(_Facade):
+    """``store.metrics``: record one or a batch; series, summaries and time buckets."""
+
+    async def record(self, metric: metrics.NewMetric | dict[str, Any]) -> MetricPoint:
+        async with self._store.transaction() as s:
+            return await metrics.record(s, metric)
+
+    async def record_batch(self, batch: Iterable[metrics.NewMetric | dict[str, Any]]) -> int:
+        async with self._store.transaction() as s:
+            return await metrics.record_batch(s, batch)
+
+    async def series(self, name: str, **kw: Any) -> builtins.list[MetricPoint]:
+        async with self._store.reader() as s:
+            return await metrics.series(s, name, **kw)
+
+    async def summarize(self, **kw: Any) -> dict[str, metrics.MetricSummary]:
+        async with self._store.reader() as s:
+            return await metrics.summarize(s, **kw)
+
+    async def buckets(self, name: str, **kw: Any) -> builtins.list[metrics.MetricBucket]:
+        async with self._store.reader() as s:
+            return await metrics.buckets(s, name, **kw)
+
+
+class Artifacts(_Facade):
+    """``store.artifacts``: put a new version, read verified content, list versions."""
+
+    async def put(self, task_id: uuid.UUID, name: str, content: bytes, **kw: Any) -> Artifact:
+        async with self._store.transaction() as s:
+            return await artifacts.put(
+                s,
+                task_id,
+                name,
+                content,
+                customer_id=self._customer,
+                policy=self._store.blob_policy,
+                **kw,
+            )
+
+    async def get(self, artifact_id: uuid.UUID) -> Artifact:
+        async with self._store.reader() as s:
+            return await artifacts.get(s, artifact_id, customer_id=self._customer)
+
+    async def read(self, artifact_id: uuid.UUID) -> bytes:
+        async with self._store.reader() as s:
+            return await artifacts.read(
+                s, artifact_id, customer_id=self._customer, policy=self._store.blob_policy
+            )
+
+    async def versions(self, task_id: uuid.UUID, name: str) -> builtins.list[Artifact]:
+        async with self._store.reader() as s:
+            return await artifacts.versions(s, task_id, name, customer_id=self._customer)
+
+    async def latest(self, task_id: uuid.UUID) -> builtins.list[Artifact]:
+        async with self._store.reader() as s:
+            return await artifacts.latest(s, task_id, customer_id=self._customer)
+
+    async def sweep(self) -> int:
+        """Remove blob files that no stored blob refers to (left by rolled-back writes)."""
+        async with self._store.reader() as s:
+            referenced = await deletion.referenced_blob_names(s)
+        return blobs.sweep(self._store.blob_policy.blob_dir, referenced)
+
+
+class Claims(_Facade):
+    """``store.claims``: lease ready tasks, heartbeat, complete or release."""
+
+    async def claim(self, worker: str, **kw: Any) -> builtins.list[claims.Claim]:
+        async with self._store.transaction() as s:
+            return await claims.claim(s, customer_id=self._customer, worker=worker, **kw)
+
+    async def heartbeat(self, task_id: uuid.UUID, worker: str, **kw: Any) -> Any:
+        async with self._store.transaction() as s:
+            return await claims.heartbeat(
+                s, task_id, customer_id=self._customer, worker=worker, **kw
+            )
+
+    async def complete(self, claimed: claims.Claim, **kw: Any) -> TaskRun:
+        async with self._store.transaction() as s:
+            return await claims.complete(s, claimed, customer_id=self._customer, **kw)
+
+    async def release(self, claimed: claims.Claim, **kw: Any) -> None:
+        async with self._store.transaction() as s:
+            await claims.release(s, claimed, customer_id=self._customer, **kw)
