@@ -239,7 +239,9 @@ async def store(
     settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
     async with async_engine.connect() as connection:
         transaction = await connection.begin()
-        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as s:
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as s:
             customer = Customer(name="Test", email=f"{uuid.uuid4().hex}@test.local")
             s.add(customer)
             await s.commit()
