@@ -32,8 +32,11 @@ def epoch_bucket(session: AsyncSession, column: Any, bucket_seconds: int) -> Col
     """The index of the ``bucket_seconds``-wide time bucket a timestamp falls in."""
     if dialect_name(session) == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / bucket_seconds), Integer)
-    seconds = cast(func.strftime("%s", column), Integer)
-    return cast(seconds / bucket_seconds, Integer)
+    # Whole seconds only: strftime would round the fraction and push xx:59.9995 forward.
+    seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+    # SQLite's integer division truncates toward zero; floor it like PostgreSQL does.
+    remainder = ((seconds % bucket_seconds) + bucket_seconds) % bucket_seconds
+    return cast((seconds - remainder) / bucket_seconds, Integer)
 
 
 async def lock_for_customer(session: AsyncSession, scope: str, customer_id: Any) -> None:

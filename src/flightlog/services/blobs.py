@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -86,13 +87,28 @@ def remove_files(blob_dir: Path, relative_paths: Iterable[str]) -> int:
     return removed
 
 
-def sweep(blob_dir: Path, referenced: set[str]) -> int:
-    """Remove files no blob row refers to; returns how many were removed."""
+#: Files younger than this are left alone by the sweep: they may belong to an
+#: upload whose transaction has not committed yet.
+SWEEP_GRACE_SECONDS = 3600.0
+
+
+def sweep(
+    blob_dir: Path, referenced: set[str], *, grace_seconds: float = SWEEP_GRACE_SECONDS
+) -> int:
+    """Remove old files no blob row refers to; returns how many were removed.
+
+    In-flight temporary files (``.incoming-*``) and files modified within
+    ``grace_seconds`` are kept, so a sweep running during uploads cannot
+    delete a file whose row is about to be committed.
+    """
     if not blob_dir.exists():
         return 0
+    cutoff = time.time() - grace_seconds
     removed = 0
     for path in blob_dir.glob("??/*"):
-        if path.is_file() and path.name not in referenced:
+        if path.name.startswith(".incoming-") or not path.is_file():
+            continue
+        if path.name not in referenced and path.stat().st_mtime < cutoff:
             path.unlink()
             removed += 1
     return removed

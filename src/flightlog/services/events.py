@@ -132,6 +132,16 @@ async def append_batch(
     return [row[0] for row in result.all()]
 
 
+def _members(enum_cls: Any, values: Iterable[Any], what: str) -> list[Any]:
+    """Filter values as enum members, accepting any spelling the enum accepts."""
+    try:
+        return [enum_cls(value) for value in values]
+    except ValueError:
+        raise ValidationError(
+            f"unknown {what} in {list(values)!r}; expected some of {', '.join(enum_cls)}"
+        ) from None
+
+
 async def list_events(
     session: AsyncSession,
     *,
@@ -157,9 +167,9 @@ async def list_events(
     if customer_id is not None:
         stmt = stmt.where(Event.customer_id == customer_id)
     if event_types:
-        stmt = stmt.where(Event.event_type.in_(list(event_types)))
+        stmt = stmt.where(Event.event_type.in_(_members(EventType, event_types, "event type")))
     if severities:
-        stmt = stmt.where(Event.severity.in_(list(severities)))
+        stmt = stmt.where(Event.severity.in_(_members(EventSeverity, severities, "severity")))
     if agent_role is not None:
         stmt = stmt.where(Event.agent_role == agent_role)
     rows = list((await session.scalars(stmt.order_by(Event.id).limit(limit + 1))).all())

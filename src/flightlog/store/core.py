@@ -39,6 +39,7 @@ class Store:
         self.engine = engine
         self.settings = settings
         self.customer_id = customer_id
+        self.connection = connection
         self._sessions = (
             async_sessionmaker(
                 bind=connection,

@@ -11,7 +11,10 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from flightlog.enums import RunStatus
+from flightlog.errors import ValidationError
 from flightlog.models import AgentRun, Artifact, Event, MetricPoint, Task, TaskDependency, TaskRun
 from flightlog.services import (
     agent_runs,
@@ -24,6 +27,7 @@ from flightlog.services import (
     runs,
     tasks,
 )
+from flightlog.services.scope import assert_owned
 
 if TYPE_CHECKING:
     from flightlog.store.core import Store
@@ -177,60 +181,108 @@ class AgentRuns(_Facade):
 class Events(_Facade):
     """``store.events``: append one or a batch; read pages after a cursor."""
 
-    def _limit(self) -> int:
-        return self._store.settings.max_event_payload_bytes
-
-    def _own(self, event: events.NewEvent | dict[str, Any]) -> dict[str, Any]:
-        raw = event.model_dump() if isinstance(event, events.NewEvent) else dict(event)
-        raw["customer_id"] = self._customer
-        return raw
-
-    async def _check_scope(self, s: Any, raws: builtins.list[dict[str, Any]]) -> None:
-        for task_id in {r.get("task_id") for r in raws if r.get("task_id") is not None}:
-            await tasks.get_task(s, uuid.UUID(str(task_id)), customer_id=self._customer)
-
-    async def append(self, event: events.NewEvent | dict[str, Any]) -> Event:
-        raw = self._own(event)
-        async with self._store.transaction() as s:
-            await self._check_scope(s, [raw])
-            return await events.append(s, raw, max_payload_bytes=self._limit())
+    def _validated(
+        self, batch: Iterable[events.NewEvent | dict[str, Any]], *, single: bool = False
+    ) -> builtins.list[events.NewEvent]:
+        limit = self._store.settings.max_event_payload_bytes
+        return [
+            events.validate_event(
+                raw, max_payload_bytes=limit, index=None if single else i
+            ).model_copy(update={"customer_id": self._customer})
+            for i, raw in enumerate(batch)
+        ]
 
     async def append_batch(
         self, batch: Iterable[events.NewEvent | dict[str, Any]]
     ) -> builtins.list[int]:
-        raws = [self._own(event) for event in batch]
+        valid = self._validated(batch)
         async with self._store.transaction() as s:
-            await self._check_scope(s, raws)
-            return await events.append_batch(s, raws, max_payload_bytes=self._limit())
+            await assert_owned(
+                s,
+                self._customer,
+                task_ids=(e.task_id for e in valid),
+                run_ids=(e.run_id for e in valid),
+                agent_run_ids=(e.agent_run_id for e in valid),
+            )
+            return await events.append_batch(
+                s, valid, max_payload_bytes=self._store.settings.max_event_payload_bytes
+            )
+
+    async def append(self, event: events.NewEvent | dict[str, Any]) -> Event:
+        valid = self._validated([event], single=True)
+        async with self._store.transaction() as s:
+            await assert_owned(
+                s,
+                self._customer,
+                task_ids=[valid[0].task_id],
+                run_ids=[valid[0].run_id],
+                agent_run_ids=[valid[0].agent_run_id],
+            )
+            return await events.append(
+                s, valid[0], max_payload_bytes=self._store.settings.max_event_payload_bytes
+            )
 
     async def list(self, **filters: Any) -> events.EventPage:
         async with self._store.reader() as s:
-            if filters.get("task_id") is not None:
-                await tasks.get_task(s, filters["task_id"], customer_id=self._customer)
+            await assert_owned(
+                s,
+                self._customer,
+                task_ids=[filters.get("task_id")],
+                run_ids=[filters.get("run_id")],
+            )
             return await events.list_events(s, customer_id=self._customer, **filters)
 
 
 class Metrics(_Facade):
-    """``store.metrics``: record one or a batch; series, summaries and time buckets."""
+    """``store.metrics``: record one or a batch; series, summaries and time buckets.
+
+    Every point belongs to a task or a run of the Store's customer.
+    """
+
+    async def _check_writable(
+        self, s: AsyncSession, valid: builtins.list[metrics.NewMetric]
+    ) -> None:
+        for i, point in enumerate(valid):
+            if point.task_id is None and point.run_id is None:
+                raise ValidationError(f"metric #{i} needs a task_id or a run_id", index=i)
+        await assert_owned(
+            s,
+            self._customer,
+            task_ids=(m.task_id for m in valid),
+            run_ids=(m.run_id for m in valid),
+            agent_run_ids=(m.agent_run_id for m in valid),
+        )
 
     async def record(self, metric: metrics.NewMetric | dict[str, Any]) -> MetricPoint:
+        valid = metrics.validate_metric(metric)
         async with self._store.transaction() as s:
-            return await metrics.record(s, metric)
+            await self._check_writable(s, [valid])
+            return await metrics.record(s, valid)
 
     async def record_batch(self, batch: Iterable[metrics.NewMetric | dict[str, Any]]) -> int:
+        valid = [metrics.validate_metric(raw, index=i) for i, raw in enumerate(batch)]
         async with self._store.transaction() as s:
-            return await metrics.record_batch(s, batch)
+            await self._check_writable(s, valid)
+            return await metrics.record_batch(s, valid)
+
+    async def _check_readable(self, s: AsyncSession, kw: dict[str, Any]) -> None:
+        await assert_owned(
+            s, self._customer, task_ids=[kw.get("task_id")], run_ids=[kw.get("run_id")]
+        )
 
     async def series(self, name: str, **kw: Any) -> builtins.list[MetricPoint]:
         async with self._store.reader() as s:
+            await self._check_readable(s, kw)
             return await metrics.series(s, name, **kw)
 
     async def summarize(self, **kw: Any) -> dict[str, metrics.MetricSummary]:
         async with self._store.reader() as s:
+            await self._check_readable(s, kw)
             return await metrics.summarize(s, **kw)
 
     async def buckets(self, name: str, **kw: Any) -> builtins.list[metrics.MetricBucket]:
         async with self._store.reader() as s:
+            await self._check_readable(s, kw)
             return await metrics.buckets(s, name, **kw)
 
 
@@ -267,11 +319,13 @@ class Artifacts(_Facade):
         async with self._store.reader() as s:
             return await artifacts.latest(s, task_id, customer_id=self._customer)
 
-    async def sweep(self) -> int:
-        """Remove blob files that no stored blob refers to (left by rolled-back writes)."""
+    async def sweep(self, *, grace_seconds: float = blobs.SWEEP_GRACE_SECONDS) -> int:
+        """Remove old blob files no stored blob refers to (left by rolled-back writes)."""
         async with self._store.reader() as s:
             referenced = await deletion.referenced_blob_names(s)
-        return blobs.sweep(self._store.blob_policy.blob_dir, referenced)
+        return blobs.sweep(
+            self._store.blob_policy.blob_dir, referenced, grace_seconds=grace_seconds
+        )
 
 
 class Claims(_Facade):

@@ -1,0 +1,52 @@
+"""Tenant checks for rows that reference tasks, runs and agent runs by id.
+
+Events and metric points are written in bulk; checking each reference with
+its own query would cost a round trip per row. These checks take the set of
+distinct ids of a batch and verify them in one query per kind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.errors import NotFound
+from flightlog.models import AgentRun, Task, TaskRun
+
+
+async def _count_owned(
+    session: AsyncSession,
+    model: type[Task] | type[TaskRun] | type[AgentRun],
+    ids: set[uuid.UUID],
+    customer_id: uuid.UUID,
+) -> int:
+    if model is Task:
+        stmt = select(func.count(Task.id)).where(Task.id.in_(ids))
+    elif model is TaskRun:
+        stmt = select(func.count(TaskRun.id)).join(Task, Task.id == TaskRun.task_id)
+        stmt = stmt.where(TaskRun.id.in_(ids))
+    else:
+        stmt = select(func.count(AgentRun.id)).join(Task, Task.id == AgentRun.task_id)
+        stmt = stmt.where(AgentRun.id.in_(ids))
+    return int(await session.scalar(stmt.where(Task.customer_id == customer_id)) or 0)
+
+
+async def assert_owned(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    task_ids: Iterable[uuid.UUID | None] = (),
+    run_ids: Iterable[uuid.UUID | None] = (),
+    agent_run_ids: Iterable[uuid.UUID | None] = (),
+) -> None:
+    """Raise :class:`NotFound` unless every given id exists and belongs to the customer."""
+    for model, raw in ((Task, task_ids), (TaskRun, run_ids), (AgentRun, agent_run_ids)):
+        ids = {value for value in raw if value is not None}
+        if ids and await _count_owned(session, model, ids, customer_id) != len(ids):
+            raise NotFound(
+                f"one or more {model.__name__} ids do not exist for this customer",
+                entity=model.__name__,
+            )
