@@ -21,6 +21,7 @@ from flightlog.errors import (
     InvalidTransition,
     MigrationError,
     NotFound,
+    PermissionDenied,
     ValidationError,
 )
 from flightlog.services.blobs import ArtifactIntegrityError
@@ -46,6 +47,7 @@ __all__ = [
     "NewEvent",
     "NewMetric",
     "NotFound",
+    "PermissionDenied",
     "RunStatus",
     "Store",
     "TaskStatus",

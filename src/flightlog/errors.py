@@ -44,6 +44,12 @@ class Conflict(FlightlogError):
     code = "conflict"
 
 
+class PermissionDenied(FlightlogError):
+    """The caller may not do this: a suspended or churned customer, a revoked API key."""
+
+    code = "permission_denied"
+
+
 class InvalidTransition(FlightlogError):
     """A status change that the lifecycle's transition table does not allow."""
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.enums import CustomerPlan
+from flightlog.enums import CustomerPlan, CustomerStatus
+from flightlog.errors import NotFound, PermissionDenied
 from flightlog.models import Customer
 
 DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
@@ -32,3 +33,16 @@ async def ensure_default_customer(session: AsyncSession) -> uuid.UUID:
         assert found is not None
         return found
     return customer.id
+
+
+async def assert_can_write(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Refuse writes for a customer that is not ACTIVE (seed 002: SUSPENDED, CHURNED)."""
+    status = await session.scalar(select(Customer.status).where(Customer.id == customer_id))
+    if status is None:
+        raise NotFound(f"Customer {customer_id} not found", entity="Customer")
+    if status is not CustomerStatus.ACTIVE:
+        raise PermissionDenied(
+            f"Customer {customer_id} is {status.value}: its data is read-only. "
+            "Reactivate the customer to write again.",
+            status=status.value,
+        )

@@ -14,7 +14,7 @@ from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.services.artifacts import BlobPolicy
-from flightlog.services.customers import ensure_default_customer
+from flightlog.services.customers import assert_can_write, ensure_default_customer
 from flightlog.settings import Settings, get_settings
 from flightlog.store import facades
 
@@ -62,8 +62,13 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in one write transaction: committed on success, rolled back on error."""
+        """A write transaction for the Store's customer: committed on success, else rolled back.
+
+        It refuses to start for a customer that is not ACTIVE, so no facade
+        call can write on behalf of a suspended or churned tenant.
+        """
         async with self._sessions() as session, session.begin():
+            await assert_can_write(session, self.customer_id)
             yield session
 
     @asynccontextmanager

@@ -1,0 +1,227 @@
+"""Every ```python block of docs/api.md runs, on SQLite and on PostgreSQL.
+
+Each block is a complete program ending in ``asyncio.run(main("<url>"))``. The
+test points that call at an empty database of the dialect under test, records
+which ``assert`` statements run, executes the program in a fresh interpreter
+(cwd and ``FLIGHTLOG_BLOB_DIR`` inside ``tmp_path``) and requires a clean exit
+with every assert of the example executed and held.
+
+The program is compiled with docs/api.md as its file name and the block's own
+line numbers, so a failing example's traceback points at the line of the doc.
+"""
+
+from __future__ import annotations
+
+import ast
+import marshal
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from flightlog.db.urls import DatabaseUrl
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+MIN_BLOCKS = 10
+TIMEOUT_SECONDS = 300
+#: Name of the set, in the generated program, that collects the line of every assert that ran.
+RECORDER = "_flightlog_doc_asserts_"
+REPORT_MARKER = "FLIGHTLOG-DOC-ASSERTS:"
+#: What the child interpreter runs: the marshalled code object named on its command line.
+RUNNER = (
+    "import marshal, sys\n"
+    "with open(sys.argv[1], 'rb') as handle:\n"
+    "    code = marshal.load(handle)\n"
+    "exec(code, {'__name__': '__main__', '__builtins__': __builtins__})\n"
+)
+_HEADING = re.compile(r"#{1,6}\s+(.+?)\s*#*\s*$")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One ```python block of the document."""
+
+    id: str
+    line: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Program:
+    """A block made ready to run: its marshalled code and the doc lines of its asserts."""
+
+    code: bytes
+    assert_lines: frozenset[int]
+
+
+def _slug(text: str, max_length: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0]
+    return slug or "untitled"
+
+
+def extract_blocks(markdown: str) -> list[Block]:
+    """The ```python blocks, each named after the nearest heading above it.
+
+    Fences are tracked line by line, so a ``# comment`` inside a code block is
+    never taken for a heading.
+    """
+    blocks: list[Block] = []
+    heading = "preamble"
+    fence: str | None = None
+    body: list[str] = []
+    start = 0
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        if fence is None:
+            if line.startswith("```"):
+                fence, body, start = line[3:].strip(), [], number + 1
+            elif match := _HEADING.match(line):
+                heading = match.group(1)
+        elif line.strip() == "```":
+            if fence == "python":
+                block_id = f"block-{len(blocks) + 1:02d}-{_slug(heading)}"
+                blocks.append(Block(id=block_id, line=start, source="\n".join(body) + "\n"))
+            fence = None
+        else:
+            body.append(line)
+    if fence is not None:
+        raise ValueError(f"unclosed ``` fence opened at line {start - 1} of {DOC.name}")
+    return blocks
+
+
+def _load_blocks() -> list[Block]:
+    return extract_blocks(DOC.read_text(encoding="utf-8")) if DOC.exists() else []
+
+
+BLOCKS = _load_blocks()
+
+
+class _AssertRecorder(ast.NodeTransformer):
+    """Put ``RECORDER.add(<line>)`` in front of every assert statement."""
+
+    def __init__(self) -> None:
+        self.lines: set[int] = set()
+
+    def visit_Assert(self, node: ast.Assert) -> list[ast.stmt]:
+        self.lines.add(node.lineno)
+        record = ast.parse(f"{RECORDER}.add({node.lineno})").body[0]
+        return [ast.copy_location(record, node), node]
+
+
+def _is_main_call(statement: ast.stmt) -> bool:
+    """``asyncio.run(main(<string literal>))``."""
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return False
+    run = statement.value
+    if ast.unparse(run.func) != "asyncio.run" or len(run.args) != 1 or run.keywords:
+        return False
+    inner = run.args[0]
+    return (
+        isinstance(inner, ast.Call)
+        and ast.unparse(inner.func) == "main"
+        and len(inner.args) == 1
+        and not inner.keywords
+        and isinstance(inner.args[0], ast.Constant)
+        and isinstance(inner.args[0].value, str)
+    )
+
+
+def prepare(block: Block, url: str) -> Program:
+    """Check the block's shape, point it at ``url`` and instrument its asserts."""
+    tree = ast.parse(block.source, filename=str(DOC))
+    ast.increment_lineno(tree, block.line - 1)
+    mains = [
+        node for node in tree.body if isinstance(node, ast.AsyncFunctionDef) and node.name == "main"
+    ]
+    assert len(mains) == 1, f"{block.id}: define exactly one `async def main(url: str) -> None`"
+    assert [a.arg for a in mains[0].args.args] == ["url"], f"{block.id}: main takes `url`"
+    calls = [node for node in tree.body if _is_main_call(node)]
+    ending = f'{block.id}: the block must end with asyncio.run(main("<database url>"))'
+    assert len(calls) == 1, ending
+    assert tree.body[-1] is calls[0], ending
+    run = calls[0].value
+    assert isinstance(run, ast.Call)
+    main_call = run.args[0]
+    assert isinstance(main_call, ast.Call)
+    main_call.args[0] = ast.copy_location(ast.Constant(url), main_call.args[0])
+
+    recorder = _AssertRecorder()
+    tree = recorder.visit(tree)
+    assert recorder.lines, f"{block.id}: an example must assert the behaviour it documents"
+
+    position = 0
+    while (
+        position < len(tree.body)
+        and isinstance(tree.body[position], ast.ImportFrom)
+        and getattr(tree.body[position], "module", None) == "__future__"
+    ):
+        position += 1
+    tree.body.insert(position, ast.parse(f"{RECORDER} = set()").body[0])
+    tree.body.append(ast.parse(f"print({REPORT_MARKER!r}, sorted({RECORDER}))").body[0])
+    code = compile(ast.fix_missing_locations(tree), str(DOC), "exec")
+    return Program(code=marshal.dumps(code), assert_lines=frozenset(recorder.lines))
+
+
+def _executed_asserts(stdout: str) -> set[int]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(REPORT_MARKER):
+            lines = ast.literal_eval(line[len(REPORT_MARKER) :].strip())
+            return {int(n) for n in lines}
+    return set()
+
+
+def _child_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("PYTHONOPTIMIZE", "FLIGHTLOG_DATABASE_URL", "DATABASE_URL"):
+        env.pop(name, None)  # asserts must run; the example names its own database
+    env["FLIGHTLOG_BLOB_DIR"] = str(tmp_path / "blobs")
+    return env
+
+
+def _describe(block: Block, result: subprocess.CompletedProcess[str]) -> str:
+    return (
+        f"{block.id} (docs/api.md line {block.line}) exited with {result.returncode}\n"
+        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+    )
+
+
+def test_docs_have_enough_examples() -> None:
+    assert DOC.exists(), f"{DOC} is missing"
+    assert len(BLOCKS) >= MIN_BLOCKS, f"{DOC.name} has {len(BLOCKS)} python blocks"
+    assert len({block.id for block in BLOCKS}) == len(BLOCKS)
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
+def test_example_is_a_complete_program(block: Block) -> None:
+    program = prepare(block, "sqlite:///./example.db")
+    assert program.code
+    assert program.assert_lines
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
+def test_example_runs(block: Block, fresh_url: DatabaseUrl, tmp_path: Path) -> None:
+    program = prepare(block, fresh_url.url.render_as_string(hide_password=False))
+    payload = tmp_path / f"{block.id}.marshal"
+    payload.write_bytes(program.code)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", RUNNER, str(payload)],
+            cwd=tmp_path,
+            env=_child_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{block.id} did not finish within {TIMEOUT_SECONDS}s: {exc}")
+    assert result.returncode == 0, _describe(block, result)
+    missed = sorted(program.assert_lines - _executed_asserts(result.stdout))
+    assert not missed, f"asserts on lines {missed} of {block.id} never ran\n" + _describe(
+        block, result
+    )
