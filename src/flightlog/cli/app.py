@@ -13,7 +13,9 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.cli import db as db_commands
+from flightlog.cli import purge as purge_commands
 from flightlog.cli import stats as stats_commands
+from flightlog.cli import transfer as transfer_commands
 from flightlog.cli.options import STATE
 from flightlog.errors import FlightlogError
 
@@ -26,6 +28,9 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.command("stats")(stats_commands.stats)
+app.command("export")(transfer_commands.export)
+app.command("import")(transfer_commands.import_)
+app.command("purge")(purge_commands.purge)
 
 err_console = Console(stderr=True, soft_wrap=True)
 

@@ -6,23 +6,22 @@ import json
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy import func, select
 
 from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.cli.report import render_stats
 from flightlog.db.engine import create_sync_engine
 from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
-from flightlog.models import Base
+from flightlog.ops.stats import collect
 
 console = Console()
 
 
 def stats(
     database_url: str | None = DatabaseUrlOption,
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = typer.Option(False, "--json", help="Stable machine-readable output."),
 ) -> None:
-    """Show the schema revision and how many rows each table holds.
+    """Counts per entity, run outcomes, busiest agents, pending approvals, size and revision.
 
     Example: [bold]flightlog stats --json[/bold]
     """
@@ -36,21 +35,10 @@ def stats(
     engine = create_sync_engine(settings)
     try:
         with engine.connect() as connection:
-            counts = {
-                table.name: int(connection.scalar(select(func.count()).select_from(table)) or 0)
-                for table in Base.metadata.sorted_tables
-            }
+            snapshot = collect(connection, database=migrator.url.redacted(), revision=revision)
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(
-            json.dumps(
-                {"database": migrator.url.redacted(), "revision": revision, "tables": counts},
-                sort_keys=True,
-            )
-        )
+        typer.echo(json.dumps(snapshot.as_json(), sort_keys=True))
         return
-    table = Table("table", "rows", title=f"Flightlog at {migrator.url.redacted()} ({revision})")
-    for name in sorted(counts):
-        table.add_row(name, f"{counts[name]:,}")
-    console.print(table)
+    render_stats(console, snapshot)

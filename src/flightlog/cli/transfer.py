@@ -1,0 +1,133 @@
+"""``flightlog export`` and ``flightlog import``: move data between databases as JSON Lines."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.db.engine import create_sync_engine
+from flightlog.errors import MigrationError, ValidationError
+from flightlog.migrations.runner import Migrator
+from flightlog.ops.export import export_to
+from flightlog.ops.importer import import_lines
+from flightlog.ops.scope import Scope
+
+console = Console(stderr=True)
+
+
+def _scope(customer: str | None, project: str | None, task: str | None) -> Scope:
+    given = [
+        (kind, value)
+        for kind, value in (("customer", customer), ("project", project), ("task", task))
+        if value
+    ]
+    if len(given) > 1:
+        raise ValidationError("Give at most one of --customer, --project and --task.")
+    if not given:
+        return Scope("all")
+    kind, value = given[0]
+    try:
+        return Scope(kind, uuid.UUID(value))  # type: ignore[arg-type]
+    except ValueError:
+        raise ValidationError(f"--{kind} expects an id (a UUID), got {value!r}.") from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def export(
+    output: Path = typer.Argument(..., help="File to write, or '-' for standard output."),
+    database_url: str | None = DatabaseUrlOption,
+    customer: str | None = typer.Option(None, help="Export one customer (its id)."),
+    project: str | None = typer.Option(None, help="Export one project (its id)."),
+    task: str | None = typer.Option(None, help="Export one task and its subtasks (its id)."),
+) -> None:
+    """Export everything, or one customer, project or task, as versioned JSON Lines.
+
+    Example: [bold]flightlog export backup.jsonl --project 01a2…[/bold]
+    """
+    settings = settings_for(database_url)
+    migrator = Migrator(settings)
+    revision = migrator.current()
+    if revision is None:
+        raise MigrationError(f"No Flightlog schema at {migrator.url.redacted()}.")
+    scope = _scope(customer, project, task)
+    engine = create_sync_engine(settings)
+    try:
+        with _progress() as bar, engine.connect() as connection:
+            job = bar.add_task("exporting", total=None)
+
+            def advance(table: str, rows: int) -> None:
+                bar.update(job, advance=rows, description=f"exported {table}")
+
+            if str(output) == "-":
+                rows = export_to(
+                    connection,
+                    scope,
+                    sys.stdout,
+                    schema_revision=revision,
+                    blob_dir=settings.blob_dir,
+                    progress=advance,
+                )
+            else:
+                with output.open("w", encoding="utf-8") as handle:
+                    rows = export_to(
+                        connection,
+                        scope,
+                        handle,
+                        schema_revision=revision,
+                        blob_dir=settings.blob_dir,
+                        progress=advance,
+                    )
+    finally:
+        engine.dispose()
+    console.print(f"[green]Exported {rows:,} rows[/green] ({scope.kind}) to {output}")
+
+
+def import_(
+    source: Path = typer.Argument(..., help="A file written by 'flightlog export'."),
+    database_url: str | None = DatabaseUrlOption,
+) -> None:
+    """Import an export file into a database at head, all or nothing.
+
+    Example: [bold]flightlog import backup.jsonl -d postgresql://postgres@localhost/flightlog[/bold]
+    """
+    settings = settings_for(database_url)
+    migrator = Migrator(settings)
+    current, head = migrator.current(), migrator.head()
+    if current != head:
+        raise MigrationError(
+            f"The database is at {current or 'no schema'}, not {head}: "
+            "run 'flightlog db upgrade' before importing."
+        )
+    if not source.is_file():
+        raise ValidationError(f"No such file: {source}")
+    engine = create_sync_engine(settings)
+    try:
+        with _progress() as bar, engine.begin() as connection, source.open(encoding="utf-8") as f:
+            job = bar.add_task("importing", total=None)
+            result = import_lines(
+                connection,
+                f,
+                blob_dir=settings.blob_dir,
+                progress=lambda table, rows: bar.update(
+                    job, advance=rows, description=f"imported {table}"
+                ),
+            )
+    finally:
+        engine.dispose()
+    console.print(f"[green]Imported {result.total:,} rows[/green] into {migrator.url.redacted()}")

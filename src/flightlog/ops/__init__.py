@@ -1,0 +1,1 @@
+"""Operator tasks behind the CLI: export/import, purge, seeding, statistics."""

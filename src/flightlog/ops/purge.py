@@ -1,0 +1,100 @@
+"""Delete old events and metric points in small batches (seed 004's 90-day clean-up).
+
+Each batch is its own short transaction that deletes at most ``batch_size``
+rows by primary key, so writers are never blocked for long and a purge can
+be interrupted and resumed. Rows newer than the cutoff are never touched.
+Events that pointed at a purged parent event keep existing with the parent
+reference set to NULL (the foreign key's ON DELETE SET NULL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+
+from flightlog import models as m
+from flightlog.errors import ValidationError
+
+DEFAULT_BATCH = 5000
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+Progress = Callable[[str, int], None]
+
+
+def parse_age(text: str) -> timedelta:
+    """'90d', '12h', '30m', '2w' or '45s' as a duration."""
+    match = _AGE.match(text)
+    if match is None or int(match.group(1)) <= 0:
+        raise ValidationError(
+            f"Cannot read the age {text!r}: write a positive number and a unit, e.g. 90d, 12h, 2w."
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """How many rows older than ``cutoff`` were deleted (or would be, in a dry run)."""
+
+    cutoff: datetime
+    events: int
+    metric_points: int
+    dry_run: bool
+
+
+def _targets() -> list[tuple[str, Any, Any]]:
+    return [
+        ("events", m.Event.__table__, m.Event.created_at),
+        ("metric_points", m.MetricPoint.__table__, m.MetricPoint.recorded_at),
+    ]
+
+
+def purge(
+    engine: Engine,
+    *,
+    cutoff: datetime,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+) -> PurgeReport:
+    """Delete events and metric points recorded before ``cutoff``."""
+    if batch_size < 1:
+        raise ValidationError("batch size must be at least 1")
+    counts: dict[str, int] = {}
+    for name, table, timestamp in _targets():
+        id_column = table.c.id
+        if dry_run:
+            with engine.connect() as connection:
+                counts[name] = int(
+                    connection.scalar(
+                        select(func.count()).select_from(table).where(timestamp < cutoff)
+                    )
+                    or 0
+                )
+            continue
+        total = 0
+        while True:
+            with engine.begin() as connection:
+                batch = (
+                    select(id_column)
+                    .where(timestamp < cutoff)
+                    .order_by(id_column)
+                    .limit(batch_size)
+                )
+                deleted = connection.execute(delete(table).where(id_column.in_(batch))).rowcount
+            total += deleted
+            if progress is not None and deleted:
+                progress(name, deleted)
+            if deleted < batch_size:
+                break
+        counts[name] = total
+    return PurgeReport(
+        cutoff=cutoff,
+        events=counts["events"],
+        metric_points=counts["metric_points"],
+        dry_run=dry_run,
+    )
