@@ -116,7 +116,11 @@ class _Loader:
         self_ref = SELF_REFERENCES.get(table.name)
         if self_ref and self.deferred:
             key = table.c.id
-            statement = update(table).where(key == _bind("row_id")).values({self_ref: _bind("ref")})
+            values: dict[str, Any] = {self_ref: _bind("ref")}
+            if "updated_at" in table.c:
+                # Keep the exported value: without it, the column's onupdate would restamp it.
+                values["updated_at"] = table.c.updated_at
+            statement = update(table).where(key == _bind("row_id")).values(values)
             self.connection.execute(
                 statement, [{"row_id": rid, "ref": ref} for rid, ref in self.deferred]
             )
