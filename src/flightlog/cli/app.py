@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.cli import db as db_commands
 from flightlog.cli import purge as purge_commands
+from flightlog.cli import seed as seed_commands
 from flightlog.cli import stats as stats_commands
 from flightlog.cli import transfer as transfer_commands
 from flightlog.cli.options import STATE
@@ -31,6 +32,7 @@ app.command("stats")(stats_commands.stats)
 app.command("export")(transfer_commands.export)
 app.command("import")(transfer_commands.import_)
 app.command("purge")(purge_commands.purge)
+app.command("seed")(seed_commands.seed)
 
 err_console = Console(stderr=True, soft_wrap=True)
 

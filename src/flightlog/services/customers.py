@@ -1,16 +1,26 @@
-"""The tenant every tenant-scoped call is made for; a default one for single-team use."""
+"""Customers (tenants, seed 002): sign-up, plan, suspension, churn; a default for single teams.
+
+A customer that is not ACTIVE keeps read access to its data but cannot
+write: :func:`assert_can_write` is what ``Store.transaction()`` checks.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.enums import CustomerPlan, CustomerStatus
-from flightlog.errors import NotFound, PermissionDenied
+from flightlog.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from flightlog.models import Customer
+from flightlog.services import events
+from flightlog.services._common import get_or_raise, require, translate_integrity_error
+from flightlog.services.lifecycle import Lifecycle
 
 DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
 DEFAULT_CUSTOMER_NAME = "Default"
@@ -46,3 +56,217 @@ async def assert_can_write(session: AsyncSession, customer_id: uuid.UUID) -> Non
             "Reactivate the customer to write again.",
             status=status.value,
         )
+
+
+# --- Customer records and their lifecycle (seed 002) -------------------------------------------
+
+_S = CustomerStatus
+#: Suspension is reversible; churn is the end of the relationship, so nothing leaves CHURNED
+#: (a returning tenant signs up again as a new customer, with a clean audit trail).
+CUSTOMER_LIFECYCLE: Lifecycle[CustomerStatus] = Lifecycle(
+    "Customer",
+    {
+        _S.ACTIVE: frozenset({_S.SUSPENDED, _S.CHURNED}),
+        _S.SUSPENDED: frozenset({_S.ACTIVE, _S.CHURNED}),
+        _S.CHURNED: frozenset(),
+    },
+)
+
+MAX_PAGE_SIZE = 500
+UPDATABLE_FIELDS = frozenset({"name", "plan", "metadata"})
+# Deliberately loose: one "@", no spaces, a dot in the domain. Real verification of an
+# address is a mail round trip, which is not the database layer's job.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """A page of customers, oldest first, with the cursor for the next page."""
+
+    items: list[Customer]
+    next_cursor: uuid.UUID | None
+
+
+def _clean_name(name: Any) -> str:
+    require(
+        isinstance(name, str) and 0 < len(name.strip()) <= 255,
+        "customer name must be 1 to 255 characters",
+    )
+    return str(name).strip()
+
+
+def _clean_email(email: Any) -> str:
+    """Lower-cased, so that uniqueness holds however the address was typed."""
+    require(isinstance(email, str), "email must be a string")
+    value = str(email).strip().lower()
+    require(
+        len(value) <= 320 and _EMAIL.match(value) is not None,
+        f"{email!r} is not an email address",
+    )
+    return value
+
+
+def _clean_plan(plan: Any) -> CustomerPlan:
+    try:
+        return CustomerPlan(plan)
+    except ValueError:
+        raise ValidationError(
+            f"unknown plan {plan!r}; expected one of {', '.join(CustomerPlan)}"
+        ) from None
+
+
+def _clean_metadata(metadata: Any) -> dict[str, Any]:
+    require(isinstance(metadata, dict), "metadata must be a JSON object")
+    return dict(metadata)
+
+
+async def create_customer(
+    session: AsyncSession,
+    *,
+    name: str,
+    email: str,
+    plan: CustomerPlan | str = CustomerPlan.FREE,
+    metadata: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> Customer:
+    """Register a tenant, ACTIVE from the start; a taken email is a :class:`Conflict`.
+
+    The explicit lookup gives a clear message; the savepoint catches the race
+    in which two sign-ups with one address both pass it.
+    """
+    clean_name = _clean_name(name)
+    clean_email = _clean_email(email)
+    clean_plan = _clean_plan(plan)
+    clean_metadata = _clean_metadata({} if metadata is None else metadata)
+    taken = await session.scalar(select(Customer.id).where(Customer.email == clean_email))
+    if taken is not None:
+        raise Conflict(f"a customer with email {clean_email} already exists", email=clean_email)
+    customer = Customer(
+        name=clean_name,
+        email=clean_email,
+        plan=clean_plan,
+        status=CustomerStatus.ACTIVE,
+        metadata_=clean_metadata,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(customer)
+    except IntegrityError as exc:
+        raise translate_integrity_error(exc, what=f"customer with email {clean_email}") from None
+    await events.record_transition(
+        session,
+        entity="Customer",
+        entity_id=customer.id,
+        from_status=None,
+        to_status=CustomerStatus.ACTIVE,
+        customer_id=customer.id,
+        actor=actor,
+        data={"plan": clean_plan.value},
+    )
+    await session.flush()
+    return customer
+
+
+async def get_customer(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
+    """The customer record, or :class:`NotFound`."""
+    return await get_or_raise(session, Customer, customer_id)
+
+
+async def update_customer(
+    session: AsyncSession, *, customer_id: uuid.UUID, **changes: Any
+) -> Customer:
+    """Change name, plan or metadata; status changes go through :func:`set_customer_status`.
+
+    The email is not changeable here: it is the tenant's identity for sign-in and
+    billing, and changing it deserves its own verified flow.
+    """
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError(
+            f"cannot update {', '.join(sorted(unknown))}; updatable: "
+            f"{', '.join(sorted(UPDATABLE_FIELDS))} (status changes use set_customer_status)"
+        )
+    clean: dict[str, Any] = {}
+    if "name" in changes:
+        clean["name"] = _clean_name(changes["name"])
+    if "plan" in changes:
+        clean["plan"] = _clean_plan(changes["plan"])
+    if "metadata" in changes:
+        clean["metadata_"] = _clean_metadata(changes["metadata"])
+    customer = await get_or_raise(session, Customer, customer_id, for_update=True)
+    for attribute, value in clean.items():
+        setattr(customer, attribute, value)
+    await session.flush()
+    return customer
+
+
+async def list_customers(
+    session: AsyncSession,
+    *,
+    status: CustomerStatus | str | None = None,
+    plan: CustomerPlan | str | None = None,
+    cursor: uuid.UUID | None = None,
+    limit: int = 50,
+) -> CustomerPage:
+    """Every tenant: an operator's view, so it takes no ``customer_id``.
+
+    Never expose it to a tenant; the tenant-bound facade deliberately lacks it.
+    """
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    stmt = select(Customer)
+    if status is not None:
+        try:
+            stmt = stmt.where(Customer.status == CustomerStatus(status))
+        except ValueError:
+            raise ValidationError(
+                f"unknown status {status!r}; expected one of {', '.join(CustomerStatus)}"
+            ) from None
+    if plan is not None:
+        stmt = stmt.where(Customer.plan == _clean_plan(plan))
+    if cursor is not None:
+        stmt = stmt.where(Customer.id > cursor)
+    rows = list((await session.scalars(stmt.order_by(Customer.id).limit(limit + 1))).all())
+    items = rows[:limit]
+    return CustomerPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+async def set_customer_status(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    status: CustomerStatus | str,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Customer:
+    """Suspend, reactivate or churn a customer, audited with who and why.
+
+    This is an operator action: the caller's session must not be one that
+    :func:`assert_can_write` guards, or a suspended customer could never be
+    reactivated.
+    """
+    try:
+        target = CustomerStatus(status)
+    except ValueError:
+        raise ValidationError(
+            f"unknown status {status!r}; expected one of {', '.join(CustomerStatus)}"
+        ) from None
+    customer = await session.get(
+        Customer, customer_id, with_for_update=True, populate_existing=True
+    )
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} not found", entity="Customer")
+    current = customer.status
+    CUSTOMER_LIFECYCLE.check(current, target)
+    customer.status = target
+    await events.record_transition(
+        session,
+        entity="Customer",
+        entity_id=customer.id,
+        from_status=current,
+        to_status=target,
+        customer_id=customer.id,
+        actor=actor,
+        data={"reason": reason} if reason else None,
+    )
+    await session.flush()
+    return customer

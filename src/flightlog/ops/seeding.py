@@ -1,0 +1,336 @@
+"""Deterministic synthetic data for load tests and demos: ``flightlog seed``.
+
+The same ``--seed`` and size give the same rows, ids and timestamps on any
+database (ids are UUIDv7 built from the generator, times from a fixed epoch),
+so two seeded databases export identically. Events go through the batch
+ingest path in chunks, so even the large size (over a million events) runs
+in bounded memory.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog import models as m
+from flightlog.enums import (
+    AgentRunStatus,
+    AgentType,
+    EventSeverity,
+    EventType,
+    MetricType,
+    RunStatus,
+    TaskStatus,
+)
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+ROLES = ["TeamLeader", "ProductManager", "Architect", "Engineer", "QA"]
+ROLE_TYPES = {
+    "TeamLeader": AgentType.TEAM_LEADER,
+    "ProductManager": AgentType.PRODUCT_MANAGER,
+    "Architect": AgentType.ARCHITECT,
+    "Engineer": AgentType.ENGINEER,
+    "QA": AgentType.QA,
+}
+RUN_OUTCOMES = [RunStatus.COMPLETED] * 7 + [
+    RunStatus.FAILED,
+    RunStatus.TIMEOUT,
+    RunStatus.CANCELLED,
+]
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class SeedSize:
+    """How much one size generates."""
+
+    name: str
+    tasks: int
+    runs_per_task: int
+    events_per_run: int
+    metrics_per_run: int
+
+
+SIZES = {
+    "small": SeedSize("small", tasks=50, runs_per_task=3, events_per_run=60, metrics_per_run=20),
+    "medium": SeedSize("medium", tasks=500, runs_per_task=4, events_per_run=50, metrics_per_run=20),
+    "large": SeedSize("large", tasks=5000, runs_per_task=4, events_per_run=52, metrics_per_run=10),
+}
+
+Progress = Callable[[str, int, int], None]
+EventWriter = Callable[[AsyncSession, Iterator[dict[str, Any]], uuid.UUID], Any]
+
+
+def seed_email(seed: int, size: str) -> str:
+    """The marker customer that says a database already holds this seed."""
+    return f"seed-{seed}-{size}@flightlog.local"
+
+
+class _Generator:
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.clock = EPOCH
+
+    def tick(self, seconds: float) -> datetime:
+        self.clock += timedelta(seconds=seconds)
+        return self.clock
+
+    def uuid7(self, at: datetime) -> uuid.UUID:
+        ms = int(at.timestamp() * 1000)
+        rand = self.rng.getrandbits(74)
+        value = (
+            (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & (2**62 - 1))
+        )
+        return uuid.UUID(int=value)
+
+
+async def _insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        await session.execute(insert(model), rows[start : start + CHUNK])
+
+
+async def already_seeded(session: AsyncSession, seed: int, size: str) -> bool:
+    found = await session.scalar(
+        select(m.Customer.id).where(m.Customer.email == seed_email(seed, size))
+    )
+    return found is not None
+
+
+async def _default_event_writer(
+    session: AsyncSession, rows: Iterator[dict[str, Any]], customer_id: uuid.UUID
+) -> None:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            await session.execute(insert(m.Event), batch)
+            batch = []
+    if batch:
+        await session.execute(insert(m.Event), batch)
+
+
+async def seed_database(
+    session: AsyncSession,
+    *,
+    seed: int,
+    size: str,
+    progress: Progress | None = None,
+    write_events: EventWriter | None = None,
+) -> dict[str, int]:
+    """Generate one size of data in the caller's transaction; returns rows written per table."""
+    spec = SIZES[size]
+    gen = _Generator(seed)
+    rng = gen.rng
+    counts: dict[str, int] = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(phase, done, total)
+
+    customer_id = gen.uuid7(gen.tick(1))
+    await _insert(
+        session,
+        m.Customer,
+        [
+            {
+                "id": customer_id,
+                "name": f"Seed {seed} ({size})",
+                "email": seed_email(seed, size),
+                "created_at": gen.clock,
+                "updated_at": gen.clock,
+            }
+        ],
+    )
+    project_id = gen.uuid7(gen.tick(1))
+    await _insert(
+        session,
+        m.Project,
+        [
+            {
+                "id": project_id,
+                "customer_id": customer_id,
+                "name": f"seeded-{size}",
+                "repository_url": "https://git.example/seeded.git",
+                "created_at": gen.clock,
+                "updated_at": gen.clock,
+            }
+        ],
+    )
+    agents = {}
+    for role in ROLES:
+        agents[role] = gen.uuid7(gen.tick(1))
+    await _insert(
+        session,
+        m.Agent,
+        [
+            {
+                "id": agent_id,
+                "customer_id": customer_id,
+                "name": role,
+                "role": role,
+                "agent_type": ROLE_TYPES[role],
+                "capabilities": [role.lower()],
+                "created_at": gen.clock,
+                "updated_at": gen.clock,
+            }
+            for role, agent_id in agents.items()
+        ],
+    )
+
+    tasks: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    agent_runs: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []
+    run_plan: list[tuple[uuid.UUID, uuid.UUID, datetime, list[tuple[uuid.UUID, str]]]] = []
+    for t in range(spec.tasks):
+        created = gen.tick(rng.uniform(30, 600))
+        task_id = gen.uuid7(created)
+        outcomes = [rng.choice(RUN_OUTCOMES) for _ in range(spec.runs_per_task)]
+        last = outcomes[-1]
+        status = {
+            RunStatus.COMPLETED: TaskStatus.COMPLETED,
+            RunStatus.FAILED: TaskStatus.FAILED,
+            RunStatus.TIMEOUT: TaskStatus.TIMEOUT,
+            RunStatus.CANCELLED: TaskStatus.PENDING,
+        }[last]
+        tasks.append(
+            {
+                "id": task_id,
+                "customer_id": customer_id,
+                "project_id": project_id,
+                "title": f"Task {t}: {rng.choice(['Build', 'Review', 'Test', 'Analyse'])} "
+                f"{rng.choice(['login', 'billing', 'search', 'reports', 'api'])}",
+                "input_prompt": f"Seeded prompt {t}",
+                "status": status,
+                "priority": rng.randint(0, 5),
+                "tags": [rng.choice(["frontend", "backend", "infra"])],
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        durations: list[float] = []
+        for number, outcome in enumerate(outcomes, start=1):
+            started = created + timedelta(minutes=number * 5)
+            duration = rng.uniform(5, 900)
+            durations.append(duration)
+            run_id = gen.uuid7(started)
+            finished = started + timedelta(seconds=duration)
+            steps: list[tuple[uuid.UUID, str]] = []
+            tokens_in = tokens_out = 0
+            cost = Decimal(0)
+            for position, role in enumerate(ROLES):
+                ar_id = gen.uuid7(started + timedelta(seconds=position))
+                t_in, t_out = rng.randint(200, 4000), rng.randint(100, 2000)
+                c = (Decimal(t_in + t_out) * Decimal("0.000002")).quantize(Decimal("0.000001"))
+                tokens_in, tokens_out, cost = tokens_in + t_in, tokens_out + t_out, cost + c
+                agent_runs.append(
+                    {
+                        "id": ar_id,
+                        "task_id": task_id,
+                        "run_id": run_id,
+                        "agent_id": agents[role],
+                        "agent_name": role,
+                        "status": AgentRunStatus.COMPLETED
+                        if outcome is RunStatus.COMPLETED
+                        else AgentRunStatus.FAILED,
+                        "started_at": started + timedelta(seconds=position),
+                        "finished_at": finished,
+                        "duration_seconds": duration - position,
+                        "tokens_in": t_in,
+                        "tokens_out": t_out,
+                        "cost_usd": c,
+                        "output_summary": f"{role} step done",
+                    }
+                )
+                steps.append((ar_id, role))
+            runs.append(
+                {
+                    "id": run_id,
+                    "task_id": task_id,
+                    "run_number": number,
+                    "status": outcome,
+                    "agent_id": agents["TeamLeader"],
+                    "started_at": started,
+                    "completed_at": finished,
+                    "duration_seconds": duration,
+                    "results": {"summary": "ok"} if outcome is RunStatus.COMPLETED else None,
+                    "error_message": None if outcome is RunStatus.COMPLETED else "seeded failure",
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "cost_usd": cost,
+                    "memory_usage_mb": rng.randint(64, 4096),
+                    "cpu_time_ms": rng.randint(100, 90000),
+                    "created_at": started,
+                    "updated_at": finished,
+                }
+            )
+            run_plan.append((task_id, run_id, started, steps))
+            for k in range(spec.metrics_per_run):
+                metrics.append(
+                    {
+                        "task_id": task_id,
+                        "run_id": run_id,
+                        "name": rng.choice(["cpu_usage", "memory_mb", "latency_ms"]),
+                        "metric_type": MetricType.GAUGE,
+                        "value": round(rng.uniform(0, 100), 3),
+                        "unit": "%",
+                        "labels": {"host": f"worker-{k % 4}"},
+                        "recorded_at": started + timedelta(seconds=k),
+                    }
+                )
+        # The same definitions as services.statistics, computed here so the rows
+        # (including updated_at) stay deterministic.
+        ok = outcomes.count(RunStatus.COMPLETED)
+        bad = outcomes.count(RunStatus.FAILED) + outcomes.count(RunStatus.TIMEOUT)
+        tasks[-1].update(
+            total_runs=len(outcomes),
+            successful_runs=ok,
+            failed_runs=bad,
+            success_rate=round(100.0 * ok / (ok + bad), 4) if ok + bad else 0.0,
+            avg_duration_seconds=sum(durations) / len(durations),
+            last_run_at=runs[-1]["started_at"],
+        )
+        report("tasks", t + 1, spec.tasks)
+    for model, rows in ((m.Task, tasks), (m.TaskRun, runs), (m.AgentRun, agent_runs)):
+        await _insert(session, model, rows)
+        counts[model.__tablename__] = len(rows)
+
+    total_events = len(run_plan) * spec.events_per_run
+
+    def event_rows() -> Iterator[dict[str, Any]]:
+        done = 0
+        for task_id, run_id, started, steps in run_plan:
+            for k in range(spec.events_per_run):
+                agent_run_id, role = steps[k % len(steps)]
+                kind = EventType.MESSAGE if k % 5 else EventType.LOG
+                yield {
+                    "customer_id": customer_id,
+                    "task_id": task_id,
+                    "run_id": run_id,
+                    "agent_run_id": agent_run_id,
+                    "event_type": kind,
+                    "severity": EventSeverity.INFO if k % 17 else EventSeverity.WARNING,
+                    "agent_role": role,
+                    "content": f"{role}: step {k}",
+                    "data": {"step": k},
+                    "created_at": started + timedelta(milliseconds=k * 250),
+                }
+                done += 1
+                if done % CHUNK == 0:
+                    report("events", done, total_events)
+        report("events", done, total_events)
+
+    writer = write_events or _default_event_writer
+    await writer(session, event_rows(), customer_id)
+    counts["events"] = total_events
+    await _insert(session, m.MetricPoint, metrics)
+    counts["metric_points"] = len(metrics)
+    return counts

@@ -1,0 +1,193 @@
+"""Facades for tenancy: the Store's customer record, its API keys and its agents.
+
+Like :mod:`flightlog.store.facades`, each method is one committed transaction
+bound to the Store's customer. A few methods are *operator* actions and do
+not go through ``Store.transaction()``; see :func:`_operator_session`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import AgentStatus, AgentType, CustomerPlan, CustomerStatus
+from flightlog.models import Agent, Customer
+from flightlog.services import agents, api_keys, customers
+from flightlog.services._common import utc_now
+from flightlog.store.facades import _Facade
+
+if TYPE_CHECKING:
+    from flightlog.store.core import Store
+
+
+@asynccontextmanager
+async def _operator_session(store: Store) -> AsyncIterator[AsyncSession]:
+    """A write transaction that skips the tenant write-guard, for operator actions.
+
+    ``Store.transaction()`` refuses to start for a SUSPENDED customer, so it
+    cannot be used to reactivate one; the status change must bypass the guard.
+    ``Store.reader()`` is no substitute even with an explicit commit: on SQLite
+    it opens a DEFERRED transaction, which takes the write lock only at the
+    first write and can then fail with "database is locked" instead of
+    waiting. A plain ``session.begin()`` on the Store's session factory gets
+    BEGIN IMMEDIATE on SQLite (the engine's default) and, in an embedded or
+    test Store, a savepoint on the caller's connection, like every other write.
+
+    Callers exposing these methods over the network must restrict them to
+    operators: a tenant must not be able to lift its own suspension.
+    """
+    async with store._sessions() as session, session.begin():
+        yield session
+
+
+class Customers(_Facade):
+    """``store.customers``: the Store's own customer record; sign-up and status are operator acts.
+
+    There is no ``list`` here: listing every tenant is an operator's view across
+    customers, which a tenant-bound Store must not offer. Operators call
+    :func:`flightlog.services.customers.list_customers` with their own session.
+    """
+
+    async def create(
+        self,
+        *,
+        name: str,
+        email: str,
+        plan: CustomerPlan | str = CustomerPlan.FREE,
+        metadata: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Customer:
+        """Operator: sign up a new tenant (open a Store with its id to act for it)."""
+        async with _operator_session(self._store) as s:
+            return await customers.create_customer(
+                s, name=name, email=email, plan=plan, metadata=metadata, actor=actor
+            )
+
+    async def get(self) -> Customer:
+        async with self._store.reader() as s:
+            return await customers.get_customer(s, customer_id=self._customer)
+
+    async def update(self, **changes: Any) -> Customer:
+        """Name, plan or metadata; refused while the customer is not ACTIVE."""
+        async with self._store.transaction() as s:
+            return await customers.update_customer(s, customer_id=self._customer, **changes)
+
+    async def set_status(
+        self, status: CustomerStatus | str, *, actor: str | None = None, reason: str | None = None
+    ) -> Customer:
+        """Operator: move the Store's customer through its lifecycle, audited."""
+        async with _operator_session(self._store) as s:
+            return await customers.set_customer_status(
+                s, customer_id=self._customer, status=status, actor=actor, reason=reason
+            )
+
+    async def suspend(self, *, actor: str | None = None, reason: str | None = None) -> Customer:
+        return await self.set_status(CustomerStatus.SUSPENDED, actor=actor, reason=reason)
+
+    async def reactivate(self, *, actor: str | None = None, reason: str | None = None) -> Customer:
+        return await self.set_status(CustomerStatus.ACTIVE, actor=actor, reason=reason)
+
+    async def churn(self, *, actor: str | None = None, reason: str | None = None) -> Customer:
+        return await self.set_status(CustomerStatus.CHURNED, actor=actor, reason=reason)
+
+
+class ApiKeys(_Facade):
+    """``store.api_keys``: issue, list and revoke the customer's keys; verify any key."""
+
+    async def create(
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str] = (),
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> api_keys.CreatedApiKey:
+        """The result's ``key`` is the only copy of the secret."""
+        async with self._store.transaction() as s:
+            return await api_keys.create_key(
+                s,
+                customer_id=self._customer,
+                name=name,
+                scopes=scopes,
+                expires_at=expires_at,
+                actor=actor,
+            )
+
+    async def get(self, key_id: uuid.UUID) -> api_keys.ApiKeyInfo:
+        async with self._store.reader() as s:
+            return await api_keys.get_key(s, key_id, customer_id=self._customer)
+
+    async def list(self, *, include_revoked: bool = True) -> builtins.list[api_keys.ApiKeyInfo]:
+        async with self._store.reader() as s:
+            return await api_keys.list_keys(
+                s, customer_id=self._customer, include_revoked=include_revoked
+            )
+
+    async def revoke(
+        self, key_id: uuid.UUID, *, actor: str | None = None, reason: str | None = None
+    ) -> api_keys.ApiKeyInfo:
+        async with self._store.transaction() as s:
+            return await api_keys.revoke_key(
+                s, key_id, customer_id=self._customer, actor=actor, reason=reason
+            )
+
+    async def verify(self, key: str) -> api_keys.VerifiedKey:
+        """Which customer a presented key speaks for: not bound to the Store's customer.
+
+        It runs in an operator session because it must work whatever customer the
+        Store was opened for, and it writes ``last_used_at``; the service itself
+        refuses keys of a customer that is not ACTIVE.
+        """
+        async with _operator_session(self._store) as s:
+            return await api_keys.verify_key(s, key)
+
+
+class Agents(_Facade):
+    """``store.agents``: register, heartbeat, deregister, delete, list by derived health."""
+
+    def _thresholds(self, kw: dict[str, Any]) -> dict[str, Any]:
+        settings = self._store.settings
+        kw.setdefault("degraded_after", settings.agent_degraded_after_seconds)
+        kw.setdefault("failed_after", settings.agent_failed_after_seconds)
+        return kw
+
+    async def register(self, name: str, agent_type: AgentType | str, **kw: Any) -> Agent:
+        async with self._store.transaction() as s:
+            return await agents.register(
+                s, customer_id=self._customer, name=name, agent_type=agent_type, **kw
+            )
+
+    async def get(self, agent_id: uuid.UUID) -> Agent:
+        async with self._store.reader() as s:
+            return await agents.get_agent(s, agent_id, customer_id=self._customer)
+
+    async def status(self, agent_id: uuid.UUID, *, now: datetime | None = None) -> AgentStatus:
+        """The agent's derived health, with the thresholds from settings."""
+        agent = await self.get(agent_id)
+        limits = self._thresholds({})
+        return agents.effective_status(agent, now or utc_now(), **limits)
+
+    async def heartbeat(self, agent_id: uuid.UUID) -> Agent:
+        async with self._store.transaction() as s:
+            return await agents.heartbeat(s, agent_id, customer_id=self._customer)
+
+    async def deregister(self, agent_id: uuid.UUID, **kw: Any) -> Agent:
+        async with self._store.transaction() as s:
+            return await agents.deregister(s, agent_id, customer_id=self._customer, **kw)
+
+    async def delete(self, agent_id: uuid.UUID, *, actor: str | None = None) -> None:
+        async with self._store.transaction() as s:
+            await agents.delete_agent(s, agent_id, customer_id=self._customer, actor=actor)
+
+    async def list(self, **filters: Any) -> builtins.list[Agent]:
+        """Filters: ``status`` (derived), ``capability``, ``agent_type``, ``now``, thresholds."""
+        async with self._store.reader() as s:
+            return await agents.list_agents(
+                s, customer_id=self._customer, **self._thresholds(filters)
+            )

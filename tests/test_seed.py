@@ -1,0 +1,97 @@
+"""``flightlog seed`` is deterministic: the same seed gives the same rows on any database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.models import Event, Task, TaskRun
+from flightlog.ops.export import export_lines
+from flightlog.ops.scope import Scope
+from flightlog.ops.seeding import SIZES, seed_database
+from flightlog.settings import Settings
+
+
+async def _seed(url: DatabaseUrl, settings: Settings, seed: int) -> dict[str, int]:
+    Migrator(settings, url).upgrade("head")
+    engine = create_async_db_engine(settings, url=url)
+    try:
+        async with async_session_factory(engine)() as session, session.begin():
+            return await seed_database(session, seed=seed, size="small")
+    finally:
+        await engine.dispose()
+
+
+def _rows(url: DatabaseUrl, settings: Settings) -> set[str]:
+    engine = create_sync_engine(settings, url=url)
+    try:
+        with engine.connect() as connection:
+            lines = export_lines(
+                connection, Scope("all"), schema_revision="x", blob_dir=settings.blob_dir
+            )
+            next(lines)  # the header carries the export time
+            return set(lines)
+    finally:
+        engine.dispose()
+
+
+async def test_same_seed_same_data_different_seed_different_data(
+    fresh_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
+) -> None:
+    twin = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'twin.db'}")
+    other = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'other.db'}")
+    counts = await _seed(fresh_url, test_settings, seed=7)
+    await _seed(twin, test_settings, seed=7)
+    await _seed(other, test_settings, seed=8)
+    spec = SIZES["small"]
+    assert counts["tasks"] == spec.tasks
+    assert counts["events"] == spec.tasks * spec.runs_per_task * spec.events_per_run
+    assert _rows(fresh_url, test_settings) == _rows(twin, test_settings)
+    assert _rows(fresh_url, test_settings) != _rows(other, test_settings)
+    engine = create_sync_engine(test_settings, url=fresh_url)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Event)) == counts["events"]
+        stats = connection.execute(
+            select(Task.total_runs, Task.successful_runs, Task.failed_runs)
+        ).all()
+        runs = connection.scalar(select(func.count()).select_from(TaskRun))
+        completed = connection.scalar(
+            select(func.count()).select_from(TaskRun).where(TaskRun.status == "COMPLETED")
+        )
+    engine.dispose()
+    assert {row[0] for row in stats} == {spec.runs_per_task}
+    assert sum(row[0] for row in stats) == runs
+    assert sum(row[1] for row in stats) == completed  # statistics agree with the runs
+
+
+def test_seed_command_is_idempotent_per_seed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flightlog", *args, "-d", url],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+            timeout=300,
+        )
+
+    first = run("seed", "--size", "small", "--seed", "3")
+    assert first.returncode == 0, first.stderr
+    assert "Seeded" in first.stdout
+    second = run("seed", "--size", "small", "--seed", "3")
+    assert second.returncode == 0
+    assert "already in this database" in second.stdout
+    counts = json.loads(run("stats", "--json").stdout)["counts"]
+    assert counts["tasks"] == SIZES["small"].tasks
+    bad = run("seed", "--size", "huge")
+    assert bad.returncode != 0
+    assert "Traceback" not in bad.stderr
