@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.enums import AgentStatus, AgentType, EventSeverity, EventType
+from flightlog.enums import AgentStatus, AgentType
 from flightlog.errors import Conflict, ValidationError
-from flightlog.models import Agent, Event
+from flightlog.models import Agent
 from flightlog.services import events
 from flightlog.services._common import get_or_raise, require, utc_now
 from flightlog.services._dialect import json_array_contains, lock_for_customer
@@ -162,17 +162,17 @@ async def _transition(
     current = agent.status
     AGENT_LIFECYCLE.check(current, target)
     agent.status = target
-    event = await events.record_transition(
+    await events.record_transition(
         session,
         entity="Agent",
         entity_id=agent.id,
         from_status=current,
         to_status=target,
         customer_id=agent.customer_id,
+        agent_id=agent.id,
         actor=actor,
         data=data,
     )
-    event.agent_id = agent.id
 
 
 async def _locked(session: AsyncSession, agent_id: uuid.UUID, customer_id: uuid.UUID) -> Agent:
@@ -226,17 +226,17 @@ async def register(
         )
         session.add(agent)
         await session.flush()
-        event = await events.record_transition(
+        await events.record_transition(
             session,
             entity="Agent",
             entity_id=agent.id,
             from_status=None,
             to_status=AgentStatus.STARTING,
             customer_id=customer_id,
+            agent_id=agent.id,
             actor=actor,
             data={"agent_type": kind.value, "version": version},
         )
-        event.agent_id = agent.id
         await session.flush()
         return agent
     agent.agent_type = kind
@@ -312,17 +312,15 @@ async def delete_agent(
     deleted it, in an event that names the agent by id rather than referencing it.
     """
     agent = await _locked(session, agent_id, customer_id)
-    session.add(
-        Event(
-            event_type=EventType.AUDIT,
-            severity=EventSeverity.INFO,
-            content=f"Agent {agent.name} deleted",
-            data={"action": "deleted", "name": agent.name, "agent_type": agent.agent_type.value},
-            customer_id=customer_id,
-            entity_type="Agent",
-            entity_id=str(agent.id),
-            actor=actor,
-        )
+    events.record_audit(
+        session,
+        entity="Agent",
+        entity_id=agent.id,
+        action="deleted",
+        content=f"Agent {agent.name} deleted",
+        customer_id=customer_id,
+        actor=actor,
+        data={"name": agent.name, "agent_type": agent.agent_type.value},
     )
     await session.flush()
     await session.execute(delete(Agent).where(Agent.id == agent_id))

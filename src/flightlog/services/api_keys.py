@@ -28,9 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.enums import CustomerStatus, EventSeverity, EventType
+from flightlog.enums import CustomerStatus
 from flightlog.errors import Conflict, PermissionDenied
-from flightlog.models import ApiKey, Customer, Event
+from flightlog.models import ApiKey, Customer
+from flightlog.services import events
 from flightlog.services._common import get_or_raise, require, utc_now
 
 KEY_SCHEME = "fl_"
@@ -121,17 +122,15 @@ async def _audit(
     data: dict[str, Any] | None = None,
 ) -> None:
     """An audit event naming the key by prefix only: the log must never hold a secret."""
-    session.add(
-        Event(
-            event_type=EventType.AUDIT,
-            severity=EventSeverity.INFO,
-            content=f"ApiKey {row.prefix} {action}",
-            data={"action": action, "prefix": row.prefix, **(data or {})},
-            customer_id=row.customer_id,
-            entity_type="ApiKey",
-            entity_id=str(row.id),
-            actor=actor,
-        )
+    events.record_audit(
+        session,
+        entity="ApiKey",
+        entity_id=row.id,
+        action=action,
+        content=f"ApiKey {row.prefix} {action}",
+        customer_id=row.customer_id,
+        actor=actor,
+        data={"prefix": row.prefix, **(data or {})},
     )
 
 

@@ -189,6 +189,7 @@ async def record_transition(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     agent_run_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
     actor: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
@@ -203,6 +204,33 @@ async def record_transition(
         task_id=task_id,
         run_id=run_id,
         agent_run_id=agent_run_id,
+        agent_id=agent_id,
+        entity_type=entity,
+        entity_id=str(entity_id),
+        actor=actor,
+    )
+    session.add(row)
+    return row
+
+
+def record_audit(
+    session: AsyncSession,
+    *,
+    entity: str,
+    entity_id: uuid.UUID,
+    action: str,
+    content: str,
+    customer_id: uuid.UUID | None,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """An audit event for something that is not a status change (created, revoked, deleted)."""
+    row = Event(
+        event_type=EventType.AUDIT,
+        severity=EventSeverity.INFO,
+        content=content,
+        data={"action": action, **(data or {})},
+        customer_id=customer_id,
         entity_type=entity,
         entity_id=str(entity_id),
         actor=actor,

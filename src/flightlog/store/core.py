@@ -16,7 +16,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.services.customers import assert_can_write, ensure_default_customer
 from flightlog.settings import Settings, get_settings
-from flightlog.store import facades
+from flightlog.store import facades, tenancy_facades
 
 
 class Store:
@@ -59,6 +59,9 @@ class Store:
         self.metrics = facades.Metrics(self)
         self.artifacts = facades.Artifacts(self)
         self.claims = facades.Claims(self)
+        self.customers = tenancy_facades.Customers(self)
+        self.api_keys = tenancy_facades.ApiKeys(self)
+        self.agents = tenancy_facades.Agents(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
