@@ -140,7 +140,7 @@ def prepare(block: Block, url: str) -> Program:
     ]
     assert len(mains) == 1, f"{block.id}: define exactly one `async def main(url: str) -> None`"
     assert [a.arg for a in mains[0].args.args] == ["url"], f"{block.id}: main takes `url`"
-    calls = [node for node in tree.body if _is_main_call(node)]
+    calls = [node for node in tree.body if isinstance(node, ast.Expr) and _is_main_call(node)]
     ending = f'{block.id}: the block must end with asyncio.run(main("<database url>"))'
     assert len(calls) == 1, ending
     assert tree.body[-1] is calls[0], ending

@@ -242,3 +242,29 @@ def test_statistics_stay_exact_under_concurrent_finishing(
     assert (view[0], view[1], view[2]) == (32, ok, bad)
     assert task.success_rate == pytest.approx(100.0 * ok / (ok + bad), rel=1e-6)
     assert task.avg_duration_seconds == pytest.approx(float(truth[3]), rel=1e-6)
+
+
+async def test_cancelling_a_run_cancels_and_logs_its_agent_runs(store: Store) -> None:
+    task = await store.tasks.create(title="stop")
+    run = await store.runs.start(task.id)
+    working = await store.agent_runs.start(run.id, agent_name="Engineer")
+    await store.runs.cancel(run.id)
+    [cancelled] = await store.agent_runs.list(run.id)
+    assert cancelled.id == working.id
+    assert cancelled.status is AgentRunStatus.CANCELLED
+    assert cancelled.duration_seconds is not None
+    page = await store.events.list(run_id=run.id)
+    logged = [e for e in page.items if e.entity_type == "AgentRun"]
+    assert [e.data["to"] for e in logged if e.data] == ["CANCELLED"]
+
+
+async def test_open_store_without_upgrade_refuses_an_old_schema(
+    fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    from flightlog import MigrationError
+
+    Migrator(test_settings, fresh_url).upgrade("0001")
+    url = fresh_url.url.render_as_string(hide_password=False)
+    with pytest.raises(MigrationError, match="flightlog db upgrade"):
+        async with open_store(url, settings=test_settings, upgrade=False):
+            pass

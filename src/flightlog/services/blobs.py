@@ -34,7 +34,10 @@ def write_blob(blob_dir: Path, sha256: str, content: bytes) -> str:
     """Store content under its hash (idempotent) and return its relative path."""
     rel = relative_path(sha256)
     target = blob_dir / rel
-    if target.exists() and target.stat().st_size == len(content):
+    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
+        # Reused (left by an earlier upload): refresh its age so a sweep's grace
+        # period protects it until this upload's row is committed.
+        os.utime(target)
         return rel
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")

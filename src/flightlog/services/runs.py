@@ -193,7 +193,8 @@ async def decide_plan(
     return run
 
 
-async def _cancel_agent_runs(session: AsyncSession, run: TaskRun) -> None:
+async def _cancel_agent_runs(session: AsyncSession, task: Task, run: TaskRun) -> None:
+    """Cancel the run's unfinished agent runs, each with its duration and audit event."""
     stmt = select(AgentRun).where(
         AgentRun.run_id == run.id,
         AgentRun.status.in_([s.value for s in ACTIVE_AGENT_RUN_STATUSES]),
@@ -201,8 +202,22 @@ async def _cancel_agent_runs(session: AsyncSession, run: TaskRun) -> None:
     now = utc_now()
     for agent_run in (await session.scalars(stmt)).all():
         AGENT_RUN_LIFECYCLE.check(agent_run.status, AgentRunStatus.CANCELLED)
+        await events.record_transition(
+            session,
+            entity="AgentRun",
+            entity_id=agent_run.id,
+            from_status=agent_run.status,
+            to_status=AgentRunStatus.CANCELLED,
+            customer_id=task.customer_id,
+            task_id=task.id,
+            run_id=run.id,
+            agent_run_id=agent_run.id,
+            agent_id=agent_run.agent_id,
+            data={"reason": f"run {run.status.value.lower()}"},
+        )
         agent_run.status = AgentRunStatus.CANCELLED
         agent_run.finished_at = now
+        agent_run.duration_seconds = max(0.0, (now - agent_run.started_at).total_seconds())
 
 
 async def _finish(
@@ -216,7 +231,7 @@ async def _finish(
 ) -> None:
     await set_run_status(session, task, run, target, actor=actor, data=data)
     if target is RunStatus.CANCELLED:
-        await _cancel_agent_runs(session, run)
+        await _cancel_agent_runs(session, task, run)
     await session.flush()
     others_active = await session.scalar(
         select(func.count(TaskRun.id)).where(
@@ -290,7 +305,7 @@ async def cancel_task(
     ).all()
     for run in active:
         await set_run_status(session, task, run, RunStatus.CANCELLED, actor=actor)
-        await _cancel_agent_runs(session, run)
+        await _cancel_agent_runs(session, task, run)
     await transition_task(session, task, TaskStatus.CANCELLED, actor=actor, reason=reason)
     task.claimed_by = None
     task.lease_expires_at = None

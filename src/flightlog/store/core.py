@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.urls import DatabaseUrl
+from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.services.customers import assert_can_write, ensure_default_customer
 from flightlog.settings import Settings, get_settings
-from flightlog.store import facades, tenancy_facades
+from flightlog.store import facades, project_facades, tenancy_facades
 
 
 class Store:
@@ -62,6 +63,10 @@ class Store:
         self.customers = tenancy_facades.Customers(self)
         self.api_keys = tenancy_facades.ApiKeys(self)
         self.agents = tenancy_facades.Agents(self)
+        self.projects = project_facades.Projects(self)
+        self.project_contexts = project_facades.ProjectContexts(self)
+        self.templates = project_facades.Templates(self)
+        self.modifications = project_facades.Modifications(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -106,8 +111,17 @@ async def open_store(
     if url is not None:
         settings = settings.model_copy(update={"database_url": url})
     database = DatabaseUrl.parse(settings.database_url)
+    migrator = Migrator(settings, database)
     if upgrade:
-        await asyncio.to_thread(Migrator(settings, database).upgrade, "head")
+        await asyncio.to_thread(migrator.upgrade, "head")
+    else:
+        current, head = await asyncio.to_thread(lambda: (migrator.current(), migrator.head()))
+        if current != head:
+            raise MigrationError(
+                f"The database at {database.redacted()} is at schema "
+                f"{current or 'none'}, but this Flightlog needs {head}. "
+                "Run 'flightlog db upgrade' (or open_store(..., upgrade=True))."
+            )
     engine = create_async_db_engine(settings, url=database)
     try:
         if customer_id is None:

@@ -1,0 +1,362 @@
+"""Modifications (seed 003): change requests on a project, decided by a person, then applied.
+
+Seed 003 kept the status as a free string; here it moves only along
+:data:`MODIFICATION_LIFECYCLE`, and every step (the request included) leaves
+an audit event saying who did it, in the same transaction as the change.
+Each change locks the modification row and re-reads it, so two people
+deciding at once cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import ModificationStatus
+from flightlog.errors import NotFound, ValidationError
+from flightlog.models import Modification, ProjectContext
+from flightlog.services import events
+from flightlog.services._common import require, utc_now
+from flightlog.services.lifecycle import Lifecycle
+from flightlog.services.projects import get_project
+
+MAX_PAGE_SIZE = 500
+ENTITY = "Modification"
+
+_M = ModificationStatus
+#: A request is approved or rejected; an approved one is applied or fails.
+#: APPLIED, FAILED and REJECTED are final: a retry is a new request.
+MODIFICATION_LIFECYCLE: Lifecycle[ModificationStatus] = Lifecycle(
+    ENTITY,
+    {
+        _M.PENDING: frozenset({_M.APPROVED, _M.REJECTED}),
+        _M.APPROVED: frozenset({_M.APPLIED, _M.FAILED}),
+        _M.APPLIED: frozenset(),
+        _M.FAILED: frozenset(),
+        _M.REJECTED: frozenset(),
+    },
+)
+
+
+@dataclass(frozen=True)
+class ModificationPage:
+    """A page of modifications, newest first, with the cursor for the next page."""
+
+    items: list[Modification]
+    next_cursor: uuid.UUID | None
+
+
+def _not_found(modification_id: uuid.UUID) -> NotFound:
+    return NotFound(
+        f"Modification {modification_id} not found", entity=ENTITY, id=str(modification_id)
+    )
+
+
+def _who(value: str | None, name: str) -> str:
+    require(
+        isinstance(value, str) and bool(value.strip()) and len(value) <= 255,
+        f"{name} must name who acted (1 to 255 characters)",
+    )
+    assert value is not None
+    return value
+
+
+async def _check_context(
+    session: AsyncSession, project_id: uuid.UUID, context_id: uuid.UUID, customer_id: uuid.UUID
+) -> None:
+    context = await session.get(ProjectContext, context_id)
+    not_found = NotFound(
+        f"ProjectContext {context_id} not found", entity="ProjectContext", id=str(context_id)
+    )
+    if context is None:
+        raise not_found
+    if context.project_id != project_id:
+        try:
+            await get_project(session, context.project_id, customer_id=customer_id)
+        except NotFound:
+            raise not_found from None
+        raise ValidationError(
+            f"project context {context_id} belongs to another project",
+            project_context_id=str(context_id),
+        )
+
+
+async def request_modification(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    request: str,
+    title: str | None = None,
+    impact_analysis: dict[str, Any] | None = None,
+    affected_files: Sequence[str] = (),
+    project_context_id: uuid.UUID | None = None,
+    requested_by: str | None = None,
+) -> Modification:
+    """Record a PENDING change request against the project (and optionally one iteration)."""
+    require(isinstance(request, str) and bool(request.strip()), "request must describe the change")
+    require(
+        title is None or (isinstance(title, str) and len(title) <= 500),
+        "title must be a string of at most 500 characters",
+    )
+    require(
+        impact_analysis is None or isinstance(impact_analysis, dict),
+        "impact_analysis must be a JSON object",
+    )
+    require(
+        isinstance(affected_files, list | tuple)
+        and all(isinstance(f, str) and f.strip() for f in affected_files),
+        "affected_files must be a list of non-empty file paths",
+    )
+    require(
+        requested_by is None or (isinstance(requested_by, str) and len(requested_by) <= 255),
+        "requested_by must be a string of at most 255 characters",
+    )
+    await get_project(session, project_id, customer_id=customer_id)
+    if project_context_id is not None:
+        await _check_context(session, project_id, project_context_id, customer_id)
+    modification = Modification(
+        project_id=project_id,
+        project_context_id=project_context_id,
+        title=title,
+        request=request,
+        impact_analysis=impact_analysis or {},
+        affected_files=list(affected_files),
+        status=ModificationStatus.PENDING,
+        requested_by=requested_by,
+    )
+    session.add(modification)
+    await session.flush()
+    await events.record_transition(
+        session,
+        entity=ENTITY,
+        entity_id=modification.id,
+        from_status=None,
+        to_status=ModificationStatus.PENDING,
+        customer_id=customer_id,
+        actor=requested_by,
+        data={"project_id": str(project_id)},
+    )
+    await session.flush()
+    return modification
+
+
+async def get_modification(
+    session: AsyncSession, modification_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> Modification:
+    """The modification, or :class:`NotFound` (also when its project is another customer's)."""
+    modification = await session.get(Modification, modification_id)
+    if modification is None:
+        raise _not_found(modification_id)
+    try:
+        await get_project(session, modification.project_id, customer_id=customer_id)
+    except NotFound:
+        raise _not_found(modification_id) from None
+    return modification
+
+
+async def list_modifications(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    status: ModificationStatus | str | Sequence[ModificationStatus | str] | None = None,
+    cursor: uuid.UUID | None = None,
+    limit: int = 50,
+) -> ModificationPage:
+    """A project's modifications newest first, optionally only those in the given statuses."""
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    await get_project(session, project_id, customer_id=customer_id)
+    stmt = select(Modification).where(Modification.project_id == project_id)
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        try:
+            statuses = [ModificationStatus(s) for s in wanted]
+        except ValueError:
+            raise ValidationError(
+                f"unknown modification status in {wanted!r}; "
+                f"expected some of {', '.join(ModificationStatus)}"
+            ) from None
+        stmt = stmt.where(Modification.status.in_(statuses))
+    if cursor is not None:
+        stmt = stmt.where(Modification.id < cursor)
+    stmt = stmt.order_by(Modification.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(stmt)).all())
+    items = rows[:limit]
+    return ModificationPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+async def _lock(
+    session: AsyncSession, modification_id: uuid.UUID, customer_id: uuid.UUID
+) -> Modification:
+    """Check ownership, then lock the row and re-read it so its status is current."""
+    await get_modification(session, modification_id, customer_id=customer_id)
+    locked = await session.get(
+        Modification, modification_id, with_for_update=True, populate_existing=True
+    )
+    if locked is None:  # deleted by a concurrent writer after the ownership check
+        raise _not_found(modification_id)
+    return locked
+
+
+async def _transition(
+    session: AsyncSession,
+    modification: Modification,
+    target: ModificationStatus,
+    *,
+    customer_id: uuid.UUID,
+    actor: str | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    current = modification.status
+    modification.status = target
+    await events.record_transition(
+        session,
+        entity=ENTITY,
+        entity_id=modification.id,
+        from_status=current,
+        to_status=target,
+        customer_id=customer_id,
+        actor=actor,
+        data={"project_id": str(modification.project_id), **(data or {})},
+    )
+    await session.flush()
+
+
+async def decide(
+    session: AsyncSession,
+    modification_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    approve: bool,
+    decided_by: str,
+    comment: str | None = None,
+) -> Modification:
+    """A person approves or rejects a PENDING request; who, when and why are kept."""
+    decided_by = _who(decided_by, "decided_by")
+    require(comment is None or isinstance(comment, str), "comment must be a string")
+    target = ModificationStatus.APPROVED if approve else ModificationStatus.REJECTED
+    modification = await _lock(session, modification_id, customer_id)
+    MODIFICATION_LIFECYCLE.check(modification.status, target)
+    modification.decided_by = decided_by
+    modification.decided_at = utc_now()
+    modification.decision_comment = comment
+    await _transition(
+        session,
+        modification,
+        target,
+        customer_id=customer_id,
+        actor=decided_by,
+        data={"comment": comment} if comment is not None else None,
+    )
+    return modification
+
+
+async def approve(
+    session: AsyncSession,
+    modification_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    decided_by: str,
+    comment: str | None = None,
+) -> Modification:
+    """PENDING -> APPROVED."""
+    return await decide(
+        session,
+        modification_id,
+        customer_id=customer_id,
+        approve=True,
+        decided_by=decided_by,
+        comment=comment,
+    )
+
+
+async def reject(
+    session: AsyncSession,
+    modification_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    decided_by: str,
+    comment: str | None = None,
+) -> Modification:
+    """PENDING -> REJECTED."""
+    return await decide(
+        session,
+        modification_id,
+        customer_id=customer_id,
+        approve=False,
+        decided_by=decided_by,
+        comment=comment,
+    )
+
+
+async def apply(
+    session: AsyncSession,
+    modification_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    result: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> Modification:
+    """APPROVED -> APPLIED: the change is in the codebase; ``result`` says what it did."""
+    require(result is None or isinstance(result, dict), "result must be a JSON object")
+    require(actor is None or isinstance(actor, str), "actor must be a string")
+    modification = await _lock(session, modification_id, customer_id)
+    MODIFICATION_LIFECYCLE.check(modification.status, ModificationStatus.APPLIED)
+    modification.applied_at = utc_now()
+    modification.result = result
+    await _transition(
+        session, modification, ModificationStatus.APPLIED, customer_id=customer_id, actor=actor
+    )
+    return modification
+
+
+async def fail(
+    session: AsyncSession,
+    modification_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    error_message: str,
+    result: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> Modification:
+    """APPROVED -> FAILED: applying the change did not work; the error says why."""
+    require(
+        isinstance(error_message, str) and bool(error_message.strip()),
+        "error_message must say why applying the modification failed",
+    )
+    require(result is None or isinstance(result, dict), "result must be a JSON object")
+    require(actor is None or isinstance(actor, str), "actor must be a string")
+    modification = await _lock(session, modification_id, customer_id)
+    MODIFICATION_LIFECYCLE.check(modification.status, ModificationStatus.FAILED)
+    modification.error_message = error_message
+    if result is not None:
+        modification.result = result
+    await _transition(
+        session,
+        modification,
+        ModificationStatus.FAILED,
+        customer_id=customer_id,
+        actor=actor,
+        data={"error_message": error_message},
+    )
+    return modification
+
+
+__all__ = [
+    "MODIFICATION_LIFECYCLE",
+    "ModificationPage",
+    "apply",
+    "approve",
+    "decide",
+    "fail",
+    "get_modification",
+    "list_modifications",
+    "reject",
+    "request_modification",
+]

@@ -1,0 +1,270 @@
+"""Projects (seeds 003, 004): the codebases a customer's agents work on.
+
+A project's name is unique within its customer, not globally: seed 004
+declared ``name UNIQUE`` for a single-team database, and two tenants must be
+free to call their project "web". Deleting a project deletes what only it
+owns (contexts, modifications, pull requests, its tasks and their runs) by
+``ON DELETE CASCADE``; the blob rows those tasks' artifacts leave unreferenced
+are removed here, their files after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.models import Artifact, Project, Task
+from flightlog.services._common import get_or_raise, require, translate_integrity_error
+from flightlog.services.artifacts import orphaned_blobs
+
+MAX_PAGE_SIZE = 500
+
+#: Fields :func:`create_project` accepts and :func:`update_project` may change.
+PROJECT_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "repository_url",
+        "repository_name",
+        "default_branch",
+        "settings",
+        "owner",
+    }
+)
+
+_MAX_LENGTHS = {
+    "name": 255,
+    "repository_url": 500,
+    "repository_name": 255,
+    "default_branch": 100,
+    "owner": 255,
+}
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """A page of projects, newest first, with the cursor for the next page."""
+
+    items: list[Project]
+    next_cursor: uuid.UUID | None
+
+
+@dataclass
+class ProjectDeletionResult:
+    """What went, and the blob files to remove once the transaction has committed."""
+
+    project_id: uuid.UUID
+    blobs_deleted: int = 0
+    files_to_remove: list[str] = field(default_factory=list)
+
+
+def _validate_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - PROJECT_FIELDS
+    if unknown:
+        raise ValidationError(f"unknown project fields: {', '.join(sorted(unknown))}")
+    for name in ("name", "default_branch"):
+        if name in fields:
+            value = fields[name]
+            require(
+                isinstance(value, str) and bool(value.strip()),
+                f"{name} must be a non-empty string",
+            )
+    for name in ("description", "repository_url", "repository_name", "owner"):
+        if name in fields:
+            require(
+                fields[name] is None or isinstance(fields[name], str),
+                f"{name} must be a string or None",
+            )
+    for name, limit in _MAX_LENGTHS.items():
+        value = fields.get(name)
+        if isinstance(value, str):
+            require(len(value) <= limit, f"{name} must be at most {limit} characters")
+    if "settings" in fields:
+        require(isinstance(fields["settings"], dict), "settings must be a JSON object")
+
+
+async def _assert_name_free(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    name: str,
+    *,
+    except_id: uuid.UUID | None = None,
+) -> None:
+    stmt = select(Project.id).where(Project.customer_id == customer_id, Project.name == name)
+    if except_id is not None:
+        stmt = stmt.where(Project.id != except_id)
+    if await session.scalar(stmt) is not None:
+        raise Conflict(f"a project named {name!r} already exists", name=name)
+
+
+async def _write_in_savepoint(session: AsyncSession, write: Callable[[], None], what: str) -> None:
+    """Apply ``write`` and flush it in a savepoint.
+
+    The name check above answers the common case; a concurrent writer can
+    still take the name in between, and the savepoint turns the unique
+    violation into a clean :class:`Conflict` without aborting the caller's
+    transaction.
+    """
+    try:
+        async with session.begin_nested():
+            write()
+    except IntegrityError as exc:
+        raise translate_integrity_error(exc, what=what) from None
+
+
+async def create_project(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    name: str,
+    description: str | None = None,
+    repository_url: str | None = None,
+    repository_name: str | None = None,
+    default_branch: str = "main",
+    settings: dict[str, Any] | None = None,
+    owner: str | None = None,
+) -> Project:
+    """Create a project; :class:`Conflict` when the customer already has one of that name."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "repository_url": repository_url,
+        "repository_name": repository_name,
+        "default_branch": default_branch,
+        "settings": {} if settings is None else settings,
+        "owner": owner,
+    }
+    _validate_fields(fields)
+    await _assert_name_free(session, customer_id, name)
+    project = Project(customer_id=customer_id, **fields)
+    await _write_in_savepoint(session, lambda: session.add(project), f"project {name!r}")
+    return project
+
+
+async def get_project(
+    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> Project:
+    """The project, or :class:`NotFound` (also for another customer's project)."""
+    return await get_or_raise(session, Project, project_id, customer_id=customer_id)
+
+
+async def get_project_by_name(
+    session: AsyncSession, name: str, *, customer_id: uuid.UUID
+) -> Project:
+    """Look a project up by the name people use for it."""
+    stmt = select(Project).where(Project.customer_id == customer_id, Project.name == name)
+    project = await session.scalar(stmt)
+    if project is None:
+        raise NotFound(f"Project {name!r} not found", entity="Project", name=name)
+    return project
+
+
+async def lock_project(
+    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> Project:
+    """Lock the project row (PostgreSQL ``FOR UPDATE``) and return it freshly read.
+
+    Writers that allocate per-project numbers take this lock first; on SQLite
+    ``BEGIN IMMEDIATE`` already serialises them.
+    """
+    project = await session.get(Project, project_id, with_for_update=True, populate_existing=True)
+    if project is None or project.customer_id != customer_id:
+        raise NotFound(f"Project {project_id} not found", entity="Project", id=str(project_id))
+    return project
+
+
+async def update_project(
+    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID, **changes: Any
+) -> Project:
+    """Change descriptive fields; a rename to a taken name is a :class:`Conflict`."""
+    _validate_fields(changes)
+    project = await get_project(session, project_id, customer_id=customer_id)
+    if "name" in changes and changes["name"] != project.name:
+        await _assert_name_free(session, customer_id, changes["name"], except_id=project_id)
+
+    def write() -> None:
+        for name, value in changes.items():
+            setattr(project, name, value)
+
+    await _write_in_savepoint(session, write, f"project {changes.get('name', project.name)!r}")
+    return project
+
+
+async def list_projects(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    owner: str | None = None,
+    cursor: uuid.UUID | None = None,
+    limit: int = 50,
+) -> ProjectPage:
+    """Projects newest first. Ids are UUIDv7, so ordering by id is ordering by creation."""
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    stmt = select(Project).where(Project.customer_id == customer_id)
+    if owner is not None:
+        stmt = stmt.where(Project.owner == owner)
+    if cursor is not None:
+        stmt = stmt.where(Project.id < cursor)
+    rows = list((await session.scalars(stmt.order_by(Project.id.desc()).limit(limit + 1))).all())
+    items = rows[:limit]
+    return ProjectPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+async def _project_task_tree(session: AsyncSession, project_id: uuid.UUID) -> list[uuid.UUID]:
+    """The project's tasks and all their subtasks, any depth (the cascade takes them all)."""
+    tree = (
+        select(Task.id.label("id"))
+        .where(Task.project_id == project_id)
+        .cte("project_tree", recursive=True)
+    )
+    tree = tree.union(select(Task.id).where(Task.parent_task_id == tree.c.id))
+    return list((await session.scalars(select(tree.c.id))).all())
+
+
+async def delete_project(
+    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> ProjectDeletionResult:
+    """Delete the project; the database cascades to everything it owns.
+
+    Blob rows no remaining artifact refers to are deleted in the same
+    transaction; their files are returned for removal after commit, never
+    before, so a rollback cannot leave a row pointing at a missing file.
+    """
+    await lock_project(session, project_id, customer_id=customer_id)
+    tree = await _project_task_tree(session, project_id)
+    hashes: set[str] = set()
+    if tree:
+        stmt = select(Artifact.sha256).where(Artifact.task_id.in_(tree)).distinct()
+        hashes = set((await session.scalars(stmt)).all())
+    await session.execute(delete(Project).where(Project.id == project_id))
+    result = ProjectDeletionResult(project_id=project_id)
+    for blob in await orphaned_blobs(session, hashes):
+        if blob.storage_path is not None:
+            result.files_to_remove.append(blob.storage_path)
+        await session.delete(blob)
+        result.blobs_deleted += 1
+    await session.flush()
+    # Rows the database cascaded away are still in the identity map; drop them.
+    session.expunge_all()
+    return result
+
+
+__all__ = [
+    "PROJECT_FIELDS",
+    "ProjectDeletionResult",
+    "ProjectPage",
+    "create_project",
+    "delete_project",
+    "get_project",
+    "get_project_by_name",
+    "list_projects",
+    "lock_project",
+    "update_project",
+]
