@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.cli import db as db_commands
+from flightlog.cli import demo as demo_commands
 from flightlog.cli import purge as purge_commands
 from flightlog.cli import seed as seed_commands
 from flightlog.cli import stats as stats_commands
@@ -28,6 +29,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(db_commands.app, name="db")
+app.command("demo")(demo_commands.demo)
 app.command("stats")(stats_commands.stats)
 app.command("export")(transfer_commands.export)
 app.command("import")(transfer_commands.import_)

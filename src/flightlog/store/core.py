@@ -17,7 +17,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.services.customers import assert_can_write, ensure_default_customer
 from flightlog.settings import Settings, get_settings
-from flightlog.store import facades, project_facades, tenancy_facades
+from flightlog.store import facades, project_facades, review_facades, tenancy_facades
 
 
 class Store:
@@ -67,6 +67,11 @@ class Store:
         self.project_contexts = project_facades.ProjectContexts(self)
         self.templates = project_facades.Templates(self)
         self.modifications = project_facades.Modifications(self)
+        self.recommendations = review_facades.Recommendations(self)
+        self.optimizations = review_facades.Optimizations(self)
+        self.pull_requests = review_facades.PullRequests(self)
+        self.search = review_facades.Search(self)
+        self.views = review_facades.Views(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,192 @@
+"""The demo's governance half: what people approve before agents' work takes effect."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import AgentType
+from flightlog.services import (
+    agents,
+    modifications,
+    optimizations,
+    project_contexts,
+    pull_requests,
+    recommendations,
+    templates,
+)
+
+
+async def write_governance(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    task_id: uuid.UUID,
+) -> None:
+    """Templates, project contexts, modifications, pull requests and cost recommendations."""
+    template = await templates.create_template(
+        session,
+        customer_id=customer_id,
+        name="fastapi-service",
+        description="A FastAPI service with tests",
+        files={
+            "app/{{package}}.py": "app = FastAPI(title='{{title}}')\n",
+            "README.md": "# {{title}}\nPort {{port}}\n",
+        },
+        required_variables=["package", "title"],
+        optional_variables=["port"],
+        tech_stack=["python", "fastapi"],
+        tags=["api", "backend"],
+        complexity="medium",
+        setup_time_minutes=15,
+    )
+    created = await templates.create_project_from_template(
+        session,
+        template.id,
+        customer_id=customer_id,
+        name="billing-api",
+        variables={"package": "billing", "title": "Billing API", "port": "8080"},
+        repository_url="https://git.example/acme/billing-api.git",
+    )
+    project_id = created.project.id
+    for coverage, security, performance in ((52.0, 70.0, 61.0), (68.5, 81.0, 74.0)):
+        await project_contexts.add_iteration(
+            session,
+            project_id,
+            customer_id=customer_id,
+            codebase={"files": 12 + int(coverage) // 10},
+            configuration={"python": "3.11"},
+            test_coverage=coverage,
+            security_score=security,
+            performance_score=performance,
+        )
+    applied = await modifications.request_modification(
+        session,
+        project_id,
+        customer_id=customer_id,
+        request="Add rate limiting",
+        impact_analysis={"risk": "low", "services": ["gateway"]},
+        affected_files=["app/billing.py", "app/limits.py"],
+        requested_by="alice",
+    )
+    await modifications.approve(session, applied.id, customer_id=customer_id, decided_by="carol")
+    await modifications.apply(
+        session, applied.id, customer_id=customer_id, result={"commit": "9f1c2e7"}, actor="Alex"
+    )
+    rejected = await modifications.request_modification(
+        session,
+        project_id,
+        customer_id=customer_id,
+        request="Rewrite in Rust",
+        affected_files=["*"],
+        requested_by="bob",
+    )
+    await modifications.reject(
+        session, rejected.id, customer_id=customer_id, decided_by="carol", comment="not now"
+    )
+    await modifications.request_modification(
+        session,
+        project_id,
+        customer_id=customer_id,
+        request="Add OpenTelemetry tracing",
+        impact_analysis={"risk": "medium"},
+        affected_files=["app/billing.py"],
+        requested_by="ed",
+    )
+    repo = "https://git.example/acme/billing-api.git"
+    merged = await pull_requests.create_pull_request(
+        session,
+        customer_id=customer_id,
+        project_id=project_id,
+        repository_url=repo,
+        branch_name="feature/rate-limit",
+        title="Add rate limiting",
+        pr_number=41,
+        task_id=task_id,
+        author="Alex",
+    )
+    for target in ("OPEN", "APPROVED"):
+        await pull_requests.transition_pull_request(
+            session, merged.id, target, customer_id=customer_id, actor="carol"
+        )
+    for check in ("unit-tests", "lint", "security-scan"):
+        await pull_requests.record_check(
+            session, merged.id, customer_id=customer_id, name=check, status="PASSED"
+        )
+    await pull_requests.transition_pull_request(
+        session, merged.id, "MERGED", customer_id=customer_id, actor="carol"
+    )
+    review = await pull_requests.create_pull_request(
+        session,
+        customer_id=customer_id,
+        project_id=project_id,
+        repository_url=repo,
+        branch_name="feature/tracing",
+        title="Add tracing",
+        pr_number=42,
+        author="Edward",
+    )
+    await pull_requests.transition_pull_request(session, review.id, "OPEN", customer_id=customer_id)
+    await pull_requests.record_check(
+        session,
+        review.id,
+        customer_id=customer_id,
+        name="unit-tests",
+        status="FAILED",
+        details={"failed": ["test_trace_ids"]},
+    )
+    await pull_requests.create_pull_request(
+        session,
+        customer_id=customer_id,
+        project_id=project_id,
+        repository_url=repo,
+        branch_name="feature/docs",
+        title="Document the API",
+        author="Alice",
+    )
+    cost = await agents.register(
+        session,
+        customer_id=customer_id,
+        name="cost-optimizer",
+        agent_type=AgentType.COST,
+        capabilities=["rightsizing", "spot-instances"],
+    )
+    plans = [
+        ("rightsizing", "Downsize idle GPU nodes", 0.92, "1200.00", "complete"),
+        ("spot", "Move batch jobs to spot instances", 0.81, "640.50", "executing"),
+        ("cache", "Add a response cache", 0.55, "90.00", "pending"),
+        ("region", "Move to a cheaper region", 0.31, "2000.00", "reject"),
+    ]
+    for kind, title, confidence, savings, fate in plans:
+        rec = await recommendations.create_recommendation(
+            session,
+            customer_id=customer_id,
+            recommendation_type=kind,
+            title=title,
+            confidence_score=confidence,
+            estimated_savings=savings,
+            agent_id=cost.id,
+            priority="HIGH" if confidence > 0.8 else "MEDIUM",
+            data={"source": "demo"},
+        )
+        if fate == "reject":
+            await recommendations.reject(
+                session, rec.id, customer_id=customer_id, decided_by="carol", comment="latency risk"
+            )
+        elif fate in ("complete", "executing"):
+            await recommendations.approve(
+                session, rec.id, customer_id=customer_id, decided_by="carol", comment="go ahead"
+            )
+            opt = await optimizations.start_optimization(
+                session, rec.id, customer_id=customer_id, agent_id=cost.id
+            )
+            await optimizations.begin(session, opt.id, customer_id=customer_id)
+            await optimizations.report_progress(session, opt.id, 60, customer_id=customer_id)
+            if fate == "complete":
+                await optimizations.complete(
+                    session,
+                    opt.id,
+                    customer_id=customer_id,
+                    actual_savings="1100.00",
+                    result={"nodes_removed": 3},
+                )

@@ -1,0 +1,353 @@
+"""Pull requests and their validation checks (seed 004).
+
+A pull request belongs to a customer through its project. It starts as a
+DRAFT and moves through review; it may be merged only when its latest
+validation is green (at least one check, none failed or still running).
+Checks are upserted by name, one row each, and mirrored into the pull
+request's ``validation_results`` JSON, the shape seed 004 stored.
+
+Check outcomes are observations, not a workflow: CI may re-run a check or
+report it straight as PASSED, so a check's status may change to any other
+and no transition table applies; each change is still an audit event. A
+merged or closed pull request's checks are frozen, as the record of what
+was validated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import PullRequestStatus, ValidationStatus
+from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.models import Project, PullRequest, PullRequestCheck, Task, TaskRun
+from flightlog.services import events
+from flightlog.services._common import get_or_raise, require, translate_integrity_error, utc_now
+from flightlog.services.lifecycle import Lifecycle
+
+MAX_PAGE_SIZE = 500
+#: Outcomes that block a merge: failed, or not finished yet.
+BLOCKING_CHECKS = frozenset(
+    {ValidationStatus.FAILED, ValidationStatus.PENDING, ValidationStatus.RUNNING}
+)
+
+_P = PullRequestStatus
+PULL_REQUEST_LIFECYCLE: Lifecycle[PullRequestStatus] = Lifecycle(
+    "PullRequest",
+    {
+        _P.DRAFT: frozenset({_P.OPEN, _P.CLOSED}),
+        _P.OPEN: frozenset({_P.CHANGES_REQUESTED, _P.APPROVED, _P.CLOSED}),
+        _P.CHANGES_REQUESTED: frozenset({_P.OPEN, _P.APPROVED, _P.CLOSED}),
+        _P.APPROVED: frozenset({_P.MERGED, _P.CHANGES_REQUESTED, _P.CLOSED}),
+        _P.MERGED: frozenset(),
+        _P.CLOSED: frozenset(),
+    },
+)
+
+_LIMITS = {"repository_url": 500, "branch_name": 255, "base_branch": 255, "title": 500}
+
+
+def _required_text(value: Any, name: str) -> str:
+    limit = _LIMITS[name]
+    require(
+        isinstance(value, str) and bool(value.strip()) and len(value) <= limit,
+        f"{name} must be 1 to {limit} characters",
+    )
+    return str(value)
+
+
+async def create_pull_request(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    project_id: uuid.UUID,
+    branch_name: str,
+    title: str,
+    repository_url: str | None = None,
+    base_branch: str | None = None,
+    description: str | None = None,
+    pr_number: int | None = None,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    author: str | None = None,
+    actor: str | None = None,
+) -> PullRequest:
+    """A DRAFT pull request on one of the customer's projects.
+
+    The repository and base branch default to the project's; the task and
+    run, when given, must be the customer's too (and the run of that task).
+    """
+    project = await get_or_raise(session, Project, project_id, customer_id=customer_id)
+    repository = _required_text(repository_url or project.repository_url, "repository_url")
+    branch = _required_text(branch_name, "branch_name")
+    base = _required_text(base_branch or project.default_branch, "base_branch")
+    title = _required_text(title, "title")
+    require(description is None or isinstance(description, str), "description must be text")
+    require(author is None or (isinstance(author, str) and len(author) <= 255), "author too long")
+    require(
+        pr_number is None
+        or (isinstance(pr_number, int) and not isinstance(pr_number, bool) and pr_number >= 1),
+        f"pr_number must be a positive whole number, got {pr_number!r}",
+    )
+    if task_id is not None:
+        await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    if run_id is not None:
+        run = await get_or_raise(session, TaskRun, run_id)
+        await get_or_raise(session, Task, run.task_id, customer_id=customer_id)
+        if task_id is not None and run.task_id != task_id:
+            raise ValidationError(f"run {run_id} is not a run of task {task_id}")
+    if pr_number is not None:
+        taken = select(PullRequest.id).where(
+            PullRequest.repository_url == repository, PullRequest.pr_number == pr_number
+        )
+        if await session.scalar(taken) is not None:
+            raise Conflict(f"pull request #{pr_number} of {repository} already exists")
+    pr = PullRequest(
+        project_id=project.id,
+        task_id=task_id,
+        run_id=run_id,
+        pr_number=pr_number,
+        repository_url=repository,
+        branch_name=branch,
+        base_branch=base,
+        title=title,
+        description=description,
+        status=PullRequestStatus.DRAFT,
+        validation_results={},
+        author=author,
+    )
+    try:
+        # A concurrent writer may take the number after the check above; the
+        # savepoint turns its unique violation into a Conflict.
+        async with session.begin_nested():
+            session.add(pr)
+    except IntegrityError as exc:
+        raise translate_integrity_error(
+            exc, what=f"pull request #{pr_number} of {repository}"
+        ) from None
+    await events.record_transition(
+        session,
+        entity="PullRequest",
+        entity_id=pr.id,
+        from_status=None,
+        to_status=PullRequestStatus.DRAFT,
+        customer_id=customer_id,
+        actor=actor or author,
+        data={"project_id": str(project.id), "pr_number": pr_number},
+    )
+    await session.flush()
+    return pr
+
+
+async def get_pull_request(
+    session: AsyncSession,
+    pull_request_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    for_update: bool = False,
+) -> PullRequest:
+    """The pull request, or :class:`NotFound` (also when its project is another customer's)."""
+    pr = await session.get(
+        PullRequest,
+        pull_request_id,
+        with_for_update=for_update or None,
+        populate_existing=for_update,
+    )
+    if pr is not None:
+        owner = await session.scalar(select(Project.customer_id).where(Project.id == pr.project_id))
+        if owner == customer_id:
+            return pr
+    raise NotFound(
+        f"PullRequest {pull_request_id} not found", entity="PullRequest", id=str(pull_request_id)
+    )
+
+
+async def list_checks(
+    session: AsyncSession, pull_request_id: uuid.UUID, *, customer_id: uuid.UUID
+) -> list[PullRequestCheck]:
+    """The latest outcome of each named check, by name."""
+    await get_pull_request(session, pull_request_id, customer_id=customer_id)
+    return await _checks(session, pull_request_id)
+
+
+async def _checks(session: AsyncSession, pull_request_id: uuid.UUID) -> list[PullRequestCheck]:
+    stmt = (
+        select(PullRequestCheck)
+        .where(PullRequestCheck.pull_request_id == pull_request_id)
+        .order_by(PullRequestCheck.name)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def merge_blockers(checks: Sequence[PullRequestCheck]) -> list[str]:
+    """Why these checks do not allow a merge, one phrase per reason (empty: they do)."""
+    if not checks:
+        return ["no validation checks have been recorded"]
+    return [f"{c.name} is {c.status.value}" for c in checks if c.status in BLOCKING_CHECKS]
+
+
+async def transition_pull_request(
+    session: AsyncSession,
+    pull_request_id: uuid.UUID,
+    target: PullRequestStatus | str,
+    *,
+    customer_id: uuid.UUID,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> PullRequest:
+    """Move a pull request through review; merging also needs green validation.
+
+    The row is locked first, so a check recorded concurrently cannot slip in
+    between the validation test and the merge.
+    """
+    try:
+        target = PullRequestStatus(target)
+    except ValueError:
+        raise ValidationError(
+            f"unknown pull request status {target!r}; expected one of {', '.join(_P)}"
+        ) from None
+    require(comment is None or isinstance(comment, str), "comment must be text")
+    pr = await get_pull_request(session, pull_request_id, customer_id=customer_id, for_update=True)
+    current = pr.status
+    PULL_REQUEST_LIFECYCLE.check(current, target)
+    if target is PullRequestStatus.MERGED:
+        blockers = merge_blockers(await _checks(session, pr.id))
+        if blockers:
+            raise Conflict(
+                f"PullRequest {pr.id} cannot be merged: {'; '.join(blockers)}",
+                blockers=blockers,
+            )
+    now = utc_now()
+    pr.status = target
+    if target is PullRequestStatus.MERGED:
+        pr.merged_at = now
+    elif target is PullRequestStatus.CLOSED:
+        pr.closed_at = now
+    await events.record_transition(
+        session,
+        entity="PullRequest",
+        entity_id=pr.id,
+        from_status=current,
+        to_status=target,
+        customer_id=customer_id,
+        actor=actor,
+        data={"comment": comment} if comment else None,
+    )
+    await session.flush()
+    return pr
+
+
+def _mirror(existing: dict[str, Any], checks: Sequence[PullRequestCheck]) -> dict[str, Any]:
+    """``validation_results`` as seed 004 shaped it; unrelated keys are kept."""
+    return {
+        **existing,
+        "checks": {c.name: {"status": c.status.value, "details": c.details} for c in checks},
+        "updated_at": utc_now().isoformat(),
+    }
+
+
+async def record_check(
+    session: AsyncSession,
+    pull_request_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    name: str,
+    status: ValidationStatus | str,
+    details: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> PullRequestCheck:
+    """Insert or update the named check and refresh the pull request's JSON mirror."""
+    require(
+        isinstance(name, str) and bool(name.strip()) and len(name) <= 255,
+        "check name must be 1 to 255 characters",
+    )
+    try:
+        outcome = ValidationStatus(status)
+    except ValueError:
+        raise ValidationError(
+            f"unknown check status {status!r}; expected one of {', '.join(ValidationStatus)}"
+        ) from None
+    require(details is None or isinstance(details, dict), "details must be a JSON object")
+    pr = await get_pull_request(session, pull_request_id, customer_id=customer_id, for_update=True)
+    if PULL_REQUEST_LIFECYCLE.terminal(pr.status):
+        raise Conflict(
+            f"PullRequest {pr.id} is {pr.status.value}; its checks can no longer change",
+            status=pr.status.value,
+        )
+    check = await session.scalar(
+        select(PullRequestCheck).where(
+            PullRequestCheck.pull_request_id == pr.id, PullRequestCheck.name == name
+        )
+    )
+    previous = check.status if check is not None else None
+    if check is None:
+        check = PullRequestCheck(pull_request_id=pr.id, name=name)
+        session.add(check)
+    check.status = outcome
+    check.details = details or {}
+    await session.flush()
+    pr.validation_results = _mirror(
+        dict(pr.validation_results or {}), await _checks(session, pr.id)
+    )
+    await events.record_transition(
+        session,
+        entity="PullRequestCheck",
+        entity_id=check.id,
+        from_status=previous,
+        to_status=outcome,
+        customer_id=customer_id,
+        actor=actor,
+        data={"pull_request_id": str(pr.id), "name": name, "details": check.details},
+    )
+    await session.flush()
+    return check
+
+
+async def list_pull_requests(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    project_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    status: PullRequestStatus | str | Sequence[PullRequestStatus | str] | None = None,
+    limit: int = 100,
+) -> list[PullRequest]:
+    """The customer's pull requests, newest first."""
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    stmt = (
+        select(PullRequest)
+        .join(Project, Project.id == PullRequest.project_id)
+        .where(Project.customer_id == customer_id)
+    )
+    if project_id is not None:
+        stmt = stmt.where(PullRequest.project_id == project_id)
+    if task_id is not None:
+        stmt = stmt.where(PullRequest.task_id == task_id)
+    if status is not None:
+        values = [status] if isinstance(status, str) else list(status)
+        try:
+            stmt = stmt.where(PullRequest.status.in_([PullRequestStatus(v) for v in values]))
+        except ValueError:
+            raise ValidationError(
+                f"unknown pull request status in {values!r}; expected some of {', '.join(_P)}"
+            ) from None
+    stmt = stmt.order_by(PullRequest.id.desc()).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+__all__ = [
+    "BLOCKING_CHECKS",
+    "PULL_REQUEST_LIFECYCLE",
+    "create_pull_request",
+    "get_pull_request",
+    "list_checks",
+    "list_pull_requests",
+    "merge_blockers",
+    "record_check",
+    "transition_pull_request",
+]
