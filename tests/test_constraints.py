@@ -287,7 +287,7 @@ UNIQUE_CASES: dict[str, Callable[[Session], tuple[Table, Any, dict[str, Any]]]] 
     "uq_project_contexts_project_id_iteration": _duplicate_context,
     "uq_task_runs_task_id_run_number": _duplicate_run_number,
     "uq_artifacts_task_id_name_version": _duplicate_artifact_version,
-    "uq_pull_requests_repository_url_pr_number": _duplicate_pr_number,
+    "uq_pull_requests_project_id_repository_url_pr_number": _duplicate_pr_number,
     "uq_pull_request_checks_pull_request_id_name": _duplicate_check,
     "pk_task_dependencies": _duplicate_dependency,
 }

@@ -424,3 +424,14 @@ async def test_lists_filter_by_project_task_and_status(
     assert [p.id for p in await prs.list(status="open")] == [b.id]
     with pytest.raises(ValidationError):
         await prs.list(status="weird")
+
+
+async def test_two_customers_can_track_the_same_pull_request(
+    store: Store, other: Store, prs: PullRequests, project: Project
+) -> None:
+    """PR numbers are unique per project: another tenant's PR #7 neither clashes nor leaks."""
+    mine = await _new(prs, project, pr_number=7)
+    their_project = await _project(other, repository_url=REPO)
+    theirs = await _new(PullRequests(other), their_project, pr_number=7)
+    assert (mine.repository_url, mine.pr_number) == (theirs.repository_url, theirs.pr_number)
+    assert mine.id != theirs.id

@@ -26,6 +26,7 @@ class Event(CreatedAt, Base):
         Index("ix_events_task_created", "task_id", "created_at"),
         Index("ix_events_task_id_id", "task_id", "id"),
         Index("ix_events_run_id_id", "run_id", "id"),
+        Index("ix_events_run_created", "run_id", "created_at", "id"),
         Index("ix_events_customer_created", "customer_id", "created_at"),
         Index("ix_events_entity", "entity_type", "entity_id"),
         Index("ix_events_created_at", "created_at"),

@@ -28,7 +28,7 @@ class PullRequest(UuidPk, Timestamps, Base):
 
     __tablename__ = "pull_requests"
     __table_args__ = (
-        UniqueConstraint("repository_url", "pr_number"),
+        UniqueConstraint("project_id", "repository_url", "pr_number"),
         CheckConstraint("pr_number IS NULL OR pr_number >= 1", name="pr_number_positive"),
         Index("ix_pull_requests_project_status", "project_id", "status"),
     )

@@ -58,6 +58,7 @@ class Task(UuidPk, Timestamps, Base):
         CheckConstraint("success_rate >= 0 AND success_rate <= 100", name="success_rate_range"),
         CheckConstraint("parent_task_id IS NULL OR parent_task_id <> id", name="not_own_parent"),
         Index("ix_tasks_customer_status_created", "customer_id", "status", "created_at"),
+        Index("ix_tasks_customer_id_id", "customer_id", "id"),
         Index("ix_tasks_claimable", "status", "priority", "lease_expires_at"),
         Index("ix_tasks_tags_gin", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
         Index("ix_tasks_requirements_gin", "requirements", postgresql_using="gin").ddl_if(

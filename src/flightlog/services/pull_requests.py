@@ -103,7 +103,9 @@ async def create_pull_request(
             raise ValidationError(f"run {run_id} is not a run of task {task_id}")
     if pr_number is not None:
         taken = select(PullRequest.id).where(
-            PullRequest.repository_url == repository, PullRequest.pr_number == pr_number
+            PullRequest.project_id == project_id,
+            PullRequest.repository_url == repository,
+            PullRequest.pr_number == pr_number,
         )
         if await session.scalar(taken) is not None:
             raise Conflict(f"pull request #{pr_number} of {repository} already exists")

@@ -1,0 +1,1 @@
+"""Flightlog's ingest and read benchmarks; run ``python -m benchmarks.run --help``."""

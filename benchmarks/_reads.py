@@ -1,0 +1,241 @@
+"""Read paths at size: timed repetitions (p50/p95) and the plans of the queries they run."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, func, select
+
+from benchmarks._data import Fixture
+from flightlog.models import Event, Task
+from flightlog.services.events import list_events
+from flightlog.services.timeline import TimelineCursor, run_timeline
+from flightlog.store import Store
+
+
+@dataclass
+class ReadCase:
+    """One read path's latency over ``iterations`` calls, and its query plans."""
+
+    name: str
+    table_rows: int
+    iterations: int
+    p50_ms: float
+    p95_ms: float
+    target_ms: float | None = None
+    plans: list[str] = field(default_factory=list)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target_ms is None else self.p95_ms <= self.target_ms
+
+
+@contextmanager
+def captured(store: Store) -> Iterator[list[tuple[str, Any]]]:
+    """Every SELECT the Store's engine sends while the block runs, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def explain(store: Store, statement: str, parameters: Any) -> str:
+    """The plan of one captured statement: EXPLAIN ANALYZE on PostgreSQL, QUERY PLAN on SQLite."""
+    postgres = store.engine.dialect.name == "postgresql"
+    prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "
+    async with store.engine.connect() as conn:
+        result = await conn.exec_driver_sql(prefix + statement, parameters)
+        rows = result.all()
+    if postgres:
+        plan = "\n".join(str(row[0]) for row in rows)
+    else:
+        plan = "\n".join(f"{'  ' * (int(row[1]) > 0)}{row[-1]}" for row in rows)
+    return f"{' '.join(statement.split())}\n---\n{plan}"
+
+
+async def measure(
+    store: Store,
+    name: str,
+    call: Callable[[int], Awaitable[Any]],
+    *,
+    iterations: int,
+    table_rows: int,
+    target_ms: float | None = None,
+) -> ReadCase:
+    for warm in range(3):
+        await call(warm)
+    samples = []
+    for i in range(iterations):
+        start = time.perf_counter()
+        await call(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    with captured(store) as statements:
+        await call(iterations)
+    plans = [await explain(store, sql, params) for sql, params in statements]
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return ReadCase(
+        name, table_rows, iterations, round(cuts[49], 3), round(cuts[94], 3), target_ms, plans
+    )
+
+
+async def measure_reads(
+    store: Store,
+    listing: Store,
+    fx: Fixture,
+    *,
+    depth: int,
+    table_rows: int,
+    list_size: tuple[int, int],
+    iterations: int,
+    on_case: Callable[[ReadCase], None],
+) -> list[ReadCase]:
+    big_task, big_run = fx.tasks[0], fx.runs[0]
+    async with store.reader() as s:
+        at_depth = await s.scalar(
+            select(Event.id)
+            .where(Event.task_id == big_task)
+            .order_by(Event.id)
+            .offset(depth)
+            .limit(1)
+        )
+        deep = (
+            await s.execute(
+                select(Event.id, Event.created_at)
+                .where(Event.run_id == big_run)
+                .order_by(Event.created_at, Event.id)
+                .offset(depth)
+                .limit(1)
+            )
+        ).one()
+        cursors = list(
+            (
+                await s.scalars(
+                    select(Task.id)
+                    .where(Task.customer_id == listing.customer_id)
+                    .order_by(func.random())
+                    .limit(iterations)
+                )
+            ).all()
+        )
+    assert at_depth is not None, "the long-running task has fewer events than the keyset depth"
+    deep_cursor = TimelineCursor(at=deep.created_at, kind="event", key=str(deep.id))
+    tasks, runs = list_size
+    rng = random.Random(3)
+    cases: list[ReadCase] = []
+
+    async def add(case: ReadCase) -> None:
+        cases.append(case)
+        on_case(case)
+
+    async def task_page(i: int) -> Any:
+        return await store.events.list(task_id=big_task, after_id=at_depth + 13 * i, limit=100)
+
+    async def run_page(i: int) -> Any:
+        return await store.events.list(run_id=big_run, after_id=at_depth + 13 * i, limit=100)
+
+    async def task_list(i: int) -> Any:
+        cursor = None if i % 10 == 0 else cursors[rng.randrange(len(cursors))]
+        return await listing.tasks.list(limit=50, cursor=cursor)
+
+    async def failed_tasks(i: int) -> Any:
+        return await listing.tasks.list(status="FAILED", limit=50)
+
+    def timeline(after: TimelineCursor | None) -> Callable[[int], Awaitable[Any]]:
+        async def read(i: int) -> Any:
+            async with store.reader() as s:
+                return await run_timeline(
+                    s, big_run, customer_id=store.customer_id, after=after, limit=100
+                )
+
+        return read
+
+    async def series(i: int) -> Any:
+        return await store.metrics.series("latency_ms", task_id=big_task, limit=1000)
+
+    async def summary(i: int) -> Any:
+        return await store.metrics.summarize(task_id=big_task)
+
+    where = f"depth {depth:,} of {table_rows:,} events"
+    size = f"{tasks:,} tasks / {runs:,} runs"
+    common = {"iterations": iterations, "table_rows": table_rows}
+    await add(
+        await measure(
+            store, f"keyset page of 100 task events, {where}", task_page, target_ms=10, **common
+        )
+    )
+    await add(
+        await measure(
+            store, f"keyset page of 100 run events, {where}", run_page, target_ms=10, **common
+        )
+    )
+    async with store.reader() as open_session:
+
+        async def service_page(i: int) -> Any:
+            page = await list_events(
+                open_session,
+                task_id=big_task,
+                customer_id=store.customer_id,
+                after_id=at_depth + 13 * i,
+                limit=100,
+            )
+            open_session.expunge_all()
+            return page
+
+        await add(
+            await measure(
+                store,
+                f"keyset page of 100 task events, list_events in an open session, {where}",
+                service_page,
+                target_ms=10,
+                **common,
+            )
+        )
+    listing_common = {"iterations": iterations, "table_rows": tasks}
+    await add(
+        await measure(
+            listing,
+            f"task list with statistics, page of 50, {size}",
+            task_list,
+            target_ms=50 if store.engine.dialect.name == "postgresql" else None,
+            **listing_common,
+        )
+    )
+    await add(
+        await measure(
+            listing,
+            f"task list filtered by status, page of 50, {size}",
+            failed_tasks,
+            **listing_common,
+        )
+    )
+    await add(await measure(store, "run timeline, first page of 100", timeline(None), **common))
+    await add(
+        await measure(
+            store, f"run timeline, page of 100 at {where}", timeline(deep_cursor), **common
+        )
+    )
+    await add(await measure(store, "metric series, 1,000 points of one name", series, **common))
+    await add(
+        await measure(
+            store,
+            "metric summary of a task (all names)",
+            summary,
+            iterations=max(5, iterations // 40),
+            table_rows=table_rows,
+        )
+    )
+    return cases
