@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.enums import RunStatus
 from flightlog.errors import ValidationError
+from flightlog.ingest.events import ingest_events, ingest_events_returning_ids
+from flightlog.ingest.metrics import ingest_metrics
 from flightlog.models import AgentRun, Artifact, Event, MetricPoint, Task, TaskDependency, TaskRun
 from flightlog.services import (
     agent_runs,
@@ -195,17 +197,23 @@ class Events(_Facade):
     async def append_batch(
         self, batch: Iterable[events.NewEvent | dict[str, Any]]
     ) -> builtins.list[int]:
-        valid = self._validated(batch)
+        """Append atomically through the bulk path (COPY / executemany); ids in input order."""
         async with self._store.transaction() as s:
-            await assert_owned(
+            return await ingest_events_returning_ids(
                 s,
-                self._customer,
-                task_ids=(e.task_id for e in valid),
-                run_ids=(e.run_id for e in valid),
-                agent_run_ids=(e.agent_run_id for e in valid),
+                batch,
+                customer_id=self._customer,
+                max_payload_bytes=self._store.settings.max_event_payload_bytes,
             )
-            return await events.append_batch(
-                s, valid, max_payload_bytes=self._store.settings.max_event_payload_bytes
+
+    async def ingest(self, stream: Iterable[events.NewEvent | dict[str, Any]]) -> int:
+        """Stream any number of events in one transaction, in flat memory; returns the count."""
+        async with self._store.transaction() as s:
+            return await ingest_events(
+                s,
+                stream,
+                customer_id=self._customer,
+                max_payload_bytes=self._store.settings.max_event_payload_bytes,
             )
 
     async def append(self, event: events.NewEvent | dict[str, Any]) -> Event:
@@ -260,10 +268,9 @@ class Metrics(_Facade):
             return await metrics.record(s, valid)
 
     async def record_batch(self, batch: Iterable[metrics.NewMetric | dict[str, Any]]) -> int:
-        valid = [metrics.validate_metric(raw, index=i) for i, raw in enumerate(batch)]
+        """Record atomically through the bulk path (COPY / executemany), in flat memory."""
         async with self._store.transaction() as s:
-            await self._check_writable(s, valid)
-            return await metrics.record_batch(s, valid)
+            return await ingest_metrics(s, batch, customer_id=self._customer)
 
     async def _check_readable(self, s: AsyncSession, kw: dict[str, Any]) -> None:
         await assert_owned(
