@@ -15,8 +15,11 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Task, TaskRun
 from flightlog.ops.export import export_lines
 from flightlog.ops.scope import Scope
-from flightlog.ops.seeding import SIZES, seed_database
+from flightlog.ops.seeding import SIZES, SeedSize, seed_database
 from flightlog.settings import Settings
+
+#: Big enough to cover every generated kind of row, small enough for a quick suite.
+TINY = SeedSize("tiny", tasks=8, runs_per_task=3, events_per_run=10, metrics_per_run=4)
 
 
 async def _seed(url: DatabaseUrl, settings: Settings, seed: int) -> dict[str, int]:
@@ -24,7 +27,7 @@ async def _seed(url: DatabaseUrl, settings: Settings, seed: int) -> dict[str, in
     engine = create_async_db_engine(settings, url=url)
     try:
         async with async_session_factory(engine)() as session, session.begin():
-            return await seed_database(session, seed=seed, size="small")
+            return await seed_database(session, seed=seed, size=TINY)
     finally:
         await engine.dispose()
 
@@ -50,7 +53,7 @@ async def test_same_seed_same_data_different_seed_different_data(
     counts = await _seed(fresh_url, test_settings, seed=7)
     await _seed(twin, test_settings, seed=7)
     await _seed(other, test_settings, seed=8)
-    spec = SIZES["small"]
+    spec = TINY
     assert counts["tasks"] == spec.tasks
     assert counts["events"] == spec.tasks * spec.runs_per_task * spec.events_per_run
     assert _rows(fresh_url, test_settings) == _rows(twin, test_settings)

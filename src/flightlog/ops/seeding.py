@@ -121,12 +121,12 @@ async def seed_database(
     session: AsyncSession,
     *,
     seed: int,
-    size: str,
+    size: str | SeedSize,
     progress: Progress | None = None,
     write_events: EventWriter | None = None,
 ) -> dict[str, int]:
     """Generate one size of data in the caller's transaction; returns rows written per table."""
-    spec = SIZES[size]
+    spec = size if isinstance(size, SeedSize) else SIZES[size]
     gen = _Generator(seed)
     rng = gen.rng
     counts: dict[str, int] = {}
@@ -142,8 +142,8 @@ async def seed_database(
         [
             {
                 "id": customer_id,
-                "name": f"Seed {seed} ({size})",
-                "email": seed_email(seed, size),
+                "name": f"Seed {seed} ({spec.name})",
+                "email": seed_email(seed, spec.name),
                 "created_at": gen.clock,
                 "updated_at": gen.clock,
             }
@@ -157,7 +157,7 @@ async def seed_database(
             {
                 "id": project_id,
                 "customer_id": customer_id,
-                "name": f"seeded-{size}",
+                "name": f"seeded-{spec.name}",
                 "repository_url": "https://git.example/seeded.git",
                 "created_at": gen.clock,
                 "updated_at": gen.clock,
