@@ -251,3 +251,12 @@ async def store(
         finally:
             if transaction.is_active:
                 await transaction.rollback()
+
+
+@pytest.fixture
+async def other(store: Store) -> Store:
+    """A second customer's Store on the same rolled-back connection (tenant-isolation tests)."""
+    async with store.transaction() as s:
+        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
+        s.add(customer)
+    return Store(store.engine, store.settings, customer.id, connection=store.connection)

@@ -11,22 +11,13 @@ from sqlalchemy import func, select, update
 
 from flightlog import Conflict, InvalidTransition, NotFound, ValidationError
 from flightlog.enums import AgentStatus, AgentType
-from flightlog.models import Agent, Customer, Event, TaskRun
+from flightlog.models import Agent, Event, TaskRun
 from flightlog.services._common import utc_now
 from flightlog.services.agents import effective_status
 from flightlog.store import Store
 from flightlog.store.tenancy_facades import Agents
 
 SEED_002_TYPES = ("ORCHESTRATOR", "COST", "PERFORMANCE", "RESOURCE", "APPLICATION")
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 async def _count(store: Store, model: Any) -> int:

@@ -25,15 +25,6 @@ def _email(tag: str = "c") -> str:
     return f"{tag}-{uuid.uuid4().hex}@example.test"
 
 
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
-
-
 async def _count(store: Store, model: Any) -> int:
     async with store.reader() as s:
         return int(await s.scalar(select(func.count()).select_from(model)) or 0)

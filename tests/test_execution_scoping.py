@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from flightlog import NotFound, ValidationError
-from flightlog.models import Customer
 from flightlog.store import Store
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 async def test_metrics_of_another_customers_task_cannot_be_read_or_written(

@@ -19,7 +19,7 @@ from flightlog.ingest import ingest_events, ingest_events_returning_ids, ingest_
 from flightlog.ingest._codec import POSTGRES, SQLITE, Codec
 from flightlog.ingest.events import event_preparer, fast_event
 from flightlog.ingest.metrics import fast_metric, metric_preparer
-from flightlog.models import Customer, Event, MetricPoint, Task, TaskRun
+from flightlog.models import Event, MetricPoint, Task, TaskRun
 from flightlog.services import events as event_service
 from flightlog.services import metrics as metric_service
 
@@ -30,15 +30,6 @@ EVENT_COLUMNS = (
 METRIC_COLUMNS = (
     "task_id, run_id, agent_run_id, name, metric_type, value, unit, labels, recorded_at"
 )
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 async def _task_and_run(store: Store) -> tuple[Task, TaskRun]:

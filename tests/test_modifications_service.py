@@ -13,7 +13,7 @@ from flightlog import InvalidTransition, NotFound, ValidationError
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import EventType, ModificationStatus
 from flightlog.migrations.runner import Migrator
-from flightlog.models import Customer, Event, Modification, Project
+from flightlog.models import Event, Modification, Project
 from flightlog.services.modifications import MODIFICATION_LIFECYCLE
 from flightlog.settings import Settings
 from flightlog.store import Store, open_store
@@ -53,15 +53,6 @@ ILLEGAL = [
     for target in ACTIONS
     if target not in EXPECTED_TRANSITIONS[start]
 ]
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 @pytest.fixture

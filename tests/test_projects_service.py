@@ -16,7 +16,6 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import (
     Artifact,
     ArtifactBlob,
-    Customer,
     Modification,
     Project,
     ProjectContext,
@@ -25,15 +24,6 @@ from flightlog.models import (
 from flightlog.settings import Settings
 from flightlog.store import Store, open_store
 from flightlog.store.project_facades import Modifications, ProjectContexts, Projects
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 async def _count(store: Store, model: Any, *where: Any) -> int:

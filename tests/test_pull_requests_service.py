@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from flightlog import Conflict, InvalidTransition, NotFound, ValidationError
 from flightlog.enums import PullRequestStatus, ValidationStatus
-from flightlog.models import Customer, Event, Project, PullRequest, PullRequestCheck
+from flightlog.models import Event, Project, PullRequest, PullRequestCheck
 from flightlog.services.pull_requests import PULL_REQUEST_LIFECYCLE
 from flightlog.store import Store
 from flightlog.store.review_facades import PullRequests
@@ -20,15 +20,6 @@ from flightlog.store.review_facades import PullRequests
 P = PullRequestStatus
 V = ValidationStatus
 REPO = "https://github.com/acme/web"
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 @pytest.fixture

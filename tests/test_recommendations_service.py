@@ -30,7 +30,6 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import (
     Agent,
     Approval,
-    Customer,
     Event,
     Optimization,
     Project,
@@ -44,15 +43,6 @@ from flightlog.store.review_facades import Optimizations, Recommendations
 
 R = RecommendationStatus
 O = OptimizationStatus  # noqa: E741
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from flightlog import NotFound, ValidationError
 from flightlog.db.base import Base
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import PullRequestStatus, RunStatus, TaskStatus, ValidationStatus
-from flightlog.models import Customer, Project, Task
+from flightlog.models import Project, Task
 from flightlog.services import search as search_service
 from flightlog.services import views as view_service
 from flightlog.services.views import ValidationState
@@ -53,15 +53,6 @@ HOSTILE_QUERIES = [
     "\x00",
     "!!! & | <-> :*",
 ]
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 async def _fillers(store: Store, count: int = 4) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from flightlog import Conflict, NotFound, ValidationError
-from flightlog.models import Customer, Project, ProjectContext, Template
+from flightlog.models import Project, ProjectContext, Template
 from flightlog.store import Store
 from flightlog.store.project_facades import ProjectContexts, Projects, Templates
 
@@ -18,15 +17,6 @@ FASTAPI_FILES = {
     "README.md": "# {{title}}\n{{description}}\n",
     "requirements.txt": "fastapi\n",
 }
-
-
-@pytest.fixture
-async def other(store: Store) -> Store:
-    """A second customer's Store on the same rolled-back connection."""
-    async with store.transaction() as s:
-        customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
-        s.add(customer)
-    return Store(store.engine, store.settings, customer.id, connection=store.connection)
 
 
 async def _count(store: Store, model: Any, *where: Any) -> int:
