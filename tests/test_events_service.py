@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from flightlog import EventSeverity, EventType, NewEvent, NotFound, Store, ValidationError
 from flightlog.models import Customer, Task
+from flightlog.services import events as event_service
 from flightlog.settings import Settings
 
 
@@ -53,6 +54,46 @@ async def test_append_returns_id_and_aware_utc_created_at(store: Store) -> None:
 
     page = await store.events.list(task_id=task.id, event_types=[EventType.LOG])
     assert [(e.id, e.content, e.data) for e in page.items] == [(event.id, "hello", {"k": 1})]
+
+
+async def test_a_given_created_at_is_kept_on_every_write_path(store: Store) -> None:
+    task = await _task(store)
+    then = datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))
+    one = await store.events.append({"event_type": "LOG", "task_id": task.id, "created_at": then})
+    batch = await store.events.append_batch(
+        [{"event_type": "LOG", "task_id": task.id, "created_at": then}, {"event_type": "LOG"}]
+    )
+    mine = store.customer_id
+    async with store.transaction() as s:
+        mixed = await event_service.append_batch(
+            s,
+            [
+                NewEvent(event_type="LOG", task_id=task.id, customer_id=mine, created_at=then),
+                NewEvent(event_type="LOG", task_id=task.id, customer_id=mine),
+            ],
+        )
+    page = await store.events.list(task_id=task.id)
+    times = {event.id: event.created_at for event in page.items}
+    utc = datetime(2024, 3, 1, 4, 59, 59, 999999, tzinfo=UTC)
+    assert one.created_at == times[one.id] == utc
+    assert times[batch[0]] == times[mixed[0]] == utc
+    assert times[mixed[1]] > utc + timedelta(days=365)
+
+
+async def test_a_naive_created_at_is_refused_and_nothing_is_written(store: Store) -> None:
+    task = await _task(store)
+    naive = datetime(2024, 1, 1)
+    before = await _all_ids(store, task.id)
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        await store.events.append({"event_type": "LOG", "task_id": task.id, "created_at": naive})
+    with pytest.raises(ValidationError, match=r"#1.*timezone-aware"):
+        await store.events.append_batch(
+            [
+                {"event_type": "LOG", "task_id": task.id},
+                {"event_type": "LOG", "task_id": task.id, "created_at": naive},
+            ]
+        )
+    assert await _all_ids(store, task.id) == before
 
 
 async def test_append_accepts_a_new_event_model(store: Store) -> None:

@@ -23,6 +23,7 @@ from flightlog.models import Event, MetricPoint, Task, TaskRun
 from flightlog.services import events as event_service
 from flightlog.services import metrics as metric_service
 
+INDIA = timezone(timedelta(hours=5, minutes=30))
 EVENT_COLUMNS = (
     "customer_id, task_id, run_id, agent_run_id, agent_id, parent_event_id, event_type, "
     "severity, agent_role, content, data, entity_type, entity_id, actor"
@@ -71,6 +72,11 @@ def _varied_events(task: Task, run: TaskRun) -> list[dict[str, Any]]:
             "actor": "qa@example.test",
         },
         {"event_type": "ERROR", "severity": EventSeverity.CRITICAL, "data": {}, "task_id": task.id},
+        {
+            "event_type": "LOG",
+            "task_id": task.id,
+            "created_at": datetime(2030, 1, 1, 5, 30, 0, 123456, tzinfo=INDIA),
+        },
     ]
 
 
@@ -98,13 +104,16 @@ async def test_ingested_events_are_stored_exactly_like_orm_written_ones(store: S
             if column not in ("id", "created_at"):
                 assert getattr(new, column) == getattr(orm, column), column
         assert new.created_at.tzinfo is not None
+    given_time = datetime(2030, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    assert loaded[orm_ids[4]].created_at == loaded[ingested_ids[4]].created_at == given_time
+    assert loaded[ingested_ids[0]].created_at < given_time
     assert loaded[ingested_ids[2]].data == batch[2]["data"]
     assert loaded[ingested_ids[0]].customer_id == store.customer_id
 
 
 async def test_ingested_metrics_are_stored_exactly_like_orm_written_ones(store: Store) -> None:
     task, run = await _task_and_run(store)
-    india = timezone(timedelta(hours=5, minutes=30))
+    india = INDIA
     batch: list[dict[str, Any]] = [
         {
             "name": "cpu",
@@ -350,6 +359,7 @@ EVENT_INPUTS = _inputs(
         "entity_id": st.none() | st.text(min_size=60, max_size=65),
         "actor": st.none() | st.text(max_size=20),
         "parent_event_id": st.none() | st.integers(),
+        "created_at": st.none() | AWARE,
         **{name: UUID_OK for name in EVENT_IDS},
     },
     {
@@ -364,6 +374,7 @@ EVENT_INPUTS = _inputs(
         "parent_event_id": st.one_of(
             st.none(), st.integers(), st.booleans(), st.floats(), st.just("7")
         ),
+        "created_at": TIMES,
         **{name: UUID_ANY for name in EVENT_IDS},
     },
 )
@@ -440,6 +451,7 @@ def test_ordinary_rows_take_the_fast_path() -> None:
         "content": "x",
         "data": {"a": 1},
         "agent_role": "QA",
+        "created_at": datetime.now(UTC),
     }
     point = {"name": "tokens", "value": 3, "task_id": str(task), "recorded_at": datetime.now(UTC)}
     for codec in (POSTGRES, SQLITE):

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Task, TaskRun
+from flightlog.ops import seeding
 from flightlog.ops.export import export_lines
 from flightlog.ops.scope import Scope
 from flightlog.ops.seeding import SIZES, SeedSize, seed_database
@@ -72,6 +78,52 @@ async def test_same_seed_same_data_different_seed_different_data(
     assert {row[0] for row in stats} == {spec.runs_per_task}
     assert sum(row[0] for row in stats) == runs
     assert sum(row[1] for row in stats) == completed  # statistics agree with the runs
+
+
+async def test_seeded_events_and_points_stream_through_the_batch_ingest_path(
+    fresh_url: DatabaseUrl, test_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    streamed: Counter[str] = Counter()
+
+    def counting(real: Any, kind: str) -> Any:
+        async def through_ingest(session: Any, rows: Iterator[Any], **options: Any) -> int:
+            def counted() -> Iterator[Any]:
+                for row in rows:
+                    streamed[kind] += 1
+                    yield row
+
+            written: int = await real(session, counted(), **options)
+            return written
+
+        return through_ingest
+
+    monkeypatch.setattr(seeding, "ingest_events", counting(seeding.ingest_events, "events"))
+    monkeypatch.setattr(seeding, "ingest_metrics", counting(seeding.ingest_metrics, "metrics"))
+    counts = await _seed(fresh_url, test_settings, seed=5)
+
+    runs = TINY.tasks * TINY.runs_per_task
+    assert streamed["events"] == counts["events"] == runs * TINY.events_per_run
+    assert streamed["metrics"] == counts["metric_points"] == runs * TINY.metrics_per_run
+    engine = create_sync_engine(test_settings, url=fresh_url)
+    try:
+        with engine.connect() as connection:
+            first_run = connection.execute(
+                select(TaskRun.id, TaskRun.started_at).order_by(TaskRun.started_at).limit(1)
+            ).one()
+            times = connection.scalars(
+                select(Event.created_at).where(Event.run_id == first_run.id).order_by(Event.id)
+            ).all()
+    finally:
+        engine.dispose()
+    # The generator's times, not the database clock: the run's events every 250 ms from its start.
+    assert times == [
+        first_run.started_at + timedelta(milliseconds=250 * k) for k in range(TINY.events_per_run)
+    ]
+
+
+def test_the_large_size_reaches_a_million_events() -> None:
+    large = SIZES["large"]
+    assert large.tasks * large.runs_per_task * large.events_per_run >= 1_000_000
 
 
 def test_seed_command_is_idempotent_per_seed(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 Using the connection SQLAlchemy already holds keeps the COPY inside the
 caller's transaction (and savepoint), so a failure anywhere rolls it back
-with everything else. Omitted columns (``id``, ``created_at``) take their
-defaults; a ``None`` in the clock column becomes ``now()`` of this
+with everything else. The omitted ``id`` takes its default; a ``None`` in
+the clock column (``created_at``, ``recorded_at``) becomes ``now()`` of this
 transaction, which is exactly what the column default would have stored.
 """
 
@@ -65,10 +65,14 @@ class PostgresWriter:
         clock = self._stream.clock_column
         if clock is not None:
             now = self._now
-            rows = [
-                row if row[clock] is not None else (*row[:clock], now, *row[clock + 1 :])
-                for row in rows
-            ]
+            if clock == len(columns) - 1:
+                tail = (now,)
+                rows = [row if row[-1] is not None else row[:-1] + tail for row in rows]
+            else:
+                rows = [
+                    row if row[clock] is not None else (*row[:clock], now, *row[clock + 1 :])
+                    for row in rows
+                ]
         if ids is not None:
             new_ids = await self._next_ids(len(rows))
             rows = [(new_id, *row) for new_id, row in zip(new_ids, rows, strict=True)]

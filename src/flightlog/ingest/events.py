@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,8 @@ from flightlog.ingest._pipeline import (
 )
 from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES, NewEvent, validate_event
 
-#: Column order of a prepared event row (``id`` and ``created_at`` come from the database).
+#: Column order of a prepared event row (``id`` comes from the database, and
+#: ``created_at`` too when the event does not give one).
 EVENT_COLUMNS = (
     "customer_id",
     "task_id",
@@ -47,11 +49,13 @@ EVENT_COLUMNS = (
     "entity_type",
     "entity_id",
     "actor",
+    "created_at",
 )
 EVENTS = Stream(
     table="events",
     columns=EVENT_COLUMNS,
     references=(("task_ids", 1), ("run_ids", 2), ("agent_run_ids", 3)),
+    clock_column=14,
 )
 
 _FIELDS = frozenset(NewEvent.model_fields)
@@ -189,6 +193,11 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         return None
     if content_bytes > limit:
         return None
+    at = get("created_at")
+    if at is not None:
+        if type(at) is not datetime or at.tzinfo is None:
+            return None
+        at = codec.encode_time(at)
     return (
         customer,
         ids[1],
@@ -204,6 +213,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         get("entity_type"),
         get("entity_id"),
         get("actor"),
+        at,
     )
 
 
@@ -234,6 +244,7 @@ def _from_model(event: NewEvent, codec: Codec, customer: Any, index: int | None)
         event.entity_type,
         event.entity_id,
         event.actor,
+        None if event.created_at is None else codec.encode_time(event.created_at),
     )
 
 

@@ -2,9 +2,11 @@
 
 The same ``--seed`` and size give the same rows, ids and timestamps on any
 database (ids are UUIDv7 built from the generator, times from a fixed epoch),
-so two seeded databases export identically. Events go through the batch
-ingest path in chunks, so even the large size (over a million events) runs
-in bounded memory.
+so two seeded databases export identically. Events and metric points are
+generated lazily and go through :mod:`flightlog.ingest` (COPY on PostgreSQL,
+prepared executemany on SQLite), the same batch path applications use, so the
+large size (over a million events) runs in bounded memory and exercises what
+it is meant to load-test.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from flightlog.enums import (
     RunStatus,
     TaskStatus,
 )
+from flightlog.ingest import ingest_events, ingest_metrics
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 ROLES = ["TeamLeader", "ProductManager", "Architect", "Engineer", "QA"]
@@ -66,7 +69,8 @@ SIZES = {
 }
 
 Progress = Callable[[str, int, int], None]
-EventWriter = Callable[[AsyncSession, Iterator[dict[str, Any]], uuid.UUID], Any]
+#: Per run, in creation order: task id, run id, start time, and its (agent run id, role) steps.
+RunPlan = list[tuple[uuid.UUID, uuid.UUID, datetime, list[tuple[uuid.UUID, str]]]]
 
 
 def seed_email(seed: int, size: str) -> str:
@@ -104,26 +108,12 @@ async def already_seeded(session: AsyncSession, seed: int, size: str) -> bool:
     return found is not None
 
 
-async def _default_event_writer(
-    session: AsyncSession, rows: Iterator[dict[str, Any]], customer_id: uuid.UUID
-) -> None:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            await session.execute(insert(m.Event), batch)
-            batch = []
-    if batch:
-        await session.execute(insert(m.Event), batch)
-
-
 async def seed_database(
     session: AsyncSession,
     *,
     seed: int,
     size: str | SeedSize,
     progress: Progress | None = None,
-    write_events: EventWriter | None = None,
 ) -> dict[str, int]:
     """Generate one size of data in the caller's transaction; returns rows written per table."""
     spec = size if isinstance(size, SeedSize) else SIZES[size]
@@ -188,8 +178,7 @@ async def seed_database(
     tasks: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     agent_runs: list[dict[str, Any]] = []
-    metrics: list[dict[str, Any]] = []
-    run_plan: list[tuple[uuid.UUID, uuid.UUID, datetime, list[tuple[uuid.UUID, str]]]] = []
+    run_plan: RunPlan = []
     for t in range(spec.tasks):
         created = gen.tick(rng.uniform(30, 600))
         task_id = gen.uuid7(created)
@@ -273,19 +262,6 @@ async def seed_database(
                 }
             )
             run_plan.append((task_id, run_id, started, steps))
-            for k in range(spec.metrics_per_run):
-                metrics.append(
-                    {
-                        "task_id": task_id,
-                        "run_id": run_id,
-                        "name": rng.choice(["cpu_usage", "memory_mb", "latency_ms"]),
-                        "metric_type": MetricType.GAUGE,
-                        "value": round(rng.uniform(0, 100), 3),
-                        "unit": "%",
-                        "labels": {"host": f"worker-{k % 4}"},
-                        "recorded_at": started + timedelta(seconds=k),
-                    }
-                )
         # The same definitions as services.statistics, computed here so the rows
         # (including updated_at) stay deterministic.
         ok = outcomes.count(RunStatus.COMPLETED)
@@ -303,34 +279,71 @@ async def seed_database(
         await _insert(session, model, rows)
         counts[model.__tablename__] = len(rows)
 
-    total_events = len(run_plan) * spec.events_per_run
-
-    def event_rows() -> Iterator[dict[str, Any]]:
-        done = 0
-        for task_id, run_id, started, steps in run_plan:
-            for k in range(spec.events_per_run):
-                agent_run_id, role = steps[k % len(steps)]
-                kind = EventType.MESSAGE if k % 5 else EventType.LOG
-                yield {
-                    "customer_id": customer_id,
-                    "task_id": task_id,
-                    "run_id": run_id,
-                    "agent_run_id": agent_run_id,
-                    "event_type": kind,
-                    "severity": EventSeverity.INFO if k % 17 else EventSeverity.WARNING,
-                    "agent_role": role,
-                    "content": f"{role}: step {k}",
-                    "data": {"step": k},
-                    "created_at": started + timedelta(milliseconds=k * 250),
-                }
-                done += 1
-                if done % CHUNK == 0:
-                    report("events", done, total_events)
-        report("events", done, total_events)
-
-    writer = write_events or _default_event_writer
-    await writer(session, event_rows(), customer_id)
-    counts["events"] = total_events
-    await _insert(session, m.MetricPoint, metrics)
-    counts["metric_points"] = len(metrics)
+    counts["events"] = await ingest_events(
+        session,
+        _event_rows(run_plan, spec, customer_id, report),
+        customer_id=customer_id,
+        chunk_size=CHUNK,
+    )
+    # A generator of its own, so the points do not depend on how the events were drawn.
+    counts["metric_points"] = await ingest_metrics(
+        session,
+        _metric_rows(run_plan, spec, random.Random(f"{seed}/metrics"), report),
+        customer_id=customer_id,
+        chunk_size=CHUNK,
+    )
     return counts
+
+
+def _event_rows(
+    run_plan: RunPlan,
+    spec: SeedSize,
+    customer_id: uuid.UUID,
+    report: Progress,
+) -> Iterator[dict[str, Any]]:
+    """Each run's event log: every step of the team in turn, four events a second."""
+    total = len(run_plan) * spec.events_per_run
+    done = 0
+    for task_id, run_id, started, steps in run_plan:
+        for k in range(spec.events_per_run):
+            agent_run_id, role = steps[k % len(steps)]
+            yield {
+                "customer_id": customer_id,
+                "task_id": task_id,
+                "run_id": run_id,
+                "agent_run_id": agent_run_id,
+                "event_type": EventType.MESSAGE if k % 5 else EventType.LOG,
+                "severity": EventSeverity.INFO if k % 17 else EventSeverity.WARNING,
+                "agent_role": role,
+                "content": f"{role}: step {k}",
+                "data": {"step": k},
+                "created_at": started + timedelta(milliseconds=k * 250),
+            }
+            done += 1
+            if done % CHUNK == 0:
+                report("events", done, total)
+    report("events", done, total)
+
+
+def _metric_rows(
+    run_plan: RunPlan, spec: SeedSize, rng: random.Random, report: Progress
+) -> Iterator[dict[str, Any]]:
+    """Each run's resource gauges, one a second from its start."""
+    total = len(run_plan) * spec.metrics_per_run
+    done = 0
+    for task_id, run_id, started, _steps in run_plan:
+        for k in range(spec.metrics_per_run):
+            yield {
+                "task_id": task_id,
+                "run_id": run_id,
+                "name": rng.choice(["cpu_usage", "memory_mb", "latency_ms"]),
+                "metric_type": MetricType.GAUGE,
+                "value": round(rng.uniform(0, 100), 3),
+                "unit": "%",
+                "labels": {"host": f"worker-{k % 4}"},
+                "recorded_at": started + timedelta(seconds=k),
+            }
+            done += 1
+            if done % CHUNK == 0:
+                report("metric points", done, total)
+    report("metric points", done, total)

@@ -10,13 +10,15 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flightlog.db.types import UtcDateTime, utcnow
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
@@ -26,7 +28,14 @@ MAX_PAGE_SIZE = 1000
 
 
 class NewEvent(BaseModel):
-    """An event to append; the database assigns ``id`` and ``created_at``."""
+    """An event to append; the database assigns ``id``.
+
+    ``created_at`` defaults to the database clock. A caller that replays or
+    imports history (the seeder, a backfill from another system) may give the
+    original time instead; it must be timezone-aware so no reader has to guess
+    what a naive time meant. Ids still grow in insertion order, so keyset
+    pages stay stable whatever times are given.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +53,14 @@ class NewEvent(BaseModel):
     entity_type: str | None = Field(default=None, max_length=64)
     entity_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=255)
+    created_at: datetime | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must be timezone-aware (UTC)")
+        return value
 
 
 @dataclass(frozen=True)
@@ -90,8 +107,15 @@ def validate_event(
     return event
 
 
-def _row(event: NewEvent) -> dict[str, Any]:
-    return event.model_dump()
+def _row(event: NewEvent, clock: datetime | None = None) -> dict[str, Any]:
+    """Column values of ``event``; without a time, ``clock`` or the column default."""
+    row = event.model_dump()
+    if row["created_at"] is None:
+        if clock is None:
+            row.pop("created_at")
+        else:
+            row["created_at"] = clock
+    return row
 
 
 async def append(
@@ -125,9 +149,15 @@ async def append_batch(
     ]
     if not valid:
         return []
+    clock = None
+    timed = sum(event.created_at is not None for event in valid)
+    if 0 < timed < len(valid):
+        # One executemany needs the same columns in every row: give the untimed
+        # events the database clock the column default would have given them.
+        clock = await session.scalar(select(type_coerce(utcnow(), UtcDateTime())))
     result = await session.execute(
         insert(Event).returning(Event.id, sort_by_parameter_order=True),
-        [_row(event) for event in valid],
+        [_row(event, clock) for event in valid],
     )
     return [row[0] for row in result.all()]
 
