@@ -59,6 +59,7 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={self.settings.sqlite_busy_timeout_ms}")
+        conn.execute(f"PRAGMA cache_size=-{self.settings.sqlite_cache_mib * 1024}")
         return conn
 
     async def asyncpg(self) -> Any:

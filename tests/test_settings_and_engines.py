@@ -80,6 +80,17 @@ def test_sqlite_pragmas(engine: Engine, dialect: str) -> None:
     assert _pragma(engine, "foreign_keys") == 1
     assert _pragma(engine, "synchronous") == 1  # NORMAL
     assert int(str(_pragma(engine, "busy_timeout"))) >= 1000
+    assert _pragma(engine, "cache_size") == -64 * 1024  # KiB: the 64 MiB default
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_page_cache_follows_the_setting(tmp_path: Path, dialect: str) -> None:
+    url = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'cache.db'}")
+    engine = create_sync_engine(Settings(sqlite_cache_mib=8), url=url)
+    try:
+        assert _pragma(engine, "cache_size") == -8 * 1024
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.sqlite_only

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = Field(default=30.0, gt=0)
     application_name: str = Field(default="flightlog", min_length=1, max_length=63)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    #: Page cache per SQLite connection. SQLite's own default (2 MiB) is smaller
+    #: than the upper levels of the events table's indexes, so every insert
+    #: would read index pages back from the OS; the cache only grows as used.
+    sqlite_cache_mib: int = Field(default=64, ge=1, le=65_536)
     echo_sql: bool = False
     max_event_payload_bytes: int = Field(default=1_048_576, ge=1024)
     inline_artifact_max_bytes: int = Field(default=64 * 1024, ge=0)

@@ -42,6 +42,7 @@ def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
 
 def _install_sqlite_tuning(engine: Engine, settings: Settings, *, foreign_keys: bool) -> None:
     busy_ms = settings.sqlite_busy_timeout_ms
+    cache_kib = settings.sqlite_cache_mib * 1024
     fk_pragma = "ON" if foreign_keys else "OFF"
 
     @event.listens_for(engine, "connect")
@@ -53,6 +54,8 @@ def _install_sqlite_tuning(engine: Engine, settings: Settings, *, foreign_keys: 
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA foreign_keys={fk_pragma}")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            # A negative size is in KiB rather than pages.
+            cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         finally:
             cursor.close()
 
