@@ -40,6 +40,10 @@ def test_demo_fills_every_aggregate_once(fresh_url: DatabaseUrl, tmp_path: Path)
     ):
         assert heading in first.stdout
     assert "Traceback" not in first.stderr
+    rows = {line.split("│")[1].strip(): line for line in first.stdout.splitlines() if "│" in line}
+    # A task whose only run is still going has no success rate yet; a finished one has one.
+    assert rows["Test the API"].rstrip(" │").endswith("-")
+    assert rows["Design the API"].rstrip(" │").endswith("100%")
     counts = json.loads(_run(["stats", "--json", "-d", url], tmp_path).stdout)
     for entity, number in counts["counts"].items():
         assert number > 0, entity

@@ -63,9 +63,9 @@ def _task_table(settings: Settings, result: DemoResult) -> Table:
     finally:
         engine.dispose()
     for title, status, total, ok, failed, rate in rows:
-        table.add_row(
-            title, str(status), str(total), str(ok), str(failed), f"{rate:.0f}%" if total else "-"
-        )
+        # A rate over no finished run (none yet, or only cancelled ones) is no rate at all.
+        shown = f"{rate:.0f}%" if ok + failed else "-"
+        table.add_row(title, str(status), str(total), str(ok), str(failed), shown)
     return table
 
 
