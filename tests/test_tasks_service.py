@@ -141,6 +141,9 @@ async def test_cancel_cancels_active_runs_and_agent_runs(store: Store) -> None:
     agent_run = await store.agent_runs.start(run.id, agent_name="Engineer")
     cancelled = await store.tasks.cancel(task.id, actor="alice", reason="obsolete")
     assert cancelled.status is TaskStatus.CANCELLED
+    # Every column stays readable after the transaction, including the database-set ones.
+    assert cancelled.updated_at >= cancelled.created_at
+    assert cancelled.total_runs == 1
     assert (await store.runs.get(run.id)).status is RunStatus.CANCELLED
     agent_runs = await store.agent_runs.list(run.id)
     assert [a.status.value for a in agent_runs] == ["CANCELLED"]

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     blob_dir: Path = Field(default=Path("./flightlog-blobs"))
     agent_degraded_after_seconds: float = Field(default=60.0, gt=0)
     agent_failed_after_seconds: float = Field(default=300.0, gt=0)
+    #: How long the HTTP API trusts a verified API key before checking it again.
+    #: Revocation takes effect within this time; 0 checks the database on every request.
+    api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -14,8 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.cli import db as db_commands
 from flightlog.cli import demo as demo_commands
+from flightlog.cli import keys as key_commands
 from flightlog.cli import purge as purge_commands
 from flightlog.cli import seed as seed_commands
+from flightlog.cli import serve as serve_commands
 from flightlog.cli import stats as stats_commands
 from flightlog.cli import transfer as transfer_commands
 from flightlog.cli.options import STATE
@@ -35,6 +37,8 @@ app.command("export")(transfer_commands.export)
 app.command("import")(transfer_commands.import_)
 app.command("purge")(purge_commands.purge)
 app.command("seed")(seed_commands.seed)
+app.command("serve")(serve_commands.serve)
+app.add_typer(key_commands.app, name="api-key")
 
 err_console = Console(stderr=True, soft_wrap=True)
 

@@ -69,7 +69,9 @@ async def write_governance(
         affected_files=["app/billing.py", "app/limits.py"],
         requested_by="alice",
     )
-    await modifications.approve(session, applied.id, customer_id=customer_id, decided_by="carol")
+    await modifications.decide(
+        session, applied.id, customer_id=customer_id, approve=True, decided_by="carol"
+    )
     await modifications.apply(
         session, applied.id, customer_id=customer_id, result={"commit": "9f1c2e7"}, actor="Alex"
     )
@@ -81,8 +83,13 @@ async def write_governance(
         affected_files=["*"],
         requested_by="bob",
     )
-    await modifications.reject(
-        session, rejected.id, customer_id=customer_id, decided_by="carol", comment="not now"
+    await modifications.decide(
+        session,
+        rejected.id,
+        customer_id=customer_id,
+        approve=False,
+        decided_by="carol",
+        comment="not now",
     )
     await modifications.request_modification(
         session,
@@ -170,12 +177,22 @@ async def write_governance(
             data={"source": "demo"},
         )
         if fate == "reject":
-            await recommendations.reject(
-                session, rec.id, customer_id=customer_id, decided_by="carol", comment="latency risk"
+            await recommendations.decide(
+                session,
+                rec.id,
+                customer_id=customer_id,
+                approve=False,
+                decided_by="carol",
+                comment="latency risk",
             )
         elif fate in ("complete", "executing"):
-            await recommendations.approve(
-                session, rec.id, customer_id=customer_id, decided_by="carol", comment="go ahead"
+            await recommendations.decide(
+                session,
+                rec.id,
+                customer_id=customer_id,
+                approve=True,
+                decided_by="carol",
+                comment="go ahead",
             )
             opt = await optimizations.start_optimization(
                 session, rec.id, customer_id=customer_id, agent_id=cost.id

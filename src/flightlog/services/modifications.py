@@ -257,44 +257,6 @@ async def decide(
     return modification
 
 
-async def approve(
-    session: AsyncSession,
-    modification_id: uuid.UUID,
-    *,
-    customer_id: uuid.UUID,
-    decided_by: str,
-    comment: str | None = None,
-) -> Modification:
-    """PENDING -> APPROVED."""
-    return await decide(
-        session,
-        modification_id,
-        customer_id=customer_id,
-        approve=True,
-        decided_by=decided_by,
-        comment=comment,
-    )
-
-
-async def reject(
-    session: AsyncSession,
-    modification_id: uuid.UUID,
-    *,
-    customer_id: uuid.UUID,
-    decided_by: str,
-    comment: str | None = None,
-) -> Modification:
-    """PENDING -> REJECTED."""
-    return await decide(
-        session,
-        modification_id,
-        customer_id=customer_id,
-        approve=False,
-        decided_by=decided_by,
-        comment=comment,
-    )
-
-
 async def apply(
     session: AsyncSession,
     modification_id: uuid.UUID,
@@ -352,11 +314,9 @@ __all__ = [
     "MODIFICATION_LIFECYCLE",
     "ModificationPage",
     "apply",
-    "approve",
     "decide",
     "fail",
     "get_modification",
     "list_modifications",
-    "reject",
     "request_modification",
 ]

@@ -297,44 +297,6 @@ async def decide(
     return approval
 
 
-async def approve(
-    session: AsyncSession,
-    recommendation_id: uuid.UUID,
-    *,
-    customer_id: uuid.UUID,
-    decided_by: str,
-    comment: str | None = None,
-) -> Approval:
-    """Approve a PENDING recommendation: it may now be executed."""
-    return await decide(
-        session,
-        recommendation_id,
-        customer_id=customer_id,
-        approve=True,
-        decided_by=decided_by,
-        comment=comment,
-    )
-
-
-async def reject(
-    session: AsyncSession,
-    recommendation_id: uuid.UUID,
-    *,
-    customer_id: uuid.UUID,
-    decided_by: str,
-    comment: str | None = None,
-) -> Approval:
-    """Reject a PENDING recommendation; the rejection is final."""
-    return await decide(
-        session,
-        recommendation_id,
-        customer_id=customer_id,
-        approve=False,
-        decided_by=decided_by,
-        comment=comment,
-    )
-
-
 def _members(enum_cls: Any, value: Any, what: str) -> list[Any]:
     values = [value] if isinstance(value, str) else list(value)
     try:
@@ -406,7 +368,6 @@ __all__ = [
     "APPROVAL_LIFECYCLE",
     "RECOMMENDATION_LIFECYCLE",
     "approvals_for",
-    "approve",
     "create_recommendation",
     "decide",
     "get_recommendation",
@@ -414,6 +375,5 @@ __all__ = [
     "lock_recommendation",
     "money",
     "pending_approvals",
-    "reject",
     "set_recommendation_status",
 ]

@@ -69,5 +69,8 @@ async def refresh_task_statistics(session: AsyncSession, task_id: uuid.UUID) -> 
             avg_duration_seconds=float(avg_duration) if avg_duration is not None else None,
             last_run_at=last_run,
         )
-        .execution_options(synchronize_session="fetch")
+        # RETURNING the whole row refreshes a Task already in the session, including
+        # updated_at (set by the database), so callers can still read it after commit.
+        .returning(Task)
+        .execution_options(synchronize_session="fetch", populate_existing=True)
     )

@@ -20,6 +20,17 @@ from flightlog.settings import Settings, get_settings
 from flightlog.store import facades, project_facades, review_facades, tenancy_facades
 
 
+def session_factory(
+    engine: AsyncEngine, connection: AsyncConnection | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the engine's pool, or savepoints on one connection an embedder controls."""
+    if connection is None:
+        return async_session_factory(engine)
+    return async_sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
 class Store:
     """A connection pool plus the tenant it acts for."""
 
@@ -41,15 +52,7 @@ class Store:
         self.settings = settings
         self.customer_id = customer_id
         self.connection = connection
-        self._sessions = (
-            async_sessionmaker(
-                bind=connection,
-                join_transaction_mode="create_savepoint",
-                expire_on_commit=False,
-            )
-            if connection is not None
-            else async_session_factory(engine)
-        )
+        self._sessions = session_factory(engine, connection)
         self.blob_policy = BlobPolicy(
             blob_dir=Path(settings.blob_dir), inline_max_bytes=settings.inline_artifact_max_bytes
         )

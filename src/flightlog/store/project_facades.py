@@ -157,29 +157,38 @@ class Modifications(_Facade):
                 s, project_id, customer_id=self._customer, **filters
             )
 
-    async def approve(
-        self, modification_id: uuid.UUID, *, decided_by: str, comment: str | None = None
+    async def decide(
+        self,
+        modification_id: uuid.UUID,
+        *,
+        approve: bool,
+        decided_by: str,
+        comment: str | None = None,
     ) -> Modification:
+        """Record a person's approval or rejection (who, when, why) in one transaction."""
         async with self._store.transaction() as s:
-            return await modifications.approve(
+            return await modifications.decide(
                 s,
                 modification_id,
                 customer_id=self._customer,
+                approve=approve,
                 decided_by=decided_by,
                 comment=comment,
             )
 
+    async def approve(
+        self, modification_id: uuid.UUID, *, decided_by: str, comment: str | None = None
+    ) -> Modification:
+        return await self.decide(
+            modification_id, approve=True, decided_by=decided_by, comment=comment
+        )
+
     async def reject(
         self, modification_id: uuid.UUID, *, decided_by: str, comment: str | None = None
     ) -> Modification:
-        async with self._store.transaction() as s:
-            return await modifications.reject(
-                s,
-                modification_id,
-                customer_id=self._customer,
-                decided_by=decided_by,
-                comment=comment,
-            )
+        return await self.decide(
+            modification_id, approve=False, decided_by=decided_by, comment=comment
+        )
 
     async def apply(self, modification_id: uuid.UUID, **kw: Any) -> Modification:
         async with self._store.transaction() as s:

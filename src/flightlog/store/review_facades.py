@@ -34,29 +34,38 @@ class Recommendations(_Facade):
                 s, recommendation_id, customer_id=self._customer
             )
 
-    async def approve(
-        self, recommendation_id: uuid.UUID, *, decided_by: str, comment: str | None = None
+    async def decide(
+        self,
+        recommendation_id: uuid.UUID,
+        *,
+        approve: bool,
+        decided_by: str,
+        comment: str | None = None,
     ) -> Approval:
+        """Record a person's approval or rejection (who, when, why) in one transaction."""
         async with self._store.transaction() as s:
-            return await recommendations.approve(
+            return await recommendations.decide(
                 s,
                 recommendation_id,
                 customer_id=self._customer,
+                approve=approve,
                 decided_by=decided_by,
                 comment=comment,
             )
 
+    async def approve(
+        self, recommendation_id: uuid.UUID, *, decided_by: str, comment: str | None = None
+    ) -> Approval:
+        return await self.decide(
+            recommendation_id, approve=True, decided_by=decided_by, comment=comment
+        )
+
     async def reject(
         self, recommendation_id: uuid.UUID, *, decided_by: str, comment: str | None = None
     ) -> Approval:
-        async with self._store.transaction() as s:
-            return await recommendations.reject(
-                s,
-                recommendation_id,
-                customer_id=self._customer,
-                decided_by=decided_by,
-                comment=comment,
-            )
+        return await self.decide(
+            recommendation_id, approve=False, decided_by=decided_by, comment=comment
+        )
 
     async def list(self, **filters: Any) -> builtins.list[Recommendation]:
         async with self._store.reader() as s:

@@ -1,0 +1,61 @@
+"""``create_app()``: the FastAPI application, on a settings URL or an engine you own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+import flightlog
+from flightlog.api.context import ApiContext
+from flightlog.api.errors import install_error_handlers
+from flightlog.api.routes import events, health, metrics, runs, tasks
+from flightlog.db.engine import create_async_db_engine
+from flightlog.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    connection: AsyncConnection | None = None,
+) -> FastAPI:
+    """The HTTP API.
+
+    Without ``engine``, the app opens one from ``settings`` (default: the
+    environment) when it starts and disposes of it when it stops; the schema
+    must already be at head (``flightlog db upgrade``). With ``engine`` the
+    caller owns it; with ``connection`` too, every request runs in savepoints
+    of that connection's transaction (embedding, tests).
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine is not None:
+            yield
+            return
+        owned = create_async_db_engine(settings)
+        app.state.flightlog = ApiContext(owned, settings)
+        try:
+            yield
+        finally:
+            await owned.dispose()
+
+    app = FastAPI(
+        title="Flightlog",
+        version=flightlog.__version__,
+        description="The system of record for multi-agent AI workflows.",
+        lifespan=lifespan,
+    )
+    if engine is not None:
+        app.state.flightlog = ApiContext(engine, settings, connection)
+    install_error_handlers(app)
+    app.include_router(health.router, prefix=API_PREFIX)
+    for module in (tasks, runs, events, metrics):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,75 @@
+"""Who is calling: ``Authorization: Bearer <API key>`` resolved to a tenant's Store.
+
+Scopes: a key created without scopes may do everything. Otherwise ``read``
+allows GET requests and ``write`` allows every request (writing implies
+reading), so a dashboard can hold a key that cannot change anything.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from flightlog.api.context import ApiContext
+from flightlog.errors import PermissionDenied
+from flightlog.services.api_keys import VerifiedKey
+from flightlog.store.core import Store
+
+READ_SCOPE = "read"
+WRITE_SCOPE = "write"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key from 'flightlog api-key create', sent as a Bearer token.",
+)
+
+
+class Unauthenticated(PermissionDenied):
+    """No usable credentials at all: HTTP 401, unlike a known key that may not do this (403)."""
+
+    code = "unauthenticated"
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.flightlog
+    return ctx
+
+
+def _allows(key: VerifiedKey, method: str) -> bool:
+    if not key.scopes or WRITE_SCOPE in key.scopes:
+        return True
+    return method in _SAFE_METHODS and READ_SCOPE in key.scopes
+
+
+async def tenant_store(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Store:
+    """The Store of the customer whose key made this request."""
+    if credentials is None:
+        raise Unauthenticated(
+            "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
+            "(create one with 'flightlog api-key create')"
+        )
+    try:
+        key = await ctx.keys.verify(credentials.credentials)
+    except Unauthenticated:
+        raise
+    except PermissionDenied as exc:
+        # Unknown, revoked or expired keys, and suspended customers: the credentials
+        # themselves are not accepted, which HTTP calls 401, not 403.
+        raise Unauthenticated(exc.message, **exc.details) from None
+    if not _allows(key, request.method):
+        raise PermissionDenied(
+            f"this API key's scopes ({', '.join(key.scopes)}) do not allow {request.method}; "
+            f"it needs '{WRITE_SCOPE}'",
+            scopes=key.scopes,
+        )
+    return ctx.store_for(key.customer_id)
+
+
+TenantStore = Annotated[Store, Depends(tenant_store)]

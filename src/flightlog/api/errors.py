@@ -1,0 +1,87 @@
+"""Every error leaves as JSON ``{"error": {"code", "message", "details"}}``, never a traceback.
+
+Domain errors map to status codes in this one place. FastAPI's own request
+validation is reshaped to the same body, so a client parses one format.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from flightlog.api.auth import Unauthenticated
+from flightlog.errors import (
+    Conflict,
+    FlightlogError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+
+log = logging.getLogger("flightlog.api")
+
+#: Most specific first: the first class an error is an instance of decides.
+STATUS_BY_ERROR: tuple[tuple[type[FlightlogError], int], ...] = (
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (InvalidTransition, 409),
+    (Conflict, 409),
+    (ValidationError, 422),
+)
+
+
+def status_for(exc: FlightlogError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _reply(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+async def _flightlog_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FlightlogError)
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 500:
+        log.error("unmapped Flightlog error on %s %s: %s", request.method, request.url.path, exc)
+    return _reply(status, error_body(exc.code, exc.message, exc.details), headers)
+
+
+async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"location": ".".join(str(part) for part in err["loc"]), "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+    return _reply(
+        422, error_body("validation_error", f"invalid request: {summary}", {"problems": problems})
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The details go to the server's log, not to the client.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _reply(500, error_body("internal_error", "internal server error; see the server log"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FlightlogError, _flightlog_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,47 @@
+"""The event log: append a batch, read pages after an id cursor."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.schemas import EventBatch, EventIds, EventOut, EventPageOut
+from flightlog.enums import EventSeverity, EventType
+from flightlog.services.events import MAX_PAGE_SIZE
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EventIds)
+async def append_events(body: EventBatch, store: TenantStore) -> EventIds:
+    """Append atomically: one invalid event, or one of another tenant's tasks, and none is kept."""
+    return EventIds(ids=await store.events.append_batch(body.events))
+
+
+@router.get("", response_model=EventPageOut)
+async def list_events(
+    store: TenantStore,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    event_type: Annotated[list[EventType] | None, Query()] = None,
+    severity: Annotated[list[EventSeverity] | None, Query()] = None,
+    agent_role: str | None = None,
+) -> EventPageOut:
+    """In id order after ``after_id``: a stable cursor however many writers append meanwhile."""
+    page = await store.events.list(
+        task_id=task_id,
+        run_id=run_id,
+        after_id=after_id,
+        limit=limit,
+        event_types=event_type,
+        severities=severity,
+        agent_role=agent_role,
+    )
+    return EventPageOut(
+        items=[EventOut.model_validate(e) for e in page.items], next_after_id=page.next_after_id
+    )

@@ -1,0 +1,29 @@
+"""Liveness with substance: the database answers and says its schema revision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from flightlog.api.auth import context
+from flightlog.api.context import ApiContext
+from flightlog.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(ctx: Annotated[ApiContext, Depends(context)]) -> Health | JSONResponse:
+    """No key needed, so a load balancer can probe it; 503 when the database does not answer."""
+    dialect = ctx.engine.dialect.name
+    try:
+        async with ctx.sessions() as session:
+            revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    except SQLAlchemyError:
+        down = Health(status="unavailable", database=dialect, schema_revision=None)
+        return JSONResponse(down.model_dump(), status_code=503)
+    return Health(status="ok", database=dialect, schema_revision=revision)

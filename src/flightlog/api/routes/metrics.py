@@ -1,0 +1,54 @@
+"""Metric points: record a batch, read a series or per-name summaries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.schemas import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded
+from flightlog.services.metrics import MAX_SERIES_POINTS
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Recorded)
+async def record_metrics(body: MetricBatch, store: TenantStore) -> Recorded:
+    """Record atomically; every point belongs to a task or a run of the caller."""
+    return Recorded(recorded=await store.metrics.record_batch(body.metrics))
+
+
+@router.get("/series", response_model=list[MetricPointOut])
+async def series(
+    store: TenantStore,
+    name: str,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SERIES_POINTS)] = 1000,
+) -> list[MetricPointOut]:
+    """One named series of a task or run, in time order."""
+    points = await store.metrics.series(
+        name, task_id=task_id, run_id=run_id, since=since, until=until, limit=limit
+    )
+    return [MetricPointOut.model_validate(p) for p in points]
+
+
+@router.get("/summary", response_model=dict[str, MetricSummaryOut])
+async def summary(
+    store: TenantStore,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    name: Annotated[list[str] | None, Query()] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> dict[str, MetricSummaryOut]:
+    """count, min, max, avg and last value per metric name, optionally within a time window."""
+    found = await store.metrics.summarize(
+        task_id=task_id, run_id=run_id, names=name, since=since, until=until
+    )
+    return {key: MetricSummaryOut.model_validate(value) for key, value in found.items()}

@@ -1,0 +1,49 @@
+"""Runs of a task: start, read, plan decisions, finish; and their agent runs."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.schemas import AgentRunOut, PlanDecision, RunFinish, RunOut, RunStart
+
+router = APIRouter(tags=["runs"])
+
+
+@router.post("/tasks/{task_id}/runs", status_code=status.HTTP_201_CREATED, response_model=RunOut)
+async def start_run(task_id: uuid.UUID, store: TenantStore, body: RunStart | None = None) -> RunOut:
+    """The task's next run: RUNNING, or WAITING_APPROVAL when its plan needs approval."""
+    options = body.model_dump(exclude_unset=True) if body is not None else {}
+    return RunOut.model_validate(await store.runs.start(task_id, **options))
+
+
+@router.get("/tasks/{task_id}/runs", response_model=list[RunOut])
+async def list_runs(task_id: uuid.UUID, store: TenantStore) -> list[RunOut]:
+    return [RunOut.model_validate(run) for run in await store.runs.list(task_id)]
+
+
+@router.get("/runs/{run_id}", response_model=RunOut)
+async def get_run(run_id: uuid.UUID, store: TenantStore) -> RunOut:
+    return RunOut.model_validate(await store.runs.get(run_id))
+
+
+@router.post("/runs/{run_id}/finish", response_model=RunOut)
+async def finish_run(run_id: uuid.UUID, body: RunFinish, store: TenantStore) -> RunOut:
+    """End the run as COMPLETED, FAILED, TIMEOUT or CANCELLED; the task's statistics follow."""
+    return RunOut.model_validate(await store.runs.finish(run_id, **body.model_dump()))
+
+
+@router.post("/runs/{run_id}/plan-decision", response_model=RunOut)
+async def decide_plan(run_id: uuid.UUID, body: PlanDecision, store: TenantStore) -> RunOut:
+    """A person approves the plan (the run starts) or rejects it (the run ends)."""
+    decide = store.runs.approve_plan if body.approve else store.runs.reject_plan
+    return RunOut.model_validate(
+        await decide(run_id, decided_by=body.decided_by, comment=body.comment)
+    )
+
+
+@router.get("/runs/{run_id}/agent-runs", response_model=list[AgentRunOut])
+async def list_agent_runs(run_id: uuid.UUID, store: TenantStore) -> list[AgentRunOut]:
+    return [AgentRunOut.model_validate(a) for a in await store.agent_runs.list(run_id)]

@@ -1,0 +1,68 @@
+"""Tasks: create, read, page through, change, cancel, delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.schemas import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
+from flightlog.enums import TaskStatus
+from flightlog.services.tasks import MAX_PAGE_SIZE
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
+async def create_task(body: TaskCreate, store: TenantStore) -> TaskOut:
+    """A new PENDING task; without a title, the prompt's first line becomes one."""
+    task = await store.tasks.create(**body.model_dump(exclude_unset=True))
+    return TaskOut.model_validate(task)
+
+
+@router.get("", response_model=TaskPageOut)
+async def list_tasks(
+    store: TenantStore,
+    task_status: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
+    project_id: uuid.UUID | None = None,
+    tag: str | None = None,
+    cursor: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> TaskPageOut:
+    """Newest first, a page at a time; ``status`` may be repeated."""
+    page = await store.tasks.list(
+        status=task_status, project_id=project_id, tag=tag, cursor=cursor, limit=limit
+    )
+    return TaskPageOut(
+        items=[TaskOut.model_validate(task) for task in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{task_id}", response_model=TaskOut)
+async def get_task(task_id: uuid.UUID, store: TenantStore) -> TaskOut:
+    return TaskOut.model_validate(await store.tasks.get(task_id))
+
+
+@router.patch("/{task_id}", response_model=TaskOut)
+async def update_task(task_id: uuid.UUID, body: TaskUpdate, store: TenantStore) -> TaskOut:
+    """Change the fields sent; fields left out keep their values."""
+    task = await store.tasks.update(task_id, **body.model_dump(exclude_unset=True))
+    return TaskOut.model_validate(task)
+
+
+@router.post("/{task_id}/cancel", response_model=TaskOut)
+async def cancel_task(
+    task_id: uuid.UUID, store: TenantStore, body: CancelIn | None = None
+) -> TaskOut:
+    """Cancel the task and every run of it still active."""
+    options = body.model_dump(exclude_unset=True) if body is not None else {}
+    return TaskOut.model_validate(await store.tasks.cancel(task_id, **options))
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(task_id: uuid.UUID, store: TenantStore) -> Response:
+    """Delete the task with its subtasks, runs, events, metrics and artifacts."""
+    await store.tasks.delete(task_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

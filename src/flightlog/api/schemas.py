@@ -1,0 +1,252 @@
+"""The API's request and response bodies: an explicit contract, read from the ORM rows.
+
+Responses list their fields rather than mirroring the tables, so a new
+column does not silently become public API. Requests forbid unknown fields,
+so a typo is a 422 rather than a value quietly ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flightlog.enums import (
+    AgentRunStatus,
+    AgentType,
+    ApprovalStatus,
+    EventSeverity,
+    EventType,
+    MetricType,
+    RunStatus,
+    TaskStatus,
+)
+from flightlog.services.events import NewEvent
+from flightlog.services.metrics import NewMetric
+
+#: Most rows one POST may carry; larger streams belong to the Python ingest path.
+MAX_BATCH = 10_000
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskOut(_Out):
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    parent_task_id: uuid.UUID | None
+    title: str
+    description: str | None
+    input_prompt: str | None
+    status: TaskStatus
+    priority: int
+    config: dict[str, Any]
+    requirements: dict[str, Any]
+    context: dict[str, Any]
+    tags: list[str]
+    assigned_agent_id: uuid.UUID | None
+    assigned_agent_type: AgentType | None
+    result_summary: str | None
+    total_runs: int
+    successful_runs: int
+    failed_runs: int
+    success_rate: float
+    avg_duration_seconds: float | None
+    last_run_at: datetime | None
+    claimed_by: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskPageOut(BaseModel):
+    items: list[TaskOut]
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+
+
+class TaskCreate(_In):
+    title: str | None = None
+    input_prompt: str | None = None
+    description: str | None = None
+    priority: int | None = None
+    project_id: uuid.UUID | None = None
+    parent_task_id: uuid.UUID | None = None
+    tags: list[str] | None = None
+    config: dict[str, Any] | None = None
+    requirements: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    assigned_agent_id: uuid.UUID | None = None
+    assigned_agent_type: AgentType | None = None
+    depends_on: list[uuid.UUID] = Field(default_factory=list)
+    actor: str | None = None
+
+
+class TaskUpdate(_In):
+    title: str | None = None
+    description: str | None = None
+    input_prompt: str | None = None
+    priority: int | None = None
+    tags: list[str] | None = None
+    config: dict[str, Any] | None = None
+    requirements: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    assigned_agent_id: uuid.UUID | None = None
+    assigned_agent_type: AgentType | None = None
+
+
+class CancelIn(_In):
+    reason: str | None = None
+    actor: str | None = None
+
+
+class RunOut(_Out):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    run_number: int
+    status: RunStatus
+    agent_id: uuid.UUID | None
+    agent_type: AgentType | None
+    plan: dict[str, Any] | None
+    plan_status: ApprovalStatus | None
+    plan_decided_by: str | None
+    plan_decided_at: datetime | None
+    plan_comment: str | None
+    input_context: dict[str, Any]
+    results: dict[str, Any] | None
+    error_message: str | None
+    error_details: dict[str, Any] | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    memory_usage_mb: int | None
+    cpu_time_ms: int | None
+    git_branch: str | None
+    git_commit: str | None
+    pr_url: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunStart(_In):
+    plan: dict[str, Any] | None = None
+    await_plan_approval: bool = False
+    input_context: dict[str, Any] | None = None
+    agent_id: uuid.UUID | None = None
+    agent_type: AgentType | None = None
+    git_branch: str | None = None
+    actor: str | None = None
+
+
+class RunFinish(_In):
+    status: RunStatus = RunStatus.COMPLETED
+    results: dict[str, Any] | None = None
+    error_message: str | None = None
+    error_details: dict[str, Any] | None = None
+    memory_usage_mb: int | None = None
+    cpu_time_ms: int | None = None
+    git_commit: str | None = None
+    pr_url: str | None = None
+    actor: str | None = None
+
+
+class PlanDecision(_In):
+    approve: bool
+    decided_by: str
+    comment: str | None = None
+
+
+class AgentRunOut(_Out):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    run_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    agent_id: uuid.UUID | None
+    agent_name: str
+    status: AgentRunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    output_summary: str | None
+    error_message: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+
+
+class EventOut(_Out):
+    id: int
+    task_id: uuid.UUID | None
+    run_id: uuid.UUID | None
+    agent_run_id: uuid.UUID | None
+    agent_id: uuid.UUID | None
+    parent_event_id: int | None
+    event_type: EventType
+    severity: EventSeverity
+    agent_role: str | None
+    content: str | None
+    data: dict[str, Any] | None
+    entity_type: str | None
+    entity_id: str | None
+    actor: str | None
+    created_at: datetime
+
+
+class EventPageOut(BaseModel):
+    items: list[EventOut]
+    next_after_id: int | None = Field(description="Pass back as ?after_id= for the next page.")
+
+
+class EventBatch(_In):
+    events: list[NewEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class EventIds(BaseModel):
+    ids: list[int] = Field(description="The new events' ids, in the order they were sent.")
+
+
+class MetricBatch(_In):
+    metrics: list[NewMetric] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Recorded(BaseModel):
+    recorded: int
+
+
+class MetricPointOut(_Out):
+    id: int
+    task_id: uuid.UUID | None
+    run_id: uuid.UUID | None
+    agent_run_id: uuid.UUID | None
+    name: str
+    metric_type: MetricType
+    value: float
+    unit: str | None
+    labels: dict[str, Any]
+    recorded_at: datetime
+
+
+class MetricSummaryOut(_Out):
+    name: str
+    count: int
+    min: float
+    max: float
+    avg: float
+    last: float
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None

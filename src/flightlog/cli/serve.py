@@ -1,0 +1,34 @@
+"""``flightlog serve``: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from flightlog.api import create_app
+from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.errors import MigrationError
+from flightlog.migrations.runner import Migrator
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
+    database_url: str | None = DatabaseUrlOption,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs); every request needs an API key.
+
+    The schema must be at head: run [bold]flightlog db upgrade[/bold] first.
+
+    Example: [bold]flightlog api-key create --name ci && flightlog serve --port 8000[/bold]
+    """
+    settings = settings_for(database_url)
+    migrator = Migrator(settings)
+    current, head = migrator.current(), migrator.head()
+    if current != head:
+        raise MigrationError(
+            f"The database at {settings.database.redacted()} is at schema {current or 'none'}, "
+            f"not {head}. Run 'flightlog db upgrade' first."
+        )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
