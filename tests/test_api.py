@@ -121,6 +121,22 @@ async def test_plan_approval_and_task_changes_over_http(store: Store) -> None:
         _error(await api.get(f"/tasks/{task['id']}"), 404, "not_found")
 
 
+async def test_a_queued_run_over_http(store: Store) -> None:
+    async with client_of(store) as api:
+        task = (await api.post("/tasks", json={"title": "queued"})).json()
+        queued = await api.post(
+            f"/tasks/{task['id']}/queued-runs", json={"input_context": {"seed": 1}}
+        )
+        assert queued.status_code == 201, queued.text
+        run = queued.json()
+        assert (run["status"], run["started_at"]) == ("PENDING", None)
+        _error(await api.post(f"/tasks/{task['id']}/runs"), 409, "conflict")
+        begun = (await api.post(f"/runs/{run['id']}/begin")).json()
+        assert begun["status"] == "RUNNING"
+        assert begun["started_at"] is not None
+        _error(await api.post(f"/runs/{run['id']}/begin"), 409, "invalid_transition")
+
+
 async def test_one_bad_event_rejects_the_batch_and_writes_nothing(store: Store) -> None:
     async with client_of(store) as api:
         task = (await api.post("/tasks", json={"title": "t"})).json()

@@ -149,6 +149,20 @@ class RunStart(_In):
     actor: str | None = None
 
 
+class RunQueue(_In):
+    plan: dict[str, Any] | None = None
+    input_context: dict[str, Any] | None = None
+    agent_id: uuid.UUID | None = None
+    agent_type: AgentType | None = None
+    git_branch: str | None = None
+    actor: str | None = None
+
+
+class RunBegin(_In):
+    await_plan_approval: bool = False
+    actor: str | None = None
+
+
 class RunFinish(_In):
     status: RunStatus = RunStatus.COMPLETED
     results: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightlog.enums import RunStatus, TaskStatus
 from flightlog.errors import Conflict
 from flightlog.models import Task, TaskRun
+from flightlog.services import run_queue
 from flightlog.services import runs as run_service
 from flightlog.services._common import require, utc_now
 from flightlog.services.events import record_transition
@@ -52,7 +53,10 @@ async def claim(
     lease_seconds: float = 300.0,
     limit: int = 1,
 ) -> list[Claim]:
-    """Lease up to ``limit`` ready tasks (highest priority first) and start a run for each."""
+    """Lease up to ``limit`` ready tasks (highest priority first) and start a run for each.
+
+    A task with a queued run gets that run begun rather than a new one.
+    """
     require(0 < len(worker) <= 255, "worker must be 1 to 255 characters")
     require(lease_seconds > 0, "lease_seconds must be positive")
     require(1 <= limit <= MAX_CLAIM_BATCH, f"limit must be between 1 and {MAX_CLAIM_BATCH}")
@@ -72,7 +76,15 @@ async def claim(
             await _abandon_expired(session, task, worker)
         task.claimed_by = worker
         task.lease_expires_at = expires
-        run = await run_service.start_run(session, task.id, customer_id=customer_id, actor=worker)
+        queued = await run_service.queued_run(session, task.id)
+        if queued is not None:
+            run = await run_queue.begin_run(
+                session, queued.id, customer_id=customer_id, actor=worker
+            )
+        else:
+            run = await run_service.start_run(
+                session, task.id, customer_id=customer_id, actor=worker
+            )
         claims.append(Claim(task.id, run.id, worker, expires))
     return claims
 
@@ -83,7 +95,8 @@ async def _abandon_expired(session: AsyncSession, task: Task, new_worker: str) -
         await session.scalars(
             select(TaskRun).where(
                 TaskRun.task_id == task.id,
-                TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.PENDING.value]),
+                # A queued (PENDING) run is not the lost worker's: the new holder begins it.
+                TaskRun.status == RunStatus.RUNNING.value,
             )
         )
     ).all()

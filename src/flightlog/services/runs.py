@@ -45,7 +45,24 @@ async def lock_task(session: AsyncSession, task_id: uuid.UUID, customer_id: uuid
     return task
 
 
-async def _lock_run(
+async def next_run_number(session: AsyncSession, task_id: uuid.UUID) -> int:
+    """The number the task's next run gets; gap-free because the caller holds the task lock."""
+    last = await session.scalar(
+        select(func.coalesce(func.max(TaskRun.run_number), 0)).where(TaskRun.task_id == task_id)
+    )
+    return int(last or 0) + 1
+
+
+async def queued_run(session: AsyncSession, task_id: uuid.UUID) -> TaskRun | None:
+    """The task's queued (PENDING) run, if it has one; a task has at most one."""
+    stmt = select(TaskRun).where(
+        TaskRun.task_id == task_id, TaskRun.status == RunStatus.PENDING.value
+    )
+    found: TaskRun | None = await session.scalar(stmt.order_by(TaskRun.run_number).limit(1))
+    return found
+
+
+async def lock_run(
     session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID
 ) -> tuple[Task, TaskRun]:
     """Lock the run's task, then the run, and return both freshly read."""
@@ -106,14 +123,17 @@ async def start_run(
     if await_plan_approval and plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")
     task = await lock_task(session, task_id, customer_id)
+    queued = await queued_run(session, task_id)
+    if queued is not None:
+        raise Conflict(
+            f"run #{queued.run_number} of this task is queued; begin that run instead",
+            run_id=str(queued.id),
+        )
     if task.status is not TaskStatus.RUNNING:
         await transition_task(session, task, TaskStatus.RUNNING, actor=actor)
-    last = await session.scalar(
-        select(func.coalesce(func.max(TaskRun.run_number), 0)).where(TaskRun.task_id == task_id)
-    )
     run = TaskRun(
         task_id=task_id,
-        run_number=int(last or 0) + 1,
+        run_number=await next_run_number(session, task_id),
         status=RunStatus.PENDING,
         plan=plan,
         plan_status=ApprovalStatus.PENDING if await_plan_approval else None,
@@ -157,7 +177,7 @@ async def submit_plan(
     actor: str | None = None,
 ) -> TaskRun:
     """A running run proposes a plan and waits until a person approves it."""
-    task, run = await _lock_run(session, run_id, customer_id)
+    task, run = await lock_run(session, run_id, customer_id)
     await set_run_status(session, task, run, RunStatus.WAITING_APPROVAL, actor=actor)
     run.plan = plan
     run.plan_status = ApprovalStatus.PENDING
@@ -177,7 +197,7 @@ async def decide_plan(
 ) -> TaskRun:
     """Record a person's decision on the plan: approval resumes the run, rejection ends it."""
     require(bool(decided_by and decided_by.strip()), "decided_by must name who decided")
-    task, run = await _lock_run(session, run_id, customer_id)
+    task, run = await lock_run(session, run_id, customer_id)
     if run.status is not RunStatus.WAITING_APPROVAL:
         raise Conflict(f"run {run_id} is {run.status}, not waiting for plan approval")
     run.plan_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
@@ -233,15 +253,18 @@ async def _finish(
     if target is RunStatus.CANCELLED:
         await _cancel_agent_runs(session, task, run)
     await session.flush()
-    others_active = await session.scalar(
+    others_going = await session.scalar(
         select(func.count(TaskRun.id)).where(
             TaskRun.task_id == task.id,
             TaskRun.id != run.id,
-            TaskRun.status.in_([s.value for s in ACTIVE_RUN_STATUSES]),
+            TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]),
         )
     )
-    if not others_active and task.status is TaskStatus.RUNNING:
+    if not others_going and task.status is TaskStatus.RUNNING:
+        # With a run queued behind this one the task is waiting again, not finished.
         outcome = FINISHED_RUN_TO_TASK.get(target, TaskStatus.PENDING)
+        if await queued_run(session, task.id) is not None:
+            outcome = TaskStatus.PENDING
         await transition_task(session, task, outcome, actor=actor)
     await refresh_task_statistics(session, task.id)
 
@@ -269,7 +292,7 @@ async def finish_run(
         raise ValidationError("a FAILED run needs error_message or error_details")
     for name, value in (("memory_usage_mb", memory_usage_mb), ("cpu_time_ms", cpu_time_ms)):
         require(value is None or value >= 0, f"{name} cannot be negative")
-    task, run = await _lock_run(session, run_id, customer_id)
+    task, run = await lock_run(session, run_id, customer_id)
     RUN_LIFECYCLE.check(run.status, status)
     run.results = results if results is not None else run.results
     run.error_message = error_message

@@ -26,6 +26,7 @@ from flightlog.services import (
     deletion,
     events,
     metrics,
+    run_queue,
     runs,
     tasks,
 )
@@ -96,11 +97,21 @@ class Tasks(_Facade):
 
 
 class Runs(_Facade):
-    """``store.runs``: start, get, list, plan approval, finish."""
+    """``store.runs``: start (or enqueue, then begin), get, list, plan approval, finish."""
 
     async def start(self, task_id: uuid.UUID, **kw: Any) -> TaskRun:
         async with self._store.transaction() as s:
             return await runs.start_run(s, task_id, customer_id=self._customer, **kw)
+
+    async def enqueue(self, task_id: uuid.UUID, **kw: Any) -> TaskRun:
+        """Queue the task's next run (PENDING) for a worker to begin; see ``run_queue``."""
+        async with self._store.transaction() as s:
+            return await run_queue.enqueue_run(s, task_id, customer_id=self._customer, **kw)
+
+    async def begin(self, run_id: uuid.UUID, **kw: Any) -> TaskRun:
+        """Start a queued run."""
+        async with self._store.transaction() as s:
+            return await run_queue.begin_run(s, run_id, customer_id=self._customer, **kw)
 
     async def get(self, run_id: uuid.UUID) -> TaskRun:
         async with self._store.reader() as s:

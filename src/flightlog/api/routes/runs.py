@@ -7,7 +7,15 @@ import uuid
 from fastapi import APIRouter, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.schemas import AgentRunOut, PlanDecision, RunFinish, RunOut, RunStart
+from flightlog.api.schemas import (
+    AgentRunOut,
+    PlanDecision,
+    RunBegin,
+    RunFinish,
+    RunOut,
+    RunQueue,
+    RunStart,
+)
 
 router = APIRouter(tags=["runs"])
 
@@ -17,6 +25,24 @@ async def start_run(task_id: uuid.UUID, store: TenantStore, body: RunStart | Non
     """The task's next run: RUNNING, or WAITING_APPROVAL when its plan needs approval."""
     options = body.model_dump(exclude_unset=True) if body is not None else {}
     return RunOut.model_validate(await store.runs.start(task_id, **options))
+
+
+@router.post(
+    "/tasks/{task_id}/queued-runs", status_code=status.HTTP_201_CREATED, response_model=RunOut
+)
+async def enqueue_run(
+    task_id: uuid.UUID, store: TenantStore, body: RunQueue | None = None
+) -> RunOut:
+    """Queue the task's next run (PENDING) for a worker to begin, or to begin yourself."""
+    options = body.model_dump(exclude_unset=True) if body is not None else {}
+    return RunOut.model_validate(await store.runs.enqueue(task_id, **options))
+
+
+@router.post("/runs/{run_id}/begin", response_model=RunOut)
+async def begin_run(run_id: uuid.UUID, store: TenantStore, body: RunBegin | None = None) -> RunOut:
+    """Start a queued run: RUNNING, or WAITING_APPROVAL when asked to await plan approval."""
+    options = body.model_dump(exclude_unset=True) if body is not None else {}
+    return RunOut.model_validate(await store.runs.begin(run_id, **options))
 
 
 @router.get("/tasks/{task_id}/runs", response_model=list[RunOut])

@@ -1,0 +1,112 @@
+"""Queued runs (seed 004's ``execution_status = 'queued'``): schedule a run now, begin it later.
+
+A queued run is a :class:`TaskRun` in ``PENDING``: it already has its run
+number, input, intended agent and plan, but no start time. A task has at
+most one queued run; its task waits in ``PENDING``, so a worker's
+:func:`flightlog.services.claims.claim` picks it up and begins that run
+rather than starting another. Cancelling the task cancels the queued run too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flightlog.enums import AgentType, ApprovalStatus, RunStatus, TaskStatus
+from flightlog.errors import Conflict, ValidationError
+from flightlog.models import TaskRun
+from flightlog.services import events
+from flightlog.services._common import utc_now
+from flightlog.services.lifecycle import RUN_LIFECYCLE, TASK_LIFECYCLE
+from flightlog.services.runs import (
+    lock_run,
+    lock_task,
+    next_run_number,
+    queued_run,
+    set_run_status,
+)
+from flightlog.services.statistics import refresh_task_statistics
+from flightlog.services.tasks import transition_task
+
+#: A finished task goes back to waiting when a new run is queued for it.
+_WAITS_AGAIN = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT})
+
+
+async def enqueue_run(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    plan: dict[str, Any] | None = None,
+    input_context: dict[str, Any] | None = None,
+    agent_id: uuid.UUID | None = None,
+    agent_type: AgentType | str | None = None,
+    git_branch: str | None = None,
+    actor: str | None = None,
+) -> TaskRun:
+    """Queue the task's next run. A cancelled task cannot be queued; nor a second run."""
+    kind = AgentType(agent_type) if agent_type is not None else None
+    task = await lock_task(session, task_id, customer_id)
+    already = await queued_run(session, task_id)
+    if already is not None:
+        raise Conflict(
+            f"run #{already.run_number} of this task is already queued", run_id=str(already.id)
+        )
+    if task.status in _WAITS_AGAIN or task.status is TaskStatus.CANCELLED:
+        TASK_LIFECYCLE.check(task.status, TaskStatus.PENDING)
+    run = TaskRun(
+        task_id=task_id,
+        run_number=await next_run_number(session, task_id),
+        status=RunStatus.PENDING,
+        plan=plan,
+        input_context=input_context or {},
+        agent_id=agent_id,
+        agent_type=kind,
+        git_branch=git_branch,
+    )
+    session.add(run)
+    await session.flush()
+    await events.record_transition(
+        session,
+        entity="TaskRun",
+        entity_id=run.id,
+        from_status=None,
+        to_status=RunStatus.PENDING,
+        customer_id=customer_id,
+        task_id=task_id,
+        run_id=run.id,
+        actor=actor,
+        data={"queued": True},
+    )
+    if task.status in _WAITS_AGAIN:
+        await transition_task(session, task, TaskStatus.PENDING, actor=actor, reason="run queued")
+    await session.flush()
+    await refresh_task_statistics(session, task_id)
+    return run
+
+
+async def begin_run(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID,
+    await_plan_approval: bool = False,
+    actor: str | None = None,
+) -> TaskRun:
+    """Start a queued run: RUNNING, or WAITING_APPROVAL when its plan needs approval first."""
+    task, run = await lock_run(session, run_id, customer_id)
+    target = RunStatus.WAITING_APPROVAL if await_plan_approval else RunStatus.RUNNING
+    if await_plan_approval and run.plan is None:
+        raise ValidationError("a run that awaits plan approval needs a plan")
+    RUN_LIFECYCLE.check(run.status, target)
+    if task.status is not TaskStatus.RUNNING:
+        await transition_task(session, task, TaskStatus.RUNNING, actor=actor)
+    if await_plan_approval:
+        run.plan_status = ApprovalStatus.PENDING
+    run.started_at = utc_now()
+    await set_run_status(session, task, run, target, actor=actor, data={"queued": False})
+    await session.flush()
+    await refresh_task_statistics(session, task.id)
+    return run
