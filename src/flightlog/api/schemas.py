@@ -139,16 +139,6 @@ class RunOut(_Out):
     updated_at: datetime
 
 
-class RunStart(_In):
-    plan: dict[str, Any] | None = None
-    await_plan_approval: bool = False
-    input_context: dict[str, Any] | None = None
-    agent_id: uuid.UUID | None = None
-    agent_type: AgentType | None = None
-    git_branch: str | None = None
-    actor: str | None = None
-
-
 class RunQueue(_In):
     plan: dict[str, Any] | None = None
     input_context: dict[str, Any] | None = None
@@ -156,6 +146,10 @@ class RunQueue(_In):
     agent_type: AgentType | None = None
     git_branch: str | None = None
     actor: str | None = None
+
+
+class RunStart(RunQueue):
+    await_plan_approval: bool = False
 
 
 class RunBegin(_In):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from pydantic import AfterValidator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,3 +55,13 @@ def require(condition: bool, message: str, **details: Any) -> None:
     """Raise :class:`ValidationError` unless ``condition`` holds."""
     if not condition:
         raise ValidationError(message, **details)
+
+
+def _must_be_aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must be timezone-aware (UTC)")
+    return value
+
+
+#: A datetime field of an input model that refuses naive values rather than guess their zone.
+AwareDatetime = Annotated[datetime, AfterValidator(_must_be_aware)]

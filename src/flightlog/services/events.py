@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import insert, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from flightlog.db.types import UtcDateTime, utcnow
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
+from flightlog.services._common import AwareDatetime
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 MAX_PAGE_SIZE = 1000
@@ -53,14 +54,7 @@ class NewEvent(BaseModel):
     entity_type: str | None = Field(default=None, max_length=64)
     entity_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=255)
-    created_at: datetime | None = None
-
-    @field_validator("created_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must be timezone-aware (UTC)")
-        return value
+    created_at: AwareDatetime | None = None
 
 
 @dataclass(frozen=True)

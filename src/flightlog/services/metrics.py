@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightlog.enums import MetricType
 from flightlog.errors import ValidationError
 from flightlog.models import MetricPoint
-from flightlog.services._common import require
+from flightlog.services._common import AwareDatetime, require
 from flightlog.services._dialect import epoch_bucket
 
 MAX_SERIES_POINTS = 100_000
@@ -36,20 +36,13 @@ class NewMetric(BaseModel):
     task_id: uuid.UUID | None = None
     run_id: uuid.UUID | None = None
     agent_run_id: uuid.UUID | None = None
-    recorded_at: datetime | None = None
+    recorded_at: AwareDatetime | None = None
 
     @field_validator("value")
     @classmethod
     def _finite(cls, value: float) -> float:
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
-        return value
-
-    @field_validator("recorded_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must be timezone-aware (UTC)")
         return value
 
 

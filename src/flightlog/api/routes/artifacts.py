@@ -1,0 +1,76 @@
+"""Artifacts: upload a new version as the raw request body, read it back verified."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.worker_schemas import ArtifactOut
+from flightlog.enums import ArtifactType
+
+router = APIRouter(tags=["artifacts"])
+
+
+@router.put(
+    "/tasks/{task_id}/artifacts/{name:path}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ArtifactOut,
+)
+async def put_artifact(
+    task_id: uuid.UUID,
+    name: str,
+    request: Request,
+    store: TenantStore,
+    content_type: Annotated[str, Header()] = "application/octet-stream",
+    artifact_type: ArtifactType = ArtifactType.OTHER,
+    run_id: uuid.UUID | None = None,
+    file_path: str | None = None,
+) -> ArtifactOut:
+    """The body becomes the next version of ``name``; identical content is stored once."""
+    artifact = await store.artifacts.put(
+        task_id,
+        name,
+        await request.body(),
+        content_type=content_type,
+        artifact_type=artifact_type,
+        run_id=run_id,
+        file_path=file_path,
+    )
+    return ArtifactOut.model_validate(artifact)
+
+
+@router.get("/tasks/{task_id}/artifacts", response_model=list[ArtifactOut])
+async def latest_artifacts(task_id: uuid.UUID, store: TenantStore) -> list[ArtifactOut]:
+    """The latest version of each of the task's artifacts."""
+    return [ArtifactOut.model_validate(a) for a in await store.artifacts.latest(task_id)]
+
+
+@router.get("/tasks/{task_id}/artifacts/{name:path}/versions", response_model=list[ArtifactOut])
+async def versions(task_id: uuid.UUID, name: str, store: TenantStore) -> list[ArtifactOut]:
+    return [ArtifactOut.model_validate(a) for a in await store.artifacts.versions(task_id, name)]
+
+
+@router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
+async def get_artifact(artifact_id: uuid.UUID, store: TenantStore) -> ArtifactOut:
+    return ArtifactOut.model_validate(await store.artifacts.get(artifact_id))
+
+
+@router.get("/artifacts/{artifact_id}/content", response_class=Response)
+async def read_artifact(
+    artifact_id: uuid.UUID,
+    store: TenantStore,
+    download: Annotated[bool, Query(description="Ask browsers to save, not show, it.")] = False,
+) -> Response:
+    """The content, checked against its SHA-256 before it is sent."""
+    artifact = await store.artifacts.get(artifact_id)
+    content = await store.artifacts.read(artifact_id)
+    headers = {"ETag": f'"{artifact.sha256}"'}
+    if download:
+        # RFC 5987 encoding: any character of a name is safe in the header.
+        filename = quote(artifact.name.rsplit("/", 1)[-1])
+        headers["Content-Disposition"] = f"attachment; filename*=utf-8''{filename}"
+    return Response(content, media_type=artifact.content_type, headers=headers)

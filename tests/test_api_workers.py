@@ -1,0 +1,128 @@
+"""The worker side of the HTTP API: claims, agent steps, the agent registry, artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import httpx
+
+from api_client import client_of
+from flightlog.store import Store
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _code(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+async def test_a_worker_claims_reports_its_agents_and_completes(store: Store) -> None:
+    async with client_of(store) as api:
+        task = _ok(await api.post("/tasks", json={"title": "ship it", "priority": 5}), 201)
+        [claim] = _ok(await api.post("/claims", json={"worker": "w1", "lease_seconds": 60}))
+        assert (claim["task_id"], claim["worker"]) == (task["id"], "w1")
+        assert _ok(await api.post("/claims", json={"worker": "w2"})) == []
+
+        step = _ok(
+            await api.post(f"/runs/{claim['run_id']}/agent-runs", json={"agent_name": "Engineer"}),
+            201,
+        )
+        _ok(await api.post(f"/agent-runs/{step['id']}/running"))
+        usage = {"tokens_in": 1200, "tokens_out": 300, "cost_usd": "0.0042"}
+        _ok(await api.post(f"/agent-runs/{step['id']}/usage", json=usage))
+        done = _ok(
+            await api.post(
+                f"/agent-runs/{step['id']}/finish",
+                json={"output_summary": "wrote the code", "tokens_in": 100},
+            )
+        )
+        assert (done["status"], done["tokens_in"], done["cost_usd"]) == (
+            "COMPLETED",
+            1300,
+            "0.004200",
+        )
+
+        lease = _ok(
+            await api.post(
+                "/claims/heartbeat",
+                json={"task_id": task["id"], "worker": "w1", "lease_seconds": 600},
+            )
+        )
+        assert lease["lease_expires_at"] > claim["lease_expires_at"]
+        stolen = {**claim, "worker": "w2"}
+        assert _code(await api.post("/claims/complete", json={"claim": stolen}), 409) == "conflict"
+        run = _ok(await api.post("/claims/complete", json={"claim": claim, "results": {"ok": 1}}))
+        assert (run["status"], run["tokens_in"]) == ("COMPLETED", 1300)
+        after = _ok(await api.get(f"/tasks/{task['id']}"))
+        assert (after["status"], after["claimed_by"]) == ("COMPLETED", None)
+        steps = _ok(await api.get(f"/runs/{claim['run_id']}/agent-runs"))
+        assert [s["agent_name"] for s in steps] == ["Engineer"]
+
+
+async def test_a_released_claim_gives_the_task_back(store: Store) -> None:
+    async with client_of(store) as api:
+        task = _ok(await api.post("/tasks", json={"title": "later"}), 201)
+        [claim] = _ok(await api.post("/claims", json={"worker": "w1"}))
+        released = await api.post("/claims/release", json={"claim": claim, "reason": "shutdown"})
+        assert released.status_code == 204
+        assert _ok(await api.get(f"/runs/{claim['run_id']}"))["status"] == "CANCELLED"
+        assert _ok(await api.get(f"/tasks/{task['id']}"))["status"] == "PENDING"
+        [again] = _ok(await api.post("/claims", json={"worker": "w2"}))
+        assert again["task_id"] == task["id"]
+        assert again["run_id"] != claim["run_id"]
+
+
+async def test_agents_register_idempotently_and_report_derived_health(store: Store) -> None:
+    async with client_of(store) as api:
+        body = {"name": "qa-bot", "agent_type": "qa", "capabilities": ["pytest"]}
+        first = _ok(await api.post("/agents", json=body))
+        again = _ok(await api.post("/agents", json={**body, "version": "2"}))
+        assert again["id"] == first["id"]
+        assert (again["version"], first["status"]) == ("2", "STARTING")
+        beat = _ok(await api.post(f"/agents/{first['id']}/heartbeat"))
+        assert beat["status"] == "HEALTHY"
+        healthy = _ok(
+            await api.get("/agents", params={"status": "healthy", "capability": "pytest"})
+        )
+        assert [a["id"] for a in healthy] == [first["id"]]
+        assert _ok(await api.get("/agents", params={"status": "failed"})) == []
+        assert _code(await api.post("/agents", json={"name": "x", "agent_type": "wizard"}), 422)
+
+
+async def test_artifacts_upload_versions_and_verified_download(store: Store, other: Store) -> None:
+    async with client_of(store) as api, client_of(other) as stranger:
+        task = _ok(await api.post("/tasks", json={"title": "docs"}), 201)
+        path = f"/tasks/{task['id']}/artifacts/docs/prd.md"
+        headers = {"Content-Type": "text/markdown"}
+        v1 = _ok(
+            await api.put(
+                path, content=b"# PRD v1", headers=headers, params={"artifact_type": "document"}
+            ),
+            201,
+        )
+        big = b"x" * (store.settings.inline_artifact_max_bytes + 1)
+        v2 = _ok(await api.put(path, content=big, headers=headers), 201)
+        assert (v1["name"], v1["version"], v2["version"]) == ("docs/prd.md", 1, 2)
+        assert v1["sha256"] == hashlib.sha256(b"# PRD v1").hexdigest()
+        assert v1["artifact_type"] == "DOCUMENT"
+
+        first = await api.get(f"/artifacts/{v1['id']}/content", params={"download": True})
+        assert first.content == b"# PRD v1"
+        assert first.headers["content-type"].startswith("text/markdown")
+        assert first.headers["etag"] == f'"{v1["sha256"]}"'
+        assert first.headers["content-disposition"] == "attachment; filename*=utf-8''prd.md"
+        assert (await api.get(f"/artifacts/{v2['id']}/content")).content == big
+        latest = _ok(await api.get(f"/tasks/{task['id']}/artifacts"))
+        assert [(a["name"], a["version"]) for a in latest] == [("docs/prd.md", 2)]
+        versions = _ok(await api.get(f"{path}/versions"))
+        assert [a["version"] for a in versions] == [1, 2]
+
+        assert _code(await stranger.get(f"/artifacts/{v1['id']}/content"), 404) == "not_found"
+        assert _code(await stranger.put(path, content=b"mine now"), 404) == "not_found"
+        assert len(_ok(await api.get(f"{path}/versions"))) == 2
