@@ -52,9 +52,13 @@ def test_keys_are_shown_once_listed_by_prefix_and_revoked(
     fresh_url: DatabaseUrl, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
     url = _url(fresh_url)
+    code, _, err = cli("api-key", "create", "--name", "ci", "-d", url)
+    assert code == 1
+    assert "flightlog db upgrade" in err  # no silent migration
+    assert cli("db", "upgrade", "-d", url)[0] == 0
     code, out, err = cli("api-key", "create", "--name", "ci", "--scope", "read", "-d", url)
     assert code == 0, err
-    key = out.strip().splitlines()[-1]
+    key = out.splitlines()[0]
     assert key.startswith("fl_")
     prefix = key[:11]
 
@@ -73,6 +77,15 @@ def test_keys_are_shown_once_listed_by_prefix_and_revoked(
     code, _, err = cli("api-key", "create", "--name", "x", "--customer", "nobody@x", "-d", url)
     assert code == 1
     assert "no customer has the email" in err
+    code, _, err = cli("api-key", "create", "--name", "x", "--scope", "Write", "-d", url)
+    assert code == 2
+    assert "unknown scope" in err
+
+    # Rich markup in a name is shown as typed and cannot hide the secret.
+    code, out, err = cli("api-key", "create", "--name", "ci[/x] [bold]", "-d", url)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("fl_")
+    assert "ci[/x] [bold]" in cli("api-key", "list", "-d", url)[1]
 
 
 def test_serve_refuses_a_database_that_is_not_at_head(
@@ -88,7 +101,8 @@ def test_serve_answers_http_with_a_created_key(
     fresh_url: DatabaseUrl, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
     url = _url(fresh_url)
-    key = cli("api-key", "create", "--name", "svc", "-d", url)[1].split()[-1]
+    assert cli("db", "upgrade", "-d", url)[0] == 0
+    key = cli("api-key", "create", "--name", "svc", "-d", url)[1].split()[0]
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "flightlog", "serve", "--port", str(port), "-d", url],

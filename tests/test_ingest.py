@@ -317,6 +317,9 @@ TIMES = st.one_of(
     st.none(),
     st.datetimes(datetime(1971, 1, 1), datetime(2100, 1, 1)),
     AWARE,
+    # At and past the ends of the accepted range, where converting to UTC can overflow.
+    st.datetimes(datetime(1, 1, 1), datetime(1000, 1, 2), timezones=ZONES),
+    st.datetimes(datetime(8999, 12, 30), datetime(9999, 12, 31), timezones=ZONES),
     st.sampled_from(["2030-01-01T00:00:00Z", "yesterday"]),
     st.integers(0, 2**31),
 )
@@ -372,7 +375,12 @@ EVENT_INPUTS = _inputs(
         "entity_id": _texts(64),
         "actor": _texts(255),
         "parent_event_id": st.one_of(
-            st.none(), st.integers(), st.booleans(), st.floats(), st.just("7")
+            st.none(),
+            st.integers(),
+            st.integers(2**63 - 2, 2**64),
+            st.booleans(),
+            st.floats(),
+            st.just("7"),
         ),
         "created_at": TIMES,
         **{name: UUID_ANY for name in EVENT_IDS},

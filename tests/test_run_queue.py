@@ -80,9 +80,17 @@ async def test_refused_enqueues_and_starts_write_nothing(store: Store) -> None:
 
 async def test_begin_only_starts_a_queued_run(store: Store) -> None:
     task = await store.tasks.create(title="t")
-    running = await store.runs.start(task.id)
-    with pytest.raises(InvalidTransition):
-        await store.runs.begin(running.id)
+    running = await store.runs.start(task.id, plan={"steps": ["a"]})
+    started_at = running.started_at
+    with pytest.raises(Conflict, match="only a queued"):
+        await store.runs.begin(running.id, await_plan_approval=True)
+    other = await store.tasks.create(title="awaiting a person")
+    waiting = await store.runs.start(other.id, plan={"steps": ["b"]}, await_plan_approval=True)
+    with pytest.raises(Conflict, match="only a queued"):
+        await store.runs.begin(waiting.id)  # must not skip the plan decision
+    still = await store.runs.get(waiting.id)
+    assert (still.status, still.plan_status) == (RunStatus.WAITING_APPROVAL, ApprovalStatus.PENDING)
+    assert (await store.runs.get(running.id)).started_at == started_at
 
 
 async def test_a_queued_plan_can_wait_for_approval_when_begun(store: Store) -> None:

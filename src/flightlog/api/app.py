@@ -11,7 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 import flightlog
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import install_error_handlers
-from flightlog.api.routes import agents, artifacts, events, health, metrics, runs, tasks, work
+from flightlog.api.routes import (
+    agents,
+    artifacts,
+    events,
+    health,
+    insights,
+    metrics,
+    projects,
+    pull_requests,
+    reviews,
+    runs,
+    tasks,
+    work,
+)
 from flightlog.db.engine import create_async_db_engine
 from flightlog.settings import Settings, get_settings
 
@@ -56,6 +69,18 @@ def create_app(
         app.state.flightlog = ApiContext(engine, settings, connection)
     install_error_handlers(app)
     app.include_router(health.router, prefix=API_PREFIX)
-    for module in (tasks, runs, events, metrics, work, agents, artifacts):
+    for module in (
+        tasks,
+        runs,
+        events,
+        metrics,
+        work,
+        agents,
+        artifacts,
+        projects,
+        reviews,
+        pull_requests,
+        insights,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -14,11 +14,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flightlog.api.context import ApiContext
 from flightlog.errors import PermissionDenied
-from flightlog.services.api_keys import VerifiedKey
+from flightlog.services.api_keys import READ_SCOPE, WRITE_SCOPE, VerifiedKey
 from flightlog.store.core import Store
 
-READ_SCOPE = "read"
-WRITE_SCOPE = "write"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(

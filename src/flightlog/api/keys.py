@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flightlog.services.api_keys import VerifiedKey, verify_key
+from flightlog.db.engine import SQLITE_BEGIN_MODE
+from flightlog.services.api_keys import VerifiedKey, check_key, stamp_last_used
 
 #: Bound on remembered keys, so a flood of distinct valid keys cannot grow memory without end.
 _MAX_REMEMBERED = 10_000
@@ -42,8 +43,13 @@ class KeyCache:
         hit = self._known.get(digest)
         if hit is not None and hit.until > now:
             return hit.key
+        # Checking is a read (on SQLite: no write lock), so a flood of wrong keys
+        # cannot hold up writers; only a key that passed is stamped as used.
+        async with self._sessions() as session:
+            await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+            verified = await check_key(session, key)
         async with self._sessions() as session, session.begin():
-            verified = await verify_key(session, key)
+            await stamp_last_used(session, verified.key_id)
         if self._ttl > 0:
             if len(self._known) >= _MAX_REMEMBERED:
                 self._known = {d: r for d, r in self._known.items() if r.until > now}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flightlog.enums import (
     AgentRunStatus,
@@ -26,6 +26,9 @@ from flightlog.enums import (
 )
 from flightlog.services.events import NewEvent
 from flightlog.services.metrics import NewMetric
+
+#: Who did it, as kept in the audit log (the column holds 255 characters).
+Actor = Annotated[str | None, Field(max_length=255)]
 
 #: Most rows one POST may carry; larger streams belong to the Python ingest path.
 MAX_BATCH = 10_000
@@ -87,7 +90,7 @@ class TaskCreate(_In):
     assigned_agent_id: uuid.UUID | None = None
     assigned_agent_type: AgentType | None = None
     depends_on: list[uuid.UUID] = Field(default_factory=list)
-    actor: str | None = None
+    actor: Actor = None
 
 
 class TaskUpdate(_In):
@@ -105,7 +108,7 @@ class TaskUpdate(_In):
 
 class CancelIn(_In):
     reason: str | None = None
-    actor: str | None = None
+    actor: Actor = None
 
 
 class RunOut(_Out):
@@ -144,8 +147,8 @@ class RunQueue(_In):
     input_context: dict[str, Any] | None = None
     agent_id: uuid.UUID | None = None
     agent_type: AgentType | None = None
-    git_branch: str | None = None
-    actor: str | None = None
+    git_branch: str | None = Field(default=None, max_length=255)
+    actor: Actor = None
 
 
 class RunStart(RunQueue):
@@ -154,7 +157,7 @@ class RunStart(RunQueue):
 
 class RunBegin(_In):
     await_plan_approval: bool = False
-    actor: str | None = None
+    actor: Actor = None
 
 
 class RunFinish(_In):
@@ -164,14 +167,14 @@ class RunFinish(_In):
     error_details: dict[str, Any] | None = None
     memory_usage_mb: int | None = None
     cpu_time_ms: int | None = None
-    git_commit: str | None = None
-    pr_url: str | None = None
-    actor: str | None = None
+    git_commit: str | None = Field(default=None, max_length=64)
+    pr_url: str | None = Field(default=None, max_length=500)
+    actor: Actor = None
 
 
 class PlanDecision(_In):
     approve: bool
-    decided_by: str
+    decided_by: str = Field(min_length=1, max_length=255)
     comment: str | None = None
 
 
@@ -216,8 +219,23 @@ class EventPageOut(BaseModel):
     next_after_id: int | None = Field(description="Pass back as ?after_id= for the next page.")
 
 
+#: Written by Flightlog itself when state changes; a client may not forge them.
+SERVER_EVENT_TYPES = frozenset({EventType.STATUS_CHANGE, EventType.AUDIT})
+
+
 class EventBatch(_In):
     events: list[NewEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @field_validator("events")
+    @classmethod
+    def _no_server_events(cls, events: list[NewEvent]) -> list[NewEvent]:
+        for index, event in enumerate(events):
+            if event.event_type in SERVER_EVENT_TYPES:
+                raise ValueError(
+                    f"event #{index}: {event.event_type} events are written by Flightlog "
+                    "itself when state changes; send LOG, MESSAGE, RESULT or another type"
+                )
+        return events
 
 
 class EventIds(BaseModel):

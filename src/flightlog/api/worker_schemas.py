@@ -7,9 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from flightlog.enums import AgentRunStatus, AgentStatus, AgentType, ArtifactType, RunStatus
+from flightlog.services.agent_runs import MAX_COST_USD
+from flightlog.services.claims import MAX_LEASE_SECONDS
+
+#: Token counters are BIGINT; a single report of more than a trillion is a bug upstream.
+MAX_TOKENS = 10**12
 
 
 class _Out(BaseModel):
@@ -22,7 +27,7 @@ class _In(BaseModel):
 
 class ClaimRequest(_In):
     worker: str = Field(min_length=1, max_length=255)
-    lease_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
     limit: int = Field(default=1, ge=1, le=100)
 
 
@@ -31,14 +36,14 @@ class ClaimOut(_Out):
 
     task_id: uuid.UUID
     run_id: uuid.UUID
-    worker: str
-    lease_expires_at: datetime
+    worker: str = Field(min_length=1, max_length=255)
+    lease_expires_at: AwareDatetime
 
 
 class Heartbeat(_In):
     task_id: uuid.UUID
-    worker: str
-    lease_seconds: float = Field(default=300.0, gt=0)
+    worker: str = Field(min_length=1, max_length=255)
+    lease_seconds: float = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
 
 
 class LeaseOut(BaseModel):
@@ -58,16 +63,16 @@ class ClaimRelease(_In):
 
 
 class AgentRunStart(_In):
-    agent_name: str
+    agent_name: str = Field(min_length=1, max_length=100)
     parent_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     details: dict[str, Any] | None = None
 
 
 class Usage(_In):
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: Decimal = Decimal(0)
+    tokens_in: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    tokens_out: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    cost_usd: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_COST_USD, allow_inf_nan=False)
 
 
 class AgentRunFinish(Usage):

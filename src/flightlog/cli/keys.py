@@ -10,17 +10,18 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 from flightlog.db.engine import async_session_factory, create_async_db_engine
 from flightlog.errors import NotFound
-from flightlog.migrations.runner import Migrator
 from flightlog.models import ApiKey, Customer
 from flightlog.ops.purge import parse_age
 from flightlog.services import api_keys
+from flightlog.services.api_keys import READ_SCOPE, WRITE_SCOPE
 from flightlog.services.customers import ensure_default_customer
 from flightlog.settings import Settings
 
@@ -54,7 +55,7 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
         finally:
             await engine.dispose()
 
-    Migrator(settings).upgrade("head")
+    require_head(settings)
     return asyncio.run(run())
 
 
@@ -72,6 +73,12 @@ def create(
 
     Example: [bold]flightlog api-key create --name dashboard --scope read[/bold]
     """
+    unknown = sorted(set(scope) - {READ_SCOPE, WRITE_SCOPE})
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scope {', '.join(unknown)}; use {READ_SCOPE} or {WRITE_SCOPE}",
+            param_hint="--scope",
+        )
     expires_at = datetime.now(UTC) + parse_age(expires_in) if expires_in else None
 
     async def work(session: AsyncSession) -> api_keys.CreatedApiKey:
@@ -86,9 +93,12 @@ def create(
         )
 
     created = _in_transaction(settings_for(database_url), work)
-    console.print(f"Created API key [bold]{created.prefix}[/bold] ({created.name}).")
-    console.print("Copy it now; it is not stored and will not be shown again:")
+    # The secret first, as plain text: nothing printed after the commit may stand in its way.
     print(created.key)
+    console.print(
+        f"Created API key [bold]{created.prefix}[/bold] ({escape(created.name)}) above. "
+        "Copy it now; it is not stored and will not be shown again."
+    )
 
 
 @app.command("list")
@@ -113,7 +123,7 @@ def list_(
             state = "expired"
         table.add_row(
             key.prefix,
-            key.name,
+            escape(key.name),
             ", ".join(key.scopes) or "all",
             f"{key.created_at:%Y-%m-%d %H:%M}",
             f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never",
@@ -150,4 +160,4 @@ def revoke(
         )
 
     info = _in_transaction(settings_for(database_url), work)
-    console.print(f"Revoked API key [bold]{info.prefix}[/bold] ({info.name}).")
+    console.print(f"Revoked API key [bold]{info.prefix}[/bold] ({escape(info.name)}).")

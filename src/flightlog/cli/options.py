@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import typer
 
+from flightlog.errors import MigrationError
+from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings, get_settings
 
 
@@ -31,3 +33,14 @@ DatabaseUrlOption = typer.Option(
 def settings_for(database_url: str | None) -> Settings:
     """Settings from the environment, with the command line's URL on top."""
     return get_settings(database_url=database_url)
+
+
+def require_head(settings: Settings) -> None:
+    """Refuse to work on a database whose schema is not at this version's head."""
+    migrator = Migrator(settings)
+    current, head = migrator.current(), migrator.head()
+    if current != head:
+        raise MigrationError(
+            f"The database at {settings.database.redacted()} is at schema {current or 'none'}, "
+            f"not {head}. Run 'flightlog db upgrade' first."
+        )

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
-from flightlog.api import create_app
-from flightlog.cli.options import DatabaseUrlOption, settings_for
-from flightlog.errors import MigrationError
-from flightlog.migrations.runner import Migrator
+from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 
 
 def serve(
@@ -23,12 +19,11 @@ def serve(
 
     Example: [bold]flightlog api-key create --name ci && flightlog serve --port 8000[/bold]
     """
+    # Imported here so that every other command starts without loading the web stack.
+    import uvicorn
+
+    from flightlog.api import create_app
+
     settings = settings_for(database_url)
-    migrator = Migrator(settings)
-    current, head = migrator.current(), migrator.head()
-    if current != head:
-        raise MigrationError(
-            f"The database at {settings.database.redacted()} is at schema {current or 'none'}, "
-            f"not {head}. Run 'flightlog db upgrade' first."
-        )
+    require_head(settings)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)

@@ -10,6 +10,8 @@ settings and an ``application_name`` so operators can see Flightlog in
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,10 @@ from flightlog.settings import Settings
 
 #: Execution option a read-only unit of work sets to take SQLite's lock lazily.
 SQLITE_BEGIN_MODE = "flightlog_sqlite_begin"
+
+#: JSON columns refuse NaN and infinities: they are not JSON, PostgreSQL's jsonb
+#: rejects them, and SQLite would store text no other reader can parse.
+strict_json = functools.partial(json.dumps, allow_nan=False)
 
 
 def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
@@ -93,7 +99,10 @@ def create_sync_engine(
     if url.dialect == "sqlite":
         _ensure_sqlite_directory(url)
         engine = create_engine(
-            url.sync_url, connect_args=_sqlite_connect_args(settings), echo=settings.echo_sql
+            url.sync_url,
+            connect_args=_sqlite_connect_args(settings),
+            echo=settings.echo_sql,
+            json_serializer=strict_json,
         )
         _install_sqlite_tuning(engine, settings, foreign_keys=sqlite_foreign_keys)
         return engine
@@ -101,6 +110,7 @@ def create_sync_engine(
         url.sync_url,
         connect_args={"application_name": settings.application_name},
         echo=settings.echo_sql,
+        json_serializer=strict_json,
         **_postgres_kwargs(settings),
     )
 
@@ -111,7 +121,10 @@ def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None
     if url.dialect == "sqlite":
         _ensure_sqlite_directory(url)
         engine = create_async_engine(
-            url.async_url, connect_args=_sqlite_connect_args(settings), echo=settings.echo_sql
+            url.async_url,
+            connect_args=_sqlite_connect_args(settings),
+            echo=settings.echo_sql,
+            json_serializer=strict_json,
         )
         _install_sqlite_tuning(engine.sync_engine, settings, foreign_keys=True)
         return engine
@@ -119,6 +132,7 @@ def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None
         url.async_url,
         connect_args={"server_settings": {"application_name": settings.application_name}},
         echo=settings.echo_sql,
+        json_serializer=strict_json,
         **_postgres_kwargs(settings),
     )
 

@@ -43,7 +43,7 @@ class Stream:
 
     table: str
     columns: tuple[str, ...]
-    #: ``assert_owned`` keyword (task_ids, run_ids, agent_run_ids) -> position in a row.
+    #: ``assert_owned`` keyword (task_ids, run_ids, ...) -> position in a row.
     references: tuple[tuple[str, int], ...]
     #: Position of a column whose None means "the database clock" (its server default).
     clock_column: int | None = None
@@ -97,11 +97,11 @@ class Owners:
         if not fresh:
             return
         to_uuid = self._codec.to_uuid
-        await assert_owned(
-            session,
-            self._customer_id,
-            **{kind: [to_uuid(value) for value in values] for kind, values in fresh.items()},
-        )
+        ids: dict[str, list[Any]] = {
+            kind: list(values) if kind == "event_ids" else [to_uuid(value) for value in values]
+            for kind, values in fresh.items()
+        }
+        await assert_owned(session, self._customer_id, **ids)
         for kind, values in fresh.items():
             seen = self._seen[kind]
             if len(seen) + len(values) > _MAX_REMEMBERED_IDS:

@@ -30,7 +30,13 @@ from flightlog.ingest._pipeline import (
     ingest,
     session_codec,
 )
-from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES, NewEvent, validate_event
+from flightlog.services._common import time_in_range
+from flightlog.services.events import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_EVENT_ID,
+    NewEvent,
+    validate_event,
+)
 
 #: Column order of a prepared event row (``id`` comes from the database, and
 #: ``created_at`` too when the event does not give one).
@@ -54,7 +60,13 @@ EVENT_COLUMNS = (
 EVENTS = Stream(
     table="events",
     columns=EVENT_COLUMNS,
-    references=(("task_ids", 1), ("run_ids", 2), ("agent_run_ids", 3)),
+    references=(
+        ("task_ids", 1),
+        ("run_ids", 2),
+        ("agent_run_ids", 3),
+        ("agent_ids", 4),
+        ("event_ids", 5),
+    ),
     clock_column=14,
 )
 
@@ -70,8 +82,9 @@ _ABSENT = object()
 #: What the fast checks return for an input only the model can judge.
 UNDECIDED = object()
 _UUID = uuid.UUID
-#: ``json.dumps`` with its defaults, minus the per-call keyword handling.
-_encode = json.JSONEncoder().encode
+#: ``json.dumps`` as the engines' JSON serializer calls it (NaN refused), minus
+#: the per-call keyword handling.
+_encode = json.JSONEncoder(allow_nan=False).encode
 _dumps = json.dumps
 
 
@@ -165,7 +178,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
                 return None
             ids.append(value)
     parent = get("parent_event_id")
-    if parent is not None and type(parent) is not int:
+    if parent is not None and (type(parent) is not int or not 0 < parent <= MAX_EVENT_ID):
         return None
     content = get("content")
     content_bytes = 0
@@ -195,7 +208,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         return None
     at = get("created_at")
     if at is not None:
-        if type(at) is not datetime or at.tzinfo is None:
+        if type(at) is not datetime or at.tzinfo is None or not time_in_range(at):
             return None
         at = codec.encode_time(at)
     return (

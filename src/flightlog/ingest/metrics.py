@@ -27,6 +27,7 @@ from flightlog.ingest._pipeline import (
     session_codec,
 )
 from flightlog.ingest.events import UNDECIDED, enum_value, json_text, uuid_value
+from flightlog.services._common import time_in_range
 from flightlog.services.metrics import NewMetric, validate_metric
 
 #: Column order of a prepared metric row (``id`` comes from the database).
@@ -111,7 +112,7 @@ def fast_metric(raw: Any, codec: Codec) -> Row | None:
         ids.append(value)
     at = get("recorded_at")
     if at is not None:
-        if type(at) is not datetime or at.tzinfo is None:
+        if type(at) is not datetime or at.tzinfo is None or not time_in_range(at):
             return None
         at = codec.encode_time(at)
     return (ids[0], ids[1], ids[2], name, metric_type, number, unit, stored, at)

@@ -57,9 +57,25 @@ def require(condition: bool, message: str, **details: Any) -> None:
         raise ValidationError(message, **details)
 
 
+#: Times a caller may give: far wider than any real workflow, narrow enough that
+#: converting to UTC cannot overflow and both databases can store the value.
+EARLIEST_TIME = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def time_in_range(value: datetime) -> bool:
+    """Whether an aware time lies in [EARLIEST_TIME, LATEST_TIME) (no overflow on the way)."""
+    try:
+        return EARLIEST_TIME <= value.astimezone(UTC) < LATEST_TIME
+    except (OverflowError, ValueError):
+        return False
+
+
 def _must_be_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must be timezone-aware (UTC)")
+    if not time_in_range(value):
+        raise ValueError("must be between 1000-01-01 and 9000-01-01 UTC")
     return value
 
 

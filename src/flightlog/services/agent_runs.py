@@ -20,6 +20,10 @@ from flightlog.models import AgentRun, Event, Task, TaskRun
 from flightlog.services._common import get_or_raise, require, utc_now
 from flightlog.services.events import record_transition
 from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE
+from flightlog.services.scope import assert_owned
+
+#: The cost columns are NUMERIC(14, 6): eight digits before the point.
+MAX_COST_USD = 10**8
 
 
 def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
@@ -28,6 +32,7 @@ def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
     except (InvalidOperation, ValueError):
         raise ValidationError(f"{name} must be a number, got {value!r}") from None
     require(result.is_finite() and result >= 0, f"{name} cannot be negative")
+    require(result < MAX_COST_USD, f"{name} must be less than {MAX_COST_USD:,} USD")
     return result
 
 
@@ -50,6 +55,7 @@ async def start_agent_run(
     """Record that an agent started its part of an active run (AGENT_START event)."""
     require(0 < len(agent_name.strip()) <= 100, "agent_name must be 1 to 100 characters")
     run = await _owned_run(session, run_id, customer_id)
+    await assert_owned(session, customer_id, agent_ids=[agent_id])
     if run.status not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
     if parent_id is not None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,10 @@ from flightlog.models import ApiKey, Customer
 from flightlog.services import events
 from flightlog.services._common import get_or_raise, require, utc_now
 
+#: The scopes the HTTP API understands: ``read`` allows GET requests, ``write``
+#: everything; a key without scopes may do everything.
+READ_SCOPE = "read"
+WRITE_SCOPE = "write"
 KEY_SCHEME = "fl_"
 PUBLIC_PART_LENGTH = 8
 SECRET_BYTES = 32
@@ -180,13 +184,12 @@ async def create_key(
     raise Conflict("could not draw an unused key prefix; try again")
 
 
-async def verify_key(session: AsyncSession, key: str) -> VerifiedKey:
-    """Resolve a presented key to its customer, or raise :class:`PermissionDenied`.
+async def check_key(session: AsyncSession, key: str) -> VerifiedKey:
+    """Resolve a presented key to its customer, or raise :class:`PermissionDenied`; read only.
 
     Not tenant-scoped: this is how the tenant is found. Until the secret has
     matched, every failure carries the same message; after it matched, the
     caller has proved possession and may learn that the key is revoked or expired.
-    Stamps ``last_used_at``, so it needs a write transaction.
     """
     match = _KEY_SHAPE.match(key) if isinstance(key, str) else None
     if match is None:
@@ -206,9 +209,19 @@ async def verify_key(session: AsyncSession, key: str) -> VerifiedKey:
         raise PermissionDenied(
             f"the customer of API key {prefix} is {status}", prefix=prefix, status=str(status)
         )
-    row.last_used_at = now
-    await session.flush()
     return VerifiedKey(customer_id=row.customer_id, key_id=row.id, scopes=list(row.scopes))
+
+
+async def stamp_last_used(session: AsyncSession, key_id: uuid.UUID) -> None:
+    """Record that a key was used just now (a write)."""
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utc_now()))
+
+
+async def verify_key(session: AsyncSession, key: str) -> VerifiedKey:
+    """:func:`check_key`, then stamp ``last_used_at``, so it needs a write transaction."""
+    verified = await check_key(session, key)
+    await stamp_last_used(session, verified.key_id)
+    return verified
 
 
 async def revoke_key(
@@ -249,13 +262,17 @@ async def list_keys(
 
 __all__ = [
     "INVALID_KEY_MESSAGE",
+    "READ_SCOPE",
+    "WRITE_SCOPE",
     "ApiKeyInfo",
     "CreatedApiKey",
     "VerifiedKey",
+    "check_key",
     "create_key",
     "get_key",
     "hash_key",
     "list_keys",
     "revoke_key",
+    "stamp_last_used",
     "verify_key",
 ]

@@ -27,6 +27,15 @@ from flightlog.services.events import record_transition
 from flightlog.services.tasks import unmet_dependency
 
 MAX_CLAIM_BATCH = 100
+#: A lease longer than a week is a forgotten worker, not a slow one.
+MAX_LEASE_SECONDS = 7 * 24 * 3600
+
+
+def _check_lease(lease_seconds: float) -> None:
+    require(
+        isinstance(lease_seconds, int | float) and 0 < lease_seconds <= MAX_LEASE_SECONDS,
+        f"lease_seconds must be more than 0 and at most {MAX_LEASE_SECONDS:,} (a week)",
+    )
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ async def claim(
     A task with a queued run gets that run begun rather than a new one.
     """
     require(0 < len(worker) <= 255, "worker must be 1 to 255 characters")
-    require(lease_seconds > 0, "lease_seconds must be positive")
+    _check_lease(lease_seconds)
     require(1 <= limit <= MAX_CLAIM_BATCH, f"limit must be between 1 and {MAX_CLAIM_BATCH}")
     now = utc_now()
     stmt = (
@@ -134,6 +143,18 @@ async def _held(
     return task
 
 
+async def _held_run(session: AsyncSession, claimed: Claim, *, customer_id: uuid.UUID) -> Task:
+    """The claim's task, held by its worker, and a run that is really that task's."""
+    task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
+    run = await session.get(TaskRun, claimed.run_id)
+    if run is None or run.task_id != task.id:
+        raise Conflict(
+            f"run {claimed.run_id} is not a run of task {claimed.task_id}; "
+            "send back the claim exactly as it was received"
+        )
+    return task
+
+
 async def heartbeat(
     session: AsyncSession,
     task_id: uuid.UUID,
@@ -143,6 +164,7 @@ async def heartbeat(
     lease_seconds: float = 300.0,
 ) -> datetime:
     """Extend a live lease; refused once it has expired."""
+    _check_lease(lease_seconds)
     task = await _held(session, task_id, customer_id=customer_id, worker=worker)
     task.lease_expires_at = utc_now() + timedelta(seconds=lease_seconds)
     await session.flush()
@@ -159,7 +181,7 @@ async def complete(
     error_message: str | None = None,
 ) -> TaskRun:
     """Finish the claimed run and let go of the task; only the live lease holder may."""
-    task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
+    task = await _held_run(session, claimed, customer_id=customer_id)
     run = await run_service.finish_run(
         session,
         claimed.run_id,
@@ -179,7 +201,7 @@ async def release(
     session: AsyncSession, claimed: Claim, *, customer_id: uuid.UUID, reason: str | None = None
 ) -> None:
     """Give a claimed task back unfinished: its run is cancelled, the task is PENDING again."""
-    task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
+    task = await _held_run(session, claimed, customer_id=customer_id)
     await run_service.finish_run(
         session,
         claimed.run_id,

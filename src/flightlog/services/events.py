@@ -26,6 +26,8 @@ from flightlog.services._common import AwareDatetime
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 MAX_PAGE_SIZE = 1000
+#: Event ids are BIGINT identities.
+MAX_EVENT_ID = 2**63 - 1
 
 
 class NewEvent(BaseModel):
@@ -50,7 +52,7 @@ class NewEvent(BaseModel):
     run_id: uuid.UUID | None = None
     agent_run_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
-    parent_event_id: int | None = None
+    parent_event_id: int | None = Field(default=None, ge=1, le=MAX_EVENT_ID)
     entity_type: str | None = Field(default=None, max_length=64)
     entity_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=255)
@@ -183,6 +185,8 @@ async def list_events(
         raise ValidationError("Give a task_id, run_id or customer_id to read events.")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+    if not 0 <= after_id <= MAX_EVENT_ID:
+        raise ValidationError(f"after_id must be between 0 and {MAX_EVENT_ID}, got {after_id}")
     stmt = select(Event).where(Event.id > after_id)
     if task_id is not None:
         stmt = stmt.where(Event.task_id == task_id)

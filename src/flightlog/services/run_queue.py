@@ -27,6 +27,7 @@ from flightlog.services.runs import (
     queued_run,
     set_run_status,
 )
+from flightlog.services.scope import assert_owned
 from flightlog.services.statistics import refresh_task_statistics
 from flightlog.services.tasks import transition_task
 
@@ -49,6 +50,7 @@ async def enqueue_run(
     """Queue the task's next run. A cancelled task cannot be queued; nor a second run."""
     kind = AgentType(agent_type) if agent_type is not None else None
     task = await lock_task(session, task_id, customer_id)
+    await assert_owned(session, customer_id, agent_ids=[agent_id])
     already = await queued_run(session, task_id)
     if already is not None:
         raise Conflict(
@@ -97,6 +99,14 @@ async def begin_run(
 ) -> TaskRun:
     """Start a queued run: RUNNING, or WAITING_APPROVAL when its plan needs approval first."""
     task, run = await lock_run(session, run_id, customer_id)
+    if run.status is not RunStatus.PENDING:
+        # The transition table alone would let "begin" skip a pending plan decision
+        # (WAITING_APPROVAL -> RUNNING) or restart a running run's clock.
+        raise Conflict(
+            f"run #{run.run_number} is {run.status}; only a queued (PENDING) run can be begun",
+            run_id=str(run.id),
+            status=str(run.status),
+        )
     target = RunStatus.WAITING_APPROVAL if await_plan_approval else RunStatus.RUNNING
     if await_plan_approval and run.plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")

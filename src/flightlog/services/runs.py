@@ -27,6 +27,7 @@ from flightlog.services.lifecycle import (
     RUN_LIFECYCLE,
     TASK_LIFECYCLE,
 )
+from flightlog.services.scope import assert_owned
 from flightlog.services.statistics import refresh_task_statistics
 from flightlog.services.tasks import transition_task
 
@@ -123,6 +124,7 @@ async def start_run(
     if await_plan_approval and plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")
     task = await lock_task(session, task_id, customer_id)
+    await assert_owned(session, customer_id, agent_ids=[agent_id])
     queued = await queued_run(session, task_id)
     if queued is not None:
         raise Conflict(

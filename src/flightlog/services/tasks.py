@@ -13,13 +13,15 @@ from sqlalchemy.orm import aliased
 
 from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
-from flightlog.models import Project, Task, TaskDependency
+from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
 from flightlog.services._common import get_or_raise, require, utc_now
 from flightlog.services._dialect import json_array_contains, lock_for_customer
 from flightlog.services.lifecycle import TASK_LIFECYCLE
 
 MAX_PAGE_SIZE = 500
+#: The largest value an INTEGER column holds on PostgreSQL.
+MAX_INT = 2**31 - 1
 TERMINAL_FOR_TIMESTAMPS = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT, TaskStatus.CANCELLED}
 )
@@ -63,10 +65,14 @@ def _validate_fields(fields: dict[str, Any]) -> None:
     for name in ("max_rounds", "memory_size"):
         if name in fields:
             require(
-                isinstance(fields[name], int) and fields[name] >= 1, f"{name} must be at least 1"
+                isinstance(fields[name], int) and 1 <= fields[name] <= MAX_INT,
+                f"{name} must be between 1 and {MAX_INT:,}",
             )
     if "priority" in fields:
-        require(isinstance(fields["priority"], int), "priority must be an integer")
+        require(
+            isinstance(fields["priority"], int) and -MAX_INT <= fields["priority"] <= MAX_INT,
+            f"priority must be an integer between {-MAX_INT:,} and {MAX_INT:,}",
+        )
     if "tags" in fields:
         tags = fields["tags"]
         require(
@@ -87,8 +93,15 @@ def _validate_fields(fields: dict[str, Any]) -> None:
 
 
 async def _check_same_customer(
-    session: AsyncSession, customer_id: uuid.UUID, *, project_id: Any, parent_task_id: Any
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    project_id: Any,
+    parent_task_id: Any,
+    assigned_agent_id: Any = None,
 ) -> None:
+    if assigned_agent_id is not None:
+        await get_or_raise(session, Agent, assigned_agent_id, customer_id=customer_id)
     if project_id is not None:
         await get_or_raise(session, Project, project_id, customer_id=customer_id)
     if parent_task_id is not None:
@@ -118,6 +131,7 @@ async def create_task(
         customer_id,
         project_id=fields.get("project_id"),
         parent_task_id=fields.get("parent_task_id"),
+        assigned_agent_id=fields.get("assigned_agent_id"),
     )
     task = Task(customer_id=customer_id, input_prompt=input_prompt, **fields)
     session.add(task)
@@ -156,7 +170,11 @@ async def update_task(
     _validate_fields(changes)
     task = await get_task(session, task_id, customer_id=customer_id)
     await _check_same_customer(
-        session, customer_id, project_id=changes.get("project_id"), parent_task_id=None
+        session,
+        customer_id,
+        project_id=changes.get("project_id"),
+        parent_task_id=None,
+        assigned_agent_id=changes.get("assigned_agent_id"),
     )
     for name, value in changes.items():
         setattr(task, name, value)

@@ -4,20 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.errors import MigrationError
+from flightlog.errors import MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
+from flightlog.services._common import translate_integrity_error
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.services.customers import assert_can_write, ensure_default_customer
 from flightlog.settings import Settings, get_settings
 from flightlog.store import facades, project_facades, review_facades, tenancy_facades
+
+
+@contextmanager
+def database_errors_as_domain_errors() -> Iterator[None]:
+    """What the database refused, as the domain error a caller can act on.
+
+    The services validate what they can, but some limits only the database
+    knows (a value too long for its column, a number out of range, a text
+    PostgreSQL cannot store, a reference to a row that does not exist). Those
+    surface here, after the transaction has been rolled back, as
+    :class:`ValidationError` or :class:`NotFound` / :class:`Conflict` rather
+    than as driver exceptions.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        raise translate_integrity_error(exc, what="the change") from exc
+    except DataError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise ValidationError(f"a value was refused by the database: {reason}") from exc
+    except StatementError as exc:
+        if not isinstance(exc.orig, ValueError | OverflowError):
+            raise
+        raise ValidationError(f"a value cannot be stored: {exc.orig}") from exc
 
 
 def session_factory(
@@ -83,18 +109,20 @@ class Store:
         It refuses to start for a customer that is not ACTIVE, so no facade
         call can write on behalf of a suspended or churned tenant.
         """
-        async with self._sessions() as session, session.begin():
-            await assert_can_write(session, self.customer_id)
-            yield session
+        with database_errors_as_domain_errors():
+            async with self._sessions() as session, session.begin():
+                await assert_can_write(session, self.customer_id)
+                yield session
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
         """A read-only session; on SQLite it does not take the write lock."""
-        async with self._sessions() as session:
-            # Leaving the block closes the session: the transaction is rolled back
-            # and the loaded rows stay readable (closing, unlike rollback, does not expire them).
-            await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
-            yield session
+        with database_errors_as_domain_errors():
+            async with self._sessions() as session:
+                # Leaving the block closes the session: the transaction is rolled back and
+                # the loaded rows stay readable (closing, unlike rollback, does not expire them).
+                await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+                yield session
 
     async def close(self) -> None:
         await self.engine.dispose()

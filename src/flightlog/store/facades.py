@@ -236,6 +236,8 @@ class Events(_Facade):
                 task_ids=[valid[0].task_id],
                 run_ids=[valid[0].run_id],
                 agent_run_ids=[valid[0].agent_run_id],
+                agent_ids=[valid[0].agent_id],
+                event_ids=[valid[0].parent_event_id],
             )
             return await events.append(
                 s, valid[0], max_payload_bytes=self._store.settings.max_event_payload_bytes

@@ -25,10 +25,10 @@ async def put_artifact(
     name: str,
     request: Request,
     store: TenantStore,
-    content_type: Annotated[str, Header()] = "application/octet-stream",
+    content_type: Annotated[str, Header(max_length=255)] = "application/octet-stream",
     artifact_type: ArtifactType = ArtifactType.OTHER,
     run_id: uuid.UUID | None = None,
-    file_path: str | None = None,
+    file_path: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ArtifactOut:
     """The body becomes the next version of ``name``; identical content is stored once."""
     artifact = await store.artifacts.put(
@@ -68,7 +68,13 @@ async def read_artifact(
     """The content, checked against its SHA-256 before it is sent."""
     artifact = await store.artifacts.get(artifact_id)
     content = await store.artifacts.read(artifact_id)
-    headers = {"ETag": f'"{artifact.sha256}"'}
+    # Uploaders choose the content type: browsers must neither sniff another one
+    # nor run the content as a page of this origin.
+    headers = {
+        "ETag": f'"{artifact.sha256}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+    }
     if download:
         # RFC 5987 encoding: any character of a name is safe in the header.
         filename = quote(artifact.name.rsplit("/", 1)[-1])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from flightlog.api.auth import TenantStore
 from flightlog.api.schemas import EventBatch, EventIds, EventOut, EventPageOut
 from flightlog.enums import EventSeverity, EventType
-from flightlog.services.events import MAX_PAGE_SIZE
+from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -26,7 +26,7 @@ async def list_events(
     store: TenantStore,
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     event_type: Annotated[list[EventType] | None, Query()] = None,
     severity: Annotated[list[EventSeverity] | None, Query()] = None,

@@ -23,7 +23,8 @@ async def health(ctx: Annotated[ApiContext, Depends(context)]) -> Health | JSONR
     try:
         async with ctx.sessions() as session:
             revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError, TimeoutError):
+        # A refused or timed-out connection surfaces from the driver as OSError.
         down = Health(status="unavailable", database=dialect, schema_revision=None)
         return JSONResponse(down.model_dump(), status_code=503)
     return Health(status="ok", database=dialect, schema_revision=revision)

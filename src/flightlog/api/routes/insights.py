@@ -1,0 +1,42 @@
+"""Read models: full-text task search and the seed-004 reporting views."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.schemas import TaskOut
+from flightlog.services.views import ActiveTask, TaskExecutionSummary
+
+router = APIRouter(tags=["insights"])
+
+
+class SearchHit(BaseModel):
+    task: TaskOut
+    rank: float
+
+
+@router.get("/search/tasks", response_model=list[SearchHit])
+async def search_tasks(
+    store: TenantStore,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="Words, quoted phrases")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[SearchHit]:
+    """Best matches first, over titles, descriptions and prompts (any input is safe)."""
+    hits = await store.search.tasks(q, limit=limit)
+    return [SearchHit(task=TaskOut.model_validate(task), rank=rank) for task, rank in hits]
+
+
+@router.get("/views/active-tasks", response_model=list[ActiveTask])
+async def active_tasks(store: TenantStore) -> list[ActiveTask]:
+    """Tasks that are pending or running, with their open dependencies."""
+    return await store.views.active_tasks()
+
+
+@router.get("/views/task-execution-summary/{task_id}", response_model=TaskExecutionSummary)
+async def task_execution_summary(task_id: uuid.UUID, store: TenantStore) -> TaskExecutionSummary:
+    return await store.views.task_execution_summary(task_id)

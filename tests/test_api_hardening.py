@@ -1,0 +1,165 @@
+"""Bad input and foreign references over HTTP: a typed 4xx, nothing written, never a 500."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from api_client import client_for, client_of
+from flightlog.api import create_app
+from flightlog.db.engine import create_async_db_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.models import Event, Task, TaskRun
+from flightlog.settings import Settings
+from flightlog.store import Store
+
+
+def _code(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+async def _counts(store: Store) -> tuple[int, int, int]:
+    async with store.reader() as s:
+        return (
+            int(await s.scalar(select(func.count(Task.id))) or 0),
+            int(await s.scalar(select(func.count(TaskRun.id))) or 0),
+            int(await s.scalar(select(func.count(Event.id))) or 0),
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/tasks", {"title": "t", "priority": 2**40}),
+        # Python's json module reads these non-JSON literals; the API must refuse them.
+        ("/tasks", '{"title": "t", "config": {"ratio": NaN}}'),
+        ("/tasks", '{"title": "t", "config": {"big": Infinity}}'),
+        ("/tasks", {"title": "t", "actor": "x" * 256}),
+        ("/claims", {"worker": "w", "lease_seconds": 1e12}),
+        ("/claims", {"worker": "w" * 256}),
+        ("/events", '{"events": [{"event_type": "LOG", "data": {"x": -Infinity}}]}'),
+        ("/events", {"events": [{"event_type": "LOG", "parent_event_id": 2**63}]}),
+        ("/events", {"events": [{"event_type": "LOG", "created_at": "0001-01-01T00:00:00+01:00"}]}),
+        ("/events", {"events": [{"event_type": "AUDIT", "content": "forged"}]}),
+        ("/events", {"events": [{"event_type": "status_change"}]}),
+    ],
+)
+async def test_values_no_column_can_hold_are_a_422(store: Store, path: str, body: Any) -> None:
+    async with client_of(store) as api:
+        before = await _counts(store)
+        if isinstance(body, str):
+            sent = api.post(path, content=body, headers={"Content-Type": "application/json"})
+        else:
+            sent = api.post(path, json=body)
+        assert _code(await sent, 422) == "validation_error"
+        assert await _counts(store) == before
+
+
+async def test_run_fields_are_bounded_and_usage_cannot_overflow(store: Store) -> None:
+    async with client_of(store) as api:
+        task = (await api.post("/tasks", json={"title": "t"})).json()
+        too_long = await api.post(f"/tasks/{task['id']}/runs", json={"git_branch": "b" * 256})
+        assert _code(too_long, 422) == "validation_error"
+        run = (await api.post(f"/tasks/{task['id']}/runs")).json()
+        step = (await api.post(f"/runs/{run['id']}/agent-runs", json={"agent_name": "QA"})).json()
+        huge = await api.post(f"/agent-runs/{step['id']}/usage", json={"cost_usd": "1e9"})
+        assert _code(huge, 422) == "validation_error"
+        assert (await api.get(f"/runs/{run['id']}")).json()["cost_usd"] == "0.000000"
+        big_after = await api.get("/events", params={"after_id": 2**63})
+        assert _code(big_after, 422) == "validation_error"
+
+
+async def test_references_to_unknown_or_foreign_agents_and_events_are_404(
+    store: Store, other: Store
+) -> None:
+    theirs = await other.agents.register("their-bot", "engineer")
+    their_event = await other.events.append({"event_type": "LOG"})
+    async with client_of(store) as api:
+        task = (await api.post("/tasks", json={"title": "t"})).json()
+        run = (await api.post(f"/tasks/{task['id']}/runs")).json()
+        before = await _counts(store)
+        for agent_id in (str(uuid.uuid4()), str(theirs.id)):
+            attempts = [
+                api.post("/tasks", json={"title": "x", "assigned_agent_id": agent_id}),
+                api.post(f"/tasks/{task['id']}/queued-runs", json={"agent_id": agent_id}),
+                api.post(
+                    f"/runs/{run['id']}/agent-runs", json={"agent_name": "x", "agent_id": agent_id}
+                ),
+                api.post("/events", json={"events": [{"event_type": "LOG", "agent_id": agent_id}]}),
+            ]
+            for attempt in attempts:
+                assert _code(await attempt, 404) == "not_found"
+        forged = {"events": [{"event_type": "LOG", "parent_event_id": their_event.id}]}
+        assert _code(await api.post("/events", json=forged), 404) == "not_found"
+        assert await _counts(store) == before
+    with pytest.raises(Exception, match="Agent"):
+        await store.runs.start(uuid.UUID(task["id"]), agent_id=theirs.id)
+
+
+async def test_a_claim_cannot_finish_another_tasks_run(store: Store) -> None:
+    async with client_of(store) as api:
+        for title in ("a", "b"):
+            await api.post("/tasks", json={"title": title})
+        [mine] = (await api.post("/claims", json={"worker": "w1"})).json()
+        [theirs] = (await api.post("/claims", json={"worker": "w2"})).json()
+        crossed = {**mine, "run_id": theirs["run_id"]}
+        for action, body in (("complete", {"claim": crossed}), ("release", {"claim": crossed})):
+            assert _code(await api.post(f"/claims/{action}", json=body), 409) == "conflict"
+        assert (await api.get(f"/runs/{theirs['run_id']}")).json()["status"] == "RUNNING"
+        assert (await api.get(f"/tasks/{mine['task_id']}")).json()["claimed_by"] == "w1"
+
+
+async def test_downloads_are_not_sniffed_or_run_as_pages(store: Store) -> None:
+    async with client_of(store) as api:
+        task = (await api.post("/tasks", json={"title": "t"})).json()
+        page = b"<script>alert(1)</script>"
+        put = await api.put(
+            f"/tasks/{task['id']}/artifacts/x.html",
+            content=page,
+            headers={"Content-Type": "text/html"},
+        )
+        got = await api.get(f"/artifacts/{put.json()['id']}/content")
+    assert got.content == page
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-security-policy"] == "sandbox"
+
+
+async def test_health_is_503_when_the_database_is_unreachable() -> None:
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", pool_timeout_seconds=2)
+    engine = create_async_db_engine(settings)
+    try:
+        async with client_for(create_app(settings, engine=engine), None) as api:
+            response = await api.get("/health")
+    finally:
+        await engine.dispose()
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.sqlite_only
+async def test_wrong_keys_do_not_wait_for_the_write_lock(dialect: str, tmp_path: Path) -> None:
+    url = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'locked.db'}")
+    settings = Settings(database_url=str(url.url), sqlite_busy_timeout_ms=300)
+    Migrator(settings, url).upgrade("head")
+    engine = create_async_db_engine(settings)
+    holder = sqlite3.connect(url.url.database or "", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process is writing
+        async with client_for(
+            create_app(settings, engine=engine), "fl_00000000_" + "A" * 43
+        ) as api:
+            response = await api.get("/tasks")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await engine.dispose()
+    assert _code(response, 401) == "unauthenticated"
