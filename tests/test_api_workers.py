@@ -92,7 +92,10 @@ async def test_agents_register_idempotently_and_report_derived_health(store: Sto
         )
         assert [a["id"] for a in healthy] == [first["id"]]
         assert _ok(await api.get("/agents", params={"status": "failed"})) == []
-        assert _code(await api.post("/agents", json={"name": "x", "agent_type": "wizard"}), 422)
+        assert (
+            _code(await api.post("/agents", json={"name": "x", "agent_type": "wizard"}), 422)
+            == "validation_error"
+        )
 
 
 async def test_artifacts_upload_versions_and_verified_download(store: Store, other: Store) -> None:
