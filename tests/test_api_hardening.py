@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api_client import client_for, client_of
+from api_client import app_for, client_for, client_of
 from flightlog.api import create_app
 from flightlog.db.engine import create_async_db_engine
 from flightlog.db.urls import DatabaseUrl
@@ -163,3 +163,23 @@ async def test_wrong_keys_do_not_wait_for_the_write_lock(dialect: str, tmp_path:
         holder.close()
         await engine.dispose()
     assert _code(response, 401) == "unauthenticated"
+
+
+async def test_request_bodies_over_the_ceiling_are_a_413_and_write_nothing(store: Store) -> None:
+    created = await store.api_keys.create("uploads")
+    app = app_for(store, api_max_body_bytes=4096)
+    async with client_for(app, created.key) as api:
+        task = (await api.post("/tasks", json={"title": "t"})).json()
+        path = f"/tasks/{task['id']}/artifacts/big.bin"
+        declared = await api.put(path, content=b"x" * 5000)
+        assert _code(declared, 413) == "payload_too_large"
+
+        async def chunks() -> Any:
+            for _ in range(10):
+                yield b"y" * 1000
+
+        streamed = await api.put(path, content=chunks())
+        assert _code(streamed, 413) == "payload_too_large"
+        assert (await api.put(path, content=b"z" * 4000)).status_code == 201
+        versions = (await api.get(f"{path}/versions")).json()
+    assert [v["size_bytes"] for v in versions] == [4000]

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     #: How long the HTTP API trusts a verified API key before checking it again.
     #: Revocation takes effect within this time; 0 checks the database on every request.
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    #: Largest request body the HTTP API reads (uploads included); larger ones get a 413.
+    api_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     @field_validator("database_url")
     @classmethod

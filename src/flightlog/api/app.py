@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 import flightlog
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import install_error_handlers
+from flightlog.api.limits import BodyLimit
 from flightlog.api.routes import (
     agents,
     artifacts,
@@ -68,6 +69,7 @@ def create_app(
     if engine is not None:
         app.state.flightlog = ApiContext(engine, settings, connection)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     for module in (
         tasks,

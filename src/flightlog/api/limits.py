@@ -1,0 +1,78 @@
+"""A ceiling on request bodies, enforced before the body is read into memory.
+
+FastAPI reads a whole JSON body or upload into memory before the handler
+runs, so without a ceiling one request could exhaust the server. Bodies that
+declare a larger ``Content-Length`` are refused at once; chunked bodies are
+counted as they arrive and cut off at the ceiling.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flightlog.api.errors import error_body
+
+
+class BodyTooLarge(Exception):
+    """Raised inside ``receive`` when a streamed body passes the ceiling."""
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over ``max_bytes``."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body: dict[str, Any] = error_body(
+            "payload_too_large",
+            f"the request body is over {self.max_bytes:,} bytes "
+            "(FLIGHTLOG_API_MAX_BODY_BYTES); send large streams through the Python ingest path",
+        )
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
