@@ -37,6 +37,7 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     connection: AsyncConnection | None = None,
+    dashboard: bool = True,
 ) -> FastAPI:
     """The HTTP API.
 
@@ -44,7 +45,8 @@ def create_app(
     environment) when it starts and disposes of it when it stops; the schema
     must already be at head (``flightlog db upgrade``). With ``engine`` the
     caller owns it; with ``connection`` too, every request runs in savepoints
-    of that connection's transaction (embedding, tests).
+    of that connection's transaction (embedding, tests). ``dashboard`` adds
+    the web pages at ``/`` (signing in takes an API key).
     """
     settings = settings or get_settings()
 
@@ -85,4 +87,11 @@ def create_app(
         insights,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+    if dashboard:
+        from flightlog import web
+        from flightlog.web.session import LoginRequired, redirect_to_login, render_error
+
+        app.include_router(web.router)
+        app.add_exception_handler(LoginRequired, redirect_to_login)
+        app.state.render_error = render_error
     return app

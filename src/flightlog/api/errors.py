@@ -7,12 +7,13 @@ validation is reshaped to the same body, so a client parses one format.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from flightlog.api.auth import Unauthenticated
 from flightlog.errors import (
@@ -54,22 +55,38 @@ def _reply(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
-async def _flightlog_error(request: Request, exc: Exception) -> JSONResponse:
+def _page(request: Request, status: int, message: str) -> Response | None:
+    """The dashboard's error page for a browser's request, when the app has a dashboard."""
+    render: Callable[[Request, int, str], Response] | None = getattr(
+        request.app.state, "render_error", None
+    )
+    if render is None or request.url.path.startswith("/api/"):
+        return None
+    return render(request, status, message)
+
+
+async def _flightlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FlightlogError)
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 500:
         log.error("unmapped Flightlog error on %s %s: %s", request.method, request.url.path, exc)
+    page = _page(request, status, exc.message)
+    if page is not None:
+        return page
     return _reply(status, error_body(exc.code, exc.message, exc.details), headers)
 
 
-async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+async def _request_invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         {"location": ".".join(str(part) for part in err["loc"]), "message": err["msg"]}
         for err in exc.errors()
     ]
     summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+    page = _page(request, 422, f"invalid request: {summary}")
+    if page is not None:
+        return page
     return _reply(
         422, error_body("validation_error", f"invalid request: {summary}", {"problems": problems})
     )

@@ -29,6 +29,7 @@ from flightlog.services import (
     run_queue,
     runs,
     tasks,
+    timeline,
 )
 from flightlog.services.scope import assert_owned
 
@@ -120,6 +121,11 @@ class Runs(_Facade):
     async def list(self, task_id: uuid.UUID) -> builtins.list[TaskRun]:
         async with self._store.reader() as s:
             return await runs.list_runs(s, task_id, customer_id=self._customer)
+
+    async def timeline(self, run_id: uuid.UUID, **kw: Any) -> timeline.Timeline:
+        """Agent runs and events of the run in time order, a page at a time."""
+        async with self._store.reader() as s:
+            return await timeline.run_timeline(s, run_id, customer_id=self._customer, **kw)
 
     async def submit_plan(self, run_id: uuid.UUID, plan: dict[str, Any], **kw: Any) -> TaskRun:
         async with self._store.transaction() as s:

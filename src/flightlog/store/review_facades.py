@@ -15,7 +15,14 @@ from typing import Any
 from flightlog.enums import PullRequestStatus
 from flightlog.models import Approval, Optimization, PullRequest, PullRequestCheck, Recommendation
 from flightlog.models import Task as TaskRow
-from flightlog.services import optimizations, pull_requests, recommendations, search, views
+from flightlog.services import (
+    optimizations,
+    overview,
+    pull_requests,
+    recommendations,
+    search,
+    views,
+)
 from flightlog.store.facades import _Facade
 
 
@@ -201,6 +208,11 @@ class Search(_Facade):
 
 class Views(_Facade):
     """``store.views``: the reporting views (active tasks, execution summary, PR validation)."""
+
+    async def overview(self) -> overview.Overview:
+        """Counts, success rate, busiest agents, what waits for a person, recent failures."""
+        async with self._store.reader() as s:
+            return await overview.customer_overview(s, customer_id=self._customer)
 
     async def active_tasks(self, **filters: Any) -> builtins.list[views.ActiveTask]:
         async with self._store.reader() as s:

@@ -1,0 +1,140 @@
+"""The dashboard's pages: overview, tasks, a task, a run's timeline, agents; sign in and out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from flightlog.api.auth import context
+from flightlog.api.context import ApiContext
+from flightlog.enums import TaskStatus
+from flightlog.errors import PermissionDenied
+from flightlog.services import agents as agent_service
+from flightlog.services._common import utc_now
+from flightlog.web.session import (
+    COOKIE,
+    SESSION_SECONDS,
+    DashboardStore,
+    safe_next,
+    templates,
+)
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+#: Sign-in forms are tiny; a larger body is not a browser's.
+_MAX_FORM_BYTES = 4096
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/") -> Response:
+    return templates.TemplateResponse(request, "login.html", {"next": safe_next(next)})
+
+
+@router.post("/login")
+async def login(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
+    """Check the pasted key, then keep it in an HttpOnly, SameSite=Strict cookie."""
+    raw = await request.body()
+    form = parse_qs(raw[:_MAX_FORM_BYTES].decode(errors="replace"))
+    key = (form.get("key") or [""])[0].strip()
+    target = safe_next((form.get("next") or ["/"])[0])
+    try:
+        await ctx.keys.verify(key)
+    except PermissionDenied as exc:
+        context_ = {"next": target, "error": exc.message}
+        return templates.TemplateResponse(request, "login.html", context_, status_code=401)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        key,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def overview(request: Request, store: DashboardStore) -> Response:
+    customer = await store.customers.get()
+    view = await store.views.overview()
+    return templates.TemplateResponse(
+        request, "overview.html", {"customer": customer, "view": view, "nav": "overview"}
+    )
+
+
+@router.get("/tasks")
+async def tasks(
+    request: Request,
+    store: DashboardStore,
+    status: TaskStatus | None = None,
+    cursor: uuid.UUID | None = None,
+) -> Response:
+    page = await store.tasks.list(status=status, cursor=cursor, limit=50)
+    return templates.TemplateResponse(
+        request,
+        "tasks.html",
+        {"page": page, "status": status, "statuses": list(TaskStatus), "nav": "tasks"},
+    )
+
+
+@router.get("/tasks/{task_id}")
+async def task(request: Request, task_id: uuid.UUID, store: DashboardStore) -> Response:
+    found = await store.tasks.get(task_id)
+    return templates.TemplateResponse(
+        request,
+        "task.html",
+        {
+            "task": found,
+            "runs": await store.runs.list(task_id),
+            "artifacts": await store.artifacts.latest(task_id),
+            "events": (await store.events.list(task_id=task_id, limit=100)).items,
+            "nav": "tasks",
+        },
+    )
+
+
+@router.get("/runs/{run_id}")
+async def run(
+    request: Request,
+    run_id: uuid.UUID,
+    store: DashboardStore,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Response:
+    timeline = await store.runs.timeline(run_id, limit=limit)
+    found = await store.tasks.get(timeline.run.task_id)
+    return templates.TemplateResponse(
+        request,
+        "run.html",
+        {"run": timeline.run, "task": found, "timeline": timeline, "nav": "tasks"},
+    )
+
+
+@router.get("/agents")
+async def agents(request: Request, store: DashboardStore) -> Response:
+    settings = store.settings
+    now = utc_now()
+    rows = [
+        (
+            agent,
+            agent_service.effective_status(
+                agent,
+                now,
+                degraded_after=settings.agent_degraded_after_seconds,
+                failed_after=settings.agent_failed_after_seconds,
+            ),
+        )
+        for agent in await store.agents.list()
+    ]
+    return templates.TemplateResponse(request, "agents.html", {"rows": rows, "nav": "agents"})

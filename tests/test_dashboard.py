@@ -1,0 +1,104 @@
+"""The dashboard: sign in with a key, see only your own work, escaped, with no open redirect."""
+
+from __future__ import annotations
+
+import httpx
+
+from api_client import app_for
+from flightlog.store import Store
+
+
+def _browser(store: Store, **setting_changes: object) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app_for(store, **setting_changes))
+    return httpx.AsyncClient(transport=transport, base_url="http://flightlog.test")
+
+
+async def _sign_in(browser: httpx.AsyncClient, key: str, next_path: str = "/") -> httpx.Response:
+    return await browser.post("/login", data={"key": key, "next": next_path})
+
+
+async def _seed(store: Store) -> dict[str, str]:
+    task = await store.tasks.create(title="<script>alert('x')</script> Build the API", tags=["web"])
+    run = await store.runs.start(task.id)
+    step = await store.agent_runs.start(run.id, agent_name="Engineer")
+    await store.agent_runs.finish(step.id, output_summary="wrote handlers", tokens_in=900)
+    await store.events.append({"event_type": "message", "task_id": task.id, "content": "hi <b>"})
+    await store.artifacts.put(task.id, "api.py", b"print('ok')")
+    await store.runs.fail(run.id, error_message="tests failed")
+    await store.agents.register("qa-bot", "qa", capabilities=["pytest"])
+    return {"task": str(task.id), "run": str(run.id)}
+
+
+async def test_pages_need_a_signed_in_key(store: Store) -> None:
+    async with _browser(store) as browser:
+        page = await browser.get("/tasks")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=/tasks"
+        login = await browser.get("/login", params={"next": "/tasks"})
+        assert login.status_code == 200
+        assert 'name="key"' in login.text
+        refused = await _sign_in(browser, "fl_00000000_" + "A" * 43)
+        assert refused.status_code == 401
+        assert "invalid API key" in refused.text
+        assert "flightlog_key" not in refused.headers.get("set-cookie", "")
+
+
+async def test_signing_in_sets_a_strict_httponly_cookie_and_never_redirects_away(
+    store: Store,
+) -> None:
+    created = await store.api_keys.create("dashboard", scopes=["read"])
+    async with _browser(store) as browser:
+        signed = await _sign_in(browser, created.key, "//evil.example/steal")
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert (await browser.get("/")).status_code == 200
+        out = await browser.post("/logout")
+        assert out.status_code == 303
+        assert (await browser.get("/")).status_code == 303
+
+
+async def test_the_pages_show_the_tenants_work_escaped(store: Store, other: Store) -> None:
+    ids = await _seed(store)
+    await other.tasks.create(title="Their secret project")
+    created = await store.api_keys.create("dashboard", scopes=["read"])
+    async with _browser(store) as browser:
+        await _sign_in(browser, created.key)
+        overview = await browser.get("/")
+        assert overview.status_code == 200
+        assert "Engineer" in overview.text  # busiest agents
+        assert "tests failed" in overview.text  # recent failures
+        tasks = (await browser.get("/tasks")).text
+        assert "Build the API" in tasks
+        assert "Their secret project" not in tasks
+        assert "<script>alert" not in tasks
+        assert "&lt;script&gt;" in tasks
+        task = (await browser.get(f"/tasks/{ids['task']}")).text
+        assert "api.py" in task
+        assert "hi &lt;b&gt;" in task
+        assert "tests failed" in task
+        run = (await browser.get(f"/runs/{ids['run']}")).text
+        assert "wrote handlers" in run
+        assert "900 tokens" in run
+        agents = (await browser.get("/agents")).text
+        assert "qa-bot" in agents
+        assert "STARTING" in agents
+        failed = (await browser.get("/tasks", params={"status": "failed"})).text
+        assert "Build the API" in failed
+
+
+async def test_another_tenants_task_is_a_404_page_and_revoked_keys_sign_out(
+    store: Store, other: Store
+) -> None:
+    theirs = await other.tasks.create(title="Their task")
+    created = await store.api_keys.create("dashboard")
+    async with _browser(store, api_key_cache_seconds=0) as browser:
+        await _sign_in(browser, created.key)
+        missing = await browser.get(f"/tasks/{theirs.id}")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        assert "Their task" not in missing.text
+        await store.api_keys.revoke(created.id)
+        assert (await browser.get("/")).status_code == 303
