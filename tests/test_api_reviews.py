@@ -180,6 +180,12 @@ async def test_search_and_views_answer_for_the_callers_tasks_only(
         await api.post(f"/runs/{run['id']}/finish", json={})
         summary = _ok(await api.get(f"/views/task-execution-summary/{task['id']}"))
         assert (summary["total_executions"], summary["successful_executions"]) == (1, 1)
+        overview = _ok(await api.get("/views/overview"))
+        assert overview["tasks_by_status"] == {"COMPLETED": 1}
+        assert (overview["runs_by_status"], overview["run_success_rate"]) == (
+            {"COMPLETED": 1},
+            100.0,
+        )
         assert (
             _code(await stranger.get(f"/views/task-execution-summary/{task['id']}"), 404)
             == "not_found"

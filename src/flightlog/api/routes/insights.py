@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.schemas import TaskOut
+from flightlog.services.overview import Overview
 from flightlog.services.views import ActiveTask, TaskExecutionSummary
 
 router = APIRouter(tags=["insights"])
@@ -29,6 +30,12 @@ async def search_tasks(
     """Best matches first, over titles, descriptions and prompts (any input is safe)."""
     hits = await store.search.tasks(q, limit=limit)
     return [SearchHit(task=TaskOut.model_validate(task), rank=rank) for task, rank in hits]
+
+
+@router.get("/views/overview", response_model=Overview)
+async def overview(store: TenantStore) -> Overview:
+    """Tasks and runs by status, success rate, busiest agents, what waits for a person."""
+    return await store.views.overview()
 
 
 @router.get("/views/active-tasks", response_model=list[ActiveTask])
