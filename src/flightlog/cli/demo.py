@@ -14,7 +14,7 @@ from flightlog.cli.report import render_stats
 from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Task
-from flightlog.ops.demo import DemoResult, write_demo
+from flightlog.ops.demo import DEMO_EMAIL, DemoResult, write_demo
 from flightlog.ops.stats import collect
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.settings import Settings
@@ -100,5 +100,8 @@ def demo(database_url: str | None = DatabaseUrlOption) -> None:
     console.print(_task_table(settings, result))
     console.print(
         "Next: [bold]flightlog stats --json[/bold], [bold]flightlog export demo.jsonl[/bold], "
-        "or open the database from Python with [bold]flightlog.open_store()[/bold] (docs/api.md)."
+        "or open the database from Python with [bold]flightlog.open_store()[/bold] (docs/api.md).\n"
+        f"See it in the dashboard: [bold]flightlog api-key create --name dashboard --customer "
+        f"{DEMO_EMAIL}[/bold], then [bold]flightlog serve[/bold] and open http://127.0.0.1:8000/ "
+        "with that key."
     )
