@@ -129,3 +129,42 @@ async def test_artifacts_upload_versions_and_verified_download(store: Store, oth
         assert _code(await stranger.get(f"/artifacts/{v1['id']}/content"), 404) == "not_found"
         assert _code(await stranger.put(path, content=b"mine now"), 404) == "not_found"
         assert len(_ok(await api.get(f"{path}/versions"))) == 2
+
+
+async def test_a_runs_timeline_pages_through_agent_steps_and_events(store: Store) -> None:
+    async with client_of(store) as api:
+        task = _ok(await api.post("/tasks", json={"title": "timeline"}), 201)
+        run = _ok(await api.post(f"/tasks/{task['id']}/runs"), 201)
+        for name in ("Architect", "Engineer"):
+            _ok(await api.post(f"/runs/{run['id']}/agent-runs", json={"agent_name": name}), 201)
+            events = [
+                {"event_type": "log", "run_id": run["id"], "content": f"{name} step {i}"}
+                for i in range(3)
+            ]
+            _ok(await api.post("/events", json={"events": events}), 201)
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": 3}
+        while True:
+            page = _ok(await api.get(f"/runs/{run['id']}/timeline", params=params))
+            for entry in page["entries"]:
+                item = entry["agent_run"] or entry["event"]
+                seen.append(item.get("agent_name") or item["content"])
+            if page["next"] is None:
+                break
+            cursor = page["next"]
+            params = {
+                "limit": 3,
+                "after_at": cursor["at"],
+                "after_kind": cursor["kind"],
+                "after_key": cursor["key"],
+            }
+        steps = [s for s in seen if s in ("Architect", "Engineer")]
+        assert steps == ["Architect", "Engineer"]
+        assert [s for s in seen if s.startswith("Engineer step")] == [
+            "Engineer step 0",
+            "Engineer step 1",
+            "Engineer step 2",
+        ]
+        assert len(seen) == len(set(seen))
+        half = await api.get(f"/runs/{run['id']}/timeline", params={"after_kind": "event"})
+        assert _code(half, 422) == "validation_error"

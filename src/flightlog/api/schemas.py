@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,6 +26,7 @@ from flightlog.enums import (
 )
 from flightlog.services.events import NewEvent
 from flightlog.services.metrics import NewMetric
+from flightlog.services.timeline import TimelineCursor
 
 #: Who did it, as kept in the audit log (the column holds 255 characters).
 Actor = Annotated[str | None, Field(max_length=255)]
@@ -212,6 +213,22 @@ class EventOut(_Out):
     entity_id: str | None
     actor: str | None
     created_at: datetime
+
+
+class TimelineEntryOut(BaseModel):
+    """One entry of a run's timeline: an agent step or an event, whichever ``kind`` says."""
+
+    at: datetime
+    kind: Literal["agent_run", "event"]
+    agent_run: AgentRunOut | None = None
+    event: EventOut | None = None
+
+
+class TimelineOut(BaseModel):
+    entries: list[TimelineEntryOut]
+    next: TimelineCursor | None = Field(
+        description="Pass back as after_at, after_kind and after_key for the next page."
+    )
 
 
 class EventPageOut(BaseModel):

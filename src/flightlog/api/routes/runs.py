@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.schemas import (
     AgentRunOut,
+    EventOut,
     PlanDecision,
     RunBegin,
     RunFinish,
     RunOut,
     RunQueue,
     RunStart,
+    TimelineEntryOut,
+    TimelineOut,
 )
+from flightlog.errors import ValidationError
+from flightlog.services.timeline import TimelineCursor
 
 router = APIRouter(tags=["runs"])
 
@@ -67,6 +74,38 @@ async def decide_plan(run_id: uuid.UUID, body: PlanDecision, store: TenantStore)
     decide = store.runs.approve_plan if body.approve else store.runs.reject_plan
     return RunOut.model_validate(
         await decide(run_id, decided_by=body.decided_by, comment=body.comment)
+    )
+
+
+@router.get("/runs/{run_id}/timeline", response_model=TimelineOut)
+async def timeline(
+    run_id: uuid.UUID,
+    store: TenantStore,
+    after_at: AwareDatetime | None = None,
+    after_kind: Literal["agent_run", "event"] | None = None,
+    after_key: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> TimelineOut:
+    """Agent steps (at their start) and events in time order; pass ``next`` back to read on."""
+    after = None
+    if after_at is not None or after_kind is not None or after_key is not None:
+        if after_at is None or after_kind is None or after_key is None:
+            raise ValidationError("give after_at, after_kind and after_key together, or none")
+        after = TimelineCursor(at=after_at, kind=after_kind, key=after_key)
+    page = await store.runs.timeline(run_id, after=after, limit=limit)
+    return TimelineOut(
+        entries=[
+            TimelineEntryOut(
+                at=entry.at,
+                kind=entry.kind,
+                agent_run=AgentRunOut.model_validate(entry.item)
+                if entry.kind == "agent_run"
+                else None,
+                event=EventOut.model_validate(entry.item) if entry.kind == "event" else None,
+            )
+            for entry in page.entries
+        ],
+        next=page.next_cursor,
     )
 
 
