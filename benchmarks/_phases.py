@@ -135,6 +135,33 @@ class DialectRun:
             )
         )
 
+    async def http_rounds(self) -> None:
+        """The HTTP API's event ingest against batch ingest of the same rows, alternating."""
+        plan = self.plan
+        posted: list[float] = []
+        batch: list[float] = []
+        for r in range(plan.http_rounds):
+            rows = self.take_events(plan.http_rows)
+            bodies = _flightlog.http_bodies(rows, plan.http_batch)
+            if r % 2:
+                batch.append(await _flightlog.batch_events(self.store, rows))
+            posted.append(await _flightlog.http_events(self.store, bodies))
+            if not r % 2:
+                batch.append(await _flightlog.batch_events(self.store, rows))
+            self.events_in_table += 2 * len(rows)
+        batch_rate = plan.http_rows / statistics.median(batch)
+        self.record(
+            case(
+                f"events: HTTP POST /api/v1/events, {plan.http_batch:,} per request (in-process)",
+                plan.http_rows,
+                statistics.median(posted),
+                ceiling=batch_rate,
+                target_ratio=0.5,
+                reference="Flightlog batch ingest, same rounds",
+                rounds=posted,
+            )
+        )
+
     async def fill_to(self, size: int) -> None:
         """Grow the events table to ``size`` rows with the raw driver (setup, not measured)."""
         while self.events_in_table < size:

@@ -20,6 +20,10 @@ class Plan:
     #: Rows written through the buffering appender (and as one batch), per round, and rounds.
     appender_rows: int
     appender_rounds: int
+    #: Rows posted to the HTTP API per round (in batches of ``http_batch``), and rounds.
+    http_rows: int
+    http_rounds: int
+    http_batch: int
     #: Rows of each growth batch, batches per sample (median), and the table sizes
     #: the samples are taken at ("0, 1M and 5M").
     growth_rows: int
@@ -46,6 +50,9 @@ FULL = Plan(
     ratio_rounds=5,
     appender_rows=60_000,
     appender_rounds=3,
+    http_rows=30_000,
+    http_rounds=3,
+    http_batch=1_000,
     growth_rows=50_000,
     growth_batches=3,
     growth_sizes=(0, 1_000_000, 5_000_000),
@@ -65,6 +72,9 @@ QUICK = Plan(
     ratio_rounds=1,
     appender_rows=3_000,
     appender_rounds=1,
+    http_rows=2_000,
+    http_rounds=1,
+    http_batch=500,
     growth_rows=1_000,
     growth_batches=2,
     growth_sizes=(0, 10_000, 30_000),

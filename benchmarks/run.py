@@ -77,6 +77,8 @@ async def run_dialect(dialect: str, plan: Plan, step: Callable[[str], None]) -> 
             await bench.ratio_rounds("metrics")
             step(f"{dialect}: buffered appends vs batch")
             await bench.appender_rounds()
+            step(f"{dialect}: HTTP API event ingest vs batch")
+            await bench.http_rounds()
             step(f"{dialect}: peak RSS of a {plan.rss_rows:,}-event stream (subprocess)")
             await bench.peak_rss()
             step(f"{dialect}: filling to {plan.growth_sizes[-1]:,} events, growth sample")

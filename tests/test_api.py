@@ -144,7 +144,8 @@ async def test_one_bad_event_rejects_the_batch_and_writes_nothing(store: Store) 
         before = await _event_count(store)
         batch = [{"event_type": "LOG", "task_id": task["id"]}, {"event_type": "NOPE"}]
         body = _error(await api.post("/events", json={"events": batch}), 422, "validation_error")
-        assert "events.1.event_type" in body["message"]
+        assert "#1" in body["message"]
+        assert "event_type" in body["message"]
         too_big = [{"event_type": "LOG", "task_id": task["id"], "content": "x" * 2_000_000}]
         _error(await api.post("/events", json={"events": too_big}), 422, "validation_error")
         assert await _event_count(store) == before

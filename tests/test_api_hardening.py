@@ -183,3 +183,57 @@ async def test_request_bodies_over_the_ceiling_are_a_413_and_write_nothing(store
         assert (await api.put(path, content=b"z" * 4000)).status_code == 201
         versions = (await api.get(f"{path}/versions")).json()
     assert [v["size_bytes"] for v in versions] == [4000]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"events": [], "extra": 1}',
+        b'{"events": {"event_type": "LOG"}}',
+        b'{"events": ["LOG"]}',
+        b'{"events": [' + b'{"event_type": "LOG"},' * 10_000 + b'{"event_type": "LOG"}]}',
+    ],
+)
+async def test_malformed_batch_bodies_are_a_422(store: Store, raw: bytes) -> None:
+    async with client_of(store) as api:
+        before = await _counts(store)
+        sent = await api.post("/events", content=raw, headers={"Content-Type": "application/json"})
+        assert _code(sent, 422) == "validation_error"
+        assert await _counts(store) == before
+
+
+async def test_the_batch_bodies_are_documented_in_the_openapi_schema(store: Store) -> None:
+    async with client_of(store) as api:
+        schema = (await api.get("http://flightlog.test/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    for path, field in (("/api/v1/events", "events"), ("/api/v1/metrics", "metrics")):
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert field in body["schema"]["properties"]
+        item_ref = body["schema"]["properties"][field]["items"]["$ref"]
+        # Every reference resolves inside the document.
+        assert item_ref.removeprefix("#/components/schemas/") in components
+    assert "event_type" in components["NewEvent"]["properties"]
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return found + [r for value in node.values() for r in refs(value)]
+        if isinstance(node, list):
+            return [r for value in node for r in refs(value)]
+        return []
+
+    dangling = {
+        r for r in refs(schema) if r.removeprefix("#/components/schemas/") not in components
+    }
+    assert dangling == set()
+
+
+async def test_unknown_endpoints_and_methods_answer_in_the_same_error_shape(store: Store) -> None:
+    async with client_of(store) as api:
+        missing = await api.get("/no-such-thing")
+        assert _code(missing, 404) == "not_found"
+        assert "GET /api/v1/no-such-thing" in missing.json()["error"]["message"]
+        assert _code(await api.delete("/events"), 405) == "method_not_allowed"

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import flightlog
+from flightlog.api.batches import publish_body_schemas
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import install_error_handlers
 from flightlog.api.limits import BodyLimit
@@ -26,6 +27,7 @@ from flightlog.api.routes import (
     tasks,
     work,
 )
+from flightlog.api.schemas import EventBatch, MetricBatch
 from flightlog.db.engine import create_async_db_engine
 from flightlog.settings import Settings, get_settings
 
@@ -87,6 +89,7 @@ def create_app(
         insights,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+    publish_body_schemas(app, (EventBatch, MetricBatch))
     if dashboard:
         from flightlog import web
         from flightlog.web.session import LoginRequired, redirect_to_login, render_error

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog.api.auth import Unauthenticated
 from flightlog.errors import (
@@ -92,6 +93,22 @@ async def _request_invalid(request: Request, exc: Exception) -> Response:
     )
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such route, wrong method) in the same body as ours."""
+    assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail)
+    if exc.status_code == 404:
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    page = _page(request, exc.status_code, message)
+    if page is not None:
+        return page
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return _reply(exc.status_code, error_body(code, message), dict(exc.headers or {}))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The details go to the server's log, not to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -101,4 +118,5 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FlightlogError, _flightlog_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -4,6 +4,9 @@ FastAPI reads a whole JSON body or upload into memory before the handler
 runs, so without a ceiling one request could exhaust the server. Bodies that
 declare a larger ``Content-Length`` are refused at once; chunked bodies are
 counted as they arrive and cut off at the ceiling.
+
+FastAPI's own ``max_body_size`` answers a declared oversized body in plain
+text; this middleware keeps the one JSON error body every other error has.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from flightlog.enums import (
     AgentRunStatus,
@@ -241,18 +241,9 @@ SERVER_EVENT_TYPES = frozenset({EventType.STATUS_CHANGE, EventType.AUDIT})
 
 
 class EventBatch(_In):
-    events: list[NewEvent] = Field(min_length=1, max_length=MAX_BATCH)
+    """``POST /events``: read by :mod:`flightlog.api.batches`; this model documents it."""
 
-    @field_validator("events")
-    @classmethod
-    def _no_server_events(cls, events: list[NewEvent]) -> list[NewEvent]:
-        for index, event in enumerate(events):
-            if event.event_type in SERVER_EVENT_TYPES:
-                raise ValueError(
-                    f"event #{index}: {event.event_type} events are written by Flightlog "
-                    "itself when state changes; send LOG, MESSAGE, RESULT or another type"
-                )
-        return events
+    events: list[NewEvent] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class EventIds(BaseModel):
@@ -260,6 +251,8 @@ class EventIds(BaseModel):
 
 
 class MetricBatch(_In):
+    """``POST /metrics``: read by :mod:`flightlog.api.batches`; this model documents it."""
+
     metrics: list[NewMetric] = Field(min_length=1, max_length=MAX_BATCH)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.batches import documented_body, read_batch, refuse_server_events
 from flightlog.api.schemas import EventBatch, EventIds, EventOut, EventPageOut
 from flightlog.enums import EventSeverity, EventType
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
@@ -15,10 +16,20 @@ from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
 router = APIRouter(prefix="/events", tags=["events"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EventIds)
-async def append_events(body: EventBatch, store: TenantStore) -> EventIds:
-    """Append atomically: one invalid event, or one of another tenant's tasks, and none is kept."""
-    return EventIds(ids=await store.events.append_batch(body.events))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventIds,
+    openapi_extra=documented_body(EventBatch),
+)
+async def append_events(request: Request, store: TenantStore) -> EventIds:
+    """Append atomically: one invalid event, or one of another tenant's tasks, and none is kept.
+
+    The body is ``{"events": [...]}`` of up to 10,000 events shaped as ``NewEvent``.
+    """
+    events = await read_batch(request, "events")
+    refuse_server_events(events)
+    return EventIds(ids=await store.events.append_batch(events))
 
 
 @router.get("", response_model=EventPageOut)

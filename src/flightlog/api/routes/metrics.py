@@ -5,20 +5,30 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import AwareDatetime
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.batches import documented_body, read_batch
 from flightlog.api.schemas import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded
 from flightlog.services.metrics import MAX_SERIES_POINTS
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Recorded)
-async def record_metrics(body: MetricBatch, store: TenantStore) -> Recorded:
-    """Record atomically; every point belongs to a task or a run of the caller."""
-    return Recorded(recorded=await store.metrics.record_batch(body.metrics))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Recorded,
+    openapi_extra=documented_body(MetricBatch),
+)
+async def record_metrics(request: Request, store: TenantStore) -> Recorded:
+    """Record atomically; every point belongs to a task or a run of the caller.
+
+    The body is ``{"metrics": [...]}`` of up to 10,000 points shaped as ``NewMetric``.
+    """
+    points = await read_batch(request, "metrics")
+    return Recorded(recorded=await store.metrics.record_batch(points))
 
 
 @router.get("/series", response_model=list[MetricPointOut])
