@@ -15,6 +15,7 @@ from api_client import app_for, client_for, client_of
 from flightlog.api import create_app
 from flightlog.db.engine import create_async_db_engine
 from flightlog.db.urls import DatabaseUrl
+from flightlog.errors import NotFound
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Task, TaskRun
 from flightlog.settings import Settings
@@ -101,7 +102,7 @@ async def test_references_to_unknown_or_foreign_agents_and_events_are_404(
         forged = {"events": [{"event_type": "LOG", "parent_event_id": their_event.id}]}
         assert _code(await api.post("/events", json=forged), 404) == "not_found"
         assert await _counts(store) == before
-    with pytest.raises(Exception, match="Agent"):
+    with pytest.raises(NotFound, match="Agent"):
         await store.runs.start(uuid.UUID(task["id"]), agent_id=theirs.id)
 
 
@@ -237,3 +238,39 @@ async def test_unknown_endpoints_and_methods_answer_in_the_same_error_shape(stor
         assert _code(missing, 404) == "not_found"
         assert "GET /api/v1/no-such-thing" in missing.json()["error"]["message"]
         assert _code(await api.delete("/events"), 405) == "method_not_allowed"
+
+
+async def test_streamed_json_over_the_ceiling_is_a_413_too(store: Store) -> None:
+    created = await store.api_keys.create("json")
+    async with client_for(app_for(store, api_max_body_bytes=4096), created.key) as api:
+
+        async def chunks() -> Any:
+            yield b'{"title": "'
+            for _ in range(10):
+                yield b"x" * 1000
+            yield b'"}'
+
+        sent = await api.post(
+            "/tasks", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert _code(sent, 413) == "payload_too_large"
+    assert (await store.tasks.list()).items == []
+
+
+async def test_numbers_past_64_bits_in_paths_and_cursors_are_a_422(store: Store) -> None:
+    async with client_of(store) as api:
+        task = (await api.post("/tasks", json={"title": "t"})).json()
+        run = (await api.post(f"/tasks/{task['id']}/runs")).json()
+        project = (await api.post("/projects", json={"name": "p"})).json()
+        huge = str(10**20)
+        cursor = {"after_at": "2026-01-01T00:00:00Z", "after_kind": "event", "after_key": huge}
+        attempts = [
+            api.get(f"/runs/{run['id']}/timeline", params=cursor),
+            api.get(f"/projects/{project['id']}/contexts/{huge}"),
+            api.get(
+                f"/projects/{project['id']}/contexts/compare",
+                params={"from_iteration": 1, "to_iteration": huge},
+            ),
+        ]
+        for attempt in attempts:
+            assert _code(await attempt, 422) == "validation_error"

@@ -190,3 +190,62 @@ async def test_search_and_views_answer_for_the_callers_tasks_only(
             _code(await stranger.get(f"/views/task-execution-summary/{task['id']}"), 404)
             == "not_found"
         )
+
+
+async def test_reviews_of_another_customer_cannot_be_read_or_changed(
+    store: Store, other: Store
+) -> None:
+    async with client_of(store) as api, client_of(other) as stranger:
+        project = _ok(await api.post("/projects", json={"name": "mine"}), 201)
+        rec = _ok(
+            await api.post(
+                "/recommendations",
+                json={"recommendation_type": "cost", "title": "t", "confidence_score": 0.5},
+            ),
+            201,
+        )
+        pr = _ok(
+            await api.post(
+                "/pull-requests",
+                json={
+                    "project_id": project["id"],
+                    "branch_name": "b",
+                    "title": "t",
+                    "repository_url": "https://g/m.git",
+                },
+            ),
+            201,
+        )
+        decision = {"approve": True, "decided_by": "mallory"}
+        foreign = [
+            stranger.get(f"/recommendations/{rec['id']}"),
+            stranger.post(f"/recommendations/{rec['id']}/decision", json=decision),
+            stranger.post(
+                "/pull-requests",
+                json={"project_id": project["id"], "branch_name": "x", "title": "x"},
+            ),
+            stranger.post(f"/pull-requests/{pr['id']}/status", json={"status": "open"}),
+            stranger.post(
+                f"/pull-requests/{pr['id']}/checks", json={"name": "ci", "status": "passed"}
+            ),
+            stranger.get(f"/pull-requests/{pr['id']}/validation"),
+            stranger.post(f"/projects/{project['id']}/modifications", json={"request": "x"}),
+        ]
+        for attempt in foreign:
+            assert _code(await attempt, 404) == "not_found"
+        assert _ok(await stranger.get("/approvals/pending")) == []
+        assert _ok(await stranger.get("/views/overview"))["waiting_for_a_person"] == {
+            "run plans": 0,
+            "recommendations": 0,
+            "modifications": 0,
+            "pull requests": 0,
+        }
+        assert _ok(await api.get("/views/overview"))["waiting_for_a_person"]["recommendations"] == 1
+
+        # Merging needs at least one recorded check, all passed.
+        for target in ("open", "approved"):
+            _ok(await api.post(f"/pull-requests/{pr['id']}/status", json={"status": target}))
+        unchecked = await api.post(f"/pull-requests/{pr['id']}/status", json={"status": "merged"})
+        assert _code(unchecked, 409) == "conflict"
+        assert "no validation checks" in unchecked.json()["error"]["message"]
+        assert _ok(await api.get(f"/recommendations/{rec['id']}"))["status"] == "PENDING"

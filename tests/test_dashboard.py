@@ -43,17 +43,25 @@ async def test_pages_need_a_signed_in_key(store: Store) -> None:
         assert "flightlog_key" not in refused.headers.get("set-cookie", "")
 
 
-async def test_signing_in_sets_a_strict_httponly_cookie_and_never_redirects_away(
+async def test_signing_in_sets_an_httponly_cookie_and_never_redirects_away(
     store: Store,
 ) -> None:
     created = await store.api_keys.create("dashboard", scopes=["read"])
     async with _browser(store) as browser:
-        signed = await _sign_in(browser, created.key, "//evil.example/steal")
-        assert signed.status_code == 303
-        assert signed.headers["location"] == "/"
+        for elsewhere in (
+            "//evil.example/steal",
+            "https://evil.example",
+            "/\\evil.example",
+            "/\x01x",
+        ):
+            signed = await _sign_in(browser, created.key, elsewhere)
+            assert signed.status_code == 303
+            assert signed.headers["location"] == "/"
+        kept = await _sign_in(browser, created.key, "/tasks?status=failed")
+        assert kept.headers["location"] == "/tasks?status=failed"
         cookie = signed.headers["set-cookie"].lower()
         assert "httponly" in cookie
-        assert "samesite=strict" in cookie
+        assert "samesite=lax" in cookie
         assert (await browser.get("/")).status_code == 200
         out = await browser.post("/logout")
         assert out.status_code == 303
@@ -62,7 +70,13 @@ async def test_signing_in_sets_a_strict_httponly_cookie_and_never_redirects_away
 
 async def test_the_pages_show_the_tenants_work_escaped(store: Store, other: Store) -> None:
     ids = await _seed(store)
-    await other.tasks.create(title="Their secret project")
+    theirs = await other.tasks.create(title="Their secret project")
+    their_run = await other.runs.start(theirs.id, plan={"p": 1}, await_plan_approval=True)
+    their_step = await other.agent_runs.start(their_run.id, agent_name="TheirAgent")
+    await other.agent_runs.finish(their_step.id, status="failed", error_message="their error")
+    await other.recommendations.create(
+        recommendation_type="cost", title="Their rec", confidence_score=0.5
+    )
     created = await store.api_keys.create("dashboard", scopes=["read"])
     async with _browser(store) as browser:
         await _sign_in(browser, created.key)
@@ -70,6 +84,9 @@ async def test_the_pages_show_the_tenants_work_escaped(store: Store, other: Stor
         assert overview.status_code == 200
         assert "Engineer" in overview.text  # busiest agents
         assert "tests failed" in overview.text  # recent failures
+        for leak in ("TheirAgent", "their error", "Their secret project"):
+            assert leak not in overview.text
+        assert (await browser.get(f"/runs/{their_run.id}")).status_code == 404
         tasks = (await browser.get("/tasks")).text
         assert "Build the API" in tasks
         assert "Their secret project" not in tasks
@@ -101,4 +118,42 @@ async def test_another_tenants_task_is_a_404_page_and_revoked_keys_sign_out(
         assert missing.headers["content-type"].startswith("text/html")
         assert "Their task" not in missing.text
         await store.api_keys.revoke(created.id)
-        assert (await browser.get("/")).status_code == 303
+        bounced = await browser.get("/")
+        assert bounced.status_code == 303
+        assert 'flightlog_key=""' in bounced.headers["set-cookie"]  # the dead key is dropped
+
+
+async def test_sign_in_forms_from_other_sites_are_refused(store: Store) -> None:
+    created = await store.api_keys.create("dashboard")
+    async with _browser(store) as browser:
+        for headers in (
+            {"Origin": "https://evil.example"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": "null"},
+        ):
+            forged = await browser.post("/login", data={"key": created.key}, headers=headers)
+            assert forged.status_code == 403
+            assert "set-cookie" not in forged.headers
+        same = await browser.post(
+            "/login",
+            data={"key": created.key},
+            headers={"Origin": "http://flightlog.test", "Sec-Fetch-Site": "same-origin"},
+        )
+        assert same.status_code == 303
+        logout = await browser.post("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+        assert logout.status_code == 403
+        assert (await browser.get("/")).status_code == 200  # still signed in
+
+
+async def test_bad_addresses_are_html_error_pages(store: Store) -> None:
+    created = await store.api_keys.create("dashboard")
+    async with _browser(store) as browser:
+        await _sign_in(browser, created.key)
+        for path, status in (
+            ("/tasks?status=bogus", 422),
+            ("/tasks/not-a-uuid", 422),
+            ("/nope", 404),
+        ):
+            response = await browser.get(path)
+            assert response.status_code == status, path
+            assert response.headers["content-type"].startswith("text/html"), path

@@ -56,12 +56,18 @@ def _reply(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
+def route_path(request: Request) -> str:
+    """The path within this app, without the prefix it is mounted under."""
+    path, root = request.url.path, request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def _page(request: Request, status: int, message: str) -> Response | None:
     """The dashboard's error page for a browser's request, when the app has a dashboard."""
     render: Callable[[Request, int, str], Response] | None = getattr(
         request.app.state, "render_error", None
     )
-    if render is None or request.url.path.startswith("/api/"):
+    if render is None or route_path(request).startswith("/api/"):
         return None
     return render(request, status, message)
 
@@ -100,7 +106,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (no such route, wrong method) in the same body as ours."""
     assert isinstance(exc, StarletteHTTPException)
     message = str(exc.detail)
-    if exc.status_code == 404:
+    if exc.status_code == 404 and message == "Not Found":
         message = f"no such endpoint: {request.method} {request.url.path}"
     page = _page(request, exc.status_code, message)
     if page is not None:

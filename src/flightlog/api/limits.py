@@ -14,13 +14,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flightlog.api.errors import error_body
 
 
-class BodyTooLarge(Exception):
-    """Raised inside ``receive`` when a streamed body passes the ceiling."""
+class BodyTooLarge(HTTPException):
+    """Raised inside ``receive`` when a streamed body passes the ceiling.
+
+    An ``HTTPException``, because FastAPI lets only those through its body
+    parser unchanged; the app's handler then answers 413 in the usual shape.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _too_large(max_bytes))
+
+
+def _too_large(max_bytes: int) -> str:
+    return (
+        f"the request body is over {max_bytes:,} bytes (FLIGHTLOG_API_MAX_BODY_BYTES); "
+        "send large streams through the Python ingest path"
+    )
 
 
 class BodyLimit:
@@ -47,7 +62,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -58,15 +73,12 @@ class BodyLimit:
         try:
             await self.app(scope, counted_receive, tracking_send)
         except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            if started:
+                raise
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = error_body(
-            "payload_too_large",
-            f"the request body is over {self.max_bytes:,} bytes "
-            "(FLIGHTLOG_API_MAX_BODY_BYTES); send large streams through the Python ingest path",
-        )
+        body: dict[str, Any] = error_body("payload_too_large", _too_large(self.max_bytes))
         payload = json.dumps(body).encode()
         await send(
             {

@@ -101,7 +101,7 @@ def demo(database_url: str | None = DatabaseUrlOption) -> None:
     console.print(
         "Next: [bold]flightlog stats --json[/bold], [bold]flightlog export demo.jsonl[/bold], "
         "or open the database from Python with [bold]flightlog.open_store()[/bold] (docs/api.md).\n"
-        f"See it in the dashboard: [bold]flightlog api-key create --name dashboard --customer "
-        f"{DEMO_EMAIL}[/bold], then [bold]flightlog serve[/bold] and open http://127.0.0.1:8000/ "
-        "with that key."
+        "See it in the dashboard: [bold]flightlog api-key create --name dashboard "
+        f"--scope read --customer {DEMO_EMAIL}[/bold], then [bold]flightlog serve[/bold] "
+        "and open http://127.0.0.1:8000/ with that key."
     )

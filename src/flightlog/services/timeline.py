@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.models import AgentRun, Event, TaskRun
 from flightlog.services._common import require
+from flightlog.services.events import MAX_EVENT_ID
 from flightlog.services.runs import get_run
 
 MAX_PAGE_SIZE = 5000
@@ -60,7 +61,12 @@ class Timeline:
 
 
 def _parse_key(kind: str, key: str) -> Any:
-    return uuid.UUID(key) if kind == "agent_run" else int(key)
+    if kind == "agent_run":
+        return uuid.UUID(key)
+    event_id = int(key)
+    if not 0 <= event_id <= MAX_EVENT_ID:
+        raise ValueError(f"event id {event_id} is out of range")
+    return event_id
 
 
 def _agent_runs(run_id: uuid.UUID, after: TimelineCursor | None, limit: int) -> Select[Any]:

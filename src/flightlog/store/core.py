@@ -41,9 +41,31 @@ def database_errors_as_domain_errors() -> Iterator[None]:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise ValidationError(f"a value was refused by the database: {reason}") from exc
     except StatementError as exc:
-        if not isinstance(exc.orig, ValueError | OverflowError):
+        cause = _value_problem(exc)
+        if cause is None:
             raise
-        raise ValidationError(f"a value cannot be stored: {exc.orig}") from exc
+        raise ValidationError(f"a value cannot be used: {cause}") from exc
+    except OverflowError as exc:
+        # sqlite3 raises it unwrapped for an integer past 64 bits.
+        raise ValidationError(f"a number is out of range: {exc}") from exc
+
+
+def _value_problem(exc: BaseException) -> BaseException | None:
+    """The ValueError or OverflowError at the root of a driver error, if that is what it is.
+
+    Drivers wrap a Python value they cannot send (an integer past 64 bits, a
+    float JSON cannot hold) in their own exception types; the cause chain
+    still names it.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ValueError | OverflowError):
+            return current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
 
 
 def session_factory(

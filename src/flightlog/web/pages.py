@@ -16,11 +16,13 @@ from flightlog.errors import PermissionDenied
 from flightlog.services import agents as agent_service
 from flightlog.services._common import utc_now
 from flightlog.web.session import (
-    COOKIE,
-    SESSION_SECONDS,
     DashboardStore,
+    end_session,
+    page,
+    root,
     safe_next,
-    templates,
+    same_origin,
+    set_session,
 )
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -30,12 +32,21 @@ _MAX_FORM_BYTES = 4096
 
 @router.get("/login")
 async def login_form(request: Request, next: str = "/") -> Response:
-    return templates.TemplateResponse(request, "login.html", {"next": safe_next(next)})
+    return page(request, "login.html", {"next": safe_next(next)})
+
+
+def _refuse(request: Request, status: int, message: str) -> Response:
+    return page(request, "error.html", {"status": status, "message": message}, status)
 
 
 @router.post("/login")
 async def login(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
-    """Check the pasted key, then keep it in an HttpOnly, SameSite=Strict cookie."""
+    """Check the pasted key, then keep it in an HttpOnly cookie."""
+    if not same_origin(request):
+        return _refuse(request, 403, "this form must be sent from the Flightlog dashboard itself")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > _MAX_FORM_BYTES:
+        return _refuse(request, 413, "a sign-in form is a few hundred bytes; this one is not")
     raw = await request.body()
     form = parse_qs(raw[:_MAX_FORM_BYTES].decode(errors="replace"))
     key = (form.get("key") or [""])[0].strip()
@@ -43,25 +54,18 @@ async def login(request: Request, ctx: Annotated[ApiContext, Depends(context)]) 
     try:
         await ctx.keys.verify(key)
     except PermissionDenied as exc:
-        context_ = {"next": target, "error": exc.message}
-        return templates.TemplateResponse(request, "login.html", context_, status_code=401)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        key,
-        max_age=SESSION_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+        return page(request, "login.html", {"next": target, "error": exc.message}, 401)
+    response = RedirectResponse(f"{root(request)}{target}", status_code=303)
+    set_session(response, request, key)
     return response
 
 
 @router.post("/logout")
-async def logout() -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+async def logout(request: Request) -> Response:
+    if not same_origin(request):
+        return _refuse(request, 403, "this form must be sent from the Flightlog dashboard itself")
+    response = RedirectResponse(f"{root(request)}/login", status_code=303)
+    end_session(response, request)
     return response
 
 
@@ -69,9 +73,7 @@ async def logout() -> Response:
 async def overview(request: Request, store: DashboardStore) -> Response:
     customer = await store.customers.get()
     view = await store.views.overview()
-    return templates.TemplateResponse(
-        request, "overview.html", {"customer": customer, "view": view, "nav": "overview"}
-    )
+    return page(request, "overview.html", {"customer": customer, "view": view, "nav": "overview"})
 
 
 @router.get("/tasks")
@@ -81,18 +83,18 @@ async def tasks(
     status: TaskStatus | None = None,
     cursor: uuid.UUID | None = None,
 ) -> Response:
-    page = await store.tasks.list(status=status, cursor=cursor, limit=50)
-    return templates.TemplateResponse(
+    found = await store.tasks.list(status=status, cursor=cursor, limit=50)
+    return page(
         request,
         "tasks.html",
-        {"page": page, "status": status, "statuses": list(TaskStatus), "nav": "tasks"},
+        {"page": found, "status": status, "statuses": list(TaskStatus), "nav": "tasks"},
     )
 
 
 @router.get("/tasks/{task_id}")
 async def task(request: Request, task_id: uuid.UUID, store: DashboardStore) -> Response:
     found = await store.tasks.get(task_id)
-    return templates.TemplateResponse(
+    return page(
         request,
         "task.html",
         {
@@ -114,7 +116,7 @@ async def run(
 ) -> Response:
     timeline = await store.runs.timeline(run_id, limit=limit)
     found = await store.tasks.get(timeline.run.task_id)
-    return templates.TemplateResponse(
+    return page(
         request,
         "run.html",
         {"run": timeline.run, "task": found, "timeline": timeline, "nav": "tasks"},
@@ -137,4 +139,4 @@ async def agents(request: Request, store: DashboardStore) -> Response:
         )
         for agent in await store.agents.list()
     ]
-    return templates.TemplateResponse(request, "agents.html", {"rows": rows, "nav": "agents"})
+    return page(request, "agents.html", {"rows": rows, "nav": "agents"})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-from urllib.parse import quote
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
+from flightlog.api.errors import route_path
 from flightlog.errors import PermissionDenied
 from flightlog.store.core import Store
 
@@ -30,34 +31,87 @@ class LoginRequired(Exception):
 
 def safe_next(path: str | None) -> str:
     """Only a path on this site: never an open redirect to another one."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+    if (
+        not path
+        or not path.startswith("/")
+        or path.startswith("//")
+        or "\\" in path
+        or any(ord(c) < 32 for c in path)
+    ):
         return "/"
     return path
 
 
 async def dashboard_store(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Store:
     key = request.cookies.get(COOKIE)
+    here = route_path(request)
     if not key:
-        raise LoginRequired(request.url.path)
+        raise LoginRequired(here)
     try:
         verified = await ctx.keys.verify(key)
     except PermissionDenied:
-        raise LoginRequired(request.url.path) from None
+        raise LoginRequired(here) from None
     return ctx.store_for(verified.customer_id)
 
 
 DashboardStore = Annotated[Store, Depends(dashboard_store)]
 
 
+def root(request: Request) -> str:
+    """The prefix the app is mounted under ('' at the root), for links and redirects."""
+    prefix: str = request.scope.get("root_path", "")
+    return prefix.rstrip("/")
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A template rendered with what every page needs (the mount prefix)."""
+    return templates.TemplateResponse(
+        request, name, {"root": root(request), **context}, status_code=status_code
+    )
+
+
+def set_session(response: Response, request: Request, key: str) -> None:
+    # Lax, not Strict: a link to the dashboard from mail or chat must arrive signed
+    # in. The dashboard changes nothing on GET, and its two POSTs check the origin.
+    response.set_cookie(
+        COOKIE,
+        key,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path=root(request) or "/",
+    )
+
+
+def end_session(response: Response, request: Request) -> None:
+    if COOKIE in request.cookies:
+        response.delete_cookie(COOKIE, path=root(request) or "/", httponly=True, samesite="lax")
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a browser's POST comes from this site (login CSRF defence).
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` on POSTs; a client that
+    sends neither is not a browser being tricked, and may proceed.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.url.netloc
+
+
 async def redirect_to_login(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
-    response = RedirectResponse(f"/login?next={quote(safe_next(exc.next_path))}", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    target = quote(safe_next(exc.next_path))
+    response = RedirectResponse(f"{root(request)}/login?next={target}", status_code=303)
+    end_session(response, request)
     return response
 
 
 def render_error(request: Request, status: int, message: str) -> Response:
     """A page, not JSON, for errors met while browsing."""
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
+    return page(request, "error.html", {"status": status, "message": message}, status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.review_schemas import (
@@ -26,6 +26,8 @@ from flightlog.enums import ModificationStatus
 from flightlog.services.project_contexts import ContextComparison
 
 router = APIRouter(tags=["projects"])
+#: Iterations are INTEGER.
+MAX_ITERATION = 2**31 - 1
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
@@ -88,14 +90,21 @@ async def list_iterations(project_id: uuid.UUID, store: TenantStore) -> list[Con
 
 @router.get("/projects/{project_id}/contexts/compare", response_model=ContextComparison)
 async def compare(
-    project_id: uuid.UUID, store: TenantStore, from_iteration: int, to_iteration: int
+    project_id: uuid.UUID,
+    store: TenantStore,
+    from_iteration: Annotated[int, Query(ge=1, le=MAX_ITERATION)],
+    to_iteration: Annotated[int, Query(ge=1, le=MAX_ITERATION)],
 ) -> ContextComparison:
     """Score deltas and changed JSON keys between two iterations."""
     return await store.project_contexts.compare(project_id, from_iteration, to_iteration)
 
 
 @router.get("/projects/{project_id}/contexts/{iteration}", response_model=ContextOut)
-async def get_iteration(project_id: uuid.UUID, iteration: int, store: TenantStore) -> ContextOut:
+async def get_iteration(
+    project_id: uuid.UUID,
+    iteration: Annotated[int, Path(ge=1, le=MAX_ITERATION)],
+    store: TenantStore,
+) -> ContextOut:
     return ContextOut.model_validate(await store.project_contexts.get(project_id, iteration))
 
 
