@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -35,3 +36,16 @@ async def client_of(store: Store, *scopes: str) -> AsyncIterator[httpx.AsyncClie
     created = await store.api_keys.create("tests", scopes=scopes)
     async with client_for(app_for(store), created.key) as client:
         yield client
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The JSON of a response that must have ``status``."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def error_code(response: httpx.Response, status: int) -> str:
+    """The error code of a response that must fail with ``status``."""
+    assert response.status_code == status, response.text
+    code: str = response.json()["error"]["code"]
+    return code

@@ -7,11 +7,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from api_client import app_for, client_for, client_of
+from api_client import error_code as _code
 from flightlog.api import create_app
 from flightlog.db.engine import create_async_db_engine
 from flightlog.db.urls import DatabaseUrl
@@ -20,12 +20,6 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Task, TaskRun
 from flightlog.settings import Settings
 from flightlog.store import Store
-
-
-def _code(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    code: str = response.json()["error"]["code"]
-    return code
 
 
 async def _counts(store: Store) -> tuple[int, int, int]:

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-
 from api_client import client_of
+from api_client import error_code as _code
+from api_client import ok as _ok
 from flightlog.store import Store
-
-
-def _ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _code(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    code: str = response.json()["error"]["code"]
-    return code
 
 
 async def test_projects_contexts_and_modifications(store: Store, other: Store) -> None:

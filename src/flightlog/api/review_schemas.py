@@ -29,16 +29,6 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProjectIn(_In):
-    name: str
-    description: str | None = None
-    repository_url: str | None = None
-    repository_name: str | None = None
-    default_branch: str | None = None
-    settings: dict[str, Any] | None = None
-    owner: str | None = None
-
-
 class ProjectUpdate(_In):
     name: str | None = None
     description: str | None = None
@@ -47,6 +37,10 @@ class ProjectUpdate(_In):
     default_branch: str | None = None
     settings: dict[str, Any] | None = None
     owner: str | None = None
+
+
+class ProjectIn(ProjectUpdate):
+    name: str
 
 
 class ProjectOut(_Out):

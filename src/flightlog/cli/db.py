@@ -9,7 +9,11 @@ from rich.table import Table
 from flightlog.cli.options import DatabaseUrlOption, settings_for
 from flightlog.migrations.runner import Migrator
 
-app = typer.Typer(help="Create, upgrade, downgrade and check the database schema.")
+app = typer.Typer(
+    help="Create, upgrade, downgrade and check the database schema.\n\n"
+    "Example: [bold]flightlog db upgrade && flightlog db check[/bold]",
+    rich_markup_mode="rich",
+)
 console = Console()
 
 

@@ -25,7 +25,12 @@ from flightlog.services.api_keys import READ_SCOPE, WRITE_SCOPE
 from flightlog.services.customers import ensure_default_customer
 from flightlog.settings import Settings
 
-app = typer.Typer(help="Create, list and revoke API keys for the HTTP API.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create, list and revoke API keys for the HTTP API and the dashboard.\n\n"
+    "Example: [bold]flightlog api-key create --name ci --scope write[/bold]",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
 console = Console()
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ def serve(
     log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
     database_url: str | None = DatabaseUrlOption,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs); every request needs an API key.
+    """Serve the HTTP API (OpenAPI docs at /docs) and the dashboard (at /); both take API keys.
 
     The schema must be at head: run [bold]flightlog db upgrade[/bold] first.
 
