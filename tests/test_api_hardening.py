@@ -268,3 +268,24 @@ async def test_numbers_past_64_bits_in_paths_and_cursors_are_a_422(store: Store)
         ]
         for attempt in attempts:
             assert _code(await attempt, 422) == "validation_error"
+
+
+@pytest.mark.postgres_only
+async def test_text_postgresql_cannot_store_is_a_422_not_a_500(dialect: str, store: Store) -> None:
+    async with client_of(store) as api:
+        task = (await api.post("/tasks", json={"title": "t"})).json()
+        before = await _counts(store)
+        attempts = [
+            api.post("/tasks", json={"title": "a\u0000b"}),
+            api.post(
+                "/events",
+                json={
+                    "events": [{"event_type": "LOG", "task_id": task["id"], "content": "a\u0000b"}]
+                },
+            ),
+        ]
+        for attempt in attempts:
+            response = await attempt
+            assert _code(response, 422) == "validation_error"
+            assert "0x00" in response.json()["error"]["message"]
+        assert await _counts(store) == before

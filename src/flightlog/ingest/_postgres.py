@@ -16,15 +16,20 @@ from sqlalchemy import literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flightlog.errors import ValidationError
 from flightlog.ingest._pipeline import Row, Stream
 from flightlog.services._common import translate_integrity_error
 
 _NEXT_IDS = "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2)"
 
 
+def _sqlstate(exc: BaseException) -> str:
+    return str(getattr(exc, "sqlstate", "") or "")
+
+
 def _is_integrity_error(exc: BaseException) -> bool:
     # asyncpg ships no type information; its errors carry the SQLSTATE, class 23 = integrity.
-    return str(getattr(exc, "sqlstate", "") or "").startswith("23")
+    return _sqlstate(exc).startswith("23")
 
 
 class PostgresWriter:
@@ -87,5 +92,10 @@ class PostgresWriter:
                 wrapped = IntegrityError(f"COPY {self._stream.table}", None, exc)
                 raise translate_integrity_error(
                     wrapped, what=f"a row of {self._stream.table}"
+                ) from exc
+            if _sqlstate(exc).startswith("22"):
+                # A data exception: a value PostgreSQL cannot store (a NUL in text).
+                raise ValidationError(
+                    f"a row of {self._stream.table} was refused by the database: {exc}"
                 ) from exc
             raise

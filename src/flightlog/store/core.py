@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
@@ -40,6 +40,13 @@ def database_errors_as_domain_errors() -> Iterator[None]:
     except DataError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise ValidationError(f"a value was refused by the database: {reason}") from exc
+    except DBAPIError as exc:
+        # asyncpg reports PostgreSQL's data exceptions (class 22: a NUL in text, an
+        # invalid encoding) under a generic type; the SQLSTATE says what it is.
+        if not _sqlstate(exc).startswith("22") and _value_problem(exc) is None:
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise ValidationError(f"a value was refused by the database: {reason}") from exc
     except StatementError as exc:
         cause = _value_problem(exc)
         if cause is None:
@@ -48,6 +55,20 @@ def database_errors_as_domain_errors() -> Iterator[None]:
     except OverflowError as exc:
         # sqlite3 raises it unwrapped for an integer past 64 bits.
         raise ValidationError(f"a number is out of range: {exc}") from exc
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE a driver error carries somewhere in its cause chain ('' if none)."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            break
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str):
+            return state
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return ""
 
 
 def _value_problem(exc: BaseException) -> BaseException | None:
