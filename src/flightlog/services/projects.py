@@ -19,9 +19,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.errors import NotFound, ValidationError
 from flightlog.models import Artifact, Project, Task
 from flightlog.services._common import get_or_raise, require, translate_integrity_error
+from flightlog.services._naming import assert_name_free, get_by_name
 from flightlog.services.artifacts import orphaned_blobs
 
 MAX_PAGE_SIZE = 500
@@ -90,20 +91,6 @@ def _validate_fields(fields: dict[str, Any]) -> None:
         require(isinstance(fields["settings"], dict), "settings must be a JSON object")
 
 
-async def _assert_name_free(
-    session: AsyncSession,
-    customer_id: uuid.UUID,
-    name: str,
-    *,
-    except_id: uuid.UUID | None = None,
-) -> None:
-    stmt = select(Project.id).where(Project.customer_id == customer_id, Project.name == name)
-    if except_id is not None:
-        stmt = stmt.where(Project.id != except_id)
-    if await session.scalar(stmt) is not None:
-        raise Conflict(f"a project named {name!r} already exists", name=name)
-
-
 async def _write_in_savepoint(session: AsyncSession, write: Callable[[], None], what: str) -> None:
     """Apply ``write`` and flush it in a savepoint.
 
@@ -142,7 +129,7 @@ async def create_project(
         "owner": owner,
     }
     _validate_fields(fields)
-    await _assert_name_free(session, customer_id, name)
+    await assert_name_free(session, Project, customer_id, name)
     project = Project(customer_id=customer_id, **fields)
     await _write_in_savepoint(session, lambda: session.add(project), f"project {name!r}")
     return project
@@ -159,11 +146,7 @@ async def get_project_by_name(
     session: AsyncSession, name: str, *, customer_id: uuid.UUID
 ) -> Project:
     """Look a project up by the name people use for it."""
-    stmt = select(Project).where(Project.customer_id == customer_id, Project.name == name)
-    project = await session.scalar(stmt)
-    if project is None:
-        raise NotFound(f"Project {name!r} not found", entity="Project", name=name)
-    return project
+    return await get_by_name(session, Project, name, customer_id=customer_id)
 
 
 async def lock_project(
@@ -187,7 +170,7 @@ async def update_project(
     _validate_fields(changes)
     project = await get_project(session, project_id, customer_id=customer_id)
     if "name" in changes and changes["name"] != project.name:
-        await _assert_name_free(session, customer_id, changes["name"], except_id=project_id)
+        await assert_name_free(session, Project, customer_id, changes["name"], except_id=project_id)
 
     def write() -> None:
         for name, value in changes.items():

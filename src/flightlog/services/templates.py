@@ -26,11 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.errors import ValidationError
 from flightlog.models import Project, ProjectContext, Template
 from flightlog.services import project_contexts, projects
 from flightlog.services._common import get_or_raise, require, translate_integrity_error
 from flightlog.services._dialect import json_array_contains
+from flightlog.services._naming import assert_name_free, get_by_name
 
 MAX_PAGE_SIZE = 500
 
@@ -163,16 +164,6 @@ def _state(template: Template | None, fields: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-async def _assert_name_free(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, except_id: uuid.UUID | None
-) -> None:
-    stmt = select(Template.id).where(Template.customer_id == customer_id, Template.name == name)
-    if except_id is not None:
-        stmt = stmt.where(Template.id != except_id)
-    if await session.scalar(stmt) is not None:
-        raise Conflict(f"a template named {name!r} already exists", name=name)
-
-
 async def _save(
     session: AsyncSession, template: Template, state: dict[str, Any], *, new: bool
 ) -> None:
@@ -193,7 +184,7 @@ async def create_template(
     """Create a template; its placeholders must all be declared variables."""
     state = _state(None, {**fields, "name": name})
     _validate_definition(state)
-    await _assert_name_free(session, customer_id, name, None)
+    await assert_name_free(session, Template, customer_id, name)
     template = Template(customer_id=customer_id)
     await _save(session, template, state, new=True)
     return template
@@ -210,11 +201,7 @@ async def get_template_by_name(
     session: AsyncSession, name: str, *, customer_id: uuid.UUID
 ) -> Template:
     """Look a template up by its name."""
-    stmt = select(Template).where(Template.customer_id == customer_id, Template.name == name)
-    template = await session.scalar(stmt)
-    if template is None:
-        raise NotFound(f"Template {name!r} not found", entity="Template", name=name)
-    return template
+    return await get_by_name(session, Template, name, customer_id=customer_id)
 
 
 async def update_template(
@@ -225,7 +212,7 @@ async def update_template(
     state = _state(template, changes)
     _validate_definition(state)
     if state["name"] != template.name:
-        await _assert_name_free(session, customer_id, state["name"], template_id)
+        await assert_name_free(session, Template, customer_id, state["name"], except_id=template_id)
     await _save(session, template, {k: state[k] for k in changes}, new=False)
     return template
 
