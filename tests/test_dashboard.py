@@ -31,9 +31,9 @@ async def _seed(store: Store) -> dict[str, str]:
 
 async def test_pages_need_a_signed_in_key(store: Store) -> None:
     async with _browser(store) as browser:
-        page = await browser.get("/tasks")
+        page = await browser.get("/tasks", params={"status": "failed"})
         assert page.status_code == 303
-        assert page.headers["location"] == "/login?next=/tasks"
+        assert page.headers["location"] == "/login?next=/tasks%3Fstatus%3Dfailed"
         login = await browser.get("/login", params={"next": "/tasks"})
         assert login.status_code == 200
         assert 'name="key"' in login.text

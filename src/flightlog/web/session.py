@@ -44,7 +44,8 @@ def safe_next(path: str | None) -> str:
 
 async def dashboard_store(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Store:
     key = request.cookies.get(COOKIE)
-    here = route_path(request)
+    query = request.url.query
+    here = route_path(request) + (f"?{query}" if query else "")
     if not key:
         raise LoginRequired(here)
     try:
