@@ -4,6 +4,7 @@ and a fast validator that decides exactly like the pydantic models."""
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -466,3 +467,19 @@ def test_ordinary_rows_take_the_fast_path() -> None:
         assert fast_event(event, codec, codec.encode_uuid(CUSTOMER), 1024) is not None
         assert fast_event({**event, "severity": "warning"}, codec, None, 1024) is not None
         assert fast_metric(point, codec) is not None
+
+
+def test_remembered_label_sets_never_mix_up_values_or_order() -> None:
+    prepare = metric_preparer(SQLITE)
+    task = uuid.uuid4()
+    sets = [
+        {"host": "a", "role": "qa"},
+        {"role": "qa", "host": "a"},
+        {"host": "a", "role": "qa"},
+        {"n": 1},
+        {"n": True},
+        {"n": 1.0},
+        {"host": "b", "role": "qa"},
+    ]
+    stored = [prepare({"name": "m", "value": 1, "task_id": task, "labels": s}, 0)[7] for s in sets]
+    assert stored == [json.dumps(s) for s in sets]

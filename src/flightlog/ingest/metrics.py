@@ -55,6 +55,8 @@ _METRIC_TYPES = {member.value: member.value for member in MetricType}
 _ABSENT = object()
 _UUID = uuid.UUID
 _isfinite = math.isfinite
+#: Distinct label sets one ingest call remembers the JSON of.
+_MAX_REMEMBERED_LABELS = 1024
 #: Integers up to 2**53 convert to float exactly; larger ones are left to the model.
 _EXACT_INTS = 2**53
 
@@ -68,7 +70,29 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def fast_metric(raw: Any, codec: Codec) -> Row | None:
+def _labels_text(labels: dict[str, Any], cache: dict[tuple[Any, ...], str] | None) -> str | None:
+    """The stored JSON of ``labels``; label sets repeat, so text-only ones are remembered.
+
+    Only all-text values are keyed: their tuple of items is equal exactly when
+    the JSON is (``1`` and ``True`` would collide as keys, strings cannot).
+    """
+    if cache is None:
+        return json_text(labels)
+    for value in labels.values():
+        if type(value) is not str:
+            return json_text(labels)
+    key = tuple(labels.items())
+    text = cache.get(key)
+    if text is None:
+        text = json_text(labels)
+        if text is not None and len(cache) < _MAX_REMEMBERED_LABELS:
+            cache[key] = text
+    return text
+
+
+def fast_metric(
+    raw: Any, codec: Codec, labels_cache: dict[tuple[Any, ...], str] | None = None
+) -> Row | None:
     """The prepared row of a plain-dict point, or None when the model must decide."""
     if type(raw) is not dict or not _FIELDS.issuperset(raw):
         return None
@@ -95,7 +119,7 @@ def fast_metric(raw: Any, codec: Codec) -> Row | None:
         for key in labels:
             if type(key) is not str:
                 return None
-        text = json_text(labels)
+        text = _labels_text(labels, labels_cache)
         if text is None:
             return None
         stored = text
@@ -149,8 +173,10 @@ def metric_preparer(codec: Codec) -> Callable[[Any, int | None], Row]:
     Store's rule: a point belongs to a task or a run).
     """
 
+    labels_cache: dict[tuple[Any, ...], str] = {}
+
     def prepare(raw: Any, index: int | None) -> Row:
-        row = fast_metric(raw, codec)
+        row = fast_metric(raw, codec, labels_cache)
         if row is None:
             row = _from_model(validate_metric(raw, index=index), codec, index)
         if row[0] is None and row[1] is None:
