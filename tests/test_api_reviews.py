@@ -236,3 +236,43 @@ async def test_reviews_of_another_customer_cannot_be_read_or_changed(
         assert _code(unchecked, 409) == "conflict"
         assert "no validation checks" in unchecked.json()["error"]["message"]
         assert _ok(await api.get(f"/recommendations/{rec['id']}"))["status"] == "PENDING"
+
+
+async def test_templates_render_and_become_projects(store: Store, other: Store) -> None:
+    body = {
+        "name": "fastapi-service",
+        "files": {
+            "{{package}}/main.py": 'app = FastAPI(title="{{title}}")\n',
+            "README.md": "# {{title}}\n",
+        },
+        "required_variables": ["package", "title"],
+        "tech_stack": ["python", "fastapi"],
+        "tags": ["backend"],
+    }
+    async with client_of(store) as api, client_of(other) as stranger:
+        template = _ok(await api.post("/templates", json=body), 201)
+        undeclared = {**body, "name": "bad", "files": {"x.py": "{{nope}}"}}
+        assert _code(await api.post("/templates", json=undeclared), 422) == "validation_error"
+        listed = _ok(await api.get("/templates", params={"tech_stack": "fastapi"}))
+        assert [t["id"] for t in listed["items"]] == [template["id"]]
+        variables = {"variables": {"package": "shop", "title": "Shop"}}
+        rendered = _ok(await api.post(f"/templates/{template['id']}/render", json=variables))
+        assert rendered == {
+            "shop/main.py": 'app = FastAPI(title="Shop")\n',
+            "README.md": "# Shop\n",
+        }
+        missing = await api.post(f"/templates/{template['id']}/render", json={"variables": {}})
+        assert "package" in missing.json()["error"]["message"]
+        made = _ok(
+            await api.post(
+                f"/templates/{template['id']}/projects", json={"name": "shop", **variables}
+            ),
+            201,
+        )
+        assert made["project"]["name"] == "shop"
+        assert made["context"]["iteration"] == 1
+        assert _code(await stranger.get(f"/templates/{template['id']}"), 404) == "not_found"
+        changed = _ok(await api.patch(f"/templates/{template['id']}", json={"tags": ["api"]}))
+        assert changed["tags"] == ["api"]
+        assert (await api.delete(f"/templates/{template['id']}")).status_code == 204
+        assert _code(await api.get(f"/templates/{template['id']}"), 404) == "not_found"

@@ -157,3 +157,16 @@ async def test_a_runs_timeline_pages_through_agent_steps_and_events(store: Store
         assert len(seen) == len(set(seen))
         half = await api.get(f"/runs/{run['id']}/timeline", params={"after_kind": "event"})
         assert _code(half, 422) == "validation_error"
+
+
+async def test_a_deregistered_agent_is_stopped_not_failed(store: Store) -> None:
+    async with client_of(store) as api:
+        agent = _ok(await api.post("/agents", json={"name": "bot", "agent_type": "engineer"}))
+        _ok(await api.post(f"/agents/{agent['id']}/heartbeat"))
+        stopped = _ok(
+            await api.post(f"/agents/{agent['id']}/deregister", json={"reason": "scaled down"})
+        )
+        assert stopped["status"] == "STOPPED"
+        assert [a["id"] for a in _ok(await api.get("/agents", params={"status": "stopped"}))] == [
+            agent["id"]
+        ]

@@ -25,6 +25,7 @@ from flightlog.api.routes import (
     reviews,
     runs,
     tasks,
+    templates,
     work,
 )
 from flightlog.api.schemas import EventBatch, MetricBatch
@@ -84,6 +85,7 @@ def create_app(
         agents,
         artifacts,
         projects,
+        templates,
         reviews,
         pull_requests,
         insights,

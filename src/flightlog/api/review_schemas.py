@@ -271,3 +271,55 @@ class CheckOut(_Out):
     details: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+class TemplateUpdate(_In):
+    name: str | None = Field(default=None, max_length=255)
+    description: str | None = None
+    files: dict[str, str] | None = None
+    required_variables: list[str] | None = None
+    optional_variables: list[str] | None = None
+    tech_stack: list[str] | None = None
+    tags: list[str] | None = None
+    complexity: str | None = Field(default=None, max_length=32)
+    setup_time_minutes: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class TemplateIn(TemplateUpdate):
+    name: str = Field(max_length=255)
+
+
+class TemplateOut(_Out):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    files: dict[str, Any]
+    required_variables: list[str]
+    optional_variables: list[str]
+    tech_stack: list[str]
+    tags: list[str]
+    complexity: str | None
+    setup_time_minutes: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplatePageOut(BaseModel):
+    items: list[TemplateOut]
+    next_cursor: uuid.UUID | None
+
+
+class Variables(_In):
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProjectFromTemplateIn(ProjectUpdate):
+    name: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    configuration: dict[str, Any] | None = None
+    owner_id: str | None = None
+
+
+class ProjectFromTemplateOut(BaseModel):
+    project: ProjectOut
+    context: ContextOut

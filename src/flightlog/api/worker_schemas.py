@@ -91,6 +91,11 @@ class AgentRegistration(_In):
     role: str | None = None
 
 
+class Deregistration(_In):
+    actor: str | None = Field(default=None, max_length=255)
+    reason: str | None = None
+
+
 class AgentOut(_Out):
     id: uuid.UUID
     name: str

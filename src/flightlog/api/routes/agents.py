@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.worker_schemas import AgentOut, AgentRegistration
+from flightlog.api.worker_schemas import AgentOut, AgentRegistration, Deregistration
 from flightlog.enums import AgentStatus, AgentType
 from flightlog.models import Agent
 from flightlog.services._common import utc_now
@@ -59,3 +59,12 @@ async def get_agent(agent_id: uuid.UUID, store: TenantStore) -> AgentOut:
 @router.post("/{agent_id}/heartbeat", response_model=AgentOut)
 async def heartbeat(agent_id: uuid.UUID, store: TenantStore) -> AgentOut:
     return _out(store, await store.agents.heartbeat(agent_id))
+
+
+@router.post("/{agent_id}/deregister", response_model=AgentOut)
+async def deregister(
+    agent_id: uuid.UUID, store: TenantStore, body: Deregistration | None = None
+) -> AgentOut:
+    """A clean shutdown: STOPPED, which health checks never call FAILED."""
+    options = body.model_dump(exclude_none=True) if body is not None else {}
+    return _out(store, await store.agents.deregister(agent_id, **options))
