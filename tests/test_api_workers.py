@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from api_client import client_of
@@ -170,3 +171,36 @@ async def test_a_deregistered_agent_is_stopped_not_failed(store: Store) -> None:
         assert [a["id"] for a in _ok(await api.get("/agents", params={"status": "stopped"}))] == [
             agent["id"]
         ]
+
+
+def _sse(text: str) -> list[dict[str, str]]:
+    messages = []
+    for block in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":"
+        )
+        if "id" in fields:
+            messages.append(fields)
+    return messages
+
+
+async def test_the_event_stream_delivers_each_event_once_and_resumes(
+    store: Store, other: Store
+) -> None:
+    async with client_of(store) as api, client_of(other) as stranger:
+        task = _ok(await api.post("/tasks", json={"title": "live"}), 201)
+        events = [
+            {"event_type": "message", "task_id": task["id"], "content": f"m{i}"} for i in range(3)
+        ]
+        ids = _ok(await api.post("/events", json={"events": events}), 201)["ids"]
+        params = {"task_id": task["id"], "timeout_seconds": 0.5, "poll_seconds": 0.1}
+        first = await api.get("/events/stream", params=params)
+        assert first.headers["content-type"].startswith("text/event-stream")
+        got = [m for m in _sse(first.text) if m["event"] == "MESSAGE"]
+        assert [int(m["id"]) for m in got] == ids
+        assert [json.loads(m["data"])["content"] for m in got] == ["m0", "m1", "m2"]
+        resumed = await api.get(
+            "/events/stream", params=params, headers={"Last-Event-ID": str(ids[1])}
+        )
+        assert [int(m["id"]) for m in _sse(resumed.text)] == [ids[2]]
+        assert _code(await stranger.get("/events/stream", params=params), 404) == "not_found"

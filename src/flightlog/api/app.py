@@ -24,6 +24,7 @@ from flightlog.api.routes import (
     pull_requests,
     reviews,
     runs,
+    stream,
     tasks,
     templates,
     work,
@@ -77,6 +78,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     for module in (
+        stream,
         tasks,
         runs,
         events,

@@ -1,0 +1,96 @@
+"""Follow the event log live: server-sent events over the id cursor.
+
+The stream polls the same keyset page the list endpoint reads, so it sees
+every event exactly once and in order, whichever process wrote it, on both
+databases (no LISTEN/NOTIFY needed, which SQLite does not have). Each SSE
+message carries the event id, so a client that reconnects with
+``Last-Event-ID`` continues where it stopped. Streams end after
+``timeout_seconds``; EventSource clients reconnect on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from flightlog.api.auth import TenantStore
+from flightlog.api.schemas import EventOut
+from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
+from flightlog.store.core import Store
+
+router = APIRouter(prefix="/events", tags=["events"])
+#: A comment line this often keeps proxies from closing an idle stream.
+KEEP_ALIVE_SECONDS = 15.0
+
+
+def _message(event: EventOut) -> str:
+    return f"id: {event.id}\nevent: {event.event_type}\ndata: {event.model_dump_json()}\n\n"
+
+
+async def _follow(
+    request: Request,
+    store: Store,
+    *,
+    task_id: uuid.UUID | None,
+    run_id: uuid.UUID | None,
+    after_id: int,
+    poll_seconds: float,
+    timeout_seconds: float,
+) -> AsyncIterator[str]:
+    deadline = time.monotonic() + timeout_seconds
+    quiet_since = time.monotonic()
+    cursor = after_id
+    yield "retry: 2000\n\n"
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        page = await store.events.list(
+            task_id=task_id, run_id=run_id, after_id=cursor, limit=MAX_PAGE_SIZE
+        )
+        for event in page.items:
+            yield _message(EventOut.model_validate(event))
+            cursor = event.id
+        if page.next_after_id is not None:
+            continue  # more are waiting: no pause
+        if page.items:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= KEEP_ALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream_events(
+    request: Request,
+    store: TenantStore,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    after_id: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
+    poll_seconds: Annotated[float, Query(ge=0.05, le=60)] = 1.0,
+    timeout_seconds: Annotated[float, Query(gt=0, le=3600)] = 300.0,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """``text/event-stream`` of the caller's events (of a task or run) as they are written.
+
+    Resumes after ``Last-Event-ID`` when the client sends one, else after ``after_id``.
+    """
+    if last_event_id is not None and last_event_id.isdigit():
+        after_id = max(after_id, min(int(last_event_id), MAX_EVENT_ID))
+    # Refuse a foreign task or run before the stream starts, as a plain 404.
+    await store.events.list(task_id=task_id, run_id=run_id, after_id=MAX_EVENT_ID, limit=1)
+    body = _follow(
+        request,
+        store,
+        task_id=task_id,
+        run_id=run_id,
+        after_id=after_id,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
