@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -130,6 +131,32 @@ def test_serve_answers_http_with_a_created_key(
             httpx.get(f"{base}/tasks", headers=auth).json()["items"][0]["title"] == "over the wire"
         )
         assert httpx.get(f"{base}/tasks").status_code == 401
+
+        # A live stream sees events another client writes while it is open.
+        task_id = created.json()["id"]
+        received: list[str] = []
+
+        def follow() -> None:
+            params = {"task_id": task_id, "poll_seconds": 0.1, "timeout_seconds": 4}
+            with httpx.stream(
+                "GET", f"{base}/events/stream", params=params, headers=auth, timeout=10
+            ) as response:
+                received.extend(
+                    line.removeprefix("id: ")
+                    for line in response.iter_lines()
+                    if line.startswith("id: ")
+                )
+
+        listener = threading.Thread(target=follow)
+        listener.start()
+        time.sleep(1)
+        posted = httpx.post(
+            f"{base}/events",
+            json={"events": [{"event_type": "LOG", "task_id": task_id, "content": "live"}]},
+            headers=auth,
+        ).json()["ids"]
+        listener.join(timeout=15)
+        assert [str(i) for i in posted] == received[-1:]
     finally:
         server.terminate()
         server.wait(timeout=30)
