@@ -137,7 +137,7 @@ def test_serve_answers_http_with_a_created_key(
         received: list[str] = []
 
         def follow() -> None:
-            params = {"task_id": task_id, "poll_seconds": 0.1, "timeout_seconds": 4}
+            params = {"task_id": task_id, "poll_seconds": 0.25, "timeout_seconds": 4}
             with httpx.stream(
                 "GET", f"{base}/events/stream", params=params, headers=auth, timeout=10
             ) as response:

@@ -46,6 +46,9 @@ async def _counts(store: Store) -> tuple[int, int, int]:
         ("/events", {"events": [{"event_type": "LOG", "created_at": "0001-01-01T00:00:00+01:00"}]}),
         ("/events", {"events": [{"event_type": "AUDIT", "content": "forged"}]}),
         ("/events", {"events": [{"event_type": "status_change"}]}),
+        # A lone surrogate: valid JSON, a Python str, not encodable as UTF-8.
+        ("/tasks", '{"title": "a\\ud800b"}'),
+        ("/events", '{"events": [{"event_type": "LOG", "agent_role": "\\ud800"}]}'),
     ],
 )
 async def test_values_no_column_can_hold_are_a_422(store: Store, path: str, body: Any) -> None:

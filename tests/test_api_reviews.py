@@ -261,6 +261,10 @@ async def test_templates_render_and_become_projects(store: Store, other: Store) 
             "shop/main.py": 'app = FastAPI(title="Shop")\n',
             "README.md": "# Shop\n",
         }
+        huge = {"variables": {"package": "p", "title": "t" * 20_000_000}}
+        too_big = await api.post(f"/templates/{template['id']}/render", json=huge)
+        assert _code(too_big, 422) == "validation_error"
+        assert "the limit is" in too_big.json()["error"]["message"]
         missing = await api.post(f"/templates/{template['id']}/render", json={"variables": {}})
         assert "package" in missing.json()["error"]["message"]
         made = _ok(

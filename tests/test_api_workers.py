@@ -193,7 +193,7 @@ async def test_the_event_stream_delivers_each_event_once_and_resumes(
             {"event_type": "message", "task_id": task["id"], "content": f"m{i}"} for i in range(3)
         ]
         ids = _ok(await api.post("/events", json={"events": events}), 201)["ids"]
-        params = {"task_id": task["id"], "timeout_seconds": 0.5, "poll_seconds": 0.1}
+        params = {"task_id": task["id"], "timeout_seconds": 0.5, "poll_seconds": 0.25}
         first = await api.get("/events/stream", params=params)
         assert first.headers["content-type"].startswith("text/event-stream")
         got = [m for m in _sse(first.text) if m["event"] == "MESSAGE"]
@@ -204,3 +204,9 @@ async def test_the_event_stream_delivers_each_event_once_and_resumes(
         )
         assert [int(m["id"]) for m in _sse(resumed.text)] == [ids[2]]
         assert _code(await stranger.get("/events/stream", params=params), 404) == "not_found"
+        # A header that is not a plain number is ignored rather than a crash.
+        odd = await api.get(
+            "/events/stream", params=params, headers={"Last-Event-ID": "²".encode("latin-1")}
+        )
+        assert odd.status_code == 200
+        assert [int(m["id"]) for m in _sse(odd.text) if m["event"] == "MESSAGE"] == ids

@@ -281,13 +281,37 @@ def _check_variables(template: Template, variables: Mapping[str, Any]) -> dict[s
     return {name: str(variables.get(name, "")) for name in declared}
 
 
+#: Largest rendering (all paths and contents, in characters) a template may produce.
+MAX_RENDERED_CHARS = 16 * 1024 * 1024
+
+
 def _substitute(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 
+def _rendered_size(template: Template, values: Mapping[str, str]) -> int:
+    """Characters the rendering would produce, counted without producing them."""
+    total = 0
+    for text in (*template.files, *template.files.values()):
+        total += len(text)
+        for match in PLACEHOLDER.finditer(text):
+            total += len(values[match.group(1)]) - len(match.group(0))
+    return total
+
+
 def render_files(template: Template, variables: Mapping[str, Any]) -> dict[str, str]:
-    """Render every path and content of the template (pure: reads nothing, writes nothing)."""
+    """Render every path and content of the template (pure: reads nothing, writes nothing).
+
+    The size is checked first: a short value repeated in many placeholders
+    could otherwise ask for gigabytes.
+    """
     values = _check_variables(template, variables)
+    size = _rendered_size(template, values)
+    require(
+        size <= MAX_RENDERED_CHARS,
+        f"the rendered files would be {size:,} characters; the limit is {MAX_RENDERED_CHARS:,}",
+        size=size,
+    )
     rendered: dict[str, str] = {}
     for path, content in template.files.items():
         target = _substitute(path, values)

@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
@@ -42,8 +49,11 @@ def database_errors_as_domain_errors() -> Iterator[None]:
         raise ValidationError(f"a value was refused by the database: {reason}") from exc
     except DBAPIError as exc:
         # asyncpg reports PostgreSQL's data exceptions (class 22: a NUL in text, an
-        # invalid encoding) under a generic type; the SQLSTATE says what it is.
-        if not _sqlstate(exc).startswith("22") and _value_problem(exc) is None:
+        # invalid encoding) under a generic type; the SQLSTATE says what it is. A lost
+        # or misconfigured connection is the server's problem, never the caller's.
+        if _connection_trouble(exc) or (
+            not _sqlstate(exc).startswith("22") and _value_problem(exc) is None
+        ):
             raise
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise ValidationError(f"a value was refused by the database: {reason}") from exc
@@ -55,6 +65,15 @@ def database_errors_as_domain_errors() -> Iterator[None]:
     except OverflowError as exc:
         # sqlite3 raises it unwrapped for an integer past 64 bits.
         raise ValidationError(f"a number is out of range: {exc}") from exc
+    except UnicodeEncodeError as exc:
+        # A lone surrogate ("\\ud800" in JSON) is a str Python accepts but UTF-8 cannot hold.
+        raise ValidationError(
+            f"text that is not valid Unicode cannot be stored: {exc.reason} at {exc.start}"
+        ) from exc
+
+
+def _connection_trouble(exc: DBAPIError) -> bool:
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
 
 
 def _sqlstate(exc: BaseException) -> str:

@@ -6,6 +6,12 @@ databases (no LISTEN/NOTIFY needed, which SQLite does not have). Each SSE
 message carries the event id, so a client that reconnects with
 ``Last-Event-ID`` continues where it stopped. Streams end after
 ``timeout_seconds``; EventSource clients reconnect on their own.
+
+Known limit, PostgreSQL: ids come from a sequence when rows are inserted, but
+transactions commit in their own order. An event whose transaction commits
+after a later-numbered event was already streamed is not streamed (it is in
+the log and in every list read). SQLite serialises writers, so it cannot
+happen there. A commit-ordered cursor is the planned fix.
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.context import ApiContext
 from flightlog.api.schemas import EventOut
-from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
+from flightlog.errors import PermissionDenied
+from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, list_events
 from flightlog.store.core import Store
 
 router = APIRouter(prefix="/events", tags=["events"])
 #: A comment line this often keeps proxies from closing an idle stream.
 KEEP_ALIVE_SECONDS = 15.0
+#: How often an open stream checks that its key is still good (revoked, expired, suspended).
+REVERIFY_SECONDS = 60.0
 
 
 def _message(event: EventOut) -> str:
@@ -43,14 +53,30 @@ async def _follow(
     poll_seconds: float,
     timeout_seconds: float,
 ) -> AsyncIterator[str]:
+    ctx: ApiContext = request.app.state.flightlog
+    key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     deadline = time.monotonic() + timeout_seconds
-    quiet_since = time.monotonic()
+    quiet_since = checked_at = time.monotonic()
     cursor = after_id
     yield "retry: 2000\n\n"
     while time.monotonic() < deadline and not await request.is_disconnected():
-        page = await store.events.list(
-            task_id=task_id, run_id=run_id, after_id=cursor, limit=MAX_PAGE_SIZE
-        )
+        if time.monotonic() - checked_at >= REVERIFY_SECONDS:
+            try:
+                await ctx.keys.verify(key)
+            except PermissionDenied:
+                return  # the key was revoked or its customer suspended: stop here
+            checked_at = time.monotonic()
+        # The tenant check was made once, before the stream started; each poll is
+        # one short read (DEFERRED on SQLite: it never takes the write lock).
+        async with store.reader() as session:
+            page = await list_events(
+                session,
+                customer_id=store.customer_id,
+                task_id=task_id,
+                run_id=run_id,
+                after_id=cursor,
+                limit=MAX_PAGE_SIZE,
+            )
         for event in page.items:
             yield _message(EventOut.model_validate(event))
             cursor = event.id
@@ -71,7 +97,7 @@ async def stream_events(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
-    poll_seconds: Annotated[float, Query(ge=0.05, le=60)] = 1.0,
+    poll_seconds: Annotated[float, Query(ge=0.25, le=60)] = 1.0,
     timeout_seconds: Annotated[float, Query(gt=0, le=3600)] = 300.0,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
@@ -79,7 +105,7 @@ async def stream_events(
 
     Resumes after ``Last-Event-ID`` when the client sends one, else after ``after_id``.
     """
-    if last_event_id is not None and last_event_id.isdigit():
+    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
         after_id = max(after_id, min(int(last_event_id), MAX_EVENT_ID))
     # Refuse a foreign task or run before the stream starts, as a plain 404.
     await store.events.list(task_id=task_id, run_id=run_id, after_id=MAX_EVENT_ID, limit=1)
