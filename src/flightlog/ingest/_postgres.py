@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.errors import ValidationError
 from flightlog.ingest._pipeline import Row, Stream
 from flightlog.services._common import translate_integrity_error
+from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 
 _NEXT_IDS = "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2)"
 
@@ -48,10 +48,11 @@ class PostgresWriter:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        if not driver.is_in_transaction():
-            # SQLAlchemy's asyncpg adapter sends BEGIN only with its first statement;
-            # without one a raw COPY would run (and commit) outside the transaction.
-            await session.execute(select(literal(1)))
+        # Also BEGINs: SQLAlchemy's asyncpg adapter sends BEGIN only with its first
+        # statement, and without one a raw COPY would run (and commit) on its own.
+        # Taking the transaction id before drawing event ids keeps the live feed's
+        # watermark sound (see flightlog.services.event_feed).
+        await session.execute(TAKE_TRANSACTION_ID)
         now = None
         if stream.clock_column is not None:
             now = await driver.fetchval("SELECT now()")

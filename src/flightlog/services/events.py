@@ -179,8 +179,12 @@ async def list_events(
     event_types: Sequence[EventType] | None = None,
     severities: Sequence[EventSeverity] | None = None,
     agent_role: str | None = None,
+    up_to_id: int | None = None,
 ) -> EventPage:
-    """A page of events in strict id order, after the cursor ``after_id``."""
+    """A page of events in strict id order, after the cursor ``after_id``.
+
+    ``up_to_id`` stops the page there (a live feed's watermark, see ``event_feed``).
+    """
     if task_id is None and run_id is None and customer_id is None:
         raise ValidationError("Give a task_id, run_id or customer_id to read events.")
     if not 1 <= limit <= MAX_PAGE_SIZE:
@@ -188,6 +192,8 @@ async def list_events(
     if not 0 <= after_id <= MAX_EVENT_ID:
         raise ValidationError(f"after_id must be between 0 and {MAX_EVENT_ID}, got {after_id}")
     stmt = select(Event).where(Event.id > after_id)
+    if up_to_id is not None:
+        stmt = stmt.where(Event.id <= up_to_id)
     if task_id is not None:
         stmt = stmt.where(Event.task_id == task_id)
     if run_id is not None:

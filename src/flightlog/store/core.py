@@ -23,8 +23,10 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services._common import translate_integrity_error
+from flightlog.services._dialect import dialect_name
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.services.customers import assert_can_write, ensure_default_customer
+from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
 from flightlog.store import facades, project_facades, review_facades, tenancy_facades
 
@@ -174,6 +176,10 @@ class Store:
         with database_errors_as_domain_errors():
             async with self._sessions() as session, session.begin():
                 await assert_can_write(session, self.customer_id)
+                if dialect_name(session) == "postgresql":
+                    # Take the transaction id before any event id is drawn, so that
+                    # live readers of the event log can tell when ids are final.
+                    await session.execute(TAKE_TRANSACTION_ID)
                 yield session
 
     @asynccontextmanager

@@ -7,11 +7,10 @@ message carries the event id, so a client that reconnects with
 ``Last-Event-ID`` continues where it stopped. Streams end after
 ``timeout_seconds``; EventSource clients reconnect on their own.
 
-Known limit, PostgreSQL: ids come from a sequence when rows are inserted, but
-transactions commit in their own order. An event whose transaction commits
-after a later-numbered event was already streamed is not streamed (it is in
-the log and in every list read). SQLite serialises writers, so it cannot
-happen there. A commit-ordered cursor is the planned fix.
+On PostgreSQL ids are drawn at insert but transactions commit in their own
+order, so the stream reads only up to the watermark of
+:mod:`flightlog.services.event_feed`: ids below it can no longer appear, and
+the cursor never passes an event that is still to come.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from flightlog.api.auth import TenantStore
 from flightlog.api.context import ApiContext
 from flightlog.api.schemas import EventOut
 from flightlog.errors import PermissionDenied
+from flightlog.services.event_feed import Watermark
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, list_events
 from flightlog.store.core import Store
 
@@ -58,6 +58,7 @@ async def _follow(
     deadline = time.monotonic() + timeout_seconds
     quiet_since = checked_at = time.monotonic()
     cursor = after_id
+    watermark = Watermark()
     yield "retry: 2000\n\n"
     while time.monotonic() < deadline and not await request.is_disconnected():
         if time.monotonic() - checked_at >= REVERIFY_SECONDS:
@@ -76,6 +77,7 @@ async def _follow(
                 run_id=run_id,
                 after_id=cursor,
                 limit=MAX_PAGE_SIZE,
+                up_to_id=await watermark.safe_id(session),
             )
         for event in page.items:
             yield _message(EventOut.model_validate(event))
