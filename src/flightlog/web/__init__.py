@@ -1,7 +1,7 @@
 """The dashboard: server-rendered pages over the same Store as the APIs.
 
 Signing in takes an API key (a ``read`` key is enough); the key is kept in an
-HttpOnly, SameSite=Strict cookie and checked on every page like an API request.
+HttpOnly, SameSite=Lax cookie and checked on every page like an API request.
 """
 
 from flightlog.web.pages import router
