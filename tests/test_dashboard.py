@@ -157,3 +157,30 @@ async def test_bad_addresses_are_html_error_pages(store: Store) -> None:
             response = await browser.get(path)
             assert response.status_code == status, path
             assert response.headers["content-type"].startswith("text/html"), path
+
+
+async def _waiting_work(store: Store, label: str) -> None:
+    task = await store.tasks.create(title=f"{label} task")
+    await store.runs.start(task.id, plan={"steps": [f"{label} <step>"]}, await_plan_approval=True)
+    await store.recommendations.create(
+        recommendation_type="cost", title=f"{label} recommendation", confidence_score=0.8
+    )
+    project = await store.projects.create(name=f"{label}-project", repository_url="https://g/x.git")
+    await store.modifications.request(project.id, request=f"{label} modification")
+    pr = await store.pull_requests.create(
+        project_id=project.id, branch_name="b", title=f"{label} PR"
+    )
+    await store.pull_requests.open(pr.id)
+
+
+async def test_the_waiting_page_lists_what_waits_for_a_person(store: Store, other: Store) -> None:
+    await _waiting_work(store, "Ours")
+    await _waiting_work(other, "Theirs")
+    created = await store.api_keys.create("dashboard", scopes=["read"])
+    async with _browser(store) as browser:
+        await _sign_in(browser, created.key)
+        text = (await browser.get("/waiting")).text
+    for item in ("Ours task", "Ours recommendation", "Ours modification", "Ours PR"):
+        assert item in text
+    assert "Theirs" not in text
+    assert "<step>" not in text  # the plan is shown as escaped JSON

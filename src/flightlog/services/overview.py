@@ -180,3 +180,63 @@ async def _waiting(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, i
         "modifications": await count(modifications),
         "pull requests": await count(reviews),
     }
+
+
+@dataclass(frozen=True)
+class WaitingPlan:
+    task_id: uuid.UUID
+    task_title: str
+    run_id: uuid.UUID
+    run_number: int
+    plan: dict[str, object] | None
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WaitingModification:
+    id: uuid.UUID
+    project_name: str
+    title: str | None
+    request: str
+    requested_by: str | None
+    created_at: datetime
+
+
+async def plans_waiting(
+    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+) -> list[WaitingPlan]:
+    """Runs whose plan waits for a person's decision, oldest first."""
+    rows = await session.execute(
+        select(
+            Task.id, Task.title, TaskRun.id, TaskRun.run_number, TaskRun.plan, TaskRun.started_at
+        )
+        .join(Task, Task.id == TaskRun.task_id)
+        .where(Task.customer_id == customer_id, TaskRun.status == RunStatus.WAITING_APPROVAL.value)
+        .order_by(TaskRun.created_at, TaskRun.id)
+        .limit(limit)
+    )
+    return [WaitingPlan(*row) for row in rows]
+
+
+async def modifications_waiting(
+    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+) -> list[WaitingModification]:
+    """Modification requests that wait for a decision, across the customer's projects."""
+    rows = await session.execute(
+        select(
+            Modification.id,
+            Project.name,
+            Modification.title,
+            Modification.request,
+            Modification.requested_by,
+            Modification.created_at,
+        )
+        .join(Project, Project.id == Modification.project_id)
+        .where(
+            Project.customer_id == customer_id,
+            Modification.status == ModificationStatus.PENDING.value,
+        )
+        .order_by(Modification.created_at, Modification.id)
+        .limit(limit)
+    )
+    return [WaitingModification(*row) for row in rows]

@@ -17,12 +17,12 @@ from flightlog.models import Approval, Optimization, PullRequest, PullRequestChe
 from flightlog.models import Task as TaskRow
 from flightlog.services import (
     optimizations,
-    overview,
     pull_requests,
     recommendations,
     search,
     views,
 )
+from flightlog.services import overview as overview_service
 from flightlog.store.facades import _Facade
 
 
@@ -209,10 +209,24 @@ class Search(_Facade):
 class Views(_Facade):
     """``store.views``: the reporting views (active tasks, execution summary, PR validation)."""
 
-    async def overview(self) -> overview.Overview:
+    async def overview(self) -> overview_service.Overview:
         """Counts, success rate, busiest agents, what waits for a person, recent failures."""
         async with self._store.reader() as s:
-            return await overview.customer_overview(s, customer_id=self._customer)
+            return await overview_service.customer_overview(s, customer_id=self._customer)
+
+    async def plans_waiting(self, limit: int = 100) -> builtins.list[overview_service.WaitingPlan]:
+        """Runs whose plan waits for a person's decision, oldest first."""
+        async with self._store.reader() as s:
+            return await overview_service.plans_waiting(s, customer_id=self._customer, limit=limit)
+
+    async def modifications_waiting(
+        self, limit: int = 100
+    ) -> builtins.list[overview_service.WaitingModification]:
+        """Modification requests waiting for a decision, across the customer's projects."""
+        async with self._store.reader() as s:
+            return await overview_service.modifications_waiting(
+                s, customer_id=self._customer, limit=limit
+            )
 
     async def active_tasks(self, **filters: Any) -> builtins.list[views.ActiveTask]:
         async with self._store.reader() as s:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
-from flightlog.enums import TaskStatus
+from flightlog.enums import PullRequestStatus, TaskStatus
 from flightlog.errors import PermissionDenied
 from flightlog.services import agents as agent_service
 from flightlog.services._common import utc_now
@@ -120,6 +120,23 @@ async def run(
         request,
         "run.html",
         {"run": timeline.run, "task": found, "timeline": timeline, "nav": "tasks"},
+    )
+
+
+@router.get("/waiting")
+async def waiting(request: Request, store: DashboardStore) -> Response:
+    """Everything that waits for a person: plans, recommendations, changes, reviews."""
+    open_reviews = [PullRequestStatus.OPEN, PullRequestStatus.CHANGES_REQUESTED]
+    return page(
+        request,
+        "waiting.html",
+        {
+            "plans": await store.views.plans_waiting(),
+            "recommendations": await store.recommendations.list(status="PENDING"),
+            "modifications": await store.views.modifications_waiting(),
+            "pull_requests": await store.pull_requests.list(status=open_reviews),
+            "nav": "waiting",
+        },
     )
 
 
