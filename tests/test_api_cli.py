@@ -135,21 +135,22 @@ def test_serve_answers_http_with_a_created_key(
         # A live stream sees events another client writes while it is open.
         task_id = created.json()["id"]
         received: list[str] = []
+        connected = threading.Event()
 
         def follow() -> None:
             params = {"task_id": task_id, "poll_seconds": 0.25, "timeout_seconds": 4}
             with httpx.stream(
                 "GET", f"{base}/events/stream", params=params, headers=auth, timeout=10
             ) as response:
-                received.extend(
-                    line.removeprefix("id: ")
-                    for line in response.iter_lines()
-                    if line.startswith("id: ")
-                )
+                for line in response.iter_lines():
+                    if line.startswith("id: "):
+                        received.append(line.removeprefix("id: "))
+                        # The task's own audit event has come: the stream is live.
+                        connected.set()
 
         listener = threading.Thread(target=follow)
         listener.start()
-        time.sleep(1)
+        assert connected.wait(timeout=10), "the stream delivered nothing"
         posted = httpx.post(
             f"{base}/events",
             json={"events": [{"event_type": "LOG", "task_id": task_id, "content": "live"}]},
