@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flightlog.db.types import new_uuid
+from flightlog.ingest.events import EVENT_COLUMNS as INGEST_EVENT_COLUMNS
+from flightlog.ingest.metrics import METRIC_COLUMNS as INGEST_METRIC_COLUMNS
 from flightlog.services import agent_runs, runs, tasks
 from flightlog.store import Store
 
@@ -25,33 +27,10 @@ TOOLS = ("bash", "editor", "browser", "python")
 METRIC_NAMES = ("tokens_in", "tokens_out", "latency_ms", "cost_usd", "cpu_percent")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
-EVENT_COLUMNS = (
-    "customer_id",
-    "task_id",
-    "run_id",
-    "agent_run_id",
-    "agent_id",
-    "parent_event_id",
-    "event_type",
-    "severity",
-    "agent_role",
-    "content",
-    "data",
-    "entity_type",
-    "entity_id",
-    "actor",
-)
-METRIC_COLUMNS = (
-    "task_id",
-    "run_id",
-    "agent_run_id",
-    "name",
-    "metric_type",
-    "value",
-    "unit",
-    "labels",
-    "recorded_at",
-)
+#: The raw ceilings write the same columns as Flightlog's ingest; their event rows
+#: leave ``created_at`` (the clock column, last) to the database default.
+EVENT_COLUMNS = INGEST_EVENT_COLUMNS[:-1]
+METRIC_COLUMNS = INGEST_METRIC_COLUMNS
 
 
 @dataclass(frozen=True)
