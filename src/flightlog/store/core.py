@@ -78,17 +78,23 @@ def _connection_trouble(exc: DBAPIError) -> bool:
     return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
 
 
-def _sqlstate(exc: BaseException) -> str:
-    """The SQLSTATE a driver error carries somewhere in its cause chain ('' if none)."""
+def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps: SQLAlchemy's ``orig``, else ``__cause__``, each once."""
+    seen: set[int] = set()
     current: BaseException | None = exc
-    for _ in range(8):
-        if current is None:
-            break
-        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
-        if isinstance(state, str):
-            return state
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
         orig = getattr(current, "orig", None)
         current = orig if isinstance(orig, BaseException) else current.__cause__
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE a driver error carries somewhere in its cause chain ('' if none)."""
+    for cause in _cause_chain(exc):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state
     return ""
 
 
@@ -99,15 +105,7 @@ def _value_problem(exc: BaseException) -> BaseException | None:
     float JSON cannot hold) in their own exception types; the cause chain
     still names it.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ValueError | OverflowError):
-            return current
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
-    return None
+    return next((c for c in _cause_chain(exc) if isinstance(c, ValueError | OverflowError)), None)
 
 
 def session_factory(
