@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
+from alembic.util import CommandError
 from rich.console import Console
 from rich.table import Table
 
 from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
 
 app = typer.Typer(
@@ -15,6 +21,20 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 console = Console()
+
+#: A relative target such as -1 or -2: steps down from the current revision.
+_RELATIVE = re.compile(r"-\d+")
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    """Alembic's complaint about a target (unknown id, too many steps) as one sentence."""
+    try:
+        yield
+    except CommandError as exc:
+        raise MigrationError(
+            f"{exc}; see 'flightlog db history' for the revisions this version ships."
+        ) from exc
 
 
 @app.command()
@@ -28,7 +48,8 @@ def upgrade(
     """
     migrator = Migrator(settings_for(database_url))
     before = migrator.current()
-    migrator.upgrade(revision)
+    with _revision_errors():
+        migrator.upgrade(revision)
     after = migrator.current()
     where = migrator.url.redacted()
     if before == after:
@@ -37,16 +58,26 @@ def upgrade(
         console.print(f"[green]Upgraded[/green] {before or 'empty database'} -> {after} on {where}")
 
 
-@app.command()
+# Click reads an argument starting with '-' as an option; letting unknown "options" through
+# is what lets '-1' reach REVISION. Anything else that looks like an option is refused below.
+@app.command(context_settings={"ignore_unknown_options": True})
 def downgrade(
-    revision: str = typer.Argument(..., help="Target revision: an id, 'base', or '-1'."),
+    revision: str = typer.Argument(
+        ..., help="Target revision: an id, 'base', or steps down from the current one: -1, -2…"
+    ),
     database_url: str | None = DatabaseUrlOption,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Downgrade the schema to REVISION; 'base' removes every Flightlog table and view.
 
-    Example: [bold]flightlog db downgrade base --yes[/bold]
+    Example: [bold]flightlog db downgrade -1 --yes[/bold]
     """
+    if revision.startswith("-") and not _RELATIVE.fullmatch(revision):
+        raise typer.BadParameter(
+            f"{revision!r} is neither a revision nor an option of this command; "
+            "give an id, 'base', or a number of steps such as -1",
+            param_hint="REVISION",
+        )
     migrator = Migrator(settings_for(database_url))
     if not yes:
         typer.confirm(
@@ -55,7 +86,8 @@ def downgrade(
             abort=True,
         )
     before = migrator.current()
-    migrator.downgrade(revision)
+    with _revision_errors():
+        migrator.downgrade(revision)
     after = migrator.current()
     console.print(f"[yellow]Downgraded[/yellow] {before} -> {after or 'base (empty)'}")
 
