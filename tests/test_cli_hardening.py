@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from conftest import PostgresServer, _conninfo
+from flightlog import MigrationError, open_store
 from flightlog.cli import main
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
@@ -93,3 +97,149 @@ def test_downgrade_refuses_unknown_targets_in_one_sentence(
     assert code == 2
     assert "neither a revision nor an option" in _one_sentence(err)
     assert Migrator(test_settings, fresh_url).current() == head
+
+
+# --- No database is created by accident -------------------------------------------------
+
+#: Commands that only read (or change what is there): none may create a database.
+READ_ONLY_COMMANDS: list[tuple[str, ...]] = [
+    ("db", "current"),
+    ("db", "check"),
+    ("db", "downgrade", "-1", "--yes"),
+    ("db", "downgrade", "base", "--yes"),
+    ("stats",),
+    ("stats", "--json"),
+    ("export", "out.jsonl"),
+    ("export", "-"),
+    ("purge", "--older-than", "90d", "--yes"),
+    ("purge", "--older-than", "90d", "--dry-run"),
+    ("api-key", "list"),
+    ("api-key", "create", "--name", "ci"),
+    ("api-key", "revoke", "fl_00000000"),
+    ("serve", "--port", "1"),
+]
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(path.relative_to(root)) for path in root.rglob("*")}
+
+
+@pytest.fixture
+def missing_url(
+    dialect: str, tmp_path: Path, postgres_server: PostgresServer | None
+) -> DatabaseUrl:
+    """A database that does not exist: a SQLite path in missing directories, or a
+    PostgreSQL database name that was never created."""
+    if dialect == "sqlite":
+        return DatabaseUrl.parse(f"sqlite:///{tmp_path / 'no' / 'such' / 'flightlog.db'}")
+    if postgres_server is None:
+        pytest.skip("PostgreSQL server unreachable: see the warning at the start of the run")
+    return DatabaseUrl.parse(
+        postgres_server.url.url.set(database=f"flightlog_missing_{uuid.uuid4().hex[:12]}")
+    )
+
+
+def _postgres_database_exists(server: PostgresServer, url: DatabaseUrl) -> bool:
+    with psycopg.connect(_conninfo(server.url)) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (url.url.database,)
+        ).fetchone()
+    return found is not None
+
+
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS, ids=" ".join)
+def test_read_only_commands_never_create_a_database(
+    command: tuple[str, ...],
+    missing_url: DatabaseUrl,
+    tmp_path: Path,
+    postgres_server: PostgresServer | None,
+    cli: Cli,
+) -> None:
+    before = _tree(tmp_path)
+    code, _, err = cli(*command, "-d", _url(missing_url))
+    assert code != 0
+    message = _one_sentence(err)
+    assert _tree(tmp_path) == before  # no file, no directory
+    if missing_url.dialect == "sqlite":
+        assert "No Flightlog database at" in message
+        assert "flightlog db upgrade" in message
+    else:
+        assert postgres_server is not None
+        assert f'database "{missing_url.url.database}" does not exist' in message
+        assert not _postgres_database_exists(postgres_server, missing_url)
+
+
+async def test_open_store_without_upgrade_refuses_a_missing_database(
+    missing_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
+) -> None:
+    before = _tree(tmp_path)
+    with pytest.raises(MigrationError, match=r"flightlog db upgrade|Cannot reach the database"):
+        async with open_store(_url(missing_url), settings=test_settings, upgrade=False):
+            pass
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.sqlite_only
+async def test_starting_the_app_on_a_missing_database_creates_nothing(
+    dialect: str, missing_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
+) -> None:
+    from flightlog.api import create_app
+
+    before = _tree(tmp_path)
+    app = create_app(test_settings.model_copy(update={"database_url": _url(missing_url)}))
+    with pytest.raises(MigrationError, match="No Flightlog database"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert _tree(tmp_path) == before
+
+
+#: Commands that may create a database, each given what it needs to get that far.
+CREATING_COMMANDS: list[tuple[str, ...]] = [
+    ("db", "upgrade"),
+    ("demo",),
+    ("seed",),
+    ("import", "dump.jsonl"),
+]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS + CREATING_COMMANDS, ids=" ".join)
+def test_an_uncreatable_path_is_one_sentence(
+    dialect: str, command: tuple[str, ...], tmp_path: Path, cli: Cli
+) -> None:
+    (tmp_path / "dump.jsonl").write_text("{}\n")
+    (tmp_path / "a-file").write_text("not a directory")
+    before = _tree(tmp_path)
+    code, _, err = cli(*command, "-d", f"sqlite:///{tmp_path / 'a-file' / 'flightlog.db'}")
+    assert code == 1
+    message = _one_sentence(err)
+    assert "a-file" in message
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.sqlite_only
+def test_upgrade_creates_the_database_and_its_directories(
+    dialect: str, tmp_path: Path, test_settings: Settings, cli: Cli
+) -> None:
+    url = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'new' / 'dir' / 'flightlog.db'}")
+    code, _, err = cli("db", "upgrade", "-d", _url(url))
+    assert code == 0, err
+    assert Migrator(test_settings, url).current() == Migrator(test_settings, url).head()
+    code, out, err = cli("db", "current", "-d", _url(url))
+    assert code == 0, err
+    assert "(head)" in out
+
+
+def test_import_creates_and_upgrades_a_new_database(
+    fresh_url: DatabaseUrl, tmp_path: Path, test_settings: Settings, cli: Cli
+) -> None:
+    source = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'source.db'}")
+    assert cli("db", "upgrade", "-d", _url(source))[0] == 0
+    code, _, err = cli("export", "dump.jsonl", "-d", _url(source))
+    assert code == 0, err
+    if fresh_url.dialect == "sqlite":
+        fresh_url = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'new' / 'restored.db'}")
+    code, _, err = cli("import", "dump.jsonl", "-d", _url(fresh_url))
+    assert code == 0, err
+    migrator = Migrator(test_settings, fresh_url)
+    assert migrator.current() == migrator.head()

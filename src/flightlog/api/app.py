@@ -13,6 +13,7 @@ from flightlog.api.batches import publish_body_schemas
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import install_error_handlers
 from flightlog.api.limits import BodyLimit
+from flightlog.api.openapi import install_contract
 from flightlog.api.routes import (
     agents,
     artifacts,
@@ -31,6 +32,7 @@ from flightlog.api.routes import (
 )
 from flightlog.api.schemas import EventBatch, MetricBatch
 from flightlog.db.engine import create_async_db_engine
+from flightlog.db.presence import require_existing_database
 from flightlog.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -59,6 +61,7 @@ def create_app(
         if engine is not None:
             yield
             return
+        require_existing_database(settings.database)  # a mistyped SQLite path is not created
         owned = create_async_db_engine(settings)
         app.state.flightlog = ApiContext(owned, settings)
         try:
@@ -94,6 +97,7 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     publish_body_schemas(app, (EventBatch, MetricBatch))
+    install_contract(app)
     if dashboard:
         from flightlog import web
         from flightlog.web.session import LoginRequired, redirect_to_login, render_error

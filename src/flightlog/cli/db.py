@@ -46,7 +46,7 @@ def upgrade(
 
     Example: [bold]flightlog db upgrade --database-url postgresql://postgres@localhost/flightlog[/bold]
     """
-    migrator = Migrator(settings_for(database_url))
+    migrator = Migrator(settings_for(database_url, create=True))
     before = migrator.current()
     with _revision_errors():
         migrator.upgrade(revision)

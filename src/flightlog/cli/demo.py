@@ -76,7 +76,7 @@ def demo(database_url: str | None = DatabaseUrlOption) -> None:
 
     Example: [bold]flightlog demo[/bold]   (uses ./flightlog.db unless told otherwise)
     """
-    settings = settings_for(database_url)
+    settings = settings_for(database_url, create=True)
     migrator = Migrator(settings)
     with console.status("Upgrading the schema…"):
         migrator.upgrade("head")

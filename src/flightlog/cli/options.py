@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import typer
 
+from flightlog.db.presence import require_existing_database
 from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings, get_settings
@@ -30,9 +31,17 @@ DatabaseUrlOption = typer.Option(
 )
 
 
-def settings_for(database_url: str | None) -> Settings:
-    """Settings from the environment, with the command line's URL on top."""
-    return get_settings(database_url=database_url)
+def settings_for(database_url: str | None, *, create: bool = False) -> Settings:
+    """Settings from the environment, with the command line's URL on top.
+
+    Unless the command is one that creates databases (``create=True``: db
+    upgrade, demo, seed, import), a SQLite file that does not exist is refused
+    here, before anything could create it or its directory.
+    """
+    settings = get_settings(database_url=database_url)
+    if not create:
+        require_existing_database(settings.database)
+    return settings
 
 
 def require_head(settings: Settings) -> None:

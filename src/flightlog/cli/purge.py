@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 from rich.console import Console
 
-from flightlog.cli.options import DatabaseUrlOption, settings_for
+from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 from flightlog.db.engine import create_sync_engine
 from flightlog.ops.purge import parse_age
 from flightlog.ops.purge import purge as run_purge
@@ -28,6 +28,7 @@ def purge(
     """
     cutoff = datetime.now(UTC) - parse_age(older_than)
     settings = settings_for(database_url)
+    require_head(settings)
     engine = create_sync_engine(settings)
     try:
         if not dry_run and not yes:

@@ -70,7 +70,7 @@ def seed(
     """
     if size not in SIZES:
         raise typer.BadParameter(f"size must be one of {', '.join(SIZES)}", param_hint="--size")
-    settings = settings_for(database_url)
+    settings = settings_for(database_url, create=True)
     Migrator(settings).upgrade("head")
     counts = asyncio.run(_seed(settings, seed_value, size))
     if counts is None:

@@ -104,18 +104,23 @@ def import_(
 ) -> None:
     """Import an export file into a database at head, all or nothing.
 
+    A database that does not exist yet (a new SQLite file) or holds no schema
+    is created and upgraded to head first; one at an older schema is refused.
+
     Example: [bold]flightlog import backup.jsonl -d postgresql://postgres@localhost/flightlog[/bold]
     """
-    settings = settings_for(database_url)
+    if not source.is_file():
+        raise ValidationError(f"No such file: {source}; give the path of an export file.")
+    settings = settings_for(database_url, create=True)
     migrator = Migrator(settings)
     current, head = migrator.current(), migrator.head()
-    if current != head:
+    if current is None:
+        migrator.upgrade("head")
+    elif current != head:
         raise MigrationError(
-            f"The database is at {current or 'no schema'}, not {head}: "
+            f"The database is at {current}, not {head}: "
             "run 'flightlog db upgrade' before importing."
         )
-    if not source.is_file():
-        raise ValidationError(f"No such file: {source}")
     engine = create_sync_engine(settings)
     try:
         with _progress() as bar, engine.begin() as connection, source.open(encoding="utf-8") as f:

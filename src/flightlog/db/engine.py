@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from flightlog.db.urls import DatabaseUrl
+from flightlog.errors import ConfigurationError
 from flightlog.settings import Settings
 
 #: Execution option a read-only unit of work sets to take SQLite's lock lazily.
@@ -73,8 +74,16 @@ def _install_sqlite_tuning(engine: Engine, settings: Settings, *, foreign_keys: 
 
 def _ensure_sqlite_directory(url: DatabaseUrl) -> None:
     database = url.url.database
-    if database:
-        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    if not database:
+        return
+    directory = Path(database).expanduser().resolve().parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot create the directory {directory} for the SQLite database "
+            f"({exc.strerror or exc}); choose a database path whose directory can be created."
+        ) from exc
 
 
 def _postgres_kwargs(settings: Settings) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
+from flightlog.db.presence import require_existing_database
 from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
@@ -217,6 +218,7 @@ async def open_store(
     if upgrade:
         await asyncio.to_thread(migrator.upgrade, "head")
     else:
+        require_existing_database(database)  # never create a SQLite file it was not asked to
         current, head = await asyncio.to_thread(lambda: (migrator.current(), migrator.head()))
         if current != head:
             raise MigrationError(
