@@ -2,10 +2,20 @@
 
 It builds the Alembic configuration in memory from the package's own files,
 so it works after ``pip install`` with no ``alembic.ini`` in sight.
+
+Opening a database is frequent and concurrent (every ``open_store``, every
+API worker), upgrading it is rare. So the revision is read with one plain
+query and Alembic runs only when the database is behind. Then upgrades are
+serialised twice: in the process by a lock, because Alembic's ``context``
+and ``op`` are module-global proxies that two concurrent migrations would
+share; and across processes by the database itself (a transaction-scoped
+advisory lock on PostgreSQL, an exclusive transaction on SQLite). A waiter
+re-reads the revision once it holds the lock, finds head, and does nothing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +27,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
-from flightlog.db.engine import create_sync_engine
+from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import MigrationError
 from flightlog.migrations.filters import include_name, include_object_for
@@ -28,6 +38,16 @@ from flightlog.models import Base
 from flightlog.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+VERSION_TABLE = "alembic_version"
+
+#: Held while any Alembic command runs in this process: its ``context``/``op``
+#: proxies are module globals, so two migrations at once would read each other's.
+_ALEMBIC_LOCK = threading.Lock()
+#: Key of the PostgreSQL advisory lock that serialises schema changes across
+#: processes (advisory locks are per database, so one constant serves all).
+PG_MIGRATION_LOCK_KEY = 0x666C_6967_6874_6C67 & 0x7FFF_FFFF_FFFF_FFFF  # "flightlg"
+
+_script_cache: list[ScriptDirectory] = []
 
 
 def alembic_config() -> Config:
@@ -35,6 +55,31 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
+
+
+def script_directory() -> ScriptDirectory:
+    """The shipped revisions, loaded once per process (they cannot change while it runs)."""
+    with _ALEMBIC_LOCK:
+        if not _script_cache:
+            _script_cache.append(ScriptDirectory.from_config(alembic_config()))
+        return _script_cache[0]
+
+
+def read_revision(connection: Connection) -> str | None:
+    """The revision recorded in the database, by plain SQL: no Alembic machinery involved.
+
+    None when Flightlog was never installed there. A database with two rows
+    in the version table (two heads) is not one this Flightlog made.
+    """
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = list(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    if len(rows) > 1:
+        raise MigrationError(
+            f"The database records several schema revisions ({', '.join(sorted(rows))}); "
+            "it was not migrated by Flightlog alone. Inspect its alembic_version table."
+        )
+    return str(rows[0]) if rows else None
 
 
 @dataclass(frozen=True)
@@ -75,38 +120,63 @@ class Migrator:
         finally:
             engine.dispose()
 
-    def _run(self, fn: Any, *args: Any) -> None:
-        with self._engine() as engine, engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            fn(config, *args)
+    @contextmanager
+    def _exclusive(self) -> Iterator[Connection]:
+        """One transaction that no other migration, here or in another process, runs beside.
+
+        On SQLite ``BEGIN EXCLUSIVE`` waits (busy timeout) for other writers and
+        keeps them out; on PostgreSQL the advisory lock is released at commit.
+        """
+        with _ALEMBIC_LOCK, self._engine() as engine, engine.connect() as connection:
+            connection.execution_options(**{SQLITE_BEGIN_MODE: "EXCLUSIVE"})
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK_KEY}
+                    )
+                yield connection
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply migrations up to ``revision``."""
-        self._run(command.upgrade, revision)
+        """Apply migrations up to ``revision`` (nothing, once another opener got there first)."""
+        with self._exclusive() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def ensure_head(self) -> None:
+        """Bring the database to head; at head already, that costs one read and no Alembic."""
+        if self.current() != self.head():
+            self.upgrade("head")
 
     def downgrade(self, revision: str) -> None:
         """Revert migrations down to ``revision``; ``base`` also drops Alembic's version table."""
-        self._run(command.downgrade, revision)
-        if revision == "base":
-            with self._engine() as engine, engine.begin() as connection:
-                connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        with self._exclusive() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+            if revision == "base":
+                connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
 
     def current(self) -> str | None:
-        """The revision the database is at, or None when Flightlog was never installed there."""
+        """The revision the database is at, or None when Flightlog was never installed there.
+
+        A plain read: on SQLite it takes no write lock, so busy writers do not
+        delay it beyond the busy timeout's ordinary waits.
+        """
         with self._engine() as engine, engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            connection.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
+            return read_revision(connection)
 
     def head(self) -> str:
         """The newest revision this version of Flightlog ships."""
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        head = script_directory().get_current_head()
         if head is None:  # pragma: no cover - the package always ships revisions
             raise MigrationError("No migrations found in the installed package.")
         return head
 
     def history(self) -> list[Revision]:
         """Every revision, newest first."""
-        script = ScriptDirectory.from_config(alembic_config())
+        script = script_directory()
         heads = set(script.get_heads())
         return [
             Revision(
@@ -125,7 +195,8 @@ class Migrator:
         report every missing table one by one.
         """
         with self._engine() as engine, engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+            connection.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
+            current = read_revision(connection)
             head = self.head()
             if current != head:
                 return [Drift("revision", f"database is at {current or 'nothing'}, head is {head}")]

@@ -26,10 +26,17 @@ DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
 DEFAULT_CUSTOMER_NAME = "Default"
 
 
+async def find_default_customer(session: AsyncSession) -> uuid.UUID | None:
+    """The default customer's id, or None before anything created it (a read only)."""
+    stmt = select(Customer.id).where(Customer.email == DEFAULT_CUSTOMER_EMAIL)
+    found: uuid.UUID | None = await session.scalar(stmt)
+    return found
+
+
 async def ensure_default_customer(session: AsyncSession) -> uuid.UUID:
     """The default customer's id, creating it on first use (safe under concurrency)."""
     stmt = select(Customer.id).where(Customer.email == DEFAULT_CUSTOMER_EMAIL)
-    existing = await session.scalar(stmt)
+    existing = await find_default_customer(session)
     if existing is not None:
         return existing
     try:

@@ -26,7 +26,11 @@ from flightlog.migrations.runner import Migrator
 from flightlog.services._common import translate_integrity_error
 from flightlog.services._dialect import dialect_name
 from flightlog.services.artifacts import BlobPolicy
-from flightlog.services.customers import assert_can_write, ensure_default_customer
+from flightlog.services.customers import (
+    assert_can_write,
+    ensure_default_customer,
+    find_default_customer,
+)
 from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
 from flightlog.store import facades, project_facades, review_facades, tenancy_facades
@@ -195,6 +199,18 @@ class Store:
         await self.engine.dispose()
 
 
+async def _default_customer(engine: AsyncEngine) -> uuid.UUID:
+    """Read it first: only the very first open of a database writes (SQLite's write lock)."""
+    sessions = async_session_factory(engine)
+    async with sessions() as session:
+        await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+        found = await find_default_customer(session)
+    if found is not None:
+        return found
+    async with sessions() as session, session.begin():
+        return await ensure_default_customer(session)
+
+
 @asynccontextmanager
 async def open_store(
     url: str | None = None,
@@ -216,9 +232,8 @@ async def open_store(
     database = DatabaseUrl.parse(settings.database_url)
     migrator = Migrator(settings, database)
     if upgrade:
-        await asyncio.to_thread(migrator.upgrade, "head")
+        await asyncio.to_thread(migrator.ensure_head)
     else:
-        require_existing_database(database)  # never create a SQLite file it was not asked to
         current, head = await asyncio.to_thread(lambda: (migrator.current(), migrator.head()))
         if current != head:
             raise MigrationError(
@@ -229,8 +244,7 @@ async def open_store(
     engine = create_async_db_engine(settings, url=database)
     try:
         if customer_id is None:
-            async with async_session_factory(engine)() as session, session.begin():
-                customer_id = await ensure_default_customer(session)
+            customer_id = await _default_customer(engine)
         store = Store(engine, settings, customer_id)
         yield store
     finally:
