@@ -234,6 +234,7 @@ async def open_store(
     if upgrade:
         await asyncio.to_thread(migrator.ensure_head)
     else:
+        require_existing_database(database)  # never create a SQLite file it was not asked to
         current, head = await asyncio.to_thread(lambda: (migrator.current(), migrator.head()))
         if current != head:
             raise MigrationError(
