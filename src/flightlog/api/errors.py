@@ -100,12 +100,30 @@ async def _request_invalid(request: Request, exc: Exception) -> Response:
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+#: FastAPI's answer (400) to a body it cannot even decode, e.g. bytes that are not UTF-8.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
+def _body_not_json(request: Request, exc: StarletteHTTPException) -> Response:
+    """An undecodable body is invalid input like malformed JSON: 422, not FastAPI's 400."""
+    reason = "the request body is not JSON"
+    if exc.__cause__ is not None:
+        reason = f"{reason}: {exc.__cause__}"
+    page = _page(request, 422, f"invalid request: {reason}")
+    if page is not None:
+        return page
+    problems = [{"location": "body", "message": reason}]
+    return _reply(
+        422, error_body("validation_error", f"invalid request: {reason}", {"problems": problems})
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (no such route, wrong method) in the same body as ours."""
     assert isinstance(exc, StarletteHTTPException)
     message = str(exc.detail)
+    if exc.status_code == 400 and message == _UNPARSEABLE_BODY:
+        return _body_not_json(request, exc)
     if exc.status_code == 404 and message == "Not Found":
         message = f"no such endpoint: {request.method} {request.url.path}"
     page = _page(request, exc.status_code, message)

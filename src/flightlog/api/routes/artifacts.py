@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.worker_schemas import ArtifactOut
@@ -15,17 +15,41 @@ from flightlog.enums import ArtifactType
 router = APIRouter(tags=["artifacts"])
 
 
+#: The raw body is the content, whatever its type; ``Content-Type`` is kept with it.
+_UPLOAD = {
+    "requestBody": {
+        "required": False,
+        "description": "The content, in any media type (kept as the artifact's content type, "
+        "at most 255 characters; default application/octet-stream).",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+#: Uploaders choose the content type, so a read answers whatever it was.
+_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The content, in the media type it was uploaded with.",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "ETag": {"description": "The content's SHA-256, quoted.", "schema": {"type": "string"}}
+        },
+    }
+}
+
+
 @router.put(
     "/tasks/{task_id}/artifacts/{name:path}",
     status_code=status.HTTP_201_CREATED,
     response_model=ArtifactOut,
+    openapi_extra=_UPLOAD,
 )
 async def put_artifact(
     task_id: uuid.UUID,
-    name: str,
+    name: Annotated[str, Path(min_length=1, max_length=500)],
     request: Request,
     store: TenantStore,
-    content_type: Annotated[str, Header(max_length=255)] = "application/octet-stream",
+    content_type: Annotated[
+        str, Header(max_length=255, include_in_schema=False)
+    ] = "application/octet-stream",
     artifact_type: ArtifactType = ArtifactType.OTHER,
     run_id: uuid.UUID | None = None,
     file_path: Annotated[str | None, Query(max_length=1000)] = None,
@@ -59,7 +83,7 @@ async def get_artifact(artifact_id: uuid.UUID, store: TenantStore) -> ArtifactOu
     return ArtifactOut.model_validate(await store.artifacts.get(artifact_id))
 
 
-@router.get("/artifacts/{artifact_id}/content", response_class=Response)
+@router.get("/artifacts/{artifact_id}/content", response_class=Response, responses=_CONTENT)
 async def read_artifact(
     artifact_id: uuid.UUID,
     store: TenantStore,

@@ -19,7 +19,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -92,7 +92,17 @@ async def _follow(
         await asyncio.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
 
 
-@router.get("/stream", response_class=StreamingResponse)
+#: Server-sent events: each message's data is an event shaped as ``EventOut``.
+_EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `id:` the event id, `event:` its type, `data:` the "
+        "event as JSON (as `GET /events` returns it); `:` comments keep the stream alive.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/stream", response_class=StreamingResponse, responses=_EVENT_STREAM)
 async def stream_events(
     request: Request,
     store: TenantStore,
