@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flightlog.db.urls import DatabaseUrl
+from flightlog.db.urls import DatabaseUrl, SslMode
 
 DEFAULT_DATABASE_URL = "sqlite:///./flightlog.db"
 
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FLIGHTLOG_DATABASE_URL", "DATABASE_URL", "database_url"),
         description="sqlite:///path or postgresql://user@host/db; drivers are chosen by Flightlog.",
     )
+    #: TLS to PostgreSQL, in libpq's terms; a parameter in the URL itself wins over these.
+    ssl_mode: SslMode | None = Field(default=None, description="libpq sslmode, e.g. verify-full.")
+    ssl_root_cert: Path | None = Field(default=None, description="CA bundle (libpq sslrootcert).")
+    ssl_cert: Path | None = Field(default=None, description="Client certificate (libpq sslcert).")
+    ssl_key: Path | None = Field(default=None, description="Client key (libpq sslkey).")
     pool_size: int = Field(default=10, ge=1, le=500)
     max_overflow: int = Field(default=20, ge=0, le=1000)
     pool_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -61,8 +66,22 @@ class Settings(BaseSettings):
 
     @property
     def database(self) -> DatabaseUrl:
-        """The parsed URL, which knows its async and sync driver forms."""
-        return DatabaseUrl.parse(self.database_url)
+        """The parsed URL, which knows its async and sync driver forms, with TLS settings in it."""
+        url = DatabaseUrl.parse(self.database_url)
+        if url.dialect != "postgresql":
+            return url
+        return url.with_tls_defaults(
+            {
+                "sslmode": self.ssl_mode,
+                "sslrootcert": _path_or_none(self.ssl_root_cert),
+                "sslcert": _path_or_none(self.ssl_cert),
+                "sslkey": _path_or_none(self.ssl_key),
+            }
+        )
+
+
+def _path_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path.expanduser().resolve())
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -139,7 +139,10 @@ def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None
         return engine
     return create_async_engine(
         url.async_url,
-        connect_args={"server_settings": {"application_name": settings.application_name}},
+        connect_args={
+            "server_settings": {"application_name": settings.application_name},
+            **url.async_connect_args(),
+        },
         echo=settings.echo_sql,
         json_serializer=strict_json,
         **_postgres_kwargs(settings),

@@ -12,7 +12,6 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from flightlog.db.engine import create_sync_engine
-from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.filters import include_name, include_object_for
 from flightlog.models import Base
 from flightlog.settings import get_settings
@@ -43,9 +42,7 @@ def run_migrations_online() -> None:
         return
     url_override = context.get_x_argument(as_dictionary=True).get("url")
     settings = get_settings(database_url=url_override)
-    engine = create_sync_engine(
-        settings, url=DatabaseUrl.parse(settings.database_url), sqlite_foreign_keys=False
-    )
+    engine = create_sync_engine(settings, url=settings.database, sqlite_foreign_keys=False)
     try:
         with engine.connect() as conn:
             _configure_and_run(conn)

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.presence import require_existing_database
-from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services._common import translate_integrity_error
@@ -229,7 +228,7 @@ async def open_store(
     settings = settings or get_settings(database_url=url)
     if url is not None:
         settings = settings.model_copy(update={"database_url": url})
-    database = DatabaseUrl.parse(settings.database_url)
+    database = settings.database
     migrator = Migrator(settings, database)
     if upgrade:
         await asyncio.to_thread(migrator.ensure_head)

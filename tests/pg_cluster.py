@@ -1,0 +1,161 @@
+"""A PostgreSQL cluster of a test's own, on a free port in a temporary directory.
+
+Tests that must stop a server, restart it or turn on TLS cannot touch the
+shared server at 127.0.0.1:5432. This builds a throwaway cluster with the
+binaries of the installed PostgreSQL (``pg_config --bindir``). ``initdb``
+refuses to run as root, so as root the cluster commands run as the
+``postgres`` user, and the directory is handed to that user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from flightlog.db.urls import DatabaseUrl
+
+
+def _bindir() -> Path:
+    pg_config = shutil.which("pg_config")
+    if pg_config is None:
+        raise RuntimeError("pg_config is not on PATH: install PostgreSQL's server package")
+    return Path(subprocess.check_output([pg_config, "--bindir"], text=True).strip())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+class PrivateCluster:
+    """initdb, start, stop and remove one cluster; trust authentication on loopback."""
+
+    def __init__(self, *, tls: bool = False) -> None:
+        self.bindir = _bindir()
+        self.root = Path(tempfile.mkdtemp(prefix="flightlog-pg-"))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = free_port()
+        self.tls = tls
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        settings = [
+            f"port = {self.port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.root}'",
+            "fsync = off",
+            "max_connections = 100",
+        ]
+        if tls:
+            settings += self._make_certificates()
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\n".join(settings) + "\n")
+
+    @property
+    def ca_certificate(self) -> Path:
+        """The CA that signed the server's certificate (TLS clusters only)."""
+        return self.root / "ca.crt"
+
+    def url(self, database: str = "postgres", query: str = "") -> DatabaseUrl:
+        suffix = f"?{query}" if query else ""
+        return DatabaseUrl.parse(f"postgresql://postgres@127.0.0.1:{self.port}/{database}{suffix}")
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def create_database(self, name: str) -> DatabaseUrl:
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return self.url(name)
+
+    def remove(self) -> None:
+        """Stop the server if it runs, and delete every file of the cluster."""
+        status = subprocess.run(
+            self._command("pg_ctl", "-D", str(self.data), "status"),
+            capture_output=True,
+            check=False,
+        )
+        if status.returncode == 0:
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _make_certificates(self) -> list[str]:
+        """A CA and a server certificate for 127.0.0.1 and localhost, made with openssl."""
+        ca_key, ca_crt = self.root / "ca.key", self.ca_certificate
+        key, csr, crt = self.root / "server.key", self.root / "server.csr", self.root / "server.crt"
+        extensions = self.root / "san.cnf"
+        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Flightlog test CA",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca_crt),
+        )
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_crt),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            str(crt),
+            "-extfile",
+            str(extensions),
+        )
+        key.chmod(0o600)
+        if self._as_postgres:
+            for path in (key, crt):
+                shutil.chown(path, "postgres", "postgres")
+        return ["ssl = on", f"ssl_cert_file = '{crt}'", f"ssl_key_file = '{key}'"]
+
+    def _command(self, program: str, *args: str) -> Sequence[str]:
+        command = [str(self.bindir / program), *args]
+        return ["runuser", "-u", "postgres", "--", *command] if self._as_postgres else command
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run(self._command(program, *args), capture_output=True, text=True)
+        if done.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed: {done.stderr.strip()}\n{log[-2000:]}")
