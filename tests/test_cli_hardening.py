@@ -2,55 +2,26 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from cli_runner import Cli, make_cli
+from cli_runner import one_sentence as _one_sentence
+from cli_runner import url_of as _url
 from conftest import PostgresServer, _conninfo
 from flightlog import MigrationError, open_store
-from flightlog.cli import main
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
+from flightlog.ops.jsonl_format import FORMAT_NAME, FORMAT_VERSION, RowDigest, dumps
 from flightlog.settings import Settings
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
-    """The console script's ``main()`` in this process: exit code, stdout, stderr."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("FLIGHTLOG_DATABASE_URL", raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["flightlog", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-def _url(url: DatabaseUrl) -> str:
-    return url.url.render_as_string(hide_password=False)
-
-
-def _one_sentence(err: str) -> str:
-    """The error a user sees, joined across the console's wrapping; never a traceback."""
-    assert "Traceback" not in err
-    text = " ".join(err.split())
-    assert text, "no error message at all"
-    return text
+    return make_cli(monkeypatch, capsys, tmp_path)
 
 
 def test_downgrade_takes_relative_targets_and_upgrades_back(
@@ -207,7 +178,8 @@ CREATING_COMMANDS: list[tuple[str, ...]] = [
 def test_an_uncreatable_path_is_one_sentence(
     dialect: str, command: tuple[str, ...], tmp_path: Path, cli: Cli
 ) -> None:
-    (tmp_path / "dump.jsonl").write_text("{}\n")
+    empty_export = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "scope": {"kind": "all"}}
+    (tmp_path / "dump.jsonl").write_text(f"{dumps(empty_export)}\n{dumps(RowDigest().trailer())}\n")
     (tmp_path / "a-file").write_text("not a directory")
     before = _tree(tmp_path)
     code, _, err = cli(*command, "-d", f"sqlite:///{tmp_path / 'a-file' / 'flightlog.db'}")

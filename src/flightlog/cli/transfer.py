@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import uuid
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
@@ -14,8 +17,8 @@ from flightlog.cli.options import DatabaseUrlOption, settings_for
 from flightlog.db.engine import create_sync_engine
 from flightlog.errors import MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
-from flightlog.ops.export import export_to
-from flightlog.ops.importer import import_lines
+from flightlog.ops.export import export_to, export_to_file
+from flightlog.ops.importer import import_lines, verify_export_file
 from flightlog.ops.scope import Scope
 
 console = Console(stderr=True)
@@ -36,6 +39,13 @@ def _scope(customer: str | None, project: str | None, task: str | None) -> Scope
         return Scope(kind, uuid.UUID(value))  # type: ignore[arg-type]
     except ValueError:
         raise ValidationError(f"--{kind} expects an id (a UUID), got {value!r}.") from None
+
+
+def _utf8(stream: TextIO) -> None:
+    """The format is UTF-8 whatever the locale says (the checksum is over UTF-8 bytes)."""
+    if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower() not in ("utf-8", "utf8"):
+        with contextlib.suppress(io.UnsupportedOperation, ValueError):
+            stream.reconfigure(encoding="utf-8")
 
 
 def _progress() -> Progress:
@@ -75,6 +85,7 @@ def export(
                 bar.update(job, advance=rows, description=f"exported {table}")
 
             if str(output) == "-":
+                _utf8(sys.stdout)
                 rows = export_to(
                     connection,
                     scope,
@@ -84,15 +95,14 @@ def export(
                     progress=advance,
                 )
             else:
-                with output.open("w", encoding="utf-8") as handle:
-                    rows = export_to(
-                        connection,
-                        scope,
-                        handle,
-                        schema_revision=revision,
-                        blob_dir=settings.blob_dir,
-                        progress=advance,
-                    )
+                rows = export_to_file(
+                    connection,
+                    scope,
+                    output,
+                    schema_revision=revision,
+                    blob_dir=settings.blob_dir,
+                    progress=advance,
+                )
     finally:
         engine.dispose()
     console.print(f"[green]Exported {rows:,} rows[/green] ({scope.kind}) to {output}")
@@ -101,16 +111,25 @@ def export(
 def import_(
     source: Path = typer.Argument(..., help="A file written by 'flightlog export'."),
     database_url: str | None = DatabaseUrlOption,
+    allow_unverified: bool = typer.Option(
+        False,
+        "--allow-unverified",
+        help="Also import a version 1 file, which has no record count or checksum to check.",
+    ),
 ) -> None:
     """Import an export file into a database at head, all or nothing.
 
-    A database that does not exist yet (a new SQLite file) or holds no schema
-    is created and upgraded to head first; one at an older schema is refused.
+    The file is checked first (its trailer's record count and checksum, and
+    nothing after it); a truncated or altered file is refused before the
+    database is touched. A database that does not exist yet (a new SQLite
+    file) or holds no schema is then created and upgraded to head; one at an
+    older schema is refused.
 
     Example: [bold]flightlog import backup.jsonl -d postgresql://postgres@localhost/flightlog[/bold]
     """
     if not source.is_file():
         raise ValidationError(f"No such file: {source}; give the path of an export file.")
+    verify_export_file(source, allow_unverified=allow_unverified)
     settings = settings_for(database_url, create=True)
     migrator = Migrator(settings)
     current, head = migrator.current(), migrator.head()
@@ -123,12 +142,13 @@ def import_(
         )
     engine = create_sync_engine(settings)
     try:
-        with _progress() as bar, engine.begin() as connection, source.open(encoding="utf-8") as f:
+        with _progress() as bar, engine.begin() as connection, source.open("rb") as f:
             job = bar.add_task("importing", total=None)
             result = import_lines(
                 connection,
                 f,
                 blob_dir=settings.blob_dir,
+                allow_unverified=allow_unverified,
                 progress=lambda table, rows: bar.update(
                     job, advance=rows, description=f"imported {table}"
                 ),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -12,15 +15,17 @@ from typing import IO, Any
 from sqlalchemy import Connection, Table, select
 
 from flightlog import models as m
-from flightlog.errors import NotFound
+from flightlog.errors import NotFound, ValidationError
 from flightlog.ops.jsonl_format import (
     BLOB_FILE_FIELD,
     FORMAT_NAME,
     FORMAT_VERSION,
+    RowDigest,
     dumps,
     encode_row,
 )
 from flightlog.ops.scope import Scope, build_filters
+from flightlog.services import blobs
 
 STREAM_BATCH = 2000
 Progress = Callable[[str, int], None]
@@ -54,7 +59,12 @@ def export_lines(
     blob_dir: Path,
     progress: Progress | None = None,
 ) -> Iterator[str]:
-    """Yield the export, line by line: a header, then rows table by table, parents first."""
+    """Yield the export, line by line (without newlines).
+
+    A header, then rows table by table, parents first, then the trailer with
+    the number of rows and their SHA-256. A consumer that stops early (or an
+    error part-way) leaves no trailer, so the importer refuses what was written.
+    """
     customer_id = _owning_customer(connection, scope)
     filters = build_filters(scope, customer_id=customer_id)
     yield dumps(
@@ -66,6 +76,7 @@ def export_lines(
             "scope": scope.describe(),
         }
     )
+    digest = RowDigest()
     for table in m.Base.metadata.sorted_tables:
         included, where = filters.for_table(table.name)
         if not included:
@@ -74,12 +85,16 @@ def export_lines(
         for row in _rows(connection, table, where):
             encoded = encode_row(table, row)
             if table.name == "artifact_blobs" and row.get("storage_path"):
-                content = (blob_dir / row["storage_path"]).read_bytes()
+                # Verified on the way out: a missing or altered file is an error, not a bad export.
+                content = blobs.read_blob(blob_dir, row["storage_path"], row["sha256"])
                 encoded[BLOB_FILE_FIELD] = base64.b64encode(content).decode("ascii")
-            yield dumps({"table": table.name, "row": encoded})
+            line = dumps({"table": table.name, "row": encoded})
+            digest.add(line.encode("utf-8"))
+            yield line
             count += 1
         if progress is not None:
             progress(table.name, count)
+    yield dumps(digest.trailer())
 
 
 def export_to(
@@ -92,11 +107,76 @@ def export_to(
     progress: Progress | None = None,
 ) -> int:
     """Write the export to a text stream; returns the number of rows written."""
-    rows = -1
+    lines = 0
     for line in export_lines(
         connection, scope, schema_revision=schema_revision, blob_dir=blob_dir, progress=progress
     ):
         out.write(line)
         out.write("\n")
-        rows += 1
+        lines += 1
+    return lines - 2  # the header and the trailer
+
+
+def export_to_file(
+    connection: Connection,
+    scope: Scope,
+    path: Path,
+    *,
+    schema_revision: str,
+    blob_dir: Path,
+    progress: Progress | None = None,
+) -> int:
+    """Write the export to ``path`` all at once; returns the number of rows written.
+
+    The lines go to a hidden temporary file beside ``path``, which is flushed
+    to disk and renamed over ``path`` only once the trailer is written. An
+    error (or Ctrl-C) part-way removes the temporary file; ``path`` is then
+    untouched (a file already there stays as it was), so no partial export
+    can pass for a whole one. The file is readable by its owner only: an
+    export holds every row, API key hashes included.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValidationError(f"{path} is a directory; give the name of the file to write.")
+    try:
+        fd, temporary = tempfile.mkstemp(
+            dir=path.absolute().parent, prefix=f".{path.name}.", suffix=".partial"
+        )
+    except OSError as exc:
+        raise ValidationError(
+            f"Cannot write in {path.absolute().parent} ({exc.strerror or exc}); "
+            "give a file in a directory that exists and you can write to."
+        ) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            rows = export_to(
+                connection,
+                scope,
+                handle,
+                schema_revision=schema_revision,
+                blob_dir=blob_dir,
+                progress=progress,
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _sync_directory(path.absolute().parent)
     return rows
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable; best effort (not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

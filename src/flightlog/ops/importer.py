@@ -5,6 +5,12 @@ transaction: any bad line, unknown table, version mismatch or constraint
 violation rolls the whole import back. Self-references (a subtask's parent,
 a nested agent run, an event's parent event) are inserted empty and filled
 in once their table is complete, so row order within a table does not matter.
+
+A file must prove it is whole: its trailer's record count and SHA-256 must
+match the rows read, and nothing may follow the trailer. The check ends the
+import, before the caller commits; :func:`verify_export_file` makes the same
+check on a file without a database, so a command can refuse a damaged file
+before it touches (or creates) one.
 """
 
 from __future__ import annotations
@@ -14,14 +20,23 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from flightlog import models as m
 from flightlog.errors import Conflict, ValidationError
-from flightlog.ops.jsonl_format import BLOB_FILE_FIELD, FORMAT_NAME, SUPPORTED_VERSIONS, decode_row
+from flightlog.ops.jsonl_format import (
+    BLOB_FILE_FIELD,
+    FIRST_VERIFIED_VERSION,
+    FORMAT_NAME,
+    SUPPORTED_VERSIONS,
+    TRAILER_KEY,
+    TRAILER_PREFIX,
+    RowDigest,
+    decode_row,
+)
 from flightlog.services import blobs
 
 INSERT_BATCH = 2000
@@ -45,6 +60,23 @@ class ImportResult:
         return sum(self.counts.values())
 
 
+NOTHING_IMPORTED = "nothing was imported"
+
+
+def _text(raw: str | bytes, number: int) -> tuple[bytes, str]:
+    """A line as the bytes the checksum covers and the text the parser reads."""
+    if isinstance(raw, str):
+        return raw.encode("utf-8"), raw
+    try:
+        return raw, raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(
+            f"line {number} is not UTF-8 text, so this is not a Flightlog export "
+            f"(decompress a compressed one first); {NOTHING_IMPORTED}.",
+            line=number,
+        ) from None
+
+
 def _header(line: str) -> dict[str, Any]:
     try:
         header = json.loads(line)
@@ -59,6 +91,112 @@ def _header(line: str) -> dict[str, Any]:
             "Upgrade Flightlog to import this file."
         )
     return header
+
+
+class _Integrity:
+    """What a file says about itself, checked line by line: header, rows, trailer last."""
+
+    def __init__(self, *, allow_unverified: bool) -> None:
+        self.allow_unverified = allow_unverified
+        self.digest = RowDigest()
+        self.verified = True
+        self.trailer: dict[str, Any] | None = None
+        self.lines = 0
+
+    def header(self, raw: str | bytes) -> dict[str, Any]:
+        self.lines = 1
+        _, text = _text(raw, 1)
+        header = _header(text)
+        if header["version"] < FIRST_VERIFIED_VERSION:
+            if not self.allow_unverified:
+                raise ValidationError(
+                    f"This export is format version {header['version']}, which carries no "
+                    "record count or checksum, so nobody can tell whether it is complete; "
+                    "re-export it with this Flightlog, or import it with --allow-unverified "
+                    f"(allow_unverified=True) if you know it is whole; {NOTHING_IMPORTED}."
+                )
+            self.verified = False
+        return header
+
+    def line(self, number: int, raw: str | bytes) -> str | None:
+        """The text of a row line, or None for the trailer."""
+        self.lines = number
+        data, text = _text(raw, number)
+        if self.trailer is not None:
+            raise ValidationError(
+                f"line {number}: more lines follow the trailer, so the file was changed or "
+                f"two files were joined; {NOTHING_IMPORTED}.",
+                line=number,
+            )
+        if self.verified and text.startswith(TRAILER_PREFIX):
+            self.trailer = self._parse_trailer(text, number)
+            return None
+        self.digest.add(data)
+        return text
+
+    @staticmethod
+    def _parse_trailer(text: str, number: int) -> dict[str, Any]:
+        try:
+            trailer = json.loads(text)[TRAILER_KEY]
+            records, sha256 = trailer["records"], trailer["sha256"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            trailer = records = sha256 = None
+        if not (isinstance(records, int) and isinstance(sha256, str)):
+            raise ValidationError(
+                f"line {number}: the trailer is damaged (it needs a record count and a "
+                f"sha256); {NOTHING_IMPORTED}.",
+                line=number,
+            )
+        return cast(dict[str, Any], trailer)
+
+    def finish(self) -> int:
+        """Check the trailer against what was read; returns the number of records."""
+        if not self.verified:
+            return self.digest.records
+        if self.trailer is None:
+            raise ValidationError(
+                f"The file ends at line {self.lines} without its trailer, so it is truncated "
+                f"(an unfinished export or copy) and {NOTHING_IMPORTED}; export it again."
+            )
+        if self.trailer["records"] != self.digest.records:
+            raise ValidationError(
+                f"The file holds {self.digest.records} records but its trailer says "
+                f"{self.trailer['records']}, so lines were lost or added; {NOTHING_IMPORTED}."
+            )
+        if self.trailer["sha256"] != self.digest.sha256:
+            raise ValidationError(
+                "The file's rows do not match the checksum in its trailer, so it was changed "
+                f"or damaged after export; {NOTHING_IMPORTED}."
+            )
+        return self.digest.records
+
+
+@dataclass(frozen=True)
+class VerifiedExport:
+    """What :func:`verify_export_file` found: the header and the number of rows."""
+
+    header: dict[str, Any]
+    records: int
+    verified: bool
+
+
+def verify_export_file(path: Path, *, allow_unverified: bool = False) -> VerifiedExport:
+    """Check a file's header, row count, checksum and trailer without a database.
+
+    Raises :class:`ValidationError` (one sentence) for anything the importer
+    would refuse for the file's own sake: not UTF-8, not an export, an unknown
+    version, a missing or damaged trailer, a count or checksum that does not
+    match, lines after the trailer. Rows are not parsed.
+    """
+    check = _Integrity(allow_unverified=allow_unverified)
+    with path.open("rb") as handle:
+        first = handle.readline()
+        if not first:
+            raise ValidationError("The file is empty: not a Flightlog export.")
+        header = check.header(first)
+        for number, raw in enumerate(handle, start=2):
+            check.line(number, raw)
+    return VerifiedExport(header=header, records=check.finish(), verified=check.verified)
 
 
 class _Loader:
@@ -150,25 +288,35 @@ def _reset_identity(connection: Connection) -> None:
 
 def import_lines(
     connection: Connection,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     *,
     blob_dir: Path,
     progress: Progress | None = None,
+    allow_unverified: bool = False,
 ) -> ImportResult:
-    """Import an export inside the caller's transaction (the caller commits or rolls back)."""
+    """Import an export inside the caller's transaction (the caller commits or rolls back).
+
+    ``lines`` are a file's lines as bytes (a file opened in binary mode) or
+    text, with or without their newlines. The trailer is checked before this
+    returns; any :class:`ValidationError` leaves the caller's transaction to
+    roll back. ``allow_unverified`` lets a version 1 file (which has no
+    trailer) in.
+    """
     tables = m.Base.metadata.tables
     loader = _Loader(connection, blob_dir, progress)
+    check = _Integrity(allow_unverified=allow_unverified)
     iterator = iter(lines)
     first = next(iterator, None)
     if first is None:
         raise ValidationError("The file is empty: not a Flightlog export.")
-    _header(first)
+    check.header(first)
     try:
         for number, raw in enumerate(iterator, start=2):
-            if not raw.strip():
+            text = check.line(number, raw)
+            if text is None or not text.strip():
                 continue
             try:
-                document = json.loads(raw)
+                document = json.loads(text)
                 name, row = document["table"], document["row"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise ValidationError(
@@ -178,6 +326,7 @@ def import_lines(
             if name not in tables or not isinstance(row, dict):
                 raise ValidationError(f"line {number}: unknown table {name!r}", line=number)
             loader.add(tables[name], row, number)
+        check.finish()
         loader.finish_table()
     except IntegrityError as exc:
         raise Conflict(

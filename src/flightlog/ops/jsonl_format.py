@@ -2,10 +2,10 @@
 
 Line 1 is a header::
 
-    {"format": "flightlog-export", "version": 1, "schema_revision": "0003",
+    {"format": "flightlog-export", "version": 2, "schema_revision": "0003",
      "exported_at": "...", "scope": {"kind": "task", "id": "..."}}
 
-Every following line is ``{"table": "<name>", "row": {<column>: <value>}}``,
+Every following line but the last is ``{"table": "<name>", "row": {<column>: <value>}}``,
 tables in foreign-key order (parents first) so an importer can stream. Values
 are JSON-native where possible; the rest is encoded by column type: UUIDs and
 Decimals as strings, timestamps as ISO 8601 with microseconds and ``+00:00``,
@@ -13,11 +13,22 @@ bytes as base64. Blob files (large artifacts) travel inline, base64-encoded in
 the ``artifact_blobs`` row's ``file_content`` field, so a file is
 self-contained. JSON columns are written with sorted keys, so the same data
 exports to the same text from either dialect.
+
+The last line (version 2) is a trailer::
+
+    {"trailer":{"records":<row lines>,"sha256":"<hex>"}}
+
+``sha256`` is taken over the row lines exactly as written: each line's UTF-8
+bytes followed by its ``\n``, from the line after the header up to the line
+before the trailer. A streaming exporter learns both numbers only at the end,
+hence a trailer rather than a header field; an importer that reaches the end
+of the file without one knows the file is truncated.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -31,8 +42,14 @@ from flightlog.db.types import UtcDateTime
 from flightlog.errors import ValidationError
 
 FORMAT_NAME = "flightlog-export"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({1})
+FORMAT_VERSION = 2
+#: Versions an importer reads; version 1 files have no trailer and are only read on request.
+SUPPORTED_VERSIONS = frozenset({1, 2})
+#: The first version whose files end with a trailer (record count and checksum).
+FIRST_VERIFIED_VERSION = 2
+TRAILER_KEY = "trailer"
+#: How a trailer line starts, as :func:`dumps` writes it (compact, sorted keys).
+TRAILER_PREFIX = '{"trailer":'
 #: Extra field on artifact_blobs rows carrying the bytes of a blob stored as a file.
 BLOB_FILE_FIELD = "file_content"
 
@@ -110,3 +127,23 @@ def decode_row(table: Table, row: dict[str, Any], *, line: int) -> dict[str, Any
 def dumps(document: dict[str, Any]) -> str:
     """One line of the format: compact, sorted keys, UTF-8 kept readable."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class RowDigest:
+    """The trailer's two numbers, kept while row lines go past (written or read)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self._sha = hashlib.sha256()
+
+    def add(self, line: bytes) -> None:
+        """Count one row line: its UTF-8 bytes, ending in the line's ``\\n``."""
+        self._sha.update(line if line.endswith(b"\n") else line + b"\n")
+        self.records += 1
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def trailer(self) -> dict[str, Any]:
+        return {TRAILER_KEY: {"records": self.records, "sha256": self.sha256}}

@@ -1,0 +1,235 @@
+"""An export proves it is whole (a trailer with a record count and a checksum), an import
+refuses a file that does not, and an export never leaves a partial file behind."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from cli_runner import Cli, make_cli, one_sentence, url_of
+from flightlog import ValidationError
+from flightlog.db.engine import create_sync_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.models import ArtifactBlob, Base
+from flightlog.ops.importer import import_lines
+from flightlog.settings import Settings
+from test_export_import import _populate
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
+    monkeypatch.setenv("FLIGHTLOG_BLOB_DIR", str(tmp_path / "blobs"))
+    return make_cli(monkeypatch, capsys, tmp_path)
+
+
+@pytest.fixture
+def settings(test_settings: Settings, tmp_path: Path) -> Settings:
+    return test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+
+
+@pytest.fixture
+def good_export(tmp_path: Path, settings: Settings, cli: Cli) -> Path:
+    """A whole export of a small but complete history (big blobs included), made by the CLI."""
+    source = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'source.db'}")
+    asyncio.run(_populate(source, settings))
+    code, _, err = cli("export", "good.jsonl", "-d", url_of(source))
+    assert code == 0, err
+    return tmp_path / "good.jsonl"
+
+
+def _counts(url: DatabaseUrl, settings: Settings) -> dict[str, int]:
+    engine = create_sync_engine(settings, url=url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table.name: connection.scalar(select(func.count()).select_from(table)) or 0
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def _nothing_in(url: DatabaseUrl, settings: Settings) -> None:
+    assert {name: n for name, n in _counts(url, settings).items() if n} == {}
+
+
+def test_an_export_ends_with_a_trailer_counting_and_hashing_its_rows(
+    good_export: Path, cli: Cli, tmp_path: Path
+) -> None:
+    lines = good_export.read_bytes().splitlines(keepends=True)
+    header, rows, trailer = json.loads(lines[0]), lines[1:-1], json.loads(lines[-1])
+    assert header["version"] == 2
+    assert trailer == {
+        "trailer": {
+            "records": len(rows),
+            "sha256": hashlib.sha256(b"".join(rows)).hexdigest(),
+        }
+    }
+    assert all(json.loads(row)["table"] for row in rows)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".good.jsonl")]  # no temp left
+
+    # To standard output: the same rows and the same trailer (the header has its own time).
+    code, out, err = cli("export", "-", "-d", f"sqlite:///{tmp_path / 'source.db'}")
+    assert code == 0, err
+    streamed = out.encode("utf-8").splitlines(keepends=True)
+    assert streamed[1:] == lines[1:]
+    (tmp_path / "streamed.jsonl").write_bytes(out.encode("utf-8"))
+    target = f"sqlite:///{tmp_path / 'from-stdout.db'}"
+    code, _, err = cli("import", "streamed.jsonl", "-d", target)
+    assert code == 0, err
+    assert f"Imported {len(rows)} rows" in one_sentence(err)
+
+
+def _damaged(good: bytes) -> dict[str, tuple[bytes, str]]:
+    """Ways a file goes wrong, each with what the refusal says."""
+    lines = good.splitlines(keepends=True)
+    half = len(lines) // 2
+    epic = next(i for i, line in enumerate(lines) if b'"title":"Epic"' in line)
+    metric = next(i for i, line in enumerate(lines) if b'"table":"metric_points"' in line)
+    return {
+        "first half (cut at a line end)": (b"".join(lines[:half]), "without its trailer"),
+        "second half": (b"".join(lines[half:]), "not a Flightlog export"),
+        "a changed byte in a row": (
+            b"".join([*lines[:epic], lines[epic].replace(b"Epic", b"Epid"), *lines[epic + 1 :]]),
+            "do not match the checksum",
+        ),
+        "a dropped line": (
+            b"".join([*lines[:metric], *lines[metric + 1 :]]),
+            f"holds {len(lines) - 3} records but its trailer says {len(lines) - 2}",
+        ),
+        "a line appended after the trailer": (
+            good + lines[metric],
+            f"line {len(lines) + 1}: more lines follow the trailer",
+        ),
+        "a blank line inside": (
+            b"".join([*lines[:half], b"\n", *lines[half:]]),
+            "records but its trailer says",
+        ),
+        "a damaged trailer": (
+            b"".join([*lines[:-1], b'{"trailer":{"records":"many"}}\n']),
+            "the trailer is damaged",
+        ),
+        "binary (gzip-compressed)": (gzip.compress(good), "not UTF-8 text"),
+        "binary (raw bytes)": (bytes(range(255, -1, -1)) * 8, "not UTF-8 text"),
+        "version 1 (no trailer)": (
+            b"".join([lines[0].replace(b'"version":2', b'"version":1'), *lines[1:-1]]),
+            "--allow-unverified",
+        ),
+    }
+
+
+def test_import_refuses_a_damaged_file_and_writes_nothing(
+    fresh_url: DatabaseUrl, good_export: Path, settings: Settings, cli: Cli, tmp_path: Path
+) -> None:
+    Migrator(settings, fresh_url).upgrade("head")
+    for damage, (content, says) in _damaged(good_export.read_bytes()).items():
+        path = tmp_path / "damaged.jsonl"
+        path.write_bytes(content)
+        code, _, err = cli("import", str(path), "-d", url_of(fresh_url))
+        assert code == 1, damage
+        message = one_sentence(err)
+        assert message.startswith("Error:"), (damage, message)
+        assert says in message, (damage, message)
+        _nothing_in(fresh_url, settings)
+    # The database was left usable: the whole file goes in.
+    code, _, err = cli("import", str(good_export), "-d", url_of(fresh_url))
+    assert code == 0, err
+    assert _counts(fresh_url, settings)["artifact_blobs"] == 2
+
+
+@pytest.mark.sqlite_only
+def test_a_refused_import_creates_no_database(
+    dialect: str, good_export: Path, cli: Cli, tmp_path: Path
+) -> None:
+    truncated = good_export.read_bytes().splitlines(keepends=True)[:-1]
+    (tmp_path / "truncated.jsonl").write_bytes(b"".join(truncated))
+    code, _, err = cli("import", "truncated.jsonl", "-d", f"sqlite:///{tmp_path / 'new' / 'x.db'}")
+    assert code == 1
+    assert "truncated" in one_sentence(err)
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_trailer_is_checked_inside_the_import_transaction(
+    fresh_url: DatabaseUrl, good_export: Path, settings: Settings
+) -> None:
+    """Without the command's first pass over the file, the import itself refuses (rows already
+    inserted are rolled back with the transaction)."""
+    Migrator(settings, fresh_url).upgrade("head")
+    damaged = _damaged(good_export.read_bytes())
+    engine = create_sync_engine(settings, url=fresh_url)
+    try:
+        for damage in ("first half (cut at a line end)", "a changed byte in a row"):
+            content, says = damaged[damage]
+            with pytest.raises(ValidationError, match=says), engine.begin() as connection:
+                import_lines(
+                    connection,
+                    content.splitlines(keepends=True),
+                    blob_dir=settings.blob_dir,
+                )
+            _nothing_in(fresh_url, settings)
+    finally:
+        engine.dispose()
+
+
+def test_a_version_1_file_imports_only_when_allowed(
+    fresh_url: DatabaseUrl, good_export: Path, settings: Settings, cli: Cli, tmp_path: Path
+) -> None:
+    content, _ = _damaged(good_export.read_bytes())["version 1 (no trailer)"]
+    (tmp_path / "v1.jsonl").write_bytes(content)
+    Migrator(settings, fresh_url).upgrade("head")
+    code, _, err = cli("import", "v1.jsonl", "-d", url_of(fresh_url))
+    assert code == 1
+    assert "version 1" in one_sentence(err)
+    _nothing_in(fresh_url, settings)
+    code, _, err = cli("import", "v1.jsonl", "--allow-unverified", "-d", url_of(fresh_url))
+    assert code == 0, err
+    assert _counts(fresh_url, settings)["tasks"] == 3
+
+
+def _listing(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+def test_an_export_that_fails_part_way_leaves_no_file(
+    fresh_url: DatabaseUrl, settings: Settings, cli: Cli, tmp_path: Path
+) -> None:
+    """A blob file gone from the blob directory stops the export at its row, after others
+    were written: neither the output nor a temporary file is left, and a file that was
+    already there is untouched."""
+    asyncio.run(_populate(fresh_url, settings))
+    engine = create_sync_engine(settings, url=fresh_url)
+    try:
+        with engine.connect() as connection:
+            path = connection.scalar(
+                select(ArtifactBlob.storage_path).where(ArtifactBlob.storage_path.is_not(None))
+            )
+    finally:
+        engine.dispose()
+    assert path is not None
+    assert settings.blob_dir is not None
+    (settings.blob_dir / path).unlink()
+    out = tmp_path / "exports"
+    out.mkdir()
+    (out / "previous.jsonl").write_bytes(b"an earlier export\n")
+    before = _listing(out)
+    for name in ("new.jsonl", "previous.jsonl"):
+        code, _, err = cli("export", str(out / name), "-d", url_of(fresh_url))
+        assert code == 1
+        assert "is missing from" in one_sentence(err)
+        assert _listing(out) == before
+
+
+def test_export_into_a_missing_directory_is_one_sentence(
+    db_url: DatabaseUrl, cli: Cli, tmp_path: Path
+) -> None:
+    code, _, err = cli("export", str(tmp_path / "no" / "out.jsonl"), "-d", url_of(db_url))
+    assert code == 1
+    assert "Cannot write in" in one_sentence(err)
+    assert not (tmp_path / "no").exists()
