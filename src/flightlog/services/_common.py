@@ -7,17 +7,81 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import class_mapper
 
 from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.models import (
+    AgentRun,
+    Artifact,
+    Modification,
+    Project,
+    ProjectContext,
+    PullRequest,
+    Task,
+    TaskRun,
+)
 
 M = TypeVar("M")
+
+#: Rows that belong to a customer through their task, or through their project.
+_OWNED_THROUGH_TASK: tuple[type[Any], ...] = (TaskRun, AgentRun, Artifact)
+_OWNED_THROUGH_PROJECT: tuple[type[Any], ...] = (ProjectContext, Modification, PullRequest)
 
 
 def utc_now() -> datetime:
     """Service-side timestamps (started/completed) in aware UTC."""
     return datetime.now(UTC)
+
+
+def not_found(model: type[Any], key: Any) -> NotFound:
+    """The one answer for a row that is missing or another customer's: it names only ``key``."""
+    return NotFound(f"{model.__name__} {key} not found", entity=model.__name__, id=str(key))
+
+
+def owned_by(model: type[Any], customer_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL: the row of ``model`` belongs to the customer, directly or through its task or project.
+
+    Raises ``TypeError`` for a model with no owner, so a tenant check can
+    never pass silently because the row has no ``customer_id`` column.
+    """
+    if model in _OWNED_THROUGH_TASK:
+        return exists().where(Task.id == model.task_id, Task.customer_id == customer_id)
+    if model in _OWNED_THROUGH_PROJECT:
+        return exists().where(Project.id == model.project_id, Project.customer_id == customer_id)
+    owner = getattr(model, "customer_id", None)
+    if owner is None:
+        raise TypeError(f"{model.__name__} has no owning customer to check")
+    clause: ColumnElement[bool] = owner == customer_id
+    return clause
+
+
+async def get_owned(
+    session: AsyncSession,
+    model: type[M],
+    key: Any,
+    *,
+    customer_id: uuid.UUID,
+    for_update: bool = False,
+) -> M:
+    """The customer's row of ``model`` with primary key ``key``, or :class:`NotFound`.
+
+    Ownership is part of the one query that loads the row, so another
+    tenant's row is never loaded, locked or used: the caller gets exactly
+    the answer a random key gets, naming only the entity and key it asked
+    for (never the row's task or project). With ``for_update`` the row is
+    locked (PostgreSQL ``FOR UPDATE``) and read fresh.
+    """
+    [primary_key] = class_mapper(model).primary_key
+    stmt = select(model).where(primary_key == key, owned_by(model, customer_id))
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    row: M | None = await session.scalar(stmt)
+    if row is None:
+        raise not_found(model, key)
+    return row
 
 
 async def get_or_raise(
@@ -30,14 +94,15 @@ async def get_or_raise(
 ) -> M:
     """Load a row by primary key or raise :class:`NotFound`.
 
-    With ``customer_id``, a row of another tenant is reported as not found:
-    callers must not learn that it exists.
+    With ``customer_id`` this is :func:`get_owned`: a row of another tenant
+    is reported exactly as a missing one. Without it, no tenant is checked
+    (operator paths, and rows already known to be the caller's).
     """
+    if customer_id is not None:
+        return await get_owned(session, model, key, customer_id=customer_id, for_update=for_update)
     row = await session.get(model, key, with_for_update=for_update or None)
-    if row is None or (
-        customer_id is not None and getattr(row, "customer_id", customer_id) != customer_id
-    ):
-        raise NotFound(f"{model.__name__} {key} not found", entity=model.__name__, id=str(key))
+    if row is None:
+        raise not_found(model, key)
     return row
 
 

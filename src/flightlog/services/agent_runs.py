@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.enums import AgentRunStatus, EventType
-from flightlog.errors import Conflict, ValidationError
-from flightlog.models import AgentRun, Event, Task, TaskRun
-from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.models import AgentRun, Event, TaskRun
+from flightlog.services._common import get_owned, not_found, require, utc_now
 from flightlog.services.events import record_transition
 from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE
 from flightlog.services.scope import assert_owned
@@ -37,9 +37,7 @@ def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
 
 
 async def _owned_run(session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID) -> TaskRun:
-    run = await get_or_raise(session, TaskRun, run_id)
-    await get_or_raise(session, Task, run.task_id, customer_id=customer_id)
-    return run
+    return await get_owned(session, TaskRun, run_id, customer_id=customer_id)
 
 
 async def start_agent_run(
@@ -59,7 +57,9 @@ async def start_agent_run(
     if run.status not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
     if parent_id is not None:
-        parent = await get_or_raise(session, AgentRun, parent_id)
+        # Another tenant's agent run is NotFound, like a missing one; only one of
+        # the caller's own can be "of another run".
+        parent = await get_owned(session, AgentRun, parent_id, customer_id=customer_id)
         if parent.run_id != run_id:
             raise ValidationError("a nested agent run must belong to the same run as its parent")
     agent_run = AgentRun(
@@ -93,14 +93,19 @@ async def start_agent_run(
 async def _lock(
     session: AsyncSession, agent_run_id: uuid.UUID, customer_id: uuid.UUID
 ) -> tuple[TaskRun, AgentRun]:
-    agent_run = await get_or_raise(session, AgentRun, agent_run_id)
+    """The customer's agent run and its run, the run locked; NotFound names only the agent run."""
+    agent_run = await get_owned(session, AgentRun, agent_run_id, customer_id=customer_id)
     if agent_run.run_id is None:
         raise ValidationError("this agent run is not attached to a run")
-    await _owned_run(session, agent_run.run_id, customer_id)
-    run = await session.get(TaskRun, agent_run.run_id, with_for_update=True, populate_existing=True)
+    try:
+        run = await get_owned(
+            session, TaskRun, agent_run.run_id, customer_id=customer_id, for_update=True
+        )
+    except NotFound:
+        raise not_found(AgentRun, agent_run_id) from None
     locked = await session.get(AgentRun, agent_run_id, populate_existing=True)
-    assert run is not None
-    assert locked is not None
+    if locked is None:
+        raise not_found(AgentRun, agent_run_id)
     return run, locked
 
 

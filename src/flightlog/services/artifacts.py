@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightlog.enums import ArtifactType
 from flightlog.models import Artifact, ArtifactBlob, Task, TaskRun
 from flightlog.services import blobs
-from flightlog.services._common import get_or_raise, require
+from flightlog.services._common import get_or_raise, get_owned, require
 from flightlog.services.runs import lock_task
 
 
@@ -62,7 +62,7 @@ async def put(
     # The task lock serialises version numbering for concurrent uploads of one name.
     await lock_task(session, task_id, customer_id)
     if run_id is not None:
-        run = await get_or_raise(session, TaskRun, run_id)
+        run = await get_owned(session, TaskRun, run_id, customer_id=customer_id)
         require(run.task_id == task_id, "the run belongs to another task")
     blob = await _store_blob(session, bytes(content), policy)
     last = await session.scalar(
@@ -88,10 +88,8 @@ async def put(
 
 
 async def get(session: AsyncSession, artifact_id: uuid.UUID, *, customer_id: uuid.UUID) -> Artifact:
-    """The artifact's record (not its content)."""
-    artifact = await get_or_raise(session, Artifact, artifact_id)
-    await get_or_raise(session, Task, artifact.task_id, customer_id=customer_id)
-    return artifact
+    """The artifact's record (not its content); another customer's is NotFound."""
+    return await get_owned(session, Artifact, artifact_id, customer_id=customer_id)
 
 
 async def read(
@@ -111,7 +109,7 @@ async def versions(
     session: AsyncSession, task_id: uuid.UUID, name: str, *, customer_id: uuid.UUID
 ) -> list[Artifact]:
     """Every version of a named artifact, oldest first."""
-    await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    await get_owned(session, Task, task_id, customer_id=customer_id)
     stmt = (
         select(Artifact)
         .where(Artifact.task_id == task_id, Artifact.name == name)
@@ -124,7 +122,7 @@ async def latest(
     session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
 ) -> list[Artifact]:
     """The newest version of each artifact name on a task."""
-    await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    await get_owned(session, Task, task_id, customer_id=customer_id)
     newest = (
         select(Artifact.name, func.max(Artifact.version).label("version"))
         .where(Artifact.task_id == task_id)

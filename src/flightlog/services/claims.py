@@ -146,8 +146,12 @@ async def _held(
 async def _held_run(session: AsyncSession, claimed: Claim, *, customer_id: uuid.UUID) -> Task:
     """The claim's task, held by its worker, and a run that is really that task's."""
     task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
-    run = await session.get(TaskRun, claimed.run_id)
-    if run is None or run.task_id != task.id:
+    # Looked up within the held task only: another tenant's run is never loaded,
+    # and answers exactly as a run that does not exist.
+    run = await session.scalar(
+        select(TaskRun).where(TaskRun.id == claimed.run_id, TaskRun.task_id == task.id)
+    )
+    if run is None:
         raise Conflict(
             f"run {claimed.run_id} is not a run of task {claimed.task_id}; "
             "send back the claim exactly as it was received"

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.enums import ModificationStatus
-from flightlog.errors import NotFound, ValidationError
+from flightlog.errors import ValidationError
 from flightlog.models import Modification, ProjectContext
 from flightlog.services import events
-from flightlog.services._common import require, utc_now
+from flightlog.services._common import get_owned, require, utc_now
 from flightlog.services.lifecycle import Lifecycle
 from flightlog.services.projects import get_project
 
@@ -51,12 +51,6 @@ class ModificationPage:
     next_cursor: uuid.UUID | None
 
 
-def _not_found(modification_id: uuid.UUID) -> NotFound:
-    return NotFound(
-        f"Modification {modification_id} not found", entity=ENTITY, id=str(modification_id)
-    )
-
-
 def _who(value: str | None, name: str) -> str:
     require(
         isinstance(value, str) and bool(value.strip()) and len(value) <= 255,
@@ -69,17 +63,10 @@ def _who(value: str | None, name: str) -> str:
 async def _check_context(
     session: AsyncSession, project_id: uuid.UUID, context_id: uuid.UUID, customer_id: uuid.UUID
 ) -> None:
-    context = await session.get(ProjectContext, context_id)
-    not_found = NotFound(
-        f"ProjectContext {context_id} not found", entity="ProjectContext", id=str(context_id)
-    )
-    if context is None:
-        raise not_found
+    # Another tenant's context is NotFound, like a missing one; only one of the
+    # caller's own can belong to "another project".
+    context = await get_owned(session, ProjectContext, context_id, customer_id=customer_id)
     if context.project_id != project_id:
-        try:
-            await get_project(session, context.project_id, customer_id=customer_id)
-        except NotFound:
-            raise not_found from None
         raise ValidationError(
             f"project context {context_id} belongs to another project",
             project_context_id=str(context_id),
@@ -150,14 +137,7 @@ async def get_modification(
     session: AsyncSession, modification_id: uuid.UUID, *, customer_id: uuid.UUID
 ) -> Modification:
     """The modification, or :class:`NotFound` (also when its project is another customer's)."""
-    modification = await session.get(Modification, modification_id)
-    if modification is None:
-        raise _not_found(modification_id)
-    try:
-        await get_project(session, modification.project_id, customer_id=customer_id)
-    except NotFound:
-        raise _not_found(modification_id) from None
-    return modification
+    return await get_owned(session, Modification, modification_id, customer_id=customer_id)
 
 
 async def list_modifications(
@@ -194,14 +174,10 @@ async def list_modifications(
 async def _lock(
     session: AsyncSession, modification_id: uuid.UUID, customer_id: uuid.UUID
 ) -> Modification:
-    """Check ownership, then lock the row and re-read it so its status is current."""
-    await get_modification(session, modification_id, customer_id=customer_id)
-    locked = await session.get(
-        Modification, modification_id, with_for_update=True, populate_existing=True
+    """Lock the customer's row and re-read it so its status is current."""
+    return await get_owned(
+        session, Modification, modification_id, customer_id=customer_id, for_update=True
     )
-    if locked is None:  # deleted by a concurrent writer after the ownership check
-        raise _not_found(modification_id)
-    return locked
 
 
 async def _transition(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.errors import NotFound, ValidationError
 from flightlog.models import ProjectContext
-from flightlog.services._common import require
+from flightlog.services._common import get_owned, require
 from flightlog.services.projects import get_project, lock_project
 
 #: The quality scores a context carries, each a percentage in 0..100 or None.
@@ -154,18 +154,7 @@ async def get_context(
     session: AsyncSession, context_id: uuid.UUID, *, customer_id: uuid.UUID
 ) -> ProjectContext:
     """A context by its id, checked to belong to one of the customer's projects."""
-    context = await session.get(ProjectContext, context_id)
-    if context is None:
-        raise NotFound(
-            f"ProjectContext {context_id} not found", entity="ProjectContext", id=str(context_id)
-        )
-    try:
-        await get_project(session, context.project_id, customer_id=customer_id)
-    except NotFound:
-        raise NotFound(
-            f"ProjectContext {context_id} not found", entity="ProjectContext", id=str(context_id)
-        ) from None
-    return context
+    return await get_owned(session, ProjectContext, context_id, customer_id=customer_id)
 
 
 async def list_iterations(

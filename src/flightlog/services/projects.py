@@ -19,9 +19,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.errors import NotFound, ValidationError
+from flightlog.errors import ValidationError
 from flightlog.models import Artifact, Project, Task
-from flightlog.services._common import get_or_raise, require, translate_integrity_error
+from flightlog.services._common import get_owned, require, translate_integrity_error
 from flightlog.services._naming import assert_name_free, get_by_name
 from flightlog.services.artifacts import orphaned_blobs
 
@@ -139,7 +139,7 @@ async def get_project(
     session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
 ) -> Project:
     """The project, or :class:`NotFound` (also for another customer's project)."""
-    return await get_or_raise(session, Project, project_id, customer_id=customer_id)
+    return await get_owned(session, Project, project_id, customer_id=customer_id)
 
 
 async def get_project_by_name(
@@ -157,10 +157,7 @@ async def lock_project(
     Writers that allocate per-project numbers take this lock first; on SQLite
     ``BEGIN IMMEDIATE`` already serialises them.
     """
-    project = await session.get(Project, project_id, with_for_update=True, populate_existing=True)
-    if project is None or project.customer_id != customer_id:
-        raise NotFound(f"Project {project_id} not found", entity="Project", id=str(project_id))
-    return project
+    return await get_owned(session, Project, project_id, customer_id=customer_id, for_update=True)
 
 
 async def update_project(

@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.enums import PullRequestStatus, ValidationStatus
-from flightlog.errors import Conflict, NotFound, ValidationError
+from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Project, PullRequest, PullRequestCheck, Task, TaskRun
 from flightlog.services import events
-from flightlog.services._common import get_or_raise, require, translate_integrity_error, utc_now
+from flightlog.services._common import get_owned, require, translate_integrity_error, utc_now
 from flightlog.services.lifecycle import Lifecycle
 
 MAX_PAGE_SIZE = 500
@@ -82,7 +82,7 @@ async def create_pull_request(
     The repository and base branch default to the project's; the task and
     run, when given, must be the customer's too (and the run of that task).
     """
-    project = await get_or_raise(session, Project, project_id, customer_id=customer_id)
+    project = await get_owned(session, Project, project_id, customer_id=customer_id)
     repository = _required_text(repository_url or project.repository_url, "repository_url")
     branch = _required_text(branch_name, "branch_name")
     base = _required_text(base_branch or project.default_branch, "base_branch")
@@ -95,10 +95,9 @@ async def create_pull_request(
         f"pr_number must be a positive whole number, got {pr_number!r}",
     )
     if task_id is not None:
-        await get_or_raise(session, Task, task_id, customer_id=customer_id)
+        await get_owned(session, Task, task_id, customer_id=customer_id)
     if run_id is not None:
-        run = await get_or_raise(session, TaskRun, run_id)
-        await get_or_raise(session, Task, run.task_id, customer_id=customer_id)
+        run = await get_owned(session, TaskRun, run_id, customer_id=customer_id)
         if task_id is not None and run.task_id != task_id:
             raise ValidationError(f"run {run_id} is not a run of task {task_id}")
     if pr_number is not None:
@@ -154,18 +153,8 @@ async def get_pull_request(
     for_update: bool = False,
 ) -> PullRequest:
     """The pull request, or :class:`NotFound` (also when its project is another customer's)."""
-    pr = await session.get(
-        PullRequest,
-        pull_request_id,
-        with_for_update=for_update or None,
-        populate_existing=for_update,
-    )
-    if pr is not None:
-        owner = await session.scalar(select(Project.customer_id).where(Project.id == pr.project_id))
-        if owner == customer_id:
-            return pr
-    raise NotFound(
-        f"PullRequest {pull_request_id} not found", entity="PullRequest", id=str(pull_request_id)
+    return await get_owned(
+        session, PullRequest, pull_request_id, customer_id=customer_id, for_update=for_update
     )
 
 

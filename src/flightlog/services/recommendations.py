@@ -22,7 +22,7 @@ from flightlog.enums import ApprovalStatus, Priority, RecommendationStatus
 from flightlog.errors import ValidationError
 from flightlog.models import Agent, Approval, Project, Recommendation
 from flightlog.services import events
-from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.services._common import get_or_raise, get_owned, require, utc_now
 from flightlog.services.lifecycle import Lifecycle
 
 MAX_PAGE_SIZE = 500
@@ -192,13 +192,9 @@ async def lock_recommendation(
     session: AsyncSession, recommendation_id: uuid.UUID, customer_id: uuid.UUID
 ) -> Recommendation:
     """Read the row fresh under ``FOR UPDATE``: two deciders (or starters) queue, not race."""
-    rec = await session.get(
-        Recommendation, recommendation_id, with_for_update=True, populate_existing=True
+    return await get_owned(
+        session, Recommendation, recommendation_id, customer_id=customer_id, for_update=True
     )
-    if rec is None or rec.customer_id != customer_id:
-        await get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
-    assert rec is not None
-    return rec
 
 
 async def set_recommendation_status(

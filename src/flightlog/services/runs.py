@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.enums import AgentRunStatus, AgentType, ApprovalStatus, RunStatus, TaskStatus
-from flightlog.errors import Conflict, ValidationError
+from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Task, TaskRun
 from flightlog.services import events
-from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.services._common import get_owned, not_found, require, utc_now
 from flightlog.services.lifecycle import (
     ACTIVE_AGENT_RUN_STATUSES,
     ACTIVE_RUN_STATUSES,
@@ -39,11 +39,8 @@ FINISHED_RUN_TO_TASK = {
 
 
 async def lock_task(session: AsyncSession, task_id: uuid.UUID, customer_id: uuid.UUID) -> Task:
-    task = await session.get(Task, task_id, with_for_update=True, populate_existing=True)
-    if task is None or task.customer_id != customer_id:
-        await get_or_raise(session, Task, task_id, customer_id=customer_id)
-    assert task is not None
-    return task
+    """The customer's task, locked and freshly read; another tenant's task is never locked."""
+    return await get_owned(session, Task, task_id, customer_id=customer_id, for_update=True)
 
 
 async def next_run_number(session: AsyncSession, task_id: uuid.UUID) -> int:
@@ -66,11 +63,18 @@ async def queued_run(session: AsyncSession, task_id: uuid.UUID) -> TaskRun | Non
 async def lock_run(
     session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID
 ) -> tuple[Task, TaskRun]:
-    """Lock the run's task, then the run, and return both freshly read."""
-    run = await get_or_raise(session, TaskRun, run_id)
-    task = await lock_task(session, run.task_id, customer_id)
+    """Lock the run's task, then the run, and return both freshly read.
+
+    Whatever goes wrong, :class:`NotFound` names the run asked for, never its task.
+    """
+    run = await get_owned(session, TaskRun, run_id, customer_id=customer_id)
+    try:
+        task = await lock_task(session, run.task_id, customer_id)
+    except NotFound:  # deleted with its task since the read above
+        raise not_found(TaskRun, run_id) from None
     locked = await session.get(TaskRun, run_id, with_for_update=True, populate_existing=True)
-    assert locked is not None
+    if locked is None:
+        raise not_found(TaskRun, run_id)
     return task, locked
 
 
@@ -156,16 +160,14 @@ async def start_run(
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID, *, customer_id: uuid.UUID) -> TaskRun:
     """The run, or :class:`NotFound` (also when it belongs to another customer)."""
-    run = await get_or_raise(session, TaskRun, run_id)
-    await get_or_raise(session, Task, run.task_id, customer_id=customer_id)
-    return run
+    return await get_owned(session, TaskRun, run_id, customer_id=customer_id)
 
 
 async def list_runs(
     session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
 ) -> list[TaskRun]:
     """A task's runs in run-number order."""
-    await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    await get_owned(session, Task, task_id, customer_id=customer_id)
     stmt = select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.run_number)
     return list((await session.scalars(stmt)).all())
 
