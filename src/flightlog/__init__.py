@@ -17,6 +17,7 @@ from flightlog.enums import (
 from flightlog.errors import (
     ConfigurationError,
     Conflict,
+    DatabaseUnavailable,
     FlightlogError,
     InvalidTransition,
     MigrationError,
@@ -38,6 +39,7 @@ __all__ = [
     "ArtifactType",
     "ConfigurationError",
     "Conflict",
+    "DatabaseUnavailable",
     "EventSeverity",
     "EventType",
     "FlightlogError",

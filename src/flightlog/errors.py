@@ -67,6 +67,15 @@ class InvalidTransition(FlightlogError):
         self.to_status = to_status
 
 
+class DatabaseUnavailable(FlightlogError):
+    """The database cannot serve right now (down, restarting, unreachable, locked); retry later.
+
+    Nothing was written. The HTTP API answers 503 with ``Retry-After``.
+    """
+
+    code = "database_unavailable"
+
+
 class MigrationError(FlightlogError):
     """The schema is not at the revision the code needs, or a migration failed."""
 

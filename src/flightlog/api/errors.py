@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flightlog.api.auth import Unauthenticated
+from flightlog.db.failures import DRIVER_ERRORS, database_unreachable, unavailable_error
 from flightlog.errors import (
     Conflict,
+    DatabaseUnavailable,
     FlightlogError,
     InvalidTransition,
     NotFound,
@@ -36,7 +38,10 @@ STATUS_BY_ERROR: tuple[tuple[type[FlightlogError], int], ...] = (
     (InvalidTransition, 409),
     (Conflict, 409),
     (ValidationError, 422),
+    (DatabaseUnavailable, 503),
 )
+#: How long a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 5
 
 
 def status_for(exc: FlightlogError) -> int:
@@ -75,13 +80,33 @@ def _page(request: Request, status: int, message: str) -> Response | None:
 async def _flightlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FlightlogError)
     status = status_for(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = _HEADERS_BY_STATUS.get(status)
     if status == 500:
         log.error("unmapped Flightlog error on %s %s: %s", request.method, request.url.path, exc)
+    if status == 503:
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
     page = _page(request, status, exc.message)
     if page is not None:
+        page.headers.update(headers or {})
         return page
     return _reply(status, error_body(exc.code, exc.message, exc.details), headers)
+
+
+_HEADERS_BY_STATUS = {
+    401: {"WWW-Authenticate": "Bearer"},
+    503: {"Retry-After": str(RETRY_AFTER_SECONDS)},
+}
+
+
+async def _driver_error(request: Request, exc: Exception) -> Response:
+    """A driver error that escaped every Store (authentication, health, the dashboard's reads).
+
+    A database out of reach is the same 503 a Store call gives; anything
+    else is a bug, answered as one.
+    """
+    if database_unreachable(exc):
+        return await _flightlog_error(request, unavailable_error(exc))
+    return await _unexpected(request, exc)
 
 
 async def _request_invalid(request: Request, exc: Exception) -> Response:
@@ -133,7 +158,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _reply(exc.status_code, error_body(code, message), dict(exc.headers or {}))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    if database_unreachable(exc):
+        return await _flightlog_error(request, unavailable_error(exc))
     # The details go to the server's log, not to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _reply(500, error_body("internal_error", "internal server error; see the server log"))
@@ -143,4 +170,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FlightlogError, _flightlog_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Handled here, by class, so that they never reach Starlette's last-resort handler,
+    # which answers and then re-raises, so that the server drops the connection.
+    for family in DRIVER_ERRORS:
+        app.add_exception_handler(family, _driver_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flightlog.db.failures import sqlstate
 from flightlog.errors import ValidationError
 from flightlog.ingest._pipeline import Row, Stream
 from flightlog.services._common import translate_integrity_error
@@ -23,13 +24,9 @@ from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 _NEXT_IDS = "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2)"
 
 
-def _sqlstate(exc: BaseException) -> str:
-    return str(getattr(exc, "sqlstate", "") or "")
-
-
 def _is_integrity_error(exc: BaseException) -> bool:
     # asyncpg ships no type information; its errors carry the SQLSTATE, class 23 = integrity.
-    return _sqlstate(exc).startswith("23")
+    return sqlstate(exc).startswith("23")
 
 
 class PostgresWriter:
@@ -94,7 +91,7 @@ class PostgresWriter:
                 raise translate_integrity_error(
                     wrapped, what=f"a row of {self._stream.table}"
                 ) from exc
-            if _sqlstate(exc).startswith("22"):
+            if sqlstate(exc).startswith("22"):
                 # A data exception: a value PostgreSQL cannot store (a NUL in text).
                 raise ValidationError(
                     f"a row of {self._stream.table} was refused by the database: {exc}"

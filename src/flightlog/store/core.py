@@ -8,19 +8,18 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from sqlalchemy.exc import (
-    DataError,
-    DBAPIError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    StatementError,
-)
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
+from flightlog.db.failures import (
+    database_unreachable,
+    sqlstate,
+    unavailable_error,
+    value_problem,
+)
 from flightlog.db.presence import require_existing_database
-from flightlog.errors import MigrationError, ValidationError
+from flightlog.errors import FlightlogError, MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services._common import translate_integrity_error
 from flightlog.services._dialect import dialect_name
@@ -44,72 +43,46 @@ def database_errors_as_domain_errors() -> Iterator[None]:
     PostgreSQL cannot store, a reference to a row that does not exist). Those
     surface here, after the transaction has been rolled back, as
     :class:`ValidationError` or :class:`NotFound` / :class:`Conflict` rather
-    than as driver exceptions.
+    than as driver exceptions. A database that cannot serve at all (down,
+    restarting, out of connections, locked past the busy timeout) is
+    :class:`DatabaseUnavailable`: not the caller's fault, worth a retry.
     """
     try:
         yield
-    except IntegrityError as exc:
-        raise translate_integrity_error(exc, what="the change") from exc
-    except DataError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        raise ValidationError(f"a value was refused by the database: {reason}") from exc
-    except DBAPIError as exc:
-        # asyncpg reports PostgreSQL's data exceptions (class 22: a NUL in text, an
-        # invalid encoding) under a generic type; the SQLSTATE says what it is. A lost
-        # or misconfigured connection is the server's problem, never the caller's.
-        if _connection_trouble(exc) or (
-            not _sqlstate(exc).startswith("22") and _value_problem(exc) is None
-        ):
+    except FlightlogError:
+        raise
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise unavailable_error(exc) from exc
+        translated = _as_domain_error(exc)
+        if translated is exc:
             raise
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        raise ValidationError(f"a value was refused by the database: {reason}") from exc
-    except StatementError as exc:
-        cause = _value_problem(exc)
-        if cause is None:
-            raise
-        raise ValidationError(f"a value cannot be used: {cause}") from exc
-    except OverflowError as exc:
+        raise translated from exc
+
+
+def _as_domain_error(exc: Exception) -> Exception:
+    """The domain error for a driver error the caller's input caused, else ``exc`` itself."""
+    if isinstance(exc, IntegrityError):
+        return translate_integrity_error(exc, what="the change")
+    # asyncpg reports PostgreSQL's data exceptions (class 22: a NUL in text, an
+    # invalid encoding) under a generic type; the SQLSTATE says what it is.
+    if isinstance(exc, DataError) or (
+        isinstance(exc, DBAPIError) and (sqlstate(exc).startswith("22") or value_problem(exc))
+    ):
+        orig = getattr(exc, "orig", None)
+        reason = str(orig if orig is not None else exc).strip().splitlines()[0]
+        return ValidationError(f"a value was refused by the database: {reason}")
+    if isinstance(exc, StatementError) and (cause := value_problem(exc)) is not None:
+        return ValidationError(f"a value cannot be used: {cause}")
+    if isinstance(exc, OverflowError):
         # sqlite3 raises it unwrapped for an integer past 64 bits.
-        raise ValidationError(f"a number is out of range: {exc}") from exc
-    except UnicodeEncodeError as exc:
+        return ValidationError(f"a number is out of range: {exc}")
+    if isinstance(exc, UnicodeEncodeError):
         # A lone surrogate ("\\ud800" in JSON) is a str Python accepts but UTF-8 cannot hold.
-        raise ValidationError(
+        return ValidationError(
             f"text that is not valid Unicode cannot be stored: {exc.reason} at {exc.start}"
-        ) from exc
-
-
-def _connection_trouble(exc: DBAPIError) -> bool:
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
-
-
-def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then what it wraps: SQLAlchemy's ``orig``, else ``__cause__``, each once."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
-
-
-def _sqlstate(exc: BaseException) -> str:
-    """The SQLSTATE a driver error carries somewhere in its cause chain ('' if none)."""
-    for cause in _cause_chain(exc):
-        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-        if isinstance(state, str):
-            return state
-    return ""
-
-
-def _value_problem(exc: BaseException) -> BaseException | None:
-    """The ValueError or OverflowError at the root of a driver error, if that is what it is.
-
-    Drivers wrap a Python value they cannot send (an integer past 64 bits, a
-    float JSON cannot hold) in their own exception types; the cause chain
-    still names it.
-    """
-    return next((c for c in _cause_chain(exc) if isinstance(c, ValueError | OverflowError)), None)
+        )
+    return exc
 
 
 def session_factory(

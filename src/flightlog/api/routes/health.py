@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
+from flightlog.api.errors import RETRY_AFTER_SECONDS
 from flightlog.api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -26,5 +27,9 @@ async def health(ctx: Annotated[ApiContext, Depends(context)]) -> Health | JSONR
     except (SQLAlchemyError, OSError, TimeoutError):
         # A refused or timed-out connection surfaces from the driver as OSError.
         down = Health(status="unavailable", database=dialect, schema_revision=None)
-        return JSONResponse(down.model_dump(), status_code=503)
+        return JSONResponse(
+            down.model_dump(),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return Health(status="ok", database=dialect, schema_revision=revision)

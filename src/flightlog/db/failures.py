@@ -1,0 +1,127 @@
+"""What a driver error means: the caller's bad value, or a database out of reach.
+
+Drivers wrap what went wrong in layers (SQLAlchemy's ``DBAPIError`` around
+asyncpg's or psycopg's exception around an ``OSError``), so every question
+here walks the whole cause chain. The Store uses these to raise the domain
+error a caller can act on; the HTTP API uses them to answer 503 rather than
+500 for requests that fail outside a Store (authentication, the dashboard).
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Iterator
+
+import asyncpg  # type: ignore[import-untyped]  # no type information shipped
+import psycopg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from flightlog.errors import DatabaseUnavailable
+
+#: SQLSTATEs of a server that is going away, starting up or full: retrying later helps.
+#: Class 08 is "connection exception"; 57P01-57P03 are admin shutdown, crash
+#: shutdown and "cannot connect now"; 53300 is too many connections.
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: Words of asyncpg's and psycopg's messages for a connection that is already gone.
+_CLOSED_CONNECTION_WORDS = ("connection is closed", "connection was closed", "server closed")
+#: SQLite's operational errors that are about the file or its lock, not about the SQL:
+#: a syntax error is an OperationalError too, and that one is a bug, not an outage.
+_SQLITE_UNAVAILABLE_WORDS = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+
+
+#: Every family of exception a database access can raise. SQLAlchemy wraps most
+#: driver errors, but not all: asyncpg's refusal while connecting (say, "the
+#: database system is shutting down") reaches the caller as asyncpg raised it.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    psycopg.Error,
+    sqlite3.Error,
+)
+
+
+def cause_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps: SQLAlchemy's ``orig``, else ``__cause__``, each once."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+
+
+def sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE a driver error carries somewhere in its cause chain ('' if none)."""
+    for cause in cause_chain(exc):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+def value_problem(exc: BaseException) -> BaseException | None:
+    """The ValueError or OverflowError at the root of a driver error, if that is what it is.
+
+    Drivers wrap a Python value they cannot send (an integer past 64 bits, a
+    float JSON cannot hold) in their own exception types; the cause chain
+    still names it.
+    """
+    return next((c for c in cause_chain(exc) if isinstance(c, ValueError | OverflowError)), None)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot serve right now, whatever the request was.
+
+    True for a refused, reset or timed-out connection, a server shutting
+    down or starting up, a full server, an exhausted pool, a connection that
+    SQLAlchemy found dead, and SQLite's operational failures (a lock not
+    granted within the busy timeout, an unreadable or full disk). False for
+    anything the request itself caused (a bad value, a broken constraint) and
+    for bugs (SQL that does not compile), which stay server errors.
+    """
+    for cause in cause_chain(exc):
+        if isinstance(cause, PoolTimeout | ConnectionError | TimeoutError | socket.gaierror):
+            return True
+        if isinstance(cause, DBAPIError) and _dead_connection(cause):
+            return True
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_STATES):
+            return True
+        if type(cause) is OSError and "connect" in str(cause).lower():
+            # asyncpg's "Multiple exceptions: [Errno 111] Connect call failed …", no errno.
+            return True
+    return False
+
+
+def _dead_connection(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    orig, message = exc.orig, str(exc.orig).lower()
+    if isinstance(orig, sqlite3.Error):
+        return any(words in message for words in _SQLITE_UNAVAILABLE_WORDS)
+    if isinstance(exc, OperationalError):
+        # psycopg's failures to connect or to keep a connection carry no SQLSTATE;
+        # the server's own refusals with one are judged by their state above.
+        return getattr(orig, "sqlstate", None) is None
+    return isinstance(exc, InterfaceError) and any(w in message for w in _CLOSED_CONNECTION_WORDS)
+
+
+def unavailable_error(exc: BaseException) -> DatabaseUnavailable:
+    """The error for a database out of reach; the driver's own words belong in the log."""
+    return DatabaseUnavailable(
+        "the database is unavailable right now (down, restarting or overloaded); "
+        "nothing was written, retry shortly",
+        reason=type(exc).__name__,
+    )

@@ -1,0 +1,241 @@
+"""A database that goes away and comes back: 503 with Retry-After, never a 500 (defect 3).
+
+During a PostgreSQL restart clients used to get 500s: asyncpg's refused
+connections, "the database system is shutting down" and reset connections
+were not translated. The PostgreSQL test stops and starts a private cluster
+under a real ``flightlog serve``; the SQLite test holds the write lock past
+the busy timeout, SQLite's way of being unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api_client import client_for
+from flightlog import DatabaseUnavailable, open_store
+from flightlog.api import create_app
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.settings import Settings
+from pg_cluster import PrivateCluster, free_port
+
+STARTUP_SECONDS = 60.0
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def _assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, f"{response.request.url}: {response.text}"
+    assert response.headers["Retry-After"].isdigit()
+    error = response.json()["error"]
+    assert error["code"] == "database_unavailable"
+    assert "retry" in error["message"]
+
+
+async def _make_key(url: str, settings: Settings) -> str:
+    async with open_store(url, settings=settings) as store:
+        return (await store.api_keys.create("outage test")).key
+
+
+class Server:
+    """``flightlog serve`` in a child process, on a free port."""
+
+    def __init__(self, url: str, log: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flightlog", "serve", "--port", str(self.port), "-d", url, *extra],
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            # Verify the key on every request, so that authentication meets the outage too.
+            env={**_environment(), "FLIGHTLOG_API_KEY_CACHE_SECONDS": "0"},
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()
+        try:
+            httpx.get(f"{self.base}/api/v1/health", timeout=2)
+        except httpx.TransportError:
+            return False
+        return True
+
+    def stop(self) -> str:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._log_file.close()
+        return self.log.read_text()
+
+
+def _environment() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTLOG_")}
+
+
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    own = PrivateCluster()
+    try:
+        own.start()
+        own.create_database("flightlog")
+        yield own
+    finally:
+        own.remove()
+
+
+class Hammer:
+    """Requests in a loop from another thread, counting statuses, until told to stop."""
+
+    def __init__(self, client: httpx.Client, task_id: str) -> None:
+        self.client = client
+        self.task_id = task_id
+        self.statuses: Counter[int] = Counter()
+        self.transport_errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        requests = [
+            lambda: self.client.get("/api/v1/tasks"),
+            lambda: self.client.get(f"/api/v1/tasks/{self.task_id}"),
+            lambda: self.client.post("/api/v1/tasks", json={"title": "during"}),
+            lambda: self.client.post(
+                "/api/v1/events",
+                json={"events": [{"event_type": "log", "task_id": self.task_id, "content": "x"}]},
+            ),
+        ]
+        while not self._stop.is_set():
+            for send in requests:
+                try:
+                    self.statuses[send().status_code] += 1
+                except httpx.TransportError as exc:
+                    self.statuses[0] += 1
+                    self.transport_errors.append(repr(exc))
+
+    def stop(self) -> Counter[int]:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        return self.statuses
+
+
+@pytest.mark.postgres_only
+def test_a_postgres_restart_answers_503_then_recovers_by_itself(
+    dialect: str, cluster: PrivateCluster, test_settings: Settings, tmp_path: Path
+) -> None:
+    url = cluster.url("flightlog").redacted()
+    Migrator(test_settings, cluster.url("flightlog")).upgrade("head")
+    key = asyncio.run(_make_key(url, test_settings))
+    server = Server(url, tmp_path / "serve.log")
+    try:
+        _wait_until(server.answers, STARTUP_SECONDS, "flightlog serve to listen")
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.base, headers=headers, timeout=30) as client:
+            task = client.post("/api/v1/tasks", json={"title": "before the restart"})
+            assert task.status_code == 201, task.text
+            task_id = task.json()["id"]
+            hammer = Hammer(client, task_id)
+            _wait_until(lambda: sum(hammer.statuses.values()) > 20, 30, "traffic before the stop")
+            cluster.stop()
+            down = [
+                client.get("/api/v1/tasks"),
+                client.get(f"/api/v1/tasks/{task_id}"),
+                client.get(f"/api/v1/runs/{uuid.uuid4()}"),
+                client.post("/api/v1/tasks", json={"title": "while down"}),
+                client.post(
+                    "/api/v1/events",
+                    json={"events": [{"event_type": "log", "task_id": task_id, "content": "down"}]},
+                ),
+                client.get("/api/v1/views/overview"),
+            ]
+            for response in down:
+                _assert_unavailable(response)
+            health = client.get("/api/v1/health")
+            assert health.status_code == 503
+            assert health.headers["Retry-After"].isdigit()
+            cluster.start()
+            _wait_until(
+                lambda: client.get("/api/v1/tasks").status_code == 200,
+                STARTUP_SECONDS,
+                "the API to serve again after the database came back",
+            )
+            statuses = hammer.stop()
+            after = client.post("/api/v1/tasks", json={"title": "after the restart"})
+            assert after.status_code == 201, after.text
+            titles = {t["title"] for t in client.get("/api/v1/tasks?limit=500").json()["items"]}
+            assert {"before the restart", "after the restart"} <= titles
+            assert "while down" not in titles
+    finally:
+        log = server.stop()
+    assert set(statuses) <= {200, 201, 503}, (statuses, hammer.transport_errors, log)
+    assert statuses[503] > 0, statuses
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.postgres_only
+async def test_the_store_raises_database_unavailable_while_postgres_is_down(
+    dialect: str, cluster: PrivateCluster, test_settings: Settings
+) -> None:
+    url = cluster.url("flightlog").redacted()
+    async with open_store(url, settings=test_settings) as store:
+        task = await store.tasks.create(title="kept")
+        await asyncio.to_thread(cluster.stop)
+        with pytest.raises(DatabaseUnavailable, match="retry"):
+            await store.tasks.get(task.id)
+        with pytest.raises(DatabaseUnavailable):
+            await store.tasks.create(title="lost")
+        await asyncio.to_thread(cluster.start)
+        assert (await store.tasks.get(task.id)).title == "kept"
+        assert [t.title for t in (await store.tasks.list()).items] == ["kept"]
+
+
+@pytest.mark.sqlite_only
+async def test_sqlite_locked_past_the_busy_timeout_is_503(
+    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    settings = test_settings.model_copy(
+        update={"database_url": fresh_url.redacted(), "sqlite_busy_timeout_ms": 200}
+    )
+    key = await _make_key(fresh_url.redacted(), settings)
+    database = fresh_url.url.database
+    assert database is not None
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), client_for(app, key) as client:
+        assert (await client.get("/tasks")).status_code == 200  # the key is verified and cached
+        writer = sqlite3.connect(database, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE customers SET name = name")
+            _assert_unavailable(await client.post("/tasks", json={"title": "blocked"}))
+            with pytest.raises(DatabaseUnavailable):
+                async with open_store(
+                    fresh_url.redacted(), settings=settings, upgrade=False
+                ) as store:
+                    await store.tasks.create(title="blocked too")
+            # Reads do not need the lock.
+            assert (await client.get("/tasks")).status_code == 200
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        page = (await client.get("/tasks")).json()
+        assert page["items"] == []
+        assert (await client.post("/tasks", json={"title": "later"})).status_code == 201
