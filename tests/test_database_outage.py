@@ -62,7 +62,17 @@ class Server:
         self.log = log
         self._log_file = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flightlog", "serve", "--port", str(self.port), "-d", url, *extra],
+            [
+                sys.executable,
+                "-m",
+                "flightlog",
+                "serve",
+                "--port",
+                str(self.port),
+                "-d",
+                url,
+                *extra,
+            ],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             # Verify the key on every request, so that authentication meets the outage too.

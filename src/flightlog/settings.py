@@ -7,6 +7,8 @@ can point Flightlog at another database without monkeypatching globals.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -49,7 +51,9 @@ class Settings(BaseSettings):
     echo_sql: bool = False
     max_event_payload_bytes: int = Field(default=1_048_576, ge=1024)
     inline_artifact_max_bytes: int = Field(default=64 * 1024, ge=0)
-    blob_dir: Path = Field(default=Path("./flightlog-blobs"))
+    #: Where artifact content too large to keep inline is stored. Unset, it follows the
+    #: database: see :meth:`resolved_blob_dir`. A relative path is made absolute once, here.
+    blob_dir: Path | None = Field(default=None, description="Directory of large artifact files.")
     agent_degraded_after_seconds: float = Field(default=60.0, gt=0)
     agent_failed_after_seconds: float = Field(default=300.0, gt=0)
     #: How long the HTTP API trusts a verified API key before checking it again.
@@ -63,6 +67,24 @@ class Settings(BaseSettings):
     def _url_must_be_supported(cls, value: str) -> str:
         DatabaseUrl.parse(value)
         return value
+
+    @field_validator("blob_dir")
+    @classmethod
+    def _blob_dir_is_absolute(cls, value: Path | None) -> Path | None:
+        # Resolved against the working directory when the settings are made, so a later
+        # chdir (or a server started elsewhere) cannot move it.
+        return None if value is None else value.expanduser().resolve()
+
+    def resolved_blob_dir(self, database: DatabaseUrl | None = None) -> Path:
+        """The blob directory for ``database`` (default: this settings' database).
+
+        The one place that decides it: ``blob_dir`` when set, else
+        :func:`default_blob_dir` of the database. Every command, the server
+        and the Store ask here.
+        """
+        if self.blob_dir is not None:
+            return self.blob_dir.expanduser().resolve()
+        return default_blob_dir(database or DatabaseUrl.parse(self.database_url))
 
     @property
     def database(self) -> DatabaseUrl:
@@ -78,6 +100,31 @@ class Settings(BaseSettings):
                 "sslkey": _path_or_none(self.ssl_key),
             }
         )
+
+
+def default_blob_dir(database: DatabaseUrl) -> Path:
+    """Where a database's blob files live when ``FLIGHTLOG_BLOB_DIR`` is not set.
+
+    SQLite: beside the database file, named after it (``data/flightlog.db`` ->
+    ``data/flightlog-blobs``), so the two move together and two databases in
+    one directory never share (and sweep) each other's files. PostgreSQL: a
+    per-user data directory named after the server and database,
+    ``$XDG_DATA_HOME/flightlog/blobs/<host>-<port>-<dbname>`` (by default under
+    ``~/.local/share``). That is right for one machine; servers on several
+    machines must set ``FLIGHTLOG_BLOB_DIR`` to storage they share.
+    """
+    name = database.url.database or ""
+    if database.dialect == "sqlite":
+        path = Path(name).expanduser().resolve()
+        return path.with_name(f"{path.stem}-blobs")
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
+    label = f"{database.url.host or 'localhost'}-{database.url.port or 5432}-{name}"
+    return Path(data_home).expanduser().resolve() / "flightlog" / "blobs" / _safe(label)
+
+
+def _safe(label: str) -> str:
+    """A name usable as one directory on any platform."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", label)
 
 
 def _path_or_none(path: Path | None) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -25,7 +24,7 @@ console = Console()
 async def _write(settings: Settings) -> DemoResult:
     engine = create_async_db_engine(settings)
     policy = BlobPolicy(
-        blob_dir=Path(settings.blob_dir), inline_max_bytes=settings.inline_artifact_max_bytes
+        blob_dir=settings.resolved_blob_dir(), inline_max_bytes=settings.inline_artifact_max_bytes
     )
     try:
         async with async_session_factory(engine)() as session, session.begin():

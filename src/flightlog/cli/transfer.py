@@ -91,7 +91,7 @@ def export(
                     scope,
                     sys.stdout,
                     schema_revision=revision,
-                    blob_dir=settings.blob_dir,
+                    blob_dir=settings.resolved_blob_dir(),
                     progress=advance,
                 )
             else:
@@ -100,7 +100,7 @@ def export(
                     scope,
                     output,
                     schema_revision=revision,
-                    blob_dir=settings.blob_dir,
+                    blob_dir=settings.resolved_blob_dir(),
                     progress=advance,
                 )
     finally:
@@ -147,7 +147,7 @@ def import_(
             result = import_lines(
                 connection,
                 f,
-                blob_dir=settings.blob_dir,
+                blob_dir=settings.resolved_blob_dir(),
                 allow_unverified=allow_unverified,
                 progress=lambda table, rows: bar.update(
                     job, advance=rows, description=f"imported {table}"

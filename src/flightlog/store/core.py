@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +18,7 @@ from flightlog.db.failures import (
     value_problem,
 )
 from flightlog.db.presence import require_existing_database
+from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import FlightlogError, MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services._common import translate_integrity_error
@@ -119,7 +119,9 @@ class Store:
         self.connection = connection
         self._sessions = session_factory(engine, connection)
         self.blob_policy = BlobPolicy(
-            blob_dir=Path(settings.blob_dir), inline_max_bytes=settings.inline_artifact_max_bytes
+            # The blob directory belongs to the database the engine is on.
+            blob_dir=settings.resolved_blob_dir(DatabaseUrl.parse(engine.url)),
+            inline_max_bytes=settings.inline_artifact_max_bytes,
         )
         self.tasks = facades.Tasks(self)
         self.runs = facades.Runs(self)
