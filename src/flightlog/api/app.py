@@ -12,6 +12,7 @@ import flightlog
 from flightlog.api.batches import publish_body_schemas
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import install_error_handlers
+from flightlog.api.json_depth import JsonDepthLimit
 from flightlog.api.limits import BodyLimit
 from flightlog.api.openapi import install_contract
 from flightlog.api.routes import (
@@ -78,6 +79,8 @@ def create_app(
     if engine is not None:
         app.state.flightlog = ApiContext(engine, settings, connection)
     install_error_handlers(app)
+    # Added last, so outermost: the size ceiling applies before the depth check reads a body.
+    app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     for module in (

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.failures import (
+    cause_chain,
     database_unreachable,
     sqlstate,
     unavailable_error,
@@ -64,6 +65,9 @@ def _as_domain_error(exc: Exception) -> Exception:
     """The domain error for a driver error the caller's input caused, else ``exc`` itself."""
     if isinstance(exc, IntegrityError):
         return translate_integrity_error(exc, what="the change")
+    if any(isinstance(cause, RecursionError) for cause in cause_chain(exc)):
+        # Serialising JSON nested about a thousand levels deep exhausts Python's stack.
+        return ValidationError("a JSON value is nested too deeply to store; flatten the data")
     # asyncpg reports PostgreSQL's data exceptions (class 22: a NUL in text, an
     # invalid encoding) under a generic type; the SQLSTATE says what it is.
     if isinstance(exc, DataError) or (
