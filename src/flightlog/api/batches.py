@@ -85,3 +85,18 @@ def refuse_server_events(events: list[Any]) -> None:
                 "changes; send LOG, MESSAGE, RESULT or another type",
                 index=index,
             )
+
+
+def refuse_times_not_text(items: list[Any], field: str, what: str) -> None:
+    """Times come as ISO 8601 text: a number is refused, not read as a Unix timestamp.
+
+    (The models behind the ingest path are also for Python callers, whose pydantic
+    validation would take a number.)
+    """
+    for index, item in enumerate(items):
+        value = item.get(field) if isinstance(item, dict) else None
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(
+                f"{what} #{index}: {field} must be an ISO 8601 time with a UTC offset",
+                index=index,
+            )

@@ -6,10 +6,28 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from flightlog.api.fields import (
+    MAX_INT,
+    NOT_BLANK,
+    Boolean,
+    JsonInteger,
+    Money,
+    NonBlank,
+    NonBlank64,
+    NonBlank100,
+    NonBlank255,
+    NonBlank500,
+    Number,
+    Text32,
+    Text255,
+    Text500,
+    optional,
+)
+from flightlog.api.schemas import Actor
 from flightlog.enums import (
     ApprovalStatus,
     ModificationStatus,
@@ -30,17 +48,17 @@ class _In(BaseModel):
 
 
 class ProjectUpdate(_In):
-    name: str | None = None
+    name: NonBlank255 = optional()
     description: str | None = None
-    repository_url: str | None = None
-    repository_name: str | None = None
-    default_branch: str | None = None
-    settings: dict[str, Any] | None = None
-    owner: str | None = None
+    repository_url: Text500 | None = None
+    repository_name: Text255 | None = None
+    default_branch: NonBlank100 = optional()
+    settings: dict[str, Any] = optional()
+    owner: Text255 | None = None
 
 
 class ProjectIn(ProjectUpdate):
-    name: str
+    name: NonBlank255
 
 
 class ProjectOut(_Out):
@@ -64,10 +82,10 @@ class ProjectPageOut(BaseModel):
 class ContextIn(_In):
     codebase: dict[str, Any] | None = None
     configuration: dict[str, Any] | None = None
-    test_coverage: float | None = None
-    security_score: float | None = None
-    performance_score: float | None = None
-    owner_id: str | None = None
+    test_coverage: Number | None = Field(default=None, ge=0, le=100)
+    security_score: Number | None = Field(default=None, ge=0, le=100)
+    performance_score: Number | None = Field(default=None, ge=0, le=100)
+    owner_id: Text255 | None = None
     notes: str | None = None
 
 
@@ -86,16 +104,16 @@ class ContextOut(_Out):
 
 
 class RecommendationIn(_In):
-    recommendation_type: str
-    title: str
-    confidence_score: float
+    recommendation_type: NonBlank64
+    title: NonBlank500
+    confidence_score: Number = Field(ge=0, le=1)
     description: str | None = None
     priority: Priority | None = None
-    estimated_savings: Decimal | None = None
+    estimated_savings: Money | None = None
     data: dict[str, Any] | None = None
     agent_id: uuid.UUID | None = None
     project_id: uuid.UUID | None = None
-    actor: str | None = None
+    actor: Actor = None
 
 
 class RecommendationOut(_Out):
@@ -115,8 +133,8 @@ class RecommendationOut(_Out):
 
 
 class Decision(_In):
-    approve: bool
-    decided_by: str
+    approve: Boolean
+    decided_by: NonBlank255
     comment: str | None = None
 
 
@@ -132,28 +150,30 @@ class ApprovalOut(_Out):
 
 class OptimizationStart(_In):
     agent_id: uuid.UUID | None = None
-    actor: str | None = None
+    actor: Actor = None
 
 
 class Progress(_In):
-    progress: int = Field(ge=0, le=100)
-    actor: str | None = None
+    progress: Annotated[int, Field(ge=0, le=100), JsonInteger] = Field(
+        description="Never below the progress reported."
+    )
+    actor: Actor = None
 
 
 class OptimizationDone(_In):
     result: dict[str, Any] | None = None
-    actual_savings: Decimal | None = None
-    actor: str | None = None
+    actual_savings: Money | None = None
+    actor: Actor = None
 
 
 class Failure(_In):
-    error_message: str
-    actor: str | None = None
+    error_message: NonBlank
+    actor: Actor = None
 
 
 class Rollback(_In):
-    reason: str
-    actor: str | None = None
+    reason: NonBlank
+    actor: Actor = None
 
 
 class OptimizationOut(_Out):
@@ -174,17 +194,19 @@ class OptimizationOut(_Out):
 
 
 class ModificationIn(_In):
-    request: str
-    title: str | None = None
+    request: NonBlank
+    title: Text500 | None = None
     impact_analysis: dict[str, Any] | None = None
-    affected_files: list[str] | None = None
-    project_context_id: uuid.UUID | None = None
-    requested_by: str | None = None
+    affected_files: list[NonBlank] | None = None
+    project_context_id: uuid.UUID | None = Field(
+        default=None, description="An iteration of this project."
+    )
+    requested_by: Text255 | None = None
 
 
 class Applied(_In):
     result: dict[str, Any] | None = None
-    actor: str | None = None
+    actor: Actor = None
 
 
 class ModificationFailure(Failure):
@@ -218,21 +240,27 @@ class ModificationPageOut(BaseModel):
 
 class PullRequestIn(_In):
     project_id: uuid.UUID
-    branch_name: str
-    title: str
-    repository_url: str | None = None
-    base_branch: str | None = None
+    branch_name: NonBlank255
+    title: NonBlank500
+    repository_url: NonBlank500 | None = Field(
+        default=None, description="Default: the project's (one of the two is needed)."
+    )
+    base_branch: NonBlank255 | None = Field(
+        default=None, description="Default: the project's default branch."
+    )
     description: str | None = None
-    pr_number: int | None = None
+    pr_number: Annotated[int, Field(ge=1, le=MAX_INT), JsonInteger] | None = None
     task_id: uuid.UUID | None = None
-    run_id: uuid.UUID | None = None
-    author: str | None = None
-    actor: str | None = None
+    run_id: uuid.UUID | None = Field(
+        default=None, description="A run of task_id, when both are given."
+    )
+    author: Text255 | None = None
+    actor: Actor = None
 
 
 class PullRequestMove(_In):
     status: PullRequestStatus
-    actor: str | None = None
+    actor: Actor = None
     comment: str | None = None
 
 
@@ -257,10 +285,10 @@ class PullRequestOut(_Out):
 
 
 class CheckIn(_In):
-    name: str
+    name: NonBlank255
     status: ValidationStatus
     details: dict[str, Any] | None = None
-    actor: str | None = None
+    actor: Actor = None
 
 
 class CheckOut(_Out):
@@ -273,20 +301,39 @@ class CheckOut(_Out):
     updated_at: datetime
 
 
+#: Template variables are identifiers; placeholders in files are written ``{{name}}``.
+Variable = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+_DISTINCT = {"uniqueItems": True}
+#: File paths (not blank) to contents.
+Files = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=NOT_BLANK)], str],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NOT_BLANK},
+            "additionalProperties": {"type": "string"},
+        }
+    ),
+]
+
+
 class TemplateUpdate(_In):
-    name: str | None = Field(default=None, max_length=255)
+    """Every ``{{placeholder}}`` in the files must be a declared variable, and no variable
+    may be both required and optional."""
+
+    name: NonBlank255 = optional()
     description: str | None = None
-    files: dict[str, str] | None = None
-    required_variables: list[str] | None = None
-    optional_variables: list[str] | None = None
-    tech_stack: list[str] | None = None
-    tags: list[str] | None = None
-    complexity: str | None = Field(default=None, max_length=32)
-    setup_time_minutes: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    files: Files = optional(description="Path -> content; both may use {{variables}}.")
+    required_variables: list[Variable] = optional(schema=_DISTINCT)
+    optional_variables: list[Variable] = optional(schema=_DISTINCT)
+    tech_stack: list[NonBlank] = optional(schema=_DISTINCT)
+    tags: list[NonBlank] = optional(schema=_DISTINCT)
+    complexity: Text32 | None = None
+    setup_time_minutes: Annotated[int, Field(ge=0, le=MAX_INT), JsonInteger] | None = None
 
 
 class TemplateIn(TemplateUpdate):
-    name: str = Field(max_length=255)
+    name: NonBlank255
 
 
 class TemplateOut(_Out):
@@ -310,14 +357,22 @@ class TemplatePageOut(BaseModel):
 
 
 class Variables(_In):
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A string for each required variable of the template, and optional ones; "
+        "no others.",
+    )
 
 
 class ProjectFromTemplateIn(ProjectUpdate):
-    name: str
-    variables: dict[str, Any] = Field(default_factory=dict)
+    name: NonBlank255
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A string for each required variable of the template, and optional ones; "
+        "no others.",
+    )
     configuration: dict[str, Any] | None = None
-    owner_id: str | None = None
+    owner_id: Text255 | None = None
 
 
 class ProjectFromTemplateOut(BaseModel):

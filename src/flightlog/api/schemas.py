@@ -12,8 +12,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from flightlog.api.fields import (
+    MAX_INT,
+    NOT_BLANK,
+    TIME_PATTERN,
+    Boolean,
+    JsonInteger,
+    NonBlank255,
+    NonBlank500,
+    Text64,
+    Text255,
+    Text500,
+    optional,
+)
 from flightlog.enums import (
     AgentRunStatus,
     AgentType,
@@ -24,8 +37,8 @@ from flightlog.enums import (
     RunStatus,
     TaskStatus,
 )
-from flightlog.services.events import NewEvent
-from flightlog.services.metrics import NewMetric
+from flightlog.services import events as event_service
+from flightlog.services import metrics as metric_service
 from flightlog.services.timeline import TimelineCursor
 
 #: Who did it, as kept in the audit log (the column holds 255 characters).
@@ -77,17 +90,40 @@ class TaskPageOut(BaseModel):
     next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
 
 
+#: A count in an INTEGER column.
+Count = Annotated[int, Field(ge=0, le=MAX_INT), JsonInteger]
+#: A time as the services take it: with a UTC offset, between the years 1000 and 9000.
+Time = Annotated[
+    AwareDatetime,
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIME_PATTERN}),
+]
+
+
 class TaskCreate(_In):
-    title: str | None = None
+    """A title, or a prompt whose first line becomes the title."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["title"], "properties": {"title": {"type": "string"}}},
+                {
+                    "required": ["input_prompt"],
+                    "properties": {"input_prompt": {"type": "string", "pattern": NOT_BLANK}},
+                },
+            ]
+        }
+    )
+
+    title: NonBlank500 | None = None
     input_prompt: str | None = None
     description: str | None = None
-    priority: int | None = None
+    priority: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT), JsonInteger] = optional()
     project_id: uuid.UUID | None = None
     parent_task_id: uuid.UUID | None = None
-    tags: list[str] | None = None
-    config: dict[str, Any] | None = None
-    requirements: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
+    tags: list[str] = optional()
+    config: dict[str, Any] = optional()
+    requirements: dict[str, Any] = optional()
+    context: dict[str, Any] = optional()
     assigned_agent_id: uuid.UUID | None = None
     assigned_agent_type: AgentType | None = None
     depends_on: list[uuid.UUID] = Field(default_factory=list)
@@ -95,14 +131,16 @@ class TaskCreate(_In):
 
 
 class TaskUpdate(_In):
-    title: str | None = None
+    """The fields to change; the ones left out keep their values."""
+
+    title: NonBlank500 = optional()
     description: str | None = None
     input_prompt: str | None = None
-    priority: int | None = None
-    tags: list[str] | None = None
-    config: dict[str, Any] | None = None
-    requirements: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
+    priority: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT), JsonInteger] = optional()
+    tags: list[str] = optional()
+    config: dict[str, Any] = optional()
+    requirements: dict[str, Any] = optional()
+    context: dict[str, Any] = optional()
     assigned_agent_id: uuid.UUID | None = None
     assigned_agent_type: AgentType | None = None
 
@@ -148,34 +186,75 @@ class RunQueue(_In):
     input_context: dict[str, Any] | None = None
     agent_id: uuid.UUID | None = None
     agent_type: AgentType | None = None
-    git_branch: str | None = Field(default=None, max_length=255)
+    git_branch: Text255 | None = None
     actor: Actor = None
 
 
 class RunStart(RunQueue):
-    await_plan_approval: bool = False
+    """A run that awaits plan approval needs a plan."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"await_plan_approval": {"const": False}}},
+                {"required": ["plan"], "properties": {"plan": {"type": "object"}}},
+            ]
+        }
+    )
+
+    await_plan_approval: Boolean = False
 
 
 class RunBegin(_In):
-    await_plan_approval: bool = False
+    await_plan_approval: Boolean = False
     actor: Actor = None
 
 
+#: The statuses a run (or a claim) may finish with.
+FINISHING_RUN_STATUSES = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
+FinishingRunStatus = Annotated[
+    RunStatus,
+    WithJsonSchema(
+        {"type": "string", "enum": list(FINISHING_RUN_STATUSES), "title": "FinishingRunStatus"}
+    ),
+]
+
+
+def failed_needs_reason(*reasons: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """``anyOf``: the status is not FAILED, or one of ``reasons`` (name, schema) is given."""
+    others = [status for status in FINISHING_RUN_STATUSES if status != "FAILED"]
+    return {
+        "anyOf": [
+            {"properties": {"status": {"enum": others}}},
+            *({"required": [name], "properties": {name: schema}} for name, schema in reasons),
+        ]
+    }
+
+
 class RunFinish(_In):
-    status: RunStatus = RunStatus.COMPLETED
+    """A FAILED run needs an error_message or error_details."""
+
+    model_config = ConfigDict(
+        json_schema_extra=failed_needs_reason(
+            ("error_message", {"type": "string", "minLength": 1}),
+            ("error_details", {"type": "object", "minProperties": 1}),
+        )
+    )
+
+    status: FinishingRunStatus = RunStatus.COMPLETED
     results: dict[str, Any] | None = None
     error_message: str | None = None
     error_details: dict[str, Any] | None = None
-    memory_usage_mb: int | None = None
-    cpu_time_ms: int | None = None
-    git_commit: str | None = Field(default=None, max_length=64)
-    pr_url: str | None = Field(default=None, max_length=500)
+    memory_usage_mb: Count | None = None
+    cpu_time_ms: Count | None = None
+    git_commit: Text64 | None = None
+    pr_url: Text500 | None = None
     actor: Actor = None
 
 
 class PlanDecision(_In):
-    approve: bool
-    decided_by: str = Field(min_length=1, max_length=255)
+    approve: Boolean
+    decided_by: NonBlank255
     comment: str | None = None
 
 
@@ -240,6 +319,26 @@ class EventPageOut(BaseModel):
 SERVER_EVENT_TYPES = frozenset({EventType.STATUS_CHANGE, EventType.AUDIT})
 
 
+class NewEvent(event_service.NewEvent):
+    """The Store's ``NewEvent`` as a client may send it: not the types Flightlog writes itself.
+
+    The event's ``content`` and ``data`` together may hold at most
+    ``FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES`` (1 MiB by default).
+    """
+
+    event_type: Annotated[
+        EventType,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": [t.value for t in EventType if t not in SERVER_EVENT_TYPES],
+                "title": "ClientEventType",
+            }
+        ),
+    ]
+    created_at: Time | None = None
+
+
 class EventBatch(_In):
     """``POST /events``: read by :mod:`flightlog.api.batches`; this model documents it."""
 
@@ -248,6 +347,21 @@ class EventBatch(_In):
 
 class EventIds(BaseModel):
     ids: list[int] = Field(description="The new events' ids, in the order they were sent.")
+
+
+class NewMetric(metric_service.NewMetric):
+    """The Store's ``NewMetric``, whose point belongs to a task or a run."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["task_id"], "properties": {"task_id": {"type": "string"}}},
+                {"required": ["run_id"], "properties": {"run_id": {"type": "string"}}},
+            ]
+        }
+    )
+
+    recorded_at: Time | None = None
 
 
 class MetricBatch(_In):

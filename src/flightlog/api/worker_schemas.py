@@ -5,10 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from flightlog.api.fields import (
+    JsonInteger,
+    NonBlank100,
+    NonBlank255,
+    Number,
+    Text64,
+    Text100,
+    Text500,
+    decimal_schema,
+)
+from flightlog.api.schemas import FinishingRunStatus, failed_needs_reason
 from flightlog.enums import AgentRunStatus, AgentStatus, AgentType, ArtifactType, RunStatus
 from flightlog.services.agent_runs import MAX_COST_USD
 from flightlog.services.claims import MAX_LEASE_SECONDS
@@ -27,8 +38,8 @@ class _In(BaseModel):
 
 class ClaimRequest(_In):
     worker: str = Field(min_length=1, max_length=255)
-    lease_seconds: float = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
-    limit: int = Field(default=1, ge=1, le=100)
+    lease_seconds: Number = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
+    limit: Annotated[int, Field(ge=1, le=100), JsonInteger] = 1
 
 
 class ClaimOut(_Out):
@@ -43,7 +54,7 @@ class ClaimOut(_Out):
 class Heartbeat(_In):
     task_id: uuid.UUID
     worker: str = Field(min_length=1, max_length=255)
-    lease_seconds: float = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
+    lease_seconds: Number = Field(default=300.0, gt=0, le=MAX_LEASE_SECONDS)
 
 
 class LeaseOut(BaseModel):
@@ -51,8 +62,14 @@ class LeaseOut(BaseModel):
 
 
 class ClaimComplete(_In):
+    """A FAILED run needs an error_message."""
+
+    model_config = ConfigDict(
+        json_schema_extra=failed_needs_reason(("error_message", {"type": "string", "minLength": 1}))
+    )
+
     claim: ClaimOut
-    status: RunStatus = RunStatus.COMPLETED
+    status: FinishingRunStatus = RunStatus.COMPLETED
     results: dict[str, Any] | None = None
     error_message: str | None = None
 
@@ -63,32 +80,51 @@ class ClaimRelease(_In):
 
 
 class AgentRunStart(_In):
-    agent_name: str = Field(min_length=1, max_length=100)
+    agent_name: NonBlank100
     parent_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     details: dict[str, Any] | None = None
 
 
+#: USD in NUMERIC(14, 6): under 10**8, further decimal places are rounded away.
+Cost = Annotated[
+    Decimal,
+    Field(ge=0, lt=MAX_COST_USD, allow_inf_nan=False),
+    WithJsonSchema(decimal_schema(digits=8, places=None, maximum=Decimal(MAX_COST_USD))),
+]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS), JsonInteger]
+FinishingAgentRunStatus = Annotated[
+    AgentRunStatus,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": ["COMPLETED", "FAILED", "CANCELLED"],
+            "title": "FinishingAgentRunStatus",
+        }
+    ),
+]
+
+
 class Usage(_In):
-    tokens_in: int = Field(default=0, ge=0, le=MAX_TOKENS)
-    tokens_out: int = Field(default=0, ge=0, le=MAX_TOKENS)
-    cost_usd: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_COST_USD, allow_inf_nan=False)
+    tokens_in: Tokens = 0
+    tokens_out: Tokens = 0
+    cost_usd: Cost = Decimal(0)
 
 
 class AgentRunFinish(Usage):
-    status: AgentRunStatus = AgentRunStatus.COMPLETED
+    status: FinishingAgentRunStatus = AgentRunStatus.COMPLETED
     output_summary: str | None = None
     error_message: str | None = None
 
 
 class AgentRegistration(_In):
-    name: str
+    name: NonBlank255
     agent_type: AgentType
-    capabilities: list[str] = Field(default_factory=list)
-    version: str | None = None
-    endpoint: str | None = None
+    capabilities: list[NonBlank100] = Field(default_factory=list)
+    version: Text64 | None = None
+    endpoint: Text500 | None = None
     config: dict[str, Any] | None = None
-    role: str | None = None
+    role: Text100 | None = None
 
 
 class Deregistration(_In):

@@ -8,7 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.batches import documented_body, read_batch, refuse_server_events
+from flightlog.api.batches import (
+    documented_body,
+    read_batch,
+    refuse_server_events,
+    refuse_times_not_text,
+)
 from flightlog.api.schemas import EventBatch, EventIds, EventOut, EventPageOut
 from flightlog.enums import EventSeverity, EventType
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
@@ -29,6 +34,7 @@ async def append_events(request: Request, store: TenantStore) -> EventIds:
     """
     events = await read_batch(request, "events")
     refuse_server_events(events)
+    refuse_times_not_text(events, "created_at", "event")
     return EventIds(ids=await store.events.append_batch(events))
 
 

@@ -6,14 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import AwareDatetime
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.batches import documented_body, read_batch
-from flightlog.api.schemas import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded
+from flightlog.api.batches import documented_body, read_batch, refuse_times_not_text
+from flightlog.api.schemas import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded, Time
 from flightlog.services.metrics import MAX_SERIES_POINTS
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
+#: A rule across parameters, which OpenAPI cannot state: a request with neither is a 422.
+_OWNER = "The task, or the run, whose metrics to read: give task_id or run_id (or both)."
 
 
 @router.post(
@@ -28,6 +29,7 @@ async def record_metrics(request: Request, store: TenantStore) -> Recorded:
     The body is ``{"metrics": [...]}`` of up to 10,000 points shaped as ``NewMetric``.
     """
     points = await read_batch(request, "metrics")
+    refuse_times_not_text(points, "recorded_at", "metric")
     return Recorded(recorded=await store.metrics.record_batch(points))
 
 
@@ -35,10 +37,10 @@ async def record_metrics(request: Request, store: TenantStore) -> Recorded:
 async def series(
     store: TenantStore,
     name: str,
-    task_id: uuid.UUID | None = None,
-    run_id: uuid.UUID | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    task_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
+    run_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
+    since: Time | None = None,
+    until: Time | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SERIES_POINTS)] = 1000,
 ) -> list[MetricPointOut]:
     """One named series of a task or run, in time order."""
@@ -51,11 +53,11 @@ async def series(
 @router.get("/summary", response_model=dict[str, MetricSummaryOut])
 async def summary(
     store: TenantStore,
-    task_id: uuid.UUID | None = None,
-    run_id: uuid.UUID | None = None,
+    task_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
+    run_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
     name: Annotated[list[str] | None, Query()] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Time | None = None,
+    until: Time | None = None,
 ) -> dict[str, MetricSummaryOut]:
     """count, min, max, avg and last value per metric name, optionally within a time window."""
     found = await store.metrics.summarize(

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.schemas import (
@@ -18,6 +17,7 @@ from flightlog.api.schemas import (
     RunOut,
     RunQueue,
     RunStart,
+    Time,
     TimelineEntryOut,
     TimelineOut,
 )
@@ -25,6 +25,11 @@ from flightlog.errors import ValidationError
 from flightlog.services.timeline import TimelineCursor
 
 router = APIRouter(tags=["runs"])
+#: A rule across parameters, which OpenAPI cannot state: a partial cursor is refused (422).
+_CURSOR = "The previous page's `next`: give after_at, after_kind and after_key together."
+#: An agent run's id or an event's id, as the cursor's kind says.
+_CURSOR_KEY = r"^(?:[0-9]{1,19}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+_CURSOR_KEY_RULE = f"{_CURSOR} The entry's id: a UUID for agent_run, a number for event."
 
 
 @router.post("/tasks/{task_id}/runs", status_code=status.HTTP_201_CREATED, response_model=RunOut)
@@ -81,9 +86,11 @@ async def decide_plan(run_id: uuid.UUID, body: PlanDecision, store: TenantStore)
 async def timeline(
     run_id: uuid.UUID,
     store: TenantStore,
-    after_at: AwareDatetime | None = None,
-    after_kind: Literal["agent_run", "event"] | None = None,
-    after_key: Annotated[str | None, Query(max_length=64)] = None,
+    after_at: Annotated[Time | None, Query(description=_CURSOR)] = None,
+    after_kind: Annotated[Literal["agent_run", "event"] | None, Query(description=_CURSOR)] = None,
+    after_key: Annotated[
+        str | None, Query(max_length=64, pattern=_CURSOR_KEY, description=_CURSOR_KEY_RULE)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> TimelineOut:
     """Agent steps (at their start) and events in time order; pass ``next`` back to read on."""

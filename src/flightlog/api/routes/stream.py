@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 from flightlog.api.auth import TenantStore
 from flightlog.api.context import ApiContext
 from flightlog.api.schemas import EventOut
+from flightlog.enums import EventType
 from flightlog.errors import PermissionDenied
 from flightlog.services.event_feed import Watermark
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, list_events
@@ -97,7 +98,25 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-sent events: `id:` the event id, `event:` its type, `data:` the "
         "event as JSON (as `GET /events` returns it); `:` comments keep the stream alive.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "description": "One server-sent event (OpenAPI 3.1: the schema of each).",
+                    "type": "object",
+                    "required": ["id", "event", "data"],
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                        "event": {"type": "string", "enum": [t.value for t in EventType]},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/EventOut"},
+                        },
+                        "retry": {"type": "integer", "minimum": 0},
+                    },
+                }
+            }
+        },
     }
 }
 
