@@ -19,11 +19,13 @@ Every response must:
 Half the schema-valid requests get the seeded entities' ids in their path, so
 operations run on real rows, not only into 404s (deletions get entities of
 their own). The event stream is read for a moment and cut, like a client that
-goes away. Rules the document cannot state are in ``UNSTATED_RULES``: a
-schema-valid request that breaks one is not sent, and each rule is also written
-in the document's descriptions. On PostgreSQL, text with a NUL character is
-refused (a documented difference between the databases), so such requests are
-not sent there either.
+goes away. Rules the document cannot state are listed here, each also written
+in the document's descriptions: a schema-valid request that breaks one of
+``UNSTATED_RULES`` (across fields of the request) is not sent, and a 422 for
+one of ``ENTITY_RULES`` (which depend on the stored entity the path names) is
+not counted as a refused valid request; every other check still applies. On
+PostgreSQL, text with a NUL character is refused (a documented difference
+between the databases), so such requests are not sent there.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 from flightlog.store import Store, open_store
 
-#: Fuzzing examples per operation and generation mode; the coverage phase adds its own.
+#: Fuzzing examples per operation (both modes); the coverage phase adds its own cases.
 MAX_EXAMPLES = 15
 #: How long the event stream is read before the client goes away.
 STREAM_SECONDS = 0.3

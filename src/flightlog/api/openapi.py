@@ -85,7 +85,8 @@ ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
         {},
     ),
     503: (
-        "The database cannot be reached; try again after `Retry-After` seconds.",
+        "The database cannot serve right now (`database_unavailable`); nothing was written, "
+        "try again after `Retry-After` seconds.",
         {
             "Retry-After": {
                 "description": "Seconds to wait before trying again.",
@@ -176,6 +177,8 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
             existing = responses.get(key)
             if existing is None or _is_fastapi_validation(existing):
                 responses[key] = _error_response(status)
+        if "503" in responses:  # GET /health's own 503 too
+            responses["503"].setdefault("headers", {}).update(ERROR_RESPONSES[503][1])
         operation["responses"] = dict(sorted(responses.items()))
     for name in ("HTTPValidationError", "ValidationError"):
         if not _referenced(document, f"#/components/schemas/{name}"):

@@ -206,6 +206,8 @@ class RunStart(RunQueue):
 
 
 class RunBegin(_In):
+    """Awaiting plan approval needs a queued run with a plan."""
+
     await_plan_approval: Boolean = False
     actor: Actor = None
 

@@ -51,7 +51,7 @@ async def put_artifact(
         str, Header(max_length=255, include_in_schema=False)
     ] = "application/octet-stream",
     artifact_type: ArtifactType = ArtifactType.OTHER,
-    run_id: uuid.UUID | None = None,
+    run_id: Annotated[uuid.UUID | None, Query(description="A run of this task.")] = None,
     file_path: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ArtifactOut:
     """The body becomes the next version of ``name``; identical content is stored once."""
