@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from api_client import app_for, client_for
 from flightlog import ValidationError
 from flightlog.api.json_depth import MAX_JSON_DEPTH, nested_deeper_than
+from flightlog.api.routes.artifacts import RAW_BODY_ROUTES
 from flightlog.models import Base
 from flightlog.store import Store
 
@@ -80,7 +81,8 @@ def _body_routes(store: Store) -> list[tuple[str, str]]:
         if not path.startswith("/api/v1/"):
             continue
         for method in sorted(route.methods or ()):
-            if method in {"POST", "PUT", "PATCH"}:
+            raw = (method, path.removeprefix("/api/v1")) in RAW_BODY_ROUTES
+            if method in {"POST", "PUT", "PATCH"} and not raw:
                 routes.append((method, path))
     return routes
 
@@ -143,3 +145,43 @@ async def test_the_python_api_refuses_json_too_deep_to_store(store: Store) -> No
     with pytest.raises(ValidationError, match="nested too deeply"):
         await store.tasks.update(task.id, config=_nested(2_000))
     assert await _row_counts(store) == before
+
+
+async def test_a_json_body_in_utf16_is_refused_not_scanned_blind(store: Store) -> None:
+    """The scan reads bytes; UTF-16 would hide brackets behind its quote-like bytes."""
+    created = await store.api_keys.create("depth test")
+    task = await store.tasks.create(title="utf-16")
+    before = await _row_counts(store)
+    # U+225B encodes as 5B 22 in UTF-16-LE: a bracket and a quote to a byte scanner.
+    deep = "[" * 5_000 + "1" + "]" * 5_000
+    event = '{"event_type": "log", "task_id": "%s", "content": "\u225b", "data": %s}'
+    body = ('{"events": [' + event % (task.id, deep) + "]}").encode("utf-16")
+    config = ('{"title": "\u225b", "config": ' + "[" * 200 + "]" * 200 + "}").encode("utf-16")
+    async with client_for(app_for(store), created.key) as client:
+        for url, content in (("/events", body), ("/tasks", config)):
+            response = await client.post(
+                url, content=content, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 422, response.text
+            assert "UTF-8" in response.json()["error"]["message"]
+    assert await _row_counts(store) == before
+
+
+async def test_artifact_uploads_are_content_not_json(store: Store) -> None:
+    """Any bytes, deep JSON included, may be stored as an artifact, with or without a type."""
+    created = await store.api_keys.create("depth test")
+    task = await store.tasks.create(title="uploads")
+    deep_json = ("[" * 5_000 + "]" * 5_000).encode()
+    binary = bytes(range(256)) * 64 + b"[" * 500
+    async with client_for(app_for(store), created.key) as client:
+        for name, content, headers in (
+            ("deep.json", deep_json, {"Content-Type": "application/json"}),
+            ("deep-untyped", deep_json, {}),
+            ("binary", binary, {}),
+        ):
+            stored = await client.put(
+                f"/tasks/{task.id}/artifacts/{name}", content=content, headers=headers
+            )
+            assert stored.status_code == 201, (name, stored.text)
+            read = await client.get(f"/artifacts/{stored.json()['id']}/content")
+            assert read.content == content

@@ -80,7 +80,8 @@ def create_app(
         app.state.flightlog = ApiContext(engine, settings, connection)
     install_error_handlers(app)
     # Added last, so outermost: the size ceiling applies before the depth check reads a body.
-    app.add_middleware(JsonDepthLimit)
+    raw_bodies = [(method, API_PREFIX + path) for method, path in artifacts.RAW_BODY_ROUTES]
+    app.add_middleware(JsonDepthLimit, raw_body_routes=raw_bodies)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     for module in (

@@ -61,6 +61,9 @@ async def read_batch(request: Request, field: str) -> list[Any]:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        # The depth ceiling refuses such bodies first; this is for an app mounted without it.
+        raise ValidationError("the request body nests too deeply to read") from None
     if not isinstance(body, dict) or set(body) != {field}:
         raise ValidationError(f'the request body must be a JSON object {{"{field}": [...]}}')
     items = body[field]

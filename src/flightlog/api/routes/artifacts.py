@@ -36,8 +36,13 @@ _CONTENT: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: The upload route: its body is the content itself, never parsed as JSON.
+UPLOAD_PATH = "/tasks/{task_id}/artifacts/{name:path}"
+RAW_BODY_ROUTES = (("PUT", UPLOAD_PATH),)
+
+
 @router.put(
-    "/tasks/{task_id}/artifacts/{name:path}",
+    UPLOAD_PATH,
     status_code=status.HTTP_201_CREATED,
     response_model=ArtifactOut,
     openapi_extra=_UPLOAD,
