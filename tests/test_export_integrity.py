@@ -7,20 +7,24 @@ import asyncio
 import gzip
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session as OrmSession
 
 from cli_runner import Cli, make_cli, one_sentence, url_of
-from flightlog import ValidationError
+from flightlog import EventType, ValidationError
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
-from flightlog.models import ArtifactBlob, Base
+from flightlog.models import ArtifactBlob, Base, Customer, Event, Task
+from flightlog.ops.export import export_to_file
 from flightlog.ops.importer import import_lines
+from flightlog.ops.scope import Scope
 from flightlog.settings import Settings
-from test_export_import import _populate
+from test_export_import import _export, _populate
 
 
 @pytest.fixture
@@ -233,3 +237,62 @@ def test_export_into_a_missing_directory_is_one_sentence(
     assert code == 1
     assert "Cannot write in" in one_sentence(err)
     assert not (tmp_path / "no").exists()
+
+
+def test_an_export_is_one_snapshot_and_does_not_hold_back_writers(
+    fresh_url: DatabaseUrl, settings: Settings, cli: Cli, tmp_path: Path
+) -> None:
+    """Issue 10 review: while an export streams, another connection commits after every table
+    (a new customer with a task and an event, and a change to a task not yet exported). The
+    writes go through at once (on SQLite the export holds no write lock; the writer's busy
+    timeout is short so a lock fails fast instead of waiting it out), and the export is the
+    database as it was when it began: row for row the export made before any write, so its
+    trailer certifies a whole and the file imports cleanly into a new database."""
+    asyncio.run(_populate(fresh_url, settings))
+    before = _export(fresh_url, settings)
+    writer_settings = settings.model_copy(update={"sqlite_busy_timeout_ms": 2000})
+    writer = create_sync_engine(writer_settings, url=fresh_url)
+    written: list[str] = []
+
+    def write_during_export(table: str, _rows: int) -> None:
+        with OrmSession(writer) as session, session.begin():
+            customer = Customer(name=f"Late {table}", email=f"{uuid.uuid4().hex}@late.test")
+            session.add(customer)
+            session.flush()
+            task = Task(customer_id=customer.id, title=f"Late task after {table}")
+            session.add(task)
+            session.flush()
+            session.add(Event(customer_id=customer.id, task_id=task.id, event_type=EventType.LOG))
+            epic = session.scalars(select(Task).where(Task.title == "Epic")).one_or_none()
+            if epic is not None:
+                epic.title = "Epic, renamed during the export"
+        written.append(table)
+
+    engine = create_sync_engine(settings, url=fresh_url)
+    path = tmp_path / "during.jsonl"
+    try:
+        with engine.connect() as connection:  # as `flightlog export` does
+            rows = export_to_file(
+                connection,
+                Scope("all"),
+                path,
+                schema_revision="0003",
+                blob_dir=settings.blob_dir,
+                progress=write_during_export,
+            )
+    finally:
+        engine.dispose()
+        writer.dispose()
+    tables = [table.name for table in Base.metadata.sorted_tables]
+    assert written == tables  # a commit after every table, none blocked
+    counts = _counts(fresh_url, settings)
+    assert counts["customers"] == 1 + len(tables)  # the writes are in the database ...
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert rows == len(before) - 2
+    assert lines[1:] == before[1:]  # ... and in no table of the export, nor in its trailer
+    assert "renamed during the export" not in path.read_text(encoding="utf-8")
+
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    code, _, err = cli("import", str(path), "-d", target)
+    assert code == 0, err
+    assert f"Imported {rows} rows" in one_sentence(err)

@@ -15,6 +15,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, Table, select
 
 from flightlog import models as m
+from flightlog.db.engine import SQLITE_BEGIN_MODE
 from flightlog.errors import NotFound, ValidationError
 from flightlog.ops.jsonl_format import (
     BLOB_FILE_FIELD,
@@ -29,6 +30,8 @@ from flightlog.services import blobs
 
 STREAM_BATCH = 2000
 Progress = Callable[[str, int], None]
+#: A statement that reads the database, so that the snapshot starts with it.
+_FIRST_READ = {"sqlite": "SELECT count(*) FROM sqlite_master", "postgresql": "SELECT 1"}
 
 
 def _owning_customer(connection: Connection, scope: Scope) -> uuid.UUID | None:
@@ -51,6 +54,40 @@ def _rows(connection: Connection, table: Table, where: Any) -> Iterator[dict[str
         yield dict(row)
 
 
+@contextlib.contextmanager
+def read_snapshot(connection: Connection) -> Iterator[Connection]:
+    """One read-only transaction that sees the database as it was at its first read.
+
+    The trailer certifies the rows as one whole, so they must come from one
+    moment: PostgreSQL reads at REPEATABLE READ, READ ONLY (every table from
+    the snapshot its first query took); SQLite begins DEFERRED, so WAL gives
+    the same snapshot without the write lock, and writers (the API, workers)
+    carry on during a long export. The transaction is rolled back at the end:
+    it wrote nothing.
+
+    A connection already inside a transaction is used as it is: its caller
+    chose that transaction's isolation and owns it.
+    """
+    if connection.in_transaction():
+        yield connection
+        return
+    sqlite = connection.dialect.name == "sqlite"
+    previous = connection.get_execution_options().get(SQLITE_BEGIN_MODE, "IMMEDIATE")
+    if sqlite:
+        connection.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
+    transaction = connection.begin()
+    try:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # Take the snapshot now, with a read: on both dialects it is taken at the first read.
+        connection.exec_driver_sql(_FIRST_READ[connection.dialect.name])
+        yield connection
+    finally:
+        transaction.rollback()
+        if sqlite:
+            connection.execution_options(**{SQLITE_BEGIN_MODE: previous})
+
+
 def export_lines(
     connection: Connection,
     scope: Scope,
@@ -64,7 +101,26 @@ def export_lines(
     A header, then rows table by table, parents first, then the trailer with
     the number of rows and their SHA-256. A consumer that stops early (or an
     error part-way) leaves no trailer, so the importer refuses what was written.
+
+    Every row comes from one snapshot (:func:`read_snapshot`): rows committed
+    by others while the export runs are in no table of it, so the trailer
+    certifies the database as it was when the export began. Given a
+    connection already in a transaction, the export reads in that one instead.
     """
+    with read_snapshot(connection):
+        yield from _export_lines(
+            connection, scope, schema_revision=schema_revision, blob_dir=blob_dir, progress=progress
+        )
+
+
+def _export_lines(
+    connection: Connection,
+    scope: Scope,
+    *,
+    schema_revision: str,
+    blob_dir: Path,
+    progress: Progress | None,
+) -> Iterator[str]:
     customer_id = _owning_customer(connection, scope)
     filters = build_filters(scope, customer_id=customer_id)
     yield dumps(
