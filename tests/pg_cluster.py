@@ -41,7 +41,10 @@ def _openssl(*args: str) -> None:
 class PrivateCluster:
     """initdb, start, stop and remove one cluster; trust authentication on loopback."""
 
-    def __init__(self, *, tls: bool = False) -> None:
+    def __init__(self, *, tls: bool = False, client_certificates: bool = False) -> None:
+        """``client_certificates``: TLS, and loopback clients must present a certificate
+        signed by the cluster's CA whose name is their user's (``clientcert=verify-full``).
+        """
         self.bindir = _bindir()
         self.root = Path(tempfile.mkdtemp(prefix="flightlog-pg-"))
         self.data = self.root / "data"
@@ -59,8 +62,14 @@ class PrivateCluster:
             "fsync = off",
             "max_connections = 100",
         ]
-        if tls:
+        if tls or client_certificates:
             settings += self._make_certificates()
+        if client_certificates:
+            settings.append(f"ssl_ca_file = '{self.ca_certificate}'")
+            self._make_client_certificate()
+            (self.data / "pg_hba.conf").write_text(
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust clientcert=verify-full\n"
+            )
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write("\n".join(settings) + "\n")
 
@@ -68,6 +77,15 @@ class PrivateCluster:
     def ca_certificate(self) -> Path:
         """The CA that signed the server's certificate (TLS clusters only)."""
         return self.root / "ca.crt"
+
+    @property
+    def client_certificate(self) -> Path:
+        """A certificate for the user ``postgres``, signed by the CA (client-cert clusters)."""
+        return self.root / "client.crt"
+
+    @property
+    def client_key(self) -> Path:
+        return self.root / "client.key"
 
     def url(self, database: str = "postgres", query: str = "") -> DatabaseUrl:
         suffix = f"?{query}" if query else ""
@@ -80,7 +98,8 @@ class PrivateCluster:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
 
     def create_database(self, name: str) -> DatabaseUrl:
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        # Over the cluster's own socket, which needs no certificate whatever TCP asks for.
+        self._run("createdb", "-h", str(self.root), "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
 
     def remove(self) -> None:
@@ -149,6 +168,38 @@ class PrivateCluster:
             for path in (key, crt):
                 shutil.chown(path, "postgres", "postgres")
         return ["ssl = on", f"ssl_cert_file = '{crt}'", f"ssl_key_file = '{key}'"]
+
+    def _make_client_certificate(self) -> None:
+        """The client's key stays the current user's, readable by it alone, as libpq demands."""
+        csr = self.root / "client.csr"
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=postgres",
+            "-keyout",
+            str(self.client_key),
+            "-out",
+            str(csr),
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(self.ca_certificate),
+            "-CAkey",
+            str(self.root / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            str(self.client_certificate),
+        )
+        self.client_key.chmod(0o600)
 
     def _command(self, program: str, *args: str) -> Sequence[str]:
         command = [str(self.bindir / program), *args]

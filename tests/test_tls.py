@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import text
@@ -171,14 +172,17 @@ async def test_verify_full_with_another_ca_is_refused_by_both_drivers(
         await engine.dispose()
 
 
-def test_url_forms() -> None:
+def test_url_forms(tmp_path: Path) -> None:
     base = "postgresql://u:secret@db.internal/flightlog"
+    ca = tmp_path / "ca.pem"
+    ca.write_text("a CA bundle")
     assert DatabaseUrl.parse(f"{base}?ssl=true").tls_parameters == {"sslmode": "require"}
     assert DatabaseUrl.parse(f"{base}?ssl=false").tls_parameters == {"sslmode": "disable"}
-    url = DatabaseUrl.parse(f"{base}?sslmode=verify-full&sslrootcert=/ca.pem&sslpassword=pw")
+    url = DatabaseUrl.parse(f"{base}?sslmode=verify-full&sslrootcert={ca}&sslpassword=pw")
     assert "sslmode" not in url.async_url.query
     assert url.async_connect_args() == {
-        "dsn": "postgresql://?sslmode=verify-full&sslrootcert=%2Fca.pem&sslpassword=pw"
+        "dsn": f"postgresql://?{urlencode({'sslmode': 'verify-full', 'sslrootcert': str(ca)})}"
+        "&sslpassword=pw"
     }
     assert url.sync_url.query["sslmode"] == "verify-full"
     assert "pw" not in url.redacted()
@@ -190,3 +194,63 @@ def test_url_forms() -> None:
     with pytest.raises(ConfigurationError, match="SQLite has no TLS"):
         DatabaseUrl.parse("sqlite:///./x.db?sslmode=require")
     assert DatabaseUrl.parse(base).async_connect_args() == {}
+    shown = DatabaseUrl.parse(f"{base}?password=hunter2").redacted()
+    assert "hunter2" not in shown
+
+
+@pytest.mark.parametrize("parameter", ["sslrootcert", "sslcert", "sslkey", "sslcrl"])
+def test_a_tls_file_that_does_not_exist_is_one_sentence_for_every_driver(
+    parameter: str, tmp_path: Path, test_settings: Settings
+) -> None:
+    """psycopg ignored a missing client certificate while asyncpg failed without naming it."""
+    missing = tmp_path / "nowhere.pem"
+    url = f"postgresql://postgres@127.0.0.1/flightlog?sslmode=prefer&{parameter}={missing}"
+    with pytest.raises(ConfigurationError, match=f"The {parameter} file .* does not exist"):
+        DatabaseUrl.parse(url)
+    settings = test_settings.model_copy(
+        update={"database_url": "postgresql://postgres@127.0.0.1/x", "ssl_cert": missing}
+    )
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        assert settings.database is None  # the property raises first
+    done = _cli("db", "current", "--database-url", url)
+    assert done.returncode != 0
+    assert f"The {parameter} file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def client_certificate_cluster() -> Iterator[PrivateCluster]:
+    cluster = PrivateCluster(client_certificates=True)
+    try:
+        cluster.start()
+        cluster.create_database("flightlog")
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+async def test_client_certificates_reach_both_drivers(
+    client_certificate_cluster: PrivateCluster, test_settings: Settings
+) -> None:
+    """Mutual TLS: the server refuses any loopback client without a certificate it signed."""
+    cluster = client_certificate_cluster
+    server = f"sslmode=verify-full&sslrootcert={cluster.ca_certificate}"
+    url = _with_query(
+        cluster.url("flightlog"),
+        f"{server}&sslcert={cluster.client_certificate}&sslkey={cluster.client_key}",
+    )
+    assert await _tls_in_use(url, test_settings) == (True, True)
+    done = _cli("db", "current", "--database-url", url)
+    assert done.returncode == 0, done.stderr
+    settings = test_settings.model_copy(
+        update={"ssl_cert": cluster.client_certificate, "ssl_key": cluster.client_key}
+    )
+    assert await _tls_in_use(_with_query(cluster.url("flightlog"), server), settings) == (
+        True,
+        True,
+    )
+    with pytest.raises(MigrationError, match="certificate"):
+        async with open_store(
+            _with_query(cluster.url("flightlog"), server), settings=test_settings
+        ):
+            pass

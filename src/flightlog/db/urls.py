@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlencode
 
@@ -38,6 +39,9 @@ SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-
 SSL_MODES: tuple[str, ...] = get_args(SslMode)
 #: libpq's TLS parameters, in the order a person would write them.
 SSL_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl")
+_SSL_FILES = ("sslrootcert", "sslcert", "sslkey", "sslcrl")
+#: Query parameters whose values are secrets (libpq accepts ``?password=`` too).
+_SECRET_QUERY_PARAMETERS = ("password", "sslpassword")
 #: ``?ssl=…`` as asyncpg's and JDBC's users write it, in libpq's terms.
 _SSL_FLAG_ALIASES = {
     "true": "require",
@@ -156,12 +160,25 @@ def _normalise_tls(url: URL, dialect: Dialect, raw: str | URL) -> URL:
         raise ConfigurationError(
             f"Unknown sslmode {mode!r} in {shown!r}: use one of {', '.join(SSL_MODES)}."
         )
+    for name in _SSL_FILES:
+        given = url.query.get(name)
+        if given is None or _single(given) == "system":
+            continue
+        path = Path(_single(given)).expanduser()
+        if not path.is_file():
+            # psycopg would ignore a missing client certificate, asyncpg would fail without
+            # naming it: one URL must mean one thing to both, so it is refused here.
+            raise ConfigurationError(
+                f"The {name} file {str(path)!r} given for {shown!r} does not exist: "
+                "give the path of an existing file, or leave the parameter out."
+            )
     return url
 
 
 def _hide_secrets(url: URL) -> str:
-    if "sslpassword" in url.query:
-        url = url.update_query_dict({"sslpassword": "***"})
+    hidden = {name: "REDACTED" for name in _SECRET_QUERY_PARAMETERS if name in url.query}
+    if hidden:
+        url = url.update_query_dict(hidden)
     return url.render_as_string(hide_password=True)
 
 
