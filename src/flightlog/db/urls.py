@@ -161,10 +161,10 @@ def _normalise_tls(url: URL, dialect: Dialect, raw: str | URL) -> URL:
             f"Unknown sslmode {mode!r} in {shown!r}: use one of {', '.join(SSL_MODES)}."
         )
     for name in _SSL_FILES:
-        given = url.query.get(name)
-        if given is None or _single(given) == "system":
+        value = url.query.get(name)
+        if value is None or _single(value) == "system":
             continue
-        path = Path(_single(given)).expanduser()
+        path = Path(_single(value)).expanduser()
         if not path.is_file():
             # psycopg would ignore a missing client certificate, asyncpg would fail without
             # naming it: one URL must mean one thing to both, so it is refused here.
