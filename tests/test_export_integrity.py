@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
 
 from cli_runner import Cli, make_cli, one_sentence, url_of
-from flightlog import EventType, ValidationError
+from flightlog import Conflict, EventType, ValidationError
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
@@ -296,3 +296,71 @@ def test_an_export_is_one_snapshot_and_does_not_hold_back_writers(
     code, _, err = cli("import", str(path), "-d", target)
     assert code == 0, err
     assert f"Imported {rows} rows" in one_sentence(err)
+
+
+def _tree(directory: Path) -> dict[str, tuple[bytes, int]] | None:
+    """Everything under a directory, hidden entries included: content and modification time."""
+    if not directory.exists():
+        return None
+    return {
+        str(path.relative_to(directory)): (
+            path.read_bytes() if path.is_file() else b"<directory>",
+            path.stat().st_mtime_ns,
+        )
+        for path in sorted(directory.rglob("*"))
+    }
+
+
+def test_a_failed_import_leaves_the_blob_directory_as_it_was(
+    fresh_url: DatabaseUrl,
+    settings: Settings,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 10 review: a database's own export imported into it again clashes ("Nothing was
+    imported") after its blob rows were read. Whatever the blob directory (the database's own,
+    a copy's with other files in it, or one that does not exist yet), the failed import leaves
+    it exactly as it was: no file written, renamed, touched or left staged. The same file into
+    a new database then puts every blob in place and leaves nothing staged."""
+    asyncio.run(_populate(fresh_url, settings))
+    code, _, err = cli("export", "own.jsonl", "-d", url_of(fresh_url))
+    assert code == 0, err
+    assert settings.blob_dir is not None
+    own = settings.blob_dir
+    copy = tmp_path / "copy-blobs"
+    copy.mkdir()
+    (copy / "README").write_bytes(b"someone else's file\n")
+    absent = tmp_path / "new" / "blobs"
+    for blob_dir in (copy, absent, own):
+        before = _tree(blob_dir)
+        monkeypatch.setenv("FLIGHTLOG_BLOB_DIR", str(blob_dir))
+        code, _, err = cli("import", "own.jsonl", "-d", url_of(fresh_url))
+        assert code == 1, blob_dir
+        assert "Nothing was imported" in one_sentence(err)
+        assert _tree(blob_dir) == before, blob_dir
+
+        # The Python API, without a staging of its own: the same.
+        engine = create_sync_engine(settings, url=fresh_url)
+        try:
+            with (
+                pytest.raises(Conflict),
+                engine.begin() as connection,
+                (tmp_path / "own.jsonl").open("rb") as lines,
+            ):
+                import_lines(connection, lines, blob_dir=blob_dir)
+        finally:
+            engine.dispose()
+        assert _tree(blob_dir) == before, blob_dir
+    assert not (tmp_path / "new").exists()
+
+    files = {path for path, _ in (_tree(own) or {}).items() if (own / path).is_file()}
+    assert len(files) == 1  # the one artifact large enough to be a file
+    monkeypatch.setenv("FLIGHTLOG_BLOB_DIR", str(absent))
+    code, _, err = cli("import", "own.jsonl", "-d", f"sqlite:///{tmp_path / 'restored.db'}")
+    assert code == 0, err
+    after = _tree(absent) or {}
+    assert {path for path in after if (absent / path).is_file()} == files
+    assert {path: content for path, (content, _) in after.items() if path in files} == {
+        path: (own / path).read_bytes() for path in files
+    }

@@ -20,6 +20,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.ops.export import export_to, export_to_file
 from flightlog.ops.importer import import_lines, verify_export_file
 from flightlog.ops.scope import Scope
+from flightlog.services.blobs import BlobStaging
 
 console = Console(stderr=True)
 
@@ -141,18 +142,24 @@ def import_(
             "run 'flightlog db upgrade' before importing."
         )
     engine = create_sync_engine(settings)
+    blob_dir = settings.resolved_blob_dir()
     try:
-        with _progress() as bar, engine.begin() as connection, source.open("rb") as f:
-            job = bar.add_task("importing", total=None)
-            result = import_lines(
-                connection,
-                f,
-                blob_dir=settings.resolved_blob_dir(),
-                allow_unverified=allow_unverified,
-                progress=lambda table, rows: bar.update(
-                    job, advance=rows, description=f"imported {table}"
-                ),
-            )
+        # Blob files wait in a staging directory until the rows are committed; leaving the
+        # block without a publish (any error, the commit's included) removes them.
+        with BlobStaging(blob_dir) as staging:
+            with _progress() as bar, engine.begin() as connection, source.open("rb") as f:
+                job = bar.add_task("importing", total=None)
+                result = import_lines(
+                    connection,
+                    f,
+                    blob_dir=blob_dir,
+                    staging=staging,
+                    allow_unverified=allow_unverified,
+                    progress=lambda table, rows: bar.update(
+                        job, advance=rows, description=f"imported {table}"
+                    ),
+                )
+            staging.publish()
     finally:
         engine.dispose()
     console.print(f"[green]Imported {result.total:,} rows[/green] into {migrator.url.redacted()}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from flightlog import models as m
@@ -200,9 +200,11 @@ def verify_export_file(path: Path, *, allow_unverified: bool = False) -> Verifie
 
 
 class _Loader:
-    def __init__(self, connection: Connection, blob_dir: Path, progress: Progress | None) -> None:
+    def __init__(
+        self, connection: Connection, staging: blobs.BlobStaging, progress: Progress | None
+    ) -> None:
         self.connection = connection
-        self.blob_dir = blob_dir
+        self.staging = staging
         self.progress = progress
         self.result = ImportResult()
         self.table: Table | None = None
@@ -235,7 +237,8 @@ class _Loader:
                 raise ValidationError(f"line {line}: blob {row.get('sha256')} has no file content")
             content = base64.b64decode(encoded)
             blobs.verify(content, str(row["sha256"]))
-            row["storage_path"] = blobs.write_blob(self.blob_dir, str(row["sha256"]), content)
+            # Held aside until the import commits: a failed import leaves no file behind.
+            row["storage_path"] = self.staging.stage(str(row["sha256"]), content)
         return row
 
     def _flush_batch(self) -> None:
@@ -293,6 +296,7 @@ def import_lines(
     blob_dir: Path,
     progress: Progress | None = None,
     allow_unverified: bool = False,
+    staging: blobs.BlobStaging | None = None,
 ) -> ImportResult:
     """Import an export inside the caller's transaction (the caller commits or rolls back).
 
@@ -301,9 +305,47 @@ def import_lines(
     returns; any :class:`ValidationError` leaves the caller's transaction to
     roll back. ``allow_unverified`` lets a version 1 file (which has no
     trailer) in.
+
+    Blob files are never written in place while the transaction is open.
+    Given a ``staging`` (a :class:`~flightlog.services.blobs.BlobStaging` of
+    the blob directory), they are staged there and the caller publishes them
+    once its commit has returned, or discards them. Without one, they are
+    staged in ``blob_dir`` and moved into place as the connection commits
+    (just before the database's own commit, which SQLAlchemy offers no hook
+    after), or removed when it rolls back. Either way, an import that fails
+    here leaves the blob directory as it was.
     """
+    if staging is None:
+        staging = blobs.BlobStaging(blob_dir)
+        _publish_with_the_transaction(connection, staging)
+    try:
+        return _import(connection, lines, staging, progress, allow_unverified)
+    except BaseException:
+        staging.discard()
+        raise
+
+
+def _publish_with_the_transaction(connection: Connection, staging: blobs.BlobStaging) -> None:
+    def publish(_connection: Connection) -> None:
+        if not staging.finished:  # a failed import discarded it; the caller committed anyway
+            staging.publish()
+
+    def discard(_connection: Connection) -> None:
+        staging.discard()
+
+    event.listen(connection, "commit", publish, once=True)
+    event.listen(connection, "rollback", discard, once=True)
+
+
+def _import(
+    connection: Connection,
+    lines: Iterable[str | bytes],
+    staging: blobs.BlobStaging,
+    progress: Progress | None,
+    allow_unverified: bool,
+) -> ImportResult:
     tables = m.Base.metadata.tables
-    loader = _Loader(connection, blob_dir, progress)
+    loader = _Loader(connection, staging, progress)
     check = _Integrity(allow_unverified=allow_unverified)
     iterator = iter(lines)
     first = next(iterator, None)
