@@ -74,12 +74,17 @@ def _file_blobs(url: DatabaseUrl, settings: Settings) -> list[tuple[str, str]]:
     return [(sha, str(path)) for sha, path in rows]
 
 
+LOCAL_SPELLINGS = ("localhost", "LocalHost", "127.0.0.1", "127.0.0.2", "[::1]", "")
+
+
 def _documented_blob_dir(url: DatabaseUrl, dirs: dict[str, Path]) -> Path:
     """The default docs/api.md promises, written out rather than asked of the code."""
     if url.dialect == "sqlite":
         database = Path(str(url.url.database))
         return database.parent / f"{database.stem}-blobs"
-    label = f"{url.url.host}-{url.url.port or 5432}-{url.url.database}"
+    host = url.url.host or ""
+    local = host.lower() in ("localhost", "::1", "") or host.startswith(("127.", "/"))
+    label = f"{'localhost' if local else host}-{url.url.port or 5432}-{url.url.database}"
     return dirs["xdg"] / "flightlog" / "blobs" / label
 
 
@@ -95,6 +100,65 @@ def test_the_default_follows_the_database(dirs: dict[str, Path], cli: Cli) -> No
     assert Settings(database_url="sqlite:///x/flightlog.db").resolved_blob_dir() == (
         dirs["elsewhere"] / "x" / "flightlog-blobs"
     )
+
+
+def test_every_spelling_of_one_postgres_server_is_one_blob_directory(
+    dirs: dict[str, Path], cli: Cli
+) -> None:
+    """Issue 10 review: the default must not depend on how the host is written. Loopback
+    addresses, ``localhost`` in any case, a Unix socket (in the host or as ``?host=``) and no
+    host at all are this machine; a missing port is 5432. Another port, host or database
+    is another directory."""
+    from flightlog.settings import default_blob_dir
+
+    def blob_dir(url: str) -> Path:
+        return default_blob_dir(DatabaseUrl.parse(url))
+
+    expected = dirs["xdg"] / "flightlog" / "blobs" / "localhost-5432-flight"
+    spellings = [
+        f"postgresql://app@{host}{port}/flight"
+        for host in LOCAL_SPELLINGS
+        for port in ("", ":5432")
+        if host or not port
+    ] + [
+        "postgresql:///flight",
+        "postgresql://app@/flight?host=/var/run/postgresql",
+        "postgresql://app@%2Ftmp/flight",
+        "postgresql://app@/flight?host=/tmp&port=5432",
+        "postgres://app:secret@localhost:5432/flight?sslmode=disable",
+    ]
+    assert {url: blob_dir(url) for url in spellings} == dict.fromkeys(spellings, expected)
+    others = {
+        "postgresql://app@localhost:5433/flight": "localhost-5433-flight",
+        "postgresql://app@/flight?host=/tmp&port=6000": "localhost-6000-flight",
+        "postgresql://app@localhost/other": "localhost-5432-other",
+        "postgresql://app@DB.example/flight": "db.example-5432-flight",
+        "postgresql://app@10.0.0.7:5432/flight": "10.0.0.7-5432-flight",
+    }
+    assert {url: blob_dir(url).name for url in others} == others
+
+
+@pytest.mark.postgres_only
+def test_blobs_written_through_one_spelling_are_exported_through_another(
+    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings, cli: Cli, dirs: dict[str, Path]
+) -> None:
+    """A Store on ``127.0.0.1:5432`` writes a blob file; ``flightlog export`` given
+    ``localhost`` without a port finds it."""
+    assert fresh_url.url.host in ("127.0.0.1", "localhost")
+    written = url_of(DatabaseUrl.parse(fresh_url.url.set(host="127.0.0.1", port=5432)))
+    exported = url_of(DatabaseUrl.parse(fresh_url.url.set(host="localhost", port=None)))
+
+    async def write() -> Path:
+        async with open_store(written, settings=test_settings) as store:
+            task = await store.tasks.create(title="Train")
+            await store.artifacts.put(task.id, "model.bin", BIG)
+            return store.blob_policy.blob_dir
+
+    assert asyncio.run(write()) == _documented_blob_dir(fresh_url, dirs)
+    code, _, err = cli("export", "out.jsonl", "-d", exported)
+    assert code == 0, one_sentence(err)
+    lines = (dirs["elsewhere"] / "out.jsonl").read_text().splitlines()
+    assert any('"file_content"' in line for line in lines)
 
 
 def test_a_relative_setting_is_made_absolute_once(

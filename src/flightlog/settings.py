@@ -7,12 +7,15 @@ can point Flightlog at another database without monkeypatching globals.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
 
 from flightlog.db.urls import DatabaseUrl, SslMode
 
@@ -110,16 +113,56 @@ def default_blob_dir(database: DatabaseUrl) -> Path:
     one directory never share (and sweep) each other's files. PostgreSQL: a
     per-user data directory named after the server and database,
     ``$XDG_DATA_HOME/flightlog/blobs/<host>-<port>-<dbname>`` (by default under
-    ``~/.local/share``). That is right for one machine; servers on several
-    machines must set ``FLIGHTLOG_BLOB_DIR`` to storage they share.
+    ``~/.local/share``), with the server named as :func:`server_key` names it,
+    so every spelling of one server finds the same files. That is right for
+    one machine; servers on several machines must set ``FLIGHTLOG_BLOB_DIR``
+    to storage they share.
     """
     name = database.url.database or ""
     if database.dialect == "sqlite":
         path = Path(name).expanduser().resolve()
         return path.with_name(f"{path.stem}-blobs")
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
-    label = f"{database.url.host or 'localhost'}-{database.url.port or 5432}-{name}"
+    label = f"{server_key(database.url)}-{name}"
     return Path(data_home).expanduser().resolve() / "flightlog" / "blobs" / _safe(label)
+
+
+#: What every spelling of "this machine" becomes in :func:`server_key`.
+LOCAL_HOST = "localhost"
+DEFAULT_POSTGRES_PORT = 5432
+
+
+def server_key(url: URL) -> str:
+    """``<host>-<port>`` of a PostgreSQL URL, the same however the server is written.
+
+    Every way of reaching the server on this machine (``localhost``,
+    ``127.0.0.1`` or any loopback address, ``::1``, a Unix socket directory,
+    no host at all) is ``localhost``; other host names are lower-cased; a
+    missing port is 5432. libpq's ``?host=`` and ``?port=`` count when the URL
+    has none of its own.
+    """
+    host = url.host or _query_value(url, "host") or ""
+    port = url.port or _query_value(url, "port") or DEFAULT_POSTGRES_PORT
+    return f"{_host_key(unquote(host))}-{port}"
+
+
+def _query_value(url: URL, name: str) -> str | None:
+    value = url.query.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    return value[-1] if value else None
+
+
+def _host_key(host: str) -> str:
+    host = host.strip().lower()
+    if not host or host.startswith(("/", "@")) or host == LOCAL_HOST:
+        return LOCAL_HOST  # no host, or a Unix socket (a directory, or Linux's abstract one)
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return LOCAL_HOST
+    except ValueError:
+        pass
+    return host
 
 
 def _safe(label: str) -> str:
