@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import text
 
 from api_client import client_for
-from flightlog import DatabaseUnavailable, open_store
+from flightlog import DatabaseUnavailable, Store, open_store
 from flightlog.api import create_app
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
@@ -112,6 +114,42 @@ def cluster() -> Iterator[PrivateCluster]:
         own.remove()
 
 
+class StreamFollower:
+    """Reads one task's live event stream on another thread, keeping every line."""
+
+    def __init__(self, base: str, key: str, task_id: str) -> None:
+        self.lines: list[str] = []
+        self.ended = threading.Event()
+        self._client = httpx.Client(timeout=60)
+        self._args = (base, key, task_id)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        base, key, task_id = self._args
+        params = {"task_id": task_id, "poll_seconds": "0.25", "timeout_seconds": "120"}
+        headers = {"Authorization": f"Bearer {key}"}
+        try:
+            with self._client.stream(
+                "GET", f"{base}/api/v1/events/stream", params=params, headers=headers
+            ) as response:
+                self.lines.append(f"status: {response.status_code}")
+                for line in response.iter_lines():
+                    self.lines.append(line)
+        except httpx.HTTPError as exc:
+            self.lines.append(f"client error: {exc!r}")
+        finally:
+            self.ended.set()
+
+    def saw(self, words: str) -> bool:
+        return any(words in line for line in self.lines)
+
+    def close(self) -> None:
+        """Hang up (the server waits for open streams before it stops)."""
+        self._client.close()
+        self._thread.join(timeout=30)
+
+
 class Hammer:
     """Requests in a loop from another thread, counting statuses, until told to stop."""
 
@@ -156,6 +194,7 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
     Migrator(test_settings, cluster.url("flightlog")).upgrade("head")
     key = asyncio.run(_make_key(url, test_settings))
     server = Server(url, tmp_path / "serve.log")
+    stream: StreamFollower | None = None
     try:
         _wait_until(server.answers, STARTUP_SECONDS, "flightlog serve to listen")
         headers = {"Authorization": f"Bearer {key}"}
@@ -163,6 +202,8 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
             task = client.post("/api/v1/tasks", json={"title": "before the restart"})
             assert task.status_code == 201, task.text
             task_id = task.json()["id"]
+            stream = StreamFollower(server.base, key, task_id)
+            _wait_until(lambda: stream.saw("retry:"), 30, f"the stream to open: {stream.lines}")
             hammer = Hammer(client, task_id)
             _wait_until(lambda: sum(hammer.statuses.values()) > 20, 30, "traffic before the stop")
             cluster.stop()
@@ -182,6 +223,7 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
             health = client.get("/api/v1/health")
             assert health.status_code == 503
             assert health.headers["Retry-After"].isdigit()
+            _wait_until(lambda: stream.saw("database is unavailable"), 30, "the stream to wait")
             cluster.start()
             _wait_until(
                 lambda: client.get("/api/v1/tasks").status_code == 200,
@@ -194,7 +236,17 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
             titles = {t["title"] for t in client.get("/api/v1/tasks?limit=500").json()["items"]}
             assert {"before the restart", "after the restart"} <= titles
             assert "while down" not in titles
+            # The stream that was open through the restart delivers what came after it.
+            sent = client.post(
+                "/api/v1/events",
+                json={"events": [{"event_type": "log", "task_id": task_id, "content": "back"}]},
+            )
+            assert sent.status_code == 201, sent.text
+            _wait_until(lambda: stream.saw('"content":"back"'), 30, "the stream to deliver")
+            assert not stream.ended.is_set(), stream.lines
     finally:
+        if stream is not None:
+            stream.close()
         log = server.stop()
     assert set(statuses) <= {200, 201, 503}, (statuses, hammer.transport_errors, log)
     assert statuses[503] > 0, statuses
@@ -249,3 +301,36 @@ async def test_sqlite_locked_past_the_busy_timeout_is_503(
         page = (await client.get("/tasks")).json()
         assert page["items"] == []
         assert (await client.post("/tasks", json={"title": "later"})).status_code == 201
+
+
+def _terminate_backend(server: DatabaseUrl, pid: int) -> None:
+    conninfo = server.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def _write_losing_the_connection(store: Store, server: DatabaseUrl, lost: str) -> None:
+    """A unit of work whose connection the server terminates, before or in its COMMIT."""
+    async with store.transaction() as session:
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        await asyncio.to_thread(_terminate_backend, server, int(pid))
+        if lost == "before the commit":
+            await session.execute(text("SELECT 1"))
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("lost", ["before the commit", "in the commit"])
+async def test_a_connection_lost_in_the_commit_leaves_the_outcome_unknown(
+    dialect: str, db_url: DatabaseUrl, test_settings: Settings, lost: str
+) -> None:
+    """Only a failure before COMMIT may promise that nothing was written."""
+    url = db_url.url.render_as_string(hide_password=False)
+    async with open_store(url, settings=test_settings) as store:
+        with pytest.raises(DatabaseUnavailable) as raised:
+            await _write_losing_the_connection(store, db_url, lost)
+        expected = "not_written" if lost == "before the commit" else "unknown"
+        assert raised.value.details == {"outcome": expected}
+        if expected == "unknown":
+            assert "may or may not have been saved" in raised.value.message
+        # The pool drops the dead connection: the next call works.
+        assert (await store.tasks.create(title="afterwards")).title == "afterwards"

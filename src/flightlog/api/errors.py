@@ -84,7 +84,13 @@ async def _flightlog_error(request: Request, exc: Exception) -> Response:
     if status == 500:
         log.error("unmapped Flightlog error on %s %s: %s", request.method, request.url.path, exc)
     if status == 503:
-        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        # The client hears "unavailable"; the operator needs the driver's own words.
+        log.warning(
+            "database unavailable on %s %s: %r",
+            request.method,
+            request.url.path,
+            exc.__cause__ or exc,
+        )
     page = _page(request, status, exc.message)
     if page is not None:
         page.headers.update(headers or {})
@@ -98,6 +104,12 @@ _HEADERS_BY_STATUS = {
 }
 
 
+def _unavailable(cause: Exception) -> FlightlogError:
+    error = unavailable_error()
+    error.__cause__ = cause
+    return error
+
+
 async def _driver_error(request: Request, exc: Exception) -> Response:
     """A driver error that escaped every Store (authentication, health, the dashboard's reads).
 
@@ -105,7 +117,7 @@ async def _driver_error(request: Request, exc: Exception) -> Response:
     else is a bug, answered as one.
     """
     if database_unreachable(exc):
-        return await _flightlog_error(request, unavailable_error(exc))
+        return await _flightlog_error(request, _unavailable(exc))
     return await _unexpected(request, exc)
 
 
@@ -160,7 +172,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     if database_unreachable(exc):
-        return await _flightlog_error(request, unavailable_error(exc))
+        return await _flightlog_error(request, _unavailable(exc))
     # The details go to the server's log, not to the client.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _reply(500, error_body("internal_error", "internal server error; see the server log"))

@@ -118,10 +118,22 @@ def _dead_connection(exc: DBAPIError) -> bool:
     return isinstance(exc, InterfaceError) and any(w in message for w in _CLOSED_CONNECTION_WORDS)
 
 
-def unavailable_error(exc: BaseException) -> DatabaseUnavailable:
-    """The error for a database out of reach; the driver's own words belong in the log."""
+def unavailable_error(*, while_committing: bool = False) -> DatabaseUnavailable:
+    """The error for a database out of reach; the driver's own words belong in the log.
+
+    A connection lost while COMMIT was on its way leaves the outcome unknown:
+    the server may have committed before it went away. The error says so
+    (``details["outcome"] == "unknown"``) instead of promising that nothing
+    was written, so that a client checks before it repeats a write.
+    """
+    if while_committing:
+        return DatabaseUnavailable(
+            "the database became unavailable while committing: the change may or may not "
+            "have been saved; check before repeating it",
+            outcome="unknown",
+        )
     return DatabaseUnavailable(
         "the database is unavailable right now (down, restarting or overloaded); "
         "nothing was written, retry shortly",
-        reason=type(exc).__name__,
+        outcome="not_written",
     )

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -35,8 +36,15 @@ from flightlog.settings import Settings, get_settings
 from flightlog.store import facades, project_facades, review_facades, tenancy_facades
 
 
+@dataclass
+class _Progress:
+    """How far a unit of work got, for judging what a lost connection left behind."""
+
+    committing: bool = False
+
+
 @contextmanager
-def database_errors_as_domain_errors() -> Iterator[None]:
+def database_errors_as_domain_errors(progress: _Progress | None = None) -> Iterator[None]:
     """What the database refused, as the domain error a caller can act on.
 
     The services validate what they can, but some limits only the database
@@ -54,7 +62,8 @@ def database_errors_as_domain_errors() -> Iterator[None]:
         raise
     except Exception as exc:
         if database_unreachable(exc):
-            raise unavailable_error(exc) from exc
+            committing = progress is not None and progress.committing
+            raise unavailable_error(while_committing=committing) from exc
         translated = _as_domain_error(exc)
         if translated is exc:
             raise
@@ -154,7 +163,8 @@ class Store:
         It refuses to start for a customer that is not ACTIVE, so no facade
         call can write on behalf of a suspended or churned tenant.
         """
-        with database_errors_as_domain_errors():
+        progress = _Progress()
+        with database_errors_as_domain_errors(progress):
             async with self._sessions() as session, session.begin():
                 await assert_can_write(session, self.customer_id)
                 if dialect_name(session) == "postgresql":
@@ -162,6 +172,8 @@ class Store:
                     # live readers of the event log can tell when ids are final.
                     await session.execute(TAKE_TRANSACTION_ID)
                 yield session
+                # The caller's work is done; what fails from here on fails in COMMIT.
+                progress.committing = True
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:

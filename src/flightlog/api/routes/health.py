@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import RETRY_AFTER_SECONDS
 from flightlog.api.schemas import Health
+from flightlog.db.failures import DRIVER_ERRORS
 
 router = APIRouter(tags=["health"])
 
@@ -24,8 +24,9 @@ async def health(ctx: Annotated[ApiContext, Depends(context)]) -> Health | JSONR
     try:
         async with ctx.sessions() as session:
             revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
-    except (SQLAlchemyError, OSError, TimeoutError):
-        # A refused or timed-out connection surfaces from the driver as OSError.
+    except DRIVER_ERRORS:
+        # Whatever the driver raised (a refused connection surfaces as OSError, a full
+        # server as asyncpg's own error), the answer is the same: not ready.
         down = Health(status="unavailable", database=dialect, schema_revision=None)
         return JSONResponse(
             down.model_dump(),

@@ -26,9 +26,11 @@ from fastapi.responses import StreamingResponse
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.context import ApiContext
+from flightlog.api.errors import RETRY_AFTER_SECONDS
 from flightlog.api.schemas import EventOut
+from flightlog.db.failures import database_unreachable
 from flightlog.enums import EventType
-from flightlog.errors import PermissionDenied
+from flightlog.errors import DatabaseUnavailable, PermissionDenied
 from flightlog.services.event_feed import Watermark
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, list_events
 from flightlog.store.core import Store
@@ -62,24 +64,34 @@ async def _follow(
     watermark = Watermark()
     yield "retry: 2000\n\n"
     while time.monotonic() < deadline and not await request.is_disconnected():
-        if time.monotonic() - checked_at >= REVERIFY_SECONDS:
-            try:
-                await ctx.keys.verify(key)
-            except PermissionDenied:
-                return  # the key was revoked or its customer suspended: stop here
-            checked_at = time.monotonic()
-        # The tenant check was made once, before the stream started; each poll is
-        # one short read (DEFERRED on SQLite: it never takes the write lock).
-        async with store.reader() as session:
-            page = await list_events(
-                session,
-                customer_id=store.customer_id,
-                task_id=task_id,
-                run_id=run_id,
-                after_id=cursor,
-                limit=MAX_PAGE_SIZE,
-                up_to_id=await watermark.safe_id(session),
-            )
+        try:
+            if time.monotonic() - checked_at >= REVERIFY_SECONDS:
+                try:
+                    await ctx.keys.verify(key)
+                except PermissionDenied:
+                    return  # the key was revoked or its customer suspended: stop here
+                checked_at = time.monotonic()
+            # The tenant check was made once, before the stream started; each poll is
+            # one short read (DEFERRED on SQLite: it never takes the write lock).
+            async with store.reader() as session:
+                page = await list_events(
+                    session,
+                    customer_id=store.customer_id,
+                    task_id=task_id,
+                    run_id=run_id,
+                    after_id=cursor,
+                    limit=MAX_PAGE_SIZE,
+                    up_to_id=await watermark.safe_id(session),
+                )
+        except Exception as exc:
+            if not (isinstance(exc, DatabaseUnavailable) or database_unreachable(exc)):
+                raise
+            # The stream outlives a database restart: say so, wait, and poll again
+            # from the same cursor, so that the client misses nothing.
+            yield ": the database is unavailable; the stream waits for it\n\n"
+            quiet_since = time.monotonic()
+            await asyncio.sleep(min(RETRY_AFTER_SECONDS, max(0.0, deadline - time.monotonic())))
+            continue
         for event in page.items:
             yield _message(EventOut.model_validate(event))
             cursor = event.id
