@@ -24,6 +24,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import Customer
 from flightlog.settings import Settings
 from flightlog.store import Store
+from two_tenants import World
 
 DIALECTS = ("sqlite", "postgresql")
 DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -260,3 +261,15 @@ async def other(store: Store) -> Store:
         customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
         s.add(customer)
     return Store(store.engine, store.settings, customer.id, connection=store.connection)
+
+
+@pytest.fixture
+def owner(store: Store) -> World:
+    """Customer A's rows, which customer B asks for (tenant-isolation tests)."""
+    return World(store)
+
+
+@pytest.fixture
+def mine(other: Store) -> World:
+    """Customer B's own rows, for requests that need one (B's task, to point at A's run)."""
+    return World(other)

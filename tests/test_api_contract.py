@@ -19,8 +19,8 @@ Every response must:
 Half the schema-valid requests get the seeded entities' ids in their path, so
 operations run on real rows, not only into 404s (deletions get entities of
 their own). The event stream is read for a moment and cut, like a client that
-goes away. Rules the document cannot state are listed here, each also written
-in the document's descriptions: a schema-valid request that breaks one of
+goes away. Rules the document cannot state are listed in ``contract_rules``, each
+also written in the document's descriptions: a schema-valid request that breaks one of
 ``UNSTATED_RULES`` (across fields of the request) is not sent, and a 422 for
 one of ``ENTITY_RULES`` (which depend on the stored entity the path names) is
 not counted as a refused valid request; every other check still applies. On
@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +53,12 @@ from schemathesis.specs.openapi.checks import (
 
 from api_client import client_of, error_code, ok
 from conftest import DIALECTS, PostgresServer
+from contract_rules import entity_rule, reason_not_to_send
+from contract_seed import seed
 from flightlog.api import create_app
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
-from flightlog.store import Store, open_store
+from flightlog.store import Store
 
 #: Fuzzing examples per operation (both modes); the coverage phase adds its own cases.
 MAX_EXAMPLES = 15
@@ -74,91 +76,6 @@ CHECKS = [
 ]
 
 
-def _query(case: Any) -> dict[str, Any]:
-    return dict(case.query or {})
-
-
-def _body(case: Any) -> dict[str, Any]:
-    return case.body if isinstance(case.body, dict) else {}
-
-
-def _metrics_owner_missing(case: Any) -> bool:
-    query = _query(case)
-    return query.get("task_id") is None and query.get("run_id") is None
-
-
-def _timeline_cursor_broken(case: Any) -> bool:
-    query = _query(case)
-    given = [query.get(name) is not None for name in ("after_at", "after_kind", "after_key")]
-    if not all(given):
-        return any(given)
-    key = str(query["after_key"])
-    if query["after_kind"] == "agent_run":
-        return not (len(key) == 36 and "-" in key)
-    return not (key.isdigit() and int(key) < 2**63)
-
-
-def _variable_both_required_and_optional(case: Any) -> bool:
-    body = _body(case)
-    required = body.get("required_variables") or []
-    optional = body.get("optional_variables") or []
-    return bool(set(required) & set(optional))
-
-
-#: (operation, rule, predicate): rules across fields that JSON Schema and OpenAPI
-#: parameters cannot state. Each is in the parameter or body descriptions instead,
-#: and the server refuses a request that breaks it with a 422.
-UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
-    ("GET /api/v1/metrics/series", "task_id or run_id", _metrics_owner_missing),
-    ("GET /api/v1/metrics/summary", "task_id or run_id", _metrics_owner_missing),
-    (
-        "GET /api/v1/runs/{run_id}/timeline",
-        "after_at, after_kind and after_key together, the key an id of that kind",
-        _timeline_cursor_broken,
-    ),
-    (
-        "POST /api/v1/templates",
-        "no variable both required and optional",
-        _variable_both_required_and_optional,
-    ),
-    (
-        "PATCH /api/v1/templates/{template_id}",
-        "no variable both required and optional",
-        _variable_both_required_and_optional,
-    ),
-]
-
-
-#: (operation, start of the error message): 422s that depend on the entity the path
-#: names, which no schema of the request can know; each is in the document's descriptions.
-ENTITY_RULES: list[tuple[str, str]] = [
-    ("POST /api/v1/templates/{template_id}/render", "cannot render template"),
-    ("POST /api/v1/templates/{template_id}/projects", "cannot render template"),
-    ("PATCH /api/v1/templates/{template_id}", "the template's files use undeclared variables"),
-    ("POST /api/v1/optimizations/{optimization_id}/progress", "progress cannot go backwards"),
-]
-
-
-def _entity_rule(case: Any, response: Any) -> str | None:
-    if response.status_code != 422:
-        return None
-    message = response.json()["error"]["message"]
-    for label, start in ENTITY_RULES:
-        if case.operation.label == label and message.startswith(start):
-            return f"{label}: {start}"
-    return None
-
-
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_contains_nul(item) for item in value)
-    return False
-
-
 @dataclass
 class Contract:
     """The app under test, its key, the seeded ids, and what the run sent."""
@@ -173,60 +90,6 @@ class Contract:
     entity_refusals: collections.Counter[str] = field(default_factory=collections.Counter)
     kinds: collections.Counter[str] = field(default_factory=collections.Counter)
     positive_with_path: collections.Counter[str] = field(default_factory=collections.Counter)
-
-
-async def _seed(store: Store) -> tuple[dict[str, str], dict[str, str]]:
-    """One of each entity (and, for DELETE, a second task, project and template)."""
-    task = await store.tasks.create(title="contract task", input_prompt="check the contract")
-    run = await store.runs.start(task.id)
-    agent_run = await store.agent_runs.start(run.id, agent_name="planner")
-    agent = await store.agents.register("contract-agent", "engineer")
-    artifact = await store.artifacts.put(task.id, "report.txt", b"hello", content_type="text/plain")
-    project = await store.projects.create(name="contract project", repository_url="https://g/c")
-    await store.project_contexts.add_iteration(project.id, notes="first")
-    modification = await store.modifications.request(project.id, request="rename it")
-    template = await store.templates.create(
-        name="contract template", files={"README.md": "{{name}}"}, required_variables=["name"]
-    )
-    recommendation = await store.recommendations.create(
-        recommendation_type="cost", title="use a cache", confidence_score=0.8
-    )
-    await store.recommendations.decide(recommendation.id, approve=True, decided_by="reviewer")
-    optimization = await store.optimizations.start(recommendation.id)
-    pull_request = await store.pull_requests.create(
-        project_id=project.id, branch_name="feat/contract", title="Contract"
-    )
-    ids = {
-        "task_id": task.id,
-        "run_id": run.id,
-        "agent_run_id": agent_run.id,
-        "agent_id": agent.id,
-        "artifact_id": artifact.id,
-        "name": "report.txt",
-        "project_id": project.id,
-        "iteration": 1,
-        "modification_id": modification.id,
-        "template_id": template.id,
-        "recommendation_id": recommendation.id,
-        "optimization_id": optimization.id,
-        "pull_request_id": pull_request.id,
-    }
-    doomed = {
-        "task_id": (await store.tasks.create(title="to delete")).id,
-        "project_id": (await store.projects.create(name="to delete")).id,
-        "template_id": (await store.templates.create(name="to delete")).id,
-    }
-    return (
-        {name: str(value) for name, value in ids.items()},
-        {name: str(value) for name, value in doomed.items()},
-    )
-
-
-async def _prepare(settings: Settings) -> tuple[str, dict[str, str], dict[str, str]]:
-    async with open_store(settings=settings) as store:
-        key = (await store.api_keys.create("contract")).key
-        ids, doomed = await _seed(store)
-    return key, ids, doomed
 
 
 #: The document is the same whatever the database: it is read without starting the app.
@@ -277,7 +140,7 @@ def contract(
     )
     started = time.monotonic()
     try:
-        key, ids, doomed = asyncio.run(_prepare(settings))
+        key, ids, doomed = asyncio.run(seed(settings))
         record = Contract(dialect, create_app(settings, dashboard=False), key, ids, doomed)
         yield record
     finally:
@@ -294,19 +157,6 @@ def contract(
     )
 
 
-def _reason_not_to_send(case: Any, record: Contract) -> str | None:
-    if not case.meta.generation.mode.is_positive:
-        return None
-    for label, rule, breaks in UNSTATED_RULES:
-        if case.operation.label == label and breaks(case):
-            return f"{label}: {rule}"
-    if record.dialect == "postgresql" and any(
-        _contains_nul(part) for part in (case.path_parameters, case.query, case.headers, case.body)
-    ):
-        return "NUL on PostgreSQL"
-    return None
-
-
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -318,7 +168,7 @@ def _reason_not_to_send(case: Any, record: Contract) -> str | None:
 )
 def test_every_operation_keeps_to_the_openapi_document(case: Any, contract: Contract) -> None:
     record = contract
-    reason = _reason_not_to_send(case, record)
+    reason = reason_not_to_send(case, record.dialect)
     if reason is not None:
         record.not_sent[reason] += 1
         return
@@ -341,7 +191,7 @@ def test_every_operation_keeps_to_the_openapi_document(case: Any, contract: Cont
     try:
         response = case.call(**options)
         checks = CHECKS
-        rule = _entity_rule(case, response) if positive else None
+        rule = entity_rule(case, response) if positive else None
         if rule is not None:
             record.entity_refusals[rule] += 1
             checks = [check for check in CHECKS if check is not positive_data_acceptance]

@@ -1,0 +1,111 @@
+"""What the contract test does not send, or not count, and why.
+
+Rules across fields of a request cannot be stated by JSON Schema or OpenAPI
+parameters, and some 422s depend on the stored entity a path names; each is
+written in the document's descriptions instead, and listed here for the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def _query(case: Any) -> dict[str, Any]:
+    return dict(case.query or {})
+
+
+def _body(case: Any) -> dict[str, Any]:
+    return case.body if isinstance(case.body, dict) else {}
+
+
+def _metrics_owner_missing(case: Any) -> bool:
+    query = _query(case)
+    return query.get("task_id") is None and query.get("run_id") is None
+
+
+def _timeline_cursor_broken(case: Any) -> bool:
+    query = _query(case)
+    given = [query.get(name) is not None for name in ("after_at", "after_kind", "after_key")]
+    if not all(given):
+        return any(given)
+    key = str(query["after_key"])
+    if query["after_kind"] == "agent_run":
+        return not (len(key) == 36 and "-" in key)
+    return not (key.isdigit() and int(key) < 2**63)
+
+
+def _variable_both_required_and_optional(case: Any) -> bool:
+    body = _body(case)
+    required = body.get("required_variables") or []
+    optional = body.get("optional_variables") or []
+    return bool(set(required) & set(optional))
+
+
+#: (operation, rule, predicate): rules across fields that JSON Schema and OpenAPI
+#: parameters cannot state. Each is in the parameter or body descriptions instead,
+#: and the server refuses a request that breaks it with a 422.
+UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
+    ("GET /api/v1/metrics/series", "task_id or run_id", _metrics_owner_missing),
+    ("GET /api/v1/metrics/summary", "task_id or run_id", _metrics_owner_missing),
+    (
+        "GET /api/v1/runs/{run_id}/timeline",
+        "after_at, after_kind and after_key together, the key an id of that kind",
+        _timeline_cursor_broken,
+    ),
+    (
+        "POST /api/v1/templates",
+        "no variable both required and optional",
+        _variable_both_required_and_optional,
+    ),
+    (
+        "PATCH /api/v1/templates/{template_id}",
+        "no variable both required and optional",
+        _variable_both_required_and_optional,
+    ),
+]
+
+
+#: (operation, start of the error message): 422s that depend on the entity the path
+#: names, which no schema of the request can know; each is in the document's descriptions.
+ENTITY_RULES: list[tuple[str, str]] = [
+    ("POST /api/v1/templates/{template_id}/render", "cannot render template"),
+    ("POST /api/v1/templates/{template_id}/projects", "cannot render template"),
+    ("PATCH /api/v1/templates/{template_id}", "the template's files use undeclared variables"),
+    ("POST /api/v1/optimizations/{optimization_id}/progress", "progress cannot go backwards"),
+]
+
+
+def entity_rule(case: Any, response: Any) -> str | None:
+    """The entity rule a 422 ``response`` to ``case`` is refused by, or None."""
+    if response.status_code != 422:
+        return None
+    message = response.json()["error"]["message"]
+    for label, start in ENTITY_RULES:
+        if case.operation.label == label and message.startswith(start):
+            return f"{label}: {start}"
+    return None
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def reason_not_to_send(case: Any, dialect: str) -> str | None:
+    """Why a schema-valid ``case`` is not sent to the ``dialect``'s database, or None."""
+    if not case.meta.generation.mode.is_positive:
+        return None
+    for label, rule, breaks in UNSTATED_RULES:
+        if case.operation.label == label and breaks(case):
+            return f"{label}: {rule}"
+    if dialect == "postgresql" and any(
+        _contains_nul(part) for part in (case.path_parameters, case.query, case.headers, case.body)
+    ):
+        return "NUL on PostgreSQL"
+    return None
