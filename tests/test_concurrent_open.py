@@ -22,11 +22,17 @@ from flightlog import open_store
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings
+from waiting import wait_until
 
 RACE_SCRIPT = Path(__file__).parent / "tools" / "open_race.py"
 OPENERS = 32
 #: Generous: 32 interpreters importing Flightlog on two cores take ~20 s; a hang takes forever.
 TIMEOUT_SECONDS = 240.0
+
+
+def _full(url: DatabaseUrl) -> str:
+    """The URL to connect with, password included (``redacted()`` is for showing)."""
+    return url.url.render_as_string(hide_password=False)
 
 
 def _outcome(stdout: str) -> dict[str, object]:
@@ -38,7 +44,7 @@ def _outcome(stdout: str) -> dict[str, object]:
 
 def _gather_in_one_process(url: DatabaseUrl) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, str(RACE_SCRIPT), url.redacted(), "gather", str(OPENERS)],
+        [sys.executable, str(RACE_SCRIPT), _full(url), "gather", str(OPENERS)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
@@ -48,20 +54,12 @@ def _gather_in_one_process(url: DatabaseUrl) -> dict[str, object]:
     return _outcome(done.stdout)
 
 
-def _wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _one_per_process(url: DatabaseUrl, signal_dir: Path) -> list[dict[str, object]]:
     """32 processes, each opening once, released together by a start file."""
     start = signal_dir / "start"
     children = [
         subprocess.Popen(
-            [sys.executable, str(RACE_SCRIPT), url.redacted(), "once", str(start), str(i)],
+            [sys.executable, str(RACE_SCRIPT), _full(url), "once", str(start), str(i)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -69,7 +67,7 @@ def _one_per_process(url: DatabaseUrl, signal_dir: Path) -> list[dict[str, objec
         for i in range(OPENERS)
     ]
     try:
-        _wait_until(
+        wait_until(
             lambda: len(list(signal_dir.glob("start.ready.*"))) == OPENERS,
             TIMEOUT_SECONDS,
             "every opener to be ready",
@@ -130,7 +128,7 @@ async def test_schema_check_reads_beside_a_writer_holding_the_lock(
     read, so they finish well inside a short busy timeout.
     """
     settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 300})
-    async with open_store(fresh_url.redacted(), settings=settings):
+    async with open_store(_full(fresh_url), settings=settings):
         pass  # creates the schema and the default customer
     database = fresh_url.url.database
     assert database is not None
@@ -138,7 +136,7 @@ async def test_schema_check_reads_beside_a_writer_holding_the_lock(
     try:
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("UPDATE customers SET name = name")
-        async with open_store(fresh_url.redacted(), settings=settings, upgrade=False) as store:
+        async with open_store(_full(fresh_url), settings=settings, upgrade=False) as store:
             assert (await store.tasks.list()).items == []
     finally:
         writer.execute("ROLLBACK")

@@ -14,10 +14,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,15 +31,9 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings
 from pg_cluster import PrivateCluster, free_port
+from waiting import wait_until
 
 STARTUP_SECONDS = 60.0
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(0.05)
 
 
 def _assert_unavailable(response: httpx.Response) -> None:
@@ -196,16 +189,16 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
     server = Server(url, tmp_path / "serve.log")
     stream: StreamFollower | None = None
     try:
-        _wait_until(server.answers, STARTUP_SECONDS, "flightlog serve to listen")
+        wait_until(server.answers, STARTUP_SECONDS, "flightlog serve to listen")
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=server.base, headers=headers, timeout=30) as client:
             task = client.post("/api/v1/tasks", json={"title": "before the restart"})
             assert task.status_code == 201, task.text
             task_id = task.json()["id"]
             stream = StreamFollower(server.base, key, task_id)
-            _wait_until(lambda: stream.saw("retry:"), 30, f"the stream to open: {stream.lines}")
+            wait_until(lambda: stream.saw("retry:"), 30, "the event stream to open")
             hammer = Hammer(client, task_id)
-            _wait_until(lambda: sum(hammer.statuses.values()) > 20, 30, "traffic before the stop")
+            wait_until(lambda: sum(hammer.statuses.values()) > 20, 30, "traffic before the stop")
             cluster.stop()
             down = [
                 client.get("/api/v1/tasks"),
@@ -223,9 +216,9 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
             health = client.get("/api/v1/health")
             assert health.status_code == 503
             assert health.headers["Retry-After"].isdigit()
-            _wait_until(lambda: stream.saw("database is unavailable"), 30, "the stream to wait")
+            wait_until(lambda: stream.saw("database is unavailable"), 30, "the stream to wait")
             cluster.start()
-            _wait_until(
+            wait_until(
                 lambda: client.get("/api/v1/tasks").status_code == 200,
                 STARTUP_SECONDS,
                 "the API to serve again after the database came back",
@@ -242,7 +235,7 @@ def test_a_postgres_restart_answers_503_then_recovers_by_itself(
                 json={"events": [{"event_type": "log", "task_id": task_id, "content": "back"}]},
             )
             assert sent.status_code == 201, sent.text
-            _wait_until(lambda: stream.saw('"content":"back"'), 30, "the stream to deliver")
+            wait_until(lambda: stream.saw('"content":"back"'), 30, "the stream to deliver")
             assert not stream.ended.is_set(), stream.lines
     finally:
         if stream is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from flightlog import MigrationError, open_store
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
@@ -168,3 +169,23 @@ def test_cli_error_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "Flightlog runs on SQLite and PostgreSQL" in result.stderr
+
+
+async def test_a_database_migrated_by_a_newer_flightlog_is_refused_untouched(
+    fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """An unknown revision is a newer Flightlog's: say so, and never try to migrate it."""
+    migrator = Migrator(test_settings, fresh_url)
+    migrator.upgrade("head")
+    engine = create_sync_engine(test_settings, url=fresh_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    url = fresh_url.url.render_as_string(hide_password=False)
+    for upgrade in (True, False):
+        with pytest.raises(MigrationError, match="a newer Flightlog migrated it"):
+            async with open_store(url, settings=test_settings, upgrade=upgrade):
+                pass
+    assert migrator.current() == "9999"

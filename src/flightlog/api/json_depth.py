@@ -150,7 +150,7 @@ class JsonDepthLimit:
                 break
         body = b"".join(chunks)
         if body and json.detect_encoding(body) not in _UTF8:
-            await _refuse(send, "invalid request: a JSON body must be encoded in UTF-8")
+            await _refuse(send, "invalid request: the request body is not JSON: it must be UTF-8")
             return
         if await _nested_deeper_than_async(body, self.max_depth):
             await _refuse(

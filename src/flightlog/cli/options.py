@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import typer
 
 from flightlog.db.presence import require_existing_database
-from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings, get_settings
 
@@ -46,10 +45,4 @@ def settings_for(database_url: str | None, *, create: bool = False) -> Settings:
 
 def require_head(settings: Settings) -> None:
     """Refuse to work on a database whose schema is not at this version's head."""
-    migrator = Migrator(settings)
-    current, head = migrator.current(), migrator.head()
-    if current != head:
-        raise MigrationError(
-            f"The database at {settings.database.redacted()} is at schema {current or 'none'}, "
-            f"not {head}. Run 'flightlog db upgrade' first."
-        )
+    Migrator(settings).require_head()

@@ -145,8 +145,32 @@ class Migrator:
 
     def ensure_head(self) -> None:
         """Bring the database to head; at head already, that costs one read and no Alembic."""
-        if self.current() != self.head():
+        current = self.current()
+        if current != self.head():
+            self._refuse_unknown(current)
             self.upgrade("head")
+
+    def require_head(self) -> None:
+        """Refuse a database whose schema is not this Flightlog's head, saying what to upgrade."""
+        current, head = self.current(), self.head()
+        if current == head:
+            return
+        self._refuse_unknown(current)
+        raise MigrationError(
+            f"The database at {self.url.redacted()} is at schema {current or 'none'}, "
+            f"but this Flightlog needs {head}. Run 'flightlog db upgrade' first "
+            "(or open_store(..., upgrade=True))."
+        )
+
+    def _refuse_unknown(self, current: str | None) -> None:
+        """A revision this Flightlog does not ship was written by a newer one: never touch it."""
+        if current is None or any(rev.revision == current for rev in self.history()):
+            return
+        raise MigrationError(
+            f"The database at {self.url.redacted()} is at schema {current}, which this "
+            f"Flightlog (schema {self.head()}) does not know: a newer Flightlog migrated it. "
+            "Upgrade Flightlog (pip install -U flightlog) to use this database."
+        )
 
     def downgrade(self, revision: str) -> None:
         """Revert migrations down to ``revision``; ``base`` also drops Alembic's version table."""

@@ -35,7 +35,6 @@ async def find_default_customer(session: AsyncSession) -> uuid.UUID | None:
 
 async def ensure_default_customer(session: AsyncSession) -> uuid.UUID:
     """The default customer's id, creating it on first use (safe under concurrency)."""
-    stmt = select(Customer.id).where(Customer.email == DEFAULT_CUSTOMER_EMAIL)
     existing = await find_default_customer(session)
     if existing is not None:
         return existing
@@ -46,7 +45,7 @@ async def ensure_default_customer(session: AsyncSession) -> uuid.UUID:
             )
             session.add(customer)
     except IntegrityError:
-        found = await session.scalar(stmt)
+        found = await find_default_customer(session)  # another opener created it first
         assert found is not None
         return found
     return customer.id

@@ -21,7 +21,7 @@ from flightlog.db.failures import (
 )
 from flightlog.db.presence import require_existing_database
 from flightlog.db.urls import DatabaseUrl
-from flightlog.errors import FlightlogError, MigrationError, ValidationError
+from flightlog.errors import FlightlogError, ValidationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services._common import translate_integrity_error
 from flightlog.services._dialect import dialect_name
@@ -225,13 +225,7 @@ async def open_store(
         await asyncio.to_thread(migrator.ensure_head)
     else:
         require_existing_database(database)  # never create a SQLite file it was not asked to
-        current, head = await asyncio.to_thread(lambda: (migrator.current(), migrator.head()))
-        if current != head:
-            raise MigrationError(
-                f"The database at {database.redacted()} is at schema "
-                f"{current or 'none'}, but this Flightlog needs {head}. "
-                "Run 'flightlog db upgrade' (or open_store(..., upgrade=True))."
-            )
+        await asyncio.to_thread(migrator.require_head)
     engine = create_async_db_engine(settings, url=database)
     try:
         if customer_id is None:
