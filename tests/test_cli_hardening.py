@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -12,11 +15,11 @@ from cli_runner import Cli, make_cli
 from cli_runner import one_sentence as _one_sentence
 from cli_runner import url_of as _url
 from conftest import PostgresServer, _conninfo
-from flightlog import MigrationError, open_store
+from flightlog import ConfigurationError, MigrationError, open_store
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.ops.jsonl_format import FORMAT_NAME, FORMAT_VERSION, RowDigest, dumps
-from flightlog.settings import Settings
+from flightlog.settings import Settings, get_settings
 
 
 @pytest.fixture
@@ -215,3 +218,92 @@ def test_import_creates_and_upgrades_a_new_database(
     assert code == 0, err
     migrator = Migrator(test_settings, fresh_url)
     assert migrator.current() == migrator.head()
+
+
+# --- A bad setting in the environment is one sentence -----------------------------------
+
+#: A variable, a value it refuses, and what the sentence must say it takes.
+BAD_SETTINGS = [
+    (
+        "FLIGHTLOG_SSL_MODE",
+        "bogus",
+        "takes one of disable, allow, prefer, require, verify-ca, verify-full",
+    ),
+    ("FLIGHTLOG_POOL_SIZE", "abc", "takes a whole number from 1 to 500"),
+    ("FLIGHTLOG_ECHO_SQL", "maybe", "takes true or false"),
+]
+EVERY_COMMAND = [("db", "history"), *READ_ONLY_COMMANDS, *CREATING_COMMANDS]
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=" ".join)
+@pytest.mark.parametrize(("variable", "value", "takes"), BAD_SETTINGS, ids=lambda v: str(v)[:20])
+def test_a_bad_setting_in_the_environment_is_one_sentence(
+    command: tuple[str, ...],
+    variable: str,
+    value: str,
+    takes: str,
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 10 review: every command names the variable, its value and what it accepts, in
+    one sentence and exit 1, instead of pydantic's traceback; nothing is created."""
+    empty_export = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "scope": {"kind": "all"}}
+    (tmp_path / "dump.jsonl").write_text(f"{dumps(empty_export)}\n{dumps(RowDigest().trailer())}\n")
+    before = _tree(tmp_path)
+    monkeypatch.setenv(variable, value)
+    code, _, err = cli(*command)
+    assert code == 1
+    message = _one_sentence(err)
+    assert message.startswith(
+        f"Error: The environment variable {variable} is {value!r}, but it {takes}"
+    )
+    assert message.endswith("; fix or unset it.")
+    assert _tree(tmp_path) == before
+
+
+def test_flightlog_serve_reports_a_bad_setting_in_one_sentence(tmp_path: Path) -> None:
+    """The console script itself, in its own process, as an operator starts the server."""
+    script = Path(sys.executable).parent / "flightlog"
+    env = {
+        **os.environ,
+        "FLIGHTLOG_POOL_SIZE": "abc",
+        "FLIGHTLOG_DATABASE_URL": f"sqlite:///{tmp_path / 'flightlog.db'}",
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [str(script), "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert _one_sentence(result.stderr) == (
+        "Error: The environment variable FLIGHTLOG_POOL_SIZE is 'abc', but it takes a whole "
+        "number from 1 to 500; fix or unset it."
+    )
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_get_settings_raises_configuration_error_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one place the translation happens, for the Python API too (open_store, create_app)."""
+    monkeypatch.setenv("FLIGHTLOG_SSL_MODE", "bogus")
+    monkeypatch.setenv("FLIGHTLOG_POOL_TIMEOUT_SECONDS", "-1")
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert raised.value.message == (
+        "The environment variable FLIGHTLOG_SSL_MODE is 'bogus', but it takes one of disable, "
+        "allow, prefer, require, verify-ca, verify-full; the environment variable "
+        "FLIGHTLOG_POOL_TIMEOUT_SECONDS is '-1', but it takes a number greater than 0; "
+        "fix or unset them."
+    )
+    monkeypatch.delenv("FLIGHTLOG_SSL_MODE")
+    monkeypatch.delenv("FLIGHTLOG_POOL_TIMEOUT_SECONDS")
+    with pytest.raises(ConfigurationError, match="The setting pool_size is '0', but it takes"):
+        get_settings(pool_size=0)

@@ -10,14 +10,19 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import types
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote
 
 from pydantic import AliasChoices, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from flightlog.db.urls import DatabaseUrl, SslMode
+from flightlog.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///./flightlog.db"
 
@@ -175,6 +180,97 @@ def _path_or_none(path: Path | None) -> str | None:
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides on top."""
+    """Build settings from the environment, with explicit overrides on top.
+
+    A value Flightlog cannot use (``FLIGHTLOG_POOL_SIZE=abc``,
+    ``FLIGHTLOG_SSL_MODE=bogus``) raises :class:`ConfigurationError`, one
+    sentence naming the variable and what it accepts, never pydantic's report.
+    """
     clean = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        raise ConfigurationError(describe_invalid_settings(exc, clean)) from None
+
+
+def describe_invalid_settings(exc: PydanticValidationError, overrides: Mapping[str, object]) -> str:
+    """pydantic's errors about :class:`Settings` as one sentence a person can act on."""
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = name.lower().removeprefix("flightlog_")
+        if field not in Settings.model_fields:
+            parts.append(f"{name or 'a setting'}: {error['msg']}")
+            continue
+        shown = _shown_value(field, error.get("input"))
+        if field in overrides:
+            where = f"the setting {field} is {shown}"
+        else:
+            where = f"the environment variable {_environment_name(field)} is {shown}"
+        parts.append(f"{where}, but it takes {accepts(field)}")
+    fix = "; fix or unset it" if len(parts) == 1 else "; fix or unset them"
+    sentence = "; ".join(parts) + fix + "."
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _environment_name(field: str) -> str:
+    prefixed = f"FLIGHTLOG_{field.upper()}"
+    return f"{prefixed} (or DATABASE_URL)" if field == "database_url" else prefixed
+
+
+def _shown_value(field: str, value: Any) -> str:
+    if field == "database_url":
+        return "not a URL"  # it may hold a password
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def accepts(field: str) -> str:
+    """What a setting accepts, in words, from its type and bounds."""
+    info = Settings.model_fields[field]
+    annotation: Any = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):  # optional: unset is always allowed
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = members[0] if len(members) == 1 else annotation
+    if get_origin(annotation) is Literal:
+        text = "one of " + ", ".join(str(choice) for choice in get_args(annotation))
+    elif annotation is bool:
+        text = "true or false (or 1/0, yes/no, on/off)"
+    elif annotation in (int, float):
+        kind = "a whole number" if annotation is int else "a number"
+        text = " ".join(filter(None, [kind, _bounds(info.metadata)]))
+    elif annotation is Path:
+        text = "a path"
+    elif annotation is str:
+        text = "text" + _lengths(info.metadata)
+    else:  # pragma: no cover - every field's type is handled above
+        text = f"a {getattr(annotation, '__name__', annotation)}"
+    return text
+
+
+def _constraint(metadata: list[Any], name: str) -> Any:
+    """A bound pydantic keeps in a field's metadata (annotated_types' Ge, Le, MaxLen ...)."""
+    return next((getattr(m, name) for m in metadata if getattr(m, name, None) is not None), None)
+
+
+def _bounds(metadata: list[Any]) -> str:
+    ge, gt = _constraint(metadata, "ge"), _constraint(metadata, "gt")
+    le, lt = _constraint(metadata, "le"), _constraint(metadata, "lt")
+    if ge is not None and le is not None:
+        return f"from {ge} to {le}"
+    lower = (
+        f"of at least {ge}" if ge is not None else f"greater than {gt}" if gt is not None else ""
+    )
+    upper = f"at most {le}" if le is not None else f"less than {lt}" if lt is not None else ""
+    return " and ".join(part for part in (lower, upper) if part)
+
+
+def _lengths(metadata: list[Any]) -> str:
+    low, high = _constraint(metadata, "min_length"), _constraint(metadata, "max_length")
+    if low is not None and high is not None:
+        return f" of {low} to {high} characters"
+    if high is not None:
+        return f" of at most {high} characters"
+    if low is not None:
+        return f" of at least {low} characters"
+    return ""

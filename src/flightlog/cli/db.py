@@ -115,10 +115,10 @@ def history() -> None:
 
     Example: [bold]flightlog db history[/bold]
     """
-    from flightlog.settings import Settings
+    from flightlog.settings import get_settings
 
     table = Table("revision", "down", "description", title="Flightlog migrations")
-    for rev in Migrator(Settings()).history():
+    for rev in Migrator(get_settings()).history():
         label = f"{rev.revision} (head)" if rev.is_head else rev.revision
         table.add_row(label, rev.down_revision or "-", rev.message)
     console.print(table)
