@@ -103,6 +103,7 @@ def test_concurrent_opens_in_one_process_at_head(
     assert _gather_in_one_process(fresh_url) == {"opened": OPENERS, "errors": []}
 
 
+@pytest.mark.slow
 def test_processes_racing_to_open_a_fresh_database(
     fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
 ) -> None:

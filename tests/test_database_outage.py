@@ -179,6 +179,7 @@ class Hammer:
         return self.statuses
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 def test_a_postgres_restart_answers_503_then_recovers_by_itself(
     dialect: str, cluster: PrivateCluster, test_settings: Settings, tmp_path: Path
