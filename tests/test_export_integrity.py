@@ -7,6 +7,8 @@ import asyncio
 import gzip
 import hashlib
 import json
+import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -364,3 +366,25 @@ def test_a_failed_import_leaves_the_blob_directory_as_it_was(
     assert {path: content for path, (content, _) in after.items() if path in files} == {
         path: (own / path).read_bytes() for path in files
     }
+
+
+def test_the_export_file_is_readable_by_its_owner_only(
+    db_url: DatabaseUrl, cli: Cli, tmp_path: Path
+) -> None:
+    """Issue 10 review: an export holds every row, API key hashes included, so the file is
+    created 0600 whatever the umask, and one written over an older, wider file is 0600 too."""
+    previous = os.umask(0)
+    try:
+        code, _, err = cli("export", "new.jsonl", "-d", url_of(db_url))
+        assert code == 0, err
+        older = tmp_path / "older.jsonl"
+        older.write_bytes(b"an earlier export\n")
+        older.chmod(0o644)
+        code, _, err = cli("export", "older.jsonl", "-d", url_of(db_url))
+        assert code == 0, err
+    finally:
+        os.umask(previous)
+    for name in ("new.jsonl", "older.jsonl"):
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))
+        assert (tmp_path / name).stat().st_uid == os.getuid()
