@@ -116,9 +116,7 @@ class PrivateCluster:
     def _make_certificates(self) -> list[str]:
         """A CA and a server certificate for 127.0.0.1 and localhost, made with openssl."""
         ca_key, ca_crt = self.root / "ca.key", self.ca_certificate
-        key, csr, crt = self.root / "server.key", self.root / "server.csr", self.root / "server.crt"
-        extensions = self.root / "san.cnf"
-        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        key, crt = self.root / "server.key", self.root / "server.crt"
         _openssl(
             "req",
             "-x509",
@@ -134,36 +132,9 @@ class PrivateCluster:
             "-out",
             str(ca_crt),
         )
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(csr),
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(csr),
-            "-CA",
-            str(ca_crt),
-            "-CAkey",
-            str(ca_key),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            str(crt),
-            "-extfile",
-            str(extensions),
-        )
-        key.chmod(0o600)
+        extensions = self.root / "san.cnf"
+        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        self._sign("127.0.0.1", key, crt, "-extfile", str(extensions))
         if self._as_postgres:
             for path in (key, crt):
                 shutil.chown(path, "postgres", "postgres")
@@ -171,24 +142,28 @@ class PrivateCluster:
 
     def _make_client_certificate(self) -> None:
         """The client's key stays the current user's, readable by it alone, as libpq demands."""
-        csr = self.root / "client.csr"
+        self._sign("postgres", self.client_key, self.client_certificate)
+
+    def _sign(self, name: str, key: Path, certificate: Path, *extra: str) -> None:
+        """A new key and a certificate for ``name`` signed by the cluster's CA; the key 0600."""
+        request = certificate.with_suffix(".csr")
         _openssl(
             "req",
             "-newkey",
             "rsa:2048",
             "-nodes",
             "-subj",
-            "/CN=postgres",
+            f"/CN={name}",
             "-keyout",
-            str(self.client_key),
+            str(key),
             "-out",
-            str(csr),
+            str(request),
         )
         _openssl(
             "x509",
             "-req",
             "-in",
-            str(csr),
+            str(request),
             "-CA",
             str(self.ca_certificate),
             "-CAkey",
@@ -197,9 +172,10 @@ class PrivateCluster:
             "-days",
             "2",
             "-out",
-            str(self.client_certificate),
+            str(certificate),
+            *extra,
         )
-        self.client_key.chmod(0o600)
+        key.chmod(0o600)
 
     def _command(self, program: str, *args: str) -> Sequence[str]:
         command = [str(self.bindir / program), *args]

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flightlog.cli import main
+from cli_runner import Cli, make_cli
 from flightlog.db.urls import DatabaseUrl
 
 
@@ -29,24 +29,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Callable[..., tuple[int, str, str]]:
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
     """The console script's ``main()`` in this process: exit code, stdout, stderr."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "150")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["flightlog", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return make_cli(monkeypatch, capsys, tmp_path)
 
 
 def test_keys_are_shown_once_listed_by_prefix_and_revoked(

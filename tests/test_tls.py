@@ -65,15 +65,19 @@ def server_db(postgres_server: PostgresServer | None) -> Iterator[DatabaseUrl]:
     postgres_server.drop_database(url)
 
 
-@pytest.fixture(scope="module")
-def tls_cluster() -> Iterator[PrivateCluster]:
-    cluster = PrivateCluster(tls=True)
+def _running(cluster: PrivateCluster) -> Iterator[PrivateCluster]:
+    """Start the cluster with a database named flightlog; remove it all afterwards."""
     try:
         cluster.start()
         cluster.create_database("flightlog")
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture(scope="module")
+def tls_cluster() -> Iterator[PrivateCluster]:
+    yield from _running(PrivateCluster(tls=True))
 
 
 @pytest.mark.parametrize("query", ["sslmode=disable", "sslmode=prefer", "ssl=false"])
@@ -220,13 +224,7 @@ def test_a_tls_file_that_does_not_exist_is_one_sentence_for_every_driver(
 
 @pytest.fixture(scope="module")
 def client_certificate_cluster() -> Iterator[PrivateCluster]:
-    cluster = PrivateCluster(client_certificates=True)
-    try:
-        cluster.start()
-        cluster.create_database("flightlog")
-        yield cluster
-    finally:
-        cluster.remove()
+    yield from _running(PrivateCluster(client_certificates=True))
 
 
 async def test_client_certificates_reach_both_drivers(

@@ -26,6 +26,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flightlog.api.errors import error_body
+from flightlog.api.limits import send_error
 
 #: Levels of arrays and objects a request body may nest, the body itself included.
 MAX_JSON_DEPTH = 64
@@ -164,19 +165,7 @@ class JsonDepthLimit:
 
 async def _refuse(send: Send, message: str) -> None:
     problems = [{"location": "body", "message": message}]
-    payload = json.dumps(error_body("validation_error", message, {"problems": problems}))
-    encoded = payload.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(encoded)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": encoded})
+    await send_error(send, 422, error_body("validation_error", message, {"problems": problems}))
 
 
 def _replay(bodies: list[bytes], last: Message | None, receive: Receive) -> Receive:

@@ -78,16 +78,21 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = error_body("payload_too_large", _too_large(self.max_bytes))
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        body = error_body("payload_too_large", _too_large(self.max_bytes))
+        await send_error(send, 413, body)
+
+
+async def send_error(send: Send, status: int, body: dict[str, Any]) -> None:
+    """Answer from ASGI middleware, before the app runs, in the one error shape."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
