@@ -72,6 +72,8 @@ class TaskOut(_Out):
     assigned_agent_id: uuid.UUID | None
     assigned_agent_type: AgentType | None
     result_summary: str | None
+    max_rounds: int
+    memory_size: int
     total_runs: int
     successful_runs: int
     failed_runs: int
@@ -97,6 +99,10 @@ Time = Annotated[
     AwareDatetime,
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIME_PATTERN}),
 ]
+
+
+#: A task's conversation rounds or memory size (seed 001): a positive INTEGER.
+Rounds = Annotated[int, Field(ge=1, le=MAX_INT), JsonInteger]
 
 
 class TaskCreate(_In):
@@ -126,6 +132,9 @@ class TaskCreate(_In):
     context: dict[str, Any] = optional()
     assigned_agent_id: uuid.UUID | None = None
     assigned_agent_type: AgentType | None = None
+    result_summary: str | None = None
+    max_rounds: Rounds = optional()
+    memory_size: Rounds = optional()
     depends_on: list[uuid.UUID] = Field(default_factory=list)
     actor: Actor = None
 
@@ -143,6 +152,10 @@ class TaskUpdate(_In):
     context: dict[str, Any] = optional()
     assigned_agent_id: uuid.UUID | None = None
     assigned_agent_type: AgentType | None = None
+    result_summary: str | None = None
+    max_rounds: Rounds = optional()
+    memory_size: Rounds = optional()
+    project_id: uuid.UUID | None = None
 
 
 class CancelIn(_In):

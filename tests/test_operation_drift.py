@@ -1,0 +1,158 @@
+"""Every field a service accepts is reachable over HTTP (issue 11, drift between copies).
+
+Each row pairs a request body with the service function it feeds. A
+keyword parameter the service takes (or a field of the set it accepts
+through ``**fields``) that the body does not carry fails here, unless the
+row names it as deliberately not exposed, with the reason. So adding a
+parameter to a service without exposing it fails a test, and so does a body
+field the service would refuse.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from api_client import client_of, error_code, ok
+from flightlog.api import review_schemas as reviews
+from flightlog.api import schemas
+from flightlog.api import worker_schemas as workers
+from flightlog.services import (
+    agent_runs,
+    agents,
+    modifications,
+    optimizations,
+    project_contexts,
+    projects,
+    pull_requests,
+    recommendations,
+    run_queue,
+    runs,
+    tasks,
+    templates,
+)
+from flightlog.store import Store
+
+#: Never in a body: the session, the tenant (from the key), and ids taken from the path.
+_NEVER_IN_A_BODY = frozenset({"session", "customer_id"})
+
+
+@dataclass(frozen=True)
+class Pair:
+    body: type[BaseModel]
+    service: Callable[..., Any]
+    #: What the service takes through ``**fields`` (its own declared set).
+    accepts: frozenset[str] = frozenset()
+    #: Parameters taken from the path or query, not the body.
+    from_path: frozenset[str] = frozenset()
+    #: Parameters deliberately not in the body, each with the reason.
+    not_exposed: dict[str, str] = field(default_factory=dict)
+
+
+PAIRS = [
+    Pair(schemas.TaskCreate, tasks.create_task, tasks.UPDATABLE_FIELDS | {"parent_task_id"}),
+    Pair(schemas.TaskUpdate, tasks.update_task, tasks.UPDATABLE_FIELDS, frozenset({"task_id"})),
+    Pair(schemas.CancelIn, runs.cancel_task, from_path=frozenset({"task_id"})),
+    Pair(schemas.RunQueue, run_queue.enqueue_run, from_path=frozenset({"task_id"})),
+    Pair(schemas.RunBegin, run_queue.begin_run, from_path=frozenset({"run_id"})),
+    Pair(schemas.RunFinish, runs.finish_run, from_path=frozenset({"run_id"})),
+    Pair(schemas.PlanDecision, runs.decide_plan, from_path=frozenset({"run_id"})),
+    Pair(workers.AgentRunStart, agent_runs.start_agent_run, from_path=frozenset({"run_id"})),
+    Pair(workers.Usage, agent_runs.record_usage, from_path=frozenset({"agent_run_id"})),
+    Pair(
+        workers.AgentRegistration,
+        agents.register,
+        not_exposed={"actor": "registration is the agent's own act: the actor is its name"},
+    ),
+    Pair(workers.Deregistration, agents.deregister, from_path=frozenset({"agent_id"})),
+    Pair(reviews.ProjectIn, projects.create_project),
+    Pair(
+        reviews.ProjectUpdate,
+        projects.update_project,
+        projects.PROJECT_FIELDS,
+        frozenset({"project_id"}),
+    ),
+    Pair(reviews.ContextIn, project_contexts.add_iteration, from_path=frozenset({"project_id"})),
+    Pair(reviews.RecommendationIn, recommendations.create_recommendation),
+    Pair(reviews.Decision, recommendations.decide, from_path=frozenset({"recommendation_id"})),
+    Pair(
+        reviews.OptimizationStart,
+        optimizations.start_optimization,
+        from_path=frozenset({"recommendation_id"}),
+    ),
+    Pair(
+        reviews.ModificationIn,
+        modifications.request_modification,
+        from_path=frozenset({"project_id"}),
+    ),
+    Pair(reviews.Decision, modifications.decide, from_path=frozenset({"modification_id"})),
+    Pair(reviews.Applied, modifications.apply, from_path=frozenset({"modification_id"})),
+    Pair(reviews.PullRequestIn, pull_requests.create_pull_request),
+    Pair(reviews.CheckIn, pull_requests.record_check, from_path=frozenset({"pull_request_id"})),
+    Pair(reviews.TemplateIn, templates.create_template, templates.TEMPLATE_FIELDS),
+    Pair(
+        reviews.TemplateUpdate,
+        templates.update_template,
+        templates.TEMPLATE_FIELDS,
+        frozenset({"template_id"}),
+    ),
+]
+
+
+def _service_takes(pair: Pair) -> set[str]:
+    parameters = inspect.signature(pair.service).parameters.values()
+    named = {
+        p.name
+        for p in parameters
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.name not in _NEVER_IN_A_BODY | pair.from_path
+    }
+    return named | set(pair.accepts)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: f"{p.body.__name__}->{p.service.__name__}")
+def test_every_service_parameter_is_in_the_request_body(pair: Pair) -> None:
+    missing = _service_takes(pair) - set(pair.body.model_fields) - set(pair.not_exposed)
+    assert not missing, (
+        f"{pair.service.__module__}.{pair.service.__name__} takes {sorted(missing)}, "
+        f"which {pair.body.__name__} cannot carry: expose them or list why not"
+    )
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: f"{p.body.__name__}->{p.service.__name__}")
+def test_every_body_field_is_taken_by_the_service(pair: Pair) -> None:
+    extra = set(pair.body.model_fields) - _service_takes(pair)
+    assert not extra, f"{pair.body.__name__} carries {sorted(extra)}, which the service refuses"
+
+
+def test_a_task_round_trips_every_field_over_http() -> None:
+    """What a body can set, the response shows (max_rounds and memory_size were missing)."""
+    settable = set(schemas.TaskCreate.model_fields) - {"depends_on", "actor"}
+    assert settable <= set(schemas.TaskOut.model_fields)
+
+
+async def test_max_rounds_and_memory_size_are_set_and_read_over_http(store: Store) -> None:
+    async with client_of(store) as api:
+        task = ok(
+            await api.post("/tasks", json={"title": "chatty", "max_rounds": 7, "memory_size": 99}),
+            201,
+        )
+        assert (task["max_rounds"], task["memory_size"]) == (7, 99)
+        changed = ok(
+            await api.patch(
+                f"/tasks/{task['id']}",
+                json={"max_rounds": 3, "result_summary": "done in three"},
+            )
+        )
+        assert (changed["max_rounds"], changed["memory_size"]) == (3, 99)
+        assert changed["result_summary"] == "done in three"
+        refused = await api.patch(f"/tasks/{task['id']}", json={"memory_size": 0})
+        assert error_code(refused, 422) == "validation_error"
+    stored = await store.tasks.get(uuid.UUID(task["id"]))
+    assert (stored.max_rounds, stored.memory_size) == (3, 99)
