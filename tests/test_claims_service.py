@@ -102,7 +102,7 @@ async def queue(fresh_url: DatabaseUrl, test_settings: Settings) -> tuple[Databa
         async with store.transaction() as s:
             for i in range(TASKS):
                 await task_service.create_task(
-                    s, customer_id=store.customer_id, title=f"job {i}", priority=i % 5
+                    s, store.customer_id, title=f"job {i}", priority=i % 5
                 )
         return fresh_url, store.customer_id
 

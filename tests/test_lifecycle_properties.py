@@ -70,7 +70,7 @@ def test_task_service_follows_its_table(
         for target in targets:
             before = await _events(store, task.id)
             async with store.transaction() as s:
-                loaded = await task_service.get_task(s, task.id, customer_id=store.customer_id)
+                loaded = await task_service.get_task(s, store.customer_id, task.id)
                 if TASK_LIFECYCLE.allowed(expected, target):
                     await task_service.transition_task(s, loaded, target)
                     expected = target

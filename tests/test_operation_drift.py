@@ -56,8 +56,8 @@ class Pair:
 
 
 PAIRS = [
-    Pair(schemas.TaskCreate, tasks.create_task, tasks.UPDATABLE_FIELDS | {"parent_task_id"}),
-    Pair(schemas.TaskUpdate, tasks.update_task, tasks.UPDATABLE_FIELDS, frozenset({"task_id"})),
+    Pair(schemas.TaskCreate, tasks.create_task),
+    Pair(schemas.TaskUpdate, tasks.update_task, from_path=frozenset({"task_id"})),
     Pair(schemas.CancelIn, runs.cancel_task, from_path=frozenset({"task_id"})),
     Pair(schemas.RunQueue, run_queue.enqueue_run, from_path=frozenset({"task_id"})),
     Pair(schemas.RunBegin, run_queue.begin_run, from_path=frozenset({"run_id"})),

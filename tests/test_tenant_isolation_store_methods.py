@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from flightlog.errors import NotFound
 from flightlog.settings import Settings
 from flightlog.store import Store
-from flightlog.store.facades import _Facade
+from flightlog.store.binding import Facade
 from two_tenants import Asked, PyCall, World, masked_outcome, raised_by, random_like, takes_an_id
 
 
@@ -28,6 +28,8 @@ def _py(name: str, use: Callable[[Store, Any], Awaitable[Any]]) -> PyCall:
 
 #: Every Store method that takes an id, keyed "facade.method".
 STORE_CALLS: dict[str, PyCall] = {
+    "tasks.create": _py("project", lambda s, i: s.tasks.create(title="x", project_id=i)),
+    "tasks.list": _py("project", lambda s, i: s.tasks.list(project_id=i)),
     "tasks.get": _py("task", lambda s, i: s.tasks.get(i)),
     "tasks.update": _py("task", lambda s, i: s.tasks.update(i, title="mine")),
     "tasks.subtasks": _py("task", lambda s, i: s.tasks.subtasks(i)),
@@ -162,9 +164,10 @@ def _id_methods() -> list[str]:
     store = Store(engine, Settings(blob_dir=Path("never-written")), uuid.uuid4())
     found: list[str] = []
     for attr, facade in vars(store).items():
-        if not isinstance(facade, _Facade):
+        if not isinstance(facade, Facade):
             continue
-        for name, method in inspect.getmembers(type(facade), inspect.iscoroutinefunction):
+        # On the instance: bound operations become their typed methods on access.
+        for name, method in inspect.getmembers(facade, inspect.iscoroutinefunction):
             params = inspect.signature(method).parameters
             if not name.startswith("_") and any(takes_an_id(p) for p in params):
                 found.append(f"{attr}.{name}")

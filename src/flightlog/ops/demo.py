@@ -183,7 +183,7 @@ async def _execution(
 ) -> uuid.UUID:
     prd = await tasks.create_task(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         title="Write the PRD",
         input_prompt="Build a todo app with sharing and reminders",
@@ -193,7 +193,7 @@ async def _execution(
     )
     design = await tasks.create_task(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         title="Design the API",
         description="REST API and data model",
@@ -204,7 +204,7 @@ async def _execution(
     )
     build = await tasks.create_task(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         title="Implement the API",
         priority=3,
@@ -214,7 +214,7 @@ async def _execution(
     )
     verify = await tasks.create_task(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         title="Test the API",
         priority=3,
@@ -224,7 +224,7 @@ async def _execution(
     )
     research = await tasks.create_task(
         session,
-        customer_id=customer_id,
+        customer_id,
         title="Market analysis",
         tags=["research"],
         config={"model": "gpt-4", "temperature": 0.7},
@@ -233,7 +233,7 @@ async def _execution(
     )
     await tasks.create_task(
         session,
-        customer_id=customer_id,
+        customer_id,
         title="Competitor pricing",
         parent_task_id=research.id,
     )
@@ -349,9 +349,7 @@ async def write_demo(session: AsyncSession, *, policy: BlobPolicy) -> DemoResult
         plan=CustomerPlan.STARTUP,
     )
     startup_team = await _team(session, startup.id)
-    landing = await tasks.create_task(
-        session, customer_id=startup.id, title="Landing page", tags=["frontend"]
-    )
+    landing = await tasks.create_task(session, startup.id, title="Landing page", tags=["frontend"])
     await _work(
         session,
         startup.id,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from enum import Enum
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, exists, select
@@ -25,6 +26,25 @@ from flightlog.models import (
 )
 
 M = TypeVar("M")
+
+
+class Unset(Enum):
+    """A parameter the caller did not give, where ``None`` is a value (clear the field)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: The default of an optional field: left out, it keeps its value (or the model's default).
+UNSET: Final = Unset.UNSET
+
+
+def given(**values: object) -> dict[str, Any]:
+    """The keyword arguments that were given, i.e. not :data:`UNSET`."""
+    return {name: value for name, value in values.items() if value is not UNSET}
+
 
 #: Rows that belong to a customer through their task, or through their project.
 _OWNED_THROUGH_TASK: tuple[type[Any], ...] = (TaskRun, AgentRun, Artifact)

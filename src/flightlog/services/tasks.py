@@ -15,7 +15,7 @@ from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
-from flightlog.services._common import get_or_raise, require, utc_now
+from flightlog.services._common import UNSET, Unset, get_or_raise, given, require, utc_now
 from flightlog.services._dialect import json_array_contains, lock_for_customer
 from flightlog.services.lifecycle import TASK_LIFECYCLE
 
@@ -24,26 +24,6 @@ MAX_PAGE_SIZE = 500
 MAX_INT = 2**31 - 1
 TERMINAL_FOR_TIMESTAMPS = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT, TaskStatus.CANCELLED}
-)
-
-#: Fields a caller may change with :func:`update_task`; status and statistics are not among them.
-UPDATABLE_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "input_prompt",
-        "priority",
-        "config",
-        "requirements",
-        "context",
-        "tags",
-        "max_rounds",
-        "memory_size",
-        "assigned_agent_id",
-        "assigned_agent_type",
-        "result_summary",
-        "project_id",
-    }
 )
 
 
@@ -110,21 +90,52 @@ async def _check_same_customer(
 
 async def create_task(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     title: str | None = None,
     input_prompt: str | None = None,
+    description: str | Unset | None = UNSET,
+    priority: int | Unset = UNSET,
+    config: dict[str, Any] | Unset = UNSET,
+    requirements: dict[str, Any] | Unset = UNSET,
+    context: dict[str, Any] | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
+    max_rounds: int | Unset = UNSET,
+    memory_size: int | Unset = UNSET,
+    project_id: uuid.UUID | Unset | None = UNSET,
+    parent_task_id: uuid.UUID | Unset | None = UNSET,
+    assigned_agent_id: uuid.UUID | Unset | None = UNSET,
+    assigned_agent_type: AgentType | str | Unset | None = UNSET,
+    result_summary: str | Unset | None = UNSET,
     depends_on: Iterable[uuid.UUID] = (),
     actor: str | None = None,
-    **fields: Any,
 ) -> Task:
-    """Create a PENDING task. Without a title, the first line of the prompt is used (seed 001)."""
-    unknown = set(fields) - UPDATABLE_FIELDS - {"parent_task_id"}
-    if unknown:
-        raise ValidationError(f"unknown task fields: {', '.join(sorted(unknown))}")
+    """Create a PENDING task. Without a title, the first line of the prompt is used (seed 001).
+
+    Fields left out take the model's defaults (priority 0, 5 rounds, memory
+    size 50, empty config, requirements, context and tags). ``depends_on``
+    adds dependency edges in the same transaction; ``actor`` is recorded on
+    the task's first status event.
+    """
     if title is None and input_prompt:
         title = input_prompt.strip().splitlines()[0][:500] if input_prompt.strip() else None
-    fields["title"] = title
+    fields = given(
+        title=title,
+        description=description,
+        priority=priority,
+        config=config,
+        requirements=requirements,
+        context=context,
+        tags=tags,
+        max_rounds=max_rounds,
+        memory_size=memory_size,
+        project_id=project_id,
+        parent_task_id=parent_task_id,
+        assigned_agent_id=assigned_agent_id,
+        assigned_agent_type=assigned_agent_type,
+        result_summary=result_summary,
+    )
     _validate_fields(fields)
     await _check_same_customer(
         session,
@@ -147,28 +158,60 @@ async def create_task(
         actor=actor,
     )
     for dependency in depends_on:
-        await add_dependency(session, task.id, dependency, customer_id=customer_id)
+        await add_dependency(session, customer_id, task.id, dependency)
     await session.flush()
     return task
 
 
-async def get_task(session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID) -> Task:
+async def get_task(session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> Task:
     """The task, or :class:`NotFound` (also for another customer's task)."""
     return await get_or_raise(session, Task, task_id, customer_id=customer_id)
 
 
 async def update_task(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID, **changes: Any
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    task_id: uuid.UUID,
+    *,
+    title: str | Unset = UNSET,
+    description: str | Unset | None = UNSET,
+    input_prompt: str | Unset | None = UNSET,
+    priority: int | Unset = UNSET,
+    config: dict[str, Any] | Unset = UNSET,
+    requirements: dict[str, Any] | Unset = UNSET,
+    context: dict[str, Any] | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
+    max_rounds: int | Unset = UNSET,
+    memory_size: int | Unset = UNSET,
+    project_id: uuid.UUID | Unset | None = UNSET,
+    assigned_agent_id: uuid.UUID | Unset | None = UNSET,
+    assigned_agent_type: AgentType | str | Unset | None = UNSET,
+    result_summary: str | Unset | None = UNSET,
 ) -> Task:
-    """Change descriptive fields; status changes go through the lifecycle instead."""
-    forbidden = set(changes) - UPDATABLE_FIELDS
-    if forbidden:
-        raise ValidationError(
-            f"cannot update {', '.join(sorted(forbidden))} directly; "
-            "status and statistics are maintained by Flightlog"
-        )
+    """Change the fields given; the ones left out keep their values.
+
+    Status and run statistics are not among them: status changes go through
+    the lifecycle (runs, claims, cancel), statistics follow the runs.
+    """
+    changes = given(
+        title=title,
+        description=description,
+        input_prompt=input_prompt,
+        priority=priority,
+        config=config,
+        requirements=requirements,
+        context=context,
+        tags=tags,
+        max_rounds=max_rounds,
+        memory_size=memory_size,
+        project_id=project_id,
+        assigned_agent_id=assigned_agent_id,
+        assigned_agent_type=assigned_agent_type,
+        result_summary=result_summary,
+    )
     _validate_fields(changes)
-    task = await get_task(session, task_id, customer_id=customer_id)
+    task = await get_task(session, customer_id, task_id)
     await _check_same_customer(
         session,
         customer_id,
@@ -217,8 +260,9 @@ async def transition_task(
 
 async def list_tasks(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     status: TaskStatus | Sequence[TaskStatus] | None = None,
     project_id: uuid.UUID | None = None,
     tag: str | None = None,
@@ -229,8 +273,15 @@ async def list_tasks(
     cursor: uuid.UUID | None = None,
     limit: int = 50,
 ) -> TaskPage:
-    """Tasks newest first. Ids are UUIDv7, so ordering by id is ordering by creation."""
+    """Tasks newest first. Ids are UUIDv7, so ordering by id is ordering by creation.
+
+    A ``project_id`` or ``parent_task_id`` that is not the customer's is
+    :class:`NotFound`, as for the event log, rather than an empty page.
+    """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    await _check_same_customer(
+        session, customer_id, project_id=project_id, parent_task_id=parent_task_id
+    )
     stmt = select(Task).where(Task.customer_id == customer_id)
     if status is not None:
         statuses = [status] if isinstance(status, TaskStatus | str) else list(status)
@@ -255,10 +306,10 @@ async def list_tasks(
 
 
 async def subtasks(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> list[Task]:
     """Direct children of a task, oldest first."""
-    await get_task(session, task_id, customer_id=customer_id)
+    await get_task(session, customer_id, task_id)
     stmt = select(Task).where(Task.parent_task_id == task_id).order_by(Task.id)
     return list((await session.scalars(stmt)).all())
 
@@ -276,17 +327,14 @@ async def _reaches(session: AsyncSession, start: uuid.UUID, goal: uuid.UUID) -> 
 
 
 async def add_dependency(
-    session: AsyncSession,
-    task_id: uuid.UUID,
-    depends_on_id: uuid.UUID,
-    *,
-    customer_id: uuid.UUID,
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
 ) -> TaskDependency:
-    """Make ``task_id`` wait for ``depends_on_id``; refuse any edge that closes a cycle."""
+    """Make ``task_id`` wait for ``depends_on``; refuse any edge that closes a cycle."""
+    depends_on_id = depends_on
     if task_id == depends_on_id:
         raise ValidationError("a task cannot depend on itself")
-    await get_task(session, task_id, customer_id=customer_id)
-    await get_task(session, depends_on_id, customer_id=customer_id)
+    await get_task(session, customer_id, task_id)
+    await get_task(session, customer_id, depends_on_id)
     # Two concurrent edges could each pass the check and together form a cycle.
     await lock_for_customer(session, "task-dependencies", customer_id)
     if await session.get(TaskDependency, (task_id, depends_on_id)) is not None:
@@ -304,20 +352,20 @@ async def add_dependency(
 
 
 async def remove_dependency(
-    session: AsyncSession, task_id: uuid.UUID, depends_on_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
 ) -> None:
     """Drop an edge; :class:`NotFound` if it does not exist."""
-    await get_task(session, task_id, customer_id=customer_id)
-    edge = await get_or_raise(session, TaskDependency, (task_id, depends_on_id))
+    await get_task(session, customer_id, task_id)
+    edge = await get_or_raise(session, TaskDependency, (task_id, depends_on))
     await session.delete(edge)
     await session.flush()
 
 
 async def dependencies(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> list[Task]:
     """The tasks this one waits for."""
-    await get_task(session, task_id, customer_id=customer_id)
+    await get_task(session, customer_id, task_id)
     stmt = (
         select(Task)
         .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
@@ -339,7 +387,7 @@ def unmet_dependency() -> Any:
 
 
 async def ready_tasks(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[Task]:
     """PENDING tasks whose every dependency has completed, highest priority first."""
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")

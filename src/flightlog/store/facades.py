@@ -17,7 +17,7 @@ from flightlog.enums import RunStatus
 from flightlog.errors import ValidationError
 from flightlog.ingest.events import ingest_events, ingest_events_returning_ids
 from flightlog.ingest.metrics import ingest_metrics
-from flightlog.models import AgentRun, Artifact, Event, MetricPoint, Task, TaskDependency, TaskRun
+from flightlog.models import AgentRun, Artifact, Event, MetricPoint, Task, TaskRun
 from flightlog.services import (
     agent_runs,
     artifacts,
@@ -32,58 +32,28 @@ from flightlog.services import (
     timeline,
 )
 from flightlog.services.scope import assert_owned
+from flightlog.store.binding import Facade, reads, writes
 
 if TYPE_CHECKING:
-    from flightlog.store.core import Store
+    pass
 
 
-class _Facade:
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _customer(self) -> uuid.UUID:
-        return self._store.customer_id
+class _Facade(Facade):
+    """A facade whose methods are still written out (being moved to bindings)."""
 
 
-class Tasks(_Facade):
+class Tasks(Facade):
     """``store.tasks``: create, get, update, list, dependencies, ready, cancel, delete."""
 
-    async def create(self, **fields: Any) -> Task:
-        async with self._store.transaction() as s:
-            return await tasks.create_task(s, customer_id=self._customer, **fields)
-
-    async def get(self, task_id: uuid.UUID) -> Task:
-        async with self._store.reader() as s:
-            return await tasks.get_task(s, task_id, customer_id=self._customer)
-
-    async def update(self, task_id: uuid.UUID, **changes: Any) -> Task:
-        async with self._store.transaction() as s:
-            return await tasks.update_task(s, task_id, customer_id=self._customer, **changes)
-
-    async def list(self, **filters: Any) -> tasks.TaskPage:
-        async with self._store.reader() as s:
-            return await tasks.list_tasks(s, customer_id=self._customer, **filters)
-
-    async def subtasks(self, task_id: uuid.UUID) -> builtins.list[Task]:
-        async with self._store.reader() as s:
-            return await tasks.subtasks(s, task_id, customer_id=self._customer)
-
-    async def add_dependency(self, task_id: uuid.UUID, depends_on: uuid.UUID) -> TaskDependency:
-        async with self._store.transaction() as s:
-            return await tasks.add_dependency(s, task_id, depends_on, customer_id=self._customer)
-
-    async def remove_dependency(self, task_id: uuid.UUID, depends_on: uuid.UUID) -> None:
-        async with self._store.transaction() as s:
-            await tasks.remove_dependency(s, task_id, depends_on, customer_id=self._customer)
-
-    async def dependencies(self, task_id: uuid.UUID) -> builtins.list[Task]:
-        async with self._store.reader() as s:
-            return await tasks.dependencies(s, task_id, customer_id=self._customer)
-
-    async def ready(self, limit: int = 100) -> builtins.list[Task]:
-        async with self._store.reader() as s:
-            return await tasks.ready_tasks(s, customer_id=self._customer, limit=limit)
+    create = writes(tasks.create_task)
+    get = reads(tasks.get_task)
+    update = writes(tasks.update_task)
+    list = reads(tasks.list_tasks)
+    subtasks = reads(tasks.subtasks)
+    add_dependency = writes(tasks.add_dependency)
+    remove_dependency = writes(tasks.remove_dependency)
+    dependencies = reads(tasks.dependencies)
+    ready = reads(tasks.ready_tasks)
 
     async def cancel(self, task_id: uuid.UUID, **kw: Any) -> Task:
         async with self._store.transaction() as s:
