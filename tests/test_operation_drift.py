@@ -26,6 +26,7 @@ from flightlog.api import worker_schemas as workers
 from flightlog.services import (
     agent_runs,
     agents,
+    claims,
     modifications,
     optimizations,
     project_contexts,
@@ -59,6 +60,7 @@ PAIRS = [
     Pair(schemas.TaskCreate, tasks.create_task),
     Pair(schemas.TaskUpdate, tasks.update_task, from_path=frozenset({"task_id"})),
     Pair(schemas.CancelIn, runs.cancel_task, from_path=frozenset({"task_id"})),
+    Pair(schemas.RunStart, runs.start_run, from_path=frozenset({"task_id"})),
     Pair(schemas.RunQueue, run_queue.enqueue_run, from_path=frozenset({"task_id"})),
     Pair(schemas.RunBegin, run_queue.begin_run, from_path=frozenset({"run_id"})),
     Pair(schemas.RunFinish, runs.finish_run, from_path=frozenset({"run_id"})),
@@ -66,18 +68,18 @@ PAIRS = [
     Pair(workers.AgentRunStart, agent_runs.start_agent_run, from_path=frozenset({"run_id"})),
     Pair(workers.Usage, agent_runs.record_usage, from_path=frozenset({"agent_run_id"})),
     Pair(
+        workers.AgentRunFinish, agent_runs.finish_agent_run, from_path=frozenset({"agent_run_id"})
+    ),
+    Pair(workers.ClaimRequest, claims.claim),
+    Pair(workers.Heartbeat, claims.heartbeat),
+    Pair(
         workers.AgentRegistration,
         agents.register,
         not_exposed={"actor": "registration is the agent's own act: the actor is its name"},
     ),
     Pair(workers.Deregistration, agents.deregister, from_path=frozenset({"agent_id"})),
     Pair(reviews.ProjectIn, projects.create_project),
-    Pair(
-        reviews.ProjectUpdate,
-        projects.update_project,
-        projects.PROJECT_FIELDS,
-        frozenset({"project_id"}),
-    ),
+    Pair(reviews.ProjectUpdate, projects.update_project, from_path=frozenset({"project_id"})),
     Pair(reviews.ContextIn, project_contexts.add_iteration, from_path=frozenset({"project_id"})),
     Pair(reviews.RecommendationIn, recommendations.create_recommendation),
     Pair(reviews.Decision, recommendations.decide, from_path=frozenset({"recommendation_id"})),
@@ -86,6 +88,12 @@ PAIRS = [
         optimizations.start_optimization,
         from_path=frozenset({"recommendation_id"}),
     ),
+    Pair(reviews.Progress, optimizations.report_progress, from_path=frozenset({"optimization_id"})),
+    Pair(
+        reviews.OptimizationDone, optimizations.complete, from_path=frozenset({"optimization_id"})
+    ),
+    Pair(reviews.Failure, optimizations.fail, from_path=frozenset({"optimization_id"})),
+    Pair(reviews.Rollback, optimizations.rollback, from_path=frozenset({"optimization_id"})),
     Pair(
         reviews.ModificationIn,
         modifications.request_modification,
@@ -93,14 +101,21 @@ PAIRS = [
     ),
     Pair(reviews.Decision, modifications.decide, from_path=frozenset({"modification_id"})),
     Pair(reviews.Applied, modifications.apply, from_path=frozenset({"modification_id"})),
+    Pair(reviews.ModificationFailure, modifications.fail, from_path=frozenset({"modification_id"})),
     Pair(reviews.PullRequestIn, pull_requests.create_pull_request),
-    Pair(reviews.CheckIn, pull_requests.record_check, from_path=frozenset({"pull_request_id"})),
-    Pair(reviews.TemplateIn, templates.create_template, templates.TEMPLATE_FIELDS),
     Pair(
-        reviews.TemplateUpdate,
-        templates.update_template,
-        templates.TEMPLATE_FIELDS,
-        frozenset({"template_id"}),
+        reviews.PullRequestMove,
+        pull_requests.transition_pull_request,
+        from_path=frozenset({"pull_request_id"}),
+    ),
+    Pair(reviews.CheckIn, pull_requests.record_check, from_path=frozenset({"pull_request_id"})),
+    Pair(reviews.TemplateIn, templates.create_template),
+    Pair(reviews.TemplateUpdate, templates.update_template, from_path=frozenset({"template_id"})),
+    Pair(reviews.Variables, templates.render, from_path=frozenset({"template_id"})),
+    Pair(
+        reviews.ProjectFromTemplateIn,
+        templates.create_project_from_template,
+        from_path=frozenset({"template_id"}),
     ),
 ]
 

@@ -36,3 +36,87 @@ def test_the_store_shows_the_service_signatures_to_mypy() -> None:
     assert 'Argument "max_rounds"' in errors[0]
     assert 'Unexpected keyword argument "status"' in errors[1]
     assert "Too few arguments" in errors[2]
+
+
+def test_the_review_and_report_facades_show_their_services_to_mypy() -> None:
+    example = EXAMPLE.with_name("review_faces.py")
+    out, err, _status = api.run(
+        ["--strict", "--no-error-summary", "--hide-error-context", str(example)]
+    )
+    lines = [line for line in out.splitlines() if f"{example.name}:" in line]
+    notes = [line.split("Revealed type is ", 1)[1] for line in lines if "Revealed type" in line]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(notes) == 5, out + err
+    transition, approve, progress, search, overview = notes
+    assert transition.startswith(
+        '"def (pull_request_id: uuid.UUID, status: flightlog.enums.PullRequestStatus | str, *, '
+        "actor: str | None =, comment: str | None =) -> "
+    )
+    assert transition.endswith('flightlog.models.pull_request.PullRequest]"')
+    assert approve.startswith(
+        '"def (recommendation_id: uuid.UUID, *, decided_by: str, comment: str | None =)'
+    )
+    assert "(optimization_id: uuid.UUID, progress: int, *, actor: str | None =)" in progress
+    assert search == (
+        '"def (query: str, limit: int =) -> '
+        'typing.Coroutine[Any, Any, list[tuple[flightlog.models.task.Task, float]]]"'
+    )
+    assert overview.startswith('"def (*, top: int =)')
+    assert len(errors) == 2, "\n".join(errors)
+    assert 'Unexpected keyword argument "status"' in errors[0]
+    assert 'expected "int"' in errors[1]
+
+
+def test_the_project_and_template_facades_show_their_services_to_mypy() -> None:
+    example = EXAMPLE.with_name("project_faces.py")
+    out, err, _status = api.run(
+        ["--strict", "--no-error-summary", "--hide-error-context", str(example)]
+    )
+    lines = [line for line in out.splitlines() if f"{example.name}:" in line]
+    notes = [line.split("Revealed type is ", 1)[1] for line in lines if "Revealed type" in line]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(notes) == 4, out + err
+    update, iteration, from_template, approve = notes
+    assert update.startswith('"def (project_id: uuid.UUID, *, name: str | flightlog.services.')
+    assert "owner: str | flightlog.services._common.Unset | None =)" in update
+    assert iteration == (
+        '"def (project_id: uuid.UUID, iteration: int) -> '
+        'typing.Coroutine[Any, Any, flightlog.models.project.ProjectContext]"'
+    )
+    assert "(template_id: uuid.UUID, *, name: str, variables: typing.Mapping" in from_template
+    assert from_template.endswith('flightlog.services.templates.ProjectFromTemplate]"')
+    assert approve.startswith(
+        '"def (modification_id: uuid.UUID, *, decided_by: str, comment: str | None =)'
+    )
+    assert len(errors) == 3, "\n".join(errors)
+    assert 'Unexpected keyword argument "created_at"' in errors[0]
+    assert 'Argument "setup_time_minutes"' in errors[1]
+    assert 'Missing named argument "error_message"' in errors[2]
+
+
+def test_the_run_facades_show_their_services_to_mypy() -> None:
+    """What the Store passes itself (the blob policy, the payload limit) is not a parameter."""
+    example = EXAMPLE.with_name("run_faces.py")
+    out, err, _status = api.run(
+        ["--strict", "--no-error-summary", "--hide-error-context", str(example)]
+    )
+    lines = [line for line in out.splitlines() if f"{example.name}:" in line]
+    notes = [line.split("Revealed type is ", 1)[1] for line in lines if "Revealed type" in line]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(notes) == 5, out + err
+    decide, put, append, run, lease = notes
+    assert decide.startswith(
+        '"def (run_id: uuid.UUID, *, approve: bool, decided_by: str, comment: str | None =)'
+    )
+    assert put.startswith('"def (task_id: uuid.UUID, name: str, content: bytes, *, content_type:')
+    assert "policy" not in put
+    assert append == (
+        '"def (event: flightlog.services.events.NewEvent | dict[str, Any]) -> '
+        'typing.Coroutine[Any, Any, flightlog.models.event.Event]"'
+    )
+    assert run == '"flightlog.models.run.TaskRun"'
+    assert lease == '"datetime.datetime"'
+    assert len(errors) == 3, "\n".join(errors)
+    assert 'Argument "cpu_time_ms"' in errors[0]
+    assert 'Unexpected keyword argument "policy"' in errors[1]
+    assert 'Missing named argument "error_message"' in errors[2]

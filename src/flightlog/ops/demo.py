@@ -93,24 +93,24 @@ async def _work(
     """One run of a task in which each role takes a turn, ending in ``outcome``."""
     run = await runs.start_run(
         session,
+        customer_id,
         task_id,
-        customer_id=customer_id,
         agent_id=team["TeamLeader"],
         agent_type=AgentType.TEAM_LEADER,
         git_branch="feature/demo",
     )
     lead = await agent_runs.start_agent_run(
         session,
+        customer_id,
         run.id,
-        customer_id=customer_id,
         agent_name="TeamLeader",
         agent_id=team["TeamLeader"],
     )
     for offset, role in enumerate(roles):
         step = await agent_runs.start_agent_run(
             session,
+            customer_id,
             run.id,
-            customer_id=customer_id,
             agent_name=role,
             agent_id=team[role],
             parent_id=lead.id,
@@ -132,8 +132,8 @@ async def _work(
         failed = outcome is RunStatus.FAILED and role == roles[-1]
         await agent_runs.finish_agent_run(
             session,
+            customer_id,
             step.id,
-            customer_id=customer_id,
             status=AgentRunStatus.FAILED if failed else AgentRunStatus.COMPLETED,
             output_summary=f"{role} finished" if not failed else None,
             error_message="tests failed" if failed else None,
@@ -154,8 +154,8 @@ async def _work(
         )
     await agent_runs.finish_agent_run(
         session,
+        customer_id,
         lead.id,
-        customer_id=customer_id,
         output_summary="Team round complete",
         tokens_in=tokens // 4,
         tokens_out=tokens // 8,
@@ -163,8 +163,8 @@ async def _work(
     )
     await runs.finish_run(
         session,
+        customer_id,
         run.id,
-        customer_id=customer_id,
         status=outcome,
         results={"summary": "delivered"} if outcome is RunStatus.COMPLETED else None,
         error_message=None if outcome is RunStatus.COMPLETED else f"run ended {outcome.value}",
@@ -275,21 +275,21 @@ async def _execution(
     )
     await runs.start_run(
         session,
+        customer_id,
         verify.id,
-        customer_id=customer_id,
         agent_id=team["QA"],
         plan={"steps": ["unit tests", "load test 500 rps", "security scan"]},
         await_plan_approval=True,
     )
-    await runs.start_run(session, research.id, customer_id=customer_id)  # still running
+    await runs.start_run(session, customer_id, research.id)  # still running
     for version, text in enumerate(["# PRD\nTodo app.", "# PRD\nTodo app with sharing."], 1):
         await artifacts.put(
             session,
+            customer_id,
+            policy,
             prd.id,
             "prd.md",
             text.encode(),
-            customer_id=customer_id,
-            policy=policy,
             content_type="text/markdown",
             artifact_type=ArtifactType.DOCUMENT,
             run_id=prd_run,
@@ -297,21 +297,21 @@ async def _execution(
         )
     await artifacts.put(
         session,
+        customer_id,
+        policy,
         build.id,
         "build.tar",
         bytes(range(256)) * 512,
-        customer_id=customer_id,
-        policy=policy,
         content_type="application/x-tar",
         artifact_type=ArtifactType.CODE,
     )
     await artifacts.put(
         session,
+        customer_id,
+        policy,
         design.id,
         "api.yaml",
         b"openapi: 3.1.0\n",
-        customer_id=customer_id,
-        policy=policy,
         content_type="application/yaml",
         artifact_type=ArtifactType.CONFIG,
     )
@@ -333,7 +333,7 @@ async def write_demo(session: AsyncSession, *, policy: BlobPolicy) -> DemoResult
     team = await _team(session, acme.id)
     product = await projects.create_project(
         session,
-        customer_id=acme.id,
+        acme.id,
         name="todo-app",
         description="The demo product",
         repository_url="https://git.example/acme/todo-app.git",

@@ -26,7 +26,7 @@ async def write_governance(
     """Templates, project contexts, modifications, pull requests and cost recommendations."""
     template = await templates.create_template(
         session,
-        customer_id=customer_id,
+        customer_id,
         name="fastapi-service",
         description="A FastAPI service with tests",
         files={
@@ -42,8 +42,8 @@ async def write_governance(
     )
     created = await templates.create_project_from_template(
         session,
+        customer_id,
         template.id,
-        customer_id=customer_id,
         name="billing-api",
         variables={"package": "billing", "title": "Billing API", "port": "8080"},
         repository_url="https://git.example/acme/billing-api.git",
@@ -52,8 +52,8 @@ async def write_governance(
     for coverage, security, performance in ((52.0, 70.0, 61.0), (68.5, 81.0, 74.0)):
         await project_contexts.add_iteration(
             session,
+            customer_id,
             project_id,
-            customer_id=customer_id,
             codebase={"files": 12 + int(coverage) // 10},
             configuration={"python": "3.11"},
             test_coverage=coverage,
@@ -62,39 +62,32 @@ async def write_governance(
         )
     applied = await modifications.request_modification(
         session,
+        customer_id,
         project_id,
-        customer_id=customer_id,
         request="Add rate limiting",
         impact_analysis={"risk": "low", "services": ["gateway"]},
         affected_files=["app/billing.py", "app/limits.py"],
         requested_by="alice",
     )
-    await modifications.decide(
-        session, applied.id, customer_id=customer_id, approve=True, decided_by="carol"
-    )
+    await modifications.approve(session, customer_id, applied.id, decided_by="carol")
     await modifications.apply(
-        session, applied.id, customer_id=customer_id, result={"commit": "9f1c2e7"}, actor="Alex"
+        session, customer_id, applied.id, result={"commit": "9f1c2e7"}, actor="Alex"
     )
     rejected = await modifications.request_modification(
         session,
+        customer_id,
         project_id,
-        customer_id=customer_id,
         request="Rewrite in Rust",
         affected_files=["*"],
         requested_by="bob",
     )
-    await modifications.decide(
-        session,
-        rejected.id,
-        customer_id=customer_id,
-        approve=False,
-        decided_by="carol",
-        comment="not now",
+    await modifications.reject(
+        session, customer_id, rejected.id, decided_by="carol", comment="not now"
     )
     await modifications.request_modification(
         session,
+        customer_id,
         project_id,
-        customer_id=customer_id,
         request="Add OpenTelemetry tracing",
         impact_analysis={"risk": "medium"},
         affected_files=["app/billing.py"],
@@ -103,7 +96,7 @@ async def write_governance(
     repo = "https://git.example/acme/billing-api.git"
     merged = await pull_requests.create_pull_request(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         repository_url=repo,
         branch_name="feature/rate-limit",
@@ -114,18 +107,18 @@ async def write_governance(
     )
     for target in ("OPEN", "APPROVED"):
         await pull_requests.transition_pull_request(
-            session, merged.id, target, customer_id=customer_id, actor="carol"
+            session, customer_id, merged.id, target, actor="carol"
         )
     for check in ("unit-tests", "lint", "security-scan"):
         await pull_requests.record_check(
-            session, merged.id, customer_id=customer_id, name=check, status="PASSED"
+            session, customer_id, merged.id, name=check, status="PASSED"
         )
     await pull_requests.transition_pull_request(
-        session, merged.id, "MERGED", customer_id=customer_id, actor="carol"
+        session, customer_id, merged.id, "MERGED", actor="carol"
     )
     review = await pull_requests.create_pull_request(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         repository_url=repo,
         branch_name="feature/tracing",
@@ -133,18 +126,18 @@ async def write_governance(
         pr_number=42,
         author="Edward",
     )
-    await pull_requests.transition_pull_request(session, review.id, "OPEN", customer_id=customer_id)
+    await pull_requests.transition_pull_request(session, customer_id, review.id, "OPEN")
     await pull_requests.record_check(
         session,
+        customer_id,
         review.id,
-        customer_id=customer_id,
         name="unit-tests",
         status="FAILED",
         details={"failed": ["test_trace_ids"]},
     )
     await pull_requests.create_pull_request(
         session,
-        customer_id=customer_id,
+        customer_id,
         project_id=project_id,
         repository_url=repo,
         branch_name="feature/docs",
@@ -167,7 +160,7 @@ async def write_governance(
     for kind, title, confidence, savings, fate in plans:
         rec = await recommendations.create_recommendation(
             session,
-            customer_id=customer_id,
+            customer_id,
             recommendation_type=kind,
             title=title,
             confidence_score=confidence,
@@ -179,8 +172,8 @@ async def write_governance(
         if fate == "reject":
             await recommendations.decide(
                 session,
+                customer_id,
                 rec.id,
-                customer_id=customer_id,
                 approve=False,
                 decided_by="carol",
                 comment="latency risk",
@@ -188,22 +181,22 @@ async def write_governance(
         elif fate in ("complete", "executing"):
             await recommendations.decide(
                 session,
+                customer_id,
                 rec.id,
-                customer_id=customer_id,
                 approve=True,
                 decided_by="carol",
                 comment="go ahead",
             )
             opt = await optimizations.start_optimization(
-                session, rec.id, customer_id=customer_id, agent_id=cost.id
+                session, customer_id, rec.id, agent_id=cost.id
             )
-            await optimizations.begin(session, opt.id, customer_id=customer_id)
-            await optimizations.report_progress(session, opt.id, 60, customer_id=customer_id)
+            await optimizations.begin(session, customer_id, opt.id)
+            await optimizations.report_progress(session, customer_id, opt.id, 60)
             if fate == "complete":
                 await optimizations.complete(
                     session,
+                    customer_id,
                     opt.id,
-                    customer_id=customer_id,
                     actual_savings="1100.00",
                     result={"nodes_removed": 3},
                 )

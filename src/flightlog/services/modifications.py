@@ -75,9 +75,10 @@ async def _check_context(
 
 async def request_modification(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     project_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     request: str,
     title: str | None = None,
     impact_analysis: dict[str, Any] | None = None,
@@ -104,7 +105,7 @@ async def request_modification(
         requested_by is None or (isinstance(requested_by, str) and len(requested_by) <= 255),
         "requested_by must be a string of at most 255 characters",
     )
-    await get_project(session, project_id, customer_id=customer_id)
+    await get_project(session, customer_id, project_id)
     if project_context_id is not None:
         await _check_context(session, project_id, project_context_id, customer_id)
     modification = Modification(
@@ -134,7 +135,7 @@ async def request_modification(
 
 
 async def get_modification(
-    session: AsyncSession, modification_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, modification_id: uuid.UUID
 ) -> Modification:
     """The modification, or :class:`NotFound` (also when its project is another customer's)."""
     return await get_owned(session, Modification, modification_id, customer_id=customer_id)
@@ -142,16 +143,17 @@ async def get_modification(
 
 async def list_modifications(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     project_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     status: ModificationStatus | str | Sequence[ModificationStatus | str] | None = None,
     cursor: uuid.UUID | None = None,
     limit: int = 50,
 ) -> ModificationPage:
     """A project's modifications newest first, optionally only those in the given statuses."""
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    await get_project(session, project_id, customer_id=customer_id)
+    await get_project(session, customer_id, project_id)
     stmt = select(Modification).where(Modification.project_id == project_id)
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
@@ -206,9 +208,10 @@ async def _transition(
 
 async def decide(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     modification_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     approve: bool,
     decided_by: str,
     comment: str | None = None,
@@ -233,11 +236,42 @@ async def decide(
     return modification
 
 
-async def apply(
+async def approve(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     modification_id: uuid.UUID,
     *,
+    decided_by: str,
+    comment: str | None = None,
+) -> Modification:
+    """:func:`decide` with ``approve=True``: PENDING -> APPROVED."""
+    return await decide(
+        session, customer_id, modification_id, approve=True, decided_by=decided_by, comment=comment
+    )
+
+
+async def reject(
+    session: AsyncSession,
     customer_id: uuid.UUID,
+    /,
+    modification_id: uuid.UUID,
+    *,
+    decided_by: str,
+    comment: str | None = None,
+) -> Modification:
+    """:func:`decide` with ``approve=False``: PENDING -> REJECTED."""
+    return await decide(
+        session, customer_id, modification_id, approve=False, decided_by=decided_by, comment=comment
+    )
+
+
+async def apply(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    modification_id: uuid.UUID,
+    *,
     result: dict[str, Any] | None = None,
     actor: str | None = None,
 ) -> Modification:
@@ -256,9 +290,10 @@ async def apply(
 
 async def fail(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     modification_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     error_message: str,
     result: dict[str, Any] | None = None,
     actor: str | None = None,
@@ -290,9 +325,11 @@ __all__ = [
     "MODIFICATION_LIFECYCLE",
     "ModificationPage",
     "apply",
+    "approve",
     "decide",
     "fail",
     "get_modification",
     "list_modifications",
+    "reject",
     "request_modification",
 ]

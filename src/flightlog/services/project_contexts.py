@@ -69,9 +69,10 @@ def _validate_score(name: str, value: Any) -> float | None:
 
 async def add_iteration(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     project_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     codebase: dict[str, Any] | None = None,
     configuration: dict[str, Any] | None = None,
     test_coverage: float | None = None,
@@ -96,7 +97,7 @@ async def add_iteration(
         "owner_id must be a string of at most 255 characters",
     )
     require(notes is None or isinstance(notes, str), "notes must be a string")
-    await lock_project(session, project_id, customer_id=customer_id)
+    await lock_project(session, customer_id, project_id)
     last = await session.scalar(
         select(func.coalesce(func.max(ProjectContext.iteration), 0)).where(
             ProjectContext.project_id == project_id
@@ -117,10 +118,10 @@ async def add_iteration(
 
 
 async def latest(
-    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> ProjectContext | None:
     """The newest iteration, or None while the project has none yet."""
-    await get_project(session, project_id, customer_id=customer_id)
+    await get_project(session, customer_id, project_id)
     stmt = (
         select(ProjectContext)
         .where(ProjectContext.project_id == project_id)
@@ -132,10 +133,10 @@ async def latest(
 
 
 async def get_iteration(
-    session: AsyncSession, project_id: uuid.UUID, iteration: int, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID, iteration: int
 ) -> ProjectContext:
     """One iteration, or :class:`NotFound` when the project never reached it."""
-    await get_project(session, project_id, customer_id=customer_id)
+    await get_project(session, customer_id, project_id)
     stmt = select(ProjectContext).where(
         ProjectContext.project_id == project_id, ProjectContext.iteration == iteration
     )
@@ -151,17 +152,17 @@ async def get_iteration(
 
 
 async def get_context(
-    session: AsyncSession, context_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, context_id: uuid.UUID
 ) -> ProjectContext:
     """A context by its id, checked to belong to one of the customer's projects."""
     return await get_owned(session, ProjectContext, context_id, customer_id=customer_id)
 
 
 async def list_iterations(
-    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> list[ProjectContext]:
     """Every iteration of the project, oldest first."""
-    await get_project(session, project_id, customer_id=customer_id)
+    await get_project(session, customer_id, project_id)
     stmt = (
         select(ProjectContext)
         .where(ProjectContext.project_id == project_id)
@@ -181,15 +182,15 @@ def diff_keys(before: dict[str, Any], after: dict[str, Any]) -> KeyDiff:
 
 async def compare(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     project_id: uuid.UUID,
     from_iteration: int,
     to_iteration: int,
-    *,
-    customer_id: uuid.UUID,
 ) -> ContextComparison:
     """What changed from one iteration to another: score deltas and JSON key changes."""
-    before = await get_iteration(session, project_id, from_iteration, customer_id=customer_id)
-    after = await get_iteration(session, project_id, to_iteration, customer_id=customer_id)
+    before = await get_iteration(session, customer_id, project_id, from_iteration)
+    after = await get_iteration(session, customer_id, project_id, to_iteration)
     deltas: dict[str, float | None] = {}
     for name in SCORE_FIELDS:
         a, b = getattr(before, name), getattr(after, name)

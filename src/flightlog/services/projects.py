@@ -19,26 +19,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.errors import ValidationError
 from flightlog.models import Artifact, Project, Task
-from flightlog.services._common import get_owned, require, translate_integrity_error
+from flightlog.services._common import (
+    UNSET,
+    Unset,
+    get_owned,
+    given,
+    require,
+    translate_integrity_error,
+)
 from flightlog.services._naming import assert_name_free, get_by_name
 from flightlog.services.artifacts import orphaned_blobs
 
 MAX_PAGE_SIZE = 500
-
-#: Fields :func:`create_project` accepts and :func:`update_project` may change.
-PROJECT_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "repository_url",
-        "repository_name",
-        "default_branch",
-        "settings",
-        "owner",
-    }
-)
 
 _MAX_LENGTHS = {
     "name": 255,
@@ -67,9 +60,6 @@ class ProjectDeletionResult:
 
 
 def _validate_fields(fields: dict[str, Any]) -> None:
-    unknown = set(fields) - PROJECT_FIELDS
-    if unknown:
-        raise ValidationError(f"unknown project fields: {', '.join(sorted(unknown))}")
     for name in ("name", "default_branch"):
         if name in fields:
             value = fields[name]
@@ -108,8 +98,9 @@ async def _write_in_savepoint(session: AsyncSession, write: Callable[[], None], 
 
 async def create_project(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     name: str,
     description: str | None = None,
     repository_url: str | None = None,
@@ -136,21 +127,21 @@ async def create_project(
 
 
 async def get_project(
-    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> Project:
     """The project, or :class:`NotFound` (also for another customer's project)."""
     return await get_owned(session, Project, project_id, customer_id=customer_id)
 
 
 async def get_project_by_name(
-    session: AsyncSession, name: str, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, name: str
 ) -> Project:
     """Look a project up by the name people use for it."""
     return await get_by_name(session, Project, name, customer_id=customer_id)
 
 
 async def lock_project(
-    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> Project:
     """Lock the project row (PostgreSQL ``FOR UPDATE``) and return it freshly read.
 
@@ -161,11 +152,34 @@ async def lock_project(
 
 
 async def update_project(
-    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID, **changes: Any
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    project_id: uuid.UUID,
+    *,
+    name: str | Unset = UNSET,
+    description: str | Unset | None = UNSET,
+    repository_url: str | Unset | None = UNSET,
+    repository_name: str | Unset | None = UNSET,
+    default_branch: str | Unset = UNSET,
+    settings: dict[str, Any] | Unset = UNSET,
+    owner: str | Unset | None = UNSET,
 ) -> Project:
-    """Change descriptive fields; a rename to a taken name is a :class:`Conflict`."""
+    """Change the fields given; the others keep their values (``None`` clears a nullable one).
+
+    A rename to a name the customer already uses is a :class:`Conflict`.
+    """
+    changes = given(
+        name=name,
+        description=description,
+        repository_url=repository_url,
+        repository_name=repository_name,
+        default_branch=default_branch,
+        settings=settings,
+        owner=owner,
+    )
     _validate_fields(changes)
-    project = await get_project(session, project_id, customer_id=customer_id)
+    project = await get_project(session, customer_id, project_id)
     if "name" in changes and changes["name"] != project.name:
         await assert_name_free(session, Project, customer_id, changes["name"], except_id=project_id)
 
@@ -179,8 +193,9 @@ async def update_project(
 
 async def list_projects(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     owner: str | None = None,
     cursor: uuid.UUID | None = None,
     limit: int = 50,
@@ -209,7 +224,7 @@ async def _project_task_tree(session: AsyncSession, project_id: uuid.UUID) -> li
 
 
 async def delete_project(
-    session: AsyncSession, project_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> ProjectDeletionResult:
     """Delete the project; the database cascades to everything it owns.
 
@@ -217,7 +232,7 @@ async def delete_project(
     transaction; their files are returned for removal after commit, never
     before, so a rollback cannot leave a row pointing at a missing file.
     """
-    await lock_project(session, project_id, customer_id=customer_id)
+    await lock_project(session, customer_id, project_id)
     tree = await _project_task_tree(session, project_id)
     hashes: set[str] = set()
     if tree:
@@ -237,7 +252,6 @@ async def delete_project(
 
 
 __all__ = [
-    "PROJECT_FIELDS",
     "ProjectDeletionResult",
     "ProjectPage",
     "create_project",

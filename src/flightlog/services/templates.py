@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightlog.errors import ValidationError
 from flightlog.models import Project, ProjectContext, Template
 from flightlog.services import project_contexts, projects
-from flightlog.services._common import get_or_raise, require, translate_integrity_error
+from flightlog.services._common import (
+    UNSET,
+    Unset,
+    get_or_raise,
+    given,
+    require,
+    translate_integrity_error,
+)
 from flightlog.services._dialect import json_array_contains
 from flightlog.services._naming import assert_name_free, get_by_name
 
@@ -39,6 +46,7 @@ MAX_PAGE_SIZE = 500
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
+#: The fields a template is made of (a new one takes :func:`_state`'s defaults).
 TEMPLATE_FIELDS = frozenset(
     {
         "name",
@@ -141,9 +149,6 @@ def _validate_definition(state: dict[str, Any]) -> None:
 
 def _state(template: Template | None, fields: dict[str, Any]) -> dict[str, Any]:
     """The template's fields after ``fields`` are applied (defaults for a new one)."""
-    unknown = set(fields) - TEMPLATE_FIELDS
-    if unknown:
-        raise ValidationError(f"unknown template fields: {', '.join(sorted(unknown))}")
     base: dict[str, Any] = {
         "name": None,
         "description": None,
@@ -179,10 +184,37 @@ async def _save(
 
 
 async def create_template(
-    session: AsyncSession, *, customer_id: uuid.UUID, name: str, **fields: Any
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    name: str,
+    description: str | None = None,
+    files: dict[str, str] | Unset = UNSET,
+    required_variables: list[str] | Unset = UNSET,
+    optional_variables: list[str] | Unset = UNSET,
+    tech_stack: list[str] | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
+    complexity: str | None = None,
+    setup_time_minutes: int | None = None,
 ) -> Template:
-    """Create a template; its placeholders must all be declared variables."""
-    state = _state(None, {**fields, "name": name})
+    """Create a template; its placeholders must all be declared variables.
+
+    ``files`` maps paths to contents, both of which may use ``{{variables}}``;
+    left out, files, variable lists, tech stack and tags are empty.
+    """
+    fields = given(
+        name=name,
+        description=description,
+        files=files,
+        required_variables=required_variables,
+        optional_variables=optional_variables,
+        tech_stack=tech_stack,
+        tags=tags,
+        complexity=complexity,
+        setup_time_minutes=setup_time_minutes,
+    )
+    state = _state(None, fields)
     _validate_definition(state)
     await assert_name_free(session, Template, customer_id, name)
     template = Template(customer_id=customer_id)
@@ -191,24 +223,51 @@ async def create_template(
 
 
 async def get_template(
-    session: AsyncSession, template_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, template_id: uuid.UUID
 ) -> Template:
     """The template, or :class:`NotFound` (also for another customer's template)."""
     return await get_or_raise(session, Template, template_id, customer_id=customer_id)
 
 
 async def get_template_by_name(
-    session: AsyncSession, name: str, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, name: str
 ) -> Template:
     """Look a template up by its name."""
     return await get_by_name(session, Template, name, customer_id=customer_id)
 
 
 async def update_template(
-    session: AsyncSession, template_id: uuid.UUID, *, customer_id: uuid.UUID, **changes: Any
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    template_id: uuid.UUID,
+    *,
+    name: str | Unset = UNSET,
+    description: str | Unset | None = UNSET,
+    files: dict[str, str] | Unset = UNSET,
+    required_variables: list[str] | Unset = UNSET,
+    optional_variables: list[str] | Unset = UNSET,
+    tech_stack: list[str] | Unset = UNSET,
+    tags: list[str] | Unset = UNSET,
+    complexity: str | Unset | None = UNSET,
+    setup_time_minutes: int | Unset | None = UNSET,
 ) -> Template:
-    """Change a template; the result is validated as a whole, so files and variables agree."""
-    template = await get_template(session, template_id, customer_id=customer_id)
+    """Change the fields given; the others keep their values (``None`` clears a nullable one).
+
+    The result is validated as a whole, so files and variables agree.
+    """
+    changes = given(
+        name=name,
+        description=description,
+        files=files,
+        required_variables=required_variables,
+        optional_variables=optional_variables,
+        tech_stack=tech_stack,
+        tags=tags,
+        complexity=complexity,
+        setup_time_minutes=setup_time_minutes,
+    )
+    template = await get_template(session, customer_id, template_id)
     state = _state(template, changes)
     _validate_definition(state)
     if state["name"] != template.name:
@@ -218,18 +277,19 @@ async def update_template(
 
 
 async def delete_template(
-    session: AsyncSession, template_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, template_id: uuid.UUID
 ) -> None:
     """Delete a template; projects made from it keep their rendered files."""
-    template = await get_template(session, template_id, customer_id=customer_id)
+    template = await get_template(session, customer_id, template_id)
     await session.delete(template)
     await session.flush()
 
 
 async def list_templates(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     tag: str | None = None,
     tech_stack: str | None = None,
     cursor: uuid.UUID | None = None,
@@ -328,45 +388,58 @@ def render_files(template: Template, variables: Mapping[str, Any]) -> dict[str, 
 
 async def render(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     template_id: uuid.UUID,
     variables: Mapping[str, Any],
-    *,
-    customer_id: uuid.UUID,
 ) -> dict[str, str]:
     """The template's files with the variables filled in, as ``{path: content}``."""
-    template = await get_template(session, template_id, customer_id=customer_id)
+    template = await get_template(session, customer_id, template_id)
     return render_files(template, variables)
 
 
 async def create_project_from_template(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     template_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     name: str,
     variables: Mapping[str, Any],
     configuration: dict[str, Any] | None = None,
     owner_id: str | None = None,
-    **project_fields: Any,
+    description: str | None = None,
+    repository_url: str | None = None,
+    repository_name: str | None = None,
+    default_branch: str = "main",
+    settings: dict[str, Any] | None = None,
+    owner: str | None = None,
 ) -> ProjectFromTemplate:
     """A new project whose iteration 1 holds the rendered files, in the caller's transaction.
 
-    Rendering happens before anything is written, so a bad variable creates
-    nothing; a name conflict or a bad project field raises before the
-    context is added, and the caller's rollback undoes the rest.
+    The project takes the fields of :func:`projects.create_project`;
+    ``configuration`` and ``owner_id`` go to its first iteration. Rendering
+    happens before anything is written, so a bad variable creates nothing;
+    a name conflict or a bad project field raises before the context is
+    added, and the caller's rollback undoes the rest.
     """
-    unknown = set(project_fields) - projects.PROJECT_FIELDS
-    if unknown:
-        raise ValidationError(f"unknown project fields: {', '.join(sorted(unknown))}")
-    template = await get_template(session, template_id, customer_id=customer_id)
+    template = await get_template(session, customer_id, template_id)
     files = render_files(template, variables)
     project = await projects.create_project(
-        session, customer_id=customer_id, name=name, **project_fields
+        session,
+        customer_id,
+        name=name,
+        description=description,
+        repository_url=repository_url,
+        repository_name=repository_name,
+        default_branch=default_branch,
+        settings=settings,
+        owner=owner,
     )
     context = await project_contexts.add_iteration(
         session,
+        customer_id,
         project.id,
-        customer_id=customer_id,
         codebase={"files": files, "template": template.name},
         configuration=configuration,
         owner_id=owner_id,

@@ -78,10 +78,7 @@ async def create_project(
     template_id: uuid.UUID, body: ProjectFromTemplateIn, store: TenantStore
 ) -> ProjectFromTemplateOut:
     """A new project whose first context iteration holds the rendered files, atomically."""
-    fields = body.model_dump(exclude_none=True)
-    made = await store.templates.create_project(
-        template_id, name=fields.pop("name"), variables=fields.pop("variables"), **fields
-    )
+    made = await store.templates.create_project(template_id, **body.model_dump(exclude_none=True))
     return ProjectFromTemplateOut(
         project=ProjectOut.model_validate(made.project),
         context=ContextOut.model_validate(made.context),
