@@ -64,6 +64,15 @@ STORE_REFERENCES: dict[str, PyCall] = {
         ("project",),
         lambda s, x, m: s.pull_requests.create(project_id=x["project"], branch_name="b", title="t"),
     ),
+    "task: pull request list": PyCall(
+        ("task",), lambda s, x, m: s.pull_requests.list(task_id=x["task"])
+    ),
+    "agent: recommendation": PyCall(
+        ("agent",),
+        lambda s, x, m: s.recommendations.create(
+            recommendation_type="c", title="t", confidence_score=0.5, agent_id=x["agent"]
+        ),
+    ),
     "run: event": PyCall(
         ("run",), lambda s, x, m: s.events.append({"event_type": "LOG", "run_id": x["run"]})
     ),

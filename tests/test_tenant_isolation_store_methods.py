@@ -51,6 +51,9 @@ STORE_CALLS: dict[str, PyCall] = {
     "runs.submit_plan": _py("run", lambda s, i: s.runs.submit_plan(i, {"p": 1})),
     "runs.approve_plan": _py("waiting_run", lambda s, i: s.runs.approve_plan(i, decided_by="m")),
     "runs.reject_plan": _py("waiting_run", lambda s, i: s.runs.reject_plan(i, decided_by="m")),
+    "runs.decide_plan": _py(
+        "waiting_run", lambda s, i: s.runs.decide_plan(i, approve=True, decided_by="m")
+    ),
     "runs.finish": _py("run", lambda s, i: s.runs.finish(i)),
     "runs.fail": _py("run", lambda s, i: s.runs.fail(i, error_message="x")),
     "runs.timeout": _py("run", lambda s, i: s.runs.timeout(i)),
@@ -62,6 +65,12 @@ STORE_CALLS: dict[str, PyCall] = {
     ),
     "agent_runs.finish": _py("agent_run", lambda s, i: s.agent_runs.finish(i)),
     "agent_runs.list": _py("run", lambda s, i: s.agent_runs.list(i)),
+    "events.list": _py("task", lambda s, i: s.events.list(task_id=i)),
+    "metrics.series": _py("run", lambda s, i: s.metrics.series("m", run_id=i)),
+    "metrics.summarize": _py("task", lambda s, i: s.metrics.summarize(task_id=i)),
+    "metrics.buckets": _py(
+        "task", lambda s, i: s.metrics.buckets("m", bucket_seconds=60, task_id=i)
+    ),
     "artifacts.put": _py("task", lambda s, i: s.artifacts.put(i, "report.txt", b"x")),
     "artifacts.get": _py("artifact", lambda s, i: s.artifacts.get(i)),
     "artifacts.read": _py("artifact", lambda s, i: s.artifacts.read(i)),
@@ -113,6 +122,13 @@ STORE_CALLS: dict[str, PyCall] = {
     "modifications.fail": _py(
         "modification", lambda s, i: s.modifications.fail(i, error_message="x")
     ),
+    "recommendations.create": _py(
+        "project",
+        lambda s, i: s.recommendations.create(
+            recommendation_type="c", title="t", confidence_score=0.5, project_id=i
+        ),
+    ),
+    "recommendations.list": _py("project", lambda s, i: s.recommendations.list(project_id=i)),
     "recommendations.get": _py("recommendation", lambda s, i: s.recommendations.get(i)),
     "recommendations.decide": _py(
         "recommendation", lambda s, i: s.recommendations.decide(i, approve=True, decided_by="m")
@@ -126,6 +142,9 @@ STORE_CALLS: dict[str, PyCall] = {
     "recommendations.approvals": _py("recommendation", lambda s, i: s.recommendations.approvals(i)),
     "optimizations.start": _py("approved_recommendation", lambda s, i: s.optimizations.start(i)),
     "optimizations.get": _py("optimization", lambda s, i: s.optimizations.get(i)),
+    "optimizations.list": _py(
+        "approved_recommendation", lambda s, i: s.optimizations.list(recommendation_id=i)
+    ),
     "optimizations.begin": _py("optimization", lambda s, i: s.optimizations.begin(i)),
     "optimizations.report_progress": _py(
         "optimization", lambda s, i: s.optimizations.report_progress(i, 10)
@@ -137,6 +156,10 @@ STORE_CALLS: dict[str, PyCall] = {
     "optimizations.rollback": _py(
         "optimization", lambda s, i: s.optimizations.rollback(i, reason="x")
     ),
+    "pull_requests.create": _py(
+        "project", lambda s, i: s.pull_requests.create(project_id=i, branch_name="b", title="t")
+    ),
+    "pull_requests.list": _py("project", lambda s, i: s.pull_requests.list(project_id=i)),
     "pull_requests.get": _py("pull_request", lambda s, i: s.pull_requests.get(i)),
     "pull_requests.transition": _py(
         "pull_request", lambda s, i: s.pull_requests.transition(i, "OPEN")
@@ -152,7 +175,14 @@ STORE_CALLS: dict[str, PyCall] = {
         "pull_request", lambda s, i: s.pull_requests.record_check(i, name="ci", status="PASSED")
     ),
     "pull_requests.checks": _py("pull_request", lambda s, i: s.pull_requests.checks(i)),
+    "views.active_tasks": _py("project", lambda s, i: s.views.active_tasks(project_id=i)),
     "views.task_execution_summary": _py("task", lambda s, i: s.views.task_execution_summary(i)),
+    "views.task_execution_summaries": _py(
+        "project", lambda s, i: s.views.task_execution_summaries(project_id=i)
+    ),
+    "views.pr_validation_statuses": _py(
+        "project", lambda s, i: s.views.pr_validation_statuses(project_id=i)
+    ),
     "views.pr_validation_status": _py("pull_request", lambda s, i: s.views.pr_validation_status(i)),
 }
 

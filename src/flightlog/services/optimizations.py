@@ -63,9 +63,10 @@ def _reason(value: Any, name: str) -> str:
 
 async def start_optimization(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     recommendation_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     agent_id: uuid.UUID | None = None,
     actor: str | None = None,
 ) -> Optimization:
@@ -77,7 +78,7 @@ async def start_optimization(
     """
     if agent_id is not None:
         await get_or_raise(session, Agent, agent_id, customer_id=customer_id)
-    rec = await lock_recommendation(session, recommendation_id, customer_id)
+    rec = await lock_recommendation(session, customer_id, recommendation_id)
     RECOMMENDATION_LIFECYCLE.check(rec.status, RecommendationStatus.EXECUTING)
     optimization = Optimization(
         recommendation_id=rec.id,
@@ -110,7 +111,7 @@ async def start_optimization(
 
 
 async def get_optimization(
-    session: AsyncSession, optimization_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, optimization_id: uuid.UUID
 ) -> Optimization:
     """The optimization, or :class:`NotFound` (also for another customer's)."""
     return await get_or_raise(session, Optimization, optimization_id, customer_id=customer_id)
@@ -119,8 +120,8 @@ async def get_optimization(
 async def _lock(
     session: AsyncSession, optimization_id: uuid.UUID, customer_id: uuid.UUID
 ) -> tuple[Recommendation, Optimization]:
-    found = await get_optimization(session, optimization_id, customer_id=customer_id)
-    rec = await lock_recommendation(session, found.recommendation_id, customer_id)
+    found = await get_optimization(session, customer_id, optimization_id)
+    rec = await lock_recommendation(session, customer_id, found.recommendation_id)
     locked = await session.get(
         Optimization, optimization_id, with_for_update=True, populate_existing=True
     )
@@ -166,9 +167,10 @@ async def _move(
 
 async def begin(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     optimization_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     actor: str | None = None,
 ) -> Optimization:
     """The executor picked the optimization up: QUEUED -> EXECUTING."""
@@ -181,10 +183,11 @@ async def begin(
 
 async def report_progress(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     optimization_id: uuid.UUID,
     progress: int,
     *,
-    customer_id: uuid.UUID,
     actor: str | None = None,
 ) -> Optimization:
     """Record how far an EXECUTING optimization is, as a whole percentage.
@@ -227,9 +230,10 @@ async def report_progress(
 
 async def complete(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     optimization_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     result: dict[str, Any] | None = None,
     actual_savings: Decimal | int | str | float | None = None,
     actor: str | None = None,
@@ -257,9 +261,10 @@ async def complete(
 
 async def fail(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     optimization_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     error_message: str,
     actor: str | None = None,
 ) -> Optimization:
@@ -282,9 +287,10 @@ async def fail(
 
 async def rollback(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     optimization_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     reason: str,
     actor: str | None = None,
 ) -> Optimization:
@@ -307,14 +313,21 @@ async def rollback(
 
 async def list_optimizations(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     status: OptimizationStatus | str | Sequence[OptimizationStatus | str] | None = None,
     recommendation_id: uuid.UUID | None = None,
     limit: int = 100,
 ) -> list[Optimization]:
-    """Newest first, optionally for one recommendation or some statuses."""
+    """Newest first, optionally for one recommendation or some statuses.
+
+    A ``recommendation_id`` that is not the customer's is :class:`NotFound`,
+    as for the event log, rather than an empty list.
+    """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    if recommendation_id is not None:
+        await get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
     stmt = select(Optimization).where(Optimization.customer_id == customer_id)
     if status is not None:
         values = [status] if isinstance(status, str) else list(status)

@@ -73,7 +73,7 @@ _FAILED = (RunStatus.FAILED.value, RunStatus.TIMEOUT.value)
 
 
 async def customer_overview(
-    session: AsyncSession, *, customer_id: uuid.UUID, top: int = 5
+    session: AsyncSession, customer_id: uuid.UUID, /, *, top: int = 5
 ) -> Overview:
     """The customer's overview; ``top`` bounds the busiest-agent and failure lists."""
     view = Overview()
@@ -203,7 +203,7 @@ class WaitingModification:
 
 
 async def plans_waiting(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[WaitingPlan]:
     """Runs whose plan waits for a person's decision, oldest first."""
     rows = await session.execute(
@@ -219,7 +219,7 @@ async def plans_waiting(
 
 
 async def modifications_waiting(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[WaitingModification]:
     """Modification requests that wait for a decision, across the customer's projects."""
     rows = await session.execute(

@@ -63,8 +63,9 @@ def _required_text(value: Any, name: str) -> str:
 
 async def create_pull_request(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     project_id: uuid.UUID,
     branch_name: str,
     title: str,
@@ -146,23 +147,26 @@ async def create_pull_request(
 
 
 async def get_pull_request(
-    session: AsyncSession,
-    pull_request_id: uuid.UUID,
-    *,
-    customer_id: uuid.UUID,
-    for_update: bool = False,
+    session: AsyncSession, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
 ) -> PullRequest:
     """The pull request, or :class:`NotFound` (also when its project is another customer's)."""
+    return await get_owned(session, PullRequest, pull_request_id, customer_id=customer_id)
+
+
+async def _lock(
+    session: AsyncSession, customer_id: uuid.UUID, pull_request_id: uuid.UUID
+) -> PullRequest:
+    """The customer's pull request, read fresh under ``FOR UPDATE``."""
     return await get_owned(
-        session, PullRequest, pull_request_id, customer_id=customer_id, for_update=for_update
+        session, PullRequest, pull_request_id, customer_id=customer_id, for_update=True
     )
 
 
 async def list_checks(
-    session: AsyncSession, pull_request_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
 ) -> list[PullRequestCheck]:
     """The latest outcome of each named check, by name."""
-    await get_pull_request(session, pull_request_id, customer_id=customer_id)
+    await get_pull_request(session, customer_id, pull_request_id)
     return await _checks(session, pull_request_id)
 
 
@@ -184,10 +188,11 @@ def merge_blockers(checks: Sequence[PullRequestCheck]) -> list[str]:
 
 async def transition_pull_request(
     session: AsyncSession,
-    pull_request_id: uuid.UUID,
-    target: PullRequestStatus | str,
-    *,
     customer_id: uuid.UUID,
+    /,
+    pull_request_id: uuid.UUID,
+    status: PullRequestStatus | str,
+    *,
     actor: str | None = None,
     comment: str | None = None,
 ) -> PullRequest:
@@ -197,13 +202,13 @@ async def transition_pull_request(
     between the validation test and the merge.
     """
     try:
-        target = PullRequestStatus(target)
+        target = PullRequestStatus(status)
     except ValueError:
         raise ValidationError(
-            f"unknown pull request status {target!r}; expected one of {', '.join(_P)}"
+            f"unknown pull request status {status!r}; expected one of {', '.join(_P)}"
         ) from None
     require(comment is None or isinstance(comment, str), "comment must be text")
-    pr = await get_pull_request(session, pull_request_id, customer_id=customer_id, for_update=True)
+    pr = await _lock(session, customer_id, pull_request_id)
     current = pr.status
     PULL_REQUEST_LIFECYCLE.check(current, target)
     if target is PullRequestStatus.MERGED:
@@ -233,6 +238,81 @@ async def transition_pull_request(
     return pr
 
 
+async def open_pull_request(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    pull_request_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> PullRequest:
+    """Ready for review: from DRAFT, or back after changes were requested."""
+    return await transition_pull_request(
+        session, customer_id, pull_request_id, _P.OPEN, actor=actor, comment=comment
+    )
+
+
+async def request_changes(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    pull_request_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> PullRequest:
+    """A reviewer asks for changes (from OPEN or APPROVED)."""
+    return await transition_pull_request(
+        session, customer_id, pull_request_id, _P.CHANGES_REQUESTED, actor=actor, comment=comment
+    )
+
+
+async def approve_pull_request(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    pull_request_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> PullRequest:
+    """A reviewer approves (from OPEN or CHANGES_REQUESTED)."""
+    return await transition_pull_request(
+        session, customer_id, pull_request_id, _P.APPROVED, actor=actor, comment=comment
+    )
+
+
+async def merge_pull_request(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    pull_request_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> PullRequest:
+    """Merge an APPROVED pull request; :class:`Conflict` unless its validation is green."""
+    return await transition_pull_request(
+        session, customer_id, pull_request_id, _P.MERGED, actor=actor, comment=comment
+    )
+
+
+async def close_pull_request(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    pull_request_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> PullRequest:
+    """Close without merging (from any status but MERGED and CLOSED)."""
+    return await transition_pull_request(
+        session, customer_id, pull_request_id, _P.CLOSED, actor=actor, comment=comment
+    )
+
+
 def _mirror(existing: dict[str, Any], checks: Sequence[PullRequestCheck]) -> dict[str, Any]:
     """``validation_results`` as seed 004 shaped it; unrelated keys are kept."""
     return {
@@ -244,9 +324,10 @@ def _mirror(existing: dict[str, Any], checks: Sequence[PullRequestCheck]) -> dic
 
 async def record_check(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     pull_request_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     name: str,
     status: ValidationStatus | str,
     details: dict[str, Any] | None = None,
@@ -264,7 +345,7 @@ async def record_check(
             f"unknown check status {status!r}; expected one of {', '.join(ValidationStatus)}"
         ) from None
     require(details is None or isinstance(details, dict), "details must be a JSON object")
-    pr = await get_pull_request(session, pull_request_id, customer_id=customer_id, for_update=True)
+    pr = await _lock(session, customer_id, pull_request_id)
     if PULL_REQUEST_LIFECYCLE.terminal(pr.status):
         raise Conflict(
             f"PullRequest {pr.id} is {pr.status.value}; its checks can no longer change",
@@ -301,15 +382,24 @@ async def record_check(
 
 async def list_pull_requests(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     project_id: uuid.UUID | None = None,
     task_id: uuid.UUID | None = None,
     status: PullRequestStatus | str | Sequence[PullRequestStatus | str] | None = None,
     limit: int = 100,
 ) -> list[PullRequest]:
-    """The customer's pull requests, newest first."""
+    """The customer's pull requests, newest first.
+
+    A ``project_id`` or ``task_id`` that is not the customer's is
+    :class:`NotFound`, as for the event log, rather than an empty list.
+    """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    if project_id is not None:
+        await get_owned(session, Project, project_id, customer_id=customer_id)
+    if task_id is not None:
+        await get_owned(session, Task, task_id, customer_id=customer_id)
     stmt = (
         select(PullRequest)
         .join(Project, Project.id == PullRequest.project_id)
@@ -334,11 +424,16 @@ async def list_pull_requests(
 __all__ = [
     "BLOCKING_CHECKS",
     "PULL_REQUEST_LIFECYCLE",
+    "approve_pull_request",
+    "close_pull_request",
     "create_pull_request",
     "get_pull_request",
     "list_checks",
     "list_pull_requests",
     "merge_blockers",
+    "merge_pull_request",
+    "open_pull_request",
     "record_check",
+    "request_changes",
     "transition_pull_request",
 ]

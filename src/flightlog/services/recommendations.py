@@ -112,8 +112,9 @@ def _text(value: Any, name: str, limit: int) -> str:
 
 async def create_recommendation(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     recommendation_type: str,
     title: str,
     confidence_score: float | Decimal,
@@ -182,14 +183,14 @@ async def create_recommendation(
 
 
 async def get_recommendation(
-    session: AsyncSession, recommendation_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
 ) -> Recommendation:
     """The recommendation, or :class:`NotFound` (also for another customer's)."""
     return await get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
 
 
 async def lock_recommendation(
-    session: AsyncSession, recommendation_id: uuid.UUID, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
 ) -> Recommendation:
     """Read the row fresh under ``FOR UPDATE``: two deciders (or starters) queue, not race."""
     return await get_owned(
@@ -243,9 +244,10 @@ async def _open_approval(session: AsyncSession, rec: Recommendation) -> Approval
 
 async def decide(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     recommendation_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     approve: bool,
     decided_by: str,
     comment: str | None = None,
@@ -261,7 +263,7 @@ async def decide(
     )
     require(len(decided_by) <= 255, "decided_by must be at most 255 characters")
     require(comment is None or isinstance(comment, str), "comment must be text")
-    rec = await lock_recommendation(session, recommendation_id, customer_id)
+    rec = await lock_recommendation(session, customer_id, recommendation_id)
     target = RecommendationStatus.APPROVED if approve else RecommendationStatus.REJECTED
     verdict = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     RECOMMENDATION_LIFECYCLE.check(rec.status, target)
@@ -293,6 +295,46 @@ async def decide(
     return approval
 
 
+async def approve_recommendation(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    recommendation_id: uuid.UUID,
+    *,
+    decided_by: str,
+    comment: str | None = None,
+) -> Approval:
+    """:func:`decide` with ``approve=True``: the recommendation may now be executed."""
+    return await decide(
+        session,
+        customer_id,
+        recommendation_id,
+        approve=True,
+        decided_by=decided_by,
+        comment=comment,
+    )
+
+
+async def reject_recommendation(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    recommendation_id: uuid.UUID,
+    *,
+    decided_by: str,
+    comment: str | None = None,
+) -> Approval:
+    """:func:`decide` with ``approve=False``: final, a new attempt is a new recommendation."""
+    return await decide(
+        session,
+        customer_id,
+        recommendation_id,
+        approve=False,
+        decided_by=decided_by,
+        comment=comment,
+    )
+
+
 def _members(enum_cls: Any, value: Any, what: str) -> list[Any]:
     values = [value] if isinstance(value, str) else list(value)
     try:
@@ -305,15 +347,22 @@ def _members(enum_cls: Any, value: Any, what: str) -> list[Any]:
 
 async def list_recommendations(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     status: RecommendationStatus | str | Sequence[RecommendationStatus | str] | None = None,
     priority: Priority | str | Sequence[Priority | str] | None = None,
     project_id: uuid.UUID | None = None,
     limit: int = 100,
 ) -> list[Recommendation]:
-    """Most urgent first (CRITICAL .. LOW), then newest first within a priority."""
+    """Most urgent first (CRITICAL .. LOW), then newest first within a priority.
+
+    A ``project_id`` that is not the customer's is :class:`NotFound`, as for
+    the event log, rather than an empty list.
+    """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    if project_id is not None:
+        await get_or_raise(session, Project, project_id, customer_id=customer_id)
     stmt = select(Recommendation).where(Recommendation.customer_id == customer_id)
     if status is not None:
         statuses = _members(RecommendationStatus, status, "recommendation status")
@@ -332,7 +381,7 @@ async def list_recommendations(
 
 
 async def pending_approvals(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int = 100
+    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[Approval]:
     """The approval queue, oldest request first, each with its recommendation loaded."""
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
@@ -348,10 +397,10 @@ async def pending_approvals(
 
 
 async def approvals_for(
-    session: AsyncSession, recommendation_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
 ) -> list[Approval]:
     """Every approval request of one recommendation, oldest first."""
-    await get_recommendation(session, recommendation_id, customer_id=customer_id)
+    await get_recommendation(session, customer_id, recommendation_id)
     stmt = (
         select(Approval)
         .where(Approval.recommendation_id == recommendation_id)
@@ -364,6 +413,7 @@ __all__ = [
     "APPROVAL_LIFECYCLE",
     "RECOMMENDATION_LIFECYCLE",
     "approvals_for",
+    "approve_recommendation",
     "create_recommendation",
     "decide",
     "get_recommendation",
@@ -371,5 +421,6 @@ __all__ = [
     "lock_recommendation",
     "money",
     "pending_approvals",
+    "reject_recommendation",
     "set_recommendation_status",
 ]

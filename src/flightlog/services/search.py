@@ -91,7 +91,7 @@ def search_statement(
 
 
 async def search_tasks(
-    session: AsyncSession, query: str, *, customer_id: uuid.UUID, limit: int = 20
+    session: AsyncSession, customer_id: uuid.UUID, /, query: str, limit: int = 20
 ) -> list[tuple[Task, float]]:
     """The customer's tasks matching every word of ``query``, best match first.
 

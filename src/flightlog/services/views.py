@@ -35,7 +35,7 @@ from flightlog.db.types import UtcDateTime
 from flightlog.enums import AgentType, PullRequestStatus, TaskStatus
 from flightlog.errors import NotFound, ValidationError
 from flightlog.models import Project
-from flightlog.services._common import require
+from flightlog.services._common import get_owned, require
 
 MAX_PAGE_SIZE = 500
 
@@ -235,15 +235,26 @@ def _limit(limit: int) -> None:
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
 
 
+async def _check_project(
+    session: AsyncSession, customer_id: uuid.UUID, project_id: uuid.UUID | None
+) -> None:
+    """A ``project_id`` filter that is not the customer's is :class:`NotFound`, as for the
+    event log, rather than an empty list."""
+    if project_id is not None:
+        await get_owned(session, Project, project_id, customer_id=customer_id)
+
+
 async def active_tasks(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     project_id: uuid.UUID | None = None,
     limit: int = 100,
 ) -> list[ActiveTask]:
     """Work still to do, highest priority first, then oldest first."""
     _limit(limit)
+    await _check_project(session, customer_id, project_id)
     v = active_tasks_view
     stmt = select(v).where(v.c.customer_id == customer_id)
     if project_id is not None:
@@ -254,13 +265,15 @@ async def active_tasks(
 
 async def task_execution_summaries(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     project_id: uuid.UUID | None = None,
     limit: int = 100,
 ) -> list[TaskExecutionSummary]:
     """One summary per task of the customer, newest task first."""
     _limit(limit)
+    await _check_project(session, customer_id, project_id)
     v = task_execution_summary_view
     stmt = select(v).where(v.c.customer_id == customer_id)
     if project_id is not None:
@@ -270,7 +283,7 @@ async def task_execution_summaries(
 
 
 async def task_execution_summary(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> TaskExecutionSummary:
     """One task's summary, or :class:`NotFound` (also for another customer's task)."""
     v = task_execution_summary_view
@@ -292,14 +305,16 @@ def _pr_statement(customer_id: uuid.UUID) -> Select[Any]:
 
 async def pr_validation_statuses(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     project_id: uuid.UUID | None = None,
     state: ValidationState | str | None = None,
     limit: int = 100,
 ) -> list[PrValidationStatus]:
     """The validation state of the customer's pull requests, newest first."""
     _limit(limit)
+    await _check_project(session, customer_id, project_id)
     v = pr_validation_status_view
     stmt = _pr_statement(customer_id)
     if project_id is not None:
@@ -317,7 +332,7 @@ async def pr_validation_statuses(
 
 
 async def pr_validation_status(
-    session: AsyncSession, pull_request_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
 ) -> PrValidationStatus:
     """One pull request's validation, or :class:`NotFound` (also for another customer's)."""
     stmt = _pr_statement(customer_id).where(
