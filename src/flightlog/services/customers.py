@@ -19,7 +19,14 @@ from flightlog.enums import CustomerPlan, CustomerStatus
 from flightlog.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from flightlog.models import Customer
 from flightlog.services import events
-from flightlog.services._common import get_or_raise, require, translate_integrity_error
+from flightlog.services._common import (
+    UNSET,
+    Unset,
+    get_or_raise,
+    given,
+    require,
+    translate_integrity_error,
+)
 from flightlog.services.lifecycle import Lifecycle
 
 DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
@@ -79,7 +86,6 @@ CUSTOMER_LIFECYCLE: Lifecycle[CustomerStatus] = Lifecycle(
 )
 
 MAX_PAGE_SIZE = 500
-UPDATABLE_FIELDS = frozenset({"name", "plan", "metadata"})
 # Deliberately loose: one "@", no spaces, a dot in the domain. Real verification of an
 # address is a mail round trip, which is not the database layer's job.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -128,6 +134,7 @@ def _clean_metadata(metadata: Any) -> dict[str, Any]:
 
 async def create_customer(
     session: AsyncSession,
+    /,
     *,
     name: str,
     email: str,
@@ -137,8 +144,10 @@ async def create_customer(
 ) -> Customer:
     """Register a tenant, ACTIVE from the start; a taken email is a :class:`Conflict`.
 
-    The explicit lookup gives a clear message; the savepoint catches the race
-    in which two sign-ups with one address both pass it.
+    An operator act: it takes no ``customer_id``, the new customer is the one
+    it creates (open a Store with its id to act for it). The explicit lookup
+    gives a clear message; the savepoint catches the race in which two
+    sign-ups with one address both pass it.
     """
     clean_name = _clean_name(name)
     clean_email = _clean_email(email)
@@ -173,25 +182,27 @@ async def create_customer(
     return customer
 
 
-async def get_customer(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
+async def get_customer(session: AsyncSession, customer_id: uuid.UUID, /) -> Customer:
     """The customer record, or :class:`NotFound`."""
     return await get_or_raise(session, Customer, customer_id)
 
 
 async def update_customer(
-    session: AsyncSession, *, customer_id: uuid.UUID, **changes: Any
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    name: str | Unset = UNSET,
+    plan: CustomerPlan | str | Unset = UNSET,
+    metadata: dict[str, Any] | Unset = UNSET,
 ) -> Customer:
-    """Change name, plan or metadata; status changes go through :func:`set_customer_status`.
+    """Change the name, plan or metadata given; the ones left out keep their values.
 
-    The email is not changeable here: it is the tenant's identity for sign-in and
-    billing, and changing it deserves its own verified flow.
+    Status changes go through :func:`set_customer_status`. The email is not
+    changeable here: it is the tenant's identity for sign-in and billing, and
+    changing it deserves its own verified flow.
     """
-    unknown = set(changes) - UPDATABLE_FIELDS
-    if unknown:
-        raise ValidationError(
-            f"cannot update {', '.join(sorted(unknown))}; updatable: "
-            f"{', '.join(sorted(UPDATABLE_FIELDS))} (status changes use set_customer_status)"
-        )
+    changes = given(name=name, plan=plan, metadata=metadata)
     clean: dict[str, Any] = {}
     if "name" in changes:
         clean["name"] = _clean_name(changes["name"])
@@ -238,9 +249,10 @@ async def list_customers(
 
 async def set_customer_status(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
     status: CustomerStatus | str,
+    *,
     actor: str | None = None,
     reason: str | None = None,
 ) -> Customer:
@@ -276,3 +288,45 @@ async def set_customer_status(
     )
     await session.flush()
     return customer
+
+
+async def suspend_customer(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Customer:
+    """Operator: SUSPENDED, read-only until reactivated (:func:`set_customer_status`)."""
+    return await set_customer_status(
+        session, customer_id, CustomerStatus.SUSPENDED, actor=actor, reason=reason
+    )
+
+
+async def reactivate_customer(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Customer:
+    """Operator: ACTIVE again after a suspension (:func:`set_customer_status`)."""
+    return await set_customer_status(
+        session, customer_id, CustomerStatus.ACTIVE, actor=actor, reason=reason
+    )
+
+
+async def churn_customer(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Customer:
+    """Operator: CHURNED, for good (:func:`set_customer_status`)."""
+    return await set_customer_status(
+        session, customer_id, CustomerStatus.CHURNED, actor=actor, reason=reason
+    )

@@ -15,7 +15,10 @@ return type exactly as the service declares them. A keyword-only
 ``writes`` runs the service in a write transaction (``BEGIN IMMEDIATE`` on
 SQLite), ``reads`` in a read-only one (``DEFERRED``: no write lock).
 ``after_commit`` runs once the transaction has committed, for work that
-must not happen if it rolls back (deleting blob files).
+must not happen if it rolls back (deleting blob files). ``unit`` runs a write
+in the facade's own unit of work instead (operator acts that must skip the
+tenant write guard), and ``store_defaults`` fills keyword parameters the
+caller left out from the Store (thresholds from its settings, say).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from __future__ import annotations
 import functools
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +41,10 @@ R = TypeVar("R")
 #: The shape every bound service has: session and customer first, positional-only.
 Service = Callable[Concatenate[AsyncSession, uuid.UUID, P], Awaitable[R]]
 AfterCommit = Callable[["Store", R], None]
+#: A unit of work other than ``Store.transaction()`` / ``Store.reader()``.
+Unit = Callable[["Store"], AbstractAsyncContextManager[AsyncSession]]
+#: Keyword-only parameters a bound call takes from the Store when the caller leaves them out.
+StoreDefaults = Mapping[str, Callable[["Store"], object]]
 
 
 class Facade:
@@ -59,11 +67,22 @@ class Operation(Generic[P, R]):
         *,
         writes: bool,
         after_commit: AfterCommit[R] | None = None,
+        unit: Unit | None = None,
+        store_defaults: StoreDefaults | None = None,
     ) -> None:
         self.service = service
         self.writes = writes
         self.after_commit = after_commit
+        self.unit = unit
+        self.store_defaults = dict(store_defaults or {})
         self.name = service.__name__
+        parameters = inspect.signature(service).parameters
+        for name in self.store_defaults:
+            if (
+                name not in parameters
+                or parameters[name].kind is not inspect.Parameter.KEYWORD_ONLY
+            ):
+                raise TypeError(f"{self.name} has no keyword-only parameter {name!r} to default")
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -85,9 +104,16 @@ class Operation(Generic[P, R]):
 
     def _bind(self, store: Store) -> Callable[P, Coroutine[Any, Any, R]]:
         service, writes, after_commit = self.service, self.writes, self.after_commit
+        own_unit, store_defaults = self.unit, self.store_defaults
 
         async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            unit = store.transaction() if writes else store.reader()
+            for name, fill in store_defaults.items():
+                if name not in kwargs:
+                    kwargs[name] = fill(store)
+            if own_unit is not None:
+                unit = own_unit(store)
+            else:
+                unit = store.transaction() if writes else store.reader()
             async with unit as session:
                 result = await service(session, store.customer_id, *args, **kwargs)
             if after_commit is not None:
@@ -105,12 +131,20 @@ class Operation(Generic[P, R]):
 
 
 def writes(
-    service: Service[P, R], *, after_commit: AfterCommit[R] | None = None
+    service: Service[P, R],
+    *,
+    after_commit: AfterCommit[R] | None = None,
+    unit: Unit | None = None,
+    store_defaults: StoreDefaults | None = None,
 ) -> Operation[P, R]:
     """Bind ``service`` as a write: a transaction that commits, or rolls back on error."""
-    return Operation(service, writes=True, after_commit=after_commit)
+    return Operation(
+        service, writes=True, after_commit=after_commit, unit=unit, store_defaults=store_defaults
+    )
 
 
-def reads(service: Service[P, R]) -> Operation[P, R]:
+def reads(
+    service: Service[P, R], *, store_defaults: StoreDefaults | None = None
+) -> Operation[P, R]:
     """Bind ``service`` as a read: on SQLite it never takes the write lock."""
-    return Operation(service, writes=False)
+    return Operation(service, writes=False, store_defaults=store_defaults)

@@ -1,8 +1,9 @@
 """Facades for tenancy: the Store's customer record, its API keys and its agents.
 
-Like :mod:`flightlog.store.facades`, each method is one committed transaction
-bound to the Store's customer. A few methods are *operator* actions and do
-not go through ``Store.transaction()``; see :func:`_operator_session`.
+Each method is a service function bound for the Store's customer (see
+``store/binding.py``): one committed transaction, with the service's own
+parameters, return type and docstring. A few methods are *operator* actions
+and do not go through ``Store.transaction()``; see :func:`_operator_session`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.enums import AgentStatus, AgentType, CustomerPlan, CustomerStatus
+from flightlog.enums import AgentStatus, AgentType, CustomerPlan
 from flightlog.models import Agent, Customer
 from flightlog.services import agents, api_keys, customers
 from flightlog.services._common import utc_now
+from flightlog.store.binding import Facade, reads, writes
 from flightlog.store.facades import _Facade
 
 if TYPE_CHECKING:
@@ -46,13 +48,20 @@ async def _operator_session(store: Store) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-class Customers(_Facade):
+class Customers(Facade):
     """``store.customers``: the Store's own customer record; sign-up and status are operator acts.
 
     There is no ``list`` here: listing every tenant is an operator's view across
     customers, which a tenant-bound Store must not offer. Operators call
     :func:`flightlog.services.customers.list_customers` with their own session.
     """
+
+    get = reads(customers.get_customer)
+    update = writes(customers.update_customer)
+    set_status = writes(customers.set_customer_status, unit=_operator_session)
+    suspend = writes(customers.suspend_customer, unit=_operator_session)
+    reactivate = writes(customers.reactivate_customer, unit=_operator_session)
+    churn = writes(customers.churn_customer, unit=_operator_session)
 
     async def create(
         self,
@@ -63,38 +72,15 @@ class Customers(_Facade):
         metadata: dict[str, Any] | None = None,
         actor: str | None = None,
     ) -> Customer:
-        """Operator: sign up a new tenant (open a Store with its id to act for it)."""
+        """Operator: sign up a new tenant (open a Store with its id to act for it).
+
+        Written out rather than bound: a binding passes the Store's customer,
+        and this act has none (it creates one).
+        """
         async with _operator_session(self._store) as s:
             return await customers.create_customer(
                 s, name=name, email=email, plan=plan, metadata=metadata, actor=actor
             )
-
-    async def get(self) -> Customer:
-        async with self._store.reader() as s:
-            return await customers.get_customer(s, customer_id=self._customer)
-
-    async def update(self, **changes: Any) -> Customer:
-        """Name, plan or metadata; refused while the customer is not ACTIVE."""
-        async with self._store.transaction() as s:
-            return await customers.update_customer(s, customer_id=self._customer, **changes)
-
-    async def set_status(
-        self, status: CustomerStatus | str, *, actor: str | None = None, reason: str | None = None
-    ) -> Customer:
-        """Operator: move the Store's customer through its lifecycle, audited."""
-        async with _operator_session(self._store) as s:
-            return await customers.set_customer_status(
-                s, customer_id=self._customer, status=status, actor=actor, reason=reason
-            )
-
-    async def suspend(self, *, actor: str | None = None, reason: str | None = None) -> Customer:
-        return await self.set_status(CustomerStatus.SUSPENDED, actor=actor, reason=reason)
-
-    async def reactivate(self, *, actor: str | None = None, reason: str | None = None) -> Customer:
-        return await self.set_status(CustomerStatus.ACTIVE, actor=actor, reason=reason)
-
-    async def churn(self, *, actor: str | None = None, reason: str | None = None) -> Customer:
-        return await self.set_status(CustomerStatus.CHURNED, actor=actor, reason=reason)
 
 
 class ApiKeys(_Facade):
