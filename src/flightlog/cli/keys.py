@@ -90,8 +90,8 @@ def create(
         customer_id = await _customer_id(session, customer)
         return await api_keys.create_key(
             session,
-            customer_id=customer_id,
-            name=name,
+            customer_id,
+            name,
             scopes=scope,
             expires_at=expires_at,
             actor="flightlog api-key create",
@@ -117,7 +117,7 @@ def list_(
     """
 
     async def work(session: AsyncSession) -> list[api_keys.ApiKeyInfo]:
-        return await api_keys.list_keys(session, customer_id=await _customer_id(session, customer))
+        return await api_keys.list_keys(session, await _customer_id(session, customer))
 
     keys = _in_transaction(settings_for(database_url), work)
     table = Table("prefix", "name", "scopes", "created", "last used", "state", title="API keys")
@@ -158,8 +158,8 @@ def revoke(
             raise NotFound(f"no API key {prefix!r} for this customer; see 'flightlog api-key list'")
         return await api_keys.revoke_key(
             session,
+            customer_id,
             key_id,
-            customer_id=customer_id,
             actor="flightlog api-key revoke",
             reason=reason,
         )

@@ -140,9 +140,10 @@ async def _audit(
 
 async def create_key(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
     name: str,
+    *,
     scopes: Iterable[str] = (),
     expires_at: datetime | None = None,
     actor: str | None = None,
@@ -226,9 +227,10 @@ async def verify_key(session: AsyncSession, key: str) -> VerifiedKey:
 
 async def revoke_key(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     key_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     actor: str | None = None,
     reason: str | None = None,
 ) -> ApiKeyInfo:
@@ -243,14 +245,14 @@ async def revoke_key(
 
 
 async def get_key(
-    session: AsyncSession, key_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, key_id: uuid.UUID
 ) -> ApiKeyInfo:
     """One key's public facts, or :class:`NotFound` (also for another customer's key)."""
     return ApiKeyInfo.of(await get_or_raise(session, ApiKey, key_id, customer_id=customer_id))
 
 
 async def list_keys(
-    session: AsyncSession, *, customer_id: uuid.UUID, include_revoked: bool = True
+    session: AsyncSession, customer_id: uuid.UUID, /, *, include_revoked: bool = True
 ) -> list[ApiKeyInfo]:
     """A customer's keys, oldest first, as :class:`ApiKeyInfo` (no hashes leave this module)."""
     stmt = select(ApiKey).where(ApiKey.customer_id == customer_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -83,52 +83,24 @@ class Customers(Facade):
             )
 
 
-class ApiKeys(_Facade):
-    """``store.api_keys``: issue, list and revoke the customer's keys; verify any key."""
+class ApiKeys(Facade):
+    """``store.api_keys``: issue, list and revoke the customer's keys; verify any key.
 
-    async def create(
-        self,
-        name: str,
-        *,
-        scopes: Iterable[str] = (),
-        expires_at: datetime | None = None,
-        actor: str | None = None,
-    ) -> api_keys.CreatedApiKey:
-        """The result's ``key`` is the only copy of the secret."""
-        async with self._store.transaction() as s:
-            return await api_keys.create_key(
-                s,
-                customer_id=self._customer,
-                name=name,
-                scopes=scopes,
-                expires_at=expires_at,
-                actor=actor,
-            )
+    ``create``'s result carries the key's ``key``: the only copy of the secret.
+    """
 
-    async def get(self, key_id: uuid.UUID) -> api_keys.ApiKeyInfo:
-        async with self._store.reader() as s:
-            return await api_keys.get_key(s, key_id, customer_id=self._customer)
-
-    async def list(self, *, include_revoked: bool = True) -> builtins.list[api_keys.ApiKeyInfo]:
-        async with self._store.reader() as s:
-            return await api_keys.list_keys(
-                s, customer_id=self._customer, include_revoked=include_revoked
-            )
-
-    async def revoke(
-        self, key_id: uuid.UUID, *, actor: str | None = None, reason: str | None = None
-    ) -> api_keys.ApiKeyInfo:
-        async with self._store.transaction() as s:
-            return await api_keys.revoke_key(
-                s, key_id, customer_id=self._customer, actor=actor, reason=reason
-            )
+    create = writes(api_keys.create_key)
+    get = reads(api_keys.get_key)
+    list = reads(api_keys.list_keys)
+    revoke = writes(api_keys.revoke_key)
 
     async def verify(self, key: str) -> api_keys.VerifiedKey:
         """Which customer a presented key speaks for: not bound to the Store's customer.
 
         It runs in an operator session because it must work whatever customer the
         Store was opened for, and it writes ``last_used_at``; the service itself
-        refuses keys of a customer that is not ACTIVE.
+        refuses keys of a customer that is not ACTIVE. Written out rather than
+        bound: a binding passes the Store's customer, and this act takes none.
         """
         async with _operator_session(self._store) as s:
             return await api_keys.verify_key(s, key)
