@@ -157,9 +157,7 @@ async def measure_reads(
     def timeline(after: TimelineCursor | None) -> Callable[[int], Awaitable[Any]]:
         async def read(i: int) -> Any:
             async with store.reader() as s:
-                return await run_timeline(
-                    s, big_run, customer_id=store.customer_id, after=after, limit=100
-                )
+                return await run_timeline(s, store.customer_id, big_run, after=after, limit=100)
 
         return read
 
@@ -187,8 +185,8 @@ async def measure_reads(
         async def service_page(i: int) -> Any:
             page = await list_events(
                 open_session,
+                store.customer_id,
                 task_id=big_task,
-                customer_id=store.customer_id,
                 after_id=at_depth + 13 * i,
                 limit=100,
             )

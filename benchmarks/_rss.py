@@ -68,9 +68,9 @@ async def _main(fx: Fixture, url: str, start: int, rows: int) -> dict[str, Any]:
         async with store.transaction() as s:
             written = await ingest_events(
                 s,
+                fx.customer_id,
+                store.settings.max_event_payload_bytes,
                 events(fx, start, rows),
-                customer_id=fx.customer_id,
-                max_payload_bytes=store.settings.max_event_payload_bytes,
             )
         seconds = time.perf_counter() - began
     return {

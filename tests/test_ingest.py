@@ -91,7 +91,9 @@ async def test_ingested_events_are_stored_exactly_like_orm_written_ones(store: S
         ]
         orm_ids = await event_service.append_batch(s, orm_rows)
     async with store.transaction() as s:
-        ingested_ids = await ingest_events_returning_ids(s, batch, customer_id=store.customer_id)
+        ingested_ids = await ingest_events_returning_ids(
+            s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, batch
+        )
 
     assert len(ingested_ids) == len(batch)
     assert await _raw_rows(store, "events", EVENT_COLUMNS, ingested_ids) == await _raw_rows(
@@ -134,8 +136,8 @@ async def test_ingested_metrics_are_stored_exactly_like_orm_written_ones(store: 
     before = datetime.now(UTC) - timedelta(minutes=5)
     async with store.transaction() as s:
         await metric_service.record_batch(s, [batch[0], batch[2]])
-        await ingest_metrics(s, [batch[0], batch[2]], customer_id=store.customer_id)
-        await ingest_metrics(s, [batch[1]], customer_id=store.customer_id)
+        await ingest_metrics(s, store.customer_id, [batch[0], batch[2]])
+        await ingest_metrics(s, store.customer_id, [batch[1]])
     async with store.reader() as s:
         points = list(
             await s.scalars(
@@ -170,7 +172,11 @@ async def test_invalid_row_in_the_last_chunk_leaves_nothing_written(store: Store
     with pytest.raises(ValidationError) as caught:
         async with store.transaction() as s:
             await ingest_events(
-                s, _stream(task.id, 35, bad_at=34), customer_id=store.customer_id, chunk_size=10
+                s,
+                store.customer_id,
+                event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+                _stream(task.id, 35, bad_at=34),
+                chunk_size=10,
             )
     assert "#34" in str(caught.value)
     assert caught.value.details["index"] == 34
@@ -183,9 +189,18 @@ async def test_a_failed_stream_is_undone_even_if_the_caller_carries_on(store: St
     async with store.transaction() as s:
         with pytest.raises(ValidationError, match="#25"):
             await ingest_events(
-                s, _stream(task.id, 30, bad_at=25), customer_id=store.customer_id, chunk_size=10
+                s,
+                store.customer_id,
+                event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+                _stream(task.id, 30, bad_at=25),
+                chunk_size=10,
             )
-        assert await ingest_events(s, _stream(task.id, 3), customer_id=store.customer_id) == 3
+        assert (
+            await ingest_events(
+                s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, _stream(task.id, 3)
+            )
+            == 3
+        )
     assert await _event_count(store, task.id) == before + 3
 
 
@@ -194,7 +209,13 @@ async def test_the_source_is_streamed_not_materialised(store: Store) -> None:
     endless = _stream(task.id, 10**12, bad_at=45)
     with pytest.raises(ValidationError, match="#45"):
         async with store.transaction() as s:
-            await ingest_events(s, endless, customer_id=store.customer_id, chunk_size=20)
+            await ingest_events(
+                s,
+                store.customer_id,
+                event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+                endless,
+                chunk_size=20,
+            )
     assert next(endless)["content"] == "e60"
 
 
@@ -202,7 +223,11 @@ async def test_many_chunks_are_written_in_order_with_their_ids(store: Store) -> 
     task, _ = await _task_and_run(store)
     async with store.transaction() as s:
         ids = await ingest_events_returning_ids(
-            s, _stream(task.id, 2345), customer_id=store.customer_id, chunk_size=500
+            s,
+            store.customer_id,
+            event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+            _stream(task.id, 2345),
+            chunk_size=500,
         )
     assert ids == sorted(ids)
     assert len(set(ids)) == 2345
@@ -210,7 +235,12 @@ async def test_many_chunks_are_written_in_order_with_their_ids(store: Store) -> 
         rows = (await s.execute(select(Event.id, Event.content).where(Event.id.in_(ids)))).all()
     assert sorted(rows) == [(i, f"e{n}") for n, i in enumerate(ids)]
     async with store.transaction() as s:
-        assert await ingest_events(s, iter(()), customer_id=store.customer_id) == 0
+        assert (
+            await ingest_events(
+                s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, iter(())
+            )
+            == 0
+        )
 
 
 async def test_another_customers_ids_in_a_later_chunk_reject_everything(
@@ -225,14 +255,16 @@ async def test_another_customers_ids_in_a_later_chunk_reject_everything(
     )
     with pytest.raises(NotFound):
         async with store.transaction() as s:
-            await ingest_events(s, events, customer_id=store.customer_id, chunk_size=10)
+            await ingest_events(
+                s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, events, chunk_size=10
+            )
     points = [
         {"name": "m", "value": 1.0, "run_id": run.id},
         {"name": "m", "value": 2.0, "task_id": theirs.id},
     ]
     with pytest.raises(NotFound):
         async with store.transaction() as s:
-            await ingest_metrics(s, points, customer_id=store.customer_id)
+            await ingest_metrics(s, store.customer_id, points)
     assert await _event_count(store, task.id) == before
     async with store.reader() as s:
         assert (
@@ -248,11 +280,12 @@ async def test_a_missing_parent_event_is_not_found_and_nothing_is_written(store:
         async with store.transaction() as s:
             await ingest_events(
                 s,
+                store.customer_id,
+                event_service.DEFAULT_MAX_PAYLOAD_BYTES,
                 [
                     {"event_type": "LOG", "task_id": task.id},
                     {"event_type": "LOG", "task_id": task.id, "parent_event_id": 10**12},
                 ],
-                customer_id=store.customer_id,
             )
     assert await _event_count(store, task.id) == before
 
@@ -262,7 +295,7 @@ async def test_points_need_a_task_or_run_and_name_their_index(store: Store) -> N
     points = [{"name": "ok", "value": 1.0, "task_id": task.id}, {"name": "orphan", "value": 1.0}]
     with pytest.raises(ValidationError, match="#1") as caught:
         async with store.transaction() as s:
-            await ingest_metrics(s, points, customer_id=store.customer_id)
+            await ingest_metrics(s, store.customer_id, points)
     assert caught.value.details["index"] == 1
 
 

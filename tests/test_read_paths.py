@@ -18,6 +18,7 @@ from flightlog import NotFound, RunStatus, Store, ValidationError
 from flightlog.ingest import ingest_events, ingest_metrics
 from flightlog.models import AgentRun, Customer, Event, MetricPoint, Task, TaskRun
 from flightlog.services import metrics as metric_service
+from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
 from flightlog.services.timeline import TimelineCursor, run_timeline
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -25,7 +26,7 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 async def _ingest(store: Store, rows: list[dict[str, Any]]) -> None:
     async with store.transaction() as s:
-        await ingest_events(s, rows, customer_id=store.customer_id, chunk_size=97)
+        await ingest_events(s, store.customer_id, DEFAULT_MAX_PAYLOAD_BYTES, rows, chunk_size=97)
 
 
 async def _plain_ids(store: Store, **where: uuid.UUID) -> list[int]:
@@ -154,9 +155,7 @@ async def test_run_timeline_matches_a_plain_query(store: Store) -> None:
         after: TimelineCursor | None = None
         while True:
             async with store.reader() as s:
-                page = await run_timeline(
-                    s, run.id, customer_id=store.customer_id, after=after, limit=limit
-                )
+                page = await run_timeline(s, store.customer_id, run.id, after=after, limit=limit)
             seen += [(e.at, 0 if e.kind == "agent_run" else 1, e.item.id) for e in page.entries]
             if page.next_cursor is None:
                 break
@@ -171,12 +170,12 @@ async def test_run_timeline_is_scoped_and_checks_its_cursor(store: Store) -> Non
         s.add(customer)
     async with store.reader() as s:
         with pytest.raises(NotFound):
-            await run_timeline(s, run.id, customer_id=customer.id)
+            await run_timeline(s, customer.id, run.id)
         bad = TimelineCursor(at=T0, kind="event", key="not-a-number")
         with pytest.raises(ValidationError, match="cursor"):
-            await run_timeline(s, run.id, customer_id=store.customer_id, after=bad)
+            await run_timeline(s, store.customer_id, run.id, after=bad)
         with pytest.raises(ValidationError, match="limit"):
-            await run_timeline(s, run.id, customer_id=store.customer_id, limit=0)
+            await run_timeline(s, store.customer_id, run.id, limit=0)
 
 
 async def test_metric_series_and_aggregates_match_a_plain_query(store: Store) -> None:
@@ -194,7 +193,7 @@ async def test_metric_series_and_aggregates_match_a_plain_query(store: Store) ->
         for i in range(400)
     ]
     async with store.transaction() as s:
-        await ingest_metrics(s, points, customer_id=store.customer_id, chunk_size=64)
+        await ingest_metrics(s, store.customer_id, points, chunk_size=64)
 
     for scope in ({"task_id": task.id}, {"run_id": run.id}):
         column = MetricPoint.task_id if "task_id" in scope else MetricPoint.run_id
@@ -207,8 +206,8 @@ async def test_metric_series_and_aggregates_match_a_plain_query(store: Store) ->
                     .order_by(MetricPoint.recorded_at, MetricPoint.id)
                 )
             ).all()
-            series = await metric_service.series(s, "tokens", **scope)
-            summary = await metric_service.summarize(s, **scope)
+            series = await metric_service.series(s, store.customer_id, "tokens", **scope)
+            summary = await metric_service.summarize(s, store.customer_id, **scope)
         assert [p.id for p in series] == [i for i, name, _ in plain if name == "tokens"]
         for name in ("cpu", "tokens", "latency"):
             values = [v for _, n, v in plain if n == name]

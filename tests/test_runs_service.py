@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import case, func, select, text
@@ -15,6 +17,7 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import AgentRunStatus, ApprovalStatus
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Task, TaskRun
+from flightlog.services import runs as run_service
 from flightlog.settings import Settings
 from flightlog.store import Store, open_store
 
@@ -111,6 +114,33 @@ async def test_plan_approval_lets_the_run_proceed(store: Store) -> None:
     assert decision[0].actor == "alice"
     done = await store.runs.finish(run.id)
     assert done.status is RunStatus.COMPLETED
+
+
+async def test_decide_plan_is_the_one_verb_and_approve_reject_are_its_shortcuts(
+    store: Store,
+) -> None:
+    task = await store.tasks.create(title="decided")
+    first = await store.runs.start(task.id, plan={"steps": ["a"]}, await_plan_approval=True)
+    approved = await store.runs.decide_plan(first.id, approve=True, decided_by="alice")
+    assert (approved.status, approved.plan_status) == (RunStatus.RUNNING, ApprovalStatus.APPROVED)
+    second = await store.runs.start(task.id, plan={"steps": ["b"]}, await_plan_approval=True)
+    rejected = await store.runs.decide_plan(
+        second.id, approve=False, decided_by="bob", comment="no"
+    )
+    assert (rejected.status, rejected.plan_status) == (RunStatus.CANCELLED, ApprovalStatus.REJECTED)
+    with pytest.raises(ValidationError, match="decided_by"):
+        await store.runs.decide_plan(first.id, approve=True, decided_by=" ")
+
+
+@pytest.mark.parametrize(
+    "shortcut", [run_service.fail_run, run_service.timeout_run, run_service.cancel_run]
+)
+def test_the_finishing_shortcuts_take_what_finish_takes_but_the_status(shortcut: Any) -> None:
+    """fail, timeout and cancel forward to finish_run: a parameter added there belongs here too."""
+    finish = inspect.signature(run_service.finish_run).parameters
+    mine = inspect.signature(shortcut).parameters
+    assert set(mine) == set(finish) - {"status"}
+    assert all(mine[name].kind is finish[name].kind for name in mine)
 
 
 async def test_rejected_plan_ends_the_run(store: Store) -> None:

@@ -86,13 +86,15 @@ async def test_seeded_events_and_points_stream_through_the_batch_ingest_path(
     streamed: Counter[str] = Counter()
 
     def counting(real: Any, kind: str) -> Any:
-        async def through_ingest(session: Any, rows: Iterator[Any], **options: Any) -> int:
+        async def through_ingest(session: Any, *leading_then_rows: Any, **options: Any) -> int:
+            *leading, rows = leading_then_rows
+
             def counted() -> Iterator[Any]:
                 for row in rows:
                     streamed[kind] += 1
                     yield row
 
-            written: int = await real(session, counted(), **options)
+            written: int = await real(session, *leading, counted(), **options)
             return written
 
         return through_ingest

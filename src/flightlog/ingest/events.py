@@ -285,10 +285,10 @@ def event_preparer(
 
 async def _ingest(
     session: AsyncSession,
-    events: Iterable[NewEvent | dict[str, Any]],
-    *,
     customer_id: uuid.UUID,
     max_payload_bytes: int,
+    events: Iterable[NewEvent | dict[str, Any]],
+    *,
     chunk_size: int,
     ids: list[int] | None,
 ) -> int:
@@ -306,13 +306,18 @@ async def _ingest(
 
 async def ingest_events(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    max_payload_bytes: int,
+    /,
     events: Iterable[NewEvent | dict[str, Any]],
     *,
-    customer_id: uuid.UUID,
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> int:
     """Append a stream of events for ``customer_id`` atomically; return how many.
+
+    ``max_payload_bytes`` is the payload limit: the Store passes its
+    ``FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES``, whose default is
+    ``DEFAULT_MAX_PAYLOAD_BYTES``.
 
     The iterable is consumed ``chunk_size`` at a time, so a generator of
     millions of events runs in flat memory. Each chunk's referenced task,
@@ -322,21 +327,17 @@ async def ingest_events(
     caller's transaction and never commits.
     """
     return await _ingest(
-        session,
-        events,
-        customer_id=customer_id,
-        max_payload_bytes=max_payload_bytes,
-        chunk_size=chunk_size,
-        ids=None,
+        session, customer_id, max_payload_bytes, events, chunk_size=chunk_size, ids=None
     )
 
 
 async def ingest_events_returning_ids(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    max_payload_bytes: int,
+    /,
     events: Iterable[NewEvent | dict[str, Any]],
     *,
-    customer_id: uuid.UUID,
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> list[int]:
     """:func:`ingest_events`, returning the new ids in input order.
@@ -347,12 +348,5 @@ async def ingest_events_returning_ids(
     for unbounded streams.
     """
     ids: list[int] = []
-    await _ingest(
-        session,
-        events,
-        customer_id=customer_id,
-        max_payload_bytes=max_payload_bytes,
-        chunk_size=chunk_size,
-        ids=ids,
-    )
+    await _ingest(session, customer_id, max_payload_bytes, events, chunk_size=chunk_size, ids=ids)
     return ids

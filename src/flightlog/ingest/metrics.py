@@ -189,9 +189,10 @@ def metric_preparer(codec: Codec) -> Callable[[Any, int | None], Row]:
 
 async def ingest_metrics(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     metrics: Iterable[NewMetric | dict[str, Any]],
     *,
-    customer_id: uuid.UUID,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> int:
     """Record a stream of points atomically for ``customer_id``; return how many.

@@ -33,6 +33,7 @@ from flightlog.enums import (
     TaskStatus,
 )
 from flightlog.ingest import ingest_events, ingest_metrics
+from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 ROLES = ["TeamLeader", "ProductManager", "Architect", "Engineer", "QA"]
@@ -281,15 +282,16 @@ async def seed_database(
 
     counts["events"] = await ingest_events(
         session,
+        customer_id,
+        DEFAULT_MAX_PAYLOAD_BYTES,
         _event_rows(run_plan, spec, customer_id, report),
-        customer_id=customer_id,
         chunk_size=CHUNK,
     )
     # A generator of its own, so the points do not depend on how the events were drawn.
     counts["metric_points"] = await ingest_metrics(
         session,
+        customer_id,
         _metric_rows(run_plan, spec, random.Random(f"{seed}/metrics"), report),
-        customer_id=customer_id,
         chunk_size=CHUNK,
     )
     return counts

@@ -42,9 +42,10 @@ async def _owned_run(session: AsyncSession, run_id: uuid.UUID, customer_id: uuid
 
 async def start_agent_run(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     agent_name: str,
     parent_id: uuid.UUID | None = None,
     agent_id: uuid.UUID | None = None,
@@ -127,9 +128,10 @@ async def _roll_up_usage(session: AsyncSession, run: TaskRun) -> None:
 
 async def record_usage(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     agent_run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     tokens_in: int = 0,
     tokens_out: int = 0,
     cost_usd: Decimal | float | int | str = 0,
@@ -149,7 +151,7 @@ async def record_usage(
 
 
 async def mark_running(
-    session: AsyncSession, agent_run_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, agent_run_id: uuid.UUID
 ) -> AgentRun:
     """STARTED -> RUNNING."""
     run, agent_run = await _lock(session, agent_run_id, customer_id)
@@ -172,9 +174,10 @@ async def mark_running(
 
 async def finish_agent_run(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     agent_run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     status: AgentRunStatus = AgentRunStatus.COMPLETED,
     output_summary: str | None = None,
     error_message: str | None = None,
@@ -223,7 +226,7 @@ async def finish_agent_run(
 
 
 async def list_agent_runs(
-    session: AsyncSession, run_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, run_id: uuid.UUID
 ) -> list[AgentRun]:
     """A run's agent runs in start order (the timeline of who did what)."""
     await _owned_run(session, run_id, customer_id)

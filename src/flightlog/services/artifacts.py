@@ -1,4 +1,9 @@
-"""Artifacts: versioned by name per task, stored once per content hash, verified on read."""
+"""Artifacts: versioned by name per task, stored once per content hash, verified on read.
+
+:func:`put` and :func:`read` take the blob policy third, after the customer
+(the Store passes its own, ``store.blob_policy``): where content goes is the
+deployment's choice, not a caller's.
+"""
 
 from __future__ import annotations
 
@@ -43,12 +48,13 @@ async def _store_blob(session: AsyncSession, content: bytes, policy: BlobPolicy)
 
 async def put(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    policy: BlobPolicy,
+    /,
     task_id: uuid.UUID,
     name: str,
     content: bytes,
     *,
-    customer_id: uuid.UUID,
-    policy: BlobPolicy,
     content_type: str = "application/octet-stream",
     artifact_type: ArtifactType | str = ArtifactType.OTHER,
     run_id: uuid.UUID | None = None,
@@ -87,16 +93,16 @@ async def put(
     return artifact
 
 
-async def get(session: AsyncSession, artifact_id: uuid.UUID, *, customer_id: uuid.UUID) -> Artifact:
+async def get(session: AsyncSession, customer_id: uuid.UUID, /, artifact_id: uuid.UUID) -> Artifact:
     """The artifact's record (not its content); another customer's is NotFound."""
     return await get_owned(session, Artifact, artifact_id, customer_id=customer_id)
 
 
 async def read(
-    session: AsyncSession, artifact_id: uuid.UUID, *, customer_id: uuid.UUID, policy: BlobPolicy
+    session: AsyncSession, customer_id: uuid.UUID, policy: BlobPolicy, /, artifact_id: uuid.UUID
 ) -> bytes:
     """The artifact's content, verified against its SHA-256."""
-    artifact = await get(session, artifact_id, customer_id=customer_id)
+    artifact = await get(session, customer_id, artifact_id)
     blob = await get_or_raise(session, ArtifactBlob, artifact.sha256)
     if blob.content is not None:
         blobs.verify(blob.content, blob.sha256)
@@ -106,7 +112,7 @@ async def read(
 
 
 async def versions(
-    session: AsyncSession, task_id: uuid.UUID, name: str, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID, name: str
 ) -> list[Artifact]:
     """Every version of a named artifact, oldest first."""
     await get_owned(session, Task, task_id, customer_id=customer_id)
@@ -119,7 +125,7 @@ async def versions(
 
 
 async def latest(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> list[Artifact]:
     """The newest version of each artifact name on a task."""
     await get_owned(session, Task, task_id, customer_id=customer_id)

@@ -56,9 +56,10 @@ def _claimable(now: datetime) -> object:
 
 async def claim(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
     worker: str,
+    *,
     lease_seconds: float = 300.0,
     limit: int = 1,
 ) -> list[Claim]:
@@ -87,13 +88,9 @@ async def claim(
         task.lease_expires_at = expires
         queued = await run_service.queued_run(session, task.id)
         if queued is not None:
-            run = await run_queue.begin_run(
-                session, queued.id, customer_id=customer_id, actor=worker
-            )
+            run = await run_queue.begin_run(session, customer_id, queued.id, actor=worker)
         else:
-            run = await run_service.start_run(
-                session, task.id, customer_id=customer_id, actor=worker
-            )
+            run = await run_service.start_run(session, customer_id, task.id, actor=worker)
         claims.append(Claim(task.id, run.id, worker, expires))
     return claims
 
@@ -161,10 +158,11 @@ async def _held_run(session: AsyncSession, claimed: Claim, *, customer_id: uuid.
 
 async def heartbeat(
     session: AsyncSession,
-    task_id: uuid.UUID,
-    *,
     customer_id: uuid.UUID,
+    /,
+    task_id: uuid.UUID,
     worker: str,
+    *,
     lease_seconds: float = 300.0,
 ) -> datetime:
     """Extend a live lease; refused once it has expired."""
@@ -177,9 +175,10 @@ async def heartbeat(
 
 async def complete(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     claimed: Claim,
     *,
-    customer_id: uuid.UUID,
     status: RunStatus = RunStatus.COMPLETED,
     results: dict[str, object] | None = None,
     error_message: str | None = None,
@@ -188,8 +187,8 @@ async def complete(
     task = await _held_run(session, claimed, customer_id=customer_id)
     run = await run_service.finish_run(
         session,
+        customer_id,
         claimed.run_id,
-        customer_id=customer_id,
         status=status,
         results=results,
         error_message=error_message,
@@ -202,14 +201,14 @@ async def complete(
 
 
 async def release(
-    session: AsyncSession, claimed: Claim, *, customer_id: uuid.UUID, reason: str | None = None
+    session: AsyncSession, customer_id: uuid.UUID, /, claimed: Claim, *, reason: str | None = None
 ) -> None:
     """Give a claimed task back unfinished: its run is cancelled, the task is PENDING again."""
     task = await _held_run(session, claimed, customer_id=customer_id)
     await run_service.finish_run(
         session,
+        customer_id,
         claimed.run_id,
-        customer_id=customer_id,
         status=RunStatus.CANCELLED,
         actor=claimed.worker,
         error_message=reason,

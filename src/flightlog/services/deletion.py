@@ -30,7 +30,7 @@ async def _task_tree(session: AsyncSession, task_id: uuid.UUID) -> list[uuid.UUI
 
 
 async def delete_task(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> DeletionResult:
     """Delete the task; the database cascades to runs, agent runs, events, metrics, artifacts.
 

@@ -2,6 +2,12 @@
 
 Ids only grow, so "events after id N" is a stable cursor: a reader never
 skips or repeats a row, however many writers append meanwhile.
+
+:func:`append_event` and :func:`list_events` are the tenant's operations
+(``store.events.append`` and ``store.events.list``): they stamp and check the
+customer. :func:`append` and :func:`append_batch` write events exactly as
+given, for code that built them itself (other services' audit events); the
+Store's batch path is :mod:`flightlog.ingest`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
 from flightlog.services._common import AwareDatetime
+from flightlog.services.scope import assert_owned
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 MAX_PAGE_SIZE = 1000
@@ -120,12 +127,44 @@ async def append(
     *,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> Event:
-    """Append one event and return it with its id."""
-    valid = validate_event(event, max_payload_bytes=max_payload_bytes)
+    """Append one event as given (its ``customer_id`` included) and return it with its id."""
+    return await _add(session, validate_event(event, max_payload_bytes=max_payload_bytes))
+
+
+async def _add(session: AsyncSession, valid: NewEvent) -> Event:
     row = Event(**_row(valid))
     session.add(row)
     await session.flush()
     return row
+
+
+async def append_event(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    max_payload_bytes: int,
+    /,
+    event: NewEvent | dict[str, Any],
+) -> Event:
+    """Append one event of the customer and return it with its id.
+
+    The event's ``customer_id`` becomes the customer. Every task, run, agent
+    run, agent and parent event it names must be the customer's, else
+    :class:`NotFound`. ``max_payload_bytes`` is the payload limit; the Store
+    passes its own (``FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES``).
+    """
+    valid = validate_event(event, max_payload_bytes=max_payload_bytes).model_copy(
+        update={"customer_id": customer_id}
+    )
+    await assert_owned(
+        session,
+        customer_id,
+        task_ids=[valid.task_id],
+        run_ids=[valid.run_id],
+        agent_run_ids=[valid.agent_run_id],
+        agent_ids=[valid.agent_id],
+        event_ids=[valid.parent_event_id],
+    )
+    return await _add(session, valid)
 
 
 async def append_batch(
@@ -170,10 +209,11 @@ def _members(enum_cls: Any, values: Iterable[Any], what: str) -> list[Any]:
 
 async def list_events(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     *,
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
-    customer_id: uuid.UUID | None = None,
     after_id: int = 0,
     limit: int = 100,
     event_types: Sequence[EventType] | None = None,
@@ -181,12 +221,50 @@ async def list_events(
     agent_role: str | None = None,
     up_to_id: int | None = None,
 ) -> EventPage:
-    """A page of events in strict id order, after the cursor ``after_id``.
+    """A page of the customer's events in strict id order, after the cursor ``after_id``.
 
-    ``up_to_id`` stops the page there (a live feed's watermark, see ``event_feed``).
+    Without a ``task_id`` or ``run_id``, all of the customer's events. A task
+    or run of another customer is :class:`NotFound`. The page query is
+    already confined to the customer, so a page with rows proves the task or
+    run is theirs; only an empty page pays for the check that tells "no
+    events (yet)" from "not yours". ``up_to_id`` stops the page there (a live
+    feed's watermark, see ``event_feed``).
     """
-    if task_id is None and run_id is None and customer_id is None:
-        raise ValidationError("Give a task_id, run_id or customer_id to read events.")
+    page = await event_page(
+        session,
+        customer_id,
+        task_id=task_id,
+        run_id=run_id,
+        after_id=after_id,
+        limit=limit,
+        event_types=event_types,
+        severities=severities,
+        agent_role=agent_role,
+        up_to_id=up_to_id,
+    )
+    if not page.items:
+        await assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
+    return page
+
+
+async def event_page(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+    event_types: Sequence[EventType] | None = None,
+    severities: Sequence[EventSeverity] | None = None,
+    agent_role: str | None = None,
+    up_to_id: int | None = None,
+) -> EventPage:
+    """:func:`list_events` without the ownership check: another customer's task reads as empty.
+
+    For a reader that made the check once and then polls (the live stream).
+    """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
     if not 0 <= after_id <= MAX_EVENT_ID:
@@ -198,8 +276,7 @@ async def list_events(
         stmt = stmt.where(Event.task_id == task_id)
     if run_id is not None:
         stmt = stmt.where(Event.run_id == run_id)
-    if customer_id is not None:
-        stmt = stmt.where(Event.customer_id == customer_id)
+    stmt = stmt.where(Event.customer_id == customer_id)
     if event_types:
         stmt = stmt.where(Event.event_type.in_(_members(EventType, event_types, "event type")))
     if severities:

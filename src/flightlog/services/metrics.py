@@ -1,4 +1,10 @@
-"""Metric points: record one or a batch, read a series, aggregate by name and by time bucket."""
+"""Metric points: record one or a batch, read a series, aggregate by name and by time bucket.
+
+Every point belongs to a task or a run of the customer: :func:`record_metric`
+and the readers check that (``store.metrics``). :func:`record` and
+:func:`record_batch` write points as given, for code that checked them itself;
+the Store's batch path is :mod:`flightlog.ingest`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from flightlog.errors import ValidationError
 from flightlog.models import MetricPoint
 from flightlog.services._common import AwareDatetime, require
 from flightlog.services._dialect import epoch_bucket
+from flightlog.services.scope import assert_owned
 
 MAX_SERIES_POINTS = 100_000
 
@@ -91,11 +98,32 @@ def _row(metric: NewMetric) -> dict[str, Any]:
 
 
 async def record(session: AsyncSession, metric: NewMetric | dict[str, Any]) -> MetricPoint:
-    """Record one point."""
+    """Record one point as given."""
     point = MetricPoint(**_row(validate_metric(metric)))
     session.add(point)
     await session.flush()
     return point
+
+
+async def record_metric(
+    session: AsyncSession, customer_id: uuid.UUID, /, metric: NewMetric | dict[str, Any]
+) -> MetricPoint:
+    """Record one point of a task or a run of the customer.
+
+    A point with neither ``task_id`` nor ``run_id`` is a :class:`ValidationError`;
+    a task, run or agent run of another customer is :class:`NotFound`.
+    """
+    valid = validate_metric(metric)
+    if valid.task_id is None and valid.run_id is None:
+        raise ValidationError("metric #0 needs a task_id or a run_id", index=0)
+    await assert_owned(
+        session,
+        customer_id,
+        task_ids=[valid.task_id],
+        run_ids=[valid.run_id],
+        agent_run_ids=[valid.agent_run_id],
+    )
+    return await record(session, valid)
 
 
 async def record_batch(session: AsyncSession, metrics: Iterable[NewMetric | dict[str, Any]]) -> int:
@@ -132,8 +160,19 @@ def _scoped(
     return stmt
 
 
+async def _check_readable(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    task_id: uuid.UUID | None,
+    run_id: uuid.UUID | None,
+) -> None:
+    await assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
+
+
 async def series(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     name: str,
     *,
     task_id: uuid.UUID | None = None,
@@ -142,7 +181,8 @@ async def series(
     until: datetime | None = None,
     limit: int = 10_000,
 ) -> list[MetricPoint]:
-    """Points of one named series in time order."""
+    """Points of one named series of the customer's task or run, in time order."""
+    await _check_readable(session, customer_id, task_id, run_id)
     require(1 <= limit <= MAX_SERIES_POINTS, f"limit must be between 1 and {MAX_SERIES_POINTS}")
     stmt = _scoped(
         select(MetricPoint).where(MetricPoint.name == name),
@@ -157,6 +197,8 @@ async def series(
 
 async def summarize(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     *,
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
@@ -164,7 +206,8 @@ async def summarize(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, MetricSummary]:
-    """count, min, max, avg and last value per metric name."""
+    """count, min, max, avg and last value per metric name of the customer's task or run."""
+    await _check_readable(session, customer_id, task_id, run_id)
     stmt = _scoped(
         select(
             MetricPoint.name,
@@ -219,6 +262,8 @@ async def summarize(
 
 async def buckets(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     name: str,
     *,
     bucket_seconds: int,
@@ -228,6 +273,7 @@ async def buckets(
     until: datetime | None = None,
 ) -> list[MetricBucket]:
     """Aggregates of one series per ``bucket_seconds``-wide window, oldest first."""
+    await _check_readable(session, customer_id, task_id, run_id)
     require(bucket_seconds >= 1, "bucket_seconds must be at least 1")
     bucket = epoch_bucket(session, MetricPoint.recorded_at, bucket_seconds).label("bucket")
     stmt = _scoped(

@@ -37,9 +37,10 @@ _WAITS_AGAIN = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TI
 
 async def enqueue_run(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     task_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     plan: dict[str, Any] | None = None,
     input_context: dict[str, Any] | None = None,
     agent_id: uuid.UUID | None = None,
@@ -91,9 +92,10 @@ async def enqueue_run(
 
 async def begin_run(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     await_plan_approval: bool = False,
     actor: str | None = None,
 ) -> TaskRun:

@@ -113,9 +113,10 @@ async def set_run_status(
 
 async def start_run(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     task_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     plan: dict[str, Any] | None = None,
     await_plan_approval: bool = False,
     input_context: dict[str, Any] | None = None,
@@ -158,13 +159,13 @@ async def start_run(
     return run
 
 
-async def get_run(session: AsyncSession, run_id: uuid.UUID, *, customer_id: uuid.UUID) -> TaskRun:
+async def get_run(session: AsyncSession, customer_id: uuid.UUID, /, run_id: uuid.UUID) -> TaskRun:
     """The run, or :class:`NotFound` (also when it belongs to another customer)."""
     return await get_owned(session, TaskRun, run_id, customer_id=customer_id)
 
 
 async def list_runs(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID
+    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> list[TaskRun]:
     """A task's runs in run-number order."""
     await get_owned(session, Task, task_id, customer_id=customer_id)
@@ -174,10 +175,11 @@ async def list_runs(
 
 async def submit_plan(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     run_id: uuid.UUID,
     plan: dict[str, Any],
     *,
-    customer_id: uuid.UUID,
     actor: str | None = None,
 ) -> TaskRun:
     """A running run proposes a plan and waits until a person approves it."""
@@ -192,9 +194,10 @@ async def submit_plan(
 
 async def decide_plan(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     approve: bool,
     decided_by: str,
     comment: str | None = None,
@@ -215,6 +218,36 @@ async def decide_plan(
     else:
         await _finish(session, task, run, RunStatus.CANCELLED, actor=decided_by, data=decision)
     return run
+
+
+async def approve_plan(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    run_id: uuid.UUID,
+    *,
+    decided_by: str,
+    comment: str | None = None,
+) -> TaskRun:
+    """:func:`decide_plan` with ``approve=True``: the run resumes RUNNING."""
+    return await decide_plan(
+        session, customer_id, run_id, approve=True, decided_by=decided_by, comment=comment
+    )
+
+
+async def reject_plan(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    run_id: uuid.UUID,
+    *,
+    decided_by: str,
+    comment: str | None = None,
+) -> TaskRun:
+    """:func:`decide_plan` with ``approve=False``: the run ends CANCELLED."""
+    return await decide_plan(
+        session, customer_id, run_id, approve=False, decided_by=decided_by, comment=comment
+    )
 
 
 async def _cancel_agent_runs(session: AsyncSession, task: Task, run: TaskRun) -> None:
@@ -275,9 +308,10 @@ async def _finish(
 
 async def finish_run(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     status: RunStatus = RunStatus.COMPLETED,
     results: dict[str, Any] | None = None,
     error_message: str | None = None,
@@ -309,11 +343,108 @@ async def finish_run(
     return run
 
 
+async def fail_run(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    run_id: uuid.UUID,
+    *,
+    error_message: str,
+    error_details: dict[str, Any] | None = None,
+    results: dict[str, Any] | None = None,
+    memory_usage_mb: int | None = None,
+    cpu_time_ms: int | None = None,
+    git_commit: str | None = None,
+    pr_url: str | None = None,
+    actor: str | None = None,
+) -> TaskRun:
+    """:func:`finish_run` with ``status=FAILED``; the error message is required here."""
+    return await finish_run(
+        session,
+        customer_id,
+        run_id,
+        status=RunStatus.FAILED,
+        error_message=error_message,
+        error_details=error_details,
+        results=results,
+        memory_usage_mb=memory_usage_mb,
+        cpu_time_ms=cpu_time_ms,
+        git_commit=git_commit,
+        pr_url=pr_url,
+        actor=actor,
+    )
+
+
+async def timeout_run(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    run_id: uuid.UUID,
+    *,
+    results: dict[str, Any] | None = None,
+    error_message: str | None = None,
+    error_details: dict[str, Any] | None = None,
+    memory_usage_mb: int | None = None,
+    cpu_time_ms: int | None = None,
+    git_commit: str | None = None,
+    pr_url: str | None = None,
+    actor: str | None = None,
+) -> TaskRun:
+    """:func:`finish_run` with ``status=TIMEOUT``."""
+    return await finish_run(
+        session,
+        customer_id,
+        run_id,
+        status=RunStatus.TIMEOUT,
+        results=results,
+        error_message=error_message,
+        error_details=error_details,
+        memory_usage_mb=memory_usage_mb,
+        cpu_time_ms=cpu_time_ms,
+        git_commit=git_commit,
+        pr_url=pr_url,
+        actor=actor,
+    )
+
+
+async def cancel_run(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    run_id: uuid.UUID,
+    *,
+    results: dict[str, Any] | None = None,
+    error_message: str | None = None,
+    error_details: dict[str, Any] | None = None,
+    memory_usage_mb: int | None = None,
+    cpu_time_ms: int | None = None,
+    git_commit: str | None = None,
+    pr_url: str | None = None,
+    actor: str | None = None,
+) -> TaskRun:
+    """:func:`finish_run` with ``status=CANCELLED``: its active agent runs are cancelled too."""
+    return await finish_run(
+        session,
+        customer_id,
+        run_id,
+        status=RunStatus.CANCELLED,
+        results=results,
+        error_message=error_message,
+        error_details=error_details,
+        memory_usage_mb=memory_usage_mb,
+        cpu_time_ms=cpu_time_ms,
+        git_commit=git_commit,
+        pr_url=pr_url,
+        actor=actor,
+    )
+
+
 async def cancel_task(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     task_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     actor: str | None = None,
     reason: str | None = None,
 ) -> Task:

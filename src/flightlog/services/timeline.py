@@ -99,9 +99,10 @@ def _sort_key(entry: TimelineEntry) -> tuple[datetime, int, Any]:
 
 async def run_timeline(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     run_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     after: TimelineCursor | None = None,
     limit: int = 500,
 ) -> Timeline:
@@ -117,7 +118,7 @@ async def run_timeline(
             _parse_key(after.kind, after.key)
         except ValueError:
             require(False, f"malformed timeline cursor key {after.key!r}")
-    run = await get_run(session, run_id, customer_id=customer_id)
+    run = await get_run(session, customer_id, run_id)
     agent_runs = (await session.scalars(_agent_runs(run_id, after, limit))).all()
     events = (await session.scalars(_events(run_id, after, limit))).all()
     merged = heapq.merge(

@@ -19,6 +19,11 @@ must not happen if it rolls back (deleting blob files). ``unit`` runs a write
 in the facade's own unit of work instead (operator acts that must skip the
 tenant write guard), and ``store_defaults`` fills keyword parameters the
 caller left out from the Store (thresholds from its settings, say).
+
+``using`` passes something of the Store's that the caller must not choose
+(its blob policy, its event payload limit) as a third positional-only
+parameter, ``(session, customer_id, policy, /, …)``, stripped like the first
+two: ``put = writes(artifacts.put, using=blob_policy)``.
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C")
 
 #: The shape every bound service has: session and customer first, positional-only.
 Service = Callable[Concatenate[AsyncSession, uuid.UUID, P], Awaitable[R]]
+#: A service that also takes something of the Store's, third (see ``using``).
+ServiceUsing = Callable[Concatenate[AsyncSession, uuid.UUID, C, P], Awaitable[R]]
 AfterCommit = Callable[["Store", R], None]
 #: A unit of work other than ``Store.transaction()`` / ``Store.reader()``.
 Unit = Callable[["Store"], AbstractAsyncContextManager[AsyncSession]]
@@ -63,14 +71,17 @@ class Operation(Generic[P, R]):
 
     def __init__(
         self,
-        service: Service[P, R],
+        service: Callable[..., Awaitable[R]],
         *,
         writes: bool,
         after_commit: AfterCommit[R] | None = None,
         unit: Unit | None = None,
         store_defaults: StoreDefaults | None = None,
+        using: Callable[[Store], object] | None = None,
     ) -> None:
+        # Typed by writes() and reads(), which check the service against P and R.
         self.service = service
+        self.using = using
         self.writes = writes
         self.after_commit = after_commit
         self.unit = unit
@@ -104,9 +115,10 @@ class Operation(Generic[P, R]):
 
     def _bind(self, store: Store) -> Callable[P, Coroutine[Any, Any, R]]:
         service, writes, after_commit = self.service, self.writes, self.after_commit
-        own_unit, store_defaults = self.unit, self.store_defaults
+        own_unit, store_defaults, using = self.unit, self.store_defaults, self.using
 
         async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            leading = (store.customer_id,) if using is None else (store.customer_id, using(store))
             for name, fill in store_defaults.items():
                 if name not in kwargs:
                     kwargs[name] = fill(store)
@@ -115,36 +127,81 @@ class Operation(Generic[P, R]):
             else:
                 unit = store.transaction() if writes else store.reader()
             async with unit as session:
-                result = await service(session, store.customer_id, *args, **kwargs)
+                result = await service(session, *leading, *args, **kwargs)
             if after_commit is not None:
                 after_commit(store, result)
             return result
 
         # help(store.tasks.get) shows the service's docstring and its signature
-        # without the session and the customer.
+        # without the session, the customer (and what ``using`` gives).
         functools.update_wrapper(call, service)
         signature = inspect.signature(service)
         call.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=list(signature.parameters.values())[2:]
+            parameters=list(signature.parameters.values())[2 if using is None else 3 :]
         )
         return call
 
 
+@overload
 def writes(
     service: Service[P, R],
     *,
     after_commit: AfterCommit[R] | None = None,
     unit: Unit | None = None,
     store_defaults: StoreDefaults | None = None,
-) -> Operation[P, R]:
+) -> Operation[P, R]: ...
+
+
+@overload
+def writes(
+    service: ServiceUsing[C, P, R],
+    *,
+    using: Callable[[Store], C],
+    after_commit: AfterCommit[R] | None = None,
+    unit: Unit | None = None,
+    store_defaults: StoreDefaults | None = None,
+) -> Operation[P, R]: ...
+
+
+def writes(
+    service: Callable[..., Awaitable[R]],
+    *,
+    using: Callable[[Store], object] | None = None,
+    after_commit: AfterCommit[R] | None = None,
+    unit: Unit | None = None,
+    store_defaults: StoreDefaults | None = None,
+) -> Operation[..., R]:
     """Bind ``service`` as a write: a transaction that commits, or rolls back on error."""
     return Operation(
-        service, writes=True, after_commit=after_commit, unit=unit, store_defaults=store_defaults
+        service,
+        writes=True,
+        after_commit=after_commit,
+        unit=unit,
+        store_defaults=store_defaults,
+        using=using,
     )
 
 
+@overload
 def reads(
     service: Service[P, R], *, store_defaults: StoreDefaults | None = None
-) -> Operation[P, R]:
+) -> Operation[P, R]: ...
+
+
+@overload
+def reads(
+    service: ServiceUsing[C, P, R],
+    *,
+    using: Callable[[Store], C],
+    store_defaults: StoreDefaults | None = None,
+) -> Operation[P, R]: ...
+
+
+def reads(
+    service: Callable[..., Awaitable[R]],
+    *,
+    using: Callable[[Store], object] | None = None,
+    store_defaults: StoreDefaults | None = None,
+) -> Operation[..., R]:
     """Bind ``service`` as a read: on SQLite it never takes the write lock."""
-    return Operation(service, writes=False, store_defaults=store_defaults)
+    return Operation(service, writes=False, store_defaults=store_defaults, using=using)

@@ -76,10 +76,10 @@ async def finish_run(run_id: uuid.UUID, body: RunFinish, store: TenantStore) -> 
 @router.post("/runs/{run_id}/plan-decision", response_model=RunOut)
 async def decide_plan(run_id: uuid.UUID, body: PlanDecision, store: TenantStore) -> RunOut:
     """A person approves the plan (the run starts) or rejects it (the run ends)."""
-    decide = store.runs.approve_plan if body.approve else store.runs.reject_plan
-    return RunOut.model_validate(
-        await decide(run_id, decided_by=body.decided_by, comment=body.comment)
+    run = await store.runs.decide_plan(
+        run_id, approve=body.approve, decided_by=body.decided_by, comment=body.comment
     )
+    return RunOut.model_validate(run)
 
 
 @router.get("/runs/{run_id}/timeline", response_model=TimelineOut)

@@ -32,7 +32,7 @@ from flightlog.db.failures import database_unreachable
 from flightlog.enums import EventType
 from flightlog.errors import DatabaseUnavailable, PermissionDenied
 from flightlog.services.event_feed import Watermark
-from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, list_events
+from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, event_page
 from flightlog.store.core import Store
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -74,9 +74,9 @@ async def _follow(
             # The tenant check was made once, before the stream started; each poll is
             # one short read (DEFERRED on SQLite: it never takes the write lock).
             async with store.reader() as session:
-                page = await list_events(
+                page = await event_page(
                     session,
-                    customer_id=store.customer_id,
+                    store.customer_id,
                     task_id=task_id,
                     run_id=run_id,
                     after_id=cursor,
