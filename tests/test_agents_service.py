@@ -208,6 +208,27 @@ async def test_list_filters_by_derived_status_in_sql(store: Store) -> None:
         await agents.list(status="ASLEEP")
 
 
+async def test_health_thresholds_come_from_the_settings_unless_a_call_gives_them(
+    store: Store,
+) -> None:
+    tight = store.settings.model_copy(
+        update={"agent_degraded_after_seconds": 10.0, "agent_failed_after_seconds": 20.0}
+    )
+    strict = Store(store.engine, tight, store.customer_id, connection=store.connection)
+    agent = await strict.agents.register("watched", "COST")
+    await strict.agents.heartbeat(agent.id)
+    now = utc_now()
+    await _set_heartbeat(store, agent.id, now - timedelta(seconds=15))
+    assert store.settings.agent_degraded_after_seconds > 15
+    assert await store.agents.status(agent.id, now=now) is AgentStatus.HEALTHY
+    assert await strict.agents.status(agent.id, now=now) is AgentStatus.DEGRADED
+    assert [a.id for a in await strict.agents.list(status="DEGRADED", now=now)] == [agent.id]
+    assert await store.agents.list(status="DEGRADED", now=now) == []
+    relaxed = {"degraded_after": 60, "failed_after": 300}
+    assert await strict.agents.status(agent.id, now=now, **relaxed) is AgentStatus.HEALTHY
+    assert await strict.agents.list(status="DEGRADED", now=now, **relaxed) == []
+
+
 async def test_list_filters_by_capability(store: Store) -> None:
     agents = Agents(store)
     await agents.register("cost", "COST", capabilities=["spot_instances", "rightsizing"])

@@ -120,3 +120,29 @@ def test_the_run_facades_show_their_services_to_mypy() -> None:
     assert 'Argument "cpu_time_ms"' in errors[0]
     assert 'Unexpected keyword argument "policy"' in errors[1]
     assert 'Missing named argument "error_message"' in errors[2]
+
+
+def test_the_tenancy_facades_show_their_services_to_mypy() -> None:
+    """Operator acts (their own unit) and settings defaults keep the services' types."""
+    example = EXAMPLE.with_name("tenancy_faces.py")
+    out, err, _status = api.run(
+        ["--strict", "--no-error-summary", "--hide-error-context", str(example)]
+    )
+    lines = [line for line in out.splitlines() if f"{example.name}:" in line]
+    notes = [line.split("Revealed type is ", 1)[1] for line in lines if "Revealed type" in line]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(notes) == 4, out + err
+    set_status, create_key, list_agents, health = notes
+    assert set_status == (
+        '"def (status: flightlog.enums.CustomerStatus | str, *, actor: str | None =, '
+        'reason: str | None =) -> typing.Coroutine[Any, Any, flightlog.models.tenancy.Customer]"'
+    )
+    assert create_key.startswith('"def (name: str, *, scopes: typing.Iterable[str] =,')
+    assert create_key.endswith('flightlog.services.api_keys.CreatedApiKey]"')
+    assert "degraded_after: float | datetime.timedelta =" in list_agents
+    assert list_agents.endswith('list[flightlog.models.agent.Agent]]"')
+    assert health == '"flightlog.enums.AgentStatus"'
+    assert len(errors) == 3, "\n".join(errors)
+    assert 'Unexpected keyword argument "email"' in errors[0]
+    assert 'Argument "reason"' in errors[1]
+    assert 'Argument "degraded_after"' in errors[2]

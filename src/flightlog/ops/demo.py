@@ -67,15 +67,9 @@ async def _team(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, uuid
     ids = {}
     for name, role, kind, skills in TEAM:
         agent = await agents.register(
-            session,
-            customer_id=customer_id,
-            name=name,
-            role=role,
-            agent_type=kind,
-            capabilities=skills,
-            version="0.9",
+            session, customer_id, name, kind, role=role, capabilities=skills, version="0.9"
         )
-        await agents.heartbeat(session, agent.id, customer_id=customer_id)
+        await agents.heartbeat(session, customer_id, agent.id)
         ids[role] = agent.id
     return ids
 

@@ -146,9 +146,9 @@ async def write_governance(
     )
     cost = await agents.register(
         session,
-        customer_id=customer_id,
-        name="cost-optimizer",
-        agent_type=AgentType.COST,
+        customer_id,
+        "cost-optimizer",
+        AgentType.COST,
         capabilities=["rightsizing", "spot-instances"],
     )
     plans = [

@@ -182,10 +182,11 @@ async def _locked(session: AsyncSession, agent_id: uuid.UUID, customer_id: uuid.
 
 async def register(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
     name: str,
     agent_type: AgentType | str,
+    *,
     capabilities: Iterable[str] = (),
     version: str | None = None,
     endpoint: str | None = None,
@@ -257,12 +258,31 @@ async def register(
     return agent
 
 
-async def get_agent(session: AsyncSession, agent_id: uuid.UUID, *, customer_id: uuid.UUID) -> Agent:
+async def get_agent(session: AsyncSession, customer_id: uuid.UUID, /, agent_id: uuid.UUID) -> Agent:
     """The agent, or :class:`NotFound` (also for another customer's agent)."""
     return await get_or_raise(session, Agent, agent_id, customer_id=customer_id)
 
 
-async def heartbeat(session: AsyncSession, agent_id: uuid.UUID, *, customer_id: uuid.UUID) -> Agent:
+async def get_agent_status(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    agent_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+    degraded_after: float | timedelta = DEFAULT_DEGRADED_AFTER_SECONDS,
+    failed_after: float | timedelta = DEFAULT_FAILED_AFTER_SECONDS,
+) -> AgentStatus:
+    """The agent's derived health at ``now`` (default: now): :func:`effective_status`.
+
+    ``store.agents.status`` takes the thresholds from the Store's settings
+    unless the call gives them.
+    """
+    agent = await get_agent(session, customer_id, agent_id)
+    return effective_status(agent, now or utc_now(), degraded_after, failed_after)
+
+
+async def heartbeat(session: AsyncSession, customer_id: uuid.UUID, /, agent_id: uuid.UUID) -> Agent:
     """Record that the agent is alive now.
 
     Only a change of stored status is audited: an event per heartbeat would
@@ -284,9 +304,10 @@ async def heartbeat(session: AsyncSession, agent_id: uuid.UUID, *, customer_id: 
 
 async def deregister(
     session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
     agent_id: uuid.UUID,
     *,
-    customer_id: uuid.UUID,
     actor: str | None = None,
     reason: str | None = None,
 ) -> Agent:
@@ -304,7 +325,12 @@ async def deregister(
 
 
 async def delete_agent(
-    session: AsyncSession, agent_id: uuid.UUID, *, customer_id: uuid.UUID, actor: str | None = None
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    /,
+    agent_id: uuid.UUID,
+    *,
+    actor: str | None = None,
 ) -> None:
     """Delete the agent; tasks, runs, events and recommendations keep their rows, with NULL.
 
@@ -330,8 +356,9 @@ async def delete_agent(
 
 async def list_agents(
     session: AsyncSession,
-    *,
     customer_id: uuid.UUID,
+    /,
+    *,
     status: AgentStatus | str | Sequence[AgentStatus | str] | None = None,
     capability: str | None = None,
     agent_type: AgentType | str | None = None,
@@ -343,6 +370,8 @@ async def list_agents(
 
     The derived status is turned into cutoffs on ``last_heartbeat_at``, so the
     filter runs in SQL on both dialects and agrees with :func:`effective_status`.
+    ``store.agents.list`` takes the thresholds from the Store's settings unless
+    the call gives them.
     """
     degraded, failed = _thresholds(degraded_after, failed_after)
     stmt = select(Agent).where(Agent.customer_id == customer_id)
@@ -366,6 +395,7 @@ __all__ = [
     "deregister",
     "effective_status",
     "get_agent",
+    "get_agent_status",
     "heartbeat",
     "list_agents",
     "register",

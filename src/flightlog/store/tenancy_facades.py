@@ -8,21 +8,16 @@ and do not go through ``Store.transaction()``; see :func:`_operator_session`.
 
 from __future__ import annotations
 
-import builtins
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flightlog.enums import AgentStatus, AgentType, CustomerPlan
-from flightlog.models import Agent, Customer
+from flightlog.enums import CustomerPlan
+from flightlog.models import Customer
 from flightlog.services import agents, api_keys, customers
-from flightlog.services._common import utc_now
-from flightlog.store.binding import Facade, reads, writes
-from flightlog.store.facades import _Facade
+from flightlog.store.binding import Facade, StoreDefaults, reads, writes
 
 if TYPE_CHECKING:
     from flightlog.store.core import Store
@@ -106,46 +101,28 @@ class ApiKeys(Facade):
             return await api_keys.verify_key(s, key)
 
 
-class Agents(_Facade):
+def _degraded_after(store: Store) -> float:
+    return store.settings.agent_degraded_after_seconds
+
+
+def _failed_after(store: Store) -> float:
+    return store.settings.agent_failed_after_seconds
+
+
+#: Health thresholds: the Store's settings, unless a call gives its own.
+_HEALTH_THRESHOLDS: StoreDefaults = {
+    "degraded_after": _degraded_after,
+    "failed_after": _failed_after,
+}
+
+
+class Agents(Facade):
     """``store.agents``: register, heartbeat, deregister, delete, list by derived health."""
 
-    def _thresholds(self, kw: dict[str, Any]) -> dict[str, Any]:
-        settings = self._store.settings
-        kw.setdefault("degraded_after", settings.agent_degraded_after_seconds)
-        kw.setdefault("failed_after", settings.agent_failed_after_seconds)
-        return kw
-
-    async def register(self, name: str, agent_type: AgentType | str, **kw: Any) -> Agent:
-        async with self._store.transaction() as s:
-            return await agents.register(
-                s, customer_id=self._customer, name=name, agent_type=agent_type, **kw
-            )
-
-    async def get(self, agent_id: uuid.UUID) -> Agent:
-        async with self._store.reader() as s:
-            return await agents.get_agent(s, agent_id, customer_id=self._customer)
-
-    async def status(self, agent_id: uuid.UUID, *, now: datetime | None = None) -> AgentStatus:
-        """The agent's derived health, with the thresholds from settings."""
-        agent = await self.get(agent_id)
-        limits = self._thresholds({})
-        return agents.effective_status(agent, now or utc_now(), **limits)
-
-    async def heartbeat(self, agent_id: uuid.UUID) -> Agent:
-        async with self._store.transaction() as s:
-            return await agents.heartbeat(s, agent_id, customer_id=self._customer)
-
-    async def deregister(self, agent_id: uuid.UUID, **kw: Any) -> Agent:
-        async with self._store.transaction() as s:
-            return await agents.deregister(s, agent_id, customer_id=self._customer, **kw)
-
-    async def delete(self, agent_id: uuid.UUID, *, actor: str | None = None) -> None:
-        async with self._store.transaction() as s:
-            await agents.delete_agent(s, agent_id, customer_id=self._customer, actor=actor)
-
-    async def list(self, **filters: Any) -> builtins.list[Agent]:
-        """Filters: ``status`` (derived), ``capability``, ``agent_type``, ``now``, thresholds."""
-        async with self._store.reader() as s:
-            return await agents.list_agents(
-                s, customer_id=self._customer, **self._thresholds(filters)
-            )
+    register = writes(agents.register)
+    get = reads(agents.get_agent)
+    status = reads(agents.get_agent_status, store_defaults=_HEALTH_THRESHOLDS)
+    heartbeat = writes(agents.heartbeat)
+    deregister = writes(agents.deregister)
+    delete = writes(agents.delete_agent)
+    list = reads(agents.list_agents, store_defaults=_HEALTH_THRESHOLDS)

@@ -32,8 +32,7 @@ def _out(store: Store, agent: Agent) -> AgentOut:
 @router.post("", response_model=AgentOut)
 async def register(body: AgentRegistration, store: TenantStore) -> AgentOut:
     """Register, or re-register the agent of that name keeping its id (agents do so at start)."""
-    fields = body.model_dump(exclude_unset=True)
-    agent = await store.agents.register(fields.pop("name"), fields.pop("agent_type"), **fields)
+    agent = await store.agents.register(**body.model_dump(exclude_unset=True))
     return _out(store, agent)
 
 
