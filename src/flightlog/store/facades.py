@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from flightlog.store.core import Store
 
 
-class _Facade(Facade):
-    """A facade whose methods are still written out (being moved to bindings)."""
-
-
 def blob_policy(store: Store) -> artifacts.BlobPolicy:
     """Where the Store keeps large artifact content, and what counts as large."""
     return store.blob_policy
