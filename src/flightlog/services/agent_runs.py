@@ -18,8 +18,7 @@ from flightlog.enums import AgentRunStatus, EventType
 from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Event, TaskRun
 from flightlog.services._common import get_owned, not_found, require, utc_now
-from flightlog.services.events import record_transition
-from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE
+from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE, move
 from flightlog.services.scope import assert_owned
 
 #: The cost columns are NUMERIC(14, 6): eight digits before the point.
@@ -155,19 +154,16 @@ async def mark_running(
 ) -> AgentRun:
     """STARTED -> RUNNING."""
     run, agent_run = await _lock(session, agent_run_id, customer_id)
-    AGENT_RUN_LIFECYCLE.check(agent_run.status, AgentRunStatus.RUNNING)
-    await record_transition(
+    await move(
         session,
-        entity="AgentRun",
-        entity_id=agent_run.id,
-        from_status=agent_run.status,
-        to_status=AgentRunStatus.RUNNING,
+        AGENT_RUN_LIFECYCLE,
+        agent_run,
+        AgentRunStatus.RUNNING,
         customer_id=customer_id,
         task_id=agent_run.task_id,
         run_id=run.id,
         agent_run_id=agent_run.id,
     )
-    agent_run.status = AgentRunStatus.RUNNING
     await session.flush()
     return agent_run
 
@@ -193,10 +189,8 @@ async def finish_agent_run(
     AGENT_RUN_LIFECYCLE.check(agent_run.status, status)
     if not AGENT_RUN_LIFECYCLE.terminal(status):
         raise ValidationError(f"{status} is not a finishing status")
-    now = utc_now()
-    agent_run.status = status
-    agent_run.finished_at = now
-    agent_run.duration_seconds = max(0.0, (now - agent_run.started_at).total_seconds())
+    # Audited by the AGENT_COMPLETE event below rather than a STATUS_CHANGE.
+    AGENT_RUN_LIFECYCLE.assign(agent_run, status)
     agent_run.output_summary = output_summary
     agent_run.error_message = error_message
     agent_run.tokens_in += tokens_in

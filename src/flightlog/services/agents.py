@@ -23,23 +23,7 @@ from flightlog.models import Agent
 from flightlog.services import events
 from flightlog.services._common import get_or_raise, require, utc_now
 from flightlog.services._dialect import json_array_contains, lock_for_customer
-from flightlog.services.lifecycle import Lifecycle
-
-_A = AgentStatus
-#: Stored transitions. Heartbeats move an agent to HEALTHY; deregistering stops it;
-#: only a new registration brings a STOPPED agent back (to STARTING). DEGRADED and
-#: FAILED are normally derived (see :func:`effective_status`), but are in the table
-#: so that a stored value of either can still be left.
-AGENT_LIFECYCLE: Lifecycle[AgentStatus] = Lifecycle(
-    "Agent",
-    {
-        _A.STARTING: frozenset({_A.HEALTHY, _A.DEGRADED, _A.FAILED, _A.STOPPED}),
-        _A.HEALTHY: frozenset({_A.DEGRADED, _A.FAILED, _A.STOPPED}),
-        _A.DEGRADED: frozenset({_A.HEALTHY, _A.FAILED, _A.STOPPED}),
-        _A.FAILED: frozenset({_A.HEALTHY, _A.STOPPED}),
-        _A.STOPPED: frozenset({_A.STARTING}),
-    },
-)
+from flightlog.services.lifecycle import AGENT_LIFECYCLE, move
 
 DEFAULT_DEGRADED_AFTER_SECONDS = 60.0
 DEFAULT_FAILED_AFTER_SECONDS = 300.0
@@ -159,15 +143,11 @@ async def _transition(
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    current = agent.status
-    AGENT_LIFECYCLE.check(current, target)
-    agent.status = target
-    await events.record_transition(
+    await move(
         session,
-        entity="Agent",
-        entity_id=agent.id,
-        from_status=current,
-        to_status=target,
+        AGENT_LIFECYCLE,
+        agent,
+        target,
         customer_id=agent.customer_id,
         agent_id=agent.id,
         actor=actor,
@@ -229,7 +209,7 @@ async def register(
         await session.flush()
         await events.record_transition(
             session,
-            entity="Agent",
+            entity=AGENT_LIFECYCLE.entity,
             entity_id=agent.id,
             from_status=None,
             to_status=AgentStatus.STARTING,
@@ -390,7 +370,6 @@ async def list_agents(
 
 
 __all__ = [
-    "AGENT_LIFECYCLE",
     "delete_agent",
     "deregister",
     "effective_status",

@@ -27,7 +27,7 @@ from flightlog.services._common import (
     require,
     translate_integrity_error,
 )
-from flightlog.services.lifecycle import Lifecycle
+from flightlog.services.lifecycle import CUSTOMER_LIFECYCLE, move
 
 DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
 DEFAULT_CUSTOMER_NAME = "Default"
@@ -72,18 +72,6 @@ async def assert_can_write(session: AsyncSession, customer_id: uuid.UUID) -> Non
 
 
 # --- Customer records and their lifecycle (seed 002) -------------------------------------------
-
-_S = CustomerStatus
-#: Suspension is reversible; churn is the end of the relationship, so nothing leaves CHURNED
-#: (a returning tenant signs up again as a new customer, with a clean audit trail).
-CUSTOMER_LIFECYCLE: Lifecycle[CustomerStatus] = Lifecycle(
-    "Customer",
-    {
-        _S.ACTIVE: frozenset({_S.SUSPENDED, _S.CHURNED}),
-        _S.SUSPENDED: frozenset({_S.ACTIVE, _S.CHURNED}),
-        _S.CHURNED: frozenset(),
-    },
-)
 
 MAX_PAGE_SIZE = 500
 # Deliberately loose: one "@", no spaces, a dot in the domain. Real verification of an
@@ -170,7 +158,7 @@ async def create_customer(
         raise translate_integrity_error(exc, what=f"customer with email {clean_email}") from None
     await events.record_transition(
         session,
-        entity="Customer",
+        entity=CUSTOMER_LIFECYCLE.entity,
         entity_id=customer.id,
         from_status=None,
         to_status=CustomerStatus.ACTIVE,
@@ -273,15 +261,11 @@ async def set_customer_status(
     )
     if customer is None:
         raise NotFound(f"Customer {customer_id} not found", entity="Customer")
-    current = customer.status
-    CUSTOMER_LIFECYCLE.check(current, target)
-    customer.status = target
-    await events.record_transition(
+    await move(
         session,
-        entity="Customer",
-        entity_id=customer.id,
-        from_status=current,
-        to_status=target,
+        CUSTOMER_LIFECYCLE,
+        customer,
+        target,
         customer_id=customer.id,
         actor=actor,
         data={"reason": reason} if reason else None,

@@ -1,8 +1,9 @@
 """Modifications (seed 003): change requests on a project, decided by a person, then applied.
 
 Seed 003 kept the status as a free string; here it moves only along
-:data:`MODIFICATION_LIFECYCLE`, and every step (the request included) leaves
-an audit event saying who did it, in the same transaction as the change.
+:data:`~flightlog.services.lifecycle.MODIFICATION_LIFECYCLE`, and every step
+(the request included) leaves an audit event saying who did it, in the same
+transaction as the change.
 Each change locks the modification row and re-reads it, so two people
 deciding at once cannot both succeed.
 """
@@ -22,25 +23,10 @@ from flightlog.errors import ValidationError
 from flightlog.models import Modification, ProjectContext
 from flightlog.services import events
 from flightlog.services._common import get_owned, require, utc_now
-from flightlog.services.lifecycle import Lifecycle
+from flightlog.services.lifecycle import MODIFICATION_LIFECYCLE, move
 from flightlog.services.projects import get_project
 
 MAX_PAGE_SIZE = 500
-ENTITY = "Modification"
-
-_M = ModificationStatus
-#: A request is approved or rejected; an approved one is applied or fails.
-#: APPLIED, FAILED and REJECTED are final: a retry is a new request.
-MODIFICATION_LIFECYCLE: Lifecycle[ModificationStatus] = Lifecycle(
-    ENTITY,
-    {
-        _M.PENDING: frozenset({_M.APPROVED, _M.REJECTED}),
-        _M.APPROVED: frozenset({_M.APPLIED, _M.FAILED}),
-        _M.APPLIED: frozenset(),
-        _M.FAILED: frozenset(),
-        _M.REJECTED: frozenset(),
-    },
-)
 
 
 @dataclass(frozen=True)
@@ -122,7 +108,7 @@ async def request_modification(
     await session.flush()
     await events.record_transition(
         session,
-        entity=ENTITY,
+        entity=MODIFICATION_LIFECYCLE.entity,
         entity_id=modification.id,
         from_status=None,
         to_status=ModificationStatus.PENDING,
@@ -191,19 +177,15 @@ async def _transition(
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    current = modification.status
-    modification.status = target
-    await events.record_transition(
+    await move(
         session,
-        entity=ENTITY,
-        entity_id=modification.id,
-        from_status=current,
-        to_status=target,
+        MODIFICATION_LIFECYCLE,
+        modification,
+        target,
         customer_id=customer_id,
         actor=actor,
         data={"project_id": str(modification.project_id), **(data or {})},
     )
-    await session.flush()
 
 
 async def decide(
@@ -221,10 +203,6 @@ async def decide(
     require(comment is None or isinstance(comment, str), "comment must be a string")
     target = ModificationStatus.APPROVED if approve else ModificationStatus.REJECTED
     modification = await _lock(session, modification_id, customer_id)
-    MODIFICATION_LIFECYCLE.check(modification.status, target)
-    modification.decided_by = decided_by
-    modification.decided_at = utc_now()
-    modification.decision_comment = comment
     await _transition(
         session,
         modification,
@@ -233,6 +211,10 @@ async def decide(
         actor=decided_by,
         data={"comment": comment} if comment is not None else None,
     )
+    modification.decided_by = decided_by
+    modification.decided_at = utc_now()
+    modification.decision_comment = comment
+    await session.flush()
     return modification
 
 
@@ -279,12 +261,11 @@ async def apply(
     require(result is None or isinstance(result, dict), "result must be a JSON object")
     require(actor is None or isinstance(actor, str), "actor must be a string")
     modification = await _lock(session, modification_id, customer_id)
-    MODIFICATION_LIFECYCLE.check(modification.status, ModificationStatus.APPLIED)
-    modification.applied_at = utc_now()
-    modification.result = result
     await _transition(
         session, modification, ModificationStatus.APPLIED, customer_id=customer_id, actor=actor
     )
+    modification.result = result
+    await session.flush()
     return modification
 
 
@@ -306,10 +287,6 @@ async def fail(
     require(result is None or isinstance(result, dict), "result must be a JSON object")
     require(actor is None or isinstance(actor, str), "actor must be a string")
     modification = await _lock(session, modification_id, customer_id)
-    MODIFICATION_LIFECYCLE.check(modification.status, ModificationStatus.FAILED)
-    modification.error_message = error_message
-    if result is not None:
-        modification.result = result
     await _transition(
         session,
         modification,
@@ -318,11 +295,14 @@ async def fail(
         actor=actor,
         data={"error_message": error_message},
     )
+    modification.error_message = error_message
+    if result is not None:
+        modification.result = result
+    await session.flush()
     return modification
 
 
 __all__ = [
-    "MODIFICATION_LIFECYCLE",
     "ModificationPage",
     "apply",
     "approve",

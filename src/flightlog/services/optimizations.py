@@ -21,36 +21,19 @@ from flightlog.enums import EventType, OptimizationStatus, RecommendationStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Agent, Optimization, Recommendation
 from flightlog.services import events
-from flightlog.services._common import get_or_raise, require, utc_now
-from flightlog.services.lifecycle import Lifecycle
+from flightlog.services._common import get_or_raise, require
+from flightlog.services.lifecycle import (
+    OPTIMIZATION_LIFECYCLE,
+    RECOMMENDATION_FOLLOWS,
+    RECOMMENDATION_LIFECYCLE,
+    move,
+)
 from flightlog.services.recommendations import (
     MAX_PAGE_SIZE,
-    RECOMMENDATION_LIFECYCLE,
     lock_recommendation,
     money,
     set_recommendation_status,
 )
-
-_O = OptimizationStatus
-#: A queued optimization may fail before it starts (the executor refused it);
-#: FAILED and ROLLED_BACK are final, a retry is a new recommendation.
-OPTIMIZATION_LIFECYCLE: Lifecycle[OptimizationStatus] = Lifecycle(
-    "Optimization",
-    {
-        _O.QUEUED: frozenset({_O.EXECUTING, _O.FAILED}),
-        _O.EXECUTING: frozenset({_O.COMPLETED, _O.FAILED}),
-        _O.COMPLETED: frozenset({_O.ROLLED_BACK}),
-        _O.FAILED: frozenset(),
-        _O.ROLLED_BACK: frozenset(),
-    },
-)
-
-#: What the recommendation becomes when its optimization reaches a status.
-RECOMMENDATION_FOLLOWS = {
-    _O.COMPLETED: RecommendationStatus.COMPLETED,
-    _O.FAILED: RecommendationStatus.FAILED,
-    _O.ROLLED_BACK: RecommendationStatus.ROLLED_BACK,
-}
 
 
 def _reason(value: Any, name: str) -> str:
@@ -91,7 +74,7 @@ async def start_optimization(
     await session.flush()
     await events.record_transition(
         session,
-        entity="Optimization",
+        entity=OPTIMIZATION_LIFECYCLE.entity,
         entity_id=optimization.id,
         from_status=None,
         to_status=OptimizationStatus.QUEUED,
@@ -129,7 +112,7 @@ async def _lock(
     return rec, locked
 
 
-async def _move(
+async def _move_both(
     session: AsyncSession,
     rec: Recommendation,
     optimization: Optimization,
@@ -138,19 +121,16 @@ async def _move(
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Check both tables, then change both rows and log both changes."""
-    current = optimization.status
-    OPTIMIZATION_LIFECYCLE.check(current, target)
+    """Check both tables, then change both rows (and their timestamps) and log both changes."""
+    OPTIMIZATION_LIFECYCLE.check(optimization.status, target)
     follows = RECOMMENDATION_FOLLOWS.get(target)
     if follows is not None:
         RECOMMENDATION_LIFECYCLE.check(rec.status, follows)
-    optimization.status = target
-    await events.record_transition(
+    await move(
         session,
-        entity="Optimization",
-        entity_id=optimization.id,
-        from_status=current,
-        to_status=target,
+        OPTIMIZATION_LIFECYCLE,
+        optimization,
+        target,
         customer_id=optimization.customer_id,
         actor=actor,
         data={"recommendation_id": str(rec.id), **(data or {})},
@@ -175,8 +155,7 @@ async def begin(
 ) -> Optimization:
     """The executor picked the optimization up: QUEUED -> EXECUTING."""
     rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move(session, rec, optimization, OptimizationStatus.EXECUTING, actor=actor)
-    optimization.started_at = utc_now()
+    await _move_both(session, rec, optimization, OptimizationStatus.EXECUTING, actor=actor)
     await session.flush()
     return optimization
 
@@ -243,7 +222,7 @@ async def complete(
     require(result is None or isinstance(result, dict), "result must be a JSON object")
     savings = money(actual_savings, "actual_savings")
     rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move(
+    await _move_both(
         session,
         rec,
         optimization,
@@ -254,7 +233,6 @@ async def complete(
     optimization.progress = 100
     optimization.result = result or {}
     optimization.actual_savings = savings
-    optimization.completed_at = utc_now()
     await session.flush()
     return optimization
 
@@ -271,7 +249,7 @@ async def fail(
     """The optimization failed (queued or executing); so did its recommendation."""
     message = _reason(error_message, "error_message")
     rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move(
+    await _move_both(
         session,
         rec,
         optimization,
@@ -280,7 +258,6 @@ async def fail(
         data={"error_message": message},
     )
     optimization.error_message = message
-    optimization.completed_at = utc_now()
     await session.flush()
     return optimization
 
@@ -297,7 +274,7 @@ async def rollback(
     """Undo a COMPLETED optimization; it and its recommendation become ROLLED_BACK."""
     why = _reason(reason, "reason")
     rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move(
+    await _move_both(
         session,
         rec,
         optimization,
@@ -305,7 +282,6 @@ async def rollback(
         actor=actor,
         data={"reason": why},
     )
-    optimization.rolled_back_at = utc_now()
     optimization.rollback_reason = why
     await session.flush()
     return optimization
@@ -346,7 +322,6 @@ async def list_optimizations(
 
 
 __all__ = [
-    "OPTIMIZATION_LIFECYCLE",
     "begin",
     "complete",
     "fail",

@@ -28,7 +28,7 @@ from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Project, PullRequest, PullRequestCheck, Task, TaskRun
 from flightlog.services import events
 from flightlog.services._common import get_owned, require, translate_integrity_error, utc_now
-from flightlog.services.lifecycle import Lifecycle
+from flightlog.services.lifecycle import PULL_REQUEST_LIFECYCLE, move
 
 MAX_PAGE_SIZE = 500
 #: Outcomes that block a merge: failed, or not finished yet.
@@ -37,17 +37,6 @@ BLOCKING_CHECKS = frozenset(
 )
 
 _P = PullRequestStatus
-PULL_REQUEST_LIFECYCLE: Lifecycle[PullRequestStatus] = Lifecycle(
-    "PullRequest",
-    {
-        _P.DRAFT: frozenset({_P.OPEN, _P.CLOSED}),
-        _P.OPEN: frozenset({_P.CHANGES_REQUESTED, _P.APPROVED, _P.CLOSED}),
-        _P.CHANGES_REQUESTED: frozenset({_P.OPEN, _P.APPROVED, _P.CLOSED}),
-        _P.APPROVED: frozenset({_P.MERGED, _P.CHANGES_REQUESTED, _P.CLOSED}),
-        _P.MERGED: frozenset(),
-        _P.CLOSED: frozenset(),
-    },
-)
 
 _LIMITS = {"repository_url": 500, "branch_name": 255, "base_branch": 255, "title": 500}
 
@@ -134,7 +123,7 @@ async def create_pull_request(
         ) from None
     await events.record_transition(
         session,
-        entity="PullRequest",
+        entity=PULL_REQUEST_LIFECYCLE.entity,
         entity_id=pr.id,
         from_status=None,
         to_status=PullRequestStatus.DRAFT,
@@ -209,8 +198,8 @@ async def transition_pull_request(
         ) from None
     require(comment is None or isinstance(comment, str), "comment must be text")
     pr = await _lock(session, customer_id, pull_request_id)
-    current = pr.status
-    PULL_REQUEST_LIFECYCLE.check(current, target)
+    # The table first: a refused move is InvalidTransition, whatever the checks say.
+    PULL_REQUEST_LIFECYCLE.check(pr.status, target)
     if target is PullRequestStatus.MERGED:
         blockers = merge_blockers(await _checks(session, pr.id))
         if blockers:
@@ -218,18 +207,11 @@ async def transition_pull_request(
                 f"PullRequest {pr.id} cannot be merged: {'; '.join(blockers)}",
                 blockers=blockers,
             )
-    now = utc_now()
-    pr.status = target
-    if target is PullRequestStatus.MERGED:
-        pr.merged_at = now
-    elif target is PullRequestStatus.CLOSED:
-        pr.closed_at = now
-    await events.record_transition(
+    await move(
         session,
-        entity="PullRequest",
-        entity_id=pr.id,
-        from_status=current,
-        to_status=target,
+        PULL_REQUEST_LIFECYCLE,
+        pr,
+        target,
         customer_id=customer_id,
         actor=actor,
         data={"comment": comment} if comment else None,
@@ -423,7 +405,6 @@ async def list_pull_requests(
 
 __all__ = [
     "BLOCKING_CHECKS",
-    "PULL_REQUEST_LIFECYCLE",
     "approve_pull_request",
     "close_pull_request",
     "create_pull_request",

@@ -23,38 +23,11 @@ from flightlog.errors import ValidationError
 from flightlog.models import Agent, Approval, Project, Recommendation
 from flightlog.services import events
 from flightlog.services._common import get_or_raise, get_owned, require, utc_now
-from flightlog.services.lifecycle import Lifecycle
+from flightlog.services.lifecycle import APPROVAL_LIFECYCLE, RECOMMENDATION_LIFECYCLE, move
 
 MAX_PAGE_SIZE = 500
 #: Numeric(14, 2): twelve digits before the point, two after.
 MAX_MONEY = Decimal("999999999999.99")
-
-_R = RecommendationStatus
-#: REJECTED, FAILED and ROLLED_BACK are final: a new attempt is a new recommendation,
-#: so the history of the old one (and of its approval) is never rewritten.
-RECOMMENDATION_LIFECYCLE: Lifecycle[RecommendationStatus] = Lifecycle(
-    "Recommendation",
-    {
-        _R.PENDING: frozenset({_R.APPROVED, _R.REJECTED}),
-        _R.APPROVED: frozenset({_R.EXECUTING}),
-        _R.EXECUTING: frozenset({_R.COMPLETED, _R.FAILED}),
-        _R.COMPLETED: frozenset({_R.ROLLED_BACK}),
-        _R.REJECTED: frozenset(),
-        _R.FAILED: frozenset(),
-        _R.ROLLED_BACK: frozenset(),
-    },
-)
-
-_A = ApprovalStatus
-#: A decision is taken once; changing one's mind means a new recommendation.
-APPROVAL_LIFECYCLE: Lifecycle[ApprovalStatus] = Lifecycle(
-    "Approval",
-    {
-        _A.PENDING: frozenset({_A.APPROVED, _A.REJECTED}),
-        _A.APPROVED: frozenset(),
-        _A.REJECTED: frozenset(),
-    },
-)
 
 PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.CRITICAL: 3}
 
@@ -160,7 +133,7 @@ async def create_recommendation(
     await session.flush()
     await events.record_transition(
         session,
-        entity="Recommendation",
+        entity=RECOMMENDATION_LIFECYCLE.entity,
         entity_id=rec.id,
         from_status=None,
         to_status=RecommendationStatus.PENDING,
@@ -170,7 +143,7 @@ async def create_recommendation(
     )
     await events.record_transition(
         session,
-        entity="Approval",
+        entity=APPROVAL_LIFECYCLE.entity,
         entity_id=approval.id,
         from_status=None,
         to_status=ApprovalStatus.PENDING,
@@ -207,15 +180,11 @@ async def set_recommendation_status(
     data: dict[str, Any] | None = None,
 ) -> None:
     """The one place a recommendation's status changes; callers check every table first."""
-    current = rec.status
-    RECOMMENDATION_LIFECYCLE.check(current, target)
-    rec.status = target
-    await events.record_transition(
+    await move(
         session,
-        entity="Recommendation",
-        entity_id=rec.id,
-        from_status=current,
-        to_status=target,
+        RECOMMENDATION_LIFECYCLE,
+        rec,
+        target,
         customer_id=rec.customer_id,
         actor=actor,
         data=data,
@@ -268,22 +237,18 @@ async def decide(
     verdict = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     RECOMMENDATION_LIFECYCLE.check(rec.status, target)
     approval = await _open_approval(session, rec)
-    APPROVAL_LIFECYCLE.check(approval.status, verdict)
-    previous = approval.status
-    approval.status = verdict
-    approval.decided_by = decided_by
-    approval.decided_at = utc_now()
-    approval.comment = comment
-    await events.record_transition(
+    await move(
         session,
-        entity="Approval",
-        entity_id=approval.id,
-        from_status=previous,
-        to_status=verdict,
+        APPROVAL_LIFECYCLE,
+        approval,
+        verdict,
         customer_id=customer_id,
         actor=decided_by,
         data={"recommendation_id": str(rec.id), "comment": comment},
     )
+    approval.decided_by = decided_by
+    approval.decided_at = utc_now()
+    approval.comment = comment
     await set_recommendation_status(
         session,
         rec,
@@ -410,8 +375,6 @@ async def approvals_for(
 
 
 __all__ = [
-    "APPROVAL_LIFECYCLE",
-    "RECOMMENDATION_LIFECYCLE",
     "approvals_for",
     "approve_recommendation",
     "create_recommendation",

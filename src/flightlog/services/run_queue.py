@@ -73,7 +73,7 @@ async def enqueue_run(
     await session.flush()
     await events.record_transition(
         session,
-        entity="TaskRun",
+        entity=RUN_LIFECYCLE.entity,
         entity_id=run.id,
         from_status=None,
         to_status=RunStatus.PENDING,

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightlog.enums import AgentRunStatus, AgentType, ApprovalStatus, RunStatus, TaskStatus
 from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Task, TaskRun
-from flightlog.services import events
 from flightlog.services._common import get_owned, not_found, require, utc_now
 from flightlog.services.lifecycle import (
     ACTIVE_AGENT_RUN_STATUSES,
@@ -26,6 +25,7 @@ from flightlog.services.lifecycle import (
     AGENT_RUN_LIFECYCLE,
     RUN_LIFECYCLE,
     TASK_LIFECYCLE,
+    move,
 )
 from flightlog.services.scope import assert_owned
 from flightlog.services.statistics import refresh_task_statistics
@@ -87,22 +87,12 @@ async def set_run_status(
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    current = run.status
-    RUN_LIFECYCLE.check(current, target)
-    run.status = target
-    now = utc_now()
-    if target is RunStatus.RUNNING and run.started_at is None:
-        run.started_at = now
-    if RUN_LIFECYCLE.terminal(target):
-        run.completed_at = now
-        if run.started_at is not None:
-            run.duration_seconds = max(0.0, (now - run.started_at).total_seconds())
-    await events.record_transition(
+    """The one place a run's status changes (with its timestamps and audit event)."""
+    await move(
         session,
-        entity="TaskRun",
-        entity_id=run.id,
-        from_status=current,
-        to_status=target,
+        RUN_LIFECYCLE,
+        run,
+        target,
         customer_id=task.customer_id,
         task_id=task.id,
         run_id=run.id,
@@ -256,15 +246,12 @@ async def _cancel_agent_runs(session: AsyncSession, task: Task, run: TaskRun) ->
         AgentRun.run_id == run.id,
         AgentRun.status.in_([s.value for s in ACTIVE_AGENT_RUN_STATUSES]),
     )
-    now = utc_now()
     for agent_run in (await session.scalars(stmt)).all():
-        AGENT_RUN_LIFECYCLE.check(agent_run.status, AgentRunStatus.CANCELLED)
-        await events.record_transition(
+        await move(
             session,
-            entity="AgentRun",
-            entity_id=agent_run.id,
-            from_status=agent_run.status,
-            to_status=AgentRunStatus.CANCELLED,
+            AGENT_RUN_LIFECYCLE,
+            agent_run,
+            AgentRunStatus.CANCELLED,
             customer_id=task.customer_id,
             task_id=task.id,
             run_id=run.id,
@@ -272,9 +259,6 @@ async def _cancel_agent_runs(session: AsyncSession, task: Task, run: TaskRun) ->
             agent_id=agent_run.agent_id,
             data={"reason": f"run {run.status.value.lower()}"},
         )
-        agent_run.status = AgentRunStatus.CANCELLED
-        agent_run.finished_at = now
-        agent_run.duration_seconds = max(0.0, (now - agent_run.started_at).total_seconds())
 
 
 async def _finish(

@@ -15,16 +15,13 @@ from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
-from flightlog.services._common import UNSET, Unset, get_or_raise, given, require, utc_now
+from flightlog.services._common import UNSET, Unset, get_or_raise, given, require
 from flightlog.services._dialect import json_array_contains, lock_for_customer
-from flightlog.services.lifecycle import TASK_LIFECYCLE
+from flightlog.services.lifecycle import TASK_LIFECYCLE, move
 
 MAX_PAGE_SIZE = 500
 #: The largest value an INTEGER column holds on PostgreSQL.
 MAX_INT = 2**31 - 1
-TERMINAL_FOR_TIMESTAMPS = frozenset(
-    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT, TaskStatus.CANCELLED}
-)
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ async def create_task(
     await session.flush()
     await events.record_transition(
         session,
-        entity="Task",
+        entity=TASK_LIFECYCLE.entity,
         entity_id=task.id,
         from_status=None,
         to_status=TaskStatus.PENDING,
@@ -234,22 +231,11 @@ async def transition_task(
     reason: str | None = None,
 ) -> None:
     """Move a task through its lifecycle, stamp times, and log the change."""
-    current = task.status
-    TASK_LIFECYCLE.check(current, target)
-    now = utc_now()
-    task.status = target
-    if target is TaskStatus.RUNNING and task.started_at is None:
-        task.started_at = now
-    if target in TERMINAL_FOR_TIMESTAMPS:
-        task.completed_at = now
-    elif target in (TaskStatus.PENDING, TaskStatus.RUNNING):
-        task.completed_at = None
-    await events.record_transition(
+    await move(
         session,
-        entity="Task",
-        entity_id=task.id,
-        from_status=current,
-        to_status=target,
+        TASK_LIFECYCLE,
+        task,
+        target,
         customer_id=task.customer_id,
         task_id=task.id,
         actor=actor,
