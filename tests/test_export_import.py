@@ -17,8 +17,8 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Base, Event
 from flightlog.ops.export import export_lines
+from flightlog.ops.export_scope import Scope
 from flightlog.ops.importer import import_lines
-from flightlog.ops.scope import Scope
 from flightlog.settings import Settings
 from flightlog.store import open_store
 

@@ -23,8 +23,8 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.models import ArtifactBlob, Base, Customer, Event, Task
 from flightlog.ops.export import export_to_file
+from flightlog.ops.export_scope import Scope
 from flightlog.ops.importer import import_lines
-from flightlog.ops.scope import Scope
 from flightlog.settings import Settings
 from test_export_import import _export, _populate
 

@@ -20,7 +20,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Task, TaskRun
 from flightlog.ops import seeding
 from flightlog.ops.export import export_lines
-from flightlog.ops.scope import Scope
+from flightlog.ops.export_scope import Scope
 from flightlog.ops.seeding import SIZES, SeedSize, seed_database
 from flightlog.settings import Settings
 

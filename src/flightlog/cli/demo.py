@@ -13,8 +13,8 @@ from flightlog.cli.report import render_stats
 from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Task
+from flightlog.ops.database_report import collect
 from flightlog.ops.demo import DEMO_EMAIL, DemoResult, write_demo
-from flightlog.ops.stats import collect
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from flightlog.ops.stats import DatabaseStats
+from flightlog.ops.database_report import DatabaseStats
 
 
 def _size(size: int | None) -> str:

@@ -12,7 +12,7 @@ from flightlog.cli.report import render_stats
 from flightlog.db.engine import create_sync_engine
 from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
-from flightlog.ops.stats import collect
+from flightlog.ops.database_report import collect
 
 console = Console()
 

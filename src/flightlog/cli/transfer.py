@@ -18,8 +18,8 @@ from flightlog.db.engine import create_sync_engine
 from flightlog.errors import MigrationError, ValidationError
 from flightlog.migrations.runner import Migrator
 from flightlog.ops.export import export_to, export_to_file
+from flightlog.ops.export_scope import Scope
 from flightlog.ops.importer import import_lines, verify_export_file
-from flightlog.ops.scope import Scope
 from flightlog.services.blobs import BlobStaging
 
 console = Console(stderr=True)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flightlog.ingest._codec import Codec, codec_for
 from flightlog.services._common import require
 from flightlog.services._dialect import dialect_name
-from flightlog.services.scope import assert_owned
+from flightlog.services.ownership import assert_owned
 
 DEFAULT_CHUNK_SIZE = 5000
 #: While a write is in flight, preparing yields to the event loop this often so
@@ -77,7 +77,7 @@ class Owners:
     """Tenant checks of the task, run and agent-run ids rows refer to.
 
     Each chunk's distinct new ids are checked in one query per kind
-    (:func:`flightlog.services.scope.assert_owned`); ids already verified are
+    (:func:`flightlog.services.ownership.assert_owned`); ids already verified are
     remembered so a long stream about a few tasks costs a few queries in all.
     """
 

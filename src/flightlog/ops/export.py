@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, select
 from flightlog import models as m
 from flightlog.db.engine import SQLITE_BEGIN_MODE
 from flightlog.errors import NotFound, ValidationError
+from flightlog.ops.export_scope import Scope, build_filters
 from flightlog.ops.jsonl_format import (
     BLOB_FILE_FIELD,
     FORMAT_NAME,
@@ -25,7 +26,6 @@ from flightlog.ops.jsonl_format import (
     dumps,
     encode_row,
 )
-from flightlog.ops.scope import Scope, build_filters
 from flightlog.services import blobs
 
 STREAM_BATCH = 2000

@@ -263,7 +263,7 @@ async def seed_database(
                 }
             )
             run_plan.append((task_id, run_id, started, steps))
-        # The same definitions as services.statistics, computed here so the rows
+        # The same definitions as services.task_statistics, computed here so the rows
         # (including updated_at) stay deterministic.
         ok = outcomes.count(RunStatus.COMPLETED)
         bad = outcomes.count(RunStatus.FAILED) + outcomes.count(RunStatus.TIMEOUT)

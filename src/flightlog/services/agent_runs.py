@@ -19,7 +19,7 @@ from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Event, TaskRun
 from flightlog.services._common import get_owned, not_found, require, utc_now
 from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE, move
-from flightlog.services.scope import assert_owned
+from flightlog.services.ownership import assert_owned
 
 #: The cost columns are NUMERIC(14, 6): eight digits before the point.
 MAX_COST_USD = 10**8

@@ -29,7 +29,7 @@ from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
 from flightlog.services._common import AwareDatetime
-from flightlog.services.scope import assert_owned
+from flightlog.services.ownership import assert_owned
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 MAX_PAGE_SIZE = 1000

@@ -25,7 +25,7 @@ from flightlog.errors import ValidationError
 from flightlog.models import MetricPoint
 from flightlog.services._common import AwareDatetime, require
 from flightlog.services._dialect import epoch_bucket
-from flightlog.services.scope import assert_owned
+from flightlog.services.ownership import assert_owned
 
 MAX_SERIES_POINTS = 100_000
 

@@ -20,6 +20,7 @@ from flightlog.models import TaskRun
 from flightlog.services import events
 from flightlog.services._common import utc_now
 from flightlog.services.lifecycle import RUN_LIFECYCLE, TASK_LIFECYCLE
+from flightlog.services.ownership import assert_owned
 from flightlog.services.runs import (
     lock_run,
     lock_task,
@@ -27,8 +28,7 @@ from flightlog.services.runs import (
     queued_run,
     set_run_status,
 )
-from flightlog.services.scope import assert_owned
-from flightlog.services.statistics import refresh_task_statistics
+from flightlog.services.task_statistics import refresh_task_statistics
 from flightlog.services.tasks import transition_task
 
 #: A finished task goes back to waiting when a new run is queued for it.

@@ -27,8 +27,8 @@ from flightlog.services.lifecycle import (
     TASK_LIFECYCLE,
     move,
 )
-from flightlog.services.scope import assert_owned
-from flightlog.services.statistics import refresh_task_statistics
+from flightlog.services.ownership import assert_owned
+from flightlog.services.task_statistics import refresh_task_statistics
 from flightlog.services.tasks import transition_task
 
 FINISHED_RUN_TO_TASK = {
