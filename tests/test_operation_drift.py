@@ -20,9 +20,29 @@ import pytest
 from pydantic import BaseModel
 
 from api_client import client_of, error_code, ok
-from flightlog.api import review_schemas as reviews
-from flightlog.api import schemas
-from flightlog.api import worker_schemas as workers
+from flightlog.schemas.agent_runs import AgentRunFinish, AgentRunStart, Usage
+from flightlog.schemas.agents import AgentRegistration, Deregistration
+from flightlog.schemas.claims import ClaimRequest, Heartbeat
+from flightlog.schemas.modifications import Applied, ModificationFailure, ModificationIn
+from flightlog.schemas.projects import ContextIn, ProjectIn, ProjectUpdate
+from flightlog.schemas.pull_requests import CheckIn, PullRequestIn, PullRequestMove
+from flightlog.schemas.recommendations import (
+    Decision,
+    Failure,
+    OptimizationDone,
+    OptimizationStart,
+    Progress,
+    RecommendationIn,
+    Rollback,
+)
+from flightlog.schemas.runs import PlanDecision, RunBegin, RunFinish, RunQueue, RunStart
+from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskUpdate
+from flightlog.schemas.templates import (
+    ProjectFromTemplateIn,
+    TemplateIn,
+    TemplateUpdate,
+    Variables,
+)
 from flightlog.services import (
     agent_runs,
     agents,
@@ -57,63 +77,59 @@ class Pair:
 
 
 PAIRS = [
-    Pair(schemas.TaskCreate, tasks.create_task),
-    Pair(schemas.TaskUpdate, tasks.update_task, from_path=frozenset({"task_id"})),
-    Pair(schemas.CancelIn, runs.cancel_task, from_path=frozenset({"task_id"})),
-    Pair(schemas.RunStart, runs.start_run, from_path=frozenset({"task_id"})),
-    Pair(schemas.RunQueue, run_queue.enqueue_run, from_path=frozenset({"task_id"})),
-    Pair(schemas.RunBegin, run_queue.begin_run, from_path=frozenset({"run_id"})),
-    Pair(schemas.RunFinish, runs.finish_run, from_path=frozenset({"run_id"})),
-    Pair(schemas.PlanDecision, runs.decide_plan, from_path=frozenset({"run_id"})),
-    Pair(workers.AgentRunStart, agent_runs.start_agent_run, from_path=frozenset({"run_id"})),
-    Pair(workers.Usage, agent_runs.record_usage, from_path=frozenset({"agent_run_id"})),
+    Pair(TaskCreate, tasks.create_task),
+    Pair(TaskUpdate, tasks.update_task, from_path=frozenset({"task_id"})),
+    Pair(CancelIn, runs.cancel_task, from_path=frozenset({"task_id"})),
+    Pair(RunStart, runs.start_run, from_path=frozenset({"task_id"})),
+    Pair(RunQueue, run_queue.enqueue_run, from_path=frozenset({"task_id"})),
+    Pair(RunBegin, run_queue.begin_run, from_path=frozenset({"run_id"})),
+    Pair(RunFinish, runs.finish_run, from_path=frozenset({"run_id"})),
+    Pair(PlanDecision, runs.decide_plan, from_path=frozenset({"run_id"})),
+    Pair(AgentRunStart, agent_runs.start_agent_run, from_path=frozenset({"run_id"})),
+    Pair(Usage, agent_runs.record_usage, from_path=frozenset({"agent_run_id"})),
+    Pair(AgentRunFinish, agent_runs.finish_agent_run, from_path=frozenset({"agent_run_id"})),
+    Pair(ClaimRequest, claims.claim),
+    Pair(Heartbeat, claims.heartbeat),
     Pair(
-        workers.AgentRunFinish, agent_runs.finish_agent_run, from_path=frozenset({"agent_run_id"})
-    ),
-    Pair(workers.ClaimRequest, claims.claim),
-    Pair(workers.Heartbeat, claims.heartbeat),
-    Pair(
-        workers.AgentRegistration,
+        AgentRegistration,
         agents.register,
         not_exposed={"actor": "registration is the agent's own act: the actor is its name"},
     ),
-    Pair(workers.Deregistration, agents.deregister, from_path=frozenset({"agent_id"})),
-    Pair(reviews.ProjectIn, projects.create_project),
-    Pair(reviews.ProjectUpdate, projects.update_project, from_path=frozenset({"project_id"})),
-    Pair(reviews.ContextIn, project_contexts.add_iteration, from_path=frozenset({"project_id"})),
-    Pair(reviews.RecommendationIn, recommendations.create_recommendation),
-    Pair(reviews.Decision, recommendations.decide, from_path=frozenset({"recommendation_id"})),
+    Pair(Deregistration, agents.deregister, from_path=frozenset({"agent_id"})),
+    Pair(ProjectIn, projects.create_project),
+    Pair(ProjectUpdate, projects.update_project, from_path=frozenset({"project_id"})),
+    Pair(ContextIn, project_contexts.add_iteration, from_path=frozenset({"project_id"})),
+    Pair(RecommendationIn, recommendations.create_recommendation),
+    Pair(Decision, recommendations.decide, from_path=frozenset({"recommendation_id"})),
     Pair(
-        reviews.OptimizationStart,
+        OptimizationStart,
         optimizations.start_optimization,
         from_path=frozenset({"recommendation_id"}),
     ),
-    Pair(reviews.Progress, optimizations.report_progress, from_path=frozenset({"optimization_id"})),
+    Pair(Progress, optimizations.report_progress, from_path=frozenset({"optimization_id"})),
+    Pair(OptimizationDone, optimizations.complete, from_path=frozenset({"optimization_id"})),
+    Pair(Failure, optimizations.fail, from_path=frozenset({"optimization_id"})),
+    Pair(Rollback, optimizations.rollback, from_path=frozenset({"optimization_id"})),
     Pair(
-        reviews.OptimizationDone, optimizations.complete, from_path=frozenset({"optimization_id"})
-    ),
-    Pair(reviews.Failure, optimizations.fail, from_path=frozenset({"optimization_id"})),
-    Pair(reviews.Rollback, optimizations.rollback, from_path=frozenset({"optimization_id"})),
-    Pair(
-        reviews.ModificationIn,
+        ModificationIn,
         modifications.request_modification,
         from_path=frozenset({"project_id"}),
     ),
-    Pair(reviews.Decision, modifications.decide, from_path=frozenset({"modification_id"})),
-    Pair(reviews.Applied, modifications.apply, from_path=frozenset({"modification_id"})),
-    Pair(reviews.ModificationFailure, modifications.fail, from_path=frozenset({"modification_id"})),
-    Pair(reviews.PullRequestIn, pull_requests.create_pull_request),
+    Pair(Decision, modifications.decide, from_path=frozenset({"modification_id"})),
+    Pair(Applied, modifications.apply, from_path=frozenset({"modification_id"})),
+    Pair(ModificationFailure, modifications.fail, from_path=frozenset({"modification_id"})),
+    Pair(PullRequestIn, pull_requests.create_pull_request),
     Pair(
-        reviews.PullRequestMove,
+        PullRequestMove,
         pull_requests.transition_pull_request,
         from_path=frozenset({"pull_request_id"}),
     ),
-    Pair(reviews.CheckIn, pull_requests.record_check, from_path=frozenset({"pull_request_id"})),
-    Pair(reviews.TemplateIn, templates.create_template),
-    Pair(reviews.TemplateUpdate, templates.update_template, from_path=frozenset({"template_id"})),
-    Pair(reviews.Variables, templates.render, from_path=frozenset({"template_id"})),
+    Pair(CheckIn, pull_requests.record_check, from_path=frozenset({"pull_request_id"})),
+    Pair(TemplateIn, templates.create_template),
+    Pair(TemplateUpdate, templates.update_template, from_path=frozenset({"template_id"})),
+    Pair(Variables, templates.render, from_path=frozenset({"template_id"})),
     Pair(
-        reviews.ProjectFromTemplateIn,
+        ProjectFromTemplateIn,
         templates.create_project_from_template,
         from_path=frozenset({"template_id"}),
     ),
@@ -148,8 +164,8 @@ def test_every_body_field_is_taken_by_the_service(pair: Pair) -> None:
 
 def test_a_task_round_trips_every_field_over_http() -> None:
     """What a body can set, the response shows (max_rounds and memory_size were missing)."""
-    settable = set(schemas.TaskCreate.model_fields) - {"depends_on", "actor"}
-    assert settable <= set(schemas.TaskOut.model_fields)
+    settable = set(TaskCreate.model_fields) - {"depends_on", "actor"}
+    assert settable <= set(TaskOut.model_fields)
 
 
 async def test_max_rounds_and_memory_size_are_set_and_read_over_http(store: Store) -> None:

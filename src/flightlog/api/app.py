@@ -31,9 +31,10 @@ from flightlog.api.routes import (
     templates,
     work,
 )
-from flightlog.api.schemas import EventBatch, MetricBatch
 from flightlog.db.engine import create_async_db_engine
 from flightlog.db.presence import require_existing_database
+from flightlog.schemas.events import EventBatch
+from flightlog.schemas.metrics import MetricBatch
 from flightlog.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"

@@ -16,9 +16,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from flightlog.api.schemas import MAX_BATCH, SERVER_EVENT_TYPES
 from flightlog.enums import EventType
 from flightlog.errors import ValidationError
+from flightlog.schemas.events import SERVER_EVENT_TYPES
+from flightlog.schemas.fields import MAX_BATCH
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 

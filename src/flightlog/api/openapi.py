@@ -23,33 +23,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+
+from flightlog.schemas.errors import ErrorBody
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 _WRITES = frozenset({"post", "put", "patch", "delete"})
 _METHODS = frozenset({"get", "head", "options", *_WRITES})
-
-
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(title="ErrorDetail")
-
-    code: str = Field(
-        description="Stable and machine-readable: unauthenticated, permission_denied, "
-        "not_found, invalid_transition, conflict, payload_too_large, validation_error, ..."
-    )
-    message: str = Field(description="One sentence for a person.")
-    details: dict[str, Any] = Field(
-        description="Structured context, e.g. problems (a list of {location, message}) "
-        "for invalid input, or from_status and to_status for a refused transition."
-    )
-
-
-class ErrorBody(BaseModel):
-    """Every error the API answers: ``{"error": {"code", "message", "details"}}``."""
-
-    error: ErrorDetail
-
-
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
 #: Status -> (description, response headers).

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import ValidationError as PydanticValidationError
 
 from flightlog.errors import (
     Conflict,
@@ -18,6 +19,7 @@ from flightlog.errors import (
     PermissionDenied,
     ValidationError,
 )
+from flightlog.schemas.errors import ErrorBody
 
 #: The error body's ``code`` -> the exception it becomes on this side.
 _ERRORS: dict[str, type[FlightlogError]] = {
@@ -54,14 +56,14 @@ def _raise_for(response: httpx.Response) -> None:
     if response.is_success:
         return
     try:
-        error = response.json()["error"]
-        code, message, details = error["code"], error["message"], error.get("details", {})
-    except (ValueError, KeyError, TypeError):
+        error = ErrorBody.model_validate_json(response.content).error
+    except PydanticValidationError:
         raise FlightlogError(
             f"{response.request.method} {response.request.url.path} answered "
             f"{response.status_code}: {response.text[:200]}",
             http_status=response.status_code,
         ) from None
+    code, message, details = error.code, error.message, error.details
     if code == "invalid_transition":
         raise InvalidTransition(
             str(details.get("entity", "")),

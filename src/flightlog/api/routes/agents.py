@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.worker_schemas import AgentOut, AgentRegistration, Deregistration
 from flightlog.enums import AgentStatus, AgentType
 from flightlog.models import Agent
+from flightlog.schemas.agents import AgentOut, AgentRegistration, Deregistration
 from flightlog.services._common import utc_now
 from flightlog.services.agents import effective_status
 from flightlog.store.core import Store

@@ -9,8 +9,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.worker_schemas import ArtifactOut
 from flightlog.enums import ArtifactType
+from flightlog.schemas.artifacts import ArtifactOut
 
 router = APIRouter(tags=["artifacts"])
 

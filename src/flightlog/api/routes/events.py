@@ -14,8 +14,8 @@ from flightlog.api.batches import (
     refuse_server_events,
     refuse_times_not_text,
 )
-from flightlog.api.schemas import EventBatch, EventIds, EventOut, EventPageOut
 from flightlog.enums import EventSeverity, EventType
+from flightlog.schemas.events import EventBatch, EventIds, EventOut, EventPageOut
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/events", tags=["events"])

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import RETRY_AFTER_SECONDS
-from flightlog.api.schemas import Health
 from flightlog.db.failures import DRIVER_ERRORS
+from flightlog.schemas.health import Health
 
 router = APIRouter(tags=["health"])
 

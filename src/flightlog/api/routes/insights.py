@@ -6,19 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.schemas import TaskOut
+from flightlog.schemas.tasks import SearchHit, TaskOut
 from flightlog.services.overview import Overview
 from flightlog.services.views import ActiveTask, TaskExecutionSummary
 
 router = APIRouter(tags=["insights"])
-
-
-class SearchHit(BaseModel):
-    task: TaskOut
-    rank: float
 
 
 @router.get("/search/tasks", response_model=list[SearchHit])

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.batches import documented_body, read_batch, refuse_times_not_text
-from flightlog.api.schemas import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded, Time
+from flightlog.schemas.fields import Time
+from flightlog.schemas.metrics import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded
 from flightlog.services.metrics import MAX_SERIES_POINTS
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])

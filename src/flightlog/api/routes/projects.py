@@ -8,21 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.review_schemas import (
+from flightlog.enums import ModificationStatus
+from flightlog.schemas.modifications import (
     Applied,
-    ContextIn,
-    ContextOut,
-    Decision,
     ModificationFailure,
     ModificationIn,
     ModificationOut,
     ModificationPageOut,
+)
+from flightlog.schemas.projects import (
+    ContextIn,
+    ContextOut,
     ProjectIn,
     ProjectOut,
     ProjectPageOut,
     ProjectUpdate,
 )
-from flightlog.enums import ModificationStatus
+from flightlog.schemas.recommendations import Decision
 from flightlog.services.project_contexts import ContextComparison
 
 router = APIRouter(tags=["projects"])

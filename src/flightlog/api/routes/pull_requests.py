@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.review_schemas import (
+from flightlog.enums import PullRequestStatus
+from flightlog.schemas.pull_requests import (
     CheckIn,
     CheckOut,
     PullRequestIn,
     PullRequestMove,
     PullRequestOut,
 )
-from flightlog.enums import PullRequestStatus
 from flightlog.services.views import PrValidationStatus
 
 router = APIRouter(prefix="/pull-requests", tags=["pull requests"])

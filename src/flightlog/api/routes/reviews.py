@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.review_schemas import (
+from flightlog.enums import OptimizationStatus, Priority, RecommendationStatus
+from flightlog.schemas.recommendations import (
     ApprovalOut,
     Decision,
     Failure,
@@ -20,7 +21,6 @@ from flightlog.api.review_schemas import (
     RecommendationOut,
     Rollback,
 )
-from flightlog.enums import OptimizationStatus, Priority, RecommendationStatus
 
 router = APIRouter(tags=["reviews"])
 

@@ -8,20 +8,20 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.schemas import (
-    AgentRunOut,
-    EventOut,
+from flightlog.errors import ValidationError
+from flightlog.schemas.agent_runs import AgentRunOut
+from flightlog.schemas.events import EventOut
+from flightlog.schemas.fields import Time
+from flightlog.schemas.runs import (
     PlanDecision,
     RunBegin,
     RunFinish,
     RunOut,
     RunQueue,
     RunStart,
-    Time,
     TimelineEntryOut,
     TimelineOut,
 )
-from flightlog.errors import ValidationError
 from flightlog.services.timeline import TimelineCursor
 
 router = APIRouter(tags=["runs"])

@@ -27,10 +27,10 @@ from fastapi.responses import StreamingResponse
 from flightlog.api.auth import TenantStore
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import RETRY_AFTER_SECONDS
-from flightlog.api.schemas import EventOut
 from flightlog.db.failures import database_unreachable
 from flightlog.enums import EventType
 from flightlog.errors import DatabaseUnavailable, PermissionDenied
+from flightlog.schemas.events import EventOut
 from flightlog.services.event_feed import Watermark
 from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, event_page
 from flightlog.store.core import Store

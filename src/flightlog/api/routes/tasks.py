@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.schemas import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
 from flightlog.enums import TaskStatus
+from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
 from flightlog.services.tasks import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])

@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.review_schemas import (
-    ContextOut,
+from flightlog.schemas.projects import ContextOut, ProjectOut
+from flightlog.schemas.templates import (
     ProjectFromTemplateIn,
     ProjectFromTemplateOut,
-    ProjectOut,
     TemplateIn,
     TemplateOut,
     TemplatePageOut,

@@ -7,18 +7,16 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.api.schemas import AgentRunOut, RunOut
-from flightlog.api.worker_schemas import (
-    AgentRunFinish,
-    AgentRunStart,
+from flightlog.schemas.agent_runs import AgentRunFinish, AgentRunOut, AgentRunStart, Usage
+from flightlog.schemas.claims import (
     ClaimComplete,
     ClaimOut,
     ClaimRelease,
     ClaimRequest,
     Heartbeat,
     LeaseOut,
-    Usage,
 )
+from flightlog.schemas.runs import RunOut
 from flightlog.services.claims import Claim
 
 router = APIRouter(tags=["workers"])

@@ -1,4 +1,4 @@
-"""Field types of request bodies that say, in the OpenAPI document, what the services enforce.
+"""Field types of the wire models that say, in the OpenAPI document, what the services enforce.
 
 Lengths come from the columns the values are stored in; "not blank" is the
 services' ``value.strip()`` rule, written as a pattern every regex engine
@@ -11,7 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, Strict, StringConstraints, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 #: Every character ``str.isspace()`` is true for (Python's ``re`` ``\\s`` is exactly this set).
 _WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -47,6 +54,11 @@ Text100 = Annotated[str, StringConstraints(max_length=100)]
 Text255 = Annotated[str, StringConstraints(max_length=255)]
 Text500 = Annotated[str, StringConstraints(max_length=500)]
 
+#: Who did it, as kept in the audit log (the column holds 255 characters).
+Actor = Annotated[str | None, Field(max_length=255)]
+#: Most rows one POST may carry; larger streams belong to the Python ingest path.
+MAX_BATCH = 10_000
+
 #: Years whose every time stays within 1000-01-01 and 9000-01-01 UTC whatever its offset
 #: (the services' range); a time without an offset is not RFC 3339 and is refused too.
 TIME_PATTERN = (
@@ -54,6 +66,11 @@ TIME_PATTERN = (
     r"|[2-7][0-9]{3}"  # 2000-7999
     r"|8(?:[0-8][0-9]{2}|9(?:[0-8][0-9]|9[0-8])))-"  # 8000-8998
 )
+#: A time as the services take it: with a UTC offset, between the years 1000 and 9000.
+Time = Annotated[
+    AwareDatetime,
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIME_PATTERN}),
+]
 
 
 def optional(*, schema: dict[str, Any] | None = None, **constraints: Any) -> Any:
@@ -86,6 +103,9 @@ def decimal_schema(*, digits: int, places: int | None, maximum: Decimal) -> dict
     string = {"type": "string", "pattern": f"^[0-9]{{1,{digits}}}{fraction}$"}
     return {"anyOf": [number, string]}
 
+
+#: A count in an INTEGER column.
+Count = Annotated[int, Field(ge=0, le=MAX_INT), JsonInteger]
 
 #: NUMERIC(14, 2) amounts of money: at most 999,999,999,999.99, two decimal places.
 MAX_MONEY = Decimal("999999999999.99")

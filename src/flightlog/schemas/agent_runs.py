@@ -1,0 +1,73 @@
+"""Agent runs: one agent's step in a run, its token usage and cost, its outcome."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, WithJsonSchema
+
+from flightlog.enums import AgentRunStatus
+from flightlog.schemas._base import In, Out
+from flightlog.schemas.fields import JsonInteger, NonBlank100, decimal_schema
+from flightlog.services.agent_runs import MAX_COST_USD
+
+#: Token counters are BIGINT; a single report of more than a trillion is a bug upstream.
+MAX_TOKENS = 10**12
+
+#: USD in NUMERIC(14, 6): under 10**8, further decimal places are rounded away.
+Cost = Annotated[
+    Decimal,
+    Field(ge=0, lt=MAX_COST_USD, allow_inf_nan=False),
+    WithJsonSchema(decimal_schema(digits=8, places=None, maximum=Decimal(MAX_COST_USD))),
+]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS), JsonInteger]
+FinishingAgentRunStatus = Annotated[
+    AgentRunStatus,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": ["COMPLETED", "FAILED", "CANCELLED"],
+            "title": "FinishingAgentRunStatus",
+        }
+    ),
+]
+
+
+class AgentRunOut(Out):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    run_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    agent_id: uuid.UUID | None
+    agent_name: str
+    status: AgentRunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    output_summary: str | None
+    error_message: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+
+
+class AgentRunStart(In):
+    agent_name: NonBlank100
+    parent_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    details: dict[str, Any] | None = None
+
+
+class Usage(In):
+    tokens_in: Tokens = 0
+    tokens_out: Tokens = 0
+    cost_usd: Cost = Decimal(0)
+
+
+class AgentRunFinish(Usage):
+    status: FinishingAgentRunStatus = AgentRunStatus.COMPLETED
+    output_summary: str | None = None
+    error_message: str | None = None
