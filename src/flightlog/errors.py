@@ -1,7 +1,9 @@
 """One hierarchy of domain errors, so every caller can catch what it handles.
 
-The CLI and the HTTP API map these to exit codes and status codes in one
-place each; services never raise transport-specific errors.
+The CLI maps these to exit codes; :data:`HTTP_STATUSES` below is the one
+table the HTTP API answers with and the HTTP client reads back (an error's
+``code`` names its class on both sides). Services never raise
+transport-specific errors.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ class ValidationError(FlightlogError):
     code = "validation_error"
 
 
+class PayloadTooLarge(ValidationError):
+    """A request body over the server's ``FLIGHTLOG_API_MAX_BODY_BYTES``; nothing was written."""
+
+    code = "payload_too_large"
+
+
 class NotFound(FlightlogError):
     """The entity does not exist, or is not visible to the caller's tenant."""
 
@@ -48,6 +56,12 @@ class PermissionDenied(FlightlogError):
     """The caller may not do this: a suspended or churned customer, a revoked API key."""
 
     code = "permission_denied"
+
+
+class Unauthenticated(PermissionDenied):
+    """No usable credentials at all: HTTP 401, unlike a known key that may not do this (403)."""
+
+    code = "unauthenticated"
 
 
 class InvalidTransition(FlightlogError):
@@ -76,7 +90,48 @@ class DatabaseUnavailable(FlightlogError):
     code = "database_unavailable"
 
 
+class ServerUnreachable(DatabaseUnavailable):
+    """The HTTP client got no answer from the server (refused, timed out, cut off); retry later.
+
+    Raised by :mod:`flightlog.client` only. A subclass of ``DatabaseUnavailable``
+    so that one ``except`` retries both; but unlike it, when
+    ``details["request_sent"]`` is true the request may have reached the server,
+    so a write may have happened.
+    """
+
+    code = "server_unreachable"
+
+
 class MigrationError(FlightlogError):
     """The schema is not at the revision the code needs, or a migration failed."""
 
     code = "migration_error"
+
+
+#: The HTTP status of each error the API answers, most specific first: the first class an
+#: error is an instance of decides. The server answers with it (:mod:`flightlog.api.errors`)
+#: and the client turns a body's ``code`` back into the class (:func:`error_class`).
+HTTP_STATUSES: tuple[tuple[type[FlightlogError], int], ...] = (
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (InvalidTransition, 409),
+    (Conflict, 409),
+    (PayloadTooLarge, 413),
+    (ValidationError, 422),
+    (DatabaseUnavailable, 503),
+)
+_BY_CODE = {kind.code: kind for kind, _status in HTTP_STATUSES}
+
+
+def http_status(error: FlightlogError) -> int:
+    """The status the API answers ``error`` with: 500 for a class not in the table."""
+    for kind, status in HTTP_STATUSES:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def error_class(code: str) -> type[FlightlogError]:
+    """The class an error body's ``code`` names (``FlightlogError`` for one not in the table)."""
+    return _BY_CODE.get(code, FlightlogError)

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flightlog.api.context import ApiContext
-from flightlog.errors import PermissionDenied
+from flightlog.errors import PermissionDenied, Unauthenticated
 from flightlog.services.api_keys import READ_SCOPE, WRITE_SCOPE, VerifiedKey
 from flightlog.store.core import Store
 
@@ -23,12 +23,6 @@ _bearer = HTTPBearer(
     auto_error=False,
     description="An API key from 'flightlog api-key create', sent as a Bearer token.",
 )
-
-
-class Unauthenticated(PermissionDenied):
-    """No usable credentials at all: HTTP 401, unlike a known key that may not do this (403)."""
-
-    code = "unauthenticated"
 
 
 def context(request: Request) -> ApiContext:

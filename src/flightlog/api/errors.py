@@ -1,6 +1,7 @@
 """Every error leaves as JSON ``{"error": {"code", "message", "details"}}``, never a traceback.
 
-Domain errors map to status codes in this one place. FastAPI's own request
+Domain errors map to status codes by :data:`flightlog.errors.HTTP_STATUSES`, the
+table the client reads them back with. FastAPI's own request
 validation is reshaped to the same body, so a client parses one format.
 """
 
@@ -16,39 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flightlog.api.auth import Unauthenticated
 from flightlog.db.failures import DRIVER_ERRORS, database_unreachable, unavailable_error
-from flightlog.errors import (
-    Conflict,
-    DatabaseUnavailable,
-    FlightlogError,
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    ValidationError,
-)
+from flightlog.errors import FlightlogError, NotFound, PayloadTooLarge, http_status
 
 log = logging.getLogger("flightlog.api")
 
-#: Most specific first: the first class an error is an instance of decides.
-STATUS_BY_ERROR: tuple[tuple[type[FlightlogError], int], ...] = (
-    (Unauthenticated, 401),
-    (PermissionDenied, 403),
-    (NotFound, 404),
-    (InvalidTransition, 409),
-    (Conflict, 409),
-    (ValidationError, 422),
-    (DatabaseUnavailable, 503),
-)
 #: How long a client should wait before retrying while the database is unavailable.
 RETRY_AFTER_SECONDS = 5
-
-
-def status_for(exc: FlightlogError) -> int:
-    for kind, status in STATUS_BY_ERROR:
-        if isinstance(exc, kind):
-            return status
-    return 500
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -79,7 +54,7 @@ def _page(request: Request, status: int, message: str) -> Response | None:
 
 async def _flightlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FlightlogError)
-    status = status_for(exc)
+    status = http_status(exc)
     headers = _HEADERS_BY_STATUS.get(status)
     if status == 500:
         log.error("unmapped Flightlog error on %s %s: %s", request.method, request.url.path, exc)
@@ -136,7 +111,7 @@ async def _request_invalid(request: Request, exc: Exception) -> Response:
     )
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_CODES = {404: NotFound.code, 405: "method_not_allowed", 413: PayloadTooLarge.code}
 #: FastAPI's answer (400) to a body it cannot even decode, e.g. bytes that are not UTF-8.
 _UNPARSEABLE_BODY = "There was an error parsing the body"
 

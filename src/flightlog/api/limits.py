@@ -18,6 +18,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flightlog.api.errors import error_body
+from flightlog.errors import PayloadTooLarge
 
 
 class BodyTooLarge(HTTPException):
@@ -78,7 +79,7 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = error_body("payload_too_large", _too_large(self.max_bytes))
+        body = error_body(PayloadTooLarge.code, _too_large(self.max_bytes))
         await send_error(send, 413, body)
 
 
