@@ -1,0 +1,168 @@
+"""``Tracer``: one buffer, one worker thread, one backend (embedded Store or remote server).
+
+Make one per process and keep it: ``Tracer.embedded(url)`` writes to a
+database through the async Store, ``Tracer.remote(base_url, api_key=…)``
+through a Flightlog server. A tracer lives until ``close()``; whatever is
+still open at interpreter exit is closed by an ``atexit`` hook, which waits
+at most ``config.exit_timeout`` seconds per tracer for delivery.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import uuid
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from flightlog.settings import Settings
+from flightlog.tracing import summary
+from flightlog.tracing.backend import BackendOpener
+from flightlog.tracing.buffer import Buffer, TracerStats
+from flightlog.tracing.config import TracerConfig
+from flightlog.tracing.decorators import agent_step
+from flightlog.tracing.embedded import embedded_backend
+from flightlog.tracing.remote import remote_backend
+from flightlog.tracing.scopes import Run
+from flightlog.tracing.worker import Worker
+
+_open_tracers: set[Tracer] = set()
+_open_lock = threading.Lock()
+
+
+class Tracer:
+    """Records runs and steps of agent code without ever making it wait for Flightlog."""
+
+    #: ``@tracer.agent_step("Engineer")``: the same decorator as ``flightlog.tracing.agent_step``
+    #: (a step belongs to the run it is called in, whichever tracer made that run).
+    agent_step = staticmethod(agent_step)
+
+    def __init__(self, backend: BackendOpener, *, config: TracerConfig | None = None) -> None:
+        """Start the worker on ``backend`` (see ``embedded_backend`` / ``remote_backend``)."""
+        self.config = config or TracerConfig()
+        self._buffer = Buffer(self.config)
+        self._worker = Worker(self._buffer, backend, self.config)
+        self._closed = False
+        with _open_lock:
+            _open_tracers.add(self)
+        self._worker.start()
+
+    @classmethod
+    def embedded(
+        cls,
+        url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        customer_id: uuid.UUID | None = None,
+        config: TracerConfig | None = None,
+    ) -> Tracer:
+        """A tracer writing to the database at ``url`` (default: ``FLIGHTLOG_DATABASE_URL``).
+
+        The schema is upgraded when the worker opens the database, as ``open_store`` does.
+        """
+        opener = embedded_backend(url, settings=settings, customer_id=customer_id)
+        return cls(opener, config=config)
+
+    @classmethod
+    def remote(
+        cls,
+        base_url: str,
+        *,
+        api_key: str,
+        timeout: float = 30.0,
+        config: TracerConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Tracer:
+        """A tracer sending to the Flightlog server at ``base_url`` with ``api_key``."""
+        opener = remote_backend(base_url, api_key=api_key, timeout=timeout, transport=transport)
+        return cls(opener, config=config)
+
+    def __repr__(self) -> str:
+        return f"<flightlog.tracing.Tracer {'closed' if self._closed else 'open'} {self.stats}>"
+
+    def run(
+        self,
+        task_id: uuid.UUID | str | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        input_context: Mapping[str, Any] | None = None,
+        git_branch: str | None = None,
+    ) -> Run:
+        """A run of task ``task_id``, or of a new task made from ``title`` (and ``description``).
+
+        Use it as ``with tracer.run(...) as run:`` (or ``async with``): entering
+        starts the run, leaving finishes it COMPLETED, or FAILED with the
+        exception (re-raised unchanged). Neither waits for Flightlog.
+        """
+        if (task_id is None) == (title is None):
+            raise TypeError("tracer.run() takes a task_id or a title=, exactly one of them")
+        task: uuid.UUID | None = None
+        invalid: str | None = None
+        if task_id is not None:
+            try:
+                task = task_id if isinstance(task_id, uuid.UUID) else uuid.UUID(str(task_id))
+            except ValueError:
+                invalid = f"task_id {task_id!r} is not a UUID"
+        return Run(
+            self._buffer,
+            self.config.summary_chars,
+            task_id=task,
+            title=title,
+            description=description,
+            input_context=summary.json_object(input_context, self.config.summary_chars),
+            git_branch=git_branch,
+            invalid=invalid,
+        )
+
+    @property
+    def stats(self) -> TracerStats:
+        """Counts of records sent, pending, dropped and refused, and the last failure."""
+        return self._buffer.stats()
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Send everything recorded so far now; True once it is all written (or refused).
+
+        False after ``timeout`` seconds with records still pending (Flightlog
+        unreachable: they stay buffered and are retried). Blocks the calling
+        thread; from async code, ``await asyncio.to_thread(tracer.flush)``.
+        """
+        target = self._buffer.request_flush()
+        if not self._worker.alive:
+            return self._buffer.stats().pending == 0
+        return self._buffer.wait_settled(target, timeout)
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Flush, stop the worker and close the backend; later records are dropped.
+
+        Waits at most ``timeout`` seconds (``None``: until delivered); returns
+        whether everything was delivered. Closing twice is harmless.
+        """
+        self._closed = True
+        with _open_lock:
+            _open_tracers.discard(self)
+        self._worker.stop(timeout)
+        return not self._worker.alive and self._buffer.stats().pending == 0
+
+    def __enter__(self) -> Tracer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Give every open tracer ``exit_timeout`` seconds to deliver what it holds."""
+    with _open_lock:
+        tracers = list(_open_tracers)
+    for tracer in tracers:
+        tracer.close(tracer.config.exit_timeout)

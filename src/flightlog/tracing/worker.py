@@ -1,0 +1,167 @@
+"""The tracer's one background thread: its own event loop, the backend, the sending.
+
+Agent code never waits for Flightlog: it appends to the :class:`Buffer`, and
+this thread takes the queue when something is due (a lifecycle record, a
+full batch, the oldest record ``flush_interval`` old, a flush or close) and
+delivers it. The backend (an async Store or an HTTP client) is opened here,
+in this thread's loop, and retried like any call while Flightlog is down.
+
+The thread is a daemon, so a program that forgets to close its tracer still
+exits; the tracer's ``atexit`` hook gives it ``exit_timeout`` seconds first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from contextlib import AsyncExitStack
+
+from flightlog.errors import ConfigurationError
+from flightlog.tracing.backend import Backend, BackendOpener
+from flightlog.tracing.buffer import Buffer, Queued
+from flightlog.tracing.config import TracerConfig
+from flightlog.tracing.delivery import Delivery
+from flightlog.tracing.records import FinishStep, RunRecord, StartRun, StartStep
+from flightlog.tracing.retry import Failed, Retrier
+
+log = logging.getLogger("flightlog.tracing")
+
+
+def _can_open_later(error: BaseException) -> bool:
+    """Opening is retried for anything but a configuration Flightlog cannot use at all."""
+    return not isinstance(error, ConfigurationError)
+
+
+class Worker:
+    """Delivers one buffer through one backend, on a thread of its own."""
+
+    def __init__(self, buffer: Buffer, opener: BackendOpener, config: TracerConfig) -> None:
+        self._buffer = buffer
+        self._opener = opener
+        self._config = config
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._work: asyncio.Event | None = None
+        self._retrier: Retrier | None = None
+        self._deadline: float | None = None
+        self._thread = threading.Thread(target=self._run, name="flightlog-tracer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float | None) -> bool:
+        """Close the buffer, deliver what it holds, give up failing sends after ``timeout``.
+
+        Returns whether the thread ended within ``timeout`` seconds.
+        """
+        if timeout is not None:
+            self._deadline = time.monotonic() + timeout
+            if self._retrier is not None:
+                self._retrier.deadline = self._deadline
+        self._buffer.close()
+        if threading.current_thread() is self._thread:
+            return False
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # --- Any thread ----------------------------------------------------------------------------
+
+    def _notify(self, urgent: bool) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has ended: nothing left to wake
+            loop.call_soon_threadsafe(self._wake, urgent)
+
+    # --- The worker's thread -------------------------------------------------------------------
+
+    def _wake(self, urgent: bool) -> None:
+        if self._work is not None:
+            self._work.set()
+        if urgent and self._retrier is not None:
+            self._retrier.urgent.set()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception:
+            log.exception("Flightlog tracing: the worker stopped on an unexpected error")
+        finally:
+            self._loop = None
+            self._buffer.wake_waiters()
+            pending = self._buffer.stats().pending
+            if pending:
+                log.warning(
+                    "Flightlog tracing stopped with %d records not delivered "
+                    "(Flightlog unreachable until the end; see tracer.stats)",
+                    pending,
+                )
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._work = asyncio.Event()
+        self._retrier = Retrier(self._buffer, self._config)
+        self._retrier.deadline = self._deadline
+        self._buffer.notify = self._notify
+        async with AsyncExitStack() as stack:
+            backend = await self._retrier.attempt(
+                lambda: stack.enter_async_context(self._opener()),
+                "open Flightlog",
+                transient=_can_open_later,
+            )
+            if isinstance(backend, Failed):
+                if not backend.gave_up:
+                    log.error(
+                        "Flightlog tracing is off: Flightlog cannot be opened (%s); "
+                        "records are counted as refused",
+                        backend.error,
+                    )
+                    await self._serve(None)
+                return
+            await self._serve(backend)
+
+    async def _serve(self, backend: Backend | None) -> None:
+        assert self._work is not None
+        assert self._retrier is not None
+        delivery = Delivery(self._buffer, backend, self._retrier, self._config) if backend else None
+        while True:
+            due = self._buffer.due()
+            if due == 0:
+                items = self._buffer.take()
+                if not items:
+                    if self._buffer.closed:
+                        return
+                    continue
+                if delivery is None:
+                    _refuse_all(self._buffer, items)
+                elif not await delivery.deliver(items):
+                    return  # given up at the stop deadline: the rest stays pending
+                continue
+            self._work.clear()
+            due = self._buffer.due()  # a record may have come between the look and the clear
+            if due == 0:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), due)
+
+
+def _refuse_all(buffer: Buffer, items: list[Queued]) -> None:
+    """With no backend to be had, everything is settled as refused (and never waited for)."""
+    for _seq, record in items:
+        if isinstance(record, StartRun):
+            _refuse_run(record.run)
+        elif isinstance(record, StartStep | FinishStep) and not record.step.id.done():
+            record.step.id.refuse("Flightlog cannot be opened")
+    buffer.settle(items, refused=len(items))
+    buffer.advance(items[-1][0])
+
+
+def _refuse_run(run: RunRecord) -> None:
+    run.id.refuse("Flightlog cannot be opened")
+    run.task_id.refuse("Flightlog cannot be opened")
