@@ -112,6 +112,13 @@ def agent_step(
     keeps its signature for type checkers. Inside, ``fl.current_step()`` is
     the step (for ``usage`` or ``set_output``).
     """
+    return step_decorator(func_or_name, capture_input, capture_output)
+
+
+def step_decorator(
+    func_or_name: Callable[P, R] | str | None, capture_input: bool, capture_output: bool
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """:func:`agent_step` without the overloads, for ``Tracer.agent_step`` to share."""
     if callable(func_or_name):
         return _wrap(func_or_name, None, capture_input, capture_output)
     name = func_or_name

@@ -12,9 +12,9 @@ from __future__ import annotations
 import atexit
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
 import httpx
 
@@ -23,11 +23,14 @@ from flightlog.tracing import summary
 from flightlog.tracing.backend import BackendOpener
 from flightlog.tracing.buffer import Buffer, TracerStats
 from flightlog.tracing.config import TracerConfig
-from flightlog.tracing.decorators import agent_step
+from flightlog.tracing.decorators import step_decorator
 from flightlog.tracing.embedded import embedded_backend
 from flightlog.tracing.remote import remote_backend
 from flightlog.tracing.scopes import Run
 from flightlog.tracing.worker import Worker
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _open_tracers: set[Tracer] = set()
 _open_lock = threading.Lock()
@@ -35,10 +38,6 @@ _open_lock = threading.Lock()
 
 class Tracer:
     """Records runs and steps of agent code without ever making it wait for Flightlog."""
-
-    #: ``@tracer.agent_step("Engineer")``: the same decorator as ``flightlog.tracing.agent_step``
-    #: (a step belongs to the run it is called in, whichever tracer made that run).
-    agent_step = staticmethod(agent_step)
 
     def __init__(self, backend: BackendOpener, *, config: TracerConfig | None = None) -> None:
         """Start the worker on ``backend`` (see ``embedded_backend`` / ``remote_backend``)."""
@@ -79,6 +78,33 @@ class Tracer:
         """A tracer sending to the Flightlog server at ``base_url`` with ``api_key``."""
         opener = remote_backend(base_url, api_key=api_key, timeout=timeout, transport=transport)
         return cls(opener, config=config)
+
+    @overload
+    def agent_step(self, func: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def agent_step(
+        self,
+        name: str | None = None,
+        /,
+        *,
+        capture_input: bool = True,
+        capture_output: bool = True,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def agent_step(
+        self,
+        func_or_name: Callable[P, R] | str | None = None,
+        /,
+        *,
+        capture_input: bool = True,
+        capture_output: bool = True,
+    ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+        """``@tracer.agent_step("Engineer")``: the same as ``flightlog.tracing.agent_step``.
+
+        A step belongs to the run it is called in, whichever tracer made that run.
+        """
+        return step_decorator(func_or_name, capture_input, capture_output)
 
     def __repr__(self) -> str:
         return f"<flightlog.tracing.Tracer {'closed' if self._closed else 'open'} {self.stats}>"
