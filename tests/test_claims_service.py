@@ -101,8 +101,8 @@ async def queue(fresh_url: DatabaseUrl, test_settings: Settings) -> tuple[Databa
     async with open_store(url, settings=test_settings, upgrade=False) as store:
         async with store.transaction() as s:
             for i in range(TASKS):
-                await task_service.create_task(
-                    s, store.customer_id, title=f"job {i}", priority=i % 5
+                await s.run_sync(
+                    task_service.create_task, store.customer_id, title=f"job {i}", priority=i % 5
                 )
         return fresh_url, store.customer_id
 

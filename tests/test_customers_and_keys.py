@@ -199,14 +199,16 @@ async def test_list_customers_filters_and_pages(store: Store) -> None:
     cursor = None
     async with store.reader() as s:
         while True:
-            page = await customer_service.list_customers(s, cursor=cursor, limit=2)
+            page = await s.run_sync(customer_service.list_customers, cursor=cursor, limit=2)
             seen.extend(c.id for c in page.items if c.id in mine)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-        only_suspended = await customer_service.list_customers(s, status="suspended", limit=500)
+        only_suspended = await s.run_sync(
+            customer_service.list_customers, status="suspended", limit=500
+        )
         with pytest.raises(ValidationError):
-            await customer_service.list_customers(s, limit=0)
+            await s.run_sync(customer_service.list_customers, limit=0)
     assert seen == [c.id for c in made]
     assert made[1].id in {c.id for c in only_suspended.items}
     assert {made[0].id, made[2].id}.isdisjoint(c.id for c in only_suspended.items)
@@ -214,8 +216,8 @@ async def test_list_customers_filters_and_pages(store: Store) -> None:
 
 async def test_default_customer_is_created_once(store: Store) -> None:
     async with store.transaction() as s:
-        first = await customer_service.ensure_default_customer(s)
-        second = await customer_service.ensure_default_customer(s)
+        first = await s.run_sync(customer_service.ensure_default_customer)
+        second = await s.run_sync(customer_service.ensure_default_customer)
         default = await s.get(Customer, first)
     assert first == second
     assert default is not None

@@ -40,7 +40,7 @@ async def test_an_open_writer_holds_the_watermark_below_its_ids(
                 ).scalar_one()
             assert early < late  # the later id is committed, the earlier one is not yet
             async with reader.begin():
-                held = await watermark.safe_id(reader)
+                held = await reader.run_sync(watermark.safe_id)
             assert held is not None
             assert held < early  # a reader must not pass ``late`` while ``early`` may come
             await slow.commit()
@@ -49,7 +49,7 @@ async def test_an_open_writer_holds_the_watermark_below_its_ids(
             released = 0
             for _ in range(100):
                 async with reader.begin():
-                    released = await watermark.safe_id(reader) or 0
+                    released = await reader.run_sync(watermark.safe_id) or 0
                 if released >= late:
                     break
                 await asyncio.sleep(0.1)
@@ -65,6 +65,6 @@ async def test_sqlite_needs_no_watermark(
     engine = create_async_db_engine(test_settings, url=db_url)
     try:
         async with async_session_factory(engine)() as session:
-            assert await Watermark().safe_id(session) is None
+            assert await session.run_sync(Watermark().safe_id) is None
     finally:
         await engine.dispose()

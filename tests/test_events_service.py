@@ -65,8 +65,8 @@ async def test_a_given_created_at_is_kept_on_every_write_path(store: Store) -> N
     )
     mine = store.customer_id
     async with store.transaction() as s:
-        mixed = await event_service.append_batch(
-            s,
+        mixed = await s.run_sync(
+            event_service.append_batch,
             [
                 NewEvent(event_type="LOG", task_id=task.id, customer_id=mine, created_at=then),
                 NewEvent(event_type="LOG", task_id=task.id, customer_id=mine),

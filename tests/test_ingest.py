@@ -89,10 +89,13 @@ async def test_ingested_events_are_stored_exactly_like_orm_written_ones(store: S
             event_service.validate_event(raw).model_copy(update={"customer_id": store.customer_id})
             for raw in batch
         ]
-        orm_ids = await event_service.append_batch(s, orm_rows)
+        orm_ids = await s.run_sync(event_service.append_batch, orm_rows)
     async with store.transaction() as s:
-        ingested_ids = await ingest_events_returning_ids(
-            s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, batch
+        ingested_ids = await s.run_sync(
+            ingest_events_returning_ids,
+            store.customer_id,
+            event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+            batch,
         )
 
     assert len(ingested_ids) == len(batch)
@@ -135,9 +138,9 @@ async def test_ingested_metrics_are_stored_exactly_like_orm_written_ones(store: 
     ]
     before = datetime.now(UTC) - timedelta(minutes=5)
     async with store.transaction() as s:
-        await metric_service.record_batch(s, [batch[0], batch[2]])
-        await ingest_metrics(s, store.customer_id, [batch[0], batch[2]])
-        await ingest_metrics(s, store.customer_id, [batch[1]])
+        await s.run_sync(metric_service.record_batch, [batch[0], batch[2]])
+        await s.run_sync(ingest_metrics, store.customer_id, [batch[0], batch[2]])
+        await s.run_sync(ingest_metrics, store.customer_id, [batch[1]])
     async with store.reader() as s:
         points = list(
             await s.scalars(
@@ -171,8 +174,8 @@ async def test_invalid_row_in_the_last_chunk_leaves_nothing_written(store: Store
     before = await _event_count(store, task.id)
     with pytest.raises(ValidationError) as caught:
         async with store.transaction() as s:
-            await ingest_events(
-                s,
+            await s.run_sync(
+                ingest_events,
                 store.customer_id,
                 event_service.DEFAULT_MAX_PAYLOAD_BYTES,
                 _stream(task.id, 35, bad_at=34),
@@ -188,16 +191,19 @@ async def test_a_failed_stream_is_undone_even_if_the_caller_carries_on(store: St
     before = await _event_count(store, task.id)
     async with store.transaction() as s:
         with pytest.raises(ValidationError, match="#25"):
-            await ingest_events(
-                s,
+            await s.run_sync(
+                ingest_events,
                 store.customer_id,
                 event_service.DEFAULT_MAX_PAYLOAD_BYTES,
                 _stream(task.id, 30, bad_at=25),
                 chunk_size=10,
             )
         assert (
-            await ingest_events(
-                s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, _stream(task.id, 3)
+            await s.run_sync(
+                ingest_events,
+                store.customer_id,
+                event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+                _stream(task.id, 3),
             )
             == 3
         )
@@ -209,8 +215,8 @@ async def test_the_source_is_streamed_not_materialised(store: Store) -> None:
     endless = _stream(task.id, 10**12, bad_at=45)
     with pytest.raises(ValidationError, match="#45"):
         async with store.transaction() as s:
-            await ingest_events(
-                s,
+            await s.run_sync(
+                ingest_events,
                 store.customer_id,
                 event_service.DEFAULT_MAX_PAYLOAD_BYTES,
                 endless,
@@ -222,8 +228,8 @@ async def test_the_source_is_streamed_not_materialised(store: Store) -> None:
 async def test_many_chunks_are_written_in_order_with_their_ids(store: Store) -> None:
     task, _ = await _task_and_run(store)
     async with store.transaction() as s:
-        ids = await ingest_events_returning_ids(
-            s,
+        ids = await s.run_sync(
+            ingest_events_returning_ids,
             store.customer_id,
             event_service.DEFAULT_MAX_PAYLOAD_BYTES,
             _stream(task.id, 2345),
@@ -236,8 +242,8 @@ async def test_many_chunks_are_written_in_order_with_their_ids(store: Store) -> 
     assert sorted(rows) == [(i, f"e{n}") for n, i in enumerate(ids)]
     async with store.transaction() as s:
         assert (
-            await ingest_events(
-                s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, iter(())
+            await s.run_sync(
+                ingest_events, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, iter(())
             )
             == 0
         )
@@ -255,8 +261,12 @@ async def test_another_customers_ids_in_a_later_chunk_reject_everything(
     )
     with pytest.raises(NotFound):
         async with store.transaction() as s:
-            await ingest_events(
-                s, store.customer_id, event_service.DEFAULT_MAX_PAYLOAD_BYTES, events, chunk_size=10
+            await s.run_sync(
+                ingest_events,
+                store.customer_id,
+                event_service.DEFAULT_MAX_PAYLOAD_BYTES,
+                events,
+                chunk_size=10,
             )
     points = [
         {"name": "m", "value": 1.0, "run_id": run.id},
@@ -264,7 +274,7 @@ async def test_another_customers_ids_in_a_later_chunk_reject_everything(
     ]
     with pytest.raises(NotFound):
         async with store.transaction() as s:
-            await ingest_metrics(s, store.customer_id, points)
+            await s.run_sync(ingest_metrics, store.customer_id, points)
     assert await _event_count(store, task.id) == before
     async with store.reader() as s:
         assert (
@@ -278,8 +288,8 @@ async def test_a_missing_parent_event_is_not_found_and_nothing_is_written(store:
     before = await _event_count(store, task.id)
     with pytest.raises(NotFound):
         async with store.transaction() as s:
-            await ingest_events(
-                s,
+            await s.run_sync(
+                ingest_events,
                 store.customer_id,
                 event_service.DEFAULT_MAX_PAYLOAD_BYTES,
                 [
@@ -295,7 +305,7 @@ async def test_points_need_a_task_or_run_and_name_their_index(store: Store) -> N
     points = [{"name": "ok", "value": 1.0, "task_id": task.id}, {"name": "orphan", "value": 1.0}]
     with pytest.raises(ValidationError, match="#1") as caught:
         async with store.transaction() as s:
-            await ingest_metrics(s, store.customer_id, points)
+            await s.run_sync(ingest_metrics, store.customer_id, points)
     assert caught.value.details["index"] == 1
 
 

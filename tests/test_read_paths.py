@@ -26,7 +26,9 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 async def _ingest(store: Store, rows: list[dict[str, Any]]) -> None:
     async with store.transaction() as s:
-        await ingest_events(s, store.customer_id, DEFAULT_MAX_PAYLOAD_BYTES, rows, chunk_size=97)
+        await s.run_sync(
+            ingest_events, store.customer_id, DEFAULT_MAX_PAYLOAD_BYTES, rows, chunk_size=97
+        )
 
 
 async def _plain_ids(store: Store, **where: uuid.UUID) -> list[int]:
@@ -155,7 +157,9 @@ async def test_run_timeline_matches_a_plain_query(store: Store) -> None:
         after: TimelineCursor | None = None
         while True:
             async with store.reader() as s:
-                page = await run_timeline(s, store.customer_id, run.id, after=after, limit=limit)
+                page = await s.run_sync(
+                    run_timeline, store.customer_id, run.id, after=after, limit=limit
+                )
             seen += [(e.at, 0 if e.kind == "agent_run" else 1, e.item.id) for e in page.entries]
             if page.next_cursor is None:
                 break
@@ -170,12 +174,12 @@ async def test_run_timeline_is_scoped_and_checks_its_cursor(store: Store) -> Non
         s.add(customer)
     async with store.reader() as s:
         with pytest.raises(NotFound):
-            await run_timeline(s, customer.id, run.id)
+            await s.run_sync(run_timeline, customer.id, run.id)
         bad = TimelineCursor(at=T0, kind="event", key="not-a-number")
         with pytest.raises(ValidationError, match="cursor"):
-            await run_timeline(s, store.customer_id, run.id, after=bad)
+            await s.run_sync(run_timeline, store.customer_id, run.id, after=bad)
         with pytest.raises(ValidationError, match="limit"):
-            await run_timeline(s, store.customer_id, run.id, limit=0)
+            await s.run_sync(run_timeline, store.customer_id, run.id, limit=0)
 
 
 async def test_metric_series_and_aggregates_match_a_plain_query(store: Store) -> None:
@@ -193,7 +197,7 @@ async def test_metric_series_and_aggregates_match_a_plain_query(store: Store) ->
         for i in range(400)
     ]
     async with store.transaction() as s:
-        await ingest_metrics(s, store.customer_id, points, chunk_size=64)
+        await s.run_sync(ingest_metrics, store.customer_id, points, chunk_size=64)
 
     for scope in ({"task_id": task.id}, {"run_id": run.id}):
         column = MetricPoint.task_id if "task_id" in scope else MetricPoint.run_id
@@ -206,8 +210,8 @@ async def test_metric_series_and_aggregates_match_a_plain_query(store: Store) ->
                     .order_by(MetricPoint.recorded_at, MetricPoint.id)
                 )
             ).all()
-            series = await metric_service.series(s, store.customer_id, "tokens", **scope)
-            summary = await metric_service.summarize(s, store.customer_id, **scope)
+            series = await s.run_sync(metric_service.series, store.customer_id, "tokens", **scope)
+            summary = await s.run_sync(metric_service.summarize, store.customer_id, **scope)
         assert [p.id for p in series] == [i for i, name, _ in plain if name == "tokens"]
         for name in ("cpu", "tokens", "latency"):
             values = [v for _, n, v in plain if n == name]

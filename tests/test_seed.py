@@ -33,7 +33,7 @@ async def _seed(url: DatabaseUrl, settings: Settings, seed: int) -> dict[str, in
     engine = create_async_db_engine(settings, url=url)
     try:
         async with async_session_factory(engine)() as session, session.begin():
-            return await seed_database(session, seed=seed, size=TINY)
+            return await session.run_sync(seed_database, seed=seed, size=TINY)
     finally:
         await engine.dispose()
 
@@ -86,7 +86,7 @@ async def test_seeded_events_and_points_stream_through_the_batch_ingest_path(
     streamed: Counter[str] = Counter()
 
     def counting(real: Any, kind: str) -> Any:
-        async def through_ingest(session: Any, *leading_then_rows: Any, **options: Any) -> int:
+        def through_ingest(session: Any, *leading_then_rows: Any, **options: Any) -> int:
             *leading, rows = leading_then_rows
 
             def counted() -> Iterator[Any]:
@@ -94,7 +94,7 @@ async def test_seeded_events_and_points_stream_through_the_batch_ingest_path(
                     streamed[kind] += 1
                     yield row
 
-            written: int = await real(session, *leading, counted(), **options)
+            written: int = real(session, *leading, counted(), **options)
             return written
 
         return through_ingest

@@ -146,3 +146,27 @@ def test_the_tenancy_facades_show_their_services_to_mypy() -> None:
     assert 'Unexpected keyword argument "email"' in errors[0]
     assert 'Argument "reason"' in errors[1]
     assert 'Argument "degraded_after"' in errors[2]
+
+
+def test_the_sync_store_shows_the_same_signatures_without_coroutines() -> None:
+    example = EXAMPLE.with_name("sync_faces.py")
+    out, err, _status = api.run(
+        ["--strict", "--no-error-summary", "--hide-error-context", str(example)]
+    )
+    lines = [line for line in out.splitlines() if f"{example.name}:" in line]
+    notes = [line.split("Revealed type is ", 1)[1] for line in lines if "Revealed type" in line]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(notes) == 4, out + err
+    get, task, append_batch, create_customer = notes
+    assert get == '"def (task_id: uuid.UUID) -> flightlog.models.task.Task"'
+    assert task == '"flightlog.models.task.Task"'
+    assert append_batch == (
+        '"def (events: typing.Iterable[flightlog.services.events.NewEvent | dict[str, Any]], '
+        '*, chunk_size: int =) -> list[int]"'
+    )
+    assert create_customer.startswith('"def (*, name: str, email: str,')
+    assert create_customer.endswith('-> flightlog.models.tenancy.Customer"')
+    assert len(errors) == 3, "\n".join(errors)
+    assert 'Argument "max_rounds"' in errors[0]
+    assert 'Unexpected keyword argument "status"' in errors[1]
+    assert "Too few arguments" in errors[2]

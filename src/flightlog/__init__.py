@@ -1,7 +1,8 @@
 """Flightlog: the system of record for multi-agent AI workflows.
 
-Start with :func:`open_store`; the enums and the error hierarchy are
-re-exported here so applications import from one place.
+Start with :func:`open_store` (async) or :func:`open_store_sync`; the enums
+and the error hierarchy are re-exported here so applications import from one
+place.
 """
 
 from flightlog.enums import (
@@ -28,7 +29,7 @@ from flightlog.errors import (
 from flightlog.services.blobs import ArtifactIntegrityError
 from flightlog.services.events import NewEvent
 from flightlog.services.metrics import NewMetric
-from flightlog.store import Store, open_store
+from flightlog.store import Store, SyncStore, open_store, open_store_sync
 
 __version__ = "0.1.0"
 
@@ -52,7 +53,9 @@ __all__ = [
     "PermissionDenied",
     "RunStatus",
     "Store",
+    "SyncStore",
     "TaskStatus",
     "ValidationError",
     "open_store",
+    "open_store_sync",
 ]

@@ -47,9 +47,9 @@ class KeyCache:
         # cannot hold up writers; only a key that passed is stamped as used.
         async with self._sessions() as session:
             await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
-            verified = await check_key(session, key)
+            verified = await session.run_sync(check_key, key)
         async with self._sessions() as session, session.begin():
-            await stamp_last_used(session, verified.key_id)
+            await session.run_sync(stamp_last_used, verified.key_id)
         if self._ttl > 0:
             if len(self._known) >= _MAX_REMEMBERED:
                 self._known = {d: r for d, r in self._known.items() if r.until > now}

@@ -28,7 +28,7 @@ async def _write(settings: Settings) -> DemoResult:
     )
     try:
         async with async_session_factory(engine)() as session, session.begin():
-            return await write_demo(session, policy=policy)
+            return await session.run_sync(write_demo, policy=policy)
     finally:
         await engine.dispose()
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -13,10 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
-from flightlog.db.engine import async_session_factory, create_async_db_engine
+from flightlog.db.engine import create_sync_engine, sync_session_factory
 from flightlog.errors import NotFound
 from flightlog.models import ApiKey, Customer
 from flightlog.ops.purge import parse_age
@@ -42,26 +41,24 @@ CustomerOption = typer.Option(
 )
 
 
-async def _customer_id(session: AsyncSession, email: str | None) -> uuid.UUID:
+def _customer_id(session: Session, email: str | None) -> uuid.UUID:
     if email is None:
-        return await ensure_default_customer(session)
-    found = await session.scalar(select(Customer.id).where(Customer.email == email.strip()))
+        return ensure_default_customer(session)
+    found = session.scalar(select(Customer.id).where(Customer.email == email.strip()))
     if found is None:
         raise NotFound(f"no customer has the email {email!r}; see 'flightlog stats' for counts")
     return found
 
 
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_async_db_engine(settings)
-        try:
-            async with async_session_factory(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
+def _in_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
+    """One committed transaction on a synchronous engine: the services are plain functions."""
     require_head(settings)
-    return asyncio.run(run())
+    engine = create_sync_engine(settings)
+    try:
+        with sync_session_factory(engine)() as session, session.begin():
+            return work(session)
+    finally:
+        engine.dispose()
 
 
 @app.command("create")
@@ -86,9 +83,9 @@ def create(
         )
     expires_at = datetime.now(UTC) + parse_age(expires_in) if expires_in else None
 
-    async def work(session: AsyncSession) -> api_keys.CreatedApiKey:
-        customer_id = await _customer_id(session, customer)
-        return await api_keys.create_key(
+    def work(session: Session) -> api_keys.CreatedApiKey:
+        customer_id = _customer_id(session, customer)
+        return api_keys.create_key(
             session,
             customer_id,
             name,
@@ -116,8 +113,8 @@ def list_(
     Example: [bold]flightlog api-key list[/bold]
     """
 
-    async def work(session: AsyncSession) -> list[api_keys.ApiKeyInfo]:
-        return await api_keys.list_keys(session, await _customer_id(session, customer))
+    def work(session: Session) -> list[api_keys.ApiKeyInfo]:
+        return api_keys.list_keys(session, _customer_id(session, customer))
 
     keys = _in_transaction(settings_for(database_url), work)
     table = Table("prefix", "name", "scopes", "created", "last used", "state", title="API keys")
@@ -149,14 +146,14 @@ def revoke(
     Example: [bold]flightlog api-key revoke fl_1a2b3c4d --reason "leaked in a log"[/bold]
     """
 
-    async def work(session: AsyncSession) -> api_keys.ApiKeyInfo:
-        customer_id = await _customer_id(session, customer)
-        key_id = await session.scalar(
+    def work(session: Session) -> api_keys.ApiKeyInfo:
+        customer_id = _customer_id(session, customer)
+        key_id = session.scalar(
             select(ApiKey.id).where(ApiKey.prefix == prefix, ApiKey.customer_id == customer_id)
         )
         if key_id is None:
             raise NotFound(f"no API key {prefix!r} for this customer; see 'flightlog api-key list'")
-        return await api_keys.revoke_key(
+        return api_keys.revoke_key(
             session,
             customer_id,
             key_id,

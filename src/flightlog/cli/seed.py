@@ -52,9 +52,11 @@ async def _seed(settings: Settings, seed: int, size: str) -> dict[str, int] | No
                 bar.update(phases[phase], completed=done, total=total)
 
             async with async_session_factory(engine)() as session, session.begin():
-                if await already_seeded(session, seed, size):
+                if await session.run_sync(already_seeded, seed, size):
                     return None
-                return await seed_database(session, seed=seed, size=size, progress=progress)
+                return await session.run_sync(
+                    seed_database, seed=seed, size=size, progress=progress
+                )
     finally:
         await engine.dispose()
 

@@ -1,12 +1,17 @@
 """Stream an iterator of rows into one table in chunks, inside the caller's transaction.
 
 Memory stays flat because the source is consumed ``chunk_size`` rows at a
-time and a chunk is dropped once written. On PostgreSQL the next chunk is
-validated while the server is still inserting the previous one (the COPY
-runs as a task on the session's own connection), so the Python work hides
-behind the database's. The whole stream runs inside a savepoint: any error,
-in any chunk, rolls back every row of this call, whatever the caller does
-with its transaction afterwards.
+time and a chunk is dropped once written. The whole stream runs inside a
+savepoint: any error, in any chunk, rolls back every row of this call,
+whatever the caller does with its transaction afterwards.
+
+Like every service, this is synchronous code on a ``Session``. Under the
+async Store it runs inside ``AsyncSession.run_sync``, on a greenlet of the
+event loop's thread; there, with asyncpg, the next chunk is validated while
+the server is still inserting the previous one (the COPY runs as a task on
+the session's own connection, and preparing hands the loop a turn every few
+hundred rows), so the Python work hides behind the database's. With a sync
+driver (the synchronous Store) each chunk is written, then the next prepared.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 from flightlog.ingest._codec import Codec, codec_for
 from flightlog.services._common import require
@@ -52,24 +58,31 @@ class Stream:
 class Writer(Protocol):
     """Writes prepared rows on the session's connection; one implementation per dialect."""
 
-    #: True when a write may run as a task while the next chunk is being prepared.
-    overlaps: bool
+    def write(self, rows: list[Row], ids: list[int] | None) -> None:
+        """Write the rows now."""
 
-    async def write(self, rows: list[Row], ids: list[int] | None) -> None: ...
+    def begin_write(self, rows: list[Row], ids: list[int] | None) -> Awaitable[None] | None:
+        """Start writing: an awaitable to run as a task while the next chunk is
+        prepared, or None when the rows are already written."""
 
 
-async def open_writer(session: AsyncSession, stream: Stream) -> Writer:
+def open_writer(session: Session, stream: Stream) -> Writer:
     """The fastest writer for the session's dialect, bound to its current transaction."""
     if dialect_name(session) == "postgresql":
         from flightlog.ingest._postgres import PostgresWriter
 
-        return await PostgresWriter.open(session, stream)
+        return PostgresWriter.open(session, stream)
     from flightlog.ingest._sqlite import SqliteWriter
 
-    return await SqliteWriter.open(session, stream)
+    return SqliteWriter.open(session, stream)
 
 
-def session_codec(session: AsyncSession) -> Codec:
+def _yield_to_loop() -> None:
+    """Give the event loop a turn (an in-flight COPY makes progress meanwhile)."""
+    await_only(asyncio.sleep(0))
+
+
+def session_codec(session: Session) -> Codec:
     return codec_for(dialect_name(session))
 
 
@@ -87,7 +100,7 @@ class Owners:
         self._codec = codec
         self._seen: dict[str, set[Any]] = {kind: set() for kind, _ in stream.references}
 
-    async def check(self, session: AsyncSession, rows: list[Row]) -> None:
+    def check(self, session: Session, rows: list[Row]) -> None:
         fresh: dict[str, set[Any]] = {}
         for kind, position in self._stream.references:
             new = {row[position] for row in rows} - self._seen[kind]
@@ -101,7 +114,7 @@ class Owners:
             kind: list(values) if kind == "event_ids" else [to_uuid(value) for value in values]
             for kind, values in fresh.items()
         }
-        await assert_owned(session, self._customer_id, **ids)
+        assert_owned(session, self._customer_id, **ids)
         for kind, values in fresh.items():
             seen = self._seen[kind]
             if len(seen) + len(values) > _MAX_REMEMBERED_IDS:
@@ -109,7 +122,7 @@ class Owners:
             seen.update(values)
 
 
-async def _prepare_chunk(
+def _prepare_chunk(
     raws: list[Any], start: int, prepare: Prepare, *, cooperative: bool
 ) -> list[Row]:
     if not cooperative:
@@ -118,22 +131,22 @@ async def _prepare_chunk(
     for offset in range(0, len(raws), _YIELD_EVERY):
         part = raws[offset : offset + _YIELD_EVERY]
         rows.extend(prepare(raw, index) for index, raw in enumerate(part, start + offset))
-        await asyncio.sleep(0)
+        _yield_to_loop()
     return rows
 
 
-async def _settle(pending: asyncio.Future[None] | None, exc: BaseException) -> None:
+def _settle(pending: asyncio.Future[None] | None, exc: BaseException) -> None:
     """After a failure, let an in-flight write end before the savepoint is rolled back."""
     if pending is None:
         return
     if isinstance(exc, asyncio.CancelledError):
         pending.cancel()
     with contextlib.suppress(BaseException):
-        await pending
+        await_only(pending)
 
 
-async def ingest(
-    session: AsyncSession,
+def ingest(
+    session: Session,
     source: Iterable[Any],
     *,
     stream: Stream,
@@ -149,36 +162,35 @@ async def ingest(
     if not first:
         return 0
     total = 0
-    async with session.begin_nested():
-        writer = await open_writer(session, stream)
+    with session.begin_nested():
+        writer = open_writer(session, stream)
         pending: asyncio.Future[None] | None = None
         chunk = first
         try:
             while chunk:
-                rows = await _prepare_chunk(chunk, total, prepare, cooperative=pending is not None)
+                rows = _prepare_chunk(chunk, total, prepare, cooperative=pending is not None)
                 if pending is not None:
                     done, pending = pending, None
-                    await done
-                await owners.check(session, rows)
-                if writer.overlaps:
-                    pending = asyncio.ensure_future(writer.write(rows, ids))
-                    await asyncio.sleep(0)
-                else:
-                    await writer.write(rows, ids)
+                    await_only(done)
+                owners.check(session, rows)
+                started = writer.begin_write(rows, ids)
+                if started is not None:
+                    pending = asyncio.ensure_future(started)
+                    _yield_to_loop()
                 total += len(rows)
                 del rows
                 chunk = list(islice(rows_in, chunk_size))
             if pending is not None:
                 done, pending = pending, None
-                await done
+                await_only(done)
         except BaseException as exc:
-            await _settle(pending, exc)
+            _settle(pending, exc)
             raise
     return total
 
 
-async def write_prepared(
-    session: AsyncSession,
+def write_prepared(
+    session: Session,
     rows: list[Row],
     *,
     stream: Stream,
@@ -188,8 +200,8 @@ async def write_prepared(
     """Write rows that were validated earlier (the appender's buffers), in one savepoint."""
     if not rows:
         return 0
-    async with session.begin_nested():
-        writer = await open_writer(session, stream)
-        await owners.check(session, rows)
-        await writer.write(rows, ids)
+    with session.begin_nested():
+        writer = open_writer(session, stream)
+        owners.check(session, rows)
+        writer.write(rows, ids)
     return len(rows)

@@ -1,19 +1,26 @@
-"""PostgreSQL: binary COPY through the session's own asyncpg connection.
+"""PostgreSQL: COPY through the session's own connection (asyncpg or psycopg).
 
 Using the connection SQLAlchemy already holds keeps the COPY inside the
 caller's transaction (and savepoint), so a failure anywhere rolls it back
 with everything else. The omitted ``id`` takes its default; a ``None`` in
 the clock column (``created_at``, ``recorded_at``) becomes ``now()`` of this
 transaction, which is exactly what the column default would have stored.
+
+Under the async Store the driver is asyncpg (binary COPY, which may overlap
+with preparing the next chunk); under the synchronous Store it is psycopg,
+whose ``COPY … FROM STDIN`` takes the rows one by one through its adapters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 from flightlog.db.failures import sqlstate
 from flightlog.errors import ValidationError
@@ -21,7 +28,9 @@ from flightlog.ingest._pipeline import Row, Stream
 from flightlog.services._common import translate_integrity_error
 from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 
-_NEXT_IDS = "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2)"
+_NEXT_IDS = text(
+    "SELECT array_agg(nextval(CAST(:sequence AS regclass))) FROM generate_series(1, :n)"
+)
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
@@ -30,40 +39,41 @@ def _is_integrity_error(exc: BaseException) -> bool:
 
 
 class PostgresWriter:
-    """COPY rows of one stream; a write may overlap with preparing the next chunk."""
+    """COPY rows of one stream; with asyncpg a write may overlap with preparing the next."""
 
-    overlaps = True
-
-    def __init__(self, driver: Any, stream: Stream, now: datetime | None) -> None:
+    def __init__(self, session: Session, driver: Any, stream: Stream, now: datetime | None) -> None:
+        self._session = session
         self._driver = driver
         self._stream = stream
         self._now = now
         self._sequence: str | None = None
+        #: asyncpg's COPY is a coroutine that can run as a task; psycopg's is a blocking call.
+        self._overlaps = session.get_bind().dialect.driver == "asyncpg"
 
     @classmethod
-    async def open(cls, session: AsyncSession, stream: Stream) -> PostgresWriter:
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        # Also BEGINs: SQLAlchemy's asyncpg adapter sends BEGIN only with its first
-        # statement, and without one a raw COPY would run (and commit) on its own.
-        # Taking the transaction id before drawing event ids keeps the live feed's
-        # watermark sound (see flightlog.services.event_feed).
-        await session.execute(TAKE_TRANSACTION_ID)
+    def open(cls, session: Session, stream: Stream) -> PostgresWriter:
+        # Also BEGINs (the drivers send BEGIN only with a first statement, and without
+        # one a raw COPY would run, and commit, on its own). Taking the transaction id
+        # before drawing event ids keeps the live feed's watermark sound (see
+        # flightlog.services.event_feed).
+        session.execute(TAKE_TRANSACTION_ID)
+        driver: Any = session.connection().connection.driver_connection
         now = None
         if stream.clock_column is not None:
-            now = await driver.fetchval("SELECT now()")
-        return cls(driver, stream, now)
+            now = session.execute(text("SELECT now()")).scalar_one()
+        return cls(session, driver, stream, now)
 
-    async def _next_ids(self, count: int) -> list[int]:
+    def _next_ids(self, count: int) -> list[int]:
         if self._sequence is None:
-            self._sequence = await self._driver.fetchval(
-                "SELECT pg_get_serial_sequence($1, 'id')", self._stream.table
-            )
-        values = await self._driver.fetchval(_NEXT_IDS, self._sequence, count)
-        return sorted(values)
+            self._sequence = self._session.execute(
+                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": self._stream.table}
+            ).scalar_one()
+        values = self._session.execute(_NEXT_IDS, {"sequence": self._sequence, "n": count})
+        return sorted(values.scalar_one())
 
-    async def write(self, rows: list[Row], ids: list[int] | None) -> None:
+    def _rows_and_columns(
+        self, rows: list[Row], ids: list[int] | None
+    ) -> tuple[list[Row], tuple[str, ...]]:
         columns: tuple[str, ...] = self._stream.columns
         clock = self._stream.clock_column
         if clock is not None:
@@ -77,23 +87,55 @@ class PostgresWriter:
                     for row in rows
                 ]
         if ids is not None:
-            new_ids = await self._next_ids(len(rows))
+            new_ids = self._next_ids(len(rows))
             rows = [(new_id, *row) for new_id, row in zip(new_ids, rows, strict=True)]
             columns = ("id", *columns)
             ids.extend(new_ids)
+        return rows, columns
+
+    def begin_write(self, rows: list[Row], ids: list[int] | None) -> Awaitable[None] | None:
+        if self._overlaps:
+            return self._write_async(rows, ids)
+        self.write(rows, ids)
+        return None
+
+    def write(self, rows: list[Row], ids: list[int] | None) -> None:
+        if self._overlaps:
+            await_only(self._write_async(rows, ids))
+            return
+        rows, columns = self._rows_and_columns(rows, ids)
+        statement = f"COPY {self._stream.table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with self._driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as exc:
+            raise self._refused(exc) from exc
+
+    def _write_async(self, rows: list[Row], ids: list[int] | None) -> Awaitable[None]:
+        """asyncpg's binary COPY, as a coroutine the pipeline may run as a task.
+
+        The ids and the clock are filled in here, on the calling greenlet (they
+        use the session); only the COPY itself runs in the coroutine.
+        """
+        rows, columns = self._rows_and_columns(rows, ids)
+        return self._copy_records(rows, columns)
+
+    async def _copy_records(self, rows: list[Row], columns: tuple[str, ...]) -> None:
         try:
             await self._driver.copy_records_to_table(
                 self._stream.table, records=rows, columns=list(columns)
             )
         except Exception as exc:
-            if _is_integrity_error(exc):
-                wrapped = IntegrityError(f"COPY {self._stream.table}", None, exc)
-                raise translate_integrity_error(
-                    wrapped, what=f"a row of {self._stream.table}"
-                ) from exc
-            if sqlstate(exc).startswith("22"):
-                # A data exception: a value PostgreSQL cannot store (a NUL in text).
-                raise ValidationError(
-                    f"a row of {self._stream.table} was refused by the database: {exc}"
-                ) from exc
-            raise
+            raise self._refused(exc) from exc
+
+    def _refused(self, exc: Exception) -> Exception:
+        if _is_integrity_error(exc):
+            wrapped = IntegrityError(f"COPY {self._stream.table}", None, exc)
+            return translate_integrity_error(wrapped, what=f"a row of {self._stream.table}")
+        if sqlstate(exc).startswith("22"):
+            # A data exception: a value PostgreSQL cannot store (a NUL in text).
+            return ValidationError(
+                f"a row of {self._stream.table} was refused by the database: {exc}"
+            )
+        return exc

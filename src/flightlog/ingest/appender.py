@@ -185,7 +185,9 @@ class _Appender:
     async def _write(self, rows: list[Row]) -> None:
         try:
             async with self._transaction() as session:
-                await write_prepared(session, rows, stream=self._stream, owners=self._owners)
+                await session.run_sync(
+                    write_prepared, rows, stream=self._stream, owners=self._owners
+                )
         except Exception as exc:
             self._failure = FlushFailed(
                 f"writing {len(rows):,} buffered {self._stream.table} rows failed: {exc}",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
@@ -283,8 +283,8 @@ def event_preparer(
     return prepare
 
 
-async def _ingest(
-    session: AsyncSession,
+def _ingest(
+    session: Session,
     customer_id: uuid.UUID,
     max_payload_bytes: int,
     events: Iterable[NewEvent | dict[str, Any]],
@@ -293,7 +293,7 @@ async def _ingest(
     ids: list[int] | None,
 ) -> int:
     codec = session_codec(session)
-    return await ingest(
+    return ingest(
         session,
         events,
         stream=EVENTS,
@@ -304,8 +304,8 @@ async def _ingest(
     )
 
 
-async def ingest_events(
-    session: AsyncSession,
+def ingest_events(
+    session: Session,
     customer_id: uuid.UUID,
     max_payload_bytes: int,
     /,
@@ -326,13 +326,11 @@ async def ingest_events(
     naming its ``#index`` and nothing of this call stays written. Runs in the
     caller's transaction and never commits.
     """
-    return await _ingest(
-        session, customer_id, max_payload_bytes, events, chunk_size=chunk_size, ids=None
-    )
+    return _ingest(session, customer_id, max_payload_bytes, events, chunk_size=chunk_size, ids=None)
 
 
-async def ingest_events_returning_ids(
-    session: AsyncSession,
+def ingest_events_returning_ids(
+    session: Session,
     customer_id: uuid.UUID,
     max_payload_bytes: int,
     /,
@@ -348,5 +346,5 @@ async def ingest_events_returning_ids(
     for unbounded streams.
     """
     ids: list[int] = []
-    await _ingest(session, customer_id, max_payload_bytes, events, chunk_size=chunk_size, ids=ids)
+    _ingest(session, customer_id, max_payload_bytes, events, chunk_size=chunk_size, ids=ids)
     return ids

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import MetricType
 from flightlog.errors import ValidationError
@@ -187,8 +187,8 @@ def metric_preparer(codec: Codec) -> Callable[[Any, int | None], Row]:
     return prepare
 
 
-async def ingest_metrics(
-    session: AsyncSession,
+def ingest_metrics(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     metrics: Iterable[NewMetric | dict[str, Any]],
@@ -203,7 +203,7 @@ async def ingest_metrics(
     call stays written. Never commits.
     """
     codec = session_codec(session)
-    return await ingest(
+    return ingest(
         session,
         metrics,
         stream=METRICS,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import (
     AgentRunStatus,
@@ -63,19 +63,19 @@ class DemoResult:
     customer_id: uuid.UUID
 
 
-async def _team(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, uuid.UUID]:
+def _team(session: Session, customer_id: uuid.UUID) -> dict[str, uuid.UUID]:
     ids = {}
     for name, role, kind, skills in TEAM:
-        agent = await agents.register(
+        agent = agents.register(
             session, customer_id, name, kind, role=role, capabilities=skills, version="0.9"
         )
-        await agents.heartbeat(session, customer_id, agent.id)
+        agents.heartbeat(session, customer_id, agent.id)
         ids[role] = agent.id
     return ids
 
 
-async def _work(
-    session: AsyncSession,
+def _work(
+    session: Session,
     customer_id: uuid.UUID,
     task_id: uuid.UUID,
     team: dict[str, uuid.UUID],
@@ -85,7 +85,7 @@ async def _work(
     tokens: int,
 ) -> uuid.UUID:
     """One run of a task in which each role takes a turn, ending in ``outcome``."""
-    run = await runs.start_run(
+    run = runs.start_run(
         session,
         customer_id,
         task_id,
@@ -93,7 +93,7 @@ async def _work(
         agent_type=AgentType.TEAM_LEADER,
         git_branch="feature/demo",
     )
-    lead = await agent_runs.start_agent_run(
+    lead = agent_runs.start_agent_run(
         session,
         customer_id,
         run.id,
@@ -101,7 +101,7 @@ async def _work(
         agent_id=team["TeamLeader"],
     )
     for offset, role in enumerate(roles):
-        step = await agent_runs.start_agent_run(
+        step = agent_runs.start_agent_run(
             session,
             customer_id,
             run.id,
@@ -109,7 +109,7 @@ async def _work(
             agent_id=team[role],
             parent_id=lead.id,
         )
-        await events.append(
+        events.append(
             session,
             {
                 "event_type": EventType.MESSAGE,
@@ -124,7 +124,7 @@ async def _work(
             },
         )
         failed = outcome is RunStatus.FAILED and role == roles[-1]
-        await agent_runs.finish_agent_run(
+        agent_runs.finish_agent_run(
             session,
             customer_id,
             step.id,
@@ -135,7 +135,7 @@ async def _work(
             tokens_out=tokens // 2 * (offset + 1),
             cost_usd=Decimal(tokens * (offset + 1)) * Decimal("0.000003"),
         )
-        await metrics.record(
+        metrics.record(
             session,
             {
                 "name": "latency_ms",
@@ -146,7 +146,7 @@ async def _work(
                 "labels": {"role": role},
             },
         )
-    await agent_runs.finish_agent_run(
+    agent_runs.finish_agent_run(
         session,
         customer_id,
         lead.id,
@@ -155,7 +155,7 @@ async def _work(
         tokens_out=tokens // 8,
         cost_usd="0.0005",
     )
-    await runs.finish_run(
+    runs.finish_run(
         session,
         customer_id,
         run.id,
@@ -168,14 +168,14 @@ async def _work(
     return run.id
 
 
-async def _execution(
-    session: AsyncSession,
+def _execution(
+    session: Session,
     customer_id: uuid.UUID,
     team: dict[str, uuid.UUID],
     project_id: uuid.UUID,
     policy: BlobPolicy,
 ) -> uuid.UUID:
-    prd = await tasks.create_task(
+    prd = tasks.create_task(
         session,
         customer_id,
         project_id=project_id,
@@ -185,7 +185,7 @@ async def _execution(
         tags=["product"],
         assigned_agent_id=team["ProductManager"],
     )
-    design = await tasks.create_task(
+    design = tasks.create_task(
         session,
         customer_id,
         project_id=project_id,
@@ -196,7 +196,7 @@ async def _execution(
         depends_on=[prd.id],
         assigned_agent_id=team["Architect"],
     )
-    build = await tasks.create_task(
+    build = tasks.create_task(
         session,
         customer_id,
         project_id=project_id,
@@ -206,7 +206,7 @@ async def _execution(
         depends_on=[design.id],
         assigned_agent_id=team["Engineer"],
     )
-    verify = await tasks.create_task(
+    verify = tasks.create_task(
         session,
         customer_id,
         project_id=project_id,
@@ -216,7 +216,7 @@ async def _execution(
         depends_on=[build.id],
         assigned_agent_id=team["QA"],
     )
-    research = await tasks.create_task(
+    research = tasks.create_task(
         session,
         customer_id,
         title="Market analysis",
@@ -225,16 +225,16 @@ async def _execution(
         max_rounds=5,
         memory_size=50,
     )
-    await tasks.create_task(
+    tasks.create_task(
         session,
         customer_id,
         title="Competitor pricing",
         parent_task_id=research.id,
     )
-    await _work(
+    _work(
         session, customer_id, prd.id, team, RunStatus.FAILED, roles=["ProductManager"], tokens=900
     )
-    prd_run = await _work(
+    prd_run = _work(
         session,
         customer_id,
         prd.id,
@@ -243,13 +243,11 @@ async def _execution(
         roles=["ProductManager", "Architect"],
         tokens=1200,
     )
-    await _work(
+    _work(
         session, customer_id, design.id, team, RunStatus.COMPLETED, roles=["Architect"], tokens=1500
     )
-    await _work(
-        session, customer_id, build.id, team, RunStatus.TIMEOUT, roles=["Engineer"], tokens=3000
-    )
-    await _work(
+    _work(session, customer_id, build.id, team, RunStatus.TIMEOUT, roles=["Engineer"], tokens=3000)
+    _work(
         session,
         customer_id,
         build.id,
@@ -258,7 +256,7 @@ async def _execution(
         roles=["Engineer", "QA"],
         tokens=2600,
     )
-    await _work(
+    _work(
         session,
         customer_id,
         research.id,
@@ -267,7 +265,7 @@ async def _execution(
         roles=["ProductManager"],
         tokens=400,
     )
-    await runs.start_run(
+    runs.start_run(
         session,
         customer_id,
         verify.id,
@@ -275,9 +273,9 @@ async def _execution(
         plan={"steps": ["unit tests", "load test 500 rps", "security scan"]},
         await_plan_approval=True,
     )
-    await runs.start_run(session, customer_id, research.id)  # still running
+    runs.start_run(session, customer_id, research.id)  # still running
     for version, text in enumerate(["# PRD\nTodo app.", "# PRD\nTodo app with sharing."], 1):
-        await artifacts.put(
+        artifacts.put(
             session,
             customer_id,
             policy,
@@ -289,7 +287,7 @@ async def _execution(
             run_id=prd_run,
             metadata={"version_note": f"draft {version}"},
         )
-    await artifacts.put(
+    artifacts.put(
         session,
         customer_id,
         policy,
@@ -299,7 +297,7 @@ async def _execution(
         content_type="application/x-tar",
         artifact_type=ArtifactType.CODE,
     )
-    await artifacts.put(
+    artifacts.put(
         session,
         customer_id,
         policy,
@@ -312,20 +310,20 @@ async def _execution(
     return build.id
 
 
-async def write_demo(session: AsyncSession, *, policy: BlobPolicy) -> DemoResult:
+def write_demo(session: Session, *, policy: BlobPolicy) -> DemoResult:
     """Write the demo in the caller's transaction, unless it is already there."""
-    existing = await session.scalar(select(Customer.id).where(Customer.email == DEMO_EMAIL))
+    existing = session.scalar(select(Customer.id).where(Customer.email == DEMO_EMAIL))
     if existing is not None:
         return DemoResult(created=False, customer_id=existing)
-    acme = await customers.create_customer(
+    acme = customers.create_customer(
         session,
         name="Acme Robotics",
         email=DEMO_EMAIL,
         plan=CustomerPlan.ENTERPRISE,
         metadata={"industry": "robotics", "since": datetime(2024, 3, 1, tzinfo=UTC).isoformat()},
     )
-    team = await _team(session, acme.id)
-    product = await projects.create_project(
+    team = _team(session, acme.id)
+    product = projects.create_project(
         session,
         acme.id,
         name="todo-app",
@@ -334,17 +332,17 @@ async def write_demo(session: AsyncSession, *, policy: BlobPolicy) -> DemoResult
         repository_name="todo-app",
         owner="alice",
     )
-    build_task = await _execution(session, acme.id, team, product.id, policy)
-    await write_governance(session, acme.id, build_task)
-    startup = await customers.create_customer(
+    build_task = _execution(session, acme.id, team, product.id, policy)
+    write_governance(session, acme.id, build_task)
+    startup = customers.create_customer(
         session,
         name="StartupCo",
         email="founder@startup.example",
         plan=CustomerPlan.STARTUP,
     )
-    startup_team = await _team(session, startup.id)
-    landing = await tasks.create_task(session, startup.id, title="Landing page", tags=["frontend"])
-    await _work(
+    startup_team = _team(session, startup.id)
+    landing = tasks.create_task(session, startup.id, title="Landing page", tags=["frontend"])
+    _work(
         session,
         startup.id,
         landing.id,

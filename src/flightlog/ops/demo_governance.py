@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentType
 from flightlog.services import (
@@ -18,13 +18,13 @@ from flightlog.services import (
 )
 
 
-async def write_governance(
-    session: AsyncSession,
+def write_governance(
+    session: Session,
     customer_id: uuid.UUID,
     task_id: uuid.UUID,
 ) -> None:
     """Templates, project contexts, modifications, pull requests and cost recommendations."""
-    template = await templates.create_template(
+    template = templates.create_template(
         session,
         customer_id,
         name="fastapi-service",
@@ -40,7 +40,7 @@ async def write_governance(
         complexity="medium",
         setup_time_minutes=15,
     )
-    created = await templates.create_project_from_template(
+    created = templates.create_project_from_template(
         session,
         customer_id,
         template.id,
@@ -50,7 +50,7 @@ async def write_governance(
     )
     project_id = created.project.id
     for coverage, security, performance in ((52.0, 70.0, 61.0), (68.5, 81.0, 74.0)):
-        await project_contexts.add_iteration(
+        project_contexts.add_iteration(
             session,
             customer_id,
             project_id,
@@ -60,7 +60,7 @@ async def write_governance(
             security_score=security,
             performance_score=performance,
         )
-    applied = await modifications.request_modification(
+    applied = modifications.request_modification(
         session,
         customer_id,
         project_id,
@@ -69,11 +69,11 @@ async def write_governance(
         affected_files=["app/billing.py", "app/limits.py"],
         requested_by="alice",
     )
-    await modifications.approve(session, customer_id, applied.id, decided_by="carol")
-    await modifications.apply(
+    modifications.approve(session, customer_id, applied.id, decided_by="carol")
+    modifications.apply(
         session, customer_id, applied.id, result={"commit": "9f1c2e7"}, actor="Alex"
     )
-    rejected = await modifications.request_modification(
+    rejected = modifications.request_modification(
         session,
         customer_id,
         project_id,
@@ -81,10 +81,8 @@ async def write_governance(
         affected_files=["*"],
         requested_by="bob",
     )
-    await modifications.reject(
-        session, customer_id, rejected.id, decided_by="carol", comment="not now"
-    )
-    await modifications.request_modification(
+    modifications.reject(session, customer_id, rejected.id, decided_by="carol", comment="not now")
+    modifications.request_modification(
         session,
         customer_id,
         project_id,
@@ -94,7 +92,7 @@ async def write_governance(
         requested_by="ed",
     )
     repo = "https://git.example/acme/billing-api.git"
-    merged = await pull_requests.create_pull_request(
+    merged = pull_requests.create_pull_request(
         session,
         customer_id,
         project_id=project_id,
@@ -106,17 +104,13 @@ async def write_governance(
         author="Alex",
     )
     for target in ("OPEN", "APPROVED"):
-        await pull_requests.transition_pull_request(
+        pull_requests.transition_pull_request(
             session, customer_id, merged.id, target, actor="carol"
         )
     for check in ("unit-tests", "lint", "security-scan"):
-        await pull_requests.record_check(
-            session, customer_id, merged.id, name=check, status="PASSED"
-        )
-    await pull_requests.transition_pull_request(
-        session, customer_id, merged.id, "MERGED", actor="carol"
-    )
-    review = await pull_requests.create_pull_request(
+        pull_requests.record_check(session, customer_id, merged.id, name=check, status="PASSED")
+    pull_requests.transition_pull_request(session, customer_id, merged.id, "MERGED", actor="carol")
+    review = pull_requests.create_pull_request(
         session,
         customer_id,
         project_id=project_id,
@@ -126,8 +120,8 @@ async def write_governance(
         pr_number=42,
         author="Edward",
     )
-    await pull_requests.transition_pull_request(session, customer_id, review.id, "OPEN")
-    await pull_requests.record_check(
+    pull_requests.transition_pull_request(session, customer_id, review.id, "OPEN")
+    pull_requests.record_check(
         session,
         customer_id,
         review.id,
@@ -135,7 +129,7 @@ async def write_governance(
         status="FAILED",
         details={"failed": ["test_trace_ids"]},
     )
-    await pull_requests.create_pull_request(
+    pull_requests.create_pull_request(
         session,
         customer_id,
         project_id=project_id,
@@ -144,7 +138,7 @@ async def write_governance(
         title="Document the API",
         author="Alice",
     )
-    cost = await agents.register(
+    cost = agents.register(
         session,
         customer_id,
         "cost-optimizer",
@@ -158,7 +152,7 @@ async def write_governance(
         ("region", "Move to a cheaper region", 0.31, "2000.00", "reject"),
     ]
     for kind, title, confidence, savings, fate in plans:
-        rec = await recommendations.create_recommendation(
+        rec = recommendations.create_recommendation(
             session,
             customer_id,
             recommendation_type=kind,
@@ -170,7 +164,7 @@ async def write_governance(
             data={"source": "demo"},
         )
         if fate == "reject":
-            await recommendations.decide(
+            recommendations.decide(
                 session,
                 customer_id,
                 rec.id,
@@ -179,7 +173,7 @@ async def write_governance(
                 comment="latency risk",
             )
         elif fate in ("complete", "executing"):
-            await recommendations.decide(
+            recommendations.decide(
                 session,
                 customer_id,
                 rec.id,
@@ -187,13 +181,11 @@ async def write_governance(
                 decided_by="carol",
                 comment="go ahead",
             )
-            opt = await optimizations.start_optimization(
-                session, customer_id, rec.id, agent_id=cost.id
-            )
-            await optimizations.begin(session, customer_id, opt.id)
-            await optimizations.report_progress(session, customer_id, opt.id, 60)
+            opt = optimizations.start_optimization(session, customer_id, rec.id, agent_id=cost.id)
+            optimizations.begin(session, customer_id, opt.id)
+            optimizations.report_progress(session, customer_id, opt.id, 60)
             if fate == "complete":
-                await optimizations.complete(
+                optimizations.complete(
                     session,
                     customer_id,
                     opt.id,

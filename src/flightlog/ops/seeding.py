@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog import models as m
 from flightlog.enums import (
@@ -97,20 +97,18 @@ class _Generator:
         return uuid.UUID(int=value)
 
 
-async def _insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), CHUNK):
-        await session.execute(insert(model), rows[start : start + CHUNK])
+        session.execute(insert(model), rows[start : start + CHUNK])
 
 
-async def already_seeded(session: AsyncSession, seed: int, size: str) -> bool:
-    found = await session.scalar(
-        select(m.Customer.id).where(m.Customer.email == seed_email(seed, size))
-    )
+def already_seeded(session: Session, seed: int, size: str) -> bool:
+    found = session.scalar(select(m.Customer.id).where(m.Customer.email == seed_email(seed, size)))
     return found is not None
 
 
-async def seed_database(
-    session: AsyncSession,
+def seed_database(
+    session: Session,
     *,
     seed: int,
     size: str | SeedSize,
@@ -127,7 +125,7 @@ async def seed_database(
             progress(phase, done, total)
 
     customer_id = gen.uuid7(gen.tick(1))
-    await _insert(
+    _insert(
         session,
         m.Customer,
         [
@@ -141,7 +139,7 @@ async def seed_database(
         ],
     )
     project_id = gen.uuid7(gen.tick(1))
-    await _insert(
+    _insert(
         session,
         m.Project,
         [
@@ -158,7 +156,7 @@ async def seed_database(
     agents = {}
     for role in ROLES:
         agents[role] = gen.uuid7(gen.tick(1))
-    await _insert(
+    _insert(
         session,
         m.Agent,
         [
@@ -277,10 +275,10 @@ async def seed_database(
         )
         report("tasks", t + 1, spec.tasks)
     for model, rows in ((m.Task, tasks), (m.TaskRun, runs), (m.AgentRun, agent_runs)):
-        await _insert(session, model, rows)
+        _insert(session, model, rows)
         counts[model.__tablename__] = len(rows)
 
-    counts["events"] = await ingest_events(
+    counts["events"] = ingest_events(
         session,
         customer_id,
         DEFAULT_MAX_PAYLOAD_BYTES,
@@ -288,7 +286,7 @@ async def seed_database(
         chunk_size=CHUNK,
     )
     # A generator of its own, so the points do not depend on how the events were drawn.
-    counts["metric_points"] = await ingest_metrics(
+    counts["metric_points"] = ingest_metrics(
         session,
         customer_id,
         _metric_rows(run_plan, spec, random.Random(f"{seed}/metrics"), report),

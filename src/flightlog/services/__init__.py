@@ -1,6 +1,6 @@
 """Domain services: one module per aggregate, async, explicit sessions.
 
-Every service function takes the ``AsyncSession`` first and flushes; it never
+Every service function takes the ``Session`` first and flushes; it never
 commits. The caller owns the transaction, so the Store, the CLI and tests can
 compose several calls into one atomic unit.
 """

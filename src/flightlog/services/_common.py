@@ -10,8 +10,7 @@ from typing import Annotated, Any, Final, TypeVar
 from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import class_mapper
+from sqlalchemy.orm import Session, class_mapper
 
 from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import (
@@ -78,8 +77,8 @@ def owned_by(model: type[Any], customer_id: uuid.UUID) -> ColumnElement[bool]:
     return clause
 
 
-async def get_owned(
-    session: AsyncSession,
+def get_owned(
+    session: Session,
     model: type[M],
     key: Any,
     *,
@@ -98,14 +97,14 @@ async def get_owned(
     stmt = select(model).where(primary_key == key, owned_by(model, customer_id))
     if for_update:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    row: M | None = await session.scalar(stmt)
+    row: M | None = session.scalar(stmt)
     if row is None:
         raise not_found(model, key)
     return row
 
 
-async def get_or_raise(
-    session: AsyncSession,
+def get_or_raise(
+    session: Session,
     model: type[M],
     key: Any,
     *,
@@ -119,8 +118,8 @@ async def get_or_raise(
     (operator paths, and rows already known to be the caller's).
     """
     if customer_id is not None:
-        return await get_owned(session, model, key, customer_id=customer_id, for_update=for_update)
-    row = await session.get(model, key, with_for_update=for_update or None)
+        return get_owned(session, model, key, customer_id=customer_id, for_update=for_update)
+    row = session.get(model, key, with_for_update=for_update or None)
     if row is None:
         raise not_found(model, key)
     return row

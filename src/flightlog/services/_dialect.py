@@ -6,16 +6,16 @@ from typing import Any
 
 from sqlalchemy import Integer, cast, exists, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 
-def dialect_name(session: AsyncSession) -> str:
+def dialect_name(session: Session) -> str:
     bind = session.get_bind()
     return bind.dialect.name
 
 
-def json_array_contains(session: AsyncSession, column: Any, value: str) -> ColumnElement[bool]:
+def json_array_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
     """``value`` is an element of the JSON array in ``column``.
 
     PostgreSQL uses JSONB containment (served by the GIN index); SQLite
@@ -28,7 +28,7 @@ def json_array_contains(session: AsyncSession, column: Any, value: str) -> Colum
     return exists(select(literal(1)).select_from(each).where(each.c.value == value))
 
 
-def epoch_bucket(session: AsyncSession, column: Any, bucket_seconds: int) -> ColumnElement[int]:
+def epoch_bucket(session: Session, column: Any, bucket_seconds: int) -> ColumnElement[int]:
     """The index of the ``bucket_seconds``-wide time bucket a timestamp falls in."""
     if dialect_name(session) == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / bucket_seconds), Integer)
@@ -39,13 +39,13 @@ def epoch_bucket(session: AsyncSession, column: Any, bucket_seconds: int) -> Col
     return cast((seconds - remainder) / bucket_seconds, Integer)
 
 
-async def lock_for_customer(session: AsyncSession, scope: str, customer_id: Any) -> None:
+def lock_for_customer(session: Session, scope: str, customer_id: Any) -> None:
     """Serialise writers of one customer's ``scope`` (PostgreSQL advisory lock).
 
     SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
     """
     if dialect_name(session) == "postgresql":
-        await session.execute(
+        session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
             {"key": f"flightlog:{scope}:{customer_id}"},
         )

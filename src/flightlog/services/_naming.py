@@ -6,8 +6,7 @@ import uuid
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.errors import Conflict, NotFound
 
@@ -25,20 +24,18 @@ def _columns(model: type[Any]) -> tuple[InstrumentedAttribute[Any], ...]:
     return model.id, model.customer_id, model.name
 
 
-async def get_by_name(
-    session: AsyncSession, model: type[N], name: str, *, customer_id: uuid.UUID
-) -> N:
+def get_by_name(session: Session, model: type[N], name: str, *, customer_id: uuid.UUID) -> N:
     """The customer's row of that name, or :class:`NotFound`."""
     _, owner, named = _columns(model)
-    row: N | None = await session.scalar(select(model).where(owner == customer_id, named == name))
+    row: N | None = session.scalar(select(model).where(owner == customer_id, named == name))
     if row is None:
         kind = model.__name__
         raise NotFound(f"{kind} {name!r} not found", entity=kind, name=name)
     return row
 
 
-async def assert_name_free(
-    session: AsyncSession,
+def assert_name_free(
+    session: Session,
     model: type[Any],
     customer_id: uuid.UUID,
     name: str,
@@ -53,5 +50,5 @@ async def assert_name_free(
     stmt = select(key).where(owner == customer_id, named == name)
     if except_id is not None:
         stmt = stmt.where(key != except_id)
-    if await session.scalar(stmt) is not None:
+    if session.scalar(stmt) is not None:
         raise Conflict(f"a {model.__name__.lower()} named {name!r} already exists", name=name)

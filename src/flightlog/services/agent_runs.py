@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentRunStatus, EventType
 from flightlog.errors import Conflict, NotFound, ValidationError
@@ -35,12 +35,12 @@ def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
     return result
 
 
-async def _owned_run(session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID) -> TaskRun:
-    return await get_owned(session, TaskRun, run_id, customer_id=customer_id)
+def _owned_run(session: Session, run_id: uuid.UUID, customer_id: uuid.UUID) -> TaskRun:
+    return get_owned(session, TaskRun, run_id, customer_id=customer_id)
 
 
-async def start_agent_run(
-    session: AsyncSession,
+def start_agent_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -52,14 +52,14 @@ async def start_agent_run(
 ) -> AgentRun:
     """Record that an agent started its part of an active run (AGENT_START event)."""
     require(0 < len(agent_name.strip()) <= 100, "agent_name must be 1 to 100 characters")
-    run = await _owned_run(session, run_id, customer_id)
-    await assert_owned(session, customer_id, agent_ids=[agent_id])
+    run = _owned_run(session, run_id, customer_id)
+    assert_owned(session, customer_id, agent_ids=[agent_id])
     if run.status not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
     if parent_id is not None:
         # Another tenant's agent run is NotFound, like a missing one; only one of
         # the caller's own can be "of another run".
-        parent = await get_owned(session, AgentRun, parent_id, customer_id=customer_id)
+        parent = get_owned(session, AgentRun, parent_id, customer_id=customer_id)
         if parent.run_id != run_id:
             raise ValidationError("a nested agent run must belong to the same run as its parent")
     agent_run = AgentRun(
@@ -73,7 +73,7 @@ async def start_agent_run(
         details=details or {},
     )
     session.add(agent_run)
-    await session.flush()
+    session.flush()
     session.add(
         Event(
             event_type=EventType.AGENT_START,
@@ -86,32 +86,32 @@ async def start_agent_run(
             content=f"{agent_name} started",
         )
     )
-    await session.flush()
+    session.flush()
     return agent_run
 
 
-async def _lock(
-    session: AsyncSession, agent_run_id: uuid.UUID, customer_id: uuid.UUID
+def _lock(
+    session: Session, agent_run_id: uuid.UUID, customer_id: uuid.UUID
 ) -> tuple[TaskRun, AgentRun]:
     """The customer's agent run and its run, the run locked; NotFound names only the agent run."""
-    agent_run = await get_owned(session, AgentRun, agent_run_id, customer_id=customer_id)
+    agent_run = get_owned(session, AgentRun, agent_run_id, customer_id=customer_id)
     if agent_run.run_id is None:
         raise ValidationError("this agent run is not attached to a run")
     try:
-        run = await get_owned(
+        run = get_owned(
             session, TaskRun, agent_run.run_id, customer_id=customer_id, for_update=True
         )
     except NotFound:
         raise not_found(AgentRun, agent_run_id) from None
-    locked = await session.get(AgentRun, agent_run_id, populate_existing=True)
+    locked = session.get(AgentRun, agent_run_id, populate_existing=True)
     if locked is None:
         raise not_found(AgentRun, agent_run_id)
     return run, locked
 
 
-async def _roll_up_usage(session: AsyncSession, run: TaskRun) -> None:
+def _roll_up_usage(session: Session, run: TaskRun) -> None:
     totals = (
-        await session.execute(
+        session.execute(
             select(
                 func.coalesce(func.sum(AgentRun.tokens_in), 0),
                 func.coalesce(func.sum(AgentRun.tokens_out), 0),
@@ -122,11 +122,11 @@ async def _roll_up_usage(session: AsyncSession, run: TaskRun) -> None:
     run.tokens_in = int(totals[0])
     run.tokens_out = int(totals[1])
     run.cost_usd = Decimal(str(totals[2]))
-    await session.flush()
+    session.flush()
 
 
-async def record_usage(
-    session: AsyncSession,
+def record_usage(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     agent_run_id: uuid.UUID,
@@ -138,23 +138,21 @@ async def record_usage(
     """Add LLM usage to a running agent run (and so to its run's totals)."""
     require(tokens_in >= 0 and tokens_out >= 0, "token counts cannot be negative")
     cost = _decimal(cost_usd, "cost_usd")
-    run, agent_run = await _lock(session, agent_run_id, customer_id)
+    run, agent_run = _lock(session, agent_run_id, customer_id)
     if AGENT_RUN_LIFECYCLE.terminal(agent_run.status):
         raise Conflict(f"agent run {agent_run_id} already finished ({agent_run.status})")
     agent_run.tokens_in += tokens_in
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
-    await session.flush()
-    await _roll_up_usage(session, run)
+    session.flush()
+    _roll_up_usage(session, run)
     return agent_run
 
 
-async def mark_running(
-    session: AsyncSession, customer_id: uuid.UUID, /, agent_run_id: uuid.UUID
-) -> AgentRun:
+def mark_running(session: Session, customer_id: uuid.UUID, /, agent_run_id: uuid.UUID) -> AgentRun:
     """STARTED -> RUNNING."""
-    run, agent_run = await _lock(session, agent_run_id, customer_id)
-    await move(
+    run, agent_run = _lock(session, agent_run_id, customer_id)
+    move(
         session,
         AGENT_RUN_LIFECYCLE,
         agent_run,
@@ -164,12 +162,12 @@ async def mark_running(
         run_id=run.id,
         agent_run_id=agent_run.id,
     )
-    await session.flush()
+    session.flush()
     return agent_run
 
 
-async def finish_agent_run(
-    session: AsyncSession,
+def finish_agent_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     agent_run_id: uuid.UUID,
@@ -185,7 +183,7 @@ async def finish_agent_run(
     status = AgentRunStatus(status)
     require(tokens_in >= 0 and tokens_out >= 0, "token counts cannot be negative")
     cost = _decimal(cost_usd, "cost_usd")
-    run, agent_run = await _lock(session, agent_run_id, customer_id)
+    run, agent_run = _lock(session, agent_run_id, customer_id)
     AGENT_RUN_LIFECYCLE.check(agent_run.status, status)
     if not AGENT_RUN_LIFECYCLE.terminal(status):
         raise ValidationError(f"{status} is not a finishing status")
@@ -214,17 +212,17 @@ async def finish_agent_run(
             },
         )
     )
-    await session.flush()
-    await _roll_up_usage(session, run)
+    session.flush()
+    _roll_up_usage(session, run)
     return agent_run
 
 
-async def list_agent_runs(
-    session: AsyncSession, customer_id: uuid.UUID, /, run_id: uuid.UUID
+def list_agent_runs(
+    session: Session, customer_id: uuid.UUID, /, run_id: uuid.UUID
 ) -> list[AgentRun]:
     """A run's agent runs in start order (the timeline of who did what)."""
-    await _owned_run(session, run_id, customer_id)
+    _owned_run(session, run_id, customer_id)
     stmt = (
         select(AgentRun).where(AgentRun.run_id == run_id).order_by(AgentRun.started_at, AgentRun.id)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())

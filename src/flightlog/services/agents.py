@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentStatus, AgentType
 from flightlog.errors import Conflict, ValidationError
@@ -135,15 +135,15 @@ def _validate_registration(name: Any, version: Any, endpoint: Any, config: Any, 
     )
 
 
-async def _transition(
-    session: AsyncSession,
+def _transition(
+    session: Session,
     agent: Agent,
     target: AgentStatus,
     *,
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await move(
+    move(
         session,
         AGENT_LIFECYCLE,
         agent,
@@ -155,13 +155,13 @@ async def _transition(
     )
 
 
-async def _locked(session: AsyncSession, agent_id: uuid.UUID, customer_id: uuid.UUID) -> Agent:
+def _locked(session: Session, agent_id: uuid.UUID, customer_id: uuid.UUID) -> Agent:
     """The agent, locked and freshly read, or :class:`NotFound`."""
-    return await get_or_raise(session, Agent, agent_id, customer_id=customer_id, for_update=True)
+    return get_or_raise(session, Agent, agent_id, customer_id=customer_id, for_update=True)
 
 
-async def register(
-    session: AsyncSession,
+def register(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     name: str,
@@ -186,8 +186,8 @@ async def register(
     clean_capabilities = _clean_capabilities(capabilities)
     clean_name = name.strip()
     # Two processes of one agent starting at once must not both insert.
-    await lock_for_customer(session, "agent-registration", customer_id)
-    agent = await session.scalar(
+    lock_for_customer(session, "agent-registration", customer_id)
+    agent = session.scalar(
         select(Agent)
         .where(Agent.customer_id == customer_id, Agent.name == clean_name)
         .with_for_update()
@@ -206,8 +206,8 @@ async def register(
             status=AgentStatus.STARTING,
         )
         session.add(agent)
-        await session.flush()
-        await events.record_transition(
+        session.flush()
+        events.record_transition(
             session,
             entity=AGENT_LIFECYCLE.entity,
             entity_id=agent.id,
@@ -218,7 +218,7 @@ async def register(
             actor=actor,
             data={"agent_type": kind.value, "version": version},
         )
-        await session.flush()
+        session.flush()
         return agent
     agent.agent_type = kind
     agent.capabilities = clean_capabilities
@@ -231,20 +231,18 @@ async def register(
         agent.role = role
     if agent.status is AgentStatus.STOPPED:
         agent.last_heartbeat_at = None
-        await _transition(
-            session, agent, AgentStatus.STARTING, actor=actor, data={"version": version}
-        )
-    await session.flush()
+        _transition(session, agent, AgentStatus.STARTING, actor=actor, data={"version": version})
+    session.flush()
     return agent
 
 
-async def get_agent(session: AsyncSession, customer_id: uuid.UUID, /, agent_id: uuid.UUID) -> Agent:
+def get_agent(session: Session, customer_id: uuid.UUID, /, agent_id: uuid.UUID) -> Agent:
     """The agent, or :class:`NotFound` (also for another customer's agent)."""
-    return await get_or_raise(session, Agent, agent_id, customer_id=customer_id)
+    return get_or_raise(session, Agent, agent_id, customer_id=customer_id)
 
 
-async def get_agent_status(
-    session: AsyncSession,
+def get_agent_status(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     agent_id: uuid.UUID,
@@ -258,18 +256,18 @@ async def get_agent_status(
     ``store.agents.status`` takes the thresholds from the Store's settings
     unless the call gives them.
     """
-    agent = await get_agent(session, customer_id, agent_id)
+    agent = get_agent(session, customer_id, agent_id)
     return effective_status(agent, now or utc_now(), degraded_after, failed_after)
 
 
-async def heartbeat(session: AsyncSession, customer_id: uuid.UUID, /, agent_id: uuid.UUID) -> Agent:
+def heartbeat(session: Session, customer_id: uuid.UUID, /, agent_id: uuid.UUID) -> Agent:
     """Record that the agent is alive now.
 
     Only a change of stored status is audited: an event per heartbeat would
     bury the log under noise. A STOPPED agent is a :class:`Conflict`: it said
     it was gone, and must register again to be counted alive.
     """
-    agent = await _locked(session, agent_id, customer_id)
+    agent = _locked(session, agent_id, customer_id)
     if agent.status is AgentStatus.STOPPED:
         raise Conflict(
             f"agent {agent.name} is STOPPED; register it again before sending heartbeats",
@@ -277,13 +275,13 @@ async def heartbeat(session: AsyncSession, customer_id: uuid.UUID, /, agent_id: 
         )
     agent.last_heartbeat_at = utc_now()
     if agent.status is not AgentStatus.HEALTHY:
-        await _transition(session, agent, AgentStatus.HEALTHY, actor=agent.name)
-    await session.flush()
+        _transition(session, agent, AgentStatus.HEALTHY, actor=agent.name)
+    session.flush()
     return agent
 
 
-async def deregister(
-    session: AsyncSession,
+def deregister(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     agent_id: uuid.UUID,
@@ -292,20 +290,20 @@ async def deregister(
     reason: str | None = None,
 ) -> Agent:
     """Mark the agent STOPPED: a clean shutdown, which health checks must not call FAILED."""
-    agent = await _locked(session, agent_id, customer_id)
-    await _transition(
+    agent = _locked(session, agent_id, customer_id)
+    _transition(
         session,
         agent,
         AgentStatus.STOPPED,
         actor=actor,
         data={"reason": reason} if reason else None,
     )
-    await session.flush()
+    session.flush()
     return agent
 
 
-async def delete_agent(
-    session: AsyncSession,
+def delete_agent(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     agent_id: uuid.UUID,
@@ -317,7 +315,7 @@ async def delete_agent(
     The database does the nulling (``ON DELETE SET NULL``); this records who
     deleted it, in an event that names the agent by id rather than referencing it.
     """
-    agent = await _locked(session, agent_id, customer_id)
+    agent = _locked(session, agent_id, customer_id)
     events.record_audit(
         session,
         entity="Agent",
@@ -328,14 +326,14 @@ async def delete_agent(
         actor=actor,
         data={"name": agent.name, "agent_type": agent.agent_type.value},
     )
-    await session.flush()
-    await session.execute(delete(Agent).where(Agent.id == agent_id))
+    session.flush()
+    session.execute(delete(Agent).where(Agent.id == agent_id))
     # Rows that referenced the agent were nulled by the database, not by the ORM.
     session.expunge_all()
 
 
-async def list_agents(
-    session: AsyncSession,
+def list_agents(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -366,7 +364,7 @@ async def list_agents(
         stmt = stmt.where(json_array_contains(session, Agent.capabilities, capability))
     if agent_type is not None:
         stmt = stmt.where(Agent.agent_type == _agent_type(agent_type))
-    return list((await session.scalars(stmt.order_by(Agent.name, Agent.id))).all())
+    return list((session.scalars(stmt.order_by(Agent.name, Agent.id))).all())
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import CustomerStatus
 from flightlog.errors import Conflict, PermissionDenied
@@ -117,8 +117,8 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(s.strip() for s in values))
 
 
-async def _audit(
-    session: AsyncSession,
+def _audit(
+    session: Session,
     row: ApiKey,
     action: str,
     *,
@@ -138,8 +138,8 @@ async def _audit(
     )
 
 
-async def create_key(
-    session: AsyncSession,
+def create_key(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     name: str,
@@ -160,7 +160,7 @@ async def create_key(
             "expires_at must be a timezone-aware datetime",
         )
         require(expires_at > utc_now(), "expires_at must be in the future")
-    await get_or_raise(session, Customer, customer_id)
+    get_or_raise(session, Customer, customer_id)
     for _ in range(_PREFIX_ATTEMPTS):
         public = secrets.token_hex(PUBLIC_PART_LENGTH // 2)
         key = f"{KEY_SCHEME}{public}_{secrets.token_urlsafe(SECRET_BYTES)}"
@@ -174,18 +174,18 @@ async def create_key(
         )
         try:
             # 2**32 prefixes: a collision is rare but possible; draw again if it happens.
-            async with session.begin_nested():
+            with session.begin_nested():
                 session.add(row)
         except IntegrityError:
             continue
-        await _audit(session, row, "created", actor=actor, data={"scopes": clean_scopes})
-        await session.flush()
+        _audit(session, row, "created", actor=actor, data={"scopes": clean_scopes})
+        session.flush()
         info = ApiKeyInfo.of(row)
         return CreatedApiKey(**vars(info), key=key)
     raise Conflict("could not draw an unused key prefix; try again")
 
 
-async def check_key(session: AsyncSession, key: str) -> VerifiedKey:
+def check_key(session: Session, key: str) -> VerifiedKey:
     """Resolve a presented key to its customer, or raise :class:`PermissionDenied`; read only.
 
     Not tenant-scoped: this is how the tenant is found. Until the secret has
@@ -196,7 +196,7 @@ async def check_key(session: AsyncSession, key: str) -> VerifiedKey:
     if match is None:
         raise _invalid()
     prefix = f"{KEY_SCHEME}{match.group(1)}"
-    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     expected = row.key_hash if row is not None else _DUMMY_HASH
     if not hmac.compare_digest(hash_key(key), expected) or row is None:
         raise _invalid()
@@ -205,7 +205,7 @@ async def check_key(session: AsyncSession, key: str) -> VerifiedKey:
         raise PermissionDenied(f"API key {prefix} has been revoked", prefix=prefix)
     if row.expires_at is not None and row.expires_at <= now:
         raise PermissionDenied(f"API key {prefix} has expired", prefix=prefix)
-    status = await session.scalar(select(Customer.status).where(Customer.id == row.customer_id))
+    status = session.scalar(select(Customer.status).where(Customer.id == row.customer_id))
     if status is not CustomerStatus.ACTIVE:
         raise PermissionDenied(
             f"the customer of API key {prefix} is {status}", prefix=prefix, status=str(status)
@@ -213,20 +213,20 @@ async def check_key(session: AsyncSession, key: str) -> VerifiedKey:
     return VerifiedKey(customer_id=row.customer_id, key_id=row.id, scopes=list(row.scopes))
 
 
-async def stamp_last_used(session: AsyncSession, key_id: uuid.UUID) -> None:
+def stamp_last_used(session: Session, key_id: uuid.UUID) -> None:
     """Record that a key was used just now (a write)."""
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utc_now()))
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utc_now()))
 
 
-async def verify_key(session: AsyncSession, key: str) -> VerifiedKey:
+def verify_key(session: Session, /, key: str) -> VerifiedKey:
     """:func:`check_key`, then stamp ``last_used_at``, so it needs a write transaction."""
-    verified = await check_key(session, key)
-    await stamp_last_used(session, verified.key_id)
+    verified = check_key(session, key)
+    stamp_last_used(session, verified.key_id)
     return verified
 
 
-async def revoke_key(
-    session: AsyncSession,
+def revoke_key(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     key_id: uuid.UUID,
@@ -235,30 +235,28 @@ async def revoke_key(
     reason: str | None = None,
 ) -> ApiKeyInfo:
     """Revoke a key for good. Revoking twice is a :class:`Conflict`: the first one already won."""
-    row = await get_or_raise(session, ApiKey, key_id, customer_id=customer_id, for_update=True)
+    row = get_or_raise(session, ApiKey, key_id, customer_id=customer_id, for_update=True)
     if row.revoked_at is not None:
         raise Conflict(f"API key {row.prefix} is already revoked", prefix=row.prefix)
     row.revoked_at = utc_now()
-    await _audit(session, row, "revoked", actor=actor, data={"reason": reason} if reason else None)
-    await session.flush()
+    _audit(session, row, "revoked", actor=actor, data={"reason": reason} if reason else None)
+    session.flush()
     return ApiKeyInfo.of(row)
 
 
-async def get_key(
-    session: AsyncSession, customer_id: uuid.UUID, /, key_id: uuid.UUID
-) -> ApiKeyInfo:
+def get_key(session: Session, customer_id: uuid.UUID, /, key_id: uuid.UUID) -> ApiKeyInfo:
     """One key's public facts, or :class:`NotFound` (also for another customer's key)."""
-    return ApiKeyInfo.of(await get_or_raise(session, ApiKey, key_id, customer_id=customer_id))
+    return ApiKeyInfo.of(get_or_raise(session, ApiKey, key_id, customer_id=customer_id))
 
 
-async def list_keys(
-    session: AsyncSession, customer_id: uuid.UUID, /, *, include_revoked: bool = True
+def list_keys(
+    session: Session, customer_id: uuid.UUID, /, *, include_revoked: bool = True
 ) -> list[ApiKeyInfo]:
     """A customer's keys, oldest first, as :class:`ApiKeyInfo` (no hashes leave this module)."""
     stmt = select(ApiKey).where(ApiKey.customer_id == customer_id)
     if not include_revoked:
         stmt = stmt.where(ApiKey.revoked_at.is_(None))
-    rows = (await session.scalars(stmt.order_by(ApiKey.created_at, ApiKey.id))).all()
+    rows = (session.scalars(stmt.order_by(ApiKey.created_at, ApiKey.id))).all()
     return [ApiKeyInfo.of(row) for row in rows]
 
 

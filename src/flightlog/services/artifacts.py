@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import ArtifactType
 from flightlog.models import Artifact, ArtifactBlob, Task, TaskRun
@@ -31,9 +31,9 @@ class BlobPolicy:
     inline_max_bytes: int
 
 
-async def _store_blob(session: AsyncSession, content: bytes, policy: BlobPolicy) -> ArtifactBlob:
+def _store_blob(session: Session, content: bytes, policy: BlobPolicy) -> ArtifactBlob:
     digest = hashlib.sha256(content).hexdigest()
-    existing = await session.get(ArtifactBlob, digest)
+    existing = session.get(ArtifactBlob, digest)
     if existing is not None:
         return existing
     if len(content) <= policy.inline_max_bytes:
@@ -42,12 +42,12 @@ async def _store_blob(session: AsyncSession, content: bytes, policy: BlobPolicy)
         rel = blobs.write_blob(policy.blob_dir, digest, content)
         blob = ArtifactBlob(sha256=digest, size_bytes=len(content), storage_path=rel)
     session.add(blob)
-    await session.flush()
+    session.flush()
     return blob
 
 
-async def put(
-    session: AsyncSession,
+def put(
+    session: Session,
     customer_id: uuid.UUID,
     policy: BlobPolicy,
     /,
@@ -66,12 +66,12 @@ async def put(
     require(isinstance(content, bytes | bytearray), "artifact content must be bytes")
     artifact_type = ArtifactType(artifact_type)
     # The task lock serialises version numbering for concurrent uploads of one name.
-    await lock_task(session, task_id, customer_id)
+    lock_task(session, task_id, customer_id)
     if run_id is not None:
-        run = await get_owned(session, TaskRun, run_id, customer_id=customer_id)
+        run = get_owned(session, TaskRun, run_id, customer_id=customer_id)
         require(run.task_id == task_id, "the run belongs to another task")
-    blob = await _store_blob(session, bytes(content), policy)
-    last = await session.scalar(
+    blob = _store_blob(session, bytes(content), policy)
+    last = session.scalar(
         select(func.coalesce(func.max(Artifact.version), 0)).where(
             Artifact.task_id == task_id, Artifact.name == name
         )
@@ -89,21 +89,21 @@ async def put(
         metadata_=metadata or {},
     )
     session.add(artifact)
-    await session.flush()
+    session.flush()
     return artifact
 
 
-async def get(session: AsyncSession, customer_id: uuid.UUID, /, artifact_id: uuid.UUID) -> Artifact:
+def get(session: Session, customer_id: uuid.UUID, /, artifact_id: uuid.UUID) -> Artifact:
     """The artifact's record (not its content); another customer's is NotFound."""
-    return await get_owned(session, Artifact, artifact_id, customer_id=customer_id)
+    return get_owned(session, Artifact, artifact_id, customer_id=customer_id)
 
 
-async def read(
-    session: AsyncSession, customer_id: uuid.UUID, policy: BlobPolicy, /, artifact_id: uuid.UUID
+def read(
+    session: Session, customer_id: uuid.UUID, policy: BlobPolicy, /, artifact_id: uuid.UUID
 ) -> bytes:
     """The artifact's content, verified against its SHA-256."""
-    artifact = await get(session, customer_id, artifact_id)
-    blob = await get_or_raise(session, ArtifactBlob, artifact.sha256)
+    artifact = get(session, customer_id, artifact_id)
+    blob = get_or_raise(session, ArtifactBlob, artifact.sha256)
     if blob.content is not None:
         blobs.verify(blob.content, blob.sha256)
         return blob.content
@@ -111,24 +111,22 @@ async def read(
     return blobs.read_blob(policy.blob_dir, blob.storage_path, blob.sha256)
 
 
-async def versions(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID, name: str
+def versions(
+    session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID, name: str
 ) -> list[Artifact]:
     """Every version of a named artifact, oldest first."""
-    await get_owned(session, Task, task_id, customer_id=customer_id)
+    get_owned(session, Task, task_id, customer_id=customer_id)
     stmt = (
         select(Artifact)
         .where(Artifact.task_id == task_id, Artifact.name == name)
         .order_by(Artifact.version)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def latest(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
-) -> list[Artifact]:
+def latest(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> list[Artifact]:
     """The newest version of each artifact name on a task."""
-    await get_owned(session, Task, task_id, customer_id=customer_id)
+    get_owned(session, Task, task_id, customer_id=customer_id)
     newest = (
         select(Artifact.name, func.max(Artifact.version).label("version"))
         .where(Artifact.task_id == task_id)
@@ -144,16 +142,16 @@ async def latest(
         .where(Artifact.task_id == task_id)
         .order_by(Artifact.name)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def orphaned_blobs(session: AsyncSession, candidates: set[str]) -> list[ArtifactBlob]:
+def orphaned_blobs(session: Session, candidates: set[str]) -> list[ArtifactBlob]:
     """Of the given hashes, the blobs no artifact refers to any more."""
     if not candidates:
         return []
     still_used = set(
         (
-            await session.scalars(
+            session.scalars(
                 select(Artifact.sha256).where(Artifact.sha256.in_(candidates)).distinct()
             )
         ).all()
@@ -162,4 +160,4 @@ async def orphaned_blobs(session: AsyncSession, candidates: set[str]) -> list[Ar
     if not unused:
         return []
     stmt = select(ArtifactBlob).where(ArtifactBlob.sha256.in_(unused))
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import RunStatus, TaskStatus
 from flightlog.errors import Conflict
@@ -54,8 +54,8 @@ def _claimable(now: datetime) -> object:
     return or_(fresh, expired)
 
 
-async def claim(
-    session: AsyncSession,
+def claim(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     worker: str,
@@ -78,27 +78,27 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    tasks = list((await session.scalars(stmt)).all())
+    tasks = list((session.scalars(stmt)).all())
     claims: list[Claim] = []
     expires = now + timedelta(seconds=lease_seconds)
     for task in tasks:
         if task.status is TaskStatus.RUNNING:
-            await _abandon_expired(session, task, worker)
+            _abandon_expired(session, task, worker)
         task.claimed_by = worker
         task.lease_expires_at = expires
-        queued = await run_service.queued_run(session, task.id)
+        queued = run_service.queued_run(session, task.id)
         if queued is not None:
-            run = await run_queue.begin_run(session, customer_id, queued.id, actor=worker)
+            run = run_queue.begin_run(session, customer_id, queued.id, actor=worker)
         else:
-            run = await run_service.start_run(session, customer_id, task.id, actor=worker)
+            run = run_service.start_run(session, customer_id, task.id, actor=worker)
         claims.append(Claim(task.id, run.id, worker, expires))
     return claims
 
 
-async def _abandon_expired(session: AsyncSession, task: Task, new_worker: str) -> None:
+def _abandon_expired(session: Session, task: Task, new_worker: str) -> None:
     """The previous holder missed its heartbeat: time out its runs, hand the task over."""
     stale = (
-        await session.scalars(
+        session.scalars(
             select(TaskRun).where(
                 TaskRun.task_id == task.id,
                 # A queued (PENDING) run is not the lost worker's: the new holder begins it.
@@ -107,7 +107,7 @@ async def _abandon_expired(session: AsyncSession, task: Task, new_worker: str) -
         )
     ).all()
     for run in stale:
-        await run_service.set_run_status(
+        run_service.set_run_status(
             session,
             task,
             run,
@@ -115,7 +115,7 @@ async def _abandon_expired(session: AsyncSession, task: Task, new_worker: str) -
             actor=new_worker,
             data={"reason": f"lease of {task.claimed_by} expired"},
         )
-    await record_transition(
+    record_transition(
         session,
         entity="TaskLease",
         entity_id=task.id,
@@ -126,13 +126,11 @@ async def _abandon_expired(session: AsyncSession, task: Task, new_worker: str) -
         actor=new_worker,
         data={"reason": "lease expired"},
     )
-    await session.flush()
+    session.flush()
 
 
-async def _held(
-    session: AsyncSession, task_id: uuid.UUID, *, customer_id: uuid.UUID, worker: str
-) -> Task:
-    task = await run_service.lock_task(session, task_id, customer_id)
+def _held(session: Session, task_id: uuid.UUID, *, customer_id: uuid.UUID, worker: str) -> Task:
+    task = run_service.lock_task(session, task_id, customer_id)
     if task.claimed_by != worker or task.lease_expires_at is None:
         raise Conflict(f"task {task_id} is not claimed by {worker}")
     if task.lease_expires_at < utc_now():
@@ -140,12 +138,12 @@ async def _held(
     return task
 
 
-async def _held_run(session: AsyncSession, claimed: Claim, *, customer_id: uuid.UUID) -> Task:
+def _held_run(session: Session, claimed: Claim, *, customer_id: uuid.UUID) -> Task:
     """The claim's task, held by its worker, and a run that is really that task's."""
-    task = await _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
+    task = _held(session, claimed.task_id, customer_id=customer_id, worker=claimed.worker)
     # Looked up within the held task only: another tenant's run is never loaded,
     # and answers exactly as a run that does not exist.
-    run = await session.scalar(
+    run = session.scalar(
         select(TaskRun).where(TaskRun.id == claimed.run_id, TaskRun.task_id == task.id)
     )
     if run is None:
@@ -156,8 +154,8 @@ async def _held_run(session: AsyncSession, claimed: Claim, *, customer_id: uuid.
     return task
 
 
-async def heartbeat(
-    session: AsyncSession,
+def heartbeat(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     task_id: uuid.UUID,
@@ -167,14 +165,14 @@ async def heartbeat(
 ) -> datetime:
     """Extend a live lease; refused once it has expired."""
     _check_lease(lease_seconds)
-    task = await _held(session, task_id, customer_id=customer_id, worker=worker)
+    task = _held(session, task_id, customer_id=customer_id, worker=worker)
     task.lease_expires_at = utc_now() + timedelta(seconds=lease_seconds)
-    await session.flush()
+    session.flush()
     return task.lease_expires_at
 
 
-async def complete(
-    session: AsyncSession,
+def complete(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     claimed: Claim,
@@ -184,8 +182,8 @@ async def complete(
     error_message: str | None = None,
 ) -> TaskRun:
     """Finish the claimed run and let go of the task; only the live lease holder may."""
-    task = await _held_run(session, claimed, customer_id=customer_id)
-    run = await run_service.finish_run(
+    task = _held_run(session, claimed, customer_id=customer_id)
+    run = run_service.finish_run(
         session,
         customer_id,
         claimed.run_id,
@@ -196,16 +194,16 @@ async def complete(
     )
     task.claimed_by = None
     task.lease_expires_at = None
-    await session.flush()
+    session.flush()
     return run
 
 
-async def release(
-    session: AsyncSession, customer_id: uuid.UUID, /, claimed: Claim, *, reason: str | None = None
+def release(
+    session: Session, customer_id: uuid.UUID, /, claimed: Claim, *, reason: str | None = None
 ) -> None:
     """Give a claimed task back unfinished: its run is cancelled, the task is PENDING again."""
-    task = await _held_run(session, claimed, customer_id=customer_id)
-    await run_service.finish_run(
+    task = _held_run(session, claimed, customer_id=customer_id)
+    run_service.finish_run(
         session,
         customer_id,
         claimed.run_id,
@@ -215,4 +213,4 @@ async def release(
     )
     task.claimed_by = None
     task.lease_expires_at = None
-    await session.flush()
+    session.flush()

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import CustomerPlan, CustomerStatus
 from flightlog.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -33,34 +33,34 @@ DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
 DEFAULT_CUSTOMER_NAME = "Default"
 
 
-async def find_default_customer(session: AsyncSession) -> uuid.UUID | None:
+def find_default_customer(session: Session) -> uuid.UUID | None:
     """The default customer's id, or None before anything created it (a read only)."""
     stmt = select(Customer.id).where(Customer.email == DEFAULT_CUSTOMER_EMAIL)
-    found: uuid.UUID | None = await session.scalar(stmt)
+    found: uuid.UUID | None = session.scalar(stmt)
     return found
 
 
-async def ensure_default_customer(session: AsyncSession) -> uuid.UUID:
+def ensure_default_customer(session: Session) -> uuid.UUID:
     """The default customer's id, creating it on first use (safe under concurrency)."""
-    existing = await find_default_customer(session)
+    existing = find_default_customer(session)
     if existing is not None:
         return existing
     try:
-        async with session.begin_nested():
+        with session.begin_nested():
             customer = Customer(
                 name=DEFAULT_CUSTOMER_NAME, email=DEFAULT_CUSTOMER_EMAIL, plan=CustomerPlan.FREE
             )
             session.add(customer)
     except IntegrityError:
-        found = await find_default_customer(session)  # another opener created it first
+        found = find_default_customer(session)  # another opener created it first
         assert found is not None
         return found
     return customer.id
 
 
-async def assert_can_write(session: AsyncSession, customer_id: uuid.UUID) -> None:
+def assert_can_write(session: Session, customer_id: uuid.UUID) -> None:
     """Refuse writes for a customer that is not ACTIVE (seed 002: SUSPENDED, CHURNED)."""
-    status = await session.scalar(select(Customer.status).where(Customer.id == customer_id))
+    status = session.scalar(select(Customer.status).where(Customer.id == customer_id))
     if status is None:
         raise NotFound(f"Customer {customer_id} not found", entity="Customer")
     if status is not CustomerStatus.ACTIVE:
@@ -120,8 +120,8 @@ def _clean_metadata(metadata: Any) -> dict[str, Any]:
     return dict(metadata)
 
 
-async def create_customer(
-    session: AsyncSession,
+def create_customer(
+    session: Session,
     /,
     *,
     name: str,
@@ -141,7 +141,7 @@ async def create_customer(
     clean_email = _clean_email(email)
     clean_plan = _clean_plan(plan)
     clean_metadata = _clean_metadata({} if metadata is None else metadata)
-    taken = await session.scalar(select(Customer.id).where(Customer.email == clean_email))
+    taken = session.scalar(select(Customer.id).where(Customer.email == clean_email))
     if taken is not None:
         raise Conflict(f"a customer with email {clean_email} already exists", email=clean_email)
     customer = Customer(
@@ -152,11 +152,11 @@ async def create_customer(
         metadata_=clean_metadata,
     )
     try:
-        async with session.begin_nested():
+        with session.begin_nested():
             session.add(customer)
     except IntegrityError as exc:
         raise translate_integrity_error(exc, what=f"customer with email {clean_email}") from None
-    await events.record_transition(
+    events.record_transition(
         session,
         entity=CUSTOMER_LIFECYCLE.entity,
         entity_id=customer.id,
@@ -166,17 +166,17 @@ async def create_customer(
         actor=actor,
         data={"plan": clean_plan.value},
     )
-    await session.flush()
+    session.flush()
     return customer
 
 
-async def get_customer(session: AsyncSession, customer_id: uuid.UUID, /) -> Customer:
+def get_customer(session: Session, customer_id: uuid.UUID, /) -> Customer:
     """The customer record, or :class:`NotFound`."""
-    return await get_or_raise(session, Customer, customer_id)
+    return get_or_raise(session, Customer, customer_id)
 
 
-async def update_customer(
-    session: AsyncSession,
+def update_customer(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -198,15 +198,15 @@ async def update_customer(
         clean["plan"] = _clean_plan(changes["plan"])
     if "metadata" in changes:
         clean["metadata_"] = _clean_metadata(changes["metadata"])
-    customer = await get_or_raise(session, Customer, customer_id, for_update=True)
+    customer = get_or_raise(session, Customer, customer_id, for_update=True)
     for attribute, value in clean.items():
         setattr(customer, attribute, value)
-    await session.flush()
+    session.flush()
     return customer
 
 
-async def list_customers(
-    session: AsyncSession,
+def list_customers(
+    session: Session,
     *,
     status: CustomerStatus | str | None = None,
     plan: CustomerPlan | str | None = None,
@@ -230,13 +230,13 @@ async def list_customers(
         stmt = stmt.where(Customer.plan == _clean_plan(plan))
     if cursor is not None:
         stmt = stmt.where(Customer.id > cursor)
-    rows = list((await session.scalars(stmt.order_by(Customer.id).limit(limit + 1))).all())
+    rows = list((session.scalars(stmt.order_by(Customer.id).limit(limit + 1))).all())
     items = rows[:limit]
     return CustomerPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-async def set_customer_status(
-    session: AsyncSession,
+def set_customer_status(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     status: CustomerStatus | str,
@@ -256,12 +256,10 @@ async def set_customer_status(
         raise ValidationError(
             f"unknown status {status!r}; expected one of {', '.join(CustomerStatus)}"
         ) from None
-    customer = await session.get(
-        Customer, customer_id, with_for_update=True, populate_existing=True
-    )
+    customer = session.get(Customer, customer_id, with_for_update=True, populate_existing=True)
     if customer is None:
         raise NotFound(f"Customer {customer_id} not found", entity="Customer")
-    await move(
+    move(
         session,
         CUSTOMER_LIFECYCLE,
         customer,
@@ -270,12 +268,12 @@ async def set_customer_status(
         actor=actor,
         data={"reason": reason} if reason else None,
     )
-    await session.flush()
+    session.flush()
     return customer
 
 
-async def suspend_customer(
-    session: AsyncSession,
+def suspend_customer(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -283,13 +281,13 @@ async def suspend_customer(
     reason: str | None = None,
 ) -> Customer:
     """Operator: SUSPENDED, read-only until reactivated (:func:`set_customer_status`)."""
-    return await set_customer_status(
+    return set_customer_status(
         session, customer_id, CustomerStatus.SUSPENDED, actor=actor, reason=reason
     )
 
 
-async def reactivate_customer(
-    session: AsyncSession,
+def reactivate_customer(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -297,13 +295,13 @@ async def reactivate_customer(
     reason: str | None = None,
 ) -> Customer:
     """Operator: ACTIVE again after a suspension (:func:`set_customer_status`)."""
-    return await set_customer_status(
+    return set_customer_status(
         session, customer_id, CustomerStatus.ACTIVE, actor=actor, reason=reason
     )
 
 
-async def churn_customer(
-    session: AsyncSession,
+def churn_customer(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -311,6 +309,6 @@ async def churn_customer(
     reason: str | None = None,
 ) -> Customer:
     """Operator: CHURNED, for good (:func:`set_customer_status`)."""
-    return await set_customer_status(
+    return set_customer_status(
         session, customer_id, CustomerStatus.CHURNED, actor=actor, reason=reason
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.services._dialect import dialect_name
 
@@ -44,17 +44,17 @@ class Watermark:
         self._safe = 0
         self._sequence: str | None = None
 
-    async def safe_id(self, session: AsyncSession) -> int | None:
+    def safe_id(self, session: Session) -> int | None:
         """The highest event id that is final now, or None when every visible id is (SQLite)."""
         if dialect_name(session) != "postgresql":
             return None
         if self._sequence is None:
-            found = await session.scalar(text("SELECT pg_get_serial_sequence('events', 'id')"))
+            found = session.scalar(text("SELECT pg_get_serial_sequence('events', 'id')"))
             self._sequence = str(found)
         # The last id first, then the snapshot: whoever drew an id up to ``drawn``
         # did so before the snapshot, so it is running in it or already over.
-        drawn = int(await session.scalar(text(_LAST_DRAWN.format(sequence=self._sequence))) or 0)
-        oldest_running, horizon, writing = (await session.execute(_SNAPSHOT)).one()
+        drawn = int(session.scalar(text(_LAST_DRAWN.format(sequence=self._sequence))) or 0)
+        oldest_running, horizon, writing = (session.execute(_SNAPSHOT)).one()
         if writing:
             # The reader is inside a transaction that writes (an embedder's or a test's
             # outer transaction): it sees its own uncommitted events, and no other

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import insert, select, type_coerce
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.db.types import UtcDateTime, utcnow
 from flightlog.enums import EventSeverity, EventType
@@ -121,25 +121,25 @@ def _row(event: NewEvent, clock: datetime | None = None) -> dict[str, Any]:
     return row
 
 
-async def append(
-    session: AsyncSession,
+def append(
+    session: Session,
     event: NewEvent | dict[str, Any],
     *,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> Event:
     """Append one event as given (its ``customer_id`` included) and return it with its id."""
-    return await _add(session, validate_event(event, max_payload_bytes=max_payload_bytes))
+    return _add(session, validate_event(event, max_payload_bytes=max_payload_bytes))
 
 
-async def _add(session: AsyncSession, valid: NewEvent) -> Event:
+def _add(session: Session, valid: NewEvent) -> Event:
     row = Event(**_row(valid))
     session.add(row)
-    await session.flush()
+    session.flush()
     return row
 
 
-async def append_event(
-    session: AsyncSession,
+def append_event(
+    session: Session,
     customer_id: uuid.UUID,
     max_payload_bytes: int,
     /,
@@ -155,7 +155,7 @@ async def append_event(
     valid = validate_event(event, max_payload_bytes=max_payload_bytes).model_copy(
         update={"customer_id": customer_id}
     )
-    await assert_owned(
+    assert_owned(
         session,
         customer_id,
         task_ids=[valid.task_id],
@@ -164,11 +164,11 @@ async def append_event(
         agent_ids=[valid.agent_id],
         event_ids=[valid.parent_event_id],
     )
-    return await _add(session, valid)
+    return _add(session, valid)
 
 
-async def append_batch(
-    session: AsyncSession,
+def append_batch(
+    session: Session,
     events: Iterable[NewEvent | dict[str, Any]],
     *,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
@@ -189,8 +189,8 @@ async def append_batch(
     if 0 < timed < len(valid):
         # One executemany needs the same columns in every row: give the untimed
         # events the database clock the column default would have given them.
-        clock = await session.scalar(select(type_coerce(utcnow(), UtcDateTime())))
-    result = await session.execute(
+        clock = session.scalar(select(type_coerce(utcnow(), UtcDateTime())))
+    result = session.execute(
         insert(Event).returning(Event.id, sort_by_parameter_order=True),
         [_row(event, clock) for event in valid],
     )
@@ -207,8 +207,8 @@ def _members(enum_cls: Any, values: Iterable[Any], what: str) -> list[Any]:
         ) from None
 
 
-async def list_events(
-    session: AsyncSession,
+def list_events(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -230,7 +230,7 @@ async def list_events(
     events (yet)" from "not yours". ``up_to_id`` stops the page there (a live
     feed's watermark, see ``event_feed``).
     """
-    page = await event_page(
+    page = event_page(
         session,
         customer_id,
         task_id=task_id,
@@ -243,12 +243,12 @@ async def list_events(
         up_to_id=up_to_id,
     )
     if not page.items:
-        await assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
+        assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
     return page
 
 
-async def event_page(
-    session: AsyncSession,
+def event_page(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -283,14 +283,14 @@ async def event_page(
         stmt = stmt.where(Event.severity.in_(_members(EventSeverity, severities, "severity")))
     if agent_role is not None:
         stmt = stmt.where(Event.agent_role == agent_role)
-    rows = list((await session.scalars(stmt.order_by(Event.id).limit(limit + 1))).all())
+    rows = list((session.scalars(stmt.order_by(Event.id).limit(limit + 1))).all())
     has_more = len(rows) > limit
     items = rows[:limit]
     return EventPage(items=items, next_after_id=items[-1].id if has_more and items else None)
 
 
-async def record_transition(
-    session: AsyncSession,
+def record_transition(
+    session: Session,
     *,
     entity: str,
     entity_id: uuid.UUID,
@@ -325,7 +325,7 @@ async def record_transition(
 
 
 def record_audit(
-    session: AsyncSession,
+    session: Session,
     *,
     entity: str,
     entity_id: uuid.UUID,

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import (
     AgentRunStatus,
@@ -93,8 +93,8 @@ class Lifecycle(Generic[S]):
         return current
 
 
-async def move(
-    session: AsyncSession,
+def move(
+    session: Session,
     lifecycle: Lifecycle[S],
     row: Stateful[S],
     target: S,
@@ -114,7 +114,7 @@ async def move(
     carries ``data`` and the ids given. Does not flush. Returns the old status.
     """
     current = lifecycle.assign(row, target)
-    await record_transition(
+    record_transition(
         session,
         entity=lifecycle.entity,
         entity_id=row.id,

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Select, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import MetricType
 from flightlog.errors import ValidationError
@@ -97,16 +97,16 @@ def _row(metric: NewMetric) -> dict[str, Any]:
     return row
 
 
-async def record(session: AsyncSession, metric: NewMetric | dict[str, Any]) -> MetricPoint:
+def record(session: Session, metric: NewMetric | dict[str, Any]) -> MetricPoint:
     """Record one point as given."""
     point = MetricPoint(**_row(validate_metric(metric)))
     session.add(point)
-    await session.flush()
+    session.flush()
     return point
 
 
-async def record_metric(
-    session: AsyncSession, customer_id: uuid.UUID, /, metric: NewMetric | dict[str, Any]
+def record_metric(
+    session: Session, customer_id: uuid.UUID, /, metric: NewMetric | dict[str, Any]
 ) -> MetricPoint:
     """Record one point of a task or a run of the customer.
 
@@ -116,17 +116,17 @@ async def record_metric(
     valid = validate_metric(metric)
     if valid.task_id is None and valid.run_id is None:
         raise ValidationError("metric #0 needs a task_id or a run_id", index=0)
-    await assert_owned(
+    assert_owned(
         session,
         customer_id,
         task_ids=[valid.task_id],
         run_ids=[valid.run_id],
         agent_run_ids=[valid.agent_run_id],
     )
-    return await record(session, valid)
+    return record(session, valid)
 
 
-async def record_batch(session: AsyncSession, metrics: Iterable[NewMetric | dict[str, Any]]) -> int:
+def record_batch(session: Session, metrics: Iterable[NewMetric | dict[str, Any]]) -> int:
     """Record points atomically: one invalid point (named by index) rejects them all."""
     valid = [validate_metric(raw, index=i) for i, raw in enumerate(metrics)]
     if not valid:
@@ -135,7 +135,7 @@ async def record_batch(session: AsyncSession, metrics: Iterable[NewMetric | dict
     without_time = [_row(m) for m in valid if m.recorded_at is None]
     for rows in (with_time, without_time):
         if rows:
-            await session.execute(insert(MetricPoint), rows)
+            session.execute(insert(MetricPoint), rows)
     return len(valid)
 
 
@@ -160,17 +160,17 @@ def _scoped(
     return stmt
 
 
-async def _check_readable(
-    session: AsyncSession,
+def _check_readable(
+    session: Session,
     customer_id: uuid.UUID,
     task_id: uuid.UUID | None,
     run_id: uuid.UUID | None,
 ) -> None:
-    await assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
+    assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
 
 
-async def series(
-    session: AsyncSession,
+def series(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     name: str,
@@ -182,7 +182,7 @@ async def series(
     limit: int = 10_000,
 ) -> list[MetricPoint]:
     """Points of one named series of the customer's task or run, in time order."""
-    await _check_readable(session, customer_id, task_id, run_id)
+    _check_readable(session, customer_id, task_id, run_id)
     require(1 <= limit <= MAX_SERIES_POINTS, f"limit must be between 1 and {MAX_SERIES_POINTS}")
     stmt = _scoped(
         select(MetricPoint).where(MetricPoint.name == name),
@@ -192,11 +192,11 @@ async def series(
         until=until,
     )
     stmt = stmt.order_by(MetricPoint.recorded_at, MetricPoint.id).limit(limit)
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def summarize(
-    session: AsyncSession,
+def summarize(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -207,7 +207,7 @@ async def summarize(
     until: datetime | None = None,
 ) -> dict[str, MetricSummary]:
     """count, min, max, avg and last value per metric name of the customer's task or run."""
-    await _check_readable(session, customer_id, task_id, run_id)
+    _check_readable(session, customer_id, task_id, run_id)
     stmt = _scoped(
         select(
             MetricPoint.name,
@@ -223,7 +223,7 @@ async def summarize(
     )
     if names:
         stmt = stmt.where(MetricPoint.name.in_(list(names)))
-    rows = (await session.execute(stmt.group_by(MetricPoint.name))).all()
+    rows = (session.execute(stmt.group_by(MetricPoint.name))).all()
     last_rank = (
         func.row_number()
         .over(
@@ -243,7 +243,7 @@ async def summarize(
         latest = latest.where(MetricPoint.name.in_(list(names)))
     ranked = latest.subquery()
     last_values = dict(
-        (await session.execute(select(ranked.c.name, ranked.c.value).where(ranked.c.rank == 1)))
+        (session.execute(select(ranked.c.name, ranked.c.value).where(ranked.c.rank == 1)))
         .tuples()
         .all()
     )
@@ -260,8 +260,8 @@ async def summarize(
     }
 
 
-async def buckets(
-    session: AsyncSession,
+def buckets(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     name: str,
@@ -273,7 +273,7 @@ async def buckets(
     until: datetime | None = None,
 ) -> list[MetricBucket]:
     """Aggregates of one series per ``bucket_seconds``-wide window, oldest first."""
-    await _check_readable(session, customer_id, task_id, run_id)
+    _check_readable(session, customer_id, task_id, run_id)
     require(bucket_seconds >= 1, "bucket_seconds must be at least 1")
     bucket = epoch_bucket(session, MetricPoint.recorded_at, bucket_seconds).label("bucket")
     stmt = _scoped(
@@ -289,7 +289,7 @@ async def buckets(
         since=since,
         until=until,
     )
-    rows = (await session.execute(stmt.group_by(bucket).order_by(bucket))).all()
+    rows = (session.execute(stmt.group_by(bucket).order_by(bucket))).all()
     return [
         MetricBucket(
             start=datetime.fromtimestamp(int(index) * bucket_seconds, tz=UTC),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import ModificationStatus
 from flightlog.errors import ValidationError
@@ -46,12 +46,12 @@ def _who(value: str | None, name: str) -> str:
     return value
 
 
-async def _check_context(
-    session: AsyncSession, project_id: uuid.UUID, context_id: uuid.UUID, customer_id: uuid.UUID
+def _check_context(
+    session: Session, project_id: uuid.UUID, context_id: uuid.UUID, customer_id: uuid.UUID
 ) -> None:
     # Another tenant's context is NotFound, like a missing one; only one of the
     # caller's own can belong to "another project".
-    context = await get_owned(session, ProjectContext, context_id, customer_id=customer_id)
+    context = get_owned(session, ProjectContext, context_id, customer_id=customer_id)
     if context.project_id != project_id:
         raise ValidationError(
             f"project context {context_id} belongs to another project",
@@ -59,8 +59,8 @@ async def _check_context(
         )
 
 
-async def request_modification(
-    session: AsyncSession,
+def request_modification(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     project_id: uuid.UUID,
@@ -91,9 +91,9 @@ async def request_modification(
         requested_by is None or (isinstance(requested_by, str) and len(requested_by) <= 255),
         "requested_by must be a string of at most 255 characters",
     )
-    await get_project(session, customer_id, project_id)
+    get_project(session, customer_id, project_id)
     if project_context_id is not None:
-        await _check_context(session, project_id, project_context_id, customer_id)
+        _check_context(session, project_id, project_context_id, customer_id)
     modification = Modification(
         project_id=project_id,
         project_context_id=project_context_id,
@@ -105,8 +105,8 @@ async def request_modification(
         requested_by=requested_by,
     )
     session.add(modification)
-    await session.flush()
-    await events.record_transition(
+    session.flush()
+    events.record_transition(
         session,
         entity=MODIFICATION_LIFECYCLE.entity,
         entity_id=modification.id,
@@ -116,19 +116,19 @@ async def request_modification(
         actor=requested_by,
         data={"project_id": str(project_id)},
     )
-    await session.flush()
+    session.flush()
     return modification
 
 
-async def get_modification(
-    session: AsyncSession, customer_id: uuid.UUID, /, modification_id: uuid.UUID
+def get_modification(
+    session: Session, customer_id: uuid.UUID, /, modification_id: uuid.UUID
 ) -> Modification:
     """The modification, or :class:`NotFound` (also when its project is another customer's)."""
-    return await get_owned(session, Modification, modification_id, customer_id=customer_id)
+    return get_owned(session, Modification, modification_id, customer_id=customer_id)
 
 
-async def list_modifications(
-    session: AsyncSession,
+def list_modifications(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     project_id: uuid.UUID,
@@ -139,7 +139,7 @@ async def list_modifications(
 ) -> ModificationPage:
     """A project's modifications newest first, optionally only those in the given statuses."""
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    await get_project(session, customer_id, project_id)
+    get_project(session, customer_id, project_id)
     stmt = select(Modification).where(Modification.project_id == project_id)
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
@@ -154,22 +154,20 @@ async def list_modifications(
     if cursor is not None:
         stmt = stmt.where(Modification.id < cursor)
     stmt = stmt.order_by(Modification.id.desc()).limit(limit + 1)
-    rows = list((await session.scalars(stmt)).all())
+    rows = list((session.scalars(stmt)).all())
     items = rows[:limit]
     return ModificationPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-async def _lock(
-    session: AsyncSession, modification_id: uuid.UUID, customer_id: uuid.UUID
-) -> Modification:
+def _lock(session: Session, modification_id: uuid.UUID, customer_id: uuid.UUID) -> Modification:
     """Lock the customer's row and re-read it so its status is current."""
-    return await get_owned(
+    return get_owned(
         session, Modification, modification_id, customer_id=customer_id, for_update=True
     )
 
 
-async def _transition(
-    session: AsyncSession,
+def _transition(
+    session: Session,
     modification: Modification,
     target: ModificationStatus,
     *,
@@ -177,7 +175,7 @@ async def _transition(
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await move(
+    move(
         session,
         MODIFICATION_LIFECYCLE,
         modification,
@@ -188,8 +186,8 @@ async def _transition(
     )
 
 
-async def decide(
-    session: AsyncSession,
+def decide(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     modification_id: uuid.UUID,
@@ -202,8 +200,8 @@ async def decide(
     decided_by = _who(decided_by, "decided_by")
     require(comment is None or isinstance(comment, str), "comment must be a string")
     target = ModificationStatus.APPROVED if approve else ModificationStatus.REJECTED
-    modification = await _lock(session, modification_id, customer_id)
-    await _transition(
+    modification = _lock(session, modification_id, customer_id)
+    _transition(
         session,
         modification,
         target,
@@ -214,12 +212,12 @@ async def decide(
     modification.decided_by = decided_by
     modification.decided_at = utc_now()
     modification.decision_comment = comment
-    await session.flush()
+    session.flush()
     return modification
 
 
-async def approve(
-    session: AsyncSession,
+def approve(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     modification_id: uuid.UUID,
@@ -228,13 +226,13 @@ async def approve(
     comment: str | None = None,
 ) -> Modification:
     """:func:`decide` with ``approve=True``: PENDING -> APPROVED."""
-    return await decide(
+    return decide(
         session, customer_id, modification_id, approve=True, decided_by=decided_by, comment=comment
     )
 
 
-async def reject(
-    session: AsyncSession,
+def reject(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     modification_id: uuid.UUID,
@@ -243,13 +241,13 @@ async def reject(
     comment: str | None = None,
 ) -> Modification:
     """:func:`decide` with ``approve=False``: PENDING -> REJECTED."""
-    return await decide(
+    return decide(
         session, customer_id, modification_id, approve=False, decided_by=decided_by, comment=comment
     )
 
 
-async def apply(
-    session: AsyncSession,
+def apply(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     modification_id: uuid.UUID,
@@ -260,17 +258,17 @@ async def apply(
     """APPROVED -> APPLIED: the change is in the codebase; ``result`` says what it did."""
     require(result is None or isinstance(result, dict), "result must be a JSON object")
     require(actor is None or isinstance(actor, str), "actor must be a string")
-    modification = await _lock(session, modification_id, customer_id)
-    await _transition(
+    modification = _lock(session, modification_id, customer_id)
+    _transition(
         session, modification, ModificationStatus.APPLIED, customer_id=customer_id, actor=actor
     )
     modification.result = result
-    await session.flush()
+    session.flush()
     return modification
 
 
-async def fail(
-    session: AsyncSession,
+def fail(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     modification_id: uuid.UUID,
@@ -286,8 +284,8 @@ async def fail(
     )
     require(result is None or isinstance(result, dict), "result must be a JSON object")
     require(actor is None or isinstance(actor, str), "actor must be a string")
-    modification = await _lock(session, modification_id, customer_id)
-    await _transition(
+    modification = _lock(session, modification_id, customer_id)
+    _transition(
         session,
         modification,
         ModificationStatus.FAILED,
@@ -298,7 +296,7 @@ async def fail(
     modification.error_message = error_message
     if result is not None:
         modification.result = result
-    await session.flush()
+    session.flush()
     return modification
 
 

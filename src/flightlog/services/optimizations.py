@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import EventType, OptimizationStatus, RecommendationStatus
 from flightlog.errors import Conflict, ValidationError
@@ -44,8 +44,8 @@ def _reason(value: Any, name: str) -> str:
     return str(value)
 
 
-async def start_optimization(
-    session: AsyncSession,
+def start_optimization(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     recommendation_id: uuid.UUID,
@@ -60,8 +60,8 @@ async def start_optimization(
     executed at most once.
     """
     if agent_id is not None:
-        await get_or_raise(session, Agent, agent_id, customer_id=customer_id)
-    rec = await lock_recommendation(session, customer_id, recommendation_id)
+        get_or_raise(session, Agent, agent_id, customer_id=customer_id)
+    rec = lock_recommendation(session, customer_id, recommendation_id)
     RECOMMENDATION_LIFECYCLE.check(rec.status, RecommendationStatus.EXECUTING)
     optimization = Optimization(
         recommendation_id=rec.id,
@@ -71,8 +71,8 @@ async def start_optimization(
         progress=0,
     )
     session.add(optimization)
-    await session.flush()
-    await events.record_transition(
+    session.flush()
+    events.record_transition(
         session,
         entity=OPTIMIZATION_LIFECYCLE.entity,
         entity_id=optimization.id,
@@ -82,38 +82,38 @@ async def start_optimization(
         actor=actor,
         data={"recommendation_id": str(rec.id)},
     )
-    await set_recommendation_status(
+    set_recommendation_status(
         session,
         rec,
         RecommendationStatus.EXECUTING,
         actor=actor,
         data={"optimization_id": str(optimization.id)},
     )
-    await session.flush()
+    session.flush()
     return optimization
 
 
-async def get_optimization(
-    session: AsyncSession, customer_id: uuid.UUID, /, optimization_id: uuid.UUID
+def get_optimization(
+    session: Session, customer_id: uuid.UUID, /, optimization_id: uuid.UUID
 ) -> Optimization:
     """The optimization, or :class:`NotFound` (also for another customer's)."""
-    return await get_or_raise(session, Optimization, optimization_id, customer_id=customer_id)
+    return get_or_raise(session, Optimization, optimization_id, customer_id=customer_id)
 
 
-async def _lock(
-    session: AsyncSession, optimization_id: uuid.UUID, customer_id: uuid.UUID
+def _lock(
+    session: Session, optimization_id: uuid.UUID, customer_id: uuid.UUID
 ) -> tuple[Recommendation, Optimization]:
-    found = await get_optimization(session, customer_id, optimization_id)
-    rec = await lock_recommendation(session, customer_id, found.recommendation_id)
-    locked = await session.get(
+    found = get_optimization(session, customer_id, optimization_id)
+    rec = lock_recommendation(session, customer_id, found.recommendation_id)
+    locked = session.get(
         Optimization, optimization_id, with_for_update=True, populate_existing=True
     )
     assert locked is not None
     return rec, locked
 
 
-async def _move_both(
-    session: AsyncSession,
+def _move_both(
+    session: Session,
     rec: Recommendation,
     optimization: Optimization,
     target: OptimizationStatus,
@@ -126,7 +126,7 @@ async def _move_both(
     follows = RECOMMENDATION_FOLLOWS.get(target)
     if follows is not None:
         RECOMMENDATION_LIFECYCLE.check(rec.status, follows)
-    await move(
+    move(
         session,
         OPTIMIZATION_LIFECYCLE,
         optimization,
@@ -136,7 +136,7 @@ async def _move_both(
         data={"recommendation_id": str(rec.id), **(data or {})},
     )
     if follows is not None:
-        await set_recommendation_status(
+        set_recommendation_status(
             session,
             rec,
             follows,
@@ -145,8 +145,8 @@ async def _move_both(
         )
 
 
-async def begin(
-    session: AsyncSession,
+def begin(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     optimization_id: uuid.UUID,
@@ -154,14 +154,14 @@ async def begin(
     actor: str | None = None,
 ) -> Optimization:
     """The executor picked the optimization up: QUEUED -> EXECUTING."""
-    rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move_both(session, rec, optimization, OptimizationStatus.EXECUTING, actor=actor)
-    await session.flush()
+    rec, optimization = _lock(session, optimization_id, customer_id)
+    _move_both(session, rec, optimization, OptimizationStatus.EXECUTING, actor=actor)
+    session.flush()
     return optimization
 
 
-async def report_progress(
-    session: AsyncSession,
+def report_progress(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     optimization_id: uuid.UUID,
@@ -178,7 +178,7 @@ async def report_progress(
         isinstance(progress, int) and not isinstance(progress, bool) and 0 <= progress <= 100,
         f"progress must be a whole number from 0 to 100, got {progress!r}",
     )
-    _rec, optimization = await _lock(session, optimization_id, customer_id)
+    _rec, optimization = _lock(session, optimization_id, customer_id)
     if optimization.status is not OptimizationStatus.EXECUTING:
         raise Conflict(
             f"Optimization {optimization_id} is {optimization.status.value}; "
@@ -192,7 +192,7 @@ async def report_progress(
         )
     previous = optimization.progress
     optimization.progress = progress
-    await events.append(
+    events.append(
         session,
         events.NewEvent(
             event_type=EventType.AUDIT,
@@ -207,8 +207,8 @@ async def report_progress(
     return optimization
 
 
-async def complete(
-    session: AsyncSession,
+def complete(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     optimization_id: uuid.UUID,
@@ -221,8 +221,8 @@ async def complete(
     recommendation is COMPLETED."""
     require(result is None or isinstance(result, dict), "result must be a JSON object")
     savings = money(actual_savings, "actual_savings")
-    rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move_both(
+    rec, optimization = _lock(session, optimization_id, customer_id)
+    _move_both(
         session,
         rec,
         optimization,
@@ -233,12 +233,12 @@ async def complete(
     optimization.progress = 100
     optimization.result = result or {}
     optimization.actual_savings = savings
-    await session.flush()
+    session.flush()
     return optimization
 
 
-async def fail(
-    session: AsyncSession,
+def fail(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     optimization_id: uuid.UUID,
@@ -248,8 +248,8 @@ async def fail(
 ) -> Optimization:
     """The optimization failed (queued or executing); so did its recommendation."""
     message = _reason(error_message, "error_message")
-    rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move_both(
+    rec, optimization = _lock(session, optimization_id, customer_id)
+    _move_both(
         session,
         rec,
         optimization,
@@ -258,12 +258,12 @@ async def fail(
         data={"error_message": message},
     )
     optimization.error_message = message
-    await session.flush()
+    session.flush()
     return optimization
 
 
-async def rollback(
-    session: AsyncSession,
+def rollback(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     optimization_id: uuid.UUID,
@@ -273,8 +273,8 @@ async def rollback(
 ) -> Optimization:
     """Undo a COMPLETED optimization; it and its recommendation become ROLLED_BACK."""
     why = _reason(reason, "reason")
-    rec, optimization = await _lock(session, optimization_id, customer_id)
-    await _move_both(
+    rec, optimization = _lock(session, optimization_id, customer_id)
+    _move_both(
         session,
         rec,
         optimization,
@@ -283,12 +283,12 @@ async def rollback(
         data={"reason": why},
     )
     optimization.rollback_reason = why
-    await session.flush()
+    session.flush()
     return optimization
 
 
-async def list_optimizations(
-    session: AsyncSession,
+def list_optimizations(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -303,7 +303,7 @@ async def list_optimizations(
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     if recommendation_id is not None:
-        await get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
+        get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
     stmt = select(Optimization).where(Optimization.customer_id == customer_id)
     if status is not None:
         values = [status] if isinstance(status, str) else list(status)
@@ -318,7 +318,7 @@ async def list_optimizations(
     if recommendation_id is not None:
         stmt = stmt.where(Optimization.recommendation_id == recommendation_id)
     stmt = stmt.order_by(Optimization.id.desc()).limit(limit)
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 __all__ = [

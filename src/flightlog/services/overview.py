@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import (
     ApprovalStatus,
@@ -72,17 +72,13 @@ class Overview:
 _FAILED = (RunStatus.FAILED.value, RunStatus.TIMEOUT.value)
 
 
-async def customer_overview(
-    session: AsyncSession, customer_id: uuid.UUID, /, *, top: int = 5
-) -> Overview:
+def customer_overview(session: Session, customer_id: uuid.UUID, /, *, top: int = 5) -> Overview:
     """The customer's overview; ``top`` bounds the busiest-agent and failure lists."""
     view = Overview()
     mine = Task.customer_id == customer_id
-    rows = await session.execute(
-        select(Task.status, func.count()).where(mine).group_by(Task.status)
-    )
+    rows = session.execute(select(Task.status, func.count()).where(mine).group_by(Task.status))
     view.tasks_by_status = {str(status): int(n) for status, n in rows}
-    rows = await session.execute(
+    rows = session.execute(
         select(TaskRun.status, func.count(), func.sum(TaskRun.tokens_in + TaskRun.tokens_out))
         .join(Task, Task.id == TaskRun.task_id)
         .where(mine)
@@ -92,7 +88,7 @@ async def customer_overview(
         view.runs_by_status[str(status)] = int(n)
         view.tokens += int(tokens or 0)
     view.cost_usd = Decimal(
-        await session.scalar(
+        session.scalar(
             select(func.coalesce(func.sum(TaskRun.cost_usd), 0))
             .join(Task, Task.id == TaskRun.task_id)
             .where(mine)
@@ -103,10 +99,9 @@ async def customer_overview(
     bad = sum(view.runs_by_status.get(s, 0) for s in _FAILED)
     view.run_success_rate = round(100.0 * ok / (ok + bad), 1) if ok + bad else None
     view.agents = int(
-        await session.scalar(select(func.count(Agent.id)).where(Agent.customer_id == customer_id))
-        or 0
+        session.scalar(select(func.count(Agent.id)).where(Agent.customer_id == customer_id)) or 0
     )
-    busiest = await session.execute(
+    busiest = session.execute(
         select(
             AgentRun.agent_name,
             func.count(),
@@ -124,8 +119,8 @@ async def customer_overview(
         AgentLoad(name, int(n), int(done or 0), int(tokens), Decimal(cost))
         for name, n, done, tokens, cost in busiest
     ]
-    view.waiting_for_a_person = await _waiting(session, customer_id)
-    failures = await session.execute(
+    view.waiting_for_a_person = _waiting(session, customer_id)
+    failures = session.execute(
         select(
             Task.id,
             Task.title,
@@ -144,9 +139,9 @@ async def customer_overview(
     return view
 
 
-async def _waiting(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, int]:
-    async def count(stmt: object) -> int:
-        return int(await session.scalar(stmt) or 0)  # type: ignore[call-overload]
+def _waiting(session: Session, customer_id: uuid.UUID) -> dict[str, int]:
+    def count(stmt: object) -> int:
+        return int(session.scalar(stmt) or 0)  # type: ignore[call-overload]
 
     plans = (
         select(func.count(TaskRun.id))
@@ -175,10 +170,10 @@ async def _waiting(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, i
         )
     )
     return {
-        "run plans": await count(plans),
-        "recommendations": await count(approvals),
-        "modifications": await count(modifications),
-        "pull requests": await count(reviews),
+        "run plans": count(plans),
+        "recommendations": count(approvals),
+        "modifications": count(modifications),
+        "pull requests": count(reviews),
     }
 
 
@@ -202,11 +197,11 @@ class WaitingModification:
     created_at: datetime
 
 
-async def plans_waiting(
-    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
+def plans_waiting(
+    session: Session, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[WaitingPlan]:
     """Runs whose plan waits for a person's decision, oldest first."""
-    rows = await session.execute(
+    rows = session.execute(
         select(
             Task.id, Task.title, TaskRun.id, TaskRun.run_number, TaskRun.plan, TaskRun.started_at
         )
@@ -218,11 +213,11 @@ async def plans_waiting(
     return [WaitingPlan(*row) for row in rows]
 
 
-async def modifications_waiting(
-    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
+def modifications_waiting(
+    session: Session, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[WaitingModification]:
     """Modification requests that wait for a decision, across the customer's projects."""
-    rows = await session.execute(
+    rows = session.execute(
         select(
             Modification.id,
             Project.name,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.errors import NotFound
 from flightlog.models import Agent, AgentRun, Event, Task, TaskRun
@@ -20,9 +20,7 @@ from flightlog.models import Agent, AgentRun, Event, Task, TaskRun
 Owned = type[Task] | type[TaskRun] | type[AgentRun] | type[Agent] | type[Event]
 
 
-async def _count_owned(
-    session: AsyncSession, model: Owned, ids: set[Any], customer_id: uuid.UUID
-) -> int:
+def _count_owned(session: Session, model: Owned, ids: set[Any], customer_id: uuid.UUID) -> int:
     if model is Task:
         stmt = select(func.count(Task.id)).where(Task.id.in_(ids), Task.customer_id == customer_id)
     elif model is TaskRun:
@@ -39,11 +37,11 @@ async def _count_owned(
         stmt = select(func.count(Event.id)).where(
             Event.id.in_(ids), Event.customer_id == customer_id
         )
-    return int(await session.scalar(stmt) or 0)
+    return int(session.scalar(stmt) or 0)
 
 
-async def assert_owned(
-    session: AsyncSession,
+def assert_owned(
+    session: Session,
     customer_id: uuid.UUID,
     *,
     task_ids: Iterable[uuid.UUID | None] = (),
@@ -62,7 +60,7 @@ async def assert_owned(
     )
     for model, raw in kinds:
         ids = {value for value in raw if value is not None}
-        if ids and await _count_owned(session, model, ids, customer_id) != len(ids):
+        if ids and _count_owned(session, model, ids, customer_id) != len(ids):
             raise NotFound(
                 f"one or more {model.__name__} ids do not exist for this customer",
                 entity=model.__name__,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.errors import NotFound, ValidationError
 from flightlog.models import ProjectContext
@@ -67,8 +67,8 @@ def _validate_score(name: str, value: Any) -> float | None:
     return float(value)
 
 
-async def add_iteration(
-    session: AsyncSession,
+def add_iteration(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     project_id: uuid.UUID,
@@ -97,8 +97,8 @@ async def add_iteration(
         "owner_id must be a string of at most 255 characters",
     )
     require(notes is None or isinstance(notes, str), "notes must be a string")
-    await lock_project(session, customer_id, project_id)
-    last = await session.scalar(
+    lock_project(session, customer_id, project_id)
+    last = session.scalar(
         select(func.coalesce(func.max(ProjectContext.iteration), 0)).where(
             ProjectContext.project_id == project_id
         )
@@ -113,34 +113,34 @@ async def add_iteration(
         **scores,
     )
     session.add(context)
-    await session.flush()
+    session.flush()
     return context
 
 
-async def latest(
-    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
+def latest(
+    session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> ProjectContext | None:
     """The newest iteration, or None while the project has none yet."""
-    await get_project(session, customer_id, project_id)
+    get_project(session, customer_id, project_id)
     stmt = (
         select(ProjectContext)
         .where(ProjectContext.project_id == project_id)
         .order_by(ProjectContext.iteration.desc())
         .limit(1)
     )
-    newest: ProjectContext | None = await session.scalar(stmt)
+    newest: ProjectContext | None = session.scalar(stmt)
     return newest
 
 
-async def get_iteration(
-    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID, iteration: int
+def get_iteration(
+    session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID, iteration: int
 ) -> ProjectContext:
     """One iteration, or :class:`NotFound` when the project never reached it."""
-    await get_project(session, customer_id, project_id)
+    get_project(session, customer_id, project_id)
     stmt = select(ProjectContext).where(
         ProjectContext.project_id == project_id, ProjectContext.iteration == iteration
     )
-    context = await session.scalar(stmt)
+    context = session.scalar(stmt)
     if context is None:
         raise NotFound(
             f"Project {project_id} has no iteration {iteration}",
@@ -151,24 +151,24 @@ async def get_iteration(
     return context
 
 
-async def get_context(
-    session: AsyncSession, customer_id: uuid.UUID, /, context_id: uuid.UUID
+def get_context(
+    session: Session, customer_id: uuid.UUID, /, context_id: uuid.UUID
 ) -> ProjectContext:
     """A context by its id, checked to belong to one of the customer's projects."""
-    return await get_owned(session, ProjectContext, context_id, customer_id=customer_id)
+    return get_owned(session, ProjectContext, context_id, customer_id=customer_id)
 
 
-async def list_iterations(
-    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
+def list_iterations(
+    session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> list[ProjectContext]:
     """Every iteration of the project, oldest first."""
-    await get_project(session, customer_id, project_id)
+    get_project(session, customer_id, project_id)
     stmt = (
         select(ProjectContext)
         .where(ProjectContext.project_id == project_id)
         .order_by(ProjectContext.iteration)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 def diff_keys(before: dict[str, Any], after: dict[str, Any]) -> KeyDiff:
@@ -180,8 +180,8 @@ def diff_keys(before: dict[str, Any], after: dict[str, Any]) -> KeyDiff:
     )
 
 
-async def compare(
-    session: AsyncSession,
+def compare(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     project_id: uuid.UUID,
@@ -189,8 +189,8 @@ async def compare(
     to_iteration: int,
 ) -> ContextComparison:
     """What changed from one iteration to another: score deltas and JSON key changes."""
-    before = await get_iteration(session, customer_id, project_id, from_iteration)
-    after = await get_iteration(session, customer_id, project_id, to_iteration)
+    before = get_iteration(session, customer_id, project_id, from_iteration)
+    after = get_iteration(session, customer_id, project_id, to_iteration)
     deltas: dict[str, float | None] = {}
     for name in SCORE_FIELDS:
         a, b = getattr(before, name), getattr(after, name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.models import Artifact, Project, Task
 from flightlog.services._common import (
@@ -81,7 +81,7 @@ def _validate_fields(fields: dict[str, Any]) -> None:
         require(isinstance(fields["settings"], dict), "settings must be a JSON object")
 
 
-async def _write_in_savepoint(session: AsyncSession, write: Callable[[], None], what: str) -> None:
+def _write_in_savepoint(session: Session, write: Callable[[], None], what: str) -> None:
     """Apply ``write`` and flush it in a savepoint.
 
     The name check above answers the common case; a concurrent writer can
@@ -90,14 +90,14 @@ async def _write_in_savepoint(session: AsyncSession, write: Callable[[], None], 
     transaction.
     """
     try:
-        async with session.begin_nested():
+        with session.begin_nested():
             write()
     except IntegrityError as exc:
         raise translate_integrity_error(exc, what=what) from None
 
 
-async def create_project(
-    session: AsyncSession,
+def create_project(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -120,39 +120,33 @@ async def create_project(
         "owner": owner,
     }
     _validate_fields(fields)
-    await assert_name_free(session, Project, customer_id, name)
+    assert_name_free(session, Project, customer_id, name)
     project = Project(customer_id=customer_id, **fields)
-    await _write_in_savepoint(session, lambda: session.add(project), f"project {name!r}")
+    _write_in_savepoint(session, lambda: session.add(project), f"project {name!r}")
     return project
 
 
-async def get_project(
-    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
-) -> Project:
+def get_project(session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID) -> Project:
     """The project, or :class:`NotFound` (also for another customer's project)."""
-    return await get_owned(session, Project, project_id, customer_id=customer_id)
+    return get_owned(session, Project, project_id, customer_id=customer_id)
 
 
-async def get_project_by_name(
-    session: AsyncSession, customer_id: uuid.UUID, /, name: str
-) -> Project:
+def get_project_by_name(session: Session, customer_id: uuid.UUID, /, name: str) -> Project:
     """Look a project up by the name people use for it."""
-    return await get_by_name(session, Project, name, customer_id=customer_id)
+    return get_by_name(session, Project, name, customer_id=customer_id)
 
 
-async def lock_project(
-    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
-) -> Project:
+def lock_project(session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID) -> Project:
     """Lock the project row (PostgreSQL ``FOR UPDATE``) and return it freshly read.
 
     Writers that allocate per-project numbers take this lock first; on SQLite
     ``BEGIN IMMEDIATE`` already serialises them.
     """
-    return await get_owned(session, Project, project_id, customer_id=customer_id, for_update=True)
+    return get_owned(session, Project, project_id, customer_id=customer_id, for_update=True)
 
 
-async def update_project(
-    session: AsyncSession,
+def update_project(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     project_id: uuid.UUID,
@@ -179,20 +173,20 @@ async def update_project(
         owner=owner,
     )
     _validate_fields(changes)
-    project = await get_project(session, customer_id, project_id)
+    project = get_project(session, customer_id, project_id)
     if "name" in changes and changes["name"] != project.name:
-        await assert_name_free(session, Project, customer_id, changes["name"], except_id=project_id)
+        assert_name_free(session, Project, customer_id, changes["name"], except_id=project_id)
 
     def write() -> None:
         for name, value in changes.items():
             setattr(project, name, value)
 
-    await _write_in_savepoint(session, write, f"project {changes.get('name', project.name)!r}")
+    _write_in_savepoint(session, write, f"project {changes.get('name', project.name)!r}")
     return project
 
 
-async def list_projects(
-    session: AsyncSession,
+def list_projects(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -207,12 +201,12 @@ async def list_projects(
         stmt = stmt.where(Project.owner == owner)
     if cursor is not None:
         stmt = stmt.where(Project.id < cursor)
-    rows = list((await session.scalars(stmt.order_by(Project.id.desc()).limit(limit + 1))).all())
+    rows = list((session.scalars(stmt.order_by(Project.id.desc()).limit(limit + 1))).all())
     items = rows[:limit]
     return ProjectPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-async def _project_task_tree(session: AsyncSession, project_id: uuid.UUID) -> list[uuid.UUID]:
+def _project_task_tree(session: Session, project_id: uuid.UUID) -> list[uuid.UUID]:
     """The project's tasks and all their subtasks, any depth (the cascade takes them all)."""
     tree = (
         select(Task.id.label("id"))
@@ -220,11 +214,11 @@ async def _project_task_tree(session: AsyncSession, project_id: uuid.UUID) -> li
         .cte("project_tree", recursive=True)
     )
     tree = tree.union(select(Task.id).where(Task.parent_task_id == tree.c.id))
-    return list((await session.scalars(select(tree.c.id))).all())
+    return list((session.scalars(select(tree.c.id))).all())
 
 
-async def delete_project(
-    session: AsyncSession, customer_id: uuid.UUID, /, project_id: uuid.UUID
+def delete_project(
+    session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID
 ) -> ProjectDeletionResult:
     """Delete the project; the database cascades to everything it owns.
 
@@ -232,20 +226,20 @@ async def delete_project(
     transaction; their files are returned for removal after commit, never
     before, so a rollback cannot leave a row pointing at a missing file.
     """
-    await lock_project(session, customer_id, project_id)
-    tree = await _project_task_tree(session, project_id)
+    lock_project(session, customer_id, project_id)
+    tree = _project_task_tree(session, project_id)
     hashes: set[str] = set()
     if tree:
         stmt = select(Artifact.sha256).where(Artifact.task_id.in_(tree)).distinct()
-        hashes = set((await session.scalars(stmt)).all())
-    await session.execute(delete(Project).where(Project.id == project_id))
+        hashes = set((session.scalars(stmt)).all())
+    session.execute(delete(Project).where(Project.id == project_id))
     result = ProjectDeletionResult(project_id=project_id)
-    for blob in await orphaned_blobs(session, hashes):
+    for blob in orphaned_blobs(session, hashes):
         if blob.storage_path is not None:
             result.files_to_remove.append(blob.storage_path)
-        await session.delete(blob)
+        session.delete(blob)
         result.blobs_deleted += 1
-    await session.flush()
+    session.flush()
     # Rows the database cascaded away are still in the identity map; drop them.
     session.expunge_all()
     return result

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import PullRequestStatus, ValidationStatus
 from flightlog.errors import Conflict, ValidationError
@@ -50,8 +50,8 @@ def _required_text(value: Any, name: str) -> str:
     return str(value)
 
 
-async def create_pull_request(
-    session: AsyncSession,
+def create_pull_request(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -72,7 +72,7 @@ async def create_pull_request(
     The repository and base branch default to the project's; the task and
     run, when given, must be the customer's too (and the run of that task).
     """
-    project = await get_owned(session, Project, project_id, customer_id=customer_id)
+    project = get_owned(session, Project, project_id, customer_id=customer_id)
     repository = _required_text(repository_url or project.repository_url, "repository_url")
     branch = _required_text(branch_name, "branch_name")
     base = _required_text(base_branch or project.default_branch, "base_branch")
@@ -85,9 +85,9 @@ async def create_pull_request(
         f"pr_number must be a positive whole number, got {pr_number!r}",
     )
     if task_id is not None:
-        await get_owned(session, Task, task_id, customer_id=customer_id)
+        get_owned(session, Task, task_id, customer_id=customer_id)
     if run_id is not None:
-        run = await get_owned(session, TaskRun, run_id, customer_id=customer_id)
+        run = get_owned(session, TaskRun, run_id, customer_id=customer_id)
         if task_id is not None and run.task_id != task_id:
             raise ValidationError(f"run {run_id} is not a run of task {task_id}")
     if pr_number is not None:
@@ -96,7 +96,7 @@ async def create_pull_request(
             PullRequest.repository_url == repository,
             PullRequest.pr_number == pr_number,
         )
-        if await session.scalar(taken) is not None:
+        if session.scalar(taken) is not None:
             raise Conflict(f"pull request #{pr_number} of {repository} already exists")
     pr = PullRequest(
         project_id=project.id,
@@ -115,13 +115,13 @@ async def create_pull_request(
     try:
         # A concurrent writer may take the number after the check above; the
         # savepoint turns its unique violation into a Conflict.
-        async with session.begin_nested():
+        with session.begin_nested():
             session.add(pr)
     except IntegrityError as exc:
         raise translate_integrity_error(
             exc, what=f"pull request #{pr_number} of {repository}"
         ) from None
-    await events.record_transition(
+    events.record_transition(
         session,
         entity=PULL_REQUEST_LIFECYCLE.entity,
         entity_id=pr.id,
@@ -131,41 +131,39 @@ async def create_pull_request(
         actor=actor or author,
         data={"project_id": str(project.id), "pr_number": pr_number},
     )
-    await session.flush()
+    session.flush()
     return pr
 
 
-async def get_pull_request(
-    session: AsyncSession, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
+def get_pull_request(
+    session: Session, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
 ) -> PullRequest:
     """The pull request, or :class:`NotFound` (also when its project is another customer's)."""
-    return await get_owned(session, PullRequest, pull_request_id, customer_id=customer_id)
+    return get_owned(session, PullRequest, pull_request_id, customer_id=customer_id)
 
 
-async def _lock(
-    session: AsyncSession, customer_id: uuid.UUID, pull_request_id: uuid.UUID
-) -> PullRequest:
+def _lock(session: Session, customer_id: uuid.UUID, pull_request_id: uuid.UUID) -> PullRequest:
     """The customer's pull request, read fresh under ``FOR UPDATE``."""
-    return await get_owned(
+    return get_owned(
         session, PullRequest, pull_request_id, customer_id=customer_id, for_update=True
     )
 
 
-async def list_checks(
-    session: AsyncSession, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
+def list_checks(
+    session: Session, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
 ) -> list[PullRequestCheck]:
     """The latest outcome of each named check, by name."""
-    await get_pull_request(session, customer_id, pull_request_id)
-    return await _checks(session, pull_request_id)
+    get_pull_request(session, customer_id, pull_request_id)
+    return _checks(session, pull_request_id)
 
 
-async def _checks(session: AsyncSession, pull_request_id: uuid.UUID) -> list[PullRequestCheck]:
+def _checks(session: Session, pull_request_id: uuid.UUID) -> list[PullRequestCheck]:
     stmt = (
         select(PullRequestCheck)
         .where(PullRequestCheck.pull_request_id == pull_request_id)
         .order_by(PullRequestCheck.name)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 def merge_blockers(checks: Sequence[PullRequestCheck]) -> list[str]:
@@ -175,8 +173,8 @@ def merge_blockers(checks: Sequence[PullRequestCheck]) -> list[str]:
     return [f"{c.name} is {c.status.value}" for c in checks if c.status in BLOCKING_CHECKS]
 
 
-async def transition_pull_request(
-    session: AsyncSession,
+def transition_pull_request(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -197,17 +195,17 @@ async def transition_pull_request(
             f"unknown pull request status {status!r}; expected one of {', '.join(_P)}"
         ) from None
     require(comment is None or isinstance(comment, str), "comment must be text")
-    pr = await _lock(session, customer_id, pull_request_id)
+    pr = _lock(session, customer_id, pull_request_id)
     # The table first: a refused move is InvalidTransition, whatever the checks say.
     PULL_REQUEST_LIFECYCLE.check(pr.status, target)
     if target is PullRequestStatus.MERGED:
-        blockers = merge_blockers(await _checks(session, pr.id))
+        blockers = merge_blockers(_checks(session, pr.id))
         if blockers:
             raise Conflict(
                 f"PullRequest {pr.id} cannot be merged: {'; '.join(blockers)}",
                 blockers=blockers,
             )
-    await move(
+    move(
         session,
         PULL_REQUEST_LIFECYCLE,
         pr,
@@ -216,12 +214,12 @@ async def transition_pull_request(
         actor=actor,
         data={"comment": comment} if comment else None,
     )
-    await session.flush()
+    session.flush()
     return pr
 
 
-async def open_pull_request(
-    session: AsyncSession,
+def open_pull_request(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -230,13 +228,13 @@ async def open_pull_request(
     comment: str | None = None,
 ) -> PullRequest:
     """Ready for review: from DRAFT, or back after changes were requested."""
-    return await transition_pull_request(
+    return transition_pull_request(
         session, customer_id, pull_request_id, _P.OPEN, actor=actor, comment=comment
     )
 
 
-async def request_changes(
-    session: AsyncSession,
+def request_changes(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -245,13 +243,13 @@ async def request_changes(
     comment: str | None = None,
 ) -> PullRequest:
     """A reviewer asks for changes (from OPEN or APPROVED)."""
-    return await transition_pull_request(
+    return transition_pull_request(
         session, customer_id, pull_request_id, _P.CHANGES_REQUESTED, actor=actor, comment=comment
     )
 
 
-async def approve_pull_request(
-    session: AsyncSession,
+def approve_pull_request(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -260,13 +258,13 @@ async def approve_pull_request(
     comment: str | None = None,
 ) -> PullRequest:
     """A reviewer approves (from OPEN or CHANGES_REQUESTED)."""
-    return await transition_pull_request(
+    return transition_pull_request(
         session, customer_id, pull_request_id, _P.APPROVED, actor=actor, comment=comment
     )
 
 
-async def merge_pull_request(
-    session: AsyncSession,
+def merge_pull_request(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -275,13 +273,13 @@ async def merge_pull_request(
     comment: str | None = None,
 ) -> PullRequest:
     """Merge an APPROVED pull request; :class:`Conflict` unless its validation is green."""
-    return await transition_pull_request(
+    return transition_pull_request(
         session, customer_id, pull_request_id, _P.MERGED, actor=actor, comment=comment
     )
 
 
-async def close_pull_request(
-    session: AsyncSession,
+def close_pull_request(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -290,7 +288,7 @@ async def close_pull_request(
     comment: str | None = None,
 ) -> PullRequest:
     """Close without merging (from any status but MERGED and CLOSED)."""
-    return await transition_pull_request(
+    return transition_pull_request(
         session, customer_id, pull_request_id, _P.CLOSED, actor=actor, comment=comment
     )
 
@@ -304,8 +302,8 @@ def _mirror(existing: dict[str, Any], checks: Sequence[PullRequestCheck]) -> dic
     }
 
 
-async def record_check(
-    session: AsyncSession,
+def record_check(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     pull_request_id: uuid.UUID,
@@ -327,13 +325,13 @@ async def record_check(
             f"unknown check status {status!r}; expected one of {', '.join(ValidationStatus)}"
         ) from None
     require(details is None or isinstance(details, dict), "details must be a JSON object")
-    pr = await _lock(session, customer_id, pull_request_id)
+    pr = _lock(session, customer_id, pull_request_id)
     if PULL_REQUEST_LIFECYCLE.terminal(pr.status):
         raise Conflict(
             f"PullRequest {pr.id} is {pr.status.value}; its checks can no longer change",
             status=pr.status.value,
         )
-    check = await session.scalar(
+    check = session.scalar(
         select(PullRequestCheck).where(
             PullRequestCheck.pull_request_id == pr.id, PullRequestCheck.name == name
         )
@@ -344,11 +342,9 @@ async def record_check(
         session.add(check)
     check.status = outcome
     check.details = details or {}
-    await session.flush()
-    pr.validation_results = _mirror(
-        dict(pr.validation_results or {}), await _checks(session, pr.id)
-    )
-    await events.record_transition(
+    session.flush()
+    pr.validation_results = _mirror(dict(pr.validation_results or {}), _checks(session, pr.id))
+    events.record_transition(
         session,
         entity="PullRequestCheck",
         entity_id=check.id,
@@ -358,12 +354,12 @@ async def record_check(
         actor=actor,
         data={"pull_request_id": str(pr.id), "name": name, "details": check.details},
     )
-    await session.flush()
+    session.flush()
     return check
 
 
-async def list_pull_requests(
-    session: AsyncSession,
+def list_pull_requests(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -379,9 +375,9 @@ async def list_pull_requests(
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     if project_id is not None:
-        await get_owned(session, Project, project_id, customer_id=customer_id)
+        get_owned(session, Project, project_id, customer_id=customer_id)
     if task_id is not None:
-        await get_owned(session, Task, task_id, customer_id=customer_id)
+        get_owned(session, Task, task_id, customer_id=customer_id)
     stmt = (
         select(PullRequest)
         .join(Project, Project.id == PullRequest.project_id)
@@ -400,7 +396,7 @@ async def list_pull_requests(
                 f"unknown pull request status in {values!r}; expected some of {', '.join(_P)}"
             ) from None
     stmt = stmt.order_by(PullRequest.id.desc()).limit(limit)
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 __all__ = [

@@ -15,8 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import case, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import Session, contains_eager
 
 from flightlog.enums import ApprovalStatus, Priority, RecommendationStatus
 from flightlog.errors import ValidationError
@@ -83,8 +82,8 @@ def _text(value: Any, name: str, limit: int) -> str:
     return str(value)
 
 
-async def create_recommendation(
-    session: AsyncSession,
+def create_recommendation(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -108,9 +107,9 @@ async def create_recommendation(
     savings = money(estimated_savings, "estimated_savings")
     require(data is None or isinstance(data, dict), "data must be a JSON object")
     if agent_id is not None:
-        await get_or_raise(session, Agent, agent_id, customer_id=customer_id)
+        get_or_raise(session, Agent, agent_id, customer_id=customer_id)
     if project_id is not None:
-        await get_or_raise(session, Project, project_id, customer_id=customer_id)
+        get_or_raise(session, Project, project_id, customer_id=customer_id)
     rec = Recommendation(
         customer_id=customer_id,
         agent_id=agent_id,
@@ -125,13 +124,13 @@ async def create_recommendation(
         data=data or {},
     )
     session.add(rec)
-    await session.flush()
+    session.flush()
     approval = Approval(
         recommendation_id=rec.id, customer_id=customer_id, status=ApprovalStatus.PENDING
     )
     session.add(approval)
-    await session.flush()
-    await events.record_transition(
+    session.flush()
+    events.record_transition(
         session,
         entity=RECOMMENDATION_LIFECYCLE.entity,
         entity_id=rec.id,
@@ -141,7 +140,7 @@ async def create_recommendation(
         actor=actor,
         data={"priority": level.value, "confidence_score": score},
     )
-    await events.record_transition(
+    events.record_transition(
         session,
         entity=APPROVAL_LIFECYCLE.entity,
         entity_id=approval.id,
@@ -151,28 +150,28 @@ async def create_recommendation(
         actor=actor,
         data={"recommendation_id": str(rec.id)},
     )
-    await session.flush()
+    session.flush()
     return rec
 
 
-async def get_recommendation(
-    session: AsyncSession, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
+def get_recommendation(
+    session: Session, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
 ) -> Recommendation:
     """The recommendation, or :class:`NotFound` (also for another customer's)."""
-    return await get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
+    return get_or_raise(session, Recommendation, recommendation_id, customer_id=customer_id)
 
 
-async def lock_recommendation(
-    session: AsyncSession, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
+def lock_recommendation(
+    session: Session, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
 ) -> Recommendation:
     """Read the row fresh under ``FOR UPDATE``: two deciders (or starters) queue, not race."""
-    return await get_owned(
+    return get_owned(
         session, Recommendation, recommendation_id, customer_id=customer_id, for_update=True
     )
 
 
-async def set_recommendation_status(
-    session: AsyncSession,
+def set_recommendation_status(
+    session: Session,
     rec: Recommendation,
     target: RecommendationStatus,
     *,
@@ -180,7 +179,7 @@ async def set_recommendation_status(
     data: dict[str, Any] | None = None,
 ) -> None:
     """The one place a recommendation's status changes; callers check every table first."""
-    await move(
+    move(
         session,
         RECOMMENDATION_LIFECYCLE,
         rec,
@@ -191,7 +190,7 @@ async def set_recommendation_status(
     )
 
 
-async def _open_approval(session: AsyncSession, rec: Recommendation) -> Approval:
+def _open_approval(session: Session, rec: Recommendation) -> Approval:
     """The latest approval request; recommendations loaded without one (seed 002's seed
     data inserts bare rows) get one now, so they can still be decided."""
     stmt = (
@@ -201,18 +200,18 @@ async def _open_approval(session: AsyncSession, rec: Recommendation) -> Approval
         .limit(1)
         .with_for_update()
     )
-    approval = await session.scalar(stmt)
+    approval = session.scalar(stmt)
     if approval is None:
         approval = Approval(
             recommendation_id=rec.id, customer_id=rec.customer_id, status=ApprovalStatus.PENDING
         )
         session.add(approval)
-        await session.flush()
+        session.flush()
     return approval
 
 
-async def decide(
-    session: AsyncSession,
+def decide(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     recommendation_id: uuid.UUID,
@@ -232,12 +231,12 @@ async def decide(
     )
     require(len(decided_by) <= 255, "decided_by must be at most 255 characters")
     require(comment is None or isinstance(comment, str), "comment must be text")
-    rec = await lock_recommendation(session, customer_id, recommendation_id)
+    rec = lock_recommendation(session, customer_id, recommendation_id)
     target = RecommendationStatus.APPROVED if approve else RecommendationStatus.REJECTED
     verdict = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     RECOMMENDATION_LIFECYCLE.check(rec.status, target)
-    approval = await _open_approval(session, rec)
-    await move(
+    approval = _open_approval(session, rec)
+    move(
         session,
         APPROVAL_LIFECYCLE,
         approval,
@@ -249,19 +248,19 @@ async def decide(
     approval.decided_by = decided_by
     approval.decided_at = utc_now()
     approval.comment = comment
-    await set_recommendation_status(
+    set_recommendation_status(
         session,
         rec,
         target,
         actor=decided_by,
         data={"approval_id": str(approval.id), "comment": comment},
     )
-    await session.flush()
+    session.flush()
     return approval
 
 
-async def approve_recommendation(
-    session: AsyncSession,
+def approve_recommendation(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     recommendation_id: uuid.UUID,
@@ -270,7 +269,7 @@ async def approve_recommendation(
     comment: str | None = None,
 ) -> Approval:
     """:func:`decide` with ``approve=True``: the recommendation may now be executed."""
-    return await decide(
+    return decide(
         session,
         customer_id,
         recommendation_id,
@@ -280,8 +279,8 @@ async def approve_recommendation(
     )
 
 
-async def reject_recommendation(
-    session: AsyncSession,
+def reject_recommendation(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     recommendation_id: uuid.UUID,
@@ -290,7 +289,7 @@ async def reject_recommendation(
     comment: str | None = None,
 ) -> Approval:
     """:func:`decide` with ``approve=False``: final, a new attempt is a new recommendation."""
-    return await decide(
+    return decide(
         session,
         customer_id,
         recommendation_id,
@@ -310,8 +309,8 @@ def _members(enum_cls: Any, value: Any, what: str) -> list[Any]:
         ) from None
 
 
-async def list_recommendations(
-    session: AsyncSession,
+def list_recommendations(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -327,7 +326,7 @@ async def list_recommendations(
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     if project_id is not None:
-        await get_or_raise(session, Project, project_id, customer_id=customer_id)
+        get_or_raise(session, Project, project_id, customer_id=customer_id)
     stmt = select(Recommendation).where(Recommendation.customer_id == customer_id)
     if status is not None:
         statuses = _members(RecommendationStatus, status, "recommendation status")
@@ -342,11 +341,11 @@ async def list_recommendations(
         else_=-1,
     )
     stmt = stmt.order_by(rank.desc(), Recommendation.id.desc()).limit(limit)
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def pending_approvals(
-    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
+def pending_approvals(
+    session: Session, customer_id: uuid.UUID, /, limit: int = 100
 ) -> list[Approval]:
     """The approval queue, oldest request first, each with its recommendation loaded."""
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
@@ -358,20 +357,20 @@ async def pending_approvals(
         .order_by(Approval.created_at, Approval.id)
         .limit(limit)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def approvals_for(
-    session: AsyncSession, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
+def approvals_for(
+    session: Session, customer_id: uuid.UUID, /, recommendation_id: uuid.UUID
 ) -> list[Approval]:
     """Every approval request of one recommendation, oldest first."""
-    await get_recommendation(session, customer_id, recommendation_id)
+    get_recommendation(session, customer_id, recommendation_id)
     stmt = (
         select(Approval)
         .where(Approval.recommendation_id == recommendation_id)
         .order_by(Approval.created_at, Approval.id)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 __all__ = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentType, ApprovalStatus, RunStatus, TaskStatus
 from flightlog.errors import Conflict, ValidationError
@@ -35,8 +35,8 @@ from flightlog.services.tasks import transition_task
 _WAITS_AGAIN = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT})
 
 
-async def enqueue_run(
-    session: AsyncSession,
+def enqueue_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     task_id: uuid.UUID,
@@ -50,9 +50,9 @@ async def enqueue_run(
 ) -> TaskRun:
     """Queue the task's next run. A cancelled task cannot be queued; nor a second run."""
     kind = AgentType(agent_type) if agent_type is not None else None
-    task = await lock_task(session, task_id, customer_id)
-    await assert_owned(session, customer_id, agent_ids=[agent_id])
-    already = await queued_run(session, task_id)
+    task = lock_task(session, task_id, customer_id)
+    assert_owned(session, customer_id, agent_ids=[agent_id])
+    already = queued_run(session, task_id)
     if already is not None:
         raise Conflict(
             f"run #{already.run_number} of this task is already queued", run_id=str(already.id)
@@ -61,7 +61,7 @@ async def enqueue_run(
         TASK_LIFECYCLE.check(task.status, TaskStatus.PENDING)
     run = TaskRun(
         task_id=task_id,
-        run_number=await next_run_number(session, task_id),
+        run_number=next_run_number(session, task_id),
         status=RunStatus.PENDING,
         plan=plan,
         input_context=input_context or {},
@@ -70,8 +70,8 @@ async def enqueue_run(
         git_branch=git_branch,
     )
     session.add(run)
-    await session.flush()
-    await events.record_transition(
+    session.flush()
+    events.record_transition(
         session,
         entity=RUN_LIFECYCLE.entity,
         entity_id=run.id,
@@ -84,14 +84,14 @@ async def enqueue_run(
         data={"queued": True},
     )
     if task.status in _WAITS_AGAIN:
-        await transition_task(session, task, TaskStatus.PENDING, actor=actor, reason="run queued")
-    await session.flush()
-    await refresh_task_statistics(session, task_id)
+        transition_task(session, task, TaskStatus.PENDING, actor=actor, reason="run queued")
+    session.flush()
+    refresh_task_statistics(session, task_id)
     return run
 
 
-async def begin_run(
-    session: AsyncSession,
+def begin_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -100,7 +100,7 @@ async def begin_run(
     actor: str | None = None,
 ) -> TaskRun:
     """Start a queued run: RUNNING, or WAITING_APPROVAL when its plan needs approval first."""
-    task, run = await lock_run(session, run_id, customer_id)
+    task, run = lock_run(session, run_id, customer_id)
     if run.status is not RunStatus.PENDING:
         # The transition table alone would let "begin" skip a pending plan decision
         # (WAITING_APPROVAL -> RUNNING) or restart a running run's clock.
@@ -114,11 +114,11 @@ async def begin_run(
         raise ValidationError("a run that awaits plan approval needs a plan")
     RUN_LIFECYCLE.check(run.status, target)
     if task.status is not TaskStatus.RUNNING:
-        await transition_task(session, task, TaskStatus.RUNNING, actor=actor)
+        transition_task(session, task, TaskStatus.RUNNING, actor=actor)
     if await_plan_approval:
         run.plan_status = ApprovalStatus.PENDING
     run.started_at = utc_now()
-    await set_run_status(session, task, run, target, actor=actor, data={"queued": False})
-    await session.flush()
-    await refresh_task_statistics(session, task.id)
+    set_run_status(session, task, run, target, actor=actor, data={"queued": False})
+    session.flush()
+    refresh_task_statistics(session, task.id)
     return run

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentRunStatus, AgentType, ApprovalStatus, RunStatus, TaskStatus
 from flightlog.errors import Conflict, NotFound, ValidationError
@@ -38,48 +38,46 @@ FINISHED_RUN_TO_TASK = {
 }
 
 
-async def lock_task(session: AsyncSession, task_id: uuid.UUID, customer_id: uuid.UUID) -> Task:
+def lock_task(session: Session, task_id: uuid.UUID, customer_id: uuid.UUID) -> Task:
     """The customer's task, locked and freshly read; another tenant's task is never locked."""
-    return await get_owned(session, Task, task_id, customer_id=customer_id, for_update=True)
+    return get_owned(session, Task, task_id, customer_id=customer_id, for_update=True)
 
 
-async def next_run_number(session: AsyncSession, task_id: uuid.UUID) -> int:
+def next_run_number(session: Session, task_id: uuid.UUID) -> int:
     """The number the task's next run gets; gap-free because the caller holds the task lock."""
-    last = await session.scalar(
+    last = session.scalar(
         select(func.coalesce(func.max(TaskRun.run_number), 0)).where(TaskRun.task_id == task_id)
     )
     return int(last or 0) + 1
 
 
-async def queued_run(session: AsyncSession, task_id: uuid.UUID) -> TaskRun | None:
+def queued_run(session: Session, task_id: uuid.UUID) -> TaskRun | None:
     """The task's queued (PENDING) run, if it has one; a task has at most one."""
     stmt = select(TaskRun).where(
         TaskRun.task_id == task_id, TaskRun.status == RunStatus.PENDING.value
     )
-    found: TaskRun | None = await session.scalar(stmt.order_by(TaskRun.run_number).limit(1))
+    found: TaskRun | None = session.scalar(stmt.order_by(TaskRun.run_number).limit(1))
     return found
 
 
-async def lock_run(
-    session: AsyncSession, run_id: uuid.UUID, customer_id: uuid.UUID
-) -> tuple[Task, TaskRun]:
+def lock_run(session: Session, run_id: uuid.UUID, customer_id: uuid.UUID) -> tuple[Task, TaskRun]:
     """Lock the run's task, then the run, and return both freshly read.
 
     Whatever goes wrong, :class:`NotFound` names the run asked for, never its task.
     """
-    run = await get_owned(session, TaskRun, run_id, customer_id=customer_id)
+    run = get_owned(session, TaskRun, run_id, customer_id=customer_id)
     try:
-        task = await lock_task(session, run.task_id, customer_id)
+        task = lock_task(session, run.task_id, customer_id)
     except NotFound:  # deleted with its task since the read above
         raise not_found(TaskRun, run_id) from None
-    locked = await session.get(TaskRun, run_id, with_for_update=True, populate_existing=True)
+    locked = session.get(TaskRun, run_id, with_for_update=True, populate_existing=True)
     if locked is None:
         raise not_found(TaskRun, run_id)
     return task, locked
 
 
-async def set_run_status(
-    session: AsyncSession,
+def set_run_status(
+    session: Session,
     task: Task,
     run: TaskRun,
     target: RunStatus,
@@ -88,7 +86,7 @@ async def set_run_status(
     data: dict[str, Any] | None = None,
 ) -> None:
     """The one place a run's status changes (with its timestamps and audit event)."""
-    await move(
+    move(
         session,
         RUN_LIFECYCLE,
         run,
@@ -101,8 +99,8 @@ async def set_run_status(
     )
 
 
-async def start_run(
-    session: AsyncSession,
+def start_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     task_id: uuid.UUID,
@@ -118,19 +116,19 @@ async def start_run(
     """Start the next run of a task: RUNNING, or WAITING_APPROVAL when its plan needs approval."""
     if await_plan_approval and plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")
-    task = await lock_task(session, task_id, customer_id)
-    await assert_owned(session, customer_id, agent_ids=[agent_id])
-    queued = await queued_run(session, task_id)
+    task = lock_task(session, task_id, customer_id)
+    assert_owned(session, customer_id, agent_ids=[agent_id])
+    queued = queued_run(session, task_id)
     if queued is not None:
         raise Conflict(
             f"run #{queued.run_number} of this task is queued; begin that run instead",
             run_id=str(queued.id),
         )
     if task.status is not TaskStatus.RUNNING:
-        await transition_task(session, task, TaskStatus.RUNNING, actor=actor)
+        transition_task(session, task, TaskStatus.RUNNING, actor=actor)
     run = TaskRun(
         task_id=task_id,
-        run_number=await next_run_number(session, task_id),
+        run_number=next_run_number(session, task_id),
         status=RunStatus.PENDING,
         plan=plan,
         plan_status=ApprovalStatus.PENDING if await_plan_approval else None,
@@ -141,30 +139,28 @@ async def start_run(
         started_at=utc_now(),
     )
     session.add(run)
-    await session.flush()
+    session.flush()
     target = RunStatus.WAITING_APPROVAL if await_plan_approval else RunStatus.RUNNING
-    await set_run_status(session, task, run, target, actor=actor)
-    await session.flush()
-    await refresh_task_statistics(session, task_id)
+    set_run_status(session, task, run, target, actor=actor)
+    session.flush()
+    refresh_task_statistics(session, task_id)
     return run
 
 
-async def get_run(session: AsyncSession, customer_id: uuid.UUID, /, run_id: uuid.UUID) -> TaskRun:
+def get_run(session: Session, customer_id: uuid.UUID, /, run_id: uuid.UUID) -> TaskRun:
     """The run, or :class:`NotFound` (also when it belongs to another customer)."""
-    return await get_owned(session, TaskRun, run_id, customer_id=customer_id)
+    return get_owned(session, TaskRun, run_id, customer_id=customer_id)
 
 
-async def list_runs(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
-) -> list[TaskRun]:
+def list_runs(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> list[TaskRun]:
     """A task's runs in run-number order."""
-    await get_owned(session, Task, task_id, customer_id=customer_id)
+    get_owned(session, Task, task_id, customer_id=customer_id)
     stmt = select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.run_number)
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def submit_plan(
-    session: AsyncSession,
+def submit_plan(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -173,17 +169,17 @@ async def submit_plan(
     actor: str | None = None,
 ) -> TaskRun:
     """A running run proposes a plan and waits until a person approves it."""
-    task, run = await lock_run(session, run_id, customer_id)
-    await set_run_status(session, task, run, RunStatus.WAITING_APPROVAL, actor=actor)
+    task, run = lock_run(session, run_id, customer_id)
+    set_run_status(session, task, run, RunStatus.WAITING_APPROVAL, actor=actor)
     run.plan = plan
     run.plan_status = ApprovalStatus.PENDING
     run.plan_decided_by = run.plan_decided_at = run.plan_comment = None
-    await session.flush()
+    session.flush()
     return run
 
 
-async def decide_plan(
-    session: AsyncSession,
+def decide_plan(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -194,7 +190,7 @@ async def decide_plan(
 ) -> TaskRun:
     """Record a person's decision on the plan: approval resumes the run, rejection ends it."""
     require(bool(decided_by and decided_by.strip()), "decided_by must name who decided")
-    task, run = await lock_run(session, run_id, customer_id)
+    task, run = lock_run(session, run_id, customer_id)
     if run.status is not RunStatus.WAITING_APPROVAL:
         raise Conflict(f"run {run_id} is {run.status}, not waiting for plan approval")
     run.plan_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
@@ -203,15 +199,15 @@ async def decide_plan(
     run.plan_comment = comment
     decision = {"plan_decision": run.plan_status.value, "comment": comment}
     if approve:
-        await set_run_status(session, task, run, RunStatus.RUNNING, actor=decided_by, data=decision)
-        await session.flush()
+        set_run_status(session, task, run, RunStatus.RUNNING, actor=decided_by, data=decision)
+        session.flush()
     else:
-        await _finish(session, task, run, RunStatus.CANCELLED, actor=decided_by, data=decision)
+        _finish(session, task, run, RunStatus.CANCELLED, actor=decided_by, data=decision)
     return run
 
 
-async def approve_plan(
-    session: AsyncSession,
+def approve_plan(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -220,13 +216,13 @@ async def approve_plan(
     comment: str | None = None,
 ) -> TaskRun:
     """:func:`decide_plan` with ``approve=True``: the run resumes RUNNING."""
-    return await decide_plan(
+    return decide_plan(
         session, customer_id, run_id, approve=True, decided_by=decided_by, comment=comment
     )
 
 
-async def reject_plan(
-    session: AsyncSession,
+def reject_plan(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -235,19 +231,19 @@ async def reject_plan(
     comment: str | None = None,
 ) -> TaskRun:
     """:func:`decide_plan` with ``approve=False``: the run ends CANCELLED."""
-    return await decide_plan(
+    return decide_plan(
         session, customer_id, run_id, approve=False, decided_by=decided_by, comment=comment
     )
 
 
-async def _cancel_agent_runs(session: AsyncSession, task: Task, run: TaskRun) -> None:
+def _cancel_agent_runs(session: Session, task: Task, run: TaskRun) -> None:
     """Cancel the run's unfinished agent runs, each with its duration and audit event."""
     stmt = select(AgentRun).where(
         AgentRun.run_id == run.id,
         AgentRun.status.in_([s.value for s in ACTIVE_AGENT_RUN_STATUSES]),
     )
-    for agent_run in (await session.scalars(stmt)).all():
-        await move(
+    for agent_run in (session.scalars(stmt)).all():
+        move(
             session,
             AGENT_RUN_LIFECYCLE,
             agent_run,
@@ -261,8 +257,8 @@ async def _cancel_agent_runs(session: AsyncSession, task: Task, run: TaskRun) ->
         )
 
 
-async def _finish(
-    session: AsyncSession,
+def _finish(
+    session: Session,
     task: Task,
     run: TaskRun,
     target: RunStatus,
@@ -270,11 +266,11 @@ async def _finish(
     actor: str | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await set_run_status(session, task, run, target, actor=actor, data=data)
+    set_run_status(session, task, run, target, actor=actor, data=data)
     if target is RunStatus.CANCELLED:
-        await _cancel_agent_runs(session, task, run)
-    await session.flush()
-    others_going = await session.scalar(
+        _cancel_agent_runs(session, task, run)
+    session.flush()
+    others_going = session.scalar(
         select(func.count(TaskRun.id)).where(
             TaskRun.task_id == task.id,
             TaskRun.id != run.id,
@@ -284,14 +280,14 @@ async def _finish(
     if not others_going and task.status is TaskStatus.RUNNING:
         # With a run queued behind this one the task is waiting again, not finished.
         outcome = FINISHED_RUN_TO_TASK.get(target, TaskStatus.PENDING)
-        if await queued_run(session, task.id) is not None:
+        if queued_run(session, task.id) is not None:
             outcome = TaskStatus.PENDING
-        await transition_task(session, task, outcome, actor=actor)
-    await refresh_task_statistics(session, task.id)
+        transition_task(session, task, outcome, actor=actor)
+    refresh_task_statistics(session, task.id)
 
 
-async def finish_run(
-    session: AsyncSession,
+def finish_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -314,7 +310,7 @@ async def finish_run(
         raise ValidationError("a FAILED run needs error_message or error_details")
     for name, value in (("memory_usage_mb", memory_usage_mb), ("cpu_time_ms", cpu_time_ms)):
         require(value is None or value >= 0, f"{name} cannot be negative")
-    task, run = await lock_run(session, run_id, customer_id)
+    task, run = lock_run(session, run_id, customer_id)
     RUN_LIFECYCLE.check(run.status, status)
     run.results = results if results is not None else run.results
     run.error_message = error_message
@@ -323,12 +319,12 @@ async def finish_run(
     run.cpu_time_ms = cpu_time_ms
     run.git_commit = git_commit or run.git_commit
     run.pr_url = pr_url or run.pr_url
-    await _finish(session, task, run, status, actor=actor)
+    _finish(session, task, run, status, actor=actor)
     return run
 
 
-async def fail_run(
-    session: AsyncSession,
+def fail_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -343,7 +339,7 @@ async def fail_run(
     actor: str | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=FAILED``; the error message is required here."""
-    return await finish_run(
+    return finish_run(
         session,
         customer_id,
         run_id,
@@ -359,8 +355,8 @@ async def fail_run(
     )
 
 
-async def timeout_run(
-    session: AsyncSession,
+def timeout_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -375,7 +371,7 @@ async def timeout_run(
     actor: str | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=TIMEOUT``."""
-    return await finish_run(
+    return finish_run(
         session,
         customer_id,
         run_id,
@@ -391,8 +387,8 @@ async def timeout_run(
     )
 
 
-async def cancel_run(
-    session: AsyncSession,
+def cancel_run(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -407,7 +403,7 @@ async def cancel_run(
     actor: str | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=CANCELLED``: its active agent runs are cancelled too."""
-    return await finish_run(
+    return finish_run(
         session,
         customer_id,
         run_id,
@@ -423,8 +419,8 @@ async def cancel_run(
     )
 
 
-async def cancel_task(
-    session: AsyncSession,
+def cancel_task(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     task_id: uuid.UUID,
@@ -433,10 +429,10 @@ async def cancel_task(
     reason: str | None = None,
 ) -> Task:
     """Cancel a task and every run (and agent run) of it that is still active."""
-    task = await lock_task(session, task_id, customer_id)
+    task = lock_task(session, task_id, customer_id)
     TASK_LIFECYCLE.check(task.status, TaskStatus.CANCELLED)
     active = (
-        await session.scalars(
+        session.scalars(
             select(TaskRun)
             .where(
                 TaskRun.task_id == task_id,
@@ -446,11 +442,11 @@ async def cancel_task(
         )
     ).all()
     for run in active:
-        await set_run_status(session, task, run, RunStatus.CANCELLED, actor=actor)
-        await _cancel_agent_runs(session, task, run)
-    await transition_task(session, task, TaskStatus.CANCELLED, actor=actor, reason=reason)
+        set_run_status(session, task, run, RunStatus.CANCELLED, actor=actor)
+        _cancel_agent_runs(session, task, run)
+    transition_task(session, task, TaskStatus.CANCELLED, actor=actor, reason=reason)
     task.claimed_by = None
     task.lease_expires_at = None
-    await session.flush()
-    await refresh_task_statistics(session, task_id)
+    session.flush()
+    refresh_task_statistics(session, task_id)
     return task

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Float, Select, bindparam, column, func, literal_column, select, table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from flightlog.models import Task
@@ -90,8 +90,8 @@ def search_statement(
     return _sqlite_statement(text, customer_id, limit)
 
 
-async def search_tasks(
-    session: AsyncSession, customer_id: uuid.UUID, /, query: str, limit: int = 20
+def search_tasks(
+    session: Session, customer_id: uuid.UUID, /, query: str, limit: int = 20
 ) -> list[tuple[Task, float]]:
     """The customer's tasks matching every word of ``query``, best match first.
 
@@ -103,7 +103,7 @@ async def search_tasks(
     stmt = search_statement(dialect_name(session), query, customer_id=customer_id, limit=limit)
     if not terms(query):
         return []
-    rows = (await session.execute(stmt)).all()
+    rows = (session.execute(stmt)).all()
     return [(row[0], float(row[1])) for row in rows]
 
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.db.types import UtcDateTime
 from flightlog.enums import RunStatus
 from flightlog.models import Task, TaskRun
 
 
-async def refresh_task_statistics(session: AsyncSession, task_id: uuid.UUID) -> None:
+def refresh_task_statistics(session: Session, task_id: uuid.UUID) -> None:
     """Recompute one task's counters from its runs. Call with the task row locked."""
     succeeded = func.coalesce(
         func.sum(case((TaskRun.status == RunStatus.COMPLETED.value, 1), else_=0)), 0
@@ -38,7 +38,7 @@ async def refresh_task_statistics(session: AsyncSession, task_id: uuid.UUID) -> 
         0,
     )
     row = (
-        await session.execute(
+        session.execute(
             select(
                 func.count(TaskRun.id),
                 succeeded,
@@ -58,7 +58,7 @@ async def refresh_task_statistics(session: AsyncSession, task_id: uuid.UUID) -> 
         row[4],
     )
     finished = ok + bad
-    await session.execute(
+    session.execute(
         update(Task)
         .where(Task.id == task_id)
         .values(
@@ -73,4 +73,4 @@ async def refresh_task_statistics(session: AsyncSession, task_id: uuid.UUID) -> 
         # updated_at (set by the database), so callers can still read it after commit.
         .returning(Task)
         .execution_options(synchronize_session="fetch", populate_existing=True)
-    )
+    ).all()  # fetching the rows is what refreshes the Task (an async session prebuffers them)

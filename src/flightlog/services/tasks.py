@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
@@ -69,8 +68,8 @@ def _validate_fields(fields: dict[str, Any]) -> None:
             ) from None
 
 
-async def _check_same_customer(
-    session: AsyncSession,
+def _check_same_customer(
+    session: Session,
     customer_id: uuid.UUID,
     *,
     project_id: Any,
@@ -78,15 +77,15 @@ async def _check_same_customer(
     assigned_agent_id: Any = None,
 ) -> None:
     if assigned_agent_id is not None:
-        await get_or_raise(session, Agent, assigned_agent_id, customer_id=customer_id)
+        get_or_raise(session, Agent, assigned_agent_id, customer_id=customer_id)
     if project_id is not None:
-        await get_or_raise(session, Project, project_id, customer_id=customer_id)
+        get_or_raise(session, Project, project_id, customer_id=customer_id)
     if parent_task_id is not None:
-        await get_or_raise(session, Task, parent_task_id, customer_id=customer_id)
+        get_or_raise(session, Task, parent_task_id, customer_id=customer_id)
 
 
-async def create_task(
-    session: AsyncSession,
+def create_task(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -134,7 +133,7 @@ async def create_task(
         result_summary=result_summary,
     )
     _validate_fields(fields)
-    await _check_same_customer(
+    _check_same_customer(
         session,
         customer_id,
         project_id=fields.get("project_id"),
@@ -143,8 +142,8 @@ async def create_task(
     )
     task = Task(customer_id=customer_id, input_prompt=input_prompt, **fields)
     session.add(task)
-    await session.flush()
-    await events.record_transition(
+    session.flush()
+    events.record_transition(
         session,
         entity=TASK_LIFECYCLE.entity,
         entity_id=task.id,
@@ -155,18 +154,18 @@ async def create_task(
         actor=actor,
     )
     for dependency in depends_on:
-        await add_dependency(session, customer_id, task.id, dependency)
-    await session.flush()
+        add_dependency(session, customer_id, task.id, dependency)
+    session.flush()
     return task
 
 
-async def get_task(session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> Task:
+def get_task(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> Task:
     """The task, or :class:`NotFound` (also for another customer's task)."""
-    return await get_or_raise(session, Task, task_id, customer_id=customer_id)
+    return get_or_raise(session, Task, task_id, customer_id=customer_id)
 
 
-async def update_task(
-    session: AsyncSession,
+def update_task(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     task_id: uuid.UUID,
@@ -208,8 +207,8 @@ async def update_task(
         result_summary=result_summary,
     )
     _validate_fields(changes)
-    task = await get_task(session, customer_id, task_id)
-    await _check_same_customer(
+    task = get_task(session, customer_id, task_id)
+    _check_same_customer(
         session,
         customer_id,
         project_id=changes.get("project_id"),
@@ -218,12 +217,12 @@ async def update_task(
     )
     for name, value in changes.items():
         setattr(task, name, value)
-    await session.flush()
+    session.flush()
     return task
 
 
-async def transition_task(
-    session: AsyncSession,
+def transition_task(
+    session: Session,
     task: Task,
     target: TaskStatus,
     *,
@@ -231,7 +230,7 @@ async def transition_task(
     reason: str | None = None,
 ) -> None:
     """Move a task through its lifecycle, stamp times, and log the change."""
-    await move(
+    move(
         session,
         TASK_LIFECYCLE,
         task,
@@ -241,11 +240,11 @@ async def transition_task(
         actor=actor,
         data={"reason": reason} if reason else None,
     )
-    await session.flush()
+    session.flush()
 
 
-async def list_tasks(
-    session: AsyncSession,
+def list_tasks(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -265,9 +264,7 @@ async def list_tasks(
     :class:`NotFound`, as for the event log, rather than an empty page.
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    await _check_same_customer(
-        session, customer_id, project_id=project_id, parent_task_id=parent_task_id
-    )
+    _check_same_customer(session, customer_id, project_id=project_id, parent_task_id=parent_task_id)
     stmt = select(Task).where(Task.customer_id == customer_id)
     if status is not None:
         statuses = [status] if isinstance(status, TaskStatus | str) else list(status)
@@ -286,21 +283,19 @@ async def list_tasks(
         stmt = stmt.where(Task.parent_task_id.is_(None))
     if cursor is not None:
         stmt = stmt.where(Task.id < cursor)
-    rows = list((await session.scalars(stmt.order_by(Task.id.desc()).limit(limit + 1))).all())
+    rows = list((session.scalars(stmt.order_by(Task.id.desc()).limit(limit + 1))).all())
     items = rows[:limit]
     return TaskPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-async def subtasks(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
-) -> list[Task]:
+def subtasks(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> list[Task]:
     """Direct children of a task, oldest first."""
-    await get_task(session, customer_id, task_id)
+    get_task(session, customer_id, task_id)
     stmt = select(Task).where(Task.parent_task_id == task_id).order_by(Task.id)
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
-async def _reaches(session: AsyncSession, start: uuid.UUID, goal: uuid.UUID) -> bool:
+def _reaches(session: Session, start: uuid.UUID, goal: uuid.UUID) -> bool:
     """Whether ``goal`` is reachable from ``start`` along depends-on edges."""
     edge = aliased(TaskDependency)
     reachable = select(TaskDependency.depends_on_id.label("node")).where(
@@ -308,24 +303,24 @@ async def _reaches(session: AsyncSession, start: uuid.UUID, goal: uuid.UUID) -> 
     )
     walk = reachable.cte("reachable", recursive=True)
     walk = walk.union(select(edge.depends_on_id).where(edge.task_id == walk.c.node))
-    found = await session.scalar(select(exists().where(walk.c.node == goal)))
+    found = session.scalar(select(exists().where(walk.c.node == goal)))
     return bool(found)
 
 
-async def add_dependency(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
+def add_dependency(
+    session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
 ) -> TaskDependency:
     """Make ``task_id`` wait for ``depends_on``; refuse any edge that closes a cycle."""
     depends_on_id = depends_on
     if task_id == depends_on_id:
         raise ValidationError("a task cannot depend on itself")
-    await get_task(session, customer_id, task_id)
-    await get_task(session, customer_id, depends_on_id)
+    get_task(session, customer_id, task_id)
+    get_task(session, customer_id, depends_on_id)
     # Two concurrent edges could each pass the check and together form a cycle.
-    await lock_for_customer(session, "task-dependencies", customer_id)
-    if await session.get(TaskDependency, (task_id, depends_on_id)) is not None:
+    lock_for_customer(session, "task-dependencies", customer_id)
+    if session.get(TaskDependency, (task_id, depends_on_id)) is not None:
         raise Conflict(f"task {task_id} already depends on {depends_on_id}")
-    if await _reaches(session, depends_on_id, task_id):
+    if _reaches(session, depends_on_id, task_id):
         raise ValidationError(
             f"dependency {task_id} -> {depends_on_id} would create a cycle",
             task_id=str(task_id),
@@ -333,32 +328,30 @@ async def add_dependency(
         )
     edge = TaskDependency(task_id=task_id, depends_on_id=depends_on_id)
     session.add(edge)
-    await session.flush()
+    session.flush()
     return edge
 
 
-async def remove_dependency(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
+def remove_dependency(
+    session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
 ) -> None:
     """Drop an edge; :class:`NotFound` if it does not exist."""
-    await get_task(session, customer_id, task_id)
-    edge = await get_or_raise(session, TaskDependency, (task_id, depends_on))
-    await session.delete(edge)
-    await session.flush()
+    get_task(session, customer_id, task_id)
+    edge = get_or_raise(session, TaskDependency, (task_id, depends_on))
+    session.delete(edge)
+    session.flush()
 
 
-async def dependencies(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
-) -> list[Task]:
+def dependencies(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> list[Task]:
     """The tasks this one waits for."""
-    await get_task(session, customer_id, task_id)
+    get_task(session, customer_id, task_id)
     stmt = (
         select(Task)
         .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
         .where(TaskDependency.task_id == task_id)
         .order_by(Task.id)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 def unmet_dependency() -> Any:
@@ -372,9 +365,7 @@ def unmet_dependency() -> Any:
     )
 
 
-async def ready_tasks(
-    session: AsyncSession, customer_id: uuid.UUID, /, limit: int = 100
-) -> list[Task]:
+def ready_tasks(session: Session, customer_id: uuid.UUID, /, limit: int = 100) -> list[Task]:
     """PENDING tasks whose every dependency has completed, highest priority first."""
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     stmt = (
@@ -384,7 +375,7 @@ async def ready_tasks(
         .order_by(Task.priority.desc(), Task.id)
         .limit(limit)
     )
-    return list((await session.scalars(stmt)).all())
+    return list((session.scalars(stmt)).all())
 
 
 __all__ = [

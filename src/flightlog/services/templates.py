@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.errors import ValidationError
 from flightlog.models import Project, ProjectContext, Template
@@ -169,12 +169,10 @@ def _state(template: Template | None, fields: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-async def _save(
-    session: AsyncSession, template: Template, state: dict[str, Any], *, new: bool
-) -> None:
+def _save(session: Session, template: Template, state: dict[str, Any], *, new: bool) -> None:
     """Write in a savepoint, so a name a concurrent writer took is a clean Conflict."""
     try:
-        async with session.begin_nested():
+        with session.begin_nested():
             for name, value in state.items():
                 setattr(template, name, value)
             if new:
@@ -183,8 +181,8 @@ async def _save(
         raise translate_integrity_error(exc, what=f"template {state['name']!r}") from None
 
 
-async def create_template(
-    session: AsyncSession,
+def create_template(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -216,28 +214,24 @@ async def create_template(
     )
     state = _state(None, fields)
     _validate_definition(state)
-    await assert_name_free(session, Template, customer_id, name)
+    assert_name_free(session, Template, customer_id, name)
     template = Template(customer_id=customer_id)
-    await _save(session, template, state, new=True)
+    _save(session, template, state, new=True)
     return template
 
 
-async def get_template(
-    session: AsyncSession, customer_id: uuid.UUID, /, template_id: uuid.UUID
-) -> Template:
+def get_template(session: Session, customer_id: uuid.UUID, /, template_id: uuid.UUID) -> Template:
     """The template, or :class:`NotFound` (also for another customer's template)."""
-    return await get_or_raise(session, Template, template_id, customer_id=customer_id)
+    return get_or_raise(session, Template, template_id, customer_id=customer_id)
 
 
-async def get_template_by_name(
-    session: AsyncSession, customer_id: uuid.UUID, /, name: str
-) -> Template:
+def get_template_by_name(session: Session, customer_id: uuid.UUID, /, name: str) -> Template:
     """Look a template up by its name."""
-    return await get_by_name(session, Template, name, customer_id=customer_id)
+    return get_by_name(session, Template, name, customer_id=customer_id)
 
 
-async def update_template(
-    session: AsyncSession,
+def update_template(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     template_id: uuid.UUID,
@@ -267,26 +261,24 @@ async def update_template(
         complexity=complexity,
         setup_time_minutes=setup_time_minutes,
     )
-    template = await get_template(session, customer_id, template_id)
+    template = get_template(session, customer_id, template_id)
     state = _state(template, changes)
     _validate_definition(state)
     if state["name"] != template.name:
-        await assert_name_free(session, Template, customer_id, state["name"], except_id=template_id)
-    await _save(session, template, {k: state[k] for k in changes}, new=False)
+        assert_name_free(session, Template, customer_id, state["name"], except_id=template_id)
+    _save(session, template, {k: state[k] for k in changes}, new=False)
     return template
 
 
-async def delete_template(
-    session: AsyncSession, customer_id: uuid.UUID, /, template_id: uuid.UUID
-) -> None:
+def delete_template(session: Session, customer_id: uuid.UUID, /, template_id: uuid.UUID) -> None:
     """Delete a template; projects made from it keep their rendered files."""
-    template = await get_template(session, customer_id, template_id)
-    await session.delete(template)
-    await session.flush()
+    template = get_template(session, customer_id, template_id)
+    session.delete(template)
+    session.flush()
 
 
-async def list_templates(
-    session: AsyncSession,
+def list_templates(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -304,7 +296,7 @@ async def list_templates(
         stmt = stmt.where(json_array_contains(session, Template.tech_stack, tech_stack))
     if cursor is not None:
         stmt = stmt.where(Template.id < cursor)
-    rows = list((await session.scalars(stmt.order_by(Template.id.desc()).limit(limit + 1))).all())
+    rows = list((session.scalars(stmt.order_by(Template.id.desc()).limit(limit + 1))).all())
     items = rows[:limit]
     return TemplatePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
@@ -386,20 +378,20 @@ def render_files(template: Template, variables: Mapping[str, Any]) -> dict[str, 
     return rendered
 
 
-async def render(
-    session: AsyncSession,
+def render(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     template_id: uuid.UUID,
     variables: Mapping[str, Any],
 ) -> dict[str, str]:
     """The template's files with the variables filled in, as ``{path: content}``."""
-    template = await get_template(session, customer_id, template_id)
+    template = get_template(session, customer_id, template_id)
     return render_files(template, variables)
 
 
-async def create_project_from_template(
-    session: AsyncSession,
+def create_project_from_template(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     template_id: uuid.UUID,
@@ -423,9 +415,9 @@ async def create_project_from_template(
     a name conflict or a bad project field raises before the context is
     added, and the caller's rollback undoes the rest.
     """
-    template = await get_template(session, customer_id, template_id)
+    template = get_template(session, customer_id, template_id)
     files = render_files(template, variables)
-    project = await projects.create_project(
+    project = projects.create_project(
         session,
         customer_id,
         name=name,
@@ -436,7 +428,7 @@ async def create_project_from_template(
         settings=settings,
         owner=owner,
     )
-    context = await project_contexts.add_iteration(
+    context = project_contexts.add_iteration(
         session,
         customer_id,
         project.id,

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, bindparam, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.models import AgentRun, Event, TaskRun
 from flightlog.services._common import require
@@ -97,8 +97,8 @@ def _sort_key(entry: TimelineEntry) -> tuple[datetime, int, Any]:
     return (entry.at, _RANK[entry.kind], entry.item.id)
 
 
-async def run_timeline(
-    session: AsyncSession,
+def run_timeline(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     run_id: uuid.UUID,
@@ -118,9 +118,9 @@ async def run_timeline(
             _parse_key(after.kind, after.key)
         except ValueError:
             require(False, f"malformed timeline cursor key {after.key!r}")
-    run = await get_run(session, customer_id, run_id)
-    agent_runs = (await session.scalars(_agent_runs(run_id, after, limit))).all()
-    events = (await session.scalars(_events(run_id, after, limit))).all()
+    run = get_run(session, customer_id, run_id)
+    agent_runs = (session.scalars(_agent_runs(run_id, after, limit))).all()
+    events = (session.scalars(_events(run_id, after, limit))).all()
     merged = heapq.merge(
         (TimelineEntry(at=a.started_at, kind="agent_run", item=a) for a in agent_runs),
         (TimelineEntry(at=e.created_at, kind="event", item=e) for e in events),

@@ -29,7 +29,7 @@ from sqlalchemy import (
     Uuid,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flightlog.db.types import UtcDateTime
 from flightlog.enums import AgentType, PullRequestStatus, TaskStatus
@@ -235,17 +235,15 @@ def _limit(limit: int) -> None:
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
 
 
-async def _check_project(
-    session: AsyncSession, customer_id: uuid.UUID, project_id: uuid.UUID | None
-) -> None:
+def _check_project(session: Session, customer_id: uuid.UUID, project_id: uuid.UUID | None) -> None:
     """A ``project_id`` filter that is not the customer's is :class:`NotFound`, as for the
     event log, rather than an empty list."""
     if project_id is not None:
-        await get_owned(session, Project, project_id, customer_id=customer_id)
+        get_owned(session, Project, project_id, customer_id=customer_id)
 
 
-async def active_tasks(
-    session: AsyncSession,
+def active_tasks(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -254,17 +252,17 @@ async def active_tasks(
 ) -> list[ActiveTask]:
     """Work still to do, highest priority first, then oldest first."""
     _limit(limit)
-    await _check_project(session, customer_id, project_id)
+    _check_project(session, customer_id, project_id)
     v = active_tasks_view
     stmt = select(v).where(v.c.customer_id == customer_id)
     if project_id is not None:
         stmt = stmt.where(v.c.project_id == project_id)
     stmt = stmt.order_by(v.c.priority.desc(), v.c.created_at, v.c.task_id).limit(limit)
-    return [_active_task(row) for row in (await session.execute(stmt)).all()]
+    return [_active_task(row) for row in (session.execute(stmt)).all()]
 
 
-async def task_execution_summaries(
-    session: AsyncSession,
+def task_execution_summaries(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -273,22 +271,22 @@ async def task_execution_summaries(
 ) -> list[TaskExecutionSummary]:
     """One summary per task of the customer, newest task first."""
     _limit(limit)
-    await _check_project(session, customer_id, project_id)
+    _check_project(session, customer_id, project_id)
     v = task_execution_summary_view
     stmt = select(v).where(v.c.customer_id == customer_id)
     if project_id is not None:
         stmt = stmt.where(v.c.project_id == project_id)
     stmt = stmt.order_by(v.c.task_id.desc()).limit(limit)
-    return [_summary(row) for row in (await session.execute(stmt)).all()]
+    return [_summary(row) for row in (session.execute(stmt)).all()]
 
 
-async def task_execution_summary(
-    session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID
+def task_execution_summary(
+    session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID
 ) -> TaskExecutionSummary:
     """One task's summary, or :class:`NotFound` (also for another customer's task)."""
     v = task_execution_summary_view
     stmt = select(v).where(v.c.task_id == task_id, v.c.customer_id == customer_id)
-    row = (await session.execute(stmt)).first()
+    row = (session.execute(stmt)).first()
     if row is None:
         raise NotFound(f"Task {task_id} not found", entity="Task", id=str(task_id))
     return _summary(row)
@@ -303,8 +301,8 @@ def _pr_statement(customer_id: uuid.UUID) -> Select[Any]:
     )
 
 
-async def pr_validation_statuses(
-    session: AsyncSession,
+def pr_validation_statuses(
+    session: Session,
     customer_id: uuid.UUID,
     /,
     *,
@@ -314,7 +312,7 @@ async def pr_validation_statuses(
 ) -> list[PrValidationStatus]:
     """The validation state of the customer's pull requests, newest first."""
     _limit(limit)
-    await _check_project(session, customer_id, project_id)
+    _check_project(session, customer_id, project_id)
     v = pr_validation_status_view
     stmt = _pr_statement(customer_id)
     if project_id is not None:
@@ -328,17 +326,17 @@ async def pr_validation_statuses(
             ) from None
         stmt = stmt.where(v.c.validation_state == wanted.value)
     stmt = stmt.order_by(v.c.pull_request_id.desc()).limit(limit)
-    return [_pr_status(row) for row in (await session.execute(stmt)).all()]
+    return [_pr_status(row) for row in (session.execute(stmt)).all()]
 
 
-async def pr_validation_status(
-    session: AsyncSession, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
+def pr_validation_status(
+    session: Session, customer_id: uuid.UUID, /, pull_request_id: uuid.UUID
 ) -> PrValidationStatus:
     """One pull request's validation, or :class:`NotFound` (also for another customer's)."""
     stmt = _pr_statement(customer_id).where(
         pr_validation_status_view.c.pull_request_id == pull_request_id
     )
-    row = (await session.execute(stmt)).first()
+    row = (session.execute(stmt)).first()
     if row is None:
         raise NotFound(
             f"PullRequest {pull_request_id} not found",

@@ -1,29 +1,39 @@
-"""Service functions bound into the Store: declared once, typed through.
+"""Service functions bound into the Stores: declared once, typed through, on two faces.
 
 A service function is the one declaration of an operation::
 
-    async def get_task(session: AsyncSession, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> Task
+    def get_task(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> Task
 
-A facade binds it with one line, ``get = reads(tasks.get_task)``, and
-``store.tasks.get(task_id)`` then runs it in one transaction for the
-Store's customer. The session and the customer are the two positional-only
-parameters every bound service starts with, so that ``Concatenate`` can
-strip them: mypy (and an editor) sees the remaining parameters and the
-return type exactly as the service declares them. A keyword-only
-``customer_id`` could not be stripped this way (PEP 612).
+A facade binds it with one line, ``get = reads(tasks.get_task)``, and the
+same binding is a coroutine method on the async :class:`~flightlog.store.Store`
+(``await store.tasks.get(task_id)``) and a plain method on the
+:class:`~flightlog.store.SyncStore` (``store.tasks.get(task_id)``), each
+running the service in one transaction for the Store's customer. Services
+are synchronous functions on a SQLAlchemy ``Session``: the async Store runs
+them with ``AsyncSession.run_sync`` (the greenlet bridge SQLAlchemy's own
+async layer is made of), the sync Store on a session of a sync engine.
+
+The session and the customer are the two positional-only parameters every
+bound service starts with, so that ``Concatenate`` can strip them: mypy (and
+an editor) sees the remaining parameters and the return type exactly as the
+service declares them. A keyword-only ``customer_id`` could not be stripped
+this way (PEP 612). The descriptor's ``__get__`` is overloaded on the
+facade's Store type, which is how one declaration types both faces.
 
 ``writes`` runs the service in a write transaction (``BEGIN IMMEDIATE`` on
 SQLite), ``reads`` in a read-only one (``DEFERRED``: no write lock).
 ``after_commit`` runs once the transaction has committed, for work that
-must not happen if it rolls back (deleting blob files). ``unit`` runs a write
-in the facade's own unit of work instead (operator acts that must skip the
-tenant write guard), and ``store_defaults`` fills keyword parameters the
-caller left out from the Store (thresholds from its settings, say).
+must not happen if it rolls back (deleting blob files). ``operator=True``
+runs a write in a transaction that skips the tenant write guard (lifting a
+suspension must work on a suspended customer); ``tenant=False`` binds a
+service that takes no customer (signing one up, verifying a key), and
+``store_defaults`` fills keyword parameters the caller left out from the
+Store (thresholds from its settings, say).
 
 ``using`` passes something of the Store's that the caller must not choose
-(its blob policy, its event payload limit) as a third positional-only
-parameter, ``(session, customer_id, policy, /, …)``, stripped like the first
-two: ``put = writes(artifacts.put, using=blob_policy)``.
+(its blob policy, its event payload limit) as the positional-only parameter
+after the customer, ``(session, customer_id, policy, /, …)``, stripped like
+the first two: ``put = writes(artifacts.put, using=blob_policy)``.
 """
 
 from __future__ import annotations
@@ -31,34 +41,42 @@ from __future__ import annotations
 import functools
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from flightlog.store.core import Store
+    from flightlog.store.state import StoreState
+    from flightlog.store.sync import SyncStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C")
+S = TypeVar("S", bound="StoreState")
 
 #: The shape every bound service has: session and customer first, positional-only.
-Service = Callable[Concatenate[AsyncSession, uuid.UUID, P], Awaitable[R]]
-#: A service that also takes something of the Store's, third (see ``using``).
-ServiceUsing = Callable[Concatenate[AsyncSession, uuid.UUID, C, P], Awaitable[R]]
-AfterCommit = Callable[["Store", R], None]
-#: A unit of work other than ``Store.transaction()`` / ``Store.reader()``.
-Unit = Callable[["Store"], AbstractAsyncContextManager[AsyncSession]]
+Service = Callable[Concatenate[Session, uuid.UUID, P], R]
+#: A service that also takes something of the Store's, after the customer (see ``using``).
+ServiceUsing = Callable[Concatenate[Session, uuid.UUID, C, P], R]
+#: A service bound to no customer (``tenant=False``).
+UntenantedService = Callable[Concatenate[Session, P], R]
+AfterCommit = Callable[["StoreState", R], None]
 #: Keyword-only parameters a bound call takes from the Store when the caller leaves them out.
-StoreDefaults = Mapping[str, Callable[["Store"], object]]
+StoreDefaults = Mapping[str, Callable[["StoreState"], object]]
+#: Which unit of work a call runs in (see ``StoreState.unit_of_work``).
+UnitKind = Literal["write", "read", "operator"]
 
 
-class Facade:
-    """One aggregate's face of a Store: ``store.tasks``, ``store.runs``, …"""
+class Facade(Generic[S]):
+    """One aggregate's face of a Store: ``store.tasks``, ``store.runs``, …
 
-    def __init__(self, store: Store) -> None:
+    Declared once per aggregate; ``Tasks[Store]`` is the async face and
+    ``Tasks[SyncStore]`` the synchronous one.
+    """
+
+    def __init__(self, store: S) -> None:
         self._store = store
 
     @property
@@ -71,20 +89,20 @@ class Operation(Generic[P, R]):
 
     def __init__(
         self,
-        service: Callable[..., Awaitable[R]],
+        service: Callable[..., R],
         *,
-        writes: bool,
+        unit: UnitKind,
+        tenant: bool = True,
         after_commit: AfterCommit[R] | None = None,
-        unit: Unit | None = None,
         store_defaults: StoreDefaults | None = None,
-        using: Callable[[Store], object] | None = None,
+        using: Callable[[StoreState], object] | None = None,
     ) -> None:
         # Typed by writes() and reads(), which check the service against P and R.
         self.service = service
         self.using = using
-        self.writes = writes
+        self.unit: UnitKind = unit
+        self.tenant = tenant
         self.after_commit = after_commit
-        self.unit = unit
         self.store_defaults = dict(store_defaults or {})
         self.name = service.__name__
         parameters = inspect.signature(service).parameters
@@ -95,6 +113,11 @@ class Operation(Generic[P, R]):
             ):
                 raise TypeError(f"{self.name} has no keyword-only parameter {name!r} to default")
 
+    @property
+    def stripped(self) -> int:
+        """How many leading positional parameters the Store supplies."""
+        return 1 + int(self.tenant) + int(self.using is not None)
+
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
@@ -102,42 +125,67 @@ class Operation(Generic[P, R]):
     def __get__(self, facade: None, owner: type) -> Operation[P, R]: ...
 
     @overload
-    def __get__(self, facade: Facade, owner: type) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(
+        self, facade: Facade[Store], owner: type
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
 
-    def __get__(self, facade: Facade | None, owner: type) -> Any:
+    @overload
+    def __get__(self, facade: Facade[SyncStore], owner: type) -> Callable[P, R]: ...
+
+    def __get__(self, facade: Facade[Any] | None, owner: type) -> Any:
         if facade is None:
             return self
-        bound = self._bind(facade._store)
+        store = facade._store
+        bound = self._bind_async(store) if store.is_async else self._bind_sync(store)
         # Not a data descriptor: the bound method, kept on the instance, is found directly
         # from the next access on.
         facade.__dict__[self.name] = bound
         return bound
 
-    def _bind(self, store: Store) -> Callable[P, Coroutine[Any, Any, R]]:
-        service, writes, after_commit = self.service, self.writes, self.after_commit
-        own_unit, store_defaults, using = self.unit, self.store_defaults, self.using
+    def _leading(self, store: StoreState) -> tuple[object, ...]:
+        customer: tuple[object, ...] = (store.customer_id,) if self.tenant else ()
+        return customer if self.using is None else (*customer, self.using(store))
 
-        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            leading = (store.customer_id,) if using is None else (store.customer_id, using(store))
-            for name, fill in store_defaults.items():
-                if name not in kwargs:
-                    kwargs[name] = fill(store)
-            if own_unit is not None:
-                unit = own_unit(store)
-            else:
-                unit = store.transaction() if writes else store.reader()
-            async with unit as session:
-                result = await service(session, *leading, *args, **kwargs)
+    def _fill_defaults(self, store: StoreState, kwargs: dict[str, Any]) -> None:
+        for name, fill in self.store_defaults.items():
+            if name not in kwargs:
+                kwargs[name] = fill(store)
+
+    def _bind_async(self, store: Store) -> Any:
+        service, after_commit, unit = self.service, self.after_commit, self.unit
+
+        async def call(*args: Any, **kwargs: Any) -> R:
+            leading = self._leading(store)
+            self._fill_defaults(store, kwargs)
+            async with store.unit_of_work(unit) as session:
+                result = await session.run_sync(service, *leading, *args, **kwargs)
             if after_commit is not None:
                 after_commit(store, result)
             return result
 
-        # help(store.tasks.get) shows the service's docstring and its signature
-        # without the session, the customer (and what ``using`` gives).
-        functools.update_wrapper(call, service)
-        signature = inspect.signature(service)
+        return self._dressed(call)
+
+    def _bind_sync(self, store: SyncStore) -> Any:
+        service, after_commit, unit = self.service, self.after_commit, self.unit
+
+        def call(*args: Any, **kwargs: Any) -> R:
+            leading = self._leading(store)
+            self._fill_defaults(store, kwargs)
+            with store.unit_of_work(unit) as session:
+                result = service(session, *leading, *args, **kwargs)
+            if after_commit is not None:
+                after_commit(store, result)
+            return result
+
+        return self._dressed(call)
+
+    def _dressed(self, call: Callable[..., Any]) -> Any:
+        """``help(store.tasks.get)`` shows the service's docstring and its signature
+        without the session, the customer (and what ``using`` gives)."""
+        functools.update_wrapper(call, self.service)
+        signature = inspect.signature(self.service)
         call.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=list(signature.parameters.values())[2 if using is None else 3 :]
+            parameters=list(signature.parameters.values())[self.stripped :]
         )
         return call
 
@@ -147,7 +195,7 @@ def writes(
     service: Service[P, R],
     *,
     after_commit: AfterCommit[R] | None = None,
-    unit: Unit | None = None,
+    operator: bool = False,
     store_defaults: StoreDefaults | None = None,
 ) -> Operation[P, R]: ...
 
@@ -156,27 +204,38 @@ def writes(
 def writes(
     service: ServiceUsing[C, P, R],
     *,
-    using: Callable[[Store], C],
+    using: Callable[[StoreState], C],
     after_commit: AfterCommit[R] | None = None,
-    unit: Unit | None = None,
+    operator: bool = False,
     store_defaults: StoreDefaults | None = None,
 ) -> Operation[P, R]: ...
 
 
+@overload
 def writes(
-    service: Callable[..., Awaitable[R]],
+    service: UntenantedService[P, R],
     *,
-    using: Callable[[Store], object] | None = None,
+    tenant: Literal[False],
+    operator: Literal[True],
     after_commit: AfterCommit[R] | None = None,
-    unit: Unit | None = None,
+) -> Operation[P, R]: ...
+
+
+def writes(
+    service: Callable[..., R],
+    *,
+    using: Callable[[StoreState], object] | None = None,
+    tenant: bool = True,
+    after_commit: AfterCommit[R] | None = None,
+    operator: bool = False,
     store_defaults: StoreDefaults | None = None,
 ) -> Operation[..., R]:
     """Bind ``service`` as a write: a transaction that commits, or rolls back on error."""
     return Operation(
         service,
-        writes=True,
+        unit="operator" if operator else "write",
+        tenant=tenant,
         after_commit=after_commit,
-        unit=unit,
         store_defaults=store_defaults,
         using=using,
     )
@@ -192,16 +251,28 @@ def reads(
 def reads(
     service: ServiceUsing[C, P, R],
     *,
-    using: Callable[[Store], C],
+    using: Callable[[StoreState], C],
     store_defaults: StoreDefaults | None = None,
 ) -> Operation[P, R]: ...
 
 
+@overload
 def reads(
-    service: Callable[..., Awaitable[R]],
+    service: Callable[Concatenate[Session, C, P], R],
     *,
-    using: Callable[[Store], object] | None = None,
+    using: Callable[[StoreState], C],
+    tenant: Literal[False],
+) -> Operation[P, R]: ...
+
+
+def reads(
+    service: Callable[..., R],
+    *,
+    using: Callable[[StoreState], object] | None = None,
+    tenant: bool = True,
     store_defaults: StoreDefaults | None = None,
 ) -> Operation[..., R]:
     """Bind ``service`` as a read: on SQLite it never takes the write lock."""
-    return Operation(service, writes=False, store_defaults=store_defaults, using=using)
+    return Operation(
+        service, unit="read", tenant=tenant, store_defaults=store_defaults, using=using
+    )

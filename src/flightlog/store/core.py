@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
-from flightlog.db.failures import (
-    cause_chain,
-    database_unreachable,
-    sqlstate,
-    unavailable_error,
-    value_problem,
-)
 from flightlog.db.presence import require_existing_database
-from flightlog.db.urls import DatabaseUrl
-from flightlog.errors import FlightlogError, ValidationError
 from flightlog.migrations.runner import Migrator
-from flightlog.services._common import translate_integrity_error
-from flightlog.services._dialect import dialect_name
-from flightlog.services.artifacts import BlobPolicy
 from flightlog.services.customers import (
     assert_can_write,
     ensure_default_customer,
@@ -34,68 +20,9 @@ from flightlog.services.customers import (
 from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
 from flightlog.store import facades, project_facades, review_facades, tenancy_facades
-
-
-@dataclass
-class _Progress:
-    """How far a unit of work got, for judging what a lost connection left behind."""
-
-    committing: bool = False
-
-
-@contextmanager
-def database_errors_as_domain_errors(progress: _Progress | None = None) -> Iterator[None]:
-    """What the database refused, as the domain error a caller can act on.
-
-    The services validate what they can, but some limits only the database
-    knows (a value too long for its column, a number out of range, a text
-    PostgreSQL cannot store, a reference to a row that does not exist). Those
-    surface here, after the transaction has been rolled back, as
-    :class:`ValidationError` or :class:`NotFound` / :class:`Conflict` rather
-    than as driver exceptions. A database that cannot serve at all (down,
-    restarting, out of connections, locked past the busy timeout) is
-    :class:`DatabaseUnavailable`: not the caller's fault, worth a retry.
-    """
-    try:
-        yield
-    except FlightlogError:
-        raise
-    except Exception as exc:
-        if database_unreachable(exc):
-            committing = progress is not None and progress.committing
-            raise unavailable_error(while_committing=committing) from exc
-        translated = _as_domain_error(exc)
-        if translated is exc:
-            raise
-        raise translated from exc
-
-
-def _as_domain_error(exc: Exception) -> Exception:
-    """The domain error for a driver error the caller's input caused, else ``exc`` itself."""
-    if isinstance(exc, IntegrityError):
-        return translate_integrity_error(exc, what="the change")
-    if any(isinstance(cause, RecursionError) for cause in cause_chain(exc)):
-        # Serialising JSON nested about a thousand levels deep exhausts Python's stack.
-        return ValidationError("a JSON value is nested too deeply to store; flatten the data")
-    # asyncpg reports PostgreSQL's data exceptions (class 22: a NUL in text, an
-    # invalid encoding) under a generic type; the SQLSTATE says what it is.
-    if isinstance(exc, DataError) or (
-        isinstance(exc, DBAPIError) and (sqlstate(exc).startswith("22") or value_problem(exc))
-    ):
-        orig = getattr(exc, "orig", None)
-        reason = str(orig if orig is not None else exc).strip().splitlines()[0]
-        return ValidationError(f"a value was refused by the database: {reason}")
-    if isinstance(exc, StatementError) and (cause := value_problem(exc)) is not None:
-        return ValidationError(f"a value cannot be used: {cause}")
-    if isinstance(exc, OverflowError):
-        # sqlite3 raises it unwrapped for an integer past 64 bits.
-        return ValidationError(f"a number is out of range: {exc}")
-    if isinstance(exc, UnicodeEncodeError):
-        # A lone surrogate ("\\ud800" in JSON) is a str Python accepts but UTF-8 cannot hold.
-        return ValidationError(
-            f"text that is not valid Unicode cannot be stored: {exc.reason} at {exc.start}"
-        )
-    return exc
+from flightlog.store.binding import UnitKind
+from flightlog.store.state import StoreState
+from flightlog.store.translation import Progress, database_errors_as_domain_errors
 
 
 def session_factory(
@@ -109,8 +36,13 @@ def session_factory(
     )
 
 
-class Store:
-    """A connection pool plus the tenant it acts for."""
+class Store(StoreState):
+    """A connection pool plus the tenant it acts for; every call is a coroutine.
+
+    The synchronous twin, with the same facades, is :class:`flightlog.store.SyncStore`.
+    """
+
+    is_async = True
 
     def __init__(
         self,
@@ -126,35 +58,43 @@ class Store:
         becomes a savepoint on it: the embedding application, or a test, keeps
         control of the outer transaction and can roll all of it back.
         """
+        super().__init__(settings, customer_id, engine.url)
         self.engine = engine
-        self.settings = settings
-        self.customer_id = customer_id
         self.connection = connection
         self._sessions = session_factory(engine, connection)
-        self.blob_policy = BlobPolicy(
-            # The blob directory belongs to the database the engine is on.
-            blob_dir=settings.resolved_blob_dir(DatabaseUrl.parse(engine.url)),
-            inline_max_bytes=settings.inline_artifact_max_bytes,
+        self.tasks: facades.Tasks[Store] = facades.Tasks(self)
+        self.runs: facades.Runs[Store] = facades.Runs(self)
+        self.agent_runs: facades.AgentRuns[Store] = facades.AgentRuns(self)
+        self.events: facades.Events[Store] = facades.Events(self)
+        self.metrics: facades.Metrics[Store] = facades.Metrics(self)
+        self.artifacts: facades.Artifacts[Store] = facades.Artifacts(self)
+        self.claims: facades.Claims[Store] = facades.Claims(self)
+        self.customers: tenancy_facades.Customers[Store] = tenancy_facades.Customers(self)
+        self.api_keys: tenancy_facades.ApiKeys[Store] = tenancy_facades.ApiKeys(self)
+        self.agents: tenancy_facades.Agents[Store] = tenancy_facades.Agents(self)
+        self.projects: project_facades.Projects[Store] = project_facades.Projects(self)
+        self.project_contexts: project_facades.ProjectContexts[Store] = (
+            project_facades.ProjectContexts(self)
         )
-        self.tasks = facades.Tasks(self)
-        self.runs = facades.Runs(self)
-        self.agent_runs = facades.AgentRuns(self)
-        self.events = facades.Events(self)
-        self.metrics = facades.Metrics(self)
-        self.artifacts = facades.Artifacts(self)
-        self.claims = facades.Claims(self)
-        self.customers = tenancy_facades.Customers(self)
-        self.api_keys = tenancy_facades.ApiKeys(self)
-        self.agents = tenancy_facades.Agents(self)
-        self.projects = project_facades.Projects(self)
-        self.project_contexts = project_facades.ProjectContexts(self)
-        self.templates = project_facades.Templates(self)
-        self.modifications = project_facades.Modifications(self)
-        self.recommendations = review_facades.Recommendations(self)
-        self.optimizations = review_facades.Optimizations(self)
-        self.pull_requests = review_facades.PullRequests(self)
-        self.search = review_facades.Search(self)
-        self.views = review_facades.Views(self)
+        self.templates: project_facades.Templates[Store] = project_facades.Templates(self)
+        self.modifications: project_facades.Modifications[Store] = project_facades.Modifications(
+            self
+        )
+        self.recommendations: review_facades.Recommendations[Store] = (
+            review_facades.Recommendations(self)
+        )
+        self.optimizations: review_facades.Optimizations[Store] = review_facades.Optimizations(self)
+        self.pull_requests: review_facades.PullRequests[Store] = review_facades.PullRequests(self)
+        self.search: review_facades.Search[Store] = review_facades.Search(self)
+        self.views: review_facades.Views[Store] = review_facades.Views(self)
+
+    def unit_of_work(self, kind: UnitKind) -> AbstractAsyncContextManager[AsyncSession]:
+        """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""
+        if kind == "write":
+            return self.transaction()
+        if kind == "read":
+            return self.reader()
+        return self.operator_transaction()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -163,11 +103,11 @@ class Store:
         It refuses to start for a customer that is not ACTIVE, so no facade
         call can write on behalf of a suspended or churned tenant.
         """
-        progress = _Progress()
+        progress = Progress()
         with database_errors_as_domain_errors(progress):
             async with self._sessions() as session, session.begin():
-                await assert_can_write(session, self.customer_id)
-                if dialect_name(session) == "postgresql":
+                await session.run_sync(assert_can_write, self.customer_id)
+                if session.get_bind().dialect.name == "postgresql":
                     # Take the transaction id before any event id is drawn, so that
                     # live readers of the event log can tell when ids are final.
                     await session.execute(TAKE_TRANSACTION_ID)
@@ -185,6 +125,24 @@ class Store:
                 await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
                 yield session
 
+    @asynccontextmanager
+    async def operator_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction that skips the tenant write guard, for operator acts.
+
+        :meth:`transaction` refuses to start for a SUSPENDED customer, so it
+        cannot be used to reactivate one. :meth:`reader` is no substitute even
+        with an explicit commit: on SQLite it opens a DEFERRED transaction, which
+        takes the write lock only at the first write and can then fail with
+        "database is locked" instead of waiting. This is BEGIN IMMEDIATE on
+        SQLite (the engine's default) and, in an embedded or test Store, a
+        savepoint on the caller's connection, like every other write.
+        """
+        progress = Progress()
+        with database_errors_as_domain_errors(progress):
+            async with self._sessions() as session, session.begin():
+                yield session
+                progress.committing = True
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -194,11 +152,11 @@ async def _default_customer(engine: AsyncEngine) -> uuid.UUID:
     sessions = async_session_factory(engine)
     async with sessions() as session:
         await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
-        found = await find_default_customer(session)
+        found = await session.run_sync(find_default_customer)
     if found is not None:
         return found
     async with sessions() as session, session.begin():
-        return await ensure_default_customer(session)
+        return await session.run_sync(ensure_default_customer)
 
 
 @asynccontextmanager

@@ -24,28 +24,28 @@ from flightlog.services import (
     tasks,
     timeline,
 )
-from flightlog.store.binding import Facade, reads, writes
+from flightlog.store.binding import Facade, S, reads, writes
 
 if TYPE_CHECKING:
-    from flightlog.store.core import Store
+    from flightlog.store.state import StoreState
 
 
-def blob_policy(store: Store) -> artifacts.BlobPolicy:
+def blob_policy(store: StoreState) -> artifacts.BlobPolicy:
     """Where the Store keeps large artifact content, and what counts as large."""
     return store.blob_policy
 
 
-def event_payload_limit(store: Store) -> int:
+def event_payload_limit(store: StoreState) -> int:
     """The Store's ``FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES``."""
     return store.settings.max_event_payload_bytes
 
 
-def remove_blob_files(store: Store, result: deletion.DeletionResult) -> None:
+def remove_blob_files(store: StoreState, result: deletion.DeletionResult) -> None:
     """After the commit, delete the blob files no remaining artifact uses."""
     blobs.remove_files(store.blob_policy.blob_dir, result.files_to_remove)
 
 
-class Tasks(Facade):
+class Tasks(Facade[S]):
     """``store.tasks``: create, get, update, list, dependencies, ready, cancel, delete."""
 
     create = writes(tasks.create_task)
@@ -61,7 +61,7 @@ class Tasks(Facade):
     delete = writes(deletion.delete_task, after_commit=remove_blob_files)
 
 
-class Runs(Facade):
+class Runs(Facade[S]):
     """``store.runs``: start (or enqueue, then begin), get, list, plan decision, finish."""
 
     start = writes(runs.start_run)
@@ -80,7 +80,7 @@ class Runs(Facade):
     cancel = writes(runs.cancel_run)
 
 
-class AgentRuns(Facade):
+class AgentRuns(Facade[S]):
     """``store.agent_runs``: start, mark running, record usage, finish, list."""
 
     start = writes(agent_runs.start_agent_run)
@@ -90,7 +90,7 @@ class AgentRuns(Facade):
     list = reads(agent_runs.list_agent_runs)
 
 
-class Events(Facade):
+class Events(Facade[S]):
     """``store.events``: append one or a batch (or a stream); read pages after a cursor.
 
     The batch paths are the bulk ingest (COPY / executemany): ``append_batch``
@@ -104,7 +104,7 @@ class Events(Facade):
     list = reads(events.list_events)
 
 
-class Metrics(Facade):
+class Metrics(Facade[S]):
     """``store.metrics``: record one or a batch; series, summaries and time buckets.
 
     Every point belongs to a task or a run of the Store's customer.
@@ -117,7 +117,7 @@ class Metrics(Facade):
     buckets = reads(metrics.buckets)
 
 
-class Artifacts(Facade):
+class Artifacts(Facade[S]):
     """``store.artifacts``: put a new version, read verified content, list versions."""
 
     put = writes(artifacts.put, using=blob_policy)
@@ -126,20 +126,10 @@ class Artifacts(Facade):
     versions = reads(artifacts.versions)
     latest = reads(artifacts.latest)
 
-    async def sweep(self, *, grace_seconds: float = blobs.SWEEP_GRACE_SECONDS) -> int:
-        """Remove old blob files no stored blob refers to (left by rolled-back writes).
-
-        Written out, not bound: it is not one tenant's operation (it reads the
-        blob names of every customer) and its work is on files, after the read.
-        """
-        async with self._store.reader() as s:
-            referenced = await deletion.referenced_blob_names(s)
-        return blobs.sweep(
-            self._store.blob_policy.blob_dir, referenced, grace_seconds=grace_seconds
-        )
+    sweep = reads(deletion.sweep_unreferenced_blobs, using=blob_policy, tenant=False)
 
 
-class Claims(Facade):
+class Claims(Facade[S]):
     """``store.claims``: lease ready tasks, heartbeat, complete or release."""
 
     claim = writes(claims.claim)

@@ -10,18 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flightlog.services import blobs, modifications, project_contexts, projects, templates
-from flightlog.store.binding import Facade, reads, writes
+from flightlog.store.binding import Facade, S, reads, writes
 
 if TYPE_CHECKING:
-    from flightlog.store.core import Store
+    from flightlog.store.state import StoreState
 
 
-def _remove_files(store: Store, result: projects.ProjectDeletionResult) -> None:
+def _remove_files(store: StoreState, result: projects.ProjectDeletionResult) -> None:
     """After the commit: the blob files no artifact refers to any more."""
     blobs.remove_files(store.blob_policy.blob_dir, result.files_to_remove)
 
 
-class Projects(Facade):
+class Projects(Facade[S]):
     """``store.projects``: create, get, get by name, update, list, delete."""
 
     create = writes(projects.create_project)
@@ -32,7 +32,7 @@ class Projects(Facade):
     delete = writes(projects.delete_project, after_commit=_remove_files)
 
 
-class ProjectContexts(Facade):
+class ProjectContexts(Facade[S]):
     """``store.project_contexts``: add an iteration, read one or the latest, list, compare."""
 
     add_iteration = writes(project_contexts.add_iteration)
@@ -42,7 +42,7 @@ class ProjectContexts(Facade):
     compare = reads(project_contexts.compare)
 
 
-class Templates(Facade):
+class Templates(Facade[S]):
     """``store.templates``: create, get, update, list, delete, render, create a project."""
 
     create = writes(templates.create_template)
@@ -55,7 +55,7 @@ class Templates(Facade):
     create_project = writes(templates.create_project_from_template)
 
 
-class Modifications(Facade):
+class Modifications(Facade[S]):
     """``store.modifications``: request, get, list, decide (approve, reject), apply, fail."""
 
     request = writes(modifications.request_modification)

@@ -16,10 +16,10 @@ from flightlog.services import (
     views,
 )
 from flightlog.services import overview as overview_service
-from flightlog.store.binding import Facade, reads, writes
+from flightlog.store.binding import Facade, S, reads, writes
 
 
-class Recommendations(Facade):
+class Recommendations(Facade[S]):
     """``store.recommendations``: create, decide (approve/reject), get, list, approval queue."""
 
     create = writes(recommendations.create_recommendation)
@@ -32,7 +32,7 @@ class Recommendations(Facade):
     approvals = reads(recommendations.approvals_for)
 
 
-class Optimizations(Facade):
+class Optimizations(Facade[S]):
     """``store.optimizations``: start from an approved recommendation, begin, progress,
     complete, fail, roll back, get, list."""
 
@@ -46,7 +46,7 @@ class Optimizations(Facade):
     list = reads(optimizations.list_optimizations)
 
 
-class PullRequests(Facade):
+class PullRequests(Facade[S]):
     """``store.pull_requests``: create, review transitions, merge, close, checks, list."""
 
     create = writes(pull_requests.create_pull_request)
@@ -62,13 +62,13 @@ class PullRequests(Facade):
     list = reads(pull_requests.list_pull_requests)
 
 
-class Search(Facade):
+class Search(Facade[S]):
     """``store.search``: full-text search over the customer's tasks."""
 
     tasks = reads(search.search_tasks)
 
 
-class Views(Facade):
+class Views(Facade[S]):
     """``store.views``: the front page, what waits for a person, and the reporting views
     (active tasks, execution summary, PR validation)."""
 

@@ -74,14 +74,14 @@ async def _follow(
             # The tenant check was made once, before the stream started; each poll is
             # one short read (DEFERRED on SQLite: it never takes the write lock).
             async with store.reader() as session:
-                page = await event_page(
-                    session,
+                page = await session.run_sync(
+                    event_page,
                     store.customer_id,
                     task_id=task_id,
                     run_id=run_id,
                     after_id=cursor,
                     limit=MAX_PAGE_SIZE,
-                    up_to_id=await watermark.safe_id(session),
+                    up_to_id=await session.run_sync(watermark.safe_id),
                 )
         except Exception as exc:
             if not (isinstance(exc, DatabaseUnavailable) or database_unreachable(exc)):

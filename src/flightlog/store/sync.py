@@ -1,0 +1,238 @@
+"""The synchronous Store: the same facades as :class:`~flightlog.store.Store`, no ``async``.
+
+For scripts, notebooks, web frameworks without an event loop and worker
+threads (the reference systems' ``SessionLocal`` / ``initialize_sync()``
+style). Its facades are the async Store's, bound from the same service
+declarations (:mod:`flightlog.store.binding`); only the engine differs: a
+synchronous one on psycopg 3 or sqlite3, so a call costs no event loop.
+Every call is one transaction, as on the async Store, with the same errors
+and the same tenancy. The Store is safe to share between threads: each call
+takes its own pooled connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import ORMExecuteState, Session, lazyload, sessionmaker
+
+from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine, sync_session_factory
+from flightlog.db.presence import require_existing_database
+from flightlog.migrations.runner import Migrator
+from flightlog.services.customers import (
+    assert_can_write,
+    ensure_default_customer,
+    find_default_customer,
+)
+from flightlog.services.event_feed import TAKE_TRANSACTION_ID
+from flightlog.settings import Settings, get_settings
+from flightlog.store import facades, project_facades, review_facades, tenancy_facades
+from flightlog.store.binding import UnitKind
+from flightlog.store.state import StoreState
+from flightlog.store.translation import Progress, database_errors_as_domain_errors
+
+
+def _sync_sessions(engine: Engine, connection: Connection | None) -> sessionmaker[Session]:
+    if connection is None:
+        return sync_session_factory(engine)
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+class SyncStore(StoreState):
+    """A synchronous connection pool plus the tenant it acts for.
+
+    Example::
+
+        with flightlog.open_store_sync("sqlite:///./flightlog.db") as store:
+            task = store.tasks.create(title="Build a todo app")
+            run = store.runs.start(task.id)
+    """
+
+    is_async = False
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        customer_id: uuid.UUID,
+        *,
+        connection: Connection | None = None,
+    ) -> None:
+        """Normally built by :func:`open_store_sync`; ``connection`` as for the async Store."""
+        super().__init__(settings, customer_id, engine.url)
+        self.engine = engine
+        self.connection = connection
+        self._sessions = _sync_sessions(engine, connection)
+        self.tasks: facades.Tasks[SyncStore] = facades.Tasks(self)
+        self.runs: facades.Runs[SyncStore] = facades.Runs(self)
+        self.agent_runs: facades.AgentRuns[SyncStore] = facades.AgentRuns(self)
+        self.events: facades.Events[SyncStore] = facades.Events(self)
+        self.metrics: facades.Metrics[SyncStore] = facades.Metrics(self)
+        self.artifacts: facades.Artifacts[SyncStore] = facades.Artifacts(self)
+        self.claims: facades.Claims[SyncStore] = facades.Claims(self)
+        self.customers: tenancy_facades.Customers[SyncStore] = tenancy_facades.Customers(self)
+        self.api_keys: tenancy_facades.ApiKeys[SyncStore] = tenancy_facades.ApiKeys(self)
+        self.agents: tenancy_facades.Agents[SyncStore] = tenancy_facades.Agents(self)
+        self.projects: project_facades.Projects[SyncStore] = project_facades.Projects(self)
+        self.project_contexts: project_facades.ProjectContexts[SyncStore] = (
+            project_facades.ProjectContexts(self)
+        )
+        self.templates: project_facades.Templates[SyncStore] = project_facades.Templates(self)
+        self.modifications: project_facades.Modifications[SyncStore] = (
+            project_facades.Modifications(self)
+        )
+        self.recommendations: review_facades.Recommendations[SyncStore] = (
+            review_facades.Recommendations(self)
+        )
+        self.optimizations: review_facades.Optimizations[SyncStore] = review_facades.Optimizations(
+            self
+        )
+        self.pull_requests: review_facades.PullRequests[SyncStore] = review_facades.PullRequests(
+            self
+        )
+        self.search: review_facades.Search[SyncStore] = review_facades.Search(self)
+        self.views: review_facades.Views[SyncStore] = review_facades.Views(self)
+
+    def unit_of_work(self, kind: UnitKind) -> AbstractContextManager[Session]:
+        """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""
+        if kind == "write":
+            return self.transaction()
+        if kind == "read":
+            return self.reader()
+        return self.operator_transaction()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction for the Store's customer: committed on success, else rolled back.
+
+        Compose several services atomically in it, as with the async Store::
+
+            with store.transaction() as session:
+                task = services.tasks.create_task(session, store.customer_id, title="x")
+        """
+        progress = Progress()
+        with (
+            database_errors_as_domain_errors(progress),
+            self._sessions() as session,
+            session.begin(),
+        ):
+            assert_can_write(session, self.customer_id)
+            if session.get_bind().dialect.name == "postgresql":
+                # See Store.transaction: live readers of the event log need it first.
+                session.execute(TAKE_TRANSACTION_ID)
+            yield session
+            progress.committing = True
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only session; on SQLite it does not take the write lock."""
+        with database_errors_as_domain_errors(), self._sessions() as session:
+            session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+            yield session
+
+    @contextmanager
+    def operator_transaction(self) -> Iterator[Session]:
+        """A write transaction that skips the tenant write guard (see the async Store's)."""
+        progress = Progress()
+        with (
+            database_errors_as_domain_errors(progress),
+            self._sessions() as session,
+            session.begin(),
+        ):
+            yield session
+            progress.committing = True
+
+    def session(self) -> Session:
+        """A plain SQLAlchemy ``Session`` for querying the models yourself.
+
+        For code in the style of ``db = SessionLocal(); db.query(Task)…``: it
+        is yours to commit, roll back and close (``with store.session() as db:``
+        closes it). Unlike the Store's own sessions, relationships load on
+        access here (``task.events``, ``run.agent_runs``), because a synchronous
+        session can load lazily without surprising anyone. It sees every
+        customer's rows: filter by ``store.customer_id`` where that matters.
+        """
+        session = self._sessions()
+        event.listen(session, "do_orm_execute", _load_relationships_lazily)
+        return session
+
+    def close(self) -> None:
+        """Close the pool's connections (only those the Store opened itself)."""
+        if self.connection is None:
+            self.engine.dispose()
+
+    def __enter__(self) -> SyncStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _load_relationships_lazily(state: ORMExecuteState) -> None:
+    """Every ORM SELECT of a user session loads relationships on access.
+
+    The models declare ``lazy="raise_on_sql"`` so that async code, where a
+    lazy load cannot run, says so instead of failing deep in a driver; a
+    synchronous session has no such problem, so the option is lifted here,
+    for the statement's entities and those its lazy loads bring in.
+    """
+    if state.is_select and not state.is_column_load:
+        state.statement = state.statement.options(lazyload("*"))
+
+
+def _default_customer(engine: Engine) -> uuid.UUID:
+    """Read it first: only the very first open of a database writes (SQLite's write lock)."""
+    sessions = sync_session_factory(engine)
+    with sessions() as session:
+        session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+        found = find_default_customer(session)
+    if found is not None:
+        return found
+    with sessions() as session, session.begin():
+        return ensure_default_customer(session)
+
+
+def open_store_sync(
+    url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    customer_id: uuid.UUID | None = None,
+    upgrade: bool = True,
+) -> SyncStore:
+    """Open Flightlog on ``url`` synchronously (default: settings), upgrading unless told not to.
+
+    The synchronous twin of :func:`flightlog.open_store`; close the Store when
+    done, or use it as a context manager::
+
+        with open_store_sync("sqlite:///./flightlog.db") as store:
+            task = store.tasks.create(title="Build a todo app")
+    """
+    settings = settings or get_settings(database_url=url)
+    if url is not None:
+        settings = settings.model_copy(update={"database_url": url})
+    database = settings.database
+    migrator = Migrator(settings, database)
+    if upgrade:
+        migrator.ensure_head()
+    else:
+        require_existing_database(database)  # never create a SQLite file it was not asked to
+        migrator.require_head()
+    engine = create_sync_engine(settings, url=database)
+    try:
+        if customer_id is None:
+            customer_id = _default_customer(engine)
+        return SyncStore(engine, settings, customer_id)
+    except BaseException:
+        engine.dispose()
+        raise
