@@ -113,15 +113,19 @@ class _AssertRecorder(ast.NodeTransformer):
         return [ast.copy_location(record, node), node]
 
 
-def _is_main_call(statement: ast.stmt) -> bool:
-    """``asyncio.run(main(<string literal>))``."""
+def _main_call(statement: ast.stmt, *, is_async: bool) -> ast.Call | None:
+    """``main(<string literal>)`` in ``asyncio.run(main(…))`` (async main) or alone (sync main)."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
-        return False
-    run = statement.value
-    if ast.unparse(run.func) != "asyncio.run" or len(run.args) != 1 or run.keywords:
-        return False
-    inner = run.args[0]
-    return (
+        return None
+    inner = statement.value
+    if is_async:
+        run = statement.value
+        if ast.unparse(run.func) != "asyncio.run" or len(run.args) != 1 or run.keywords:
+            return None
+        if not isinstance(run.args[0], ast.Call):
+            return None
+        inner = run.args[0]
+    found = (
         isinstance(inner, ast.Call)
         and ast.unparse(inner.func) == "main"
         and len(inner.args) == 1
@@ -129,6 +133,7 @@ def _is_main_call(statement: ast.stmt) -> bool:
         and isinstance(inner.args[0], ast.Constant)
         and isinstance(inner.args[0].value, str)
     )
+    return inner if found else None
 
 
 def prepare(block: Block, url: str) -> Program:
@@ -136,18 +141,20 @@ def prepare(block: Block, url: str) -> Program:
     tree = ast.parse(block.source, filename=str(DOC))
     ast.increment_lineno(tree, block.line - 1)
     mains = [
-        node for node in tree.body if isinstance(node, ast.AsyncFunctionDef) and node.name == "main"
+        node
+        for node in tree.body
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name == "main"
     ]
-    assert len(mains) == 1, f"{block.id}: define exactly one `async def main(url: str) -> None`"
+    assert len(mains) == 1, f"{block.id}: define exactly one `[async] def main(url: str) -> None`"
     assert [a.arg for a in mains[0].args.args] == ["url"], f"{block.id}: main takes `url`"
-    calls = [node for node in tree.body if isinstance(node, ast.Expr) and _is_main_call(node)]
-    ending = f'{block.id}: the block must end with asyncio.run(main("<database url>"))'
-    assert len(calls) == 1, ending
-    assert tree.body[-1] is calls[0], ending
-    run = calls[0].value
-    assert isinstance(run, ast.Call)
-    main_call = run.args[0]
-    assert isinstance(main_call, ast.Call)
+    is_async = isinstance(mains[0], ast.AsyncFunctionDef)
+    ending = (
+        f'{block.id}: the block must end with asyncio.run(main("<database url>"))'
+        if is_async
+        else f'{block.id}: the block must end with main("<database url>")'
+    )
+    main_call = _main_call(tree.body[-1], is_async=is_async)
+    assert main_call is not None, ending
     main_call.args[0] = ast.copy_location(ast.Constant(url), main_call.args[0])
 
     recorder = _AssertRecorder()
