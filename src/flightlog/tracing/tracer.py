@@ -10,6 +10,8 @@ at most ``config.exit_timeout`` seconds per tracer for delivery.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures.thread  # noqa: F401  # its exit hook must be registered before ours
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +33,8 @@ from flightlog.tracing.worker import Worker
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+log = logging.getLogger("flightlog.tracing")
 
 _open_tracers: set[Tracer] = set()
 _open_lock = threading.Lock()
@@ -171,7 +175,15 @@ class Tracer:
         with _open_lock:
             _open_tracers.discard(self)
         self._worker.stop(timeout)
-        return not self._worker.alive and self._buffer.stats().pending == 0
+        pending = self._buffer.stats().pending
+        if pending:
+            log.warning(
+                "Flightlog tracing closed with %d records not delivered (Flightlog unreachable "
+                "for the last %s s; see tracer.stats)",
+                pending,
+                timeout,
+            )
+        return not self._worker.alive and pending == 0
 
     def __enter__(self) -> Tracer:
         return self
@@ -185,10 +197,29 @@ class Tracer:
         self.close()
 
 
-@atexit.register
 def _close_at_exit() -> None:
     """Give every open tracer ``exit_timeout`` seconds to deliver what it holds."""
     with _open_lock:
         tracers = list(_open_tracers)
     for tracer in tracers:
         tracer.close(tracer.config.exit_timeout)
+
+
+def _register_exit_hook() -> None:
+    """Close tracers at exit while the worker can still use thread pools.
+
+    A plain ``atexit`` hook runs after ``concurrent.futures`` has shut its
+    executors down, and opening a Store needs one (``asyncio.to_thread``), so
+    a short program would exit before its tracer ever opened the database.
+    ``threading``'s own exit hooks run earlier, newest first; this one is
+    registered after ``concurrent.futures.thread`` (imported above) registered
+    its own, so it runs before it. ``atexit`` is the fallback.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if callable(register):
+        register(_close_at_exit)
+    else:
+        atexit.register(_close_at_exit)
+
+
+_register_exit_hook()

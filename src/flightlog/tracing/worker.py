@@ -29,6 +29,9 @@ from flightlog.tracing.retry import Failed, Retrier
 
 log = logging.getLogger("flightlog.tracing")
 
+#: How long ``stop(timeout)`` waits past its deadline for the backend to close.
+CLOSING_GRACE_SECONDS = 1.0
+
 
 def _can_open_later(error: BaseException) -> bool:
     """Opening is retried for anything but a configuration Flightlog cannot use at all."""
@@ -58,7 +61,7 @@ class Worker:
     def stop(self, timeout: float | None) -> bool:
         """Close the buffer, deliver what it holds, give up failing sends after ``timeout``.
 
-        Returns whether the thread ended within ``timeout`` seconds.
+        Returns whether the thread ended (within ``timeout`` and a second's grace).
         """
         if timeout is not None:
             self._deadline = time.monotonic() + timeout
@@ -67,7 +70,8 @@ class Worker:
         self._buffer.close()
         if threading.current_thread() is self._thread:
             return False
-        self._thread.join(timeout)
+        # Past the deadline the worker gives up, then closes the backend: a moment more.
+        self._thread.join(None if timeout is None else timeout + CLOSING_GRACE_SECONDS)
         return not self._thread.is_alive()
 
     # --- Any thread ----------------------------------------------------------------------------
@@ -95,13 +99,6 @@ class Worker:
         finally:
             self._loop = None
             self._buffer.wake_waiters()
-            pending = self._buffer.stats().pending
-            if pending:
-                log.warning(
-                    "Flightlog tracing stopped with %d records not delivered "
-                    "(Flightlog unreachable until the end; see tracer.stats)",
-                    pending,
-                )
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
