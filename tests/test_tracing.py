@@ -386,3 +386,22 @@ def test_module_level_default_tracer(where: Target) -> None:
     assert fl.flush(TIMEOUT)
     assert fl.shutdown(TIMEOUT)
     assert [e.content for e in where.rows().events(run.id.get(), "LOG")] == ["yes"]
+
+
+def test_a_refused_record_is_counted_and_the_rest_of_its_batch_arrives(where: Target) -> None:
+    tracer = where.tracer()
+    too_big = "x" * (1_048_576 + 1)  # past the default FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES
+    with tracer.run(title="Refusals") as run, run.agent("Sloppy") as step:
+        for i in range(20):
+            assert run.event("log", content=f"ok {i}")
+            if i == 7:
+                assert run.event("log", content=too_big)  # refused by Flightlog, in its batch
+        assert run.event("no_such_type", content="?")  # refused when the worker validates it
+        assert not step.usage(prompt_tokens=-1)  # refused on the spot
+        assert not run.metric("ratio", float("nan"))
+    assert tracer.flush(TIMEOUT), tracer.stats
+    stats = tracer.stats
+    assert (stats.refused, stats.pending, stats.dropped) == (4, 0, 0)
+    rows = where.rows()
+    assert [e.content for e in rows.events(run.id.get(), "LOG")] == [f"ok {i}" for i in range(20)]
+    assert rows.run(run.id.get()).status is RunStatus.COMPLETED
