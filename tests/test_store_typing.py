@@ -170,3 +170,13 @@ def test_the_sync_store_shows_the_same_signatures_without_coroutines() -> None:
     assert 'Argument "max_rounds"' in errors[0]
     assert 'Unexpected keyword argument "status"' in errors[1]
     assert "Too few arguments" in errors[2]
+
+
+def test_one_scenario_type_checks_against_every_face() -> None:
+    """The four-face scenario is typed against ``Flightlog`` / ``AsyncFlightlog``, unions of
+    the Stores and the clients: mypy checks every call against each face."""
+    scenario = Path(__file__).parent / "test_four_faces.py"
+    out, err, _status = api.run(
+        ["--strict", "--no-error-summary", "--hide-error-context", str(scenario)]
+    )
+    assert [line for line in out.splitlines() if f"{scenario.name}:" in line] == [], out + err

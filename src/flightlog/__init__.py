@@ -26,6 +26,7 @@ from flightlog.errors import (
     PermissionDenied,
     ValidationError,
 )
+from flightlog.faces import AsyncFlightlog, Flightlog
 from flightlog.services.blobs import ArtifactIntegrityError
 from flightlog.services.events import NewEvent
 from flightlog.services.metrics import NewMetric
@@ -38,11 +39,13 @@ __all__ = [
     "AgentType",
     "ArtifactIntegrityError",
     "ArtifactType",
+    "AsyncFlightlog",
     "ConfigurationError",
     "Conflict",
     "DatabaseUnavailable",
     "EventSeverity",
     "EventType",
+    "Flightlog",
     "FlightlogError",
     "InvalidTransition",
     "MetricType",
