@@ -145,7 +145,10 @@ BackendOpener = Callable[[], AbstractAsyncContextManager[Backend]]
 
 def is_transient(error: BaseException) -> bool:
     """Worth retrying: Flightlog (or its database) could not serve, not "this is wrong"."""
-    if isinstance(error, DatabaseUnavailable | httpx.TransportError | OSError | TimeoutError):
+    # Not every OSError: a blob directory that cannot be written is no outage to wait out.
+    if isinstance(
+        error, DatabaseUnavailable | httpx.TransportError | ConnectionError | TimeoutError
+    ):
         return True
     status = error.details.get("http_status") if isinstance(error, FlightlogError) else None
     return isinstance(status, int) and (status >= 500 or status in (408, 429))

@@ -51,7 +51,7 @@ def configure(
     with _lock:
         previous, _default = _default, tracer
     if previous is not None:
-        previous.close()
+        previous.close(previous.config.exit_timeout)
     return tracer
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from contextlib import AsyncExitStack
 
-from flightlog.errors import ConfigurationError
+from flightlog.errors import ConfigurationError, MigrationError
 from flightlog.tracing.backend import Backend, BackendOpener
 from flightlog.tracing.buffer import Buffer, Queued
 from flightlog.tracing.config import TracerConfig
@@ -34,8 +34,8 @@ CLOSING_GRACE_SECONDS = 1.0
 
 
 def _can_open_later(error: BaseException) -> bool:
-    """Opening is retried for anything but a configuration Flightlog cannot use at all."""
-    return not isinstance(error, ConfigurationError)
+    """Opening is retried unless the settings or the schema are unusable as they are."""
+    return not isinstance(error, ConfigurationError | MigrationError)
 
 
 class Worker:
