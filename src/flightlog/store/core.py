@@ -19,7 +19,6 @@ from flightlog.services.customers import (
 )
 from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
-from flightlog.store import facades, project_facades, review_facades, tenancy_facades
 from flightlog.store.binding import UnitKind
 from flightlog.store.state import StoreState
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
@@ -62,31 +61,6 @@ class Store(StoreState):
         self.engine = engine
         self.connection = connection
         self._sessions = session_factory(engine, connection)
-        self.tasks: facades.Tasks[Store] = facades.Tasks(self)
-        self.runs: facades.Runs[Store] = facades.Runs(self)
-        self.agent_runs: facades.AgentRuns[Store] = facades.AgentRuns(self)
-        self.events: facades.Events[Store] = facades.Events(self)
-        self.metrics: facades.Metrics[Store] = facades.Metrics(self)
-        self.artifacts: facades.Artifacts[Store] = facades.Artifacts(self)
-        self.claims: facades.Claims[Store] = facades.Claims(self)
-        self.customers: tenancy_facades.Customers[Store] = tenancy_facades.Customers(self)
-        self.api_keys: tenancy_facades.ApiKeys[Store] = tenancy_facades.ApiKeys(self)
-        self.agents: tenancy_facades.Agents[Store] = tenancy_facades.Agents(self)
-        self.projects: project_facades.Projects[Store] = project_facades.Projects(self)
-        self.project_contexts: project_facades.ProjectContexts[Store] = (
-            project_facades.ProjectContexts(self)
-        )
-        self.templates: project_facades.Templates[Store] = project_facades.Templates(self)
-        self.modifications: project_facades.Modifications[Store] = project_facades.Modifications(
-            self
-        )
-        self.recommendations: review_facades.Recommendations[Store] = (
-            review_facades.Recommendations(self)
-        )
-        self.optimizations: review_facades.Optimizations[Store] = review_facades.Optimizations(self)
-        self.pull_requests: review_facades.PullRequests[Store] = review_facades.PullRequests(self)
-        self.search: review_facades.Search[Store] = review_facades.Search(self)
-        self.views: review_facades.Views[Store] = review_facades.Views(self)
 
     def unit_of_work(self, kind: UnitKind) -> AbstractAsyncContextManager[AsyncSession]:
         """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""

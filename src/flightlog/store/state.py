@@ -1,20 +1,26 @@
-"""What the async and the synchronous Store have in common, for the bindings.
+"""What the async and the synchronous Store have in common: the facades, and what bindings use.
 
 A binding needs four things from either Store: the customer it acts for, its
 settings and blob policy (for ``using`` and ``store_defaults``), whether its
 face is async, and a unit of work of a given kind. Each Store class supplies
-the unit of work for its own kind of session.
+the unit of work for its own kind of session. The facades are declared here
+once, typed by the Store they belong to (``Tasks[Store]``, ``Tasks[SyncStore]``).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Self
 
 from sqlalchemy import URL
 
 from flightlog.db.urls import DatabaseUrl
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.settings import Settings
+from flightlog.store import facades
+from flightlog.store import project_facades as projects
+from flightlog.store import review_facades as reviews
+from flightlog.store import tenancy_facades as tenancy
 
 
 class StoreState:
@@ -23,7 +29,7 @@ class StoreState:
     #: True for the async Store, whose bound calls are coroutines.
     is_async: bool
 
-    def __init__(self, settings: Settings, customer_id: uuid.UUID, url: str | URL) -> None:
+    def __init__(self: Self, settings: Settings, customer_id: uuid.UUID, url: str | URL) -> None:
         self.settings = settings
         self.customer_id = customer_id
         self.blob_policy = BlobPolicy(
@@ -31,3 +37,22 @@ class StoreState:
             blob_dir=settings.resolved_blob_dir(DatabaseUrl.parse(url)),
             inline_max_bytes=settings.inline_artifact_max_bytes,
         )
+        self.tasks: facades.Tasks[Self] = facades.Tasks(self)
+        self.runs: facades.Runs[Self] = facades.Runs(self)
+        self.agent_runs: facades.AgentRuns[Self] = facades.AgentRuns(self)
+        self.events: facades.Events[Self] = facades.Events(self)
+        self.metrics: facades.Metrics[Self] = facades.Metrics(self)
+        self.artifacts: facades.Artifacts[Self] = facades.Artifacts(self)
+        self.claims: facades.Claims[Self] = facades.Claims(self)
+        self.customers: tenancy.Customers[Self] = tenancy.Customers(self)
+        self.api_keys: tenancy.ApiKeys[Self] = tenancy.ApiKeys(self)
+        self.agents: tenancy.Agents[Self] = tenancy.Agents(self)
+        self.projects: projects.Projects[Self] = projects.Projects(self)
+        self.project_contexts: projects.ProjectContexts[Self] = projects.ProjectContexts(self)
+        self.templates: projects.Templates[Self] = projects.Templates(self)
+        self.modifications: projects.Modifications[Self] = projects.Modifications(self)
+        self.recommendations: reviews.Recommendations[Self] = reviews.Recommendations(self)
+        self.optimizations: reviews.Optimizations[Self] = reviews.Optimizations(self)
+        self.pull_requests: reviews.PullRequests[Self] = reviews.PullRequests(self)
+        self.search: reviews.Search[Self] = reviews.Search(self)
+        self.views: reviews.Views[Self] = reviews.Views(self)

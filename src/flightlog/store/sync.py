@@ -30,7 +30,6 @@ from flightlog.services.customers import (
 )
 from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
-from flightlog.store import facades, project_facades, review_facades, tenancy_facades
 from flightlog.store.binding import UnitKind
 from flightlog.store.state import StoreState
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
@@ -69,35 +68,6 @@ class SyncStore(StoreState):
         self.engine = engine
         self.connection = connection
         self._sessions = _sync_sessions(engine, connection)
-        self.tasks: facades.Tasks[SyncStore] = facades.Tasks(self)
-        self.runs: facades.Runs[SyncStore] = facades.Runs(self)
-        self.agent_runs: facades.AgentRuns[SyncStore] = facades.AgentRuns(self)
-        self.events: facades.Events[SyncStore] = facades.Events(self)
-        self.metrics: facades.Metrics[SyncStore] = facades.Metrics(self)
-        self.artifacts: facades.Artifacts[SyncStore] = facades.Artifacts(self)
-        self.claims: facades.Claims[SyncStore] = facades.Claims(self)
-        self.customers: tenancy_facades.Customers[SyncStore] = tenancy_facades.Customers(self)
-        self.api_keys: tenancy_facades.ApiKeys[SyncStore] = tenancy_facades.ApiKeys(self)
-        self.agents: tenancy_facades.Agents[SyncStore] = tenancy_facades.Agents(self)
-        self.projects: project_facades.Projects[SyncStore] = project_facades.Projects(self)
-        self.project_contexts: project_facades.ProjectContexts[SyncStore] = (
-            project_facades.ProjectContexts(self)
-        )
-        self.templates: project_facades.Templates[SyncStore] = project_facades.Templates(self)
-        self.modifications: project_facades.Modifications[SyncStore] = (
-            project_facades.Modifications(self)
-        )
-        self.recommendations: review_facades.Recommendations[SyncStore] = (
-            review_facades.Recommendations(self)
-        )
-        self.optimizations: review_facades.Optimizations[SyncStore] = review_facades.Optimizations(
-            self
-        )
-        self.pull_requests: review_facades.PullRequests[SyncStore] = review_facades.PullRequests(
-            self
-        )
-        self.search: review_facades.Search[SyncStore] = review_facades.Search(self)
-        self.views: review_facades.Views[SyncStore] = review_facades.Views(self)
 
     def unit_of_work(self, kind: UnitKind) -> AbstractContextManager[Session]:
         """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""
