@@ -127,12 +127,18 @@ def test_past_the_bound_new_records_are_dropped_and_counted(
     key = own_databases.server(dialect)[1]
     port = free_port()
     config = TracerConfig(
-        max_buffered=100, flush_interval=0.05, retry_initial_delay=0.05, retry_max_delay=0.2
+        max_buffered=100,
+        max_buffered_bytes=1000,
+        flush_interval=0.05,
+        retry_initial_delay=0.05,
+        retry_max_delay=0.2,
     )
     tracer = Tracer.remote(f"http://127.0.0.1:{port}", api_key=key, config=config)
     served: Served | None = None
     try:
         with tracer.run(title="Outage from the start") as run:
+            assert run.artifact("kept.bin", b"k" * 600)
+            assert not run.artifact("too-much.bin", b"d" * 600)  # past max_buffered_bytes
             with run.agent("Busy") as busy:
                 accepted = [run.event("log", content=f"#{i}") for i in range(150)]
                 busy.usage(prompt_tokens=7)  # usage is a lifecycle record: kept
@@ -142,15 +148,17 @@ def test_past_the_bound_new_records_are_dropped_and_counted(
                 with step:
                     pass
             assert not run.event("log", content="step99's event")
-        assert accepted == [True] * 100 + [False] * 50
-        assert tracer.stats.dropped == 50 + 1 + 2 + 1  # events, the metric, steps, event
+        assert accepted == [True] * 99 + [False] * 51  # the artifact holds one place
+        # The artifact, events, the metric, two step starts, the last event.
+        assert tracer.stats.dropped == 1 + 51 + 1 + 2 + 1
         assert tracer.stats.sent == 0
         served = Served(url, tmp_path / "serve.log", port=port)  # Flightlog comes up
         assert tracer.flush(TIMEOUT), tracer.stats
         stored = Rows(own_databases.engine(dialect))
         run_id = run.id.get()
         assert stored.run(run_id).status is RunStatus.COMPLETED
-        assert [e.content for e in stored.events(run_id, "LOG")] == [f"#{i}" for i in range(100)]
+        assert [e.content for e in stored.events(run_id, "LOG")] == [f"#{i}" for i in range(99)]
+        assert [a.name for a in stored.artifacts(run_id)] == ["kept.bin"]
         names = by_name(stored.agent_runs(run_id))
         assert len(names) == 99  # Busy and step0 … step97
         assert names["Busy"].tokens_in == 7
