@@ -1,10 +1,14 @@
-"""A client for the HTTP API, for agents and workers that run elsewhere.
+"""Clients of the HTTP API, for agents and workers that run elsewhere.
 
-It speaks JSON over httpx and raises the same error classes as the Python
-API (``NotFound``, ``ValidationError``, ``InvalidTransition``...), so code
-written against a local Store can move to a remote server with few changes.
+``AsyncClient`` (asyncio) and ``Client`` (plain code) are organised like the
+Store (``client.tasks.create(...)``), take the same typed parameters, answer
+the API's models (:mod:`flightlog.schemas`) and raise the same error classes
+(``NotFound``, ``ValidationError``, ``InvalidTransition``...), so code written
+against a local Store moves to a remote server with few changes. A server
+that cannot be reached is :class:`~flightlog.errors.ServerUnreachable`.
 """
 
-from flightlog.client.http import Client, RemoteClaim
+from flightlog.client.clients import AsyncClient, Client
+from flightlog.errors import PayloadTooLarge, ServerUnreachable, Unauthenticated
 
-__all__ = ["Client", "RemoteClaim"]
+__all__ = ["AsyncClient", "Client", "PayloadTooLarge", "ServerUnreachable", "Unauthenticated"]

@@ -1,0 +1,382 @@
+"""Service functions declared as HTTP calls: one declaration, an async and a sync face.
+
+A route of the API is declared once, in a facade class of the client::
+
+    class Tasks(Facade[M]):
+        create = bind("POST", "/tasks", tasks.create_task, TaskOut)
+
+The service function gives the parameters (its signature without the session
+and the customer, exactly as the Store's ``store.tasks.create`` has them) and
+``TaskOut`` the return type. ``Route.__get__`` is overloaded on the facade's
+mode, so mypy sees ``client.tasks.create`` as a coroutine function on the
+``AsyncClient`` and as a plain function on the ``Client``.
+
+A call does no I/O itself: it builds an :data:`Exchange`, a generator that
+yields each :class:`Request` and is sent back its answer, read. The facade's
+runner (:mod:`flightlog.client.transport`) sends them with httpx, awaiting or
+not, so one declaration serves both faces (and a call of two requests, like
+``events.append``, is written once too).
+
+Encoding: parameters named in the path fill it; a GET sends the others as
+query parameters (``None`` left out, a list repeated), every other method as
+a JSON body. Arguments the caller left at ``UNSET``, or at a default of
+``None``, are not sent (the server's default is the same, and some bodies take
+no null), while the service's other defaults are, so the server acts on the
+Store's defaults.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import re
+import uuid
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypeVar,
+    cast,
+    overload,
+)
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
+
+from flightlog.schemas.events import EventOut
+from flightlog.services._common import UNSET
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from flightlog.client.transport import Runner
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+#: Any service: session and customer first, positional-only; sync or async, whatever it returns.
+Service = Callable[Concatenate[Any, uuid.UUID, P], object]
+#: The requests of one call, each sent back its answer; it returns the call's result.
+Exchange = Generator["Request[Any]", Any, R]
+#: The answer of a route that answers ``204 No Content``.
+NO_CONTENT = type(None)
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+class Async:
+    """The mode of a facade whose calls are coroutines (:class:`~flightlog.client.AsyncClient`)."""
+
+
+class Sync:
+    """The mode of a facade whose calls return their result (:class:`~flightlog.client.Client`)."""
+
+
+M = TypeVar("M", bound=Async | Sync)
+
+
+class Facade(Generic[M]):
+    """One aggregate's face of a client: ``client.tasks``, ``client.runs``, …"""
+
+    def __init__(self, runner: Runner[M]) -> None:
+        self._runner = runner
+
+
+class Reply(Generic[R]):
+    """An answer read as ``model`` and then narrowed: a one-field envelope becomes its value."""
+
+    def __init__(self, model: type[T], pick: Callable[[T], R]) -> None:
+        self.model: Any = model
+        self.pick: Callable[[Any], R] = pick
+
+
+@dataclass(frozen=True)
+class Request(Generic[R]):
+    """One HTTP request of a call and how to read its answer (errors are the runner's)."""
+
+    method: Method
+    path: str
+    read: Callable[[httpx.Response], R]
+    params: tuple[tuple[str, str], ...] = ()
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Statuses besides 2xx whose body is an answer to read, not an error (health's 503).
+    answers: frozenset[int] = frozenset()
+
+
+def reader(returns: type[R] | Reply[R]) -> Callable[[httpx.Response], R]:
+    """How to read an answer: nothing (204), the raw bytes, or JSON validated as ``returns``."""
+    if isinstance(returns, Reply):
+        read_model = reader(returns.model)
+        pick = returns.pick
+        return lambda response: pick(read_model(response))
+    if returns is NO_CONTENT:
+        return lambda _response: cast(R, None)
+    if returns is bytes:
+        return lambda response: cast(R, response.content)
+
+    @functools.cache
+    def adapter() -> TypeAdapter[R]:
+        return TypeAdapter(returns)  # built on first use: 90 adapters would slow the import
+
+    # by_name: the response models read ORM rows through aliases (``metadata_``).
+    return lambda response: adapter().validate_json(response.content, by_alias=True, by_name=True)
+
+
+def fill(path: str, **ids: object) -> str:
+    """``path`` with each ``{name}`` replaced, quoted whole (an artifact name may hold ``/``)."""
+    return _PATH_PARAMETER.sub(lambda match: quote(str(ids[match.group(1)]), safe=""), path)
+
+
+def _plain(value: object) -> object:
+    """Iterables as lists (a generator of ids too), models and the rest left to pydantic."""
+    if isinstance(value, BaseModel | str | bytes | Mapping):
+        return value
+    if isinstance(value, Iterable):
+        return list(value)
+    return value
+
+
+def _jsonable(values: Mapping[str, object]) -> Any:
+    return to_jsonable_python({name: _plain(value) for name, value in values.items()})
+
+
+def query(values: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    """Query parameters: ``None`` left out, a list repeated, booleans as ``true``/``false``."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in _jsonable(values).items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                pairs.append((name, json.dumps(item) if isinstance(item, bool) else str(item)))
+    return tuple(pairs)
+
+
+def json_body(values: Mapping[str, object]) -> bytes | None:
+    """The JSON body of ``values`` (UUIDs, times, enums, decimals, models); none when empty."""
+    return json.dumps(_jsonable(values)).encode() if values else None
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def call(request: Request[R]) -> Exchange[R]:
+    """The exchange of one request: its answer, read."""
+    answer: R = yield request
+    return answer
+
+
+def send(
+    method: Method,
+    path: str,
+    returns: type[R] | Reply[R],
+    *,
+    params: Mapping[str, object] | None = None,
+    body: Mapping[str, object] | None = None,
+) -> Exchange[R]:
+    """One request of a written-out call: ``params`` in the query, ``body`` as JSON (both
+    without the ``None`` values: the server's default is the same)."""
+    content = None
+    if body is not None:
+        content = json_body({name: value for name, value in body.items() if value is not None})
+    return call(
+        Request(
+            method,
+            path,
+            reader(returns),
+            params=query(params or {}),
+            content=content,
+            headers=_JSON if content is not None else {},
+        )
+    )
+
+
+class Route(Generic[P, R]):
+    """A facade method: ``build(*args, **kwargs)`` makes the exchange, the facade's runner runs it.
+
+    ``method`` and ``path`` say which route of the API it covers (the coverage test reads
+    them); ``primary`` is False for a convenience over a route another method covers.
+    ``service`` is the declaration it was bound from, ``why`` the reason it is written out.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        path: str,
+        build: Callable[P, Exchange[R]],
+        *,
+        primary: bool = True,
+        service: Callable[..., object] | None = None,
+        why: str | None = None,
+    ) -> None:
+        self.method, self.path, self.build = method, path, build
+        self.primary, self.service, self.why = primary, service, why
+        self.name = build.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, facade: None, owner: type) -> Route[P, R]: ...
+
+    @overload
+    def __get__(
+        self, facade: Facade[Async], owner: type
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __get__(self, facade: Facade[Sync], owner: type) -> Callable[P, R]: ...
+
+    def __get__(self, facade: Facade[Any] | None, owner: type) -> Any:
+        if facade is None:
+            return self
+        bound = facade._runner.bind(self.build)
+        # Not a data descriptor: the bound function, kept on the instance, is found directly
+        # from the next access on.
+        facade.__dict__[self.name] = bound
+        return bound
+
+
+def bind(
+    method: Method,
+    path: str,
+    service: Service[P],
+    returns: type[R] | Reply[R],
+    *,
+    rename: Mapping[str, str] | None = None,
+    fixed: Mapping[str, object] | None = None,
+) -> Route[P, R]:
+    """The route ``method path`` as a method with ``service``'s parameters, answering ``returns``.
+
+    ``rename`` maps a parameter to the name the route gives it (``query`` -> ``q``);
+    ``fixed`` adds body fields the call always sends, for a convenience over a route
+    (``runs.fail`` is ``/finish`` with ``status=FAILED``).
+    """
+    full = inspect.signature(service)
+    parameters = list(full.parameters.values())[2:]
+    signature = full.replace(parameters=parameters)
+    in_path = _PATH_PARAMETER.findall(path)
+    missing = set(in_path) - {p.name for p in parameters}
+    if missing:
+        raise TypeError(f"{service.__name__} has no parameter {sorted(missing)} for {path}")
+    names, extra, read = dict(rename or {}), dict(fixed or {}), reader(returns)
+
+    def build(*args: P.args, **kwargs: P.kwargs) -> Exchange[R]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = {
+            name: value
+            for name, value in bound.arguments.items()
+            if value is not UNSET and not (value is None and full.parameters[name].default is None)
+        }
+        target = fill(path, **{name: values.pop(name) for name in in_path})
+        sent = {names.get(name, name): value for name, value in values.items()} | extra
+        if method == "GET":
+            return call(Request(method, target, read, params=query(sent)))
+        content = json_body(sent)
+        headers = _JSON if content is not None else {}
+        return call(Request(method, target, read, content=content, headers=headers))
+
+    functools.update_wrapper(build, service)
+    build.__signature__ = signature  # type: ignore[attr-defined]
+    return Route(method, path, build, primary=fixed is None, service=service)
+
+
+def written_out(
+    method: Method, path: str, *, why: str, primary: bool = True
+) -> Callable[[Callable[P, Exchange[R]]], Route[P, R]]:
+    """A route written out by hand, for the reason ``why``: its parameters differ from a service's.
+
+    The decorated function is a ``staticmethod`` (it takes the call's parameters, no
+    ``self``) that returns the call's exchange, usually ``send(...)``; it serves both
+    faces like a bound route.
+    """
+
+    def declare(build: Callable[P, Exchange[R]]) -> Route[P, R]:
+        function = build.__func__ if isinstance(build, staticmethod) else build
+        return Route(method, path, function, primary=primary, why=why)
+
+    return declare
+
+
+class Stream(Generic[P]):
+    """A route answering server-sent events: an async generator on the ``AsyncClient``, a
+    generator on the ``Client`` (close it, or read it in ``contextlib.aclosing`` /
+    ``closing``, to end the connection); ``open`` says where to connect and resume."""
+
+    def __init__(self, path: str, open: Callable[P, EventFollower], *, why: str) -> None:
+        self.method: Method = "GET"
+        self.path, self.open, self.why = path, open, why
+        self.primary, self.service = True, None
+        self.name = open.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, facade: None, owner: type) -> Stream[P]: ...
+
+    @overload
+    def __get__(
+        self, facade: Facade[Async], owner: type
+    ) -> Callable[P, AsyncGenerator[EventOut]]: ...
+
+    @overload
+    def __get__(
+        self, facade: Facade[Sync], owner: type
+    ) -> Callable[P, Generator[EventOut, None, None]]: ...
+
+    def __get__(self, facade: Facade[Any] | None, owner: type) -> Any:
+        if facade is None:
+            return self
+        return facade._runner.follow(self.open)
+
+
+@dataclass
+class EventFollower:
+    """Where an event stream connects and resumes: the last event id seen, the server's retry.
+
+    It reads the stream line by line (``feed``); the runner reconnects with
+    ``Last-Event-ID`` after the server ends a stream (``timeout_seconds``) and, after
+    ``retry_seconds``, when the connection or the database fails, unless ``reconnect``
+    is False. Parsing is here, once; the runners only move the lines.
+    """
+
+    path: str
+    params: dict[str, object]
+    last_id: int
+    reconnect: bool
+    retry_seconds: float = 2.0
+    _data: list[str] = field(default_factory=list)
+    _id: str | None = None
+
+    def request(self) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+        """The query and headers of the next connection, resuming after the last event."""
+        return query(self.params), {"Last-Event-ID": str(self.last_id)}
+
+    def feed(self, line: str) -> EventOut | None:
+        """One line of the stream; an event once its message is complete."""
+        if line == "":
+            data, self._data = self._data, []
+            if not data:
+                return None
+            event = EventOut.model_validate_json("\n".join(data))
+            self.last_id = int(self._id) if self._id and self._id.isdigit() else event.id
+            return event
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "id":
+            self._id = value
+        elif name == "retry" and value.isdigit():
+            self.retry_seconds = int(value) / 1000
+        return None

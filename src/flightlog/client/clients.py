@@ -1,0 +1,136 @@
+"""``AsyncClient`` and ``Client``: one server and one API key, organised like the Store.
+
+Both have the same facades (``client.tasks``, ``client.runs``, …) built from
+the same declarations; only the runner differs, so a method is a coroutine
+function on the ``AsyncClient`` and a plain function on the ``Client``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from flightlog.client import reviews, work
+from flightlog.client.binding import (
+    Async,
+    Exchange,
+    Facade,
+    M,
+    Request,
+    Sync,
+    call,
+    reader,
+    written_out,
+)
+from flightlog.client.transport import AsyncRunner, Runner, SyncRunner
+from flightlog.schemas.health import Health
+
+#: Where the server mounts the API.
+API_PREFIX = "/api/v1"
+
+
+class _Faces(Facade[M]):
+    """The facades of a client, in either mode."""
+
+    def __init__(self, runner: Runner[M]) -> None:
+        super().__init__(runner)
+        self.tasks: work.Tasks[M] = work.Tasks(runner)
+        self.runs: work.Runs[M] = work.Runs(runner)
+        self.agent_runs: work.AgentRuns[M] = work.AgentRuns(runner)
+        self.events: work.Events[M] = work.Events(runner)
+        self.metrics: work.Metrics[M] = work.Metrics(runner)
+        self.artifacts: work.Artifacts[M] = work.Artifacts(runner)
+        self.claims: work.Claims[M] = work.Claims(runner)
+        self.agents: work.Agents[M] = work.Agents(runner)
+        self.projects: reviews.Projects[M] = reviews.Projects(runner)
+        self.project_contexts: reviews.ProjectContexts[M] = reviews.ProjectContexts(runner)
+        self.modifications: reviews.Modifications[M] = reviews.Modifications(runner)
+        self.templates: reviews.Templates[M] = reviews.Templates(runner)
+        self.recommendations: reviews.Recommendations[M] = reviews.Recommendations(runner)
+        self.optimizations: reviews.Optimizations[M] = reviews.Optimizations(runner)
+        self.pull_requests: reviews.PullRequests[M] = reviews.PullRequests(runner)
+        self.search: reviews.Search[M] = reviews.Search(runner)
+        self.views: reviews.Views[M] = reviews.Views(runner)
+
+    @written_out("GET", "/health", why="no Store twin: the server's own state")
+    @staticmethod
+    def health() -> Exchange[Health]:
+        """Whether the server's database answers: ``status`` "ok" or "unavailable"; needs no key."""
+        return call(Request("GET", "/health", reader(Health), answers=frozenset({503})))
+
+
+def _api(base_url: str) -> str:
+    return base_url.rstrip("/") + API_PREFIX
+
+
+def _key(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+class AsyncClient(_Faces[Async]):
+    """The HTTP API for asyncio code: ``async with AsyncClient(url, key) as fl:``.
+
+    ``await fl.tasks.create(title=...)`` takes the Store's parameters and answers
+    the API's models (``TaskOut``); errors are the Store's classes. ``transport``
+    routes the requests elsewhere, e.g. ``httpx.ASGITransport(app)`` to an app in
+    this process.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=_api(base_url), headers=_key(api_key), timeout=timeout, transport=transport
+        )
+        super().__init__(AsyncRunner(self._http))
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+class Client(_Faces[Sync]):
+    """The HTTP API for code without asyncio: ``with Client(url, key) as fl:``.
+
+    ``fl.tasks.create(title=...)`` takes the Store's parameters and answers the
+    API's models (``TaskOut``); errors are the Store's classes. Usable from
+    several threads at once (httpx's client is).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=_api(base_url), headers=_key(api_key), timeout=timeout, transport=transport
+        )
+        super().__init__(SyncRunner(self._http))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,276 @@
+"""The client's facades for projects and human review: projects, their iterations and
+modifications, templates, recommendations, optimizations, pull requests, search and views.
+
+Each ``bind(...)`` is one route declared by the service it calls (see
+:mod:`flightlog.client.binding`); the methods written out say why in ``why=``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flightlog.client.binding import (
+    NO_CONTENT,
+    Exchange,
+    Facade,
+    M,
+    bind,
+    fill,
+    send,
+    written_out,
+)
+from flightlog.enums import PullRequestStatus
+from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
+from flightlog.schemas.projects import ContextOut, ProjectOut, ProjectPageOut
+from flightlog.schemas.pull_requests import CheckOut, PullRequestOut
+from flightlog.schemas.recommendations import ApprovalOut, OptimizationOut, RecommendationOut
+from flightlog.schemas.tasks import SearchHit
+from flightlog.schemas.templates import ProjectFromTemplateOut, TemplateOut, TemplatePageOut
+from flightlog.services import (
+    modifications,
+    optimizations,
+    project_contexts,
+    projects,
+    pull_requests,
+    recommendations,
+    search,
+    templates,
+    views,
+)
+from flightlog.services.overview import Overview
+from flightlog.services.project_contexts import ContextComparison
+from flightlog.services.views import ActiveTask, PrValidationStatus, TaskExecutionSummary
+
+_PROJECT = "/projects/{project_id}"
+
+
+class Projects(Facade[M]):
+    """``client.projects``: create, get, update, list, delete."""
+
+    create = bind("POST", "/projects", projects.create_project, ProjectOut)
+    get = bind("GET", _PROJECT, projects.get_project, ProjectOut)
+    update = bind("PATCH", _PROJECT, projects.update_project, ProjectOut)
+    delete = bind("DELETE", _PROJECT, projects.delete_project, NO_CONTENT)
+    list = bind("GET", "/projects", projects.list_projects, ProjectPageOut)
+
+
+class ProjectContexts(Facade[M]):
+    """``client.project_contexts``: add an iteration, read one, list, compare two."""
+
+    add_iteration = bind("POST", f"{_PROJECT}/contexts", project_contexts.add_iteration, ContextOut)
+    get = bind(
+        "GET", f"{_PROJECT}/contexts/{{iteration}}", project_contexts.get_iteration, ContextOut
+    )
+    compare = bind(
+        "GET", f"{_PROJECT}/contexts/compare", project_contexts.compare, ContextComparison
+    )
+    list = bind("GET", f"{_PROJECT}/contexts", project_contexts.list_iterations, list[ContextOut])
+
+
+_MODIFICATION = "/modifications/{modification_id}"
+
+
+class Modifications(Facade[M]):
+    """``client.modifications``: request, get, list, decide (approve, reject), apply, fail."""
+
+    request = bind(
+        "POST", f"{_PROJECT}/modifications", modifications.request_modification, ModificationOut
+    )
+    get = bind("GET", _MODIFICATION, modifications.get_modification, ModificationOut)
+    decide = bind("POST", f"{_MODIFICATION}/decision", modifications.decide, ModificationOut)
+    approve = bind(
+        "POST",
+        f"{_MODIFICATION}/decision",
+        modifications.approve,
+        ModificationOut,
+        fixed={"approve": True},
+    )
+    reject = bind(
+        "POST",
+        f"{_MODIFICATION}/decision",
+        modifications.reject,
+        ModificationOut,
+        fixed={"approve": False},
+    )
+    apply = bind("POST", f"{_MODIFICATION}/applied", modifications.apply, ModificationOut)
+    fail = bind("POST", f"{_MODIFICATION}/failed", modifications.fail, ModificationOut)
+    list = bind(
+        "GET", f"{_PROJECT}/modifications", modifications.list_modifications, ModificationPageOut
+    )
+
+
+_TEMPLATE = "/templates/{template_id}"
+
+
+class Templates(Facade[M]):
+    """``client.templates``: create, get, update, list, delete, render, create a project."""
+
+    create = bind("POST", "/templates", templates.create_template, TemplateOut)
+    get = bind("GET", _TEMPLATE, templates.get_template, TemplateOut)
+    update = bind("PATCH", _TEMPLATE, templates.update_template, TemplateOut)
+    delete = bind("DELETE", _TEMPLATE, templates.delete_template, NO_CONTENT)
+    render = bind("POST", f"{_TEMPLATE}/render", templates.render, dict[str, str])
+    create_project = bind(
+        "POST",
+        f"{_TEMPLATE}/projects",
+        templates.create_project_from_template,
+        ProjectFromTemplateOut,
+    )
+    list = bind("GET", "/templates", templates.list_templates, TemplatePageOut)
+
+
+_RECOMMENDATION = "/recommendations/{recommendation_id}"
+_DECISION = f"{_RECOMMENDATION}/decision"
+
+
+class Recommendations(Facade[M]):
+    """``client.recommendations``: create, decide (approve/reject), get, list, approvals."""
+
+    create = bind(
+        "POST", "/recommendations", recommendations.create_recommendation, RecommendationOut
+    )
+    get = bind("GET", _RECOMMENDATION, recommendations.get_recommendation, RecommendationOut)
+    decide = bind("POST", _DECISION, recommendations.decide, ApprovalOut)
+    approve = bind(
+        "POST",
+        _DECISION,
+        recommendations.approve_recommendation,
+        ApprovalOut,
+        fixed={"approve": True},
+    )
+    reject = bind(
+        "POST",
+        _DECISION,
+        recommendations.reject_recommendation,
+        ApprovalOut,
+        fixed={"approve": False},
+    )
+    pending_approvals = bind(
+        "GET", "/approvals/pending", recommendations.pending_approvals, list[ApprovalOut]
+    )
+    approvals = bind(
+        "GET", f"{_RECOMMENDATION}/approvals", recommendations.approvals_for, list[ApprovalOut]
+    )
+    list = bind(
+        "GET", "/recommendations", recommendations.list_recommendations, list[RecommendationOut]
+    )
+
+
+_OPTIMIZATION = "/optimizations/{optimization_id}"
+
+
+class Optimizations(Facade[M]):
+    """``client.optimizations``: start from an approved recommendation, begin, progress,
+    complete, fail, roll back, get, list."""
+
+    start = bind(
+        "POST",
+        f"{_RECOMMENDATION}/optimizations",
+        optimizations.start_optimization,
+        OptimizationOut,
+    )
+    report_progress = bind(
+        "POST", f"{_OPTIMIZATION}/progress", optimizations.report_progress, OptimizationOut
+    )
+    complete = bind("POST", f"{_OPTIMIZATION}/complete", optimizations.complete, OptimizationOut)
+    fail = bind("POST", f"{_OPTIMIZATION}/fail", optimizations.fail, OptimizationOut)
+    rollback = bind("POST", f"{_OPTIMIZATION}/rollback", optimizations.rollback, OptimizationOut)
+    get = bind("GET", _OPTIMIZATION, optimizations.get_optimization, OptimizationOut)
+
+    @written_out("POST", f"{_OPTIMIZATION}/begin", why="the route takes no body, so no actor")
+    @staticmethod
+    def begin(optimization_id: uuid.UUID) -> Exchange[OptimizationOut]:
+        """PENDING -> RUNNING."""
+        path = fill(f"{_OPTIMIZATION}/begin", optimization_id=optimization_id)
+        return send("POST", path, OptimizationOut)
+
+    list = bind("GET", "/optimizations", optimizations.list_optimizations, list[OptimizationOut])
+
+
+_PULL_REQUEST = "/pull-requests/{pull_request_id}"
+_MOVE = f"{_PULL_REQUEST}/status"
+
+
+def _move(status: PullRequestStatus) -> dict[str, object]:
+    return {"status": status}
+
+
+class PullRequests(Facade[M]):
+    """``client.pull_requests``: create, review transitions, merge, close, checks, list."""
+
+    create = bind("POST", "/pull-requests", pull_requests.create_pull_request, PullRequestOut)
+    get = bind("GET", _PULL_REQUEST, pull_requests.get_pull_request, PullRequestOut)
+    transition = bind("POST", _MOVE, pull_requests.transition_pull_request, PullRequestOut)
+    open = bind(
+        "POST",
+        _MOVE,
+        pull_requests.open_pull_request,
+        PullRequestOut,
+        fixed=_move(PullRequestStatus.OPEN),
+    )
+    request_changes = bind(
+        "POST",
+        _MOVE,
+        pull_requests.request_changes,
+        PullRequestOut,
+        fixed=_move(PullRequestStatus.CHANGES_REQUESTED),
+    )
+    approve = bind(
+        "POST",
+        _MOVE,
+        pull_requests.approve_pull_request,
+        PullRequestOut,
+        fixed=_move(PullRequestStatus.APPROVED),
+    )
+    merge = bind(
+        "POST",
+        _MOVE,
+        pull_requests.merge_pull_request,
+        PullRequestOut,
+        fixed=_move(PullRequestStatus.MERGED),
+    )
+    close = bind(
+        "POST",
+        _MOVE,
+        pull_requests.close_pull_request,
+        PullRequestOut,
+        fixed=_move(PullRequestStatus.CLOSED),
+    )
+    record_check = bind("POST", f"{_PULL_REQUEST}/checks", pull_requests.record_check, CheckOut)
+    checks = bind("GET", f"{_PULL_REQUEST}/checks", pull_requests.list_checks, list[CheckOut])
+    list = bind("GET", "/pull-requests", pull_requests.list_pull_requests, list[PullRequestOut])
+
+
+class Search(Facade[M]):
+    """``client.search``: full-text search over the customer's tasks."""
+
+    tasks = bind(
+        "GET", "/search/tasks", search.search_tasks, list[SearchHit], rename={"query": "q"}
+    )
+
+
+class Views(Facade[M]):
+    """``client.views``: the front page, active tasks, a task's execution summary and a pull
+    request's validation status."""
+
+    task_execution_summary = bind(
+        "GET",
+        "/views/task-execution-summary/{task_id}",
+        views.task_execution_summary,
+        TaskExecutionSummary,
+    )
+    pr_validation_status = bind(
+        "GET", f"{_PULL_REQUEST}/validation", views.pr_validation_status, PrValidationStatus
+    )
+
+    @written_out("GET", "/views/overview", why="the route takes no top: the server's five")
+    @staticmethod
+    def overview() -> Exchange[Overview]:
+        """Tasks and runs by status, success rate, busiest agents, what waits for a person."""
+        return send("GET", "/views/overview", Overview)
+
+    @written_out("GET", "/views/active-tasks", why="the route takes no project or limit")
+    @staticmethod
+    def active_tasks() -> Exchange[list[ActiveTask]]:
+        """Tasks that are pending or running, with their open dependencies."""
+        return send("GET", "/views/active-tasks", list[ActiveTask])

@@ -1,0 +1,235 @@
+"""Sending a call's requests with httpx: awaited (``AsyncClient``) or not (``Client``).
+
+A call's requests come from its declaration (:mod:`flightlog.client.binding`);
+a runner only sends them, hands each answer back, and turns failures into
+Flightlog's errors, so both faces raise exactly the same ones:
+
+- an error body's ``code`` becomes the class :func:`flightlog.errors.error_class`
+  names (the table the server answers with), with the body's ``details`` and
+  ``details["http_status"]``; a 503's ``Retry-After`` is ``details["retry_after"]``;
+- no answer at all (connection refused, timed out, cut off) is
+  :class:`~flightlog.errors.ServerUnreachable`, never an httpx error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, ParamSpec, TypeVar, cast
+
+import httpx
+from pydantic import ValidationError as PydanticValidationError
+
+from flightlog.client.binding import (
+    Async,
+    EventFollower,
+    Exchange,
+    M,
+    Request,
+    Sync,
+)
+from flightlog.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    FlightlogError,
+    InvalidTransition,
+    ServerUnreachable,
+    error_class,
+)
+from flightlog.schemas.errors import ErrorBody
+from flightlog.schemas.events import EventOut
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def raise_for(response: httpx.Response, answers: frozenset[int] = frozenset()) -> None:
+    """Raise the error an unsuccessful answer carries, as the class its code names."""
+    if response.is_success or response.status_code in answers:
+        return
+    status = response.status_code
+    try:
+        error = ErrorBody.model_validate_json(response.content).error
+    except PydanticValidationError:
+        raise FlightlogError(
+            f"{response.request.method} {response.request.url.path} answered {status} "
+            f"without an error body: {response.text[:200]}",
+            http_status=status,
+        ) from None
+    kind = error_class(error.code)
+    details = {k: v for k, v in error.details.items() if k not in ("message", "http_status")}
+    retry_after = response.headers.get("Retry-After", "")
+    if retry_after.isdigit():
+        details["retry_after"] = int(retry_after)
+    exc: FlightlogError
+    if kind is InvalidTransition:
+        entity, before, after = (
+            str(details.get(key, "")) for key in ("entity", "from_status", "to_status")
+        )
+        exc = InvalidTransition(entity, before, after)
+    else:
+        exc = kind(error.message, **details)
+    if kind is FlightlogError:
+        exc.code = error.code  # a code the table does not know (internal_error): keep it
+    exc.details["http_status"] = status
+    raise exc
+
+
+@contextmanager
+def _reaching(http: httpx.Client | httpx.AsyncClient, path: str) -> Iterator[None]:
+    """httpx's failures to get an answer, as Flightlog's errors."""
+    try:
+        yield
+    except httpx.UnsupportedProtocol as exc:
+        raise ConfigurationError(
+            f"the client cannot reach {http.base_url} ({exc}): give the server's URL "
+            "as http://host:port or https://host:port"
+        ) from exc
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise ServerUnreachable(
+            f"could not connect to the Flightlog server at {http.base_url} ({exc or type(exc)}); "
+            "check that it runs and the URL is right, then retry",
+            request_sent=False,
+        ) from exc
+    except httpx.TransportError as exc:
+        raise ServerUnreachable(
+            f"the Flightlog server gave no answer to {path} ({type(exc).__name__}: {exc}); "
+            "a write may have happened, so check before you retry it",
+            request_sent=True,
+        ) from exc
+
+
+def _pause(follower: EventFollower, error: DatabaseUnavailable) -> float:
+    retry_after = error.details.get("retry_after")
+    return float(retry_after) if isinstance(retry_after, int) else follower.retry_seconds
+
+
+class Runner(Generic[M]):
+    """Runs a facade's calls: ``bind`` makes a method of a call's exchange."""
+
+    def bind(self, build: Callable[P, Exchange[R]]) -> Callable[P, Any]:
+        raise NotImplementedError
+
+    def follow(self, open: Callable[P, EventFollower]) -> Callable[P, Any]:
+        raise NotImplementedError
+
+
+class AsyncRunner(Runner[Async]):
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def send(self, request: Request[Any]) -> httpx.Response:
+        with _reaching(self._http, request.path):
+            response = await self._http.request(
+                request.method,
+                request.path,
+                params=request.params,
+                content=request.content,
+                headers=request.headers,
+            )
+        raise_for(response, request.answers)
+        return response
+
+    def bind(self, build: Callable[P, Exchange[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            exchange = build(*args, **kwargs)
+            request = next(exchange)
+            while True:
+                answer = request.read(await self.send(request))
+                try:
+                    request = exchange.send(answer)
+                except StopIteration as done:
+                    return cast(R, done.value)
+
+        return functools.wraps(build)(run)
+
+    def follow(self, open: Callable[P, EventFollower]) -> Callable[P, AsyncGenerator[EventOut]]:
+        async def events(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[EventOut]:
+            follower = open(*args, **kwargs)
+            while True:
+                params, headers = follower.request()
+                try:
+                    with _reaching(self._http, follower.path):
+                        async with self._http.stream(
+                            "GET", follower.path, params=params, headers=headers
+                        ) as response:
+                            if not response.is_success:
+                                await response.aread()
+                                raise_for(response)
+                            async for line in response.aiter_lines():
+                                event = follower.feed(line)
+                                if event is not None:
+                                    yield event
+                except DatabaseUnavailable as exc:
+                    if not follower.reconnect:
+                        raise
+                    await asyncio.sleep(_pause(follower, exc))
+                    continue
+                if not follower.reconnect:
+                    return
+
+        return functools.wraps(open)(events)
+
+
+class SyncRunner(Runner[Sync]):
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def send(self, request: Request[Any]) -> httpx.Response:
+        with _reaching(self._http, request.path):
+            response = self._http.request(
+                request.method,
+                request.path,
+                params=request.params,
+                content=request.content,
+                headers=request.headers,
+            )
+        raise_for(response, request.answers)
+        return response
+
+    def bind(self, build: Callable[P, Exchange[R]]) -> Callable[P, R]:
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            exchange = build(*args, **kwargs)
+            request = next(exchange)
+            while True:
+                answer = request.read(self.send(request))
+                try:
+                    request = exchange.send(answer)
+                except StopIteration as done:
+                    return cast(R, done.value)
+
+        return functools.wraps(build)(run)
+
+    def follow(
+        self, open: Callable[P, EventFollower]
+    ) -> Callable[P, Generator[EventOut, None, None]]:
+        def events(*args: P.args, **kwargs: P.kwargs) -> Generator[EventOut, None, None]:
+            follower = open(*args, **kwargs)
+            while True:
+                params, headers = follower.request()
+                try:
+                    with (
+                        _reaching(self._http, follower.path),
+                        self._http.stream(
+                            "GET", follower.path, params=params, headers=headers
+                        ) as response,
+                    ):
+                        if not response.is_success:
+                            response.read()
+                            raise_for(response)
+                        for line in response.iter_lines():
+                            event = follower.feed(line)
+                            if event is not None:
+                                yield event
+                except DatabaseUnavailable as exc:
+                    if not follower.reconnect:
+                        raise
+                    time.sleep(_pause(follower, exc))
+                    continue
+                if not follower.reconnect:
+                    return
+
+        return functools.wraps(open)(events)
