@@ -66,8 +66,6 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 #: Any service: session and customer first, positional-only; sync or async, whatever it returns.
 Service = Callable[Concatenate[Any, uuid.UUID, P], object]
-#: The requests of one call, each sent back its answer; it returns the call's result.
-Exchange = Generator["Request[Any]", Any, R]
 #: The answer of a route that answers ``204 No Content``.
 NO_CONTENT = type(None)
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -111,6 +109,10 @@ class Request(Generic[R]):
     headers: dict[str, str] = field(default_factory=dict)
     #: Statuses besides 2xx whose body is an answer to read, not an error (health's 503).
     answers: frozenset[int] = frozenset()
+
+
+#: The requests of one call, each sent back its answer; it returns the call's result.
+Exchange = Generator[Request[Any], Any, R]
 
 
 def reader(returns: type[R] | Reply[R]) -> Callable[[httpx.Response], R]:
@@ -204,8 +206,14 @@ class Route(Generic[P, R]):
 
     ``method`` and ``path`` say which route of the API it covers (the coverage test reads
     them); ``primary`` is False for a convenience over a route another method covers.
-    ``service`` is the declaration it was bound from, ``why`` the reason it is written out.
+    ``why`` is the reason a route is written out; a bound one keeps what :func:`bind` was
+    given (``service``, ``returns``, ``rename``, ``fixed``) for the drift tests.
     """
+
+    service: Callable[..., object] | None = None
+    returns: object = None
+    rename: Mapping[str, str] = {}
+    fixed: Mapping[str, object] = {}
 
     def __init__(
         self,
@@ -214,11 +222,10 @@ class Route(Generic[P, R]):
         build: Callable[P, Exchange[R]],
         *,
         primary: bool = True,
-        service: Callable[..., object] | None = None,
         why: str | None = None,
     ) -> None:
         self.method, self.path, self.build = method, path, build
-        self.primary, self.service, self.why = primary, service, why
+        self.primary, self.why = primary, why
         self.name = build.__name__
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -287,7 +294,9 @@ def bind(
 
     functools.update_wrapper(build, service)
     build.__signature__ = signature  # type: ignore[attr-defined]
-    return Route(method, path, build, primary=fixed is None, service=service)
+    route = Route(method, path, build, primary=fixed is None)
+    route.service, route.returns, route.rename, route.fixed = service, returns, names, extra
+    return route
 
 
 def written_out(
@@ -314,8 +323,7 @@ class Stream(Generic[P]):
 
     def __init__(self, path: str, open: Callable[P, EventFollower], *, why: str) -> None:
         self.method: Method = "GET"
-        self.path, self.open, self.why = path, open, why
-        self.primary, self.service = True, None
+        self.path, self.open, self.why, self.primary = path, open, why, True
         self.name = open.__name__
 
     def __set_name__(self, owner: type, name: str) -> None:
