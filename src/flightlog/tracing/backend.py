@@ -146,6 +146,7 @@ BackendOpener = Callable[[], AbstractAsyncContextManager[Backend]]
 def is_transient(error: BaseException) -> bool:
     """Worth retrying: Flightlog (or its database) could not serve, not "this is wrong"."""
     # Not every OSError: a blob directory that cannot be written is no outage to wait out.
+    # (httpx errors only reach here from a custom backend: AsyncClient raises ServerUnreachable.)
     if isinstance(
         error, DatabaseUnavailable | httpx.TransportError | ConnectionError | TimeoutError
     ):
