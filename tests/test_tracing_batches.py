@@ -8,7 +8,6 @@ access log, and on PostgreSQL also as the distinct transaction ids
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,10 +82,8 @@ def test_ten_thousand_single_events_arrive_in_a_few_transactions(where: Target) 
         step.id.get(TIMEOUT)  # the run and step are written: from here on, only events
         posts_before = _event_posts(where.server) if where.server is not None else 0
         with Commits() as commits:
-            started = time.perf_counter()
             for i in range(EVENTS):
                 run.event("log", content=f"line {i}")
-            per_call = (time.perf_counter() - started) / EVENTS
             for i in range(METRICS):
                 run.metric("tokens.per.second", float(i))
             assert tracer.flush(TIMEOUT), tracer.stats
@@ -95,8 +92,7 @@ def test_ten_thousand_single_events_arrive_in_a_few_transactions(where: Target) 
 
     print(
         f"\n{where.face}/{where.dialect}: {EVENTS:,} events and {METRICS:,} points in "
-        f"{transactions} {'event requests' if where.server else 'commits'}; "
-        f"{per_call * 1e6:.1f} µs per run.event() call"
+        f"{transactions} {'event requests' if where.server else 'commits'}"
     )
     # 10 batches of events and 2 of points at the least; a few more when the worker takes
     # the queue while the loop is still filling it. Far from one per call either way.
@@ -114,7 +110,6 @@ def test_ten_thousand_single_events_arrive_in_a_few_transactions(where: Target) 
             run=run_id,
         )
         assert writers <= 30, writers
-    assert per_call < 200e-6, f"{per_call * 1e6:.1f} µs per run.event() call"
     stats = tracer.stats
     assert (stats.pending, stats.dropped, stats.refused) == (0, 0, 0)
 
@@ -174,16 +169,16 @@ def test_past_the_bound_new_records_are_dropped_and_counted(
 
 
 def test_a_recording_call_only_appends_to_the_buffer(where: Target) -> None:
-    """The cost of ``run.event()`` itself, with the worker idle (nothing is due yet)."""
+    """``run.event()`` writes nothing itself: with nothing due, every record waits in the buffer.
+
+    (What a call costs is measured in benchmarks/tracing.py, not asserted here.)
+    """
     tracer = where.tracer(TracerConfig(max_batch=100_000, flush_interval=3600))
-    with tracer.run(title="Timing") as run, run.agent("Timer"):
+    with tracer.run(title="Buffered") as run, run.agent("Recorder"):
         run.id.get(TIMEOUT)
-        started = time.perf_counter()
         for i in range(EVENTS):
             run.event("log", content="tick", data={"i": i})
-        per_call = (time.perf_counter() - started) / EVENTS
         assert tracer.stats.pending >= EVENTS  # all still buffered: nothing was due
+        assert where.rows().events(run.id.get(), "LOG") == []
     assert tracer.flush(TIMEOUT), tracer.stats
-    print(f"\n{where.face}/{where.dialect}: {per_call * 1e6:.2f} µs per run.event() call")
-    assert per_call < 50e-6, f"{per_call * 1e6:.1f} µs per run.event() call"
     assert len(where.rows().events(run.id.get(), "LOG")) == EVENTS
