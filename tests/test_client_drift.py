@@ -39,8 +39,9 @@ from flightlog.api.routes import (
     work,
 )
 from flightlog.client import AsyncClient
-from flightlog.client.binding import NO_CONTENT, Facade, Reply, Route, Stream
+from flightlog.client.binding import NO_CONTENT, Facade, Reply, Route
 from flightlog.client.clients import API_PREFIX
+from flightlog.client.streams import Stream
 from flightlog.db.engine import create_async_db_engine
 from flightlog.settings import Settings
 from flightlog.store import Store

@@ -51,12 +51,9 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from flightlog.schemas.events import EventOut
 from flightlog.services._common import UNSET
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
     from flightlog.client.transport import Runner
 
 P = ParamSpec("P")
@@ -162,18 +159,30 @@ def query(values: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def json_body(values: Mapping[str, object]) -> bytes | None:
-    """The JSON body of ``values`` (UUIDs, times, enums, decimals, models); none when empty."""
-    return json.dumps(_jsonable(values)).encode() if values else None
-
-
-_JSON = {"Content-Type": "application/json"}
+def json_body(values: Mapping[str, object]) -> bytes:
+    """``values`` as JSON: UUIDs, times, enums, decimals and models as the API reads them."""
+    return json.dumps(_jsonable(values)).encode()
 
 
 def call(request: Request[R]) -> Exchange[R]:
     """The exchange of one request: its answer, read."""
     answer: R = yield request
     return answer
+
+
+def request(
+    method: Method,
+    path: str,
+    read: Callable[[httpx.Response], R],
+    *,
+    params: Mapping[str, object] | None = None,
+    body: Mapping[str, object] | None = None,
+    answers: frozenset[int] = frozenset(),
+) -> Request[R]:
+    """A request with ``params`` in the query and ``body`` as JSON (none when empty)."""
+    content = json_body(body) if body else None
+    headers = {"Content-Type": "application/json"} if content is not None else {}
+    return Request(method, path, read, query(params or {}), content, headers, answers)
 
 
 def send(
@@ -184,21 +193,10 @@ def send(
     params: Mapping[str, object] | None = None,
     body: Mapping[str, object] | None = None,
 ) -> Exchange[R]:
-    """One request of a written-out call: ``params`` in the query, ``body`` as JSON (both
-    without the ``None`` values: the server's default is the same)."""
-    content = None
-    if body is not None:
-        content = json_body({name: value for name, value in body.items() if value is not None})
-    return call(
-        Request(
-            method,
-            path,
-            reader(returns),
-            params=query(params or {}),
-            content=content,
-            headers=_JSON if content is not None else {},
-        )
-    )
+    """The one request of a written-out call, its ``None`` values left out of the body too
+    (the server's default is the same)."""
+    sent = {name: value for name, value in (body or {}).items() if value is not None}
+    return call(request(method, path, reader(returns), params=params, body=sent))
 
 
 class Route(Generic[P, R]):
@@ -287,10 +285,8 @@ def bind(
         target = fill(path, **{name: values.pop(name) for name in in_path})
         sent = {names.get(name, name): value for name, value in values.items()} | extra
         if method == "GET":
-            return call(Request(method, target, read, params=query(sent)))
-        content = json_body(sent)
-        headers = _JSON if content is not None else {}
-        return call(Request(method, target, read, content=content, headers=headers))
+            return call(request(method, target, read, params=sent))
+        return call(request(method, target, read, body=sent))
 
     functools.update_wrapper(build, service)
     build.__signature__ = signature  # type: ignore[attr-defined]
@@ -314,77 +310,3 @@ def written_out(
         return Route(method, path, function, primary=primary, why=why)
 
     return declare
-
-
-class Stream(Generic[P]):
-    """A route answering server-sent events: an async generator on the ``AsyncClient``, a
-    generator on the ``Client`` (close it, or read it in ``contextlib.aclosing`` /
-    ``closing``, to end the connection); ``open`` says where to connect and resume."""
-
-    def __init__(self, path: str, open: Callable[P, EventFollower], *, why: str) -> None:
-        self.method: Method = "GET"
-        self.path, self.open, self.why, self.primary = path, open, why, True
-        self.name = open.__name__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, facade: None, owner: type) -> Stream[P]: ...
-
-    @overload
-    def __get__(
-        self, facade: Facade[Async], owner: type
-    ) -> Callable[P, AsyncGenerator[EventOut]]: ...
-
-    @overload
-    def __get__(
-        self, facade: Facade[Sync], owner: type
-    ) -> Callable[P, Generator[EventOut, None, None]]: ...
-
-    def __get__(self, facade: Facade[Any] | None, owner: type) -> Any:
-        if facade is None:
-            return self
-        return facade._runner.follow(self.open)
-
-
-@dataclass
-class EventFollower:
-    """Where an event stream connects and resumes: the last event id seen, the server's retry.
-
-    It reads the stream line by line (``feed``); the runner reconnects with
-    ``Last-Event-ID`` after the server ends a stream (``timeout_seconds``) and, after
-    ``retry_seconds``, when the connection or the database fails, unless ``reconnect``
-    is False. Parsing is here, once; the runners only move the lines.
-    """
-
-    path: str
-    params: dict[str, object]
-    last_id: int
-    reconnect: bool
-    retry_seconds: float = 2.0
-    _data: list[str] = field(default_factory=list)
-    _id: str | None = None
-
-    def request(self) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
-        """The query and headers of the next connection, resuming after the last event."""
-        return query(self.params), {"Last-Event-ID": str(self.last_id)}
-
-    def feed(self, line: str) -> EventOut | None:
-        """One line of the stream; an event once its message is complete."""
-        if line == "":
-            data, self._data = self._data, []
-            if not data:
-                return None
-            event = EventOut.model_validate_json("\n".join(data))
-            self.last_id = int(self._id) if self._id and self._id.isdigit() else event.id
-            return event
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._data.append(value)
-        elif name == "id":
-            self._id = value
-        elif name == "retry" and value.isdigit():
-            self.retry_seconds = int(value) / 1000
-        return None

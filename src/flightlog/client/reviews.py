@@ -42,6 +42,8 @@ from flightlog.services.project_contexts import ContextComparison
 from flightlog.services.views import ActiveTask, PrValidationStatus, TaskExecutionSummary
 
 _PROJECT = "/projects/{project_id}"
+#: The body field a convenience fixes: ``approve`` is ``decide`` with ``approve=True``.
+_YES, _NO = {"approve": True}, {"approve": False}
 
 
 class Projects(Facade[M]):
@@ -68,6 +70,7 @@ class ProjectContexts(Facade[M]):
 
 
 _MODIFICATION = "/modifications/{modification_id}"
+_MOD_DECISION = f"{_MODIFICATION}/decision"
 
 
 class Modifications(Facade[M]):
@@ -77,21 +80,9 @@ class Modifications(Facade[M]):
         "POST", f"{_PROJECT}/modifications", modifications.request_modification, ModificationOut
     )
     get = bind("GET", _MODIFICATION, modifications.get_modification, ModificationOut)
-    decide = bind("POST", f"{_MODIFICATION}/decision", modifications.decide, ModificationOut)
-    approve = bind(
-        "POST",
-        f"{_MODIFICATION}/decision",
-        modifications.approve,
-        ModificationOut,
-        fixed={"approve": True},
-    )
-    reject = bind(
-        "POST",
-        f"{_MODIFICATION}/decision",
-        modifications.reject,
-        ModificationOut,
-        fixed={"approve": False},
-    )
+    decide = bind("POST", _MOD_DECISION, modifications.decide, ModificationOut)
+    approve = bind("POST", _MOD_DECISION, modifications.approve, ModificationOut, fixed=_YES)
+    reject = bind("POST", _MOD_DECISION, modifications.reject, ModificationOut, fixed=_NO)
     apply = bind("POST", f"{_MODIFICATION}/applied", modifications.apply, ModificationOut)
     fail = bind("POST", f"{_MODIFICATION}/failed", modifications.fail, ModificationOut)
     list = bind(
@@ -132,19 +123,9 @@ class Recommendations(Facade[M]):
     get = bind("GET", _RECOMMENDATION, recommendations.get_recommendation, RecommendationOut)
     decide = bind("POST", _DECISION, recommendations.decide, ApprovalOut)
     approve = bind(
-        "POST",
-        _DECISION,
-        recommendations.approve_recommendation,
-        ApprovalOut,
-        fixed={"approve": True},
+        "POST", _DECISION, recommendations.approve_recommendation, ApprovalOut, fixed=_YES
     )
-    reject = bind(
-        "POST",
-        _DECISION,
-        recommendations.reject_recommendation,
-        ApprovalOut,
-        fixed={"approve": False},
-    )
+    reject = bind("POST", _DECISION, recommendations.reject_recommendation, ApprovalOut, fixed=_NO)
     pending_approvals = bind(
         "GET", "/approvals/pending", recommendations.pending_approvals, list[ApprovalOut]
     )

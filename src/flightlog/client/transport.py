@@ -23,14 +23,8 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast
 import httpx
 from pydantic import ValidationError as PydanticValidationError
 
-from flightlog.client.binding import (
-    Async,
-    EventFollower,
-    Exchange,
-    M,
-    Request,
-    Sync,
-)
+from flightlog.client.binding import Async, Exchange, M, Request, Sync
+from flightlog.client.streams import EventFollower
 from flightlog.errors import (
     ConfigurationError,
     DatabaseUnavailable,
@@ -102,11 +96,6 @@ def _reaching(http: httpx.Client | httpx.AsyncClient, path: str) -> Iterator[Non
         ) from exc
 
 
-def _pause(follower: EventFollower, error: DatabaseUnavailable) -> float:
-    retry_after = error.details.get("retry_after")
-    return float(retry_after) if isinstance(retry_after, int) else follower.retry_seconds
-
-
 class Runner(Generic[M]):
     """Runs a facade's calls: ``bind`` makes a method of a call's exchange."""
 
@@ -166,7 +155,7 @@ class AsyncRunner(Runner[Async]):
                 except DatabaseUnavailable as exc:
                     if not follower.reconnect:
                         raise
-                    await asyncio.sleep(_pause(follower, exc))
+                    await asyncio.sleep(follower.pause(exc))
                     continue
                 if not follower.reconnect:
                     return
@@ -227,7 +216,7 @@ class SyncRunner(Runner[Sync]):
                 except DatabaseUnavailable as exc:
                     if not follower.reconnect:
                         raise
-                    time.sleep(_pause(follower, exc))
+                    time.sleep(follower.pause(exc))
                     continue
                 if not follower.reconnect:
                     return

@@ -14,13 +14,11 @@ from typing import Any
 
 from flightlog.client.binding import (
     NO_CONTENT,
-    EventFollower,
     Exchange,
     Facade,
     M,
     Reply,
     Request,
-    Stream,
     bind,
     call,
     fill,
@@ -29,6 +27,7 @@ from flightlog.client.binding import (
     send,
     written_out,
 )
+from flightlog.client.streams import EventFollower, Stream
 from flightlog.enums import (
     AgentStatus,
     AgentType,
@@ -245,10 +244,8 @@ class Artifacts(Facade[M]):
         """The next version of ``name``; identical content is stored once."""
         params = {"artifact_type": artifact_type, "run_id": run_id, "file_path": file_path}
         path = fill("/tasks/{task_id}/artifacts/{name}", task_id=task_id, name=name)
-        headers = {"Content-Type": content_type}
-        return call(
-            Request("PUT", path, reader(ArtifactOut), query(params), content, headers=headers)
-        )
+        read, headers = reader(ArtifactOut), {"Content-Type": content_type}
+        return call(Request("PUT", path, read, query(params), content, headers))
 
     @written_out("GET", "/artifacts/{artifact_id}/content", why="answers the raw content")
     @staticmethod
