@@ -18,10 +18,11 @@ import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 import pytest
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from api_client import client_of, error_code, ok
 from flightlog.schemas.agent_runs import AgentRunFinish, AgentRunStart, Usage
@@ -184,6 +185,8 @@ def _classes(annotation: Any) -> set[Any]:
         return {type(None)}
     if annotation is Any:
         return {object}
+    if annotation is AwareDatetime:
+        return {datetime}  # pydantic's marker type: what it validates to is a datetime
     return {origin or annotation}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def _through_an_outage(
             wait_until(lambda: tracer.stats.failed_attempts > 0, 60, "a failed delivery")
             assert not tracer.flush(0.5)  # cannot be delivered now, and says so
             assert tracer.stats.pending > 0
+        back = datetime.now(UTC)  # what happened before this was written only afterwards
         come_back()
         with run.agent("After"):
             accepted += [run.event("log", content=f"after {i}") for i in range(50)]
@@ -85,6 +87,15 @@ def _through_an_outage(
     stats = tracer.stats
     assert (stats.pending, stats.dropped, stats.refused) == (0, 0, 0)
     assert stats.failed_attempts > 0
+    # Written late, but stamped with when they happened (the tracer sends the times it saw).
+    during, failing = steps["During"], steps["Failing"]
+    assert during.started_at < failing.started_at <= failing.finished_at < back
+    assert during.finished_at is not None
+    assert during.finished_at < back
+    assert during.duration_seconds == (during.finished_at - during.started_at).total_seconds()
+    written_during = [e for e in rows.events(run_id, "LOG") if e.content.startswith("during")]
+    assert all(during.started_at <= e.created_at < back for e in written_during)
+    assert stored.started_at < during.started_at
 
 
 @pytest.fixture

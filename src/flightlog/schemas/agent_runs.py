@@ -11,7 +11,7 @@ from pydantic import Field, WithJsonSchema
 
 from flightlog.enums import AgentRunStatus
 from flightlog.schemas._base import In, Out
-from flightlog.schemas.fields import JsonInteger, NonBlank100, decimal_schema
+from flightlog.schemas.fields import JsonInteger, NonBlank100, Time, decimal_schema
 from flightlog.services.agent_runs import MAX_COST_USD
 
 #: Token counters are BIGINT; a single report of more than a trillion is a bug upstream.
@@ -59,6 +59,8 @@ class AgentRunStart(In):
     parent_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     details: dict[str, Any] | None = None
+    #: When the agent started, if the caller measured it (default: when the server records it).
+    started_at: Time | None = None
 
 
 class Usage(In):
@@ -71,3 +73,5 @@ class AgentRunFinish(Usage):
     status: FinishingAgentRunStatus = AgentRunStatus.COMPLETED
     output_summary: str | None = None
     error_message: str | None = None
+    #: When the agent finished, if the caller measured it; not before it started.
+    finished_at: Time | None = None

@@ -13,7 +13,16 @@ from flightlog.enums import AgentType, ApprovalStatus, RunStatus
 from flightlog.schemas._base import In, Out
 from flightlog.schemas.agent_runs import AgentRunOut
 from flightlog.schemas.events import EventOut
-from flightlog.schemas.fields import Actor, Boolean, Count, NonBlank255, Text64, Text255, Text500
+from flightlog.schemas.fields import (
+    Actor,
+    Boolean,
+    Count,
+    NonBlank255,
+    Text64,
+    Text255,
+    Text500,
+    Time,
+)
 from flightlog.services.timeline import TimelineCursor
 
 
@@ -70,6 +79,8 @@ class RunStart(RunQueue):
     )
 
     await_plan_approval: Boolean = False
+    #: When the run started, if the caller measured it (default: when the server records it).
+    started_at: Time | None = None
 
 
 class RunBegin(In):
@@ -119,6 +130,8 @@ class RunFinish(In):
     git_commit: Text64 | None = None
     pr_url: Text500 | None = None
     actor: Actor = None
+    #: When the run ended, if the caller measured it; not before it started.
+    completed_at: Time | None = None
 
 
 class PlanDecision(In):

@@ -55,6 +55,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def measured_time(value: datetime | None, name: str) -> datetime:
+    """A time the caller measured itself (validated, in UTC), else now.
+
+    Callers that record after the fact (a tracer flushing its buffer after an
+    outage, a replay of history) give the times they saw, so durations and
+    the timeline say when things happened rather than when they were written.
+    """
+    if value is None:
+        return utc_now()
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{name} must be timezone-aware (UTC), got {value.isoformat()}")
+    if not time_in_range(value):
+        raise ValidationError(f"{name} must be between 1000-01-01 and 9000-01-01 UTC")
+    return value.astimezone(UTC)
+
+
+def not_before(later: datetime, earlier: datetime | None, what: str) -> None:
+    """Refuse an end measured before its start (both aware)."""
+    if earlier is not None and later < earlier:
+        raise ValidationError(
+            f"{what} ({later.isoformat()}) is before the start ({earlier.isoformat()})"
+        )
+
+
 def not_found(model: type[Any], key: Any) -> NotFound:
     """The one answer for a row that is missing or another customer's: it names only ``key``."""
     return NotFound(f"{model.__name__} {key} not found", entity=model.__name__, id=str(key))

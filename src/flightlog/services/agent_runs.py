@@ -8,6 +8,7 @@ reports usage, with the run row locked, so they stay exact under concurrency.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,7 +18,14 @@ from sqlalchemy.orm import Session
 from flightlog.enums import AgentRunStatus, EventType
 from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Event, TaskRun
-from flightlog.services._common import get_owned, not_found, require, utc_now
+from flightlog.services._common import (
+    get_owned,
+    measured_time,
+    not_before,
+    not_found,
+    require,
+    utc_now,
+)
 from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE, move
 from flightlog.services.ownership import assert_owned
 
@@ -49,8 +57,13 @@ def start_agent_run(
     parent_id: uuid.UUID | None = None,
     agent_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
+    started_at: datetime | None = None,
 ) -> AgentRun:
-    """Record that an agent started its part of an active run (AGENT_START event)."""
+    """Record that an agent started its part of an active run (AGENT_START event).
+
+    ``started_at`` is for a caller that measured the start itself (timezone-aware).
+    """
+    at = measured_time(started_at, "started_at") if started_at is not None else None
     require(0 < len(agent_name.strip()) <= 100, "agent_name must be 1 to 100 characters")
     run = _owned_run(session, run_id, customer_id)
     assert_owned(session, customer_id, agent_ids=[agent_id])
@@ -69,23 +82,24 @@ def start_agent_run(
         agent_id=agent_id,
         agent_name=agent_name,
         status=AgentRunStatus.STARTED,
-        started_at=utc_now(),
+        started_at=at or utc_now(),
         details=details or {},
     )
     session.add(agent_run)
     session.flush()
-    session.add(
-        Event(
-            event_type=EventType.AGENT_START,
-            customer_id=customer_id,
-            task_id=run.task_id,
-            run_id=run_id,
-            agent_run_id=agent_run.id,
-            agent_id=agent_id,
-            agent_role=agent_name,
-            content=f"{agent_name} started",
-        )
+    started = Event(
+        event_type=EventType.AGENT_START,
+        customer_id=customer_id,
+        task_id=run.task_id,
+        run_id=run_id,
+        agent_run_id=agent_run.id,
+        agent_id=agent_id,
+        agent_role=agent_name,
+        content=f"{agent_name} started",
     )
+    if at is not None:
+        started.created_at = at
+    session.add(started)
     session.flush()
     return agent_run
 
@@ -178,8 +192,14 @@ def finish_agent_run(
     tokens_in: int = 0,
     tokens_out: int = 0,
     cost_usd: Decimal | float | int | str = 0,
+    finished_at: datetime | None = None,
 ) -> AgentRun:
-    """End an agent's part (AGENT_COMPLETE event) and roll its usage up into the run."""
+    """End an agent's part (AGENT_COMPLETE event) and roll its usage up into the run.
+
+    ``finished_at`` is for a caller that measured the end itself (timezone-aware,
+    not before the agent run started).
+    """
+    at = measured_time(finished_at, "finished_at") if finished_at is not None else None
     status = AgentRunStatus(status)
     require(tokens_in >= 0 and tokens_out >= 0, "token counts cannot be negative")
     cost = _decimal(cost_usd, "cost_usd")
@@ -187,31 +207,34 @@ def finish_agent_run(
     AGENT_RUN_LIFECYCLE.check(agent_run.status, status)
     if not AGENT_RUN_LIFECYCLE.terminal(status):
         raise ValidationError(f"{status} is not a finishing status")
+    if at is not None:
+        not_before(at, agent_run.started_at, "finished_at")
     # Audited by the AGENT_COMPLETE event below rather than a STATUS_CHANGE.
-    AGENT_RUN_LIFECYCLE.assign(agent_run, status)
+    AGENT_RUN_LIFECYCLE.assign(agent_run, status, at=at)
     agent_run.output_summary = output_summary
     agent_run.error_message = error_message
     agent_run.tokens_in += tokens_in
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
-    session.add(
-        Event(
-            event_type=EventType.AGENT_COMPLETE,
-            customer_id=customer_id,
-            task_id=agent_run.task_id,
-            run_id=run.id,
-            agent_run_id=agent_run.id,
-            agent_id=agent_run.agent_id,
-            agent_role=agent_run.agent_name,
-            content=output_summary or f"{agent_run.agent_name} {status.value.lower()}",
-            data={
-                "status": status.value,
-                "tokens_in": agent_run.tokens_in,
-                "tokens_out": agent_run.tokens_out,
-                "cost_usd": str(agent_run.cost_usd),
-            },
-        )
+    completed = Event(
+        event_type=EventType.AGENT_COMPLETE,
+        customer_id=customer_id,
+        task_id=agent_run.task_id,
+        run_id=run.id,
+        agent_run_id=agent_run.id,
+        agent_id=agent_run.agent_id,
+        agent_role=agent_run.agent_name,
+        content=output_summary or f"{agent_run.agent_name} {status.value.lower()}",
+        data={
+            "status": status.value,
+            "tokens_in": agent_run.tokens_in,
+            "tokens_out": agent_run.tokens_out,
+            "cost_usd": str(agent_run.cost_usd),
+        },
     )
+    if at is not None:
+        completed.created_at = at
+    session.add(completed)
     session.flush()
     _roll_up_usage(session, run)
     return agent_run

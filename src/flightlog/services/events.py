@@ -303,8 +303,12 @@ def record_transition(
     agent_id: uuid.UUID | None = None,
     actor: str | None = None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Event:
-    """The audit event every status change writes, in the caller's transaction."""
+    """The audit event every status change writes, in the caller's transaction.
+
+    ``at``: when the change happened, if the caller measured it (else the database clock).
+    """
     payload = {"entity": entity, "from": from_status, "to": to_status, **(data or {})}
     row = Event(
         event_type=EventType.STATUS_CHANGE,
@@ -320,6 +324,8 @@ def record_transition(
         entity_id=str(entity_id),
         actor=actor,
     )
+    if at is not None:
+        row.created_at = at
     session.add(row)
     return row
 

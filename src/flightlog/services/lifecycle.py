@@ -78,18 +78,18 @@ class Lifecycle(Generic[S]):
     def terminal(self, status: S) -> bool:
         return not self.transitions.get(status)
 
-    def assign(self, row: Stateful[S], target: S) -> S:
+    def assign(self, row: Stateful[S], target: S, *, at: datetime | None = None) -> S:
         """Check, then set the status and its timestamps; no event. Returns the old status.
 
         :func:`move` is this plus the audit event; only a change recorded
         by another kind of event (an agent run's ``AGENT_COMPLETE``) uses
-        it alone.
+        it alone. ``at`` is when it happened, if the caller measured it (else now).
         """
         current = row.status
         self.check(current, target)
         row.status = target
         if self.stamp is not None:
-            self.stamp(row, target, utc_now())
+            self.stamp(row, target, at or utc_now())
         return current
 
 
@@ -106,6 +106,7 @@ def move(
     run_id: uuid.UUID | None = None,
     agent_run_id: uuid.UUID | None = None,
     agent_id: uuid.UUID | None = None,
+    at: datetime | None = None,
 ) -> S:
     """Change ``row``'s status along ``lifecycle``: check, assign (with timestamps), audit.
 
@@ -113,7 +114,7 @@ def move(
     ``STATUS_CHANGE`` event names the lifecycle's entity and the row, and
     carries ``data`` and the ids given. Does not flush. Returns the old status.
     """
-    current = lifecycle.assign(row, target)
+    current = lifecycle.assign(row, target, at=at)
     record_transition(
         session,
         entity=lifecycle.entity,
@@ -127,6 +128,7 @@ def move(
         agent_id=agent_id,
         actor=actor,
         data=data,
+        at=at,
     )
     return current
 

@@ -10,6 +10,7 @@ runs start or finish at once.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +19,14 @@ from sqlalchemy.orm import Session
 from flightlog.enums import AgentRunStatus, AgentType, ApprovalStatus, RunStatus, TaskStatus
 from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Task, TaskRun
-from flightlog.services._common import get_owned, not_found, require, utc_now
+from flightlog.services._common import (
+    get_owned,
+    measured_time,
+    not_before,
+    not_found,
+    require,
+    utc_now,
+)
 from flightlog.services.lifecycle import (
     ACTIVE_AGENT_RUN_STATUSES,
     ACTIVE_RUN_STATUSES,
@@ -84,6 +92,7 @@ def set_run_status(
     *,
     actor: str | None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> None:
     """The one place a run's status changes (with its timestamps and audit event)."""
     move(
@@ -96,6 +105,7 @@ def set_run_status(
         run_id=run.id,
         actor=actor,
         data=data,
+        at=at,
     )
 
 
@@ -112,8 +122,14 @@ def start_run(
     agent_type: AgentType | str | None = None,
     git_branch: str | None = None,
     actor: str | None = None,
+    started_at: datetime | None = None,
 ) -> TaskRun:
-    """Start the next run of a task: RUNNING, or WAITING_APPROVAL when its plan needs approval."""
+    """Start the next run of a task: RUNNING, or WAITING_APPROVAL when its plan needs approval.
+
+    ``started_at`` is for a caller that measured the start itself (a tracer
+    sending after the fact, a replay); it must be timezone-aware.
+    """
+    at = measured_time(started_at, "started_at") if started_at is not None else None
     if await_plan_approval and plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")
     task = lock_task(session, task_id, customer_id)
@@ -125,7 +141,7 @@ def start_run(
             run_id=str(queued.id),
         )
     if task.status is not TaskStatus.RUNNING:
-        transition_task(session, task, TaskStatus.RUNNING, actor=actor)
+        transition_task(session, task, TaskStatus.RUNNING, actor=actor, at=at)
     run = TaskRun(
         task_id=task_id,
         run_number=next_run_number(session, task_id),
@@ -136,12 +152,12 @@ def start_run(
         agent_id=agent_id,
         agent_type=AgentType(agent_type) if agent_type is not None else None,
         git_branch=git_branch,
-        started_at=utc_now(),
+        started_at=at or utc_now(),
     )
     session.add(run)
     session.flush()
     target = RunStatus.WAITING_APPROVAL if await_plan_approval else RunStatus.RUNNING
-    set_run_status(session, task, run, target, actor=actor)
+    set_run_status(session, task, run, target, actor=actor, at=at)
     session.flush()
     refresh_task_statistics(session, task_id)
     return run
@@ -265,8 +281,9 @@ def _finish(
     *,
     actor: str | None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> None:
-    set_run_status(session, task, run, target, actor=actor, data=data)
+    set_run_status(session, task, run, target, actor=actor, data=data, at=at)
     if target is RunStatus.CANCELLED:
         _cancel_agent_runs(session, task, run)
     session.flush()
@@ -282,7 +299,7 @@ def _finish(
         outcome = FINISHED_RUN_TO_TASK.get(target, TaskStatus.PENDING)
         if queued_run(session, task.id) is not None:
             outcome = TaskStatus.PENDING
-        transition_task(session, task, outcome, actor=actor)
+        transition_task(session, task, outcome, actor=actor, at=at)
     refresh_task_statistics(session, task.id)
 
 
@@ -301,8 +318,14 @@ def finish_run(
     git_commit: str | None = None,
     pr_url: str | None = None,
     actor: str | None = None,
+    completed_at: datetime | None = None,
 ) -> TaskRun:
-    """End a run as COMPLETED (with results), FAILED (with error details), TIMEOUT or CANCELLED."""
+    """End a run as COMPLETED (with results), FAILED (with error details), TIMEOUT or CANCELLED.
+
+    ``completed_at`` is for a caller that measured the end itself; it must be
+    timezone-aware and not before the run started.
+    """
+    at = measured_time(completed_at, "completed_at") if completed_at is not None else None
     status = RunStatus(status)
     if status in ACTIVE_RUN_STATUSES:
         raise ValidationError(f"{status} is not a finishing status")
@@ -312,6 +335,8 @@ def finish_run(
         require(value is None or value >= 0, f"{name} cannot be negative")
     task, run = lock_run(session, run_id, customer_id)
     RUN_LIFECYCLE.check(run.status, status)
+    if at is not None:
+        not_before(at, run.started_at, "completed_at")
     run.results = results if results is not None else run.results
     run.error_message = error_message
     run.error_details = error_details
@@ -319,7 +344,7 @@ def finish_run(
     run.cpu_time_ms = cpu_time_ms
     run.git_commit = git_commit or run.git_commit
     run.pr_url = pr_url or run.pr_url
-    _finish(session, task, run, status, actor=actor)
+    _finish(session, task, run, status, actor=actor, at=at)
     return run
 
 
@@ -337,6 +362,7 @@ def fail_run(
     git_commit: str | None = None,
     pr_url: str | None = None,
     actor: str | None = None,
+    completed_at: datetime | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=FAILED``; the error message is required here."""
     return finish_run(
@@ -352,6 +378,7 @@ def fail_run(
         git_commit=git_commit,
         pr_url=pr_url,
         actor=actor,
+        completed_at=completed_at,
     )
 
 
@@ -369,6 +396,7 @@ def timeout_run(
     git_commit: str | None = None,
     pr_url: str | None = None,
     actor: str | None = None,
+    completed_at: datetime | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=TIMEOUT``."""
     return finish_run(
@@ -384,6 +412,7 @@ def timeout_run(
         git_commit=git_commit,
         pr_url=pr_url,
         actor=actor,
+        completed_at=completed_at,
     )
 
 
@@ -401,6 +430,7 @@ def cancel_run(
     git_commit: str | None = None,
     pr_url: str | None = None,
     actor: str | None = None,
+    completed_at: datetime | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=CANCELLED``: its active agent runs are cancelled too."""
     return finish_run(
@@ -416,6 +446,7 @@ def cancel_run(
         git_commit=git_commit,
         pr_url=pr_url,
         actor=actor,
+        completed_at=completed_at,
     )
 
 

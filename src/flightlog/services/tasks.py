@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, literal, select
@@ -228,8 +229,9 @@ def transition_task(
     *,
     actor: str | None = None,
     reason: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Move a task through its lifecycle, stamp times, and log the change."""
+    """Move a task through its lifecycle, stamp times (``at``, else now), and log the change."""
     move(
         session,
         TASK_LIFECYCLE,
@@ -239,6 +241,7 @@ def transition_task(
         task_id=task.id,
         actor=actor,
         data={"reason": reason} if reason else None,
+        at=at,
     )
     session.flush()
 

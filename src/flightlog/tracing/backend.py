@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -50,6 +51,7 @@ class RunsBackend(Protocol):
         *,
         input_context: dict[str, Any] | None = ...,
         git_branch: str | None = ...,
+        started_at: datetime | None = ...,
     ) -> Awaitable[HasId]: ...
 
     def finish(
@@ -61,6 +63,7 @@ class RunsBackend(Protocol):
         results: dict[str, Any] | None = ...,
         error_message: str | None = ...,
         error_details: dict[str, Any] | None = ...,
+        completed_at: datetime | None = ...,
     ) -> Awaitable[object]: ...
 
 
@@ -73,6 +76,7 @@ class AgentRunsBackend(Protocol):
         agent_name: str,
         parent_id: uuid.UUID | None = ...,
         details: dict[str, Any] | None = ...,
+        started_at: datetime | None = ...,
     ) -> Awaitable[HasId]: ...
 
     def record_usage(
@@ -96,6 +100,7 @@ class AgentRunsBackend(Protocol):
         tokens_in: int = ...,
         tokens_out: int = ...,
         cost_usd: Decimal = ...,
+        finished_at: datetime | None = ...,
     ) -> Awaitable[object]: ...
 
 

@@ -109,7 +109,10 @@ class Delivery:
         task_id, runs = record.task_id, self._backend.runs
         started = await self._retrier.attempt(
             lambda: runs.start(
-                task_id, input_context=record.input_context, git_branch=record.git_branch
+                task_id,
+                input_context=record.input_context,
+                git_branch=record.git_branch,
+                started_at=record.at,
             ),
             "start a run",
         )
@@ -142,6 +145,7 @@ class Delivery:
                 results=record.results,
                 error_message=record.error_message,
                 error_details=record.error_details,
+                completed_at=record.at,
             ),
             "finish a run",
         )
@@ -169,7 +173,11 @@ class Delivery:
         agent_runs = self._backend.agent_runs
         started = await self._retrier.attempt(
             lambda: agent_runs.start(
-                run_id, agent_name=step.name, parent_id=parent_id, details=record.details
+                run_id,
+                agent_name=step.name,
+                parent_id=parent_id,
+                details=record.details,
+                started_at=record.at,
             ),
             "start an agent run",
         )
@@ -222,6 +230,7 @@ class Delivery:
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
                 cost_usd=cost,
+                finished_at=record.at,
             ),
             "finish an agent run",
         )

@@ -13,6 +13,7 @@ import contextlib
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -146,6 +147,12 @@ class StepRecord:
 # --- Lifecycle records: sent in order, never dropped once their run or step was accepted. ---
 
 
+def now() -> datetime:
+    """When something happened, as the tracer saw it: sent along, so that a record
+    written late (batched, or after an outage) still says when it happened."""
+    return datetime.now(UTC)
+
+
 @dataclass(eq=False)
 class StartRun:
     run: RunRecord
@@ -154,6 +161,7 @@ class StartRun:
     description: str | None
     input_context: dict[str, Any] | None
     git_branch: str | None
+    at: datetime = field(default_factory=now)
 
 
 @dataclass(eq=False)
@@ -163,12 +171,14 @@ class FinishRun:
     results: dict[str, Any] | None
     error_message: str | None
     error_details: dict[str, Any] | None
+    at: datetime = field(default_factory=now)
 
 
 @dataclass(eq=False)
 class StartStep:
     step: StepRecord
     details: dict[str, Any]
+    at: datetime = field(default_factory=now)
 
 
 @dataclass(eq=False)
@@ -184,6 +194,7 @@ class FinishStep:
     status: AgentRunStatus
     output_summary: str | None
     error_message: str | None
+    at: datetime = field(default_factory=now)
 
 
 # --- Data records: batched, and the ones dropped first when the buffer is full. ---
@@ -198,6 +209,7 @@ class EventRecord:
     data: dict[str, Any] | None
     severity: EventSeverity | str
     agent_role: str | None
+    at: datetime = field(default_factory=now)
 
 
 @dataclass(eq=False, slots=True)
@@ -209,6 +221,7 @@ class MetricRecord:
     metric_type: MetricType | str
     unit: str | None
     labels: dict[str, Any] | None
+    at: datetime = field(default_factory=now)
 
 
 @dataclass(eq=False, slots=True)

@@ -34,6 +34,7 @@ from flightlog.tracing.records import (
     StartRun,
     StartStep,
     StepRecord,
+    now,
 )
 
 Outcome = Literal["COMPLETED", "FAILED", "CANCELLED"]
@@ -116,6 +117,7 @@ class Run(Recorder):
         if self._entered:
             raise RuntimeError("a Run is entered once; call tracer.run(...) again for another run")
         self._entered = True
+        self._start.at = now()  # the run starts when its block is entered, not when it was made
         if self._invalid is not None:
             self._buffer.reject("a run", self._invalid)
             self._record.id.refuse(self._invalid)

@@ -1,0 +1,152 @@
+"""Times a caller measured itself: a run's and an agent run's start and end, given, not stamped.
+
+A tracer that sends after the fact (batched, or after an outage) and a replay
+of history give the times they saw; durations, the audit events and the
+timeline then say when things happened. Bad times are refused and change
+nothing. Both dialects; the Store and the HTTP API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from api_client import client_of, error_code, ok
+from flightlog import AgentRunStatus, RunStatus, TaskStatus, ValidationError
+from flightlog.models import Event, TaskRun
+from flightlog.store import Store
+
+T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
+
+
+async def _events(store: Store, run_id: uuid.UUID) -> list[Event]:
+    async with store.reader() as s:
+        rows = await s.scalars(select(Event).where(Event.run_id == run_id).order_by(Event.id))
+        return list(rows)
+
+
+async def test_a_run_and_its_agent_runs_keep_the_times_the_caller_measured(store: Store) -> None:
+    task = await store.tasks.create(title="replayed")
+    run = await store.runs.start(task.id, started_at=T0)
+    architect = await store.agent_runs.start(
+        run.id, agent_name="Architect", started_at=T0 + timedelta(seconds=5)
+    )
+    finished_step = await store.agent_runs.finish(
+        architect.id, finished_at=T0 + timedelta(seconds=65), output_summary="design"
+    )
+    finished = await store.runs.finish(
+        run.id, status=RunStatus.COMPLETED, completed_at=T0 + timedelta(minutes=3)
+    )
+
+    assert (finished.started_at, finished.completed_at) == (T0, T0 + timedelta(minutes=3))
+    assert finished.duration_seconds == 180.0
+    assert finished_step.started_at == T0 + timedelta(seconds=5)
+    assert finished_step.finished_at == T0 + timedelta(seconds=65)
+    assert finished_step.duration_seconds == 60.0
+    stored = await store.tasks.get(task.id)
+    assert stored.status is TaskStatus.COMPLETED
+    assert (stored.started_at, stored.completed_at) == (T0, T0 + timedelta(minutes=3))
+
+    # The audit trail says when, too, so the timeline orders by what happened.
+    stamped = {
+        (e.event_type.value, (e.data or {}).get("to", (e.data or {}).get("status"))): e.created_at
+        for e in await _events(store, run.id)
+    }
+    assert stamped[("STATUS_CHANGE", "RUNNING")] == T0
+    assert stamped[("AGENT_START", None)] == T0 + timedelta(seconds=5)
+    assert stamped[("AGENT_COMPLETE", "COMPLETED")] == T0 + timedelta(seconds=65)
+    assert stamped[("STATUS_CHANGE", "COMPLETED")] == T0 + timedelta(minutes=3)
+
+
+async def test_without_times_the_server_clock_is_used_as_before(store: Store) -> None:
+    before = datetime.now(UTC)
+    task = await store.tasks.create(title="live")
+    run = await store.runs.start(task.id)
+    step = await store.agent_runs.start(run.id, agent_name="Engineer")
+    step = await store.agent_runs.finish(step.id)
+    run = await store.runs.finish(run.id)
+    after = datetime.now(UTC)
+    assert run.started_at is not None
+    assert run.completed_at is not None
+    assert before <= run.started_at <= run.completed_at <= after
+    assert step.finished_at is not None
+    assert before <= step.started_at <= step.finished_at <= after
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (datetime(2026, 3, 1, 9, 0, 0), "timezone-aware"),
+        (datetime(9500, 1, 1, tzinfo=UTC), "between"),
+    ],
+)
+async def test_a_bad_start_time_is_refused_and_nothing_is_written(
+    store: Store, when: datetime, message: str
+) -> None:
+    task = await store.tasks.create(title="bad start")
+    with pytest.raises(ValidationError, match=message):
+        await store.runs.start(task.id, started_at=when)
+    assert (await store.runs.list(task.id)) == []
+    assert (await store.tasks.get(task.id)).status is TaskStatus.PENDING
+
+
+async def test_an_end_before_the_start_is_refused_and_the_run_stays_open(store: Store) -> None:
+    task = await store.tasks.create(title="time travel")
+    run = await store.runs.start(task.id, started_at=T0)
+    step = await store.agent_runs.start(run.id, agent_name="Tester", started_at=T0)
+    with pytest.raises(ValidationError, match="before the start"):
+        await store.agent_runs.finish(step.id, finished_at=T0 - timedelta(seconds=1))
+    with pytest.raises(ValidationError, match="before the start"):
+        await store.runs.finish(run.id, completed_at=T0 - timedelta(hours=1))
+    assert (await store.runs.get(run.id)).status is RunStatus.RUNNING
+    [still] = await store.agent_runs.list(run.id)
+    assert still.status is AgentRunStatus.STARTED
+    assert still.finished_at is None
+
+
+async def test_times_travel_over_http_and_bad_ones_are_422(store: Store) -> None:
+    async with client_of(store) as api:
+        task = ok(await api.post("/tasks", json={"title": "remote replay"}), 201)
+        run = ok(
+            await api.post(
+                f"/tasks/{task['id']}/runs", json={"started_at": "2026-03-01T09:00:00Z"}
+            ),
+            201,
+        )
+        naive = await api.post(
+            f"/runs/{run['id']}/agent-runs",
+            json={"agent_name": "PM", "started_at": "2026-03-01T09:00:05"},
+        )
+        assert error_code(naive, 422) == "validation_error"
+        step = ok(
+            await api.post(
+                f"/runs/{run['id']}/agent-runs",
+                json={"agent_name": "PM", "started_at": "2026-03-01T09:00:05+00:00"},
+            ),
+            201,
+        )
+        ok(
+            await api.post(
+                f"/agent-runs/{step['id']}/finish",
+                json={"finished_at": "2026-03-01T09:01:05Z"},
+            )
+        )
+        early = await api.post(
+            f"/runs/{run['id']}/finish", json={"completed_at": "2026-03-01T08:00:00Z"}
+        )
+        assert error_code(early, 422) == "validation_error"
+        done = ok(
+            await api.post(
+                f"/runs/{run['id']}/finish", json={"completed_at": "2026-03-01T09:03:00Z"}
+            )
+        )
+    assert done["duration_seconds"] == 180.0
+    async with store.reader() as s:
+        stored = await s.get(TaskRun, uuid.UUID(run["id"]))
+    assert stored is not None
+    assert stored.started_at == T0
+    [agent_run] = await store.agent_runs.list(stored.id)
+    assert agent_run.duration_seconds == 60.0
