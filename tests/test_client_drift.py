@@ -56,18 +56,13 @@ STORE = Store(create_async_db_engine(_SETTINGS), _SETTINGS, uuid.uuid4())
 
 #: Client methods whose parameters differ from the Store's twin: the parameters that differ.
 DIFFERENT_FROM_THE_STORE: dict[str, set[str]] = {
-    "tasks.list": {"priority", "min_priority", "parent_task_id", "top_level_only"},
     "events.list": {"up_to_id"},
     "events.append_batch": {"chunk_size"},
     "metrics.record_batch": {"chunk_size"},
-    "artifacts.put": {"metadata"},
     "claims.complete": {"claimed"},  # ClaimOut (what claim() answers) or the Store's Claim
     "claims.release": {"claimed"},
     "agents.register": {"actor"},
     "agents.list": {"now", "degraded_after", "failed_after"},
-    "optimizations.begin": {"actor"},
-    "views.overview": {"top"},
-    "views.active_tasks": {"project_id", "limit"},
 }
 #: Store operations no route serves, so no client method has them.
 NO_ROUTE = {

@@ -34,6 +34,7 @@ from flightlog.schemas.pull_requests import CheckIn, PullRequestIn, PullRequestM
 from flightlog.schemas.recommendations import (
     Decision,
     Failure,
+    OptimizationBegin,
     OptimizationDone,
     OptimizationStart,
     Progress,
@@ -115,6 +116,7 @@ PAIRS = [
         optimizations.start_optimization,
         from_path=frozenset({"recommendation_id"}),
     ),
+    Pair(OptimizationBegin, optimizations.begin, from_path=frozenset({"optimization_id"})),
     Pair(Progress, optimizations.report_progress, from_path=frozenset({"optimization_id"})),
     Pair(OptimizationDone, optimizations.complete, from_path=frozenset({"optimization_id"})),
     Pair(Failure, optimizations.fail, from_path=frozenset({"optimization_id"})),

@@ -7,17 +7,11 @@ Each ``bind(...)`` is one route declared by the service it calls (see
 
 from __future__ import annotations
 
-import uuid
-
 from flightlog.client.binding import (
     NO_CONTENT,
-    Exchange,
     Facade,
     M,
     bind,
-    fill,
-    send,
-    written_out,
 )
 from flightlog.enums import PullRequestStatus
 from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
@@ -37,6 +31,7 @@ from flightlog.services import (
     templates,
     views,
 )
+from flightlog.services import overview as overview_service
 from flightlog.services.overview import Overview
 from flightlog.services.project_contexts import ContextComparison
 from flightlog.services.views import ActiveTask, PrValidationStatus, TaskExecutionSummary
@@ -158,12 +153,7 @@ class Optimizations(Facade[M]):
     rollback = bind("POST", f"{_OPTIMIZATION}/rollback", optimizations.rollback, OptimizationOut)
     get = bind("GET", _OPTIMIZATION, optimizations.get_optimization, OptimizationOut)
 
-    @written_out("POST", f"{_OPTIMIZATION}/begin", why="the route takes no body, so no actor")
-    @staticmethod
-    def begin(optimization_id: uuid.UUID) -> Exchange[OptimizationOut]:
-        """PENDING -> RUNNING."""
-        path = fill(f"{_OPTIMIZATION}/begin", optimization_id=optimization_id)
-        return send("POST", path, OptimizationOut)
+    begin = bind("POST", f"{_OPTIMIZATION}/begin", optimizations.begin, OptimizationOut)
 
     list = bind("GET", "/optimizations", optimizations.list_optimizations, list[OptimizationOut])
 
@@ -244,14 +234,5 @@ class Views(Facade[M]):
         "GET", f"{_PULL_REQUEST}/validation", views.pr_validation_status, PrValidationStatus
     )
 
-    @written_out("GET", "/views/overview", why="the route takes no top: the server's five")
-    @staticmethod
-    def overview() -> Exchange[Overview]:
-        """Tasks and runs by status, success rate, busiest agents, what waits for a person."""
-        return send("GET", "/views/overview", Overview)
-
-    @written_out("GET", "/views/active-tasks", why="the route takes no project or limit")
-    @staticmethod
-    def active_tasks() -> Exchange[list[ActiveTask]]:
-        """Tasks that are pending or running, with their open dependencies."""
-        return send("GET", "/views/active-tasks", list[ActiveTask])
+    overview = bind("GET", "/views/overview", overview_service.customer_overview, Overview)
+    active_tasks = bind("GET", "/views/active-tasks", views.active_tasks, list[ActiveTask])

@@ -8,9 +8,12 @@ methods written out say why in ``why=``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from pydantic_core import to_jsonable_python
 
 from flightlog.client.binding import (
     NO_CONTENT,
@@ -35,7 +38,6 @@ from flightlog.enums import (
     EventSeverity,
     EventType,
     RunStatus,
-    TaskStatus,
 )
 from flightlog.schemas.agent_runs import AgentRunOut
 from flightlog.schemas.agents import AgentOut
@@ -71,19 +73,7 @@ class Tasks(Facade[M]):
     cancel = bind("POST", "/tasks/{task_id}/cancel", runs.cancel_task, TaskOut)
     delete = bind("DELETE", "/tasks/{task_id}", deletion.delete_task, NO_CONTENT)
 
-    @written_out("GET", "/tasks", why="the route filters by status, project and tag only")
-    @staticmethod
-    def list(
-        *,
-        status: TaskStatus | Sequence[TaskStatus] | None = None,
-        project_id: uuid.UUID | None = None,
-        tag: str | None = None,
-        cursor: uuid.UUID | None = None,
-        limit: int = 50,
-    ) -> Exchange[TaskPageOut]:
-        """Newest first, a page at a time: pass ``next_cursor`` back as ``cursor``."""
-        params = {"status": status, "project_id": project_id, "tag": tag, "cursor": cursor}
-        return send("GET", "/tasks", TaskPageOut, params={**params, "limit": limit})
+    list = bind("GET", "/tasks", tasks.list_tasks, TaskPageOut)
 
 
 _FINISH = "/runs/{run_id}/finish"
@@ -228,7 +218,7 @@ class Artifacts(Facade[M]):
     @written_out(
         "PUT",
         "/tasks/{task_id}/artifacts/{name}",
-        why="the content is the raw body, its type a header; the route takes no metadata",
+        why="the content is the raw body, its type a header, the metadata JSON in the query",
     )
     @staticmethod
     def put(
@@ -240,9 +230,12 @@ class Artifacts(Facade[M]):
         artifact_type: ArtifactType | str = ArtifactType.OTHER,
         run_id: uuid.UUID | None = None,
         file_path: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Exchange[ArtifactOut]:
         """The next version of ``name``; identical content is stored once."""
         params = {"artifact_type": artifact_type, "run_id": run_id, "file_path": file_path}
+        if metadata is not None:
+            params["metadata"] = json.dumps(to_jsonable_python(metadata))
         path = fill("/tasks/{task_id}/artifacts/{name}", task_id=task_id, name=name)
         read, headers = reader(ArtifactOut), {"Content-Type": content_type}
         return call(Request("PUT", path, read, query(params), content, headers))

@@ -75,6 +75,10 @@ class OptimizationStart(In):
     actor: Actor = None
 
 
+class OptimizationBegin(In):
+    actor: Actor = None
+
+
 class Progress(In):
     progress: Annotated[int, Field(ge=0, le=100), JsonInteger] = Field(
         description="Never below the progress reported."

@@ -30,6 +30,7 @@ from flightlog.models import (
     Task,
     TaskRun,
 )
+from flightlog.services._common import require
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,13 @@ class Overview:
 _FAILED = (RunStatus.FAILED.value, RunStatus.TIMEOUT.value)
 
 
+#: The longest busiest-agent and failure lists an overview holds.
+MAX_TOP = 100
+
+
 def customer_overview(session: Session, customer_id: uuid.UUID, /, *, top: int = 5) -> Overview:
-    """The customer's overview; ``top`` bounds the busiest-agent and failure lists."""
+    """The customer's overview; ``top`` (1 to 100) bounds the busiest-agent and failure lists."""
+    require(1 <= top <= MAX_TOP, f"top must be between 1 and {MAX_TOP}, got {top}")
     view = Overview()
     mine = Task.customer_id == customer_id
     rows = session.execute(select(Task.status, func.count()).where(mine).group_by(Task.status))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -9,7 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.json_depth import nested_deeper_than
 from flightlog.enums import ArtifactType
+from flightlog.errors import ValidationError
 from flightlog.schemas.artifacts import ArtifactOut
 
 router = APIRouter(tags=["artifacts"])
@@ -22,7 +25,18 @@ _UPLOAD = {
         "description": "The content, in any media type (kept as the artifact's content type, "
         "at most 255 characters; default application/octet-stream).",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
+    },
+    # A JSON object in the query (the body is the content): described as such here, since
+    # FastAPI would describe the parameter as the plain string it reads.
+    "parameters": [
+        {
+            "name": "metadata",
+            "in": "query",
+            "required": False,
+            "description": "A JSON object kept with the version (at most 8,192 characters).",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    ],
 }
 #: Uploaders choose the content type, so a read answers whatever it was.
 _CONTENT: dict[int | str, dict[str, Any]] = {
@@ -34,6 +48,23 @@ _CONTENT: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+
+
+#: The longest ``metadata`` query parameter (JSON text) an upload takes.
+MAX_METADATA_CHARS = 8192
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    """The upload's ``metadata``: the body is the content, so it travels as JSON text."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or nested_deeper_than(text.encode()):
+        raise ValidationError('metadata must be a JSON object, e.g. metadata={"k": 1}')
+    return value
 
 
 #: The upload route: its body is the content itself, never parsed as JSON.
@@ -58,6 +89,10 @@ async def put_artifact(
     artifact_type: ArtifactType = ArtifactType.OTHER,
     run_id: Annotated[uuid.UUID | None, Query(description="A run of this task.")] = None,
     file_path: Annotated[str | None, Query(max_length=1000)] = None,
+    metadata: Annotated[
+        str | None,
+        Query(max_length=MAX_METADATA_CHARS, include_in_schema=False),
+    ] = None,
 ) -> ArtifactOut:
     """The body becomes the next version of ``name``; identical content is stored once."""
     artifact = await store.artifacts.put(
@@ -68,6 +103,7 @@ async def put_artifact(
         artifact_type=artifact_type,
         run_id=run_id,
         file_path=file_path,
+        metadata=_json_object(metadata),
     )
     return ArtifactOut.model_validate(artifact)
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from flightlog.api.auth import TenantStore
 from flightlog.schemas.tasks import SearchHit, TaskOut
-from flightlog.services.overview import Overview
-from flightlog.services.views import ActiveTask, TaskExecutionSummary
+from flightlog.services.overview import MAX_TOP, Overview
+from flightlog.services.views import MAX_PAGE_SIZE, ActiveTask, TaskExecutionSummary
 
 router = APIRouter(tags=["insights"])
 
@@ -27,15 +27,22 @@ async def search_tasks(
 
 
 @router.get("/views/overview", response_model=Overview)
-async def overview(store: TenantStore) -> Overview:
+async def overview(
+    store: TenantStore,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="Busiest agents, failures.")] = 5,
+) -> Overview:
     """Tasks and runs by status, success rate, busiest agents, what waits for a person."""
-    return await store.views.overview()
+    return await store.views.overview(top=top)
 
 
 @router.get("/views/active-tasks", response_model=list[ActiveTask])
-async def active_tasks(store: TenantStore) -> list[ActiveTask]:
+async def active_tasks(
+    store: TenantStore,
+    project_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> list[ActiveTask]:
     """Tasks that are pending or running, with their open dependencies."""
-    return await store.views.active_tasks()
+    return await store.views.active_tasks(project_id=project_id, limit=limit)
 
 
 @router.get("/views/task-execution-summary/{task_id}", response_model=TaskExecutionSummary)

@@ -13,6 +13,7 @@ from flightlog.schemas.recommendations import (
     ApprovalOut,
     Decision,
     Failure,
+    OptimizationBegin,
     OptimizationDone,
     OptimizationOut,
     OptimizationStart,
@@ -114,8 +115,14 @@ async def get_optimization(optimization_id: uuid.UUID, store: TenantStore) -> Op
 
 
 @router.post("/optimizations/{optimization_id}/begin", response_model=OptimizationOut)
-async def begin(optimization_id: uuid.UUID, store: TenantStore) -> OptimizationOut:
-    return OptimizationOut.model_validate(await store.optimizations.begin(optimization_id))
+async def begin(
+    optimization_id: uuid.UUID, store: TenantStore, body: OptimizationBegin | None = None
+) -> OptimizationOut:
+    """The executor picked it up: QUEUED -> EXECUTING (the body, naming who, is optional)."""
+    actor = body.actor if body is not None else None
+    return OptimizationOut.model_validate(
+        await store.optimizations.begin(optimization_id, actor=actor)
+    )
 
 
 @router.post("/optimizations/{optimization_id}/progress", response_model=OptimizationOut)

@@ -28,12 +28,24 @@ async def list_tasks(
     task_status: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
     project_id: uuid.UUID | None = None,
     tag: str | None = None,
+    priority: Annotated[int | None, Query(description="Exactly this priority.")] = None,
+    min_priority: Annotated[int | None, Query(description="This priority or higher.")] = None,
+    parent_task_id: Annotated[uuid.UUID | None, Query(description="Its subtasks.")] = None,
+    top_level_only: Annotated[bool, Query(description="Only tasks with no parent.")] = False,
     cursor: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> TaskPageOut:
     """Newest first, a page at a time; ``status`` may be repeated."""
     page = await store.tasks.list(
-        status=task_status, project_id=project_id, tag=tag, cursor=cursor, limit=limit
+        status=task_status,
+        project_id=project_id,
+        tag=tag,
+        priority=priority,
+        min_priority=min_priority,
+        parent_task_id=parent_task_id,
+        top_level_only=top_level_only,
+        cursor=cursor,
+        limit=limit,
     )
     return TaskPageOut(
         items=[TaskOut.model_validate(task) for task in page.items], next_cursor=page.next_cursor
