@@ -39,12 +39,12 @@ class utcnow(FunctionElement[datetime]):  # noqa: N801 - reads like the SQL func
 
 
 @compiles(utcnow, "postgresql")
-def _utcnow_postgresql(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+def _utcnow_postgresql(element: utcnow, compiler: SQLCompiler, **compiler_options: Any) -> str:
     return "now()"
 
 
 @compiles(utcnow, "sqlite")
-def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **compiler_options: Any) -> str:
     # Same text shape SQLAlchemy's SQLite DATETIME writes, so both sort together.
     return "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))"
 
