@@ -58,10 +58,10 @@ async def create_fixture(store: Store, *, task_count: int, big_share: float) -> 
     customer = store.customer_id
     async with store.transaction() as s:
         for t in range(task_count):
-            task = await tasks.create_task(s, customer, title=f"bench task {t}")
-            run = await runs.start_run(s, customer, task.id)
+            task = await s.run_sync(tasks.create_task, customer, title=f"bench task {t}")
+            run = await s.run_sync(runs.start_run, customer, task.id)
             steps = [
-                await agent_runs.start_agent_run(s, customer, run.id, agent_name=role)
+                await s.run_sync(agent_runs.start_agent_run, customer, run.id, agent_name=role)
                 for role in ROLES[:3]
             ]
             task_ids.append(task.id)

@@ -337,7 +337,9 @@ class DialectRun:
 
     async def listing_data(self) -> Store:
         async with self.store.transaction() as s:
-            customer = await create_customer(s, name="Listing tenant", email="listing@bench.test")
+            customer = await s.run_sync(
+                create_customer, name="Listing tenant", email="listing@bench.test"
+            )
         for tasks, runs in _data.listing(
             self.db.dialect, customer.id, self.plan.list_tasks, self.plan.list_runs
         ):

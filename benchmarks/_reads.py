@@ -157,7 +157,9 @@ async def measure_reads(
     def timeline(after: TimelineCursor | None) -> Callable[[int], Awaitable[Any]]:
         async def read(i: int) -> Any:
             async with store.reader() as s:
-                return await run_timeline(s, store.customer_id, big_run, after=after, limit=100)
+                return await s.run_sync(
+                    run_timeline, store.customer_id, big_run, after=after, limit=100
+                )
 
         return read
 
@@ -183,8 +185,8 @@ async def measure_reads(
     async with store.reader() as open_session:
 
         async def service_page(i: int) -> Any:
-            page = await list_events(
-                open_session,
+            page = await open_session.run_sync(
+                list_events,
                 store.customer_id,
                 task_id=big_task,
                 after_id=at_depth + 13 * i,

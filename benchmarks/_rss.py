@@ -66,8 +66,8 @@ async def _main(fx: Fixture, url: str, start: int, rows: int) -> dict[str, Any]:
         before = current_rss_mb()
         began = time.perf_counter()
         async with store.transaction() as s:
-            written = await ingest_events(
-                s,
+            written = await s.run_sync(
+                ingest_events,
                 fx.customer_id,
                 store.settings.max_event_payload_bytes,
                 events(fx, start, rows),

@@ -8,6 +8,7 @@ delete rows to clean up and never see each other's data.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -273,3 +274,12 @@ def owner(store: Store) -> World:
 def mine(other: Store) -> World:
     """Customer B's own rows, for requests that need one (B's task, to point at A's run)."""
     return World(other)
+
+
+@pytest.fixture(autouse=True)
+def _recursion_limit_kept() -> Iterator[None]:
+    """mypy's in-process API (the typing tests) raises the interpreter's recursion limit and
+    leaves it raised; restore it so later tests see the limit a user's program has."""
+    limit = sys.getrecursionlimit()
+    yield
+    sys.setrecursionlimit(limit)
