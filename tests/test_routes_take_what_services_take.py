@@ -103,3 +103,13 @@ def test_the_openapi_document_says_metadata_is_a_json_object() -> None:
     upload = document["paths"]["/api/v1/tasks/{task_id}/artifacts/{name}"]["put"]
     [metadata] = [p for p in upload["parameters"] if p["name"] == "metadata"]
     assert metadata["content"] == {"application/json": {"schema": {"type": "object"}}}
+
+
+async def test_priorities_out_of_range_are_refused_by_the_route_and_the_service(
+    store: Store,
+) -> None:
+    async with client_of(store) as api:
+        refused = await api.get("/tasks", params={"min_priority": -(2**40)})
+        assert error_code(refused, 422) == "validation_error"
+    with pytest.raises(ValidationError, match="priority must be between"):
+        await store.tasks.list(priority=2**40)

@@ -267,6 +267,11 @@ def list_tasks(
     :class:`NotFound`, as for the event log, rather than an empty page.
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    for name, value in (("priority", priority), ("min_priority", min_priority)):
+        require(
+            value is None or -MAX_INT <= value <= MAX_INT,
+            f"{name} must be between {-MAX_INT} and {MAX_INT}",
+        )
     _check_same_customer(session, customer_id, project_id=project_id, parent_task_id=parent_task_id)
     stmt = select(Task).where(Task.customer_id == customer_id)
     if status is not None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from flightlog.api.auth import TenantStore
 from flightlog.enums import TaskStatus
 from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
-from flightlog.services.tasks import MAX_PAGE_SIZE
+from flightlog.services.tasks import MAX_INT, MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -28,8 +28,12 @@ async def list_tasks(
     task_status: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
     project_id: uuid.UUID | None = None,
     tag: str | None = None,
-    priority: Annotated[int | None, Query(description="Exactly this priority.")] = None,
-    min_priority: Annotated[int | None, Query(description="This priority or higher.")] = None,
+    priority: Annotated[
+        int | None, Query(ge=-MAX_INT, le=MAX_INT, description="Exactly this priority.")
+    ] = None,
+    min_priority: Annotated[
+        int | None, Query(ge=-MAX_INT, le=MAX_INT, description="This priority or higher.")
+    ] = None,
     parent_task_id: Annotated[uuid.UUID | None, Query(description="Its subtasks.")] = None,
     top_level_only: Annotated[bool, Query(description="Only tasks with no parent.")] = False,
     cursor: uuid.UUID | None = None,
