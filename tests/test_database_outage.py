@@ -328,3 +328,34 @@ async def test_a_connection_lost_in_the_commit_leaves_the_outcome_unknown(
             assert "may or may not have been saved" in raised.value.message
         # The pool drops the dead connection: the next call works.
         assert (await store.tasks.create(title="afterwards")).title == "afterwards"
+
+
+@pytest.mark.postgres_only
+async def test_a_database_closed_to_connections_is_unavailable_not_a_server_error(
+    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """``ALTER DATABASE … ALLOW_CONNECTIONS false`` (SQLSTATE 55000): 503, never a 500."""
+    Migrator(test_settings, fresh_url).upgrade("head")
+    url = fresh_url.url.render_as_string(hide_password=False)
+    admin = fresh_url.url.set(drivername="postgresql", database="postgres")
+    name = fresh_url.url.database
+    async with open_store(url, settings=test_settings) as store:
+        key = (await store.api_keys.create("closed database")).key
+        app = create_app(store.settings, engine=store.engine)
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as db:
+            db.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            db.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        try:
+            with pytest.raises(DatabaseUnavailable):
+                await store.tasks.list()
+            async with client_for(app, key, raise_app_exceptions=False) as client:
+                _assert_unavailable(await client.get("/tasks"))
+        finally:
+            with psycopg.connect(
+                admin.render_as_string(hide_password=False), autocommit=True
+            ) as db:
+                db.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert (await store.tasks.list()).items == []

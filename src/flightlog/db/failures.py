@@ -99,6 +99,10 @@ def database_unreachable(exc: BaseException) -> bool:
         state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
         if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_STATES):
             return True
+        if state == "55000" and "accepting connections" in str(cause):
+            # A database an operator closed to connections (ALLOW_CONNECTIONS false); 55000
+            # alone is "object not in prerequisite state", which a request can cause too.
+            return True
         if type(cause) is OSError and "connect" in str(cause).lower():
             # asyncpg's "Multiple exceptions: [Errno 111] Connect call failed …", no errno.
             return True
