@@ -19,7 +19,8 @@ import threading
 import time
 from contextlib import AsyncExitStack
 
-from flightlog.errors import ConfigurationError, MigrationError
+from flightlog.db.failures import cause_chain, database_unreachable
+from flightlog.errors import ConfigurationError, DatabaseUnavailable, MigrationError
 from flightlog.tracing.backend import Backend, BackendOpener
 from flightlog.tracing.buffer import Buffer, Queued
 from flightlog.tracing.config import TracerConfig
@@ -34,7 +35,17 @@ CLOSING_GRACE_SECONDS = 1.0
 
 
 def _can_open_later(error: BaseException) -> bool:
-    """Opening is retried unless the settings or the schema are unusable as they are."""
+    """Opening is retried unless the settings or the schema are unusable as they are.
+
+    A database out of reach is an outage like any other, even when opening
+    reports it as a configuration or migration error ("Cannot reach the
+    database …"): a program started before its database must not lose its
+    tracing for good.
+    """
+    if any(isinstance(cause, DatabaseUnavailable) for cause in cause_chain(error)):
+        return True
+    if database_unreachable(error):
+        return True
     return not isinstance(error, ConfigurationError | MigrationError)
 
 
