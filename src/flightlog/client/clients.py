@@ -7,6 +7,8 @@ function on the ``AsyncClient`` and a plain function on the ``Client``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
@@ -24,7 +26,8 @@ from flightlog.client.binding import (
     reader,
     written_out,
 )
-from flightlog.client.transport import AsyncRunner, Runner, SyncRunner
+from flightlog.client.transport import AsyncRunner, Runner, SyncRunner, header_problem
+from flightlog.errors import ConfigurationError
 from flightlog.schemas.health import Health
 
 #: Where the server mounts the API.
@@ -62,11 +65,31 @@ class _Faces(Facade[M]):
 
 
 def _api(base_url: str) -> str:
-    return base_url.rstrip("/") + API_PREFIX
+    """The API's root under ``base_url``, given with or without ``/api/v1``."""
+    return base_url.rstrip("/").removesuffix(API_PREFIX) + API_PREFIX
 
 
 def _key(api_key: str) -> dict[str, str]:
+    """The key's header, refused here: httpx would fail every call, quoting the secret."""
+    problem = header_problem(api_key)
+    if problem is not None:
+        what = "a newline or non-ASCII character" if "ASCII" in problem else "a control character"
+        raise ConfigurationError(
+            f"the API key contains {what}; pass the key alone "
+            "(e.g. Path(...).read_text().strip() for a key read from a file)"
+        )
     return {"Authorization": f"Bearer {api_key}"}
+
+
+@contextmanager
+def _configuring(base_url: str) -> Iterator[None]:
+    """A base URL httpx cannot parse, as a ConfigurationError."""
+    try:
+        yield
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(
+            f"the base URL {base_url!r} is not a URL ({exc}): give it as http://host:port"
+        ) from None
 
 
 class AsyncClient(_Faces[Async]):
@@ -86,9 +109,11 @@ class AsyncClient(_Faces[Async]):
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=_api(base_url), headers=_key(api_key), timeout=timeout, transport=transport
-        )
+        headers = _key(api_key)
+        with _configuring(base_url):
+            self._http = httpx.AsyncClient(
+                base_url=_api(base_url), headers=headers, timeout=timeout, transport=transport
+            )
         super().__init__(AsyncRunner(self._http))
 
     async def __aenter__(self) -> Self:
@@ -119,9 +144,11 @@ class Client(_Faces[Sync]):
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=_api(base_url), headers=_key(api_key), timeout=timeout, transport=transport
-        )
+        headers = _key(api_key)
+        with _configuring(base_url):
+            self._http = httpx.Client(
+                base_url=_api(base_url), headers=headers, timeout=timeout, transport=transport
+            )
         super().__init__(SyncRunner(self._http))
 
     def __enter__(self) -> Self:

@@ -8,7 +8,11 @@ Flightlog's errors, so both faces raise exactly the same ones:
   names (the table the server answers with), with the body's ``details`` and
   ``details["http_status"]``; a 503's ``Retry-After`` is ``details["retry_after"]``;
 - no answer at all (connection refused, timed out, cut off) is
-  :class:`~flightlog.errors.ServerUnreachable`, never an httpx error.
+  :class:`~flightlog.errors.ServerUnreachable`, never an httpx error;
+- a request httpx refuses to send (a header value with a newline or a non-ASCII
+  character) is the caller's :class:`~flightlog.errors.ValidationError`, checked
+  before sending and never retried; its message names the header, never its
+  value (it may be a secret).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
@@ -31,6 +35,7 @@ from flightlog.errors import (
     FlightlogError,
     InvalidTransition,
     ServerUnreachable,
+    ValidationError,
     error_class,
 )
 from flightlog.schemas.errors import ErrorBody
@@ -72,11 +77,37 @@ def raise_for(response: httpx.Response, answers: frozenset[int] = frozenset()) -
     raise exc
 
 
+def header_problem(value: str) -> str | None:
+    """Why HTTP cannot carry ``value`` as a header value, or None when it can."""
+    if not value.isascii():
+        return "contains a non-ASCII character"
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        return "contains a newline or another control character"
+    return None
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse a call's header that HTTP cannot carry, naming it but not its value."""
+    for name, value in headers.items():
+        problem = header_problem(value)
+        if problem is not None:
+            raise ValidationError(
+                f"the {name} header {problem}: pass a value of printable ASCII characters",
+                header=name,
+            )
+
+
 @contextmanager
 def _reaching(http: httpx.Client | httpx.AsyncClient, path: str) -> Iterator[None]:
     """httpx's failures to get an answer, as Flightlog's errors."""
     try:
         yield
+    except (httpx.LocalProtocolError, UnicodeEncodeError):
+        # Refused before anything was sent; the message would hold the header value.
+        raise ValidationError(
+            f"the request to {path} has a header httpx cannot send (a newline or a non-ASCII "
+            "character): pass printable ASCII values"
+        ) from None
     except httpx.UnsupportedProtocol as exc:
         raise ConfigurationError(
             f"the client cannot reach {http.base_url} ({exc}): give the server's URL "
@@ -111,6 +142,7 @@ class AsyncRunner(Runner[Async]):
         self._http = http
 
     async def send(self, request: Request[Any]) -> httpx.Response:
+        check_headers(request.headers)
         with _reaching(self._http, request.path):
             response = await self._http.request(
                 request.method,
@@ -168,6 +200,7 @@ class SyncRunner(Runner[Sync]):
         self._http = http
 
     def send(self, request: Request[Any]) -> httpx.Response:
+        check_headers(request.headers)
         with _reaching(self._http, request.path):
             response = self._http.request(
                 request.method,
