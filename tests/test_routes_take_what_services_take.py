@@ -9,11 +9,15 @@ signatures, on both dialects; bad values are 422 and change nothing.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from api_client import client_of, error_code
 from flightlog import ValidationError
 from flightlog.api import create_app
+from flightlog.client import reviews, work
+from flightlog.client.binding import Route
 from flightlog.enums import OptimizationStatus
 from flightlog.store import Store
 from test_client import client_for
@@ -113,3 +117,47 @@ async def test_priorities_out_of_range_are_refused_by_the_route_and_the_service(
         assert error_code(refused, 422) == "validation_error"
     with pytest.raises(ValidationError, match="priority must be between"):
         await store.tasks.list(priority=2**40)
+
+
+async def test_recommendations_filter_by_several_priorities(store: Store) -> None:
+    async with client_for(store) as fl:
+        project = await fl.projects.create(name="prio")
+        for priority in ["HIGH", "LOW", "MEDIUM"]:
+            await fl.recommendations.create(
+                recommendation_type="cost",
+                title=priority,
+                confidence_score=0.5,
+                priority=priority,
+                project_id=project.id,
+            )
+        found = await fl.recommendations.list(project_id=project.id, priority=["HIGH", "LOW"])
+        assert sorted(r.title for r in found) == ["HIGH", "LOW"]
+        one = await fl.recommendations.list(project_id=project.id, priority="MEDIUM")
+        assert [r.title for r in one] == ["MEDIUM"]
+    async with client_of(store) as api:
+        params = {"priority": ["HIGH", "LOW"], "project_id": str(project.id)}
+        answered = await api.get("/recommendations", params=params)
+        assert answered.status_code == 200, answered.text
+        assert sorted(r["title"] for r in answered.json()) == ["HIGH", "LOW"]
+        refused = await api.get("/recommendations", params={"priority": "URGENT"})
+        assert error_code(refused, 422) == "validation_error"
+
+
+def test_a_service_parameter_that_takes_a_list_is_a_list_in_its_route() -> None:
+    """Each bound GET route's query parameter is an array where its service takes a sequence
+    (a single-valued route parameter would keep only the last of a repeated filter)."""
+    document = create_app(dashboard=False).openapi()
+    checked = []
+    for facade in [*vars(work).values(), *vars(reviews).values()]:
+        for route in vars(facade).values() if isinstance(facade, type) else ():
+            if not isinstance(route, Route) or route.method != "GET" or route.service is None:
+                continue
+            operation = document["paths"]["/api/v1" + route.path]["get"]
+            schemas = {p["name"]: p["schema"] for p in operation.get("parameters", [])}
+            for name, parameter in inspect.signature(route.build).parameters.items():
+                annotation = str(parameter.annotation)
+                if "Sequence" in annotation or "Iterable" in annotation:
+                    schema = schemas[route.rename.get(name, name)]
+                    assert "array" in str(schema), (route.path, name, schema)
+                    checked.append((route.path, name))
+    assert ("/recommendations", "priority") in checked

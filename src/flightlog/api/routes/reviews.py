@@ -39,7 +39,7 @@ async def create_recommendation(body: RecommendationIn, store: TenantStore) -> R
 async def list_recommendations(
     store: TenantStore,
     rec_status: Annotated[list[RecommendationStatus] | None, Query(alias="status")] = None,
-    priority: Priority | None = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
     project_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[RecommendationOut]:
