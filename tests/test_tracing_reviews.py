@@ -7,16 +7,31 @@ a forked child records its own runs (and never the parent's twice).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
 
 import pytest
 
+from conftest import PostgresServer
 from flightlog import RunStatus
 from flightlog.db.engine import create_sync_engine
 from flightlog.settings import Settings
-from flightlog.tracing import Tracer
+from flightlog.tracing import NotRecorded, Tracer
+from flightlog.tracing.backend import Backend
+from flightlog.tracing.embedded import embedded_backend
 from pg_cluster import PrivateCluster
-from tracing_support import FAST, Rows, url_text
+from tracing_support import (
+    FAST,
+    Databases,
+    Rows,
+    Target,
+    close_all,
+    databases,
+    target,
+    url_text,
+)
 from waiting import wait_until
 
 TIMEOUT = 120.0
@@ -67,3 +82,85 @@ def test_embedded_tracer_started_before_its_database_records_everything_once_it_
             engine.dispose()
     finally:
         tracer.close(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def own_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer | None,
+    test_settings: Settings,
+) -> Iterator[Databases]:
+    yield from databases(tmp_path_factory.mktemp("reviews"), postgres_server, test_settings)
+
+
+@pytest.fixture
+def embedded(dialect: str, own_databases: Databases) -> Iterator[Target]:
+    made: list[Tracer] = []
+    yield target("embedded", dialect, own_databases, made)
+    close_all(made)
+
+
+class Weird(dict[str, object]):
+    """A mapping whose ``items()`` raises: JSON encoding (and copying) it fails."""
+
+    def items(self) -> Any:
+        raise RuntimeError("items() of Weird always raises")
+
+
+def test_a_record_that_cannot_be_prepared_is_refused_and_the_worker_goes_on(
+    embedded: Target,
+) -> None:
+    tracer = embedded.tracer()
+    with tracer.run(title="One odd value") as run:
+        run.event("log", content="weird", data={"w": Weird(a=1)})
+        run.event("log", content="fine")
+    with tracer.run(title="After the odd value") as after:
+        after.event("log", content="after")
+    assert tracer.flush(TIMEOUT), tracer.stats
+    assert tracer.stats.refused == 1, tracer.stats
+    assert tracer.stats.pending == 0, tracer.stats
+    rows = embedded.rows()
+    assert [e.content for e in rows.events(run.id.get(TIMEOUT), "LOG")] == ["fine"]
+    assert [e.content for e in rows.events(after.id.get(TIMEOUT), "LOG")] == ["after"]
+    assert rows.run(after.id.get(TIMEOUT)).status is RunStatus.COMPLETED
+
+
+@dataclass
+class FailingOnce:
+    """The real Store, except that reaching ``runs`` raises once: an error no check foresaw."""
+
+    store: Backend
+    failed: bool = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "runs" and not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug reaching runs")
+        return getattr(self.store, name)
+
+
+def test_the_worker_survives_an_unexpected_error_while_sending(
+    embedded: Target, test_settings: Settings
+) -> None:
+    opener = embedded_backend(url_text(embedded.url), settings=test_settings)
+
+    @asynccontextmanager
+    async def failing_once() -> AsyncIterator[Backend]:
+        async with opener() as store:
+            yield cast(Backend, FailingOnce(store))
+
+    tracer = Tracer(failing_once, config=FAST)
+    embedded.made.append(tracer)
+    with tracer.run(title="Hit by the bug") as lost:
+        lost.event("log", content="lost")
+    assert tracer.flush(TIMEOUT), tracer.stats
+    with pytest.raises(NotRecorded):
+        lost.id.get(TIMEOUT)
+    with tracer.run(title="After the bug") as run:
+        run.event("log", content="kept")
+    assert tracer.flush(TIMEOUT), tracer.stats
+    rows = embedded.rows()
+    assert rows.run(run.id.get(TIMEOUT)).status is RunStatus.COMPLETED
+    assert [e.content for e in rows.events(run.id.get(TIMEOUT), "LOG")] == ["kept"]
+    stats = tracer.stats
+    assert (stats.pending, stats.refused) == (0, 3), stats  # the lost run's start, event, finish

@@ -73,6 +73,13 @@ class DataSender:
             except _Refused as refusal:
                 refused.append(item)
                 refusal.report()
+            except Exception as exc:  # a value whose methods raise (a dict's items(), say)
+                refused.append(item)
+                log.warning(
+                    "Flightlog tracing: a record refused: preparing it raised %s: %s",
+                    type(exc).__name__,
+                    exc,
+                )
         if refused:
             self._buffer.settle(refused, refused=len(refused))
         events_backend, metrics_backend = self._backend.events, self._backend.metrics

@@ -75,6 +75,8 @@ class Buffer:
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
         self._queue: deque[Queued] = deque()
+        #: Sequence numbers taken or queued and not yet settled (settling twice is harmless).
+        self._unsettled: set[int] = set()
         self._seq = 0
         self._done_seq = 0
         self._flush_target = 0
@@ -174,6 +176,7 @@ class Buffer:
     def _append(self, record: Record) -> None:
         self._seq += 1
         self._held += 1
+        self._unsettled.add(self._seq)
         self._queue.append((self._seq, record))
 
     # --- The worker's side ---------------------------------------------------------------------
@@ -205,6 +208,11 @@ class Buffer:
             self._queued_data = self._queued_lifecycle = 0
             return items
 
+    def unsettled(self, items: Sequence[Queued]) -> list[Queued]:
+        """Those of ``items`` not settled yet."""
+        with self._lock:
+            return [item for item in items if item[0] in self._unsettled]
+
     def take_usage(self, step: StepRecord) -> tuple[int, int, Decimal]:
         """The usage gathered on ``step`` since the last report, and reset it."""
         with self._lock:
@@ -215,17 +223,24 @@ class Buffer:
             return usage
 
     def settle(self, items: Sequence[Queued], *, refused: int = 0) -> None:
-        """``items`` are done: written, except ``refused`` of them."""
+        """``items`` are done: written, except ``refused`` of them.
+
+        An item settled already is skipped, so that a worker recovering from an
+        unexpected error can settle a whole batch without counting any twice.
+        """
         with self._lock:
-            for _seq, record in items:
+            fresh = [item for item in items if item[0] in self._unsettled]
+            refused = min(refused, len(fresh))
+            for seq, record in fresh:
+                self._unsettled.discard(seq)
                 if isinstance(record, EventRecord | MetricRecord | ArtifactRecord):
                     self._held_data -= 1
                     if isinstance(record, ArtifactRecord):
                         self._held_bytes -= len(record.content)
                 elif isinstance(record, StartRun | StartStep):
                     self._held_starts -= 1
-            self._held -= len(items)
-            self._sent += len(items) - refused
+            self._held -= len(fresh)
+            self._sent += len(fresh) - refused
             self._refused += refused
 
     def advance(self, seq: int) -> None:

@@ -99,7 +99,7 @@ def json_object(value: Mapping[str, object] | None, limit: int) -> dict[str, Any
         return None
     try:
         text = json.dumps(dict(value), default=str, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
+    except Exception:  # not JSON, too deep, or a mapping whose own methods raise
         return {"summary": summarize(value, limit)}
     if len(text) > limit * 8:
         return {"summary": cut(text, limit)}

@@ -147,8 +147,23 @@ class Worker:
                         return
                     continue
                 if delivery is None:
-                    _refuse_all(self._buffer, items)
-                elif not await delivery.deliver(items):
+                    _refuse_all(self._buffer, items, "Flightlog cannot be opened")
+                    continue
+                try:
+                    delivered = await delivery.deliver(items)
+                except Exception:
+                    # A bug, or a value no check foresaw: refuse what is left of this
+                    # stretch rather than let the thread die with everything after it.
+                    log.exception(
+                        "Flightlog tracing: an unexpected error while sending; the records "
+                        "not yet written are refused and the worker goes on"
+                    )
+                    rest = self._buffer.unsettled(items)
+                    if rest:
+                        _refuse_all(self._buffer, rest, "an unexpected error while sending")
+                    self._buffer.advance(items[-1][0])
+                    continue
+                if not delivered:
                     return  # given up at the stop deadline: the rest stays pending
                 continue
             self._work.clear()
@@ -159,17 +174,19 @@ class Worker:
                 await asyncio.wait_for(self._work.wait(), due)
 
 
-def _refuse_all(buffer: Buffer, items: list[Queued]) -> None:
-    """With no backend to be had, everything is settled as refused (and never waited for)."""
+def _refuse_all(buffer: Buffer, items: list[Queued], reason: str) -> None:
+    """Settle ``items`` as refused, and whoever waits for their ids is told (never left waiting)."""
     for _seq, record in items:
         if isinstance(record, StartRun):
-            _refuse_run(record.run)
+            _refuse_run(record.run, reason)
         elif isinstance(record, StartStep | FinishStep) and not record.step.id.done():
-            record.step.id.refuse("Flightlog cannot be opened")
+            record.step.id.refuse(reason)
     buffer.settle(items, refused=len(items))
     buffer.advance(items[-1][0])
 
 
-def _refuse_run(run: RunRecord) -> None:
-    run.id.refuse("Flightlog cannot be opened")
-    run.task_id.refuse("Flightlog cannot be opened")
+def _refuse_run(run: RunRecord, reason: str) -> None:
+    if not run.id.done():
+        run.id.refuse(reason)
+    if not run.task_id.done():
+        run.task_id.refuse(reason)
