@@ -7,6 +7,8 @@ a forked child records its own runs (and never the parent's twice).
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from conftest import PostgresServer
 from flightlog import RunStatus
 from flightlog.db.engine import create_sync_engine
 from flightlog.settings import Settings
-from flightlog.tracing import NotRecorded, Tracer
+from flightlog.tracing import NotRecorded, Tracer, TracerConfig
 from flightlog.tracing.backend import Backend
 from flightlog.tracing.embedded import embedded_backend
 from pg_cluster import PrivateCluster
@@ -164,3 +166,42 @@ def test_the_worker_survives_an_unexpected_error_while_sending(
     assert [e.content for e in rows.events(run.id.get(TIMEOUT), "LOG")] == ["kept"]
     stats = tracer.stats
     assert (stats.pending, stats.refused) == (0, 3), stats  # the lost run's start, event, finish
+
+
+def test_a_forked_child_records_its_own_runs_and_never_the_parents_twice(
+    embedded: Target,
+) -> None:
+    # Nothing is due for an hour: the parent's events are still queued at the fork.
+    tracer = embedded.tracer(TracerConfig(flush_interval=3600, max_batch=100_000))
+    title = f"parent {uuid.uuid4().hex[:8]}"
+    with tracer.run(title=title) as parent:
+        assert all(parent.event("log", content=f"parent {i}") for i in range(100))
+        assert tracer.stats.pending > 0
+        child_title = f"child of {title}"
+        pid = os.fork()
+        if pid == 0:  # the child: record a run of its own, report by the exit code
+            code = 1
+            try:
+                with tracer.run(title=child_title) as child:
+                    child.event("log", content="from the child")
+                stats = tracer.stats
+                if tracer.flush(TIMEOUT) and tracer.stats.sent == 3 and stats.dropped == 0:
+                    code = 0
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    assert tracer.flush(TIMEOUT), tracer.stats
+    rows = embedded.rows()
+    parent_id = parent.id.get(TIMEOUT)
+    assert [e.content for e in rows.events(parent_id, "LOG")] == [f"parent {i}" for i in range(100)]
+    assert rows.count("SELECT count(*) FROM tasks WHERE title = :t", t=title) == 1
+    assert rows.count("SELECT count(*) FROM tasks WHERE title = :t", t=child_title) == 1
+    assert (
+        rows.count(
+            "SELECT count(*) FROM events e JOIN task_runs r ON r.id = e.run_id "
+            "JOIN tasks t ON t.id = r.task_id WHERE t.title = :t AND e.content = 'from the child'",
+            t=child_title,
+        )
+        == 1
+    )

@@ -275,6 +275,17 @@ class Buffer:
             self._closed = True
         self.notify(True)
 
+    def forget_after_fork(self) -> list[Queued]:
+        """In a forked child: start empty, with new locks; return what the parent held.
+
+        Those records are the parent's to send (it still holds them), so the
+        child never sends them; a lock a parent thread held at the fork would
+        never be released here, hence new ones.
+        """
+        inherited = list(self._queue)
+        self.__init__(self.config)  # type: ignore[misc]  # the same buffer, made anew
+        return inherited
+
     def wake_waiters(self) -> None:
         with self._settled:
             self._settled.notify_all()

@@ -27,6 +27,16 @@ _default: Tracer | None = None
 _lock = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    """A forked child may inherit ``_lock`` held by a parent thread: it gets a new one."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def configure(
     url: str | None = None,
     *,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures.thread  # noqa: F401  # its exit hook must be registered before ours
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from flightlog.tracing.buffer import Buffer, TracerStats
 from flightlog.tracing.config import TracerConfig
 from flightlog.tracing.decorators import step_decorator
 from flightlog.tracing.embedded import embedded_backend
+from flightlog.tracing.records import StartRun
 from flightlog.tracing.remote import remote_backend
 from flightlog.tracing.scopes import Run
 from flightlog.tracing.worker import Worker
@@ -48,10 +50,27 @@ class Tracer:
         self.config = config or TracerConfig()
         self._buffer = Buffer(self.config)
         self._worker = Worker(self._buffer, backend, self.config)
+        self._opener = backend
         self._closed = False
         with _open_lock:
             _open_tracers.add(self)
         self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts this tracer afresh: its own buffer contents, locks and worker.
+
+        The parent's worker thread does not exist here, and what the parent had
+        queued is the parent's to send (it still will), so the child drops it;
+        its own records start a new worker on the first one.
+        """
+        inherited = self._buffer.forget_after_fork()
+        for _seq, record in inherited:
+            if isinstance(record, StartRun):
+                for pending in (record.run.id, record.run.task_id):
+                    if not pending.done():
+                        pending.refuse("it is recorded by the parent process, before the fork")
+        self._worker = Worker(self._buffer, self._opener, self.config)
+        self._buffer.notify = self._worker.start_on_notice
 
     @classmethod
     def embedded(
@@ -161,6 +180,7 @@ class Tracer:
         thread; from async code, ``await asyncio.to_thread(tracer.flush)``.
         """
         target = self._buffer.request_flush()
+        self._worker.start()  # a forked child's worker may not have started yet
         if not self._worker.alive:
             return self._buffer.stats().pending == 0
         return self._buffer.wait_settled(target, timeout)
@@ -195,6 +215,18 @@ class Tracer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _after_fork_in_child() -> None:
+    """``os.register_at_fork``: every open tracer starts afresh in the child process."""
+    global _open_lock
+    _open_lock = threading.Lock()  # a parent thread may have held it at the fork
+    for tracer in list(_open_tracers):
+        tracer._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _close_at_exit() -> None:

@@ -61,9 +61,20 @@ class Worker:
         self._retrier: Retrier | None = None
         self._deadline: float | None = None
         self._thread = threading.Thread(target=self._run, name="flightlog-tracer", daemon=True)
+        self._starting = threading.Lock()
+        self._started = False
 
     def start(self) -> None:
+        """Start the thread, once; later calls do nothing (so it can be started lazily)."""
+        with self._starting:
+            if self._started:
+                return
+            self._started = True
         self._thread.start()
+
+    def start_on_notice(self, urgent: bool) -> None:
+        """The buffer's ``notify`` until the thread runs: the first record starts it."""
+        self.start()
 
     @property
     def alive(self) -> bool:
@@ -81,6 +92,7 @@ class Worker:
         self._buffer.close()
         if threading.current_thread() is self._thread:
             return False
+        self.start()  # never started (a forked child's lazy worker): it drains the queue now
         # Past the deadline the worker gives up, then closes the backend: a moment more.
         self._thread.join(None if timeout is None else timeout + CLOSING_GRACE_SECONDS)
         return not self._thread.is_alive()
