@@ -4,12 +4,25 @@ and none quotes a secret."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
 import pytest
 
-from flightlog import ConfigurationError, ValidationError
+from flightlog import ConfigurationError, FlightlogError, ValidationError
 from flightlog.client import AsyncClient, Client, ServerUnreachable
+from flightlog.enums import EventType
+from flightlog.services.events import NewEvent
 from flightlog.store import Store
 from test_client import client_for
+from test_client_sync import served
+from tracing_support import Served
+
+__all__ = ["served"]  # the fixture of a real flightlog serve
 
 SECRET = "fl_secretpart_0123456789abcdef"
 
@@ -49,3 +62,110 @@ async def test_a_header_value_of_a_call_that_http_cannot_carry_is_the_callers_er
         assert not isinstance(refused.value, ServerUnreachable)
         assert not _quoted(refused.value, content_type)
         assert await fl.artifacts.latest(task.id) == []
+
+
+async def test_a_closed_client_says_so() -> None:
+    closed = Client("http://127.0.0.1:1", SECRET)
+    closed.close()
+    with pytest.raises(ConfigurationError, match="the client is closed; open a new one"):
+        closed.tasks.list()
+    aclosed = AsyncClient("http://127.0.0.1:1", SECRET)
+    await aclosed.close()
+    with pytest.raises(ConfigurationError, match="the client is closed; open a new one"):
+        await aclosed.tasks.list()
+
+
+async def _page(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """An ASGI app answering every request 200 with a web page, like another host or a proxy."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-type", b"text/html")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"<html>hi</html>"})
+
+
+async def test_an_answer_that_is_not_the_apis_names_its_status_and_path() -> None:
+    transport = httpx.ASGITransport(app=_page)
+    async with AsyncClient("http://elsewhere.test", SECRET, transport=transport) as fl:
+        for call in (fl.tasks.list, fl.health, lambda: fl.tasks.create(title="x")):
+            with pytest.raises(FlightlogError, match=r"/api/v1/(tasks|health) answered 200") as e:
+                await call()
+            assert type(e.value) is FlightlogError
+            assert e.value.details["http_status"] == 200
+
+
+async def test_free_form_json_that_is_not_json_is_refused_like_the_store_refuses_it(
+    store: Store,
+) -> None:
+    task = await store.tasks.create(title="t")
+    with pytest.raises(ValidationError, match="cannot be stored as JSON"):
+        await store.events.append_batch(
+            [{"event_type": "log", "task_id": task.id, "data": {"x": datetime.now(UTC)}}]
+        )
+    async with client_for(store) as fl:
+        for value in (datetime.now(UTC), {1, 2}, object(), Decimal("1.5"), date(2020, 1, 1)):
+            with pytest.raises(ValidationError, match=r"event #1: data\.x\[0\]: a \w+ cannot be"):
+                await fl.events.append_batch(
+                    [
+                        {"event_type": "log", "task_id": task.id},
+                        {"event_type": "log", "task_id": task.id, "data": {"x": [value]}},
+                    ]
+                )
+            with pytest.raises(ValidationError, match=r"event #0: data\.x"):
+                await fl.events.append(
+                    NewEvent(event_type=EventType.LOG, task_id=task.id, data={"x": value})
+                )
+            with pytest.raises(ValidationError, match=r"metric #0: labels\.k"):
+                await fl.metrics.record_batch(
+                    [{"name": "m", "value": 1, "task_id": task.id, "labels": {"k": value}}]
+                )
+            with pytest.raises(ValidationError, match=r"config\.when"):
+                await fl.tasks.create(title="c", config={"when": value})
+            with pytest.raises(ValidationError, match=r"metadata\.k\[0\]"):
+                await fl.artifacts.put(task.id, "m", b"x", metadata={"k": [value]})
+        with pytest.raises(ValidationError, match="is not a string"):
+            await fl.tasks.create(title="c", config={1: "one"})  # type: ignore[dict-item]
+        assert (await fl.events.list(task_id=task.id, event_types=[EventType.LOG])).items == []
+        assert [t.title for t in (await fl.tasks.list()).items] == ["t"]
+        # Typed parameters are still encoded: a time, a decimal, an enum, a UUID.
+        then = datetime(2026, 1, 1, tzinfo=UTC)
+        event = await fl.events.append(
+            {"event_type": EventType.LOG, "task_id": task.id, "created_at": then, "data": {"n": 1}}
+        )
+        assert (event.created_at, event.data) == (then, {"n": 1})
+        run = await fl.runs.start(task.id)
+        step = await fl.agent_runs.start(run.id, agent_name="A")
+        used = await fl.agent_runs.record_usage(step.id, tokens_in=1, cost_usd=Decimal("0.25"))
+        assert used.cost_usd == Decimal("0.25")
+
+
+@pytest.mark.parametrize("name", [".", "..", "new\nline", "tab\tname", "nul\x00"])
+async def test_an_artifact_name_a_url_path_cannot_carry_is_refused_before_sending(
+    store: Store, name: str
+) -> None:
+    async with client_for(store) as fl:
+        task = await fl.tasks.create(title="names")
+        with pytest.raises(ValidationError, match="name") as refused:
+            await fl.artifacts.put(task.id, name, b"x")
+        assert refused.value.details["field"] == "name"
+        with pytest.raises(ValidationError, match="name"):
+            await fl.artifacts.versions(task.id, name)
+        assert await fl.artifacts.latest(task.id) == []
+        for fine in ("a/../b", "./x", "...", "a/./b"):
+            put = await fl.artifacts.put(task.id, fine, b"hello")
+            assert put.name == fine
+            assert [v.name for v in await fl.artifacts.versions(task.id, fine)] == [fine]
+
+
+def test_an_async_client_reused_in_a_second_event_loop_says_how_to_use_it(
+    served: tuple[Served, str],
+) -> None:
+    server, key = served
+    fl = AsyncClient(server.base, key)
+    assert asyncio.run(fl.health()).status == "ok"
+    with pytest.raises(ConfigurationError, match=r"make one inside each asyncio\.run"):
+        asyncio.run(fl.health())

@@ -23,6 +23,11 @@ a JSON body. Arguments the caller left at ``UNSET``, or at a default of
 ``None``, are not sent (the server's default is the same, and some bodies take
 no null), while the service's other defaults are, so the server acts on the
 Store's defaults.
+
+Typed parameters (UUIDs, times, enums, decimals, models) are encoded as the API
+reads them; a free-form JSON value (a mapping: event ``data``, metric ``labels``,
+a task's ``config``) is sent only if it is JSON already, so the client refuses
+what the embedded Store refuses (:func:`strict_json`) instead of stringifying it.
 """
 
 from __future__ import annotations
@@ -49,8 +54,9 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
+from flightlog.errors import ValidationError
 from flightlog.services._common import UNSET
 
 if TYPE_CHECKING:
@@ -131,9 +137,65 @@ def reader(returns: type[R] | Reply[R]) -> Callable[[httpx.Response], R]:
     return lambda response: adapter().validate_json(response.content, by_alias=True, by_name=True)
 
 
+def _segment(name: str, value: object) -> str:
+    """One path parameter, quoted whole; refused if a URL path cannot carry it as it is."""
+    text = str(value)
+    if text in (".", ".."):
+        raise ValidationError(
+            f"{name} {text!r} cannot travel in a URL path (it means this or the parent "
+            f"directory there): choose another {name}",
+            field=name,
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValidationError(
+            f"{name} contains a newline or another control character, which the API's paths "
+            f"do not route: remove it from the {name}",
+            field=name,
+        )
+    return quote(text, safe="")
+
+
 def fill(path: str, **ids: object) -> str:
     """``path`` with each ``{name}`` replaced, quoted whole (an artifact name may hold ``/``)."""
-    return _PATH_PARAMETER.sub(lambda match: quote(str(ids[match.group(1)]), safe=""), path)
+    return _PATH_PARAMETER.sub(lambda match: _segment(match.group(1), ids[match.group(1)]), path)
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def strict_json(value: object, where: str) -> None:
+    """Refuse a free-form value JSON cannot hold as it is, like the Store does.
+
+    pydantic would send a time as a string and a set as a list, so the stored value
+    would differ from the one the embedded Store refuses ("cannot be stored as JSON").
+    """
+    if isinstance(value, _JSON_SCALARS):
+        return
+    if isinstance(value, Mapping) and not isinstance(value, BaseModel):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(
+                    f"{where}: the key {key!r} is not a string, which JSON needs: use str keys",
+                    field=where,
+                )
+            strict_json(item, f"{where}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            strict_json(item, f"{where}[{index}]")
+        return
+    raise ValidationError(
+        f"{where}: a {type(value).__name__} cannot be stored as JSON; convert it to strings, "
+        "numbers, booleans, lists and objects first (a time with .isoformat(), a set as a list)",
+        field=where,
+    )
+
+
+def strict_fields(values: Mapping[str, object]) -> None:
+    """Each free-form (mapping) value among a call's parameters must be JSON already."""
+    for name, value in values.items():
+        if isinstance(value, Mapping) and not isinstance(value, BaseModel):
+            strict_json(value, name)
 
 
 def _plain(value: object) -> object:
@@ -146,7 +208,12 @@ def _plain(value: object) -> object:
 
 
 def _jsonable(values: Mapping[str, object]) -> Any:
-    return to_jsonable_python({name: _plain(value) for name, value in values.items()})
+    try:
+        return to_jsonable_python({name: _plain(value) for name, value in values.items()})
+    except PydanticSerializationError as exc:
+        raise ValidationError(
+            f"a parameter cannot be sent as JSON ({exc}): pass the types the method declares"
+        ) from None
 
 
 def query(values: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
@@ -283,6 +350,7 @@ def bind(
             if value is not UNSET and not (value is None and full.parameters[name].default is None)
         }
         target = fill(path, **{name: values.pop(name) for name in in_path})
+        strict_fields(values)
         sent = {names.get(name, name): value for name, value in values.items()} | extra
         if method == "GET":
             return call(request(method, target, read, params=sent))

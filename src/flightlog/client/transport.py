@@ -108,6 +108,13 @@ def _reaching(http: httpx.Client | httpx.AsyncClient, path: str) -> Iterator[Non
             f"the request to {path} has a header httpx cannot send (a newline or a non-ASCII "
             "character): pass printable ASCII values"
         ) from None
+    except RuntimeError as exc:
+        if http.is_closed:
+            raise ConfigurationError("the client is closed; open a new one") from None
+        raise ConfigurationError(
+            f"the client could not send to {path} ({exc}); an AsyncClient belongs to the event "
+            "loop it first ran in: make one inside each asyncio.run that uses it"
+        ) from exc
     except httpx.UnsupportedProtocol as exc:
         raise ConfigurationError(
             f"the client cannot reach {http.base_url} ({exc}): give the server's URL "
@@ -125,6 +132,20 @@ def _reaching(http: httpx.Client | httpx.AsyncClient, path: str) -> Iterator[Non
             "a write may have happened, so check before you retry it",
             request_sent=True,
         ) from exc
+
+
+def read_answer(request: Request[R], response: httpx.Response) -> R:
+    """A successful answer read as the call's result; one that is not the API's is an error."""
+    try:
+        return request.read(response)
+    except PydanticValidationError:
+        status = response.status_code
+        raise FlightlogError(
+            f"{response.request.method} {response.request.url.path} answered {status} with a "
+            "body that is not the Flightlog API's: check that the base URL is the Flightlog "
+            "server's, not another service's or a proxy's",
+            http_status=status,
+        ) from None
 
 
 class Runner(Generic[M]):
@@ -159,7 +180,7 @@ class AsyncRunner(Runner[Async]):
             exchange = build(*args, **kwargs)
             request = next(exchange)
             while True:
-                answer = request.read(await self.send(request))
+                answer = read_answer(request, await self.send(request))
                 try:
                     request = exchange.send(answer)
                 except StopIteration as done:
@@ -217,7 +238,7 @@ class SyncRunner(Runner[Sync]):
             exchange = build(*args, **kwargs)
             request = next(exchange)
             while True:
-                answer = request.read(self.send(request))
+                answer = read_answer(request, self.send(request))
                 try:
                     request = exchange.send(answer)
                 except StopIteration as done:

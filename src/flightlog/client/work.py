@@ -28,6 +28,8 @@ from flightlog.client.binding import (
     query,
     reader,
     send,
+    strict_fields,
+    strict_json,
     written_out,
 )
 from flightlog.client.streams import EventFollower, Stream
@@ -145,6 +147,17 @@ def _follow_events(
     return EventFollower("/events/stream", {**where, **pace}, after_id, reconnect)
 
 
+def _records(
+    records: Iterable[NewEvent | NewMetric | dict[str, Any]], kind: str, field: str
+) -> list[NewEvent | NewMetric | dict[str, Any]]:
+    """The batch as a list, each record's free-form ``field`` checked to be JSON already."""
+    batch = list(records)
+    for index, record in enumerate(batch):
+        value = record.get(field) if isinstance(record, dict) else getattr(record, field, None)
+        strict_json(value, f"{kind} #{index}: {field}")
+    return batch
+
+
 class Events(Facade[M]):
     """``client.events``: append one or a batch, read pages after a cursor, follow live."""
 
@@ -154,15 +167,15 @@ class Events(Facade[M]):
     @staticmethod
     def append_batch(events: Iterable[NewEvent | dict[str, Any]]) -> Exchange[list[int]]:
         """All or nothing; the new events' ids in input order."""
-        return send(
-            "POST", "/events", Reply(EventIds, lambda out: out.ids), body={"events": events}
-        )
+        batch = _records(events, "event", "data")
+        return send("POST", "/events", Reply(EventIds, lambda out: out.ids), body={"events": batch})
 
     @written_out("POST", "/events", why="a batch of one, read back by its id", primary=False)
     @staticmethod
     def append(event: NewEvent | dict[str, Any]) -> Exchange[EventOut]:
         """One event (two requests: append it, read it back); batch many with ``append_batch``."""
-        appended = yield from send("POST", "/events", EventIds, body={"events": [event]})
+        batch = _records([event], "event", "data")
+        appended = yield from send("POST", "/events", EventIds, body={"events": batch})
         params = {"after_id": appended.ids[0] - 1, "limit": 1}
         page = yield from send("GET", "/events", EventPageOut, params=params)
         return page.items[0]
@@ -203,7 +216,8 @@ class Metrics(Facade[M]):
     def record_batch(metrics: Iterable[NewMetric | dict[str, Any]]) -> Exchange[int]:
         """All or nothing; how many points were recorded."""
         reply = Reply(Recorded, lambda out: out.recorded)
-        return send("POST", "/metrics", reply, body={"metrics": metrics})
+        batch = _records(metrics, "metric", "labels")
+        return send("POST", "/metrics", reply, body={"metrics": batch})
 
 
 class Artifacts(Facade[M]):
@@ -235,6 +249,7 @@ class Artifacts(Facade[M]):
         """The next version of ``name``; identical content is stored once."""
         params = {"artifact_type": artifact_type, "run_id": run_id, "file_path": file_path}
         if metadata is not None:
+            strict_json(metadata, "metadata")
             params["metadata"] = json.dumps(to_jsonable_python(metadata))
         path = fill("/tasks/{task_id}/artifacts/{name}", task_id=task_id, name=name)
         read, headers = reader(ArtifactOut), {"Content-Type": content_type}
@@ -269,6 +284,7 @@ class Claims(Facade[M]):
     ) -> Exchange[RunOut]:
         """Finish the claimed run and let the task go; only the live lease holder may."""
         outcome = {"status": status, "results": results, "error_message": error_message}
+        strict_fields(outcome)
         return send("POST", "/claims/complete", RunOut, body={"claim": claimed, **outcome})
 
     @written_out("POST", "/claims/release", why="the claim is what claim() answered")
@@ -300,6 +316,7 @@ class Agents(Facade[M]):
     ) -> Exchange[AgentOut]:
         """Register, or re-register the agent of that name keeping its id."""
         about = {"version": version, "endpoint": endpoint, "config": config, "role": role}
+        strict_fields(about)
         body = {"name": name, "agent_type": agent_type, "capabilities": capabilities, **about}
         return send("POST", "/agents", AgentOut, body=body)
 
