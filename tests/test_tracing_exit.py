@@ -86,3 +86,44 @@ def test_exit_gives_up_after_exit_timeout_when_flightlog_is_unreachable(tmp_path
     assert elapsed < 20, elapsed  # an interpreter start, one second of trying, and out
     assert "not delivered" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_runs_of_non_daemon_threads_still_open_at_exit_are_finished_and_delivered(
+    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
+) -> None:
+    Migrator(test_settings, fresh_url).upgrade("head")
+    program = f"""
+        import threading
+
+        import flightlog.tracing as fl
+
+        fl.configure({url_text(fresh_url)!r})
+
+        def agent() -> None:
+            with fl.run(title="Outlives the main thread") as run:
+                run.event("log", content="early")
+                # Python marks the main thread stopped after its early exit hooks,
+                # then waits for this (non-daemon) thread: record only then.
+                while threading.main_thread().is_alive():
+                    threading.Event().wait(0.01)
+                assert run.event("log", content="late")
+
+        threading.Thread(target=agent).start()
+        print("main returns")
+    """
+    result, _elapsed = _run_program(program, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "after the tracer closed" not in result.stderr, result.stderr
+    engine = create_sync_engine(test_settings, url=fresh_url)
+    try:
+        with Session(engine) as session:
+            run = session.scalars(
+                select(TaskRun).join(Task).where(Task.title == "Outlives the main thread")
+            ).one()
+            assert run.status is RunStatus.COMPLETED
+            contents = session.scalars(
+                select(Event.content).where(Event.run_id == run.id, Event.event_type == "LOG")
+            ).all()
+            assert sorted(c or "" for c in contents) == ["early", "late"]
+    finally:
+        engine.dispose()

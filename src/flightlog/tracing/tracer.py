@@ -3,8 +3,9 @@
 Make one per process and keep it: ``Tracer.embedded(url)`` writes to a
 database through the async Store, ``Tracer.remote(base_url, api_key=…)``
 through a Flightlog server. A tracer lives until ``close()``; whatever is
-still open at interpreter exit is closed by an ``atexit`` hook, which waits
-at most ``config.exit_timeout`` seconds per tracer for delivery.
+still open at interpreter exit is flushed early (while thread pools still
+run) and closed late (after non-daemon threads ended, so their runs are
+finished), each waiting at most ``config.exit_timeout`` seconds per tracer.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import concurrent.futures.thread  # noqa: F401  # its exit hook must be register
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -229,29 +231,57 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _close_at_exit() -> None:
-    """Give every open tracer ``exit_timeout`` seconds to deliver what it holds."""
+#: Per tracer, what is left of ``exit_timeout`` after the early exit hook could not deliver.
+_exit_budgets: dict[Tracer, float] = {}
+
+
+def _flush_at_exit() -> None:
+    """Early at exit, while thread pools still run: deliver, and have every backend open.
+
+    Opening a Store (or resolving a host) needs ``asyncio.to_thread``, which
+    fails once ``concurrent.futures`` has shut down; after this hook a worker
+    only sends through the backend it already holds. Tracers stay open, for
+    non-daemon threads still recording until Python joins them.
+    """
     with _open_lock:
         tracers = list(_open_tracers)
     for tracer in tracers:
-        tracer.close(tracer.config.exit_timeout)
+        timeout = tracer.config.exit_timeout
+        deadline = time.monotonic() + timeout
+        delivered = tracer.flush(timeout)
+        opened = tracer._worker.wait_opened(max(0.0, deadline - time.monotonic()))
+        if not (delivered and opened):
+            _exit_budgets[tracer] = max(0.0, deadline - time.monotonic())
 
 
-def _register_exit_hook() -> None:
-    """Close tracers at exit while the worker can still use thread pools.
+def _close_at_exit() -> None:
+    """Last at exit, after non-daemon threads ended: close every tracer still open.
+
+    Each gets ``exit_timeout`` seconds, or what the early hook left of them
+    when Flightlog was unreachable then, so exit never waits twice for an outage.
+    """
+    with _open_lock:
+        tracers = list(_open_tracers)
+    for tracer in tracers:
+        tracer.close(_exit_budgets.pop(tracer, tracer.config.exit_timeout))
+
+
+def _register_exit_hooks() -> None:
+    """Flush early (while the worker can still use thread pools), close late (after threads).
 
     A plain ``atexit`` hook runs after ``concurrent.futures`` has shut its
     executors down, and opening a Store needs one (``asyncio.to_thread``), so
-    a short program would exit before its tracer ever opened the database.
-    ``threading``'s own exit hooks run earlier, newest first; this one is
+    a short program would exit before its tracer ever opened the database:
+    ``threading``'s own exit hooks run earlier, newest first, and the flush is
     registered after ``concurrent.futures.thread`` (imported above) registered
-    its own, so it runs before it. ``atexit`` is the fallback.
+    its own, so it runs before it. But they also run before Python waits for
+    non-daemon threads, whose runs may still be open: the close, the final
+    delivery, is a plain ``atexit`` hook, which runs after those threads ended.
     """
     register = getattr(threading, "_register_atexit", None)
     if callable(register):
-        register(_close_at_exit)
-    else:
-        atexit.register(_close_at_exit)
+        register(_flush_at_exit)
+    atexit.register(_close_at_exit)
 
 
-_register_exit_hook()
+_register_exit_hooks()

@@ -63,6 +63,8 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="flightlog-tracer", daemon=True)
         self._starting = threading.Lock()
         self._started = False
+        #: Set once opening the backend has succeeded or been given up (or the thread ended).
+        self._opened = threading.Event()
 
     def start(self) -> None:
         """Start the thread, once; later calls do nothing (so it can be started lazily)."""
@@ -79,6 +81,10 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def wait_opened(self, timeout: float | None) -> bool:
+        """Whether the backend is open (or will never be) within ``timeout`` seconds."""
+        return self._opened.wait(timeout)
 
     def stop(self, timeout: float | None) -> bool:
         """Close the buffer, deliver what it holds, give up failing sends after ``timeout``.
@@ -121,6 +127,7 @@ class Worker:
             log.exception("Flightlog tracing: the worker stopped on an unexpected error")
         finally:
             self._loop = None
+            self._opened.set()
             self._buffer.wake_waiters()
 
     async def _main(self) -> None:
@@ -135,6 +142,7 @@ class Worker:
                 "open Flightlog",
                 transient=_can_open_later,
             )
+            self._opened.set()
             if isinstance(backend, Failed):
                 if not backend.gave_up:
                     log.error(
