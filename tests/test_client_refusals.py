@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import closing
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,9 @@ import httpx
 import pytest
 
 from flightlog import ConfigurationError, FlightlogError, ValidationError
+from flightlog.api.routes.stream import KEEP_ALIVE_SECONDS
 from flightlog.client import AsyncClient, Client, ServerUnreachable
+from flightlog.client.transport import STREAM_READ_SECONDS, stream_timeout
 from flightlog.enums import EventType
 from flightlog.services.events import NewEvent
 from flightlog.store import Store
@@ -169,3 +172,21 @@ def test_an_async_client_reused_in_a_second_event_loop_says_how_to_use_it(
     assert asyncio.run(fl.health()).status == "ok"
     with pytest.raises(ConfigurationError, match=r"make one inside each asyncio\.run"):
         asyncio.run(fl.health())
+
+
+def test_a_stream_outlives_a_short_call_timeout_and_the_keep_alive(
+    served: tuple[Served, str],
+) -> None:
+    assert STREAM_READ_SECONDS > KEEP_ALIVE_SECONDS
+    server, key = served
+    with Client(server.base, key, timeout=0.3) as fl:
+        task = fl.tasks.create(title="quiet")
+        # Quiet for longer than the call timeout: it ends when the server ends it, empty.
+        quiet = fl.events.stream(
+            task_id=task.id, after_id=10**9, poll_seconds=0.25, timeout_seconds=1.5, reconnect=False
+        )
+        with closing(quiet) as events:
+            assert list(events) == []
+    assert stream_timeout(httpx.Timeout(0.3)) == httpx.Timeout(0.3, read=STREAM_READ_SECONDS)
+    assert stream_timeout(httpx.Timeout(60.0)).read == 60.0
+    assert stream_timeout(httpx.Timeout(None)).read is None

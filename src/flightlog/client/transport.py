@@ -77,6 +77,19 @@ def raise_for(response: httpx.Response, answers: frozenset[int] = frozenset()) -
     raise exc
 
 
+#: How long a stream may stay silent: longer than the server's keep-alive comment (every
+#: 15 s), so a quiet stream is not cut by a short call timeout (``Client(timeout=3)``).
+STREAM_READ_SECONDS = 45.0
+
+
+def stream_timeout(configured: httpx.Timeout) -> httpx.Timeout:
+    """The client's timeouts for a stream, its read timeout at least ``STREAM_READ_SECONDS``."""
+    read = None if configured.read is None else max(configured.read, STREAM_READ_SECONDS)
+    return httpx.Timeout(
+        connect=configured.connect, read=read, write=configured.write, pool=configured.pool
+    )
+
+
 def header_problem(value: str) -> str | None:
     """Why HTTP cannot carry ``value`` as a header value, or None when it can."""
     if not value.isascii():
@@ -191,12 +204,13 @@ class AsyncRunner(Runner[Async]):
     def follow(self, open: Callable[P, EventFollower]) -> Callable[P, AsyncGenerator[EventOut]]:
         async def events(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[EventOut]:
             follower = open(*args, **kwargs)
+            timeout = stream_timeout(self._http.timeout)
             while True:
                 params, headers = follower.request()
                 try:
                     with _reaching(self._http, follower.path):
                         async with self._http.stream(
-                            "GET", follower.path, params=params, headers=headers
+                            "GET", follower.path, params=params, headers=headers, timeout=timeout
                         ) as response:
                             if not response.is_success:
                                 await response.aread()
@@ -251,13 +265,14 @@ class SyncRunner(Runner[Sync]):
     ) -> Callable[P, Generator[EventOut, None, None]]:
         def events(*args: P.args, **kwargs: P.kwargs) -> Generator[EventOut, None, None]:
             follower = open(*args, **kwargs)
+            timeout = stream_timeout(self._http.timeout)
             while True:
                 params, headers = follower.request()
                 try:
                     with (
                         _reaching(self._http, follower.path),
                         self._http.stream(
-                            "GET", follower.path, params=params, headers=headers
+                            "GET", follower.path, params=params, headers=headers, timeout=timeout
                         ) as response,
                     ):
                         if not response.is_success:
