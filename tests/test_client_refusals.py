@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api_client import app_for
 from flightlog import ConfigurationError, FlightlogError, ValidationError
 from flightlog.api.routes.stream import KEEP_ALIVE_SECONDS
 from flightlog.client import AsyncClient, Client, ServerUnreachable
@@ -190,3 +191,14 @@ def test_a_stream_outlives_a_short_call_timeout_and_the_keep_alive(
     assert stream_timeout(httpx.Timeout(0.3)) == httpx.Timeout(0.3, read=STREAM_READ_SECONDS)
     assert stream_timeout(httpx.Timeout(60.0)).read == 60.0
     assert stream_timeout(httpx.Timeout(None)).read is None
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/api/v1", "/api/v1/"])
+async def test_a_base_url_is_taken_with_or_without_the_api_prefix(
+    store: Store, suffix: str
+) -> None:
+    key = (await store.api_keys.create("client")).key
+    transport = httpx.ASGITransport(app=app_for(store))
+    async with AsyncClient("http://flightlog.test" + suffix, key, transport=transport) as fl:
+        task = await fl.tasks.create(title="prefixed")
+        assert (await fl.tasks.get(task.id)).title == "prefixed"
