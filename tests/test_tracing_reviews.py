@@ -16,8 +16,9 @@ from typing import Any, cast
 
 import pytest
 
+import flightlog.tracing as fl
 from conftest import PostgresServer
-from flightlog import RunStatus
+from flightlog import AgentRunStatus, RunStatus
 from flightlog.db.engine import create_sync_engine
 from flightlog.settings import Settings
 from flightlog.tracing import NotRecorded, Tracer, TracerConfig
@@ -205,3 +206,40 @@ def test_a_forked_child_records_its_own_runs_and_never_the_parents_twice(
         )
         == 1
     )
+
+
+def test_configure_while_a_run_is_open_lets_that_run_finish_and_arrive(
+    embedded: Target,
+) -> None:
+    url = url_text(embedded.url)
+    first = fl.configure(url, settings=embedded.settings, config=FAST)
+    try:
+        with fl.run(title="Spans a configure") as run:
+            with run.agent("Across") as step:
+                second = fl.configure(url, settings=embedded.settings, config=FAST)
+                assert run.event("log", content="after configure")
+                assert step.usage(prompt_tokens=5, cost="0.001")
+            with fl.run(title="On the new default") as other:
+                other.event("log", content="new")
+        assert second is fl.get_tracer()
+        assert second is not first
+        with first.run(title="On the replaced tracer") as late:
+            assert not late.event("log", content="dropped")  # no new run on a replaced tracer
+        assert first.flush(TIMEOUT), first.stats
+        assert second.flush(TIMEOUT), second.stats
+        wait_until(lambda: not first._worker.alive, TIMEOUT, "the replaced tracer's worker to end")
+        assert (first.stats.pending, first.stats.refused) == (0, 0), first.stats
+        rows = embedded.rows()
+        stored = rows.run(run.id.get(TIMEOUT))
+        assert stored.status is RunStatus.COMPLETED
+        steps = rows.agent_runs(stored.id)
+        assert [(s.agent_name, s.status, s.tokens_in) for s in steps] == [
+            ("Across", AgentRunStatus.COMPLETED, 5)
+        ]
+        assert [e.content for e in rows.events(stored.id, "LOG")] == ["after configure"]
+        assert rows.run(other.id.get(TIMEOUT)).status is RunStatus.COMPLETED
+        with pytest.raises(NotRecorded):
+            late.id.get(TIMEOUT)
+    finally:
+        assert fl.shutdown(TIMEOUT)
+        first.close(TIMEOUT)

@@ -88,6 +88,9 @@ class Buffer:
         self._held_starts = 0
         self._held = 0
         self._closed = False
+        #: Runs started and not finished; a retiring buffer closes when it drops to zero.
+        self._open_runs = 0
+        self._retiring = False
         self._sent = 0
         self._dropped = 0
         self._refused = 0
@@ -109,7 +112,7 @@ class Buffer:
                 if is_data
                 else self._held_starts >= self.config.max_buffered
             )
-            closed = self._closed
+            closed = self._closed or (self._retiring and isinstance(record, StartRun))
             if full or closed:
                 self._dropped += 1
                 dropped = self._dropped
@@ -126,6 +129,7 @@ class Buffer:
                 else:
                     self._held_starts += 1
                     self._queued_lifecycle += 1
+                    self._open_runs += isinstance(record, StartRun)
                     wake = True
         if dropped:
             _report_drop(dropped, closed=closed)
@@ -144,7 +148,11 @@ class Buffer:
                 record.step.finished = True
             self._append(record)
             self._queued_lifecycle += 1
-        self.notify(False)
+            if isinstance(record, FinishRun):
+                self._open_runs -= 1
+                if self._retiring and self._open_runs <= 0:
+                    self._closed = True  # the last open run of a replaced tracer has ended
+        self.notify(self._closed)
 
     def add_usage(self, step: StepRecord, tokens_in: int, tokens_out: int, cost: Decimal) -> bool:
         """Add usage to the step; one report is queued however many calls come before it is sent."""
@@ -268,6 +276,21 @@ class Buffer:
         """Whether everything up to ``target`` was settled within ``timeout`` seconds."""
         with self._settled:
             return self._settled.wait_for(lambda: self._done_seq >= target, timeout)
+
+    def retire(self) -> bool:
+        """Close once the runs open now have finished (no new run starts); True if closed now.
+
+        For a tracer replaced by ``configure()``: what its open runs still
+        record, their finishes above all, is accepted and delivered.
+        """
+        with self._lock:
+            if self._open_runs <= 0:
+                self._closed = True
+            else:
+                self._retiring = True
+            closed = self._closed
+        self.notify(True)
+        return closed
 
     def close(self) -> None:
         """Refuse new records from now on (they count as dropped); the worker drains the rest."""

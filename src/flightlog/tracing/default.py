@@ -45,7 +45,7 @@ def configure(
     customer_id: uuid.UUID | None = None,
     config: TracerConfig | None = None,
 ) -> Tracer:
-    """Make the default tracer (closing the previous one) and return it.
+    """Make the default tracer and return it; the previous one closes once its open runs end.
 
     ``url``: ``http(s)://host:port`` for a Flightlog server (``api_key``, or
     ``FLIGHTLOG_API_KEY``), else a database URL (default ``FLIGHTLOG_DATABASE_URL``).
@@ -61,7 +61,7 @@ def configure(
     with _lock:
         previous, _default = _default, tracer
     if previous is not None:
-        previous.close(previous.config.exit_timeout)
+        previous.retire()  # its open runs still finish, and are delivered
     return tracer
 
 

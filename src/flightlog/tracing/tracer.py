@@ -207,6 +207,16 @@ class Tracer:
             )
         return not self._worker.alive and pending == 0
 
+    def retire(self) -> None:
+        """Close now if no run of this tracer is open, else once the open ones have finished.
+
+        What ``configure()`` does to the tracer it replaces: runs opened on it
+        keep recording, and are finished and delivered. New runs on it are dropped.
+        The worker ends by itself after the last finish; exit closes it in any case.
+        """
+        if self._buffer.retire():
+            self.close(self.config.exit_timeout)
+
     def __enter__(self) -> Tracer:
         return self
 
