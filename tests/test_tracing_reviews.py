@@ -110,12 +110,19 @@ class Weird(dict[str, object]):
         raise RuntimeError("items() of Weird always raises")
 
 
+class CopiedAsItIs(Weird):
+    """Gets past the snapshot at the call (its deep copy is itself) to fail in the worker."""
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CopiedAsItIs:
+        return self
+
+
 def test_a_record_that_cannot_be_prepared_is_refused_and_the_worker_goes_on(
     embedded: Target,
 ) -> None:
     tracer = embedded.tracer()
     with tracer.run(title="One odd value") as run:
-        run.event("log", content="weird", data={"w": Weird(a=1)})
+        assert run.event("log", content="weird", data={"w": CopiedAsItIs(a=1)})
         run.event("log", content="fine")
     with tracer.run(title="After the odd value") as after:
         after.event("log", content="after")
@@ -243,3 +250,23 @@ def test_configure_while_a_run_is_open_lets_that_run_finish_and_arrive(
     finally:
         assert fl.shutdown(TIMEOUT)
         first.close(TIMEOUT)
+
+
+def test_event_data_and_metric_labels_are_recorded_as_they_were_at_the_call(
+    embedded: Target,
+) -> None:
+    tracer = embedded.tracer()
+    with tracer.run(title="Mutated afterwards") as run:
+        state: dict[str, Any] = {"messages": ["hello"]}
+        assert run.event("log", content="snapshot", data=state)
+        state["messages"].append("added after the event was recorded")
+        labels: dict[str, Any] = {"model": {"name": "a"}}
+        assert run.metric("m", 1, labels=labels)
+        labels["model"]["name"] = "b"
+        assert not run.event("log", content="uncopyable", data={"w": Weird(a=1)})
+    assert tracer.flush(TIMEOUT), tracer.stats
+    rows = embedded.rows()
+    run_id = run.id.get(TIMEOUT)
+    assert [e.data for e in rows.events(run_id, "LOG")] == [{"messages": ["hello"]}]
+    assert [p.labels for p in rows.metrics(run_id)] == [{"model": {"name": "a"}}]
+    assert tracer.stats.refused == 1, tracer.stats

@@ -8,9 +8,10 @@ a run that was itself not recorded) and never raises for Flightlog's sake.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from flightlog.enums import ArtifactType, EventSeverity, EventType, MetricType
 from flightlog.tracing.buffer import Buffer
@@ -50,6 +51,9 @@ class Recorder:
         if run.dropped:
             self._buffer.drop()
             return False
+        snapshot = _snapshot(self._buffer, "an event", data)
+        if snapshot is False:
+            return False
         step = self._step_for_records()
         return self._buffer.offer(
             EventRecord(
@@ -57,7 +61,7 @@ class Recorder:
                 step=step._record if step is not None else None,
                 event_type=event_type,
                 content=content,
-                data=dict(data) if data is not None else None,
+                data=snapshot,
                 severity=severity,
                 agent_role=agent_role if agent_role is not None or step is None else step.name,
             )
@@ -85,6 +89,9 @@ class Recorder:
         if not math.isfinite(number):
             self._buffer.reject(f"metric point {name!r}", f"{value!r} is not a finite number")
             return False
+        snapshot = _snapshot(self._buffer, f"metric point {name!r}", labels)
+        if snapshot is False:
+            return False
         step = self._step_for_records()
         return self._buffer.offer(
             MetricRecord(
@@ -94,7 +101,7 @@ class Recorder:
                 value=number,
                 metric_type=metric_type,
                 unit=unit,
-                labels=dict(labels) if labels is not None else None,
+                labels=snapshot,
             )
         )
 
@@ -133,3 +140,19 @@ class Recorder:
                 file_path=file_path,
             )
         )
+
+
+def _snapshot(
+    buffer: Buffer, what: str, value: Mapping[str, Any] | None
+) -> dict[str, Any] | Literal[False] | None:
+    """A deep copy of ``value`` as it is now, so that changing it later changes nothing sent.
+
+    False (the record is refused, and counted) when it cannot be copied.
+    """
+    if value is None:
+        return None
+    try:
+        return copy.deepcopy(dict(value))
+    except Exception as exc:  # a value whose own methods raise, or that cannot be copied
+        buffer.reject(what, f"its data cannot be copied ({type(exc).__name__}: {exc})")
+        return False

@@ -12,6 +12,7 @@ cancellation, ``SystemExit``) is CANCELLED.
 from __future__ import annotations
 
 import contextvars
+import copy
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -184,7 +185,11 @@ class Step(Recorder):
         self._buffer = run._buffer
         self._limit = run._limit
         self._parent = parent
-        self._details = dict(details or {})
+        try:  # a snapshot: changing ``details`` later changes nothing sent
+            self._details = copy.deepcopy(dict(details or {}))
+        except Exception as exc:
+            self._details = {"details": summary.summarize(details, run._limit)}
+            run._buffer.reject(f"the details of agent run {name!r}", f"cannot be copied: {exc}")
         if input is not None:
             self._details["input"] = summary.summarize(input, self._limit)
         self._record = StepRecord(
