@@ -244,3 +244,35 @@ def test_threads_share_one_sync_store(fresh_url: DatabaseUrl, test_settings: Set
         assert _count(store, TaskRun, task_id=task.id) == 1
         assert store.tasks.get(task.id).total_runs == 1
         assert _count(store, AgentRun, task_id=task.id) == 0
+
+
+def test_values_json_cannot_hold_are_validation_errors_and_write_nothing(
+    sync_store: SyncStore,
+) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    for bad in ({"x": Decimal("1.5")}, {"x": date(2026, 1, 1)}, {"x": {1, 2}}, {"x": object()}):
+        with pytest.raises(ValidationError, match="cannot be stored as JSON"):
+            sync_store.tasks.create(title="not json", config=bad)
+    assert sync_store.tasks.list(limit=10).items == []
+
+
+def test_artifact_names_every_face_can_carry(sync_store: SyncStore) -> None:
+    task = sync_store.tasks.create(title="names")
+    for bad in (".", "..", "line\nbreak", "tab\there", "bell\x07"):
+        with pytest.raises(ValidationError):
+            sync_store.artifacts.put(task.id, bad, b"x")
+    assert sync_store.artifacts.latest(task.id) == []
+    for good in ("a/../b", "./x", "...", "notes v1.md", "ü/ß"):
+        assert sync_store.artifacts.put(task.id, good, b"x").name == good
+
+
+async def test_the_async_store_refuses_values_json_cannot_hold_alike(store: Store) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    for bad in ({"x": Decimal("1.5")}, {"x": date(2026, 1, 1)}, {"x": {1, 2}}):
+        with pytest.raises(ValidationError, match="cannot be stored as JSON"):
+            await store.tasks.create(title="not json", config=bad)
+    assert (await store.tasks.list(limit=10)).items == []

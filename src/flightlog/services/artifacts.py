@@ -63,6 +63,13 @@ def put(
 ) -> Artifact:
     """Save content as the next version of ``name`` on the task; earlier versions stay."""
     require(0 < len(name) <= 500, "artifact name must be 1 to 500 characters")
+    # A name is a path segment in the HTTP API: "." and ".." and control characters
+    # cannot travel in a URL, so no face may store what another cannot read back.
+    require(name not in (".", ".."), "an artifact cannot be named '.' or '..'")
+    require(
+        not any(ord(c) < 32 or ord(c) == 127 for c in name),
+        "an artifact name cannot hold control characters (newlines, tabs, …)",
+    )
     require(isinstance(content, bytes | bytearray), "artifact content must be bytes")
     artifact_type = ArtifactType(artifact_type)
     # The task lock serialises version numbering for concurrent uploads of one name.

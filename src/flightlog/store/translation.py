@@ -68,6 +68,14 @@ def _as_domain_error(exc: Exception) -> Exception:
         orig = getattr(exc, "orig", None)
         reason = str(orig if orig is not None else exc).strip().splitlines()[0]
         return ValidationError(f"a value was refused by the database: {reason}")
+    if _not_json(exc) or (isinstance(exc, StatementError) and _not_json(exc.orig)):
+        # A Decimal, date, set or object in a JSON field (config, data, metadata, …):
+        # SQLAlchemy wraps sqlite3's refusal, psycopg's dumper raises it bare.
+        problem = exc.orig if isinstance(exc, StatementError) else exc
+        return ValidationError(
+            f"a value cannot be stored as JSON: {problem}; use str, int, float, bool, None, "
+            "lists and objects"
+        )
     if isinstance(exc, StatementError) and (cause := value_problem(exc)) is not None:
         return ValidationError(f"a value cannot be used: {cause}")
     if isinstance(exc, OverflowError):
@@ -79,3 +87,8 @@ def _as_domain_error(exc: Exception) -> Exception:
             f"text that is not valid Unicode cannot be stored: {exc.reason} at {exc.start}"
         )
     return exc
+
+
+def _not_json(error: BaseException | None) -> bool:
+    """Whether ``error`` is the JSON encoder refusing a Python value."""
+    return isinstance(error, TypeError) and "JSON serializable" in str(error)

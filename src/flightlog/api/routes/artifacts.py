@@ -50,6 +50,14 @@ _CONTENT: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: What an artifact name may be (the services refuse the rest): no control characters,
+#: and not "." or "..", which a URL path cannot carry (written without lookarounds).
+ARTIFACT_NAME = (
+    r"^(?:[^\x00-\x1f\x7f.][^\x00-\x1f\x7f]*"
+    r"|\.[^\x00-\x1f\x7f.][^\x00-\x1f\x7f]*"
+    r"|\.\.[^\x00-\x1f\x7f]+)$"
+)
+
 #: The longest ``metadata`` query parameter (JSON text) an upload takes.
 MAX_METADATA_CHARS = 8192
 
@@ -80,7 +88,7 @@ RAW_BODY_ROUTES = (("PUT", UPLOAD_PATH),)
 )
 async def put_artifact(
     task_id: uuid.UUID,
-    name: Annotated[str, Path(min_length=1, max_length=500)],
+    name: Annotated[str, Path(min_length=1, max_length=500, pattern=ARTIFACT_NAME)],
     request: Request,
     store: TenantStore,
     content_type: Annotated[
