@@ -270,3 +270,56 @@ def test_event_data_and_metric_labels_are_recorded_as_they_were_at_the_call(
     assert [e.data for e in rows.events(run_id, "LOG")] == [{"messages": ["hello"]}]
     assert [p.labels for p in rows.metrics(run_id)] == [{"model": {"name": "a"}}]
     assert tracer.stats.refused == 1, tracer.stats
+
+
+class Factory:
+    @fl.agent_step("Maker")
+    @classmethod
+    def make(cls, size: int) -> str:
+        return f"{cls.__name__} of {size}"
+
+    @fl.agent_step("Helper")
+    @staticmethod
+    def help(topic: str) -> str:
+        return f"help on {topic}"
+
+
+def test_agent_step_above_classmethod_and_staticmethod_records_each_call(
+    embedded: Target,
+) -> None:
+    tracer = embedded.tracer()
+    with tracer.run(title="Methods of a class") as run:
+        assert Factory.make(3) == "Factory of 3"
+        assert Factory().make(4) == "Factory of 4"
+        assert Factory.help("tracing") == "help on tracing"
+    assert tracer.flush(TIMEOUT), tracer.stats
+    steps = embedded.rows().agent_runs(run.id.get(TIMEOUT))
+    assert [(s.agent_name, s.details["input"], s.output_summary) for s in steps] == [
+        ("Maker", "size=3", "Factory of 3"),
+        ("Maker", "size=4", "Factory of 4"),
+        ("Helper", "topic=tracing", "help on tracing"),
+    ]
+
+
+def test_large_bytes_inputs_are_summarised_within_the_limit_and_oversized_artifacts_say_so(
+    embedded: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = TracerConfig(
+        flush_interval=0.05, retry_initial_delay=0.05, summary_chars=100, max_buffered_bytes=1000
+    )
+    tracer = embedded.tracer(config)
+    with tracer.run(title="Big inputs") as run:
+        with run.agent("Reader", input=b"x" * 20_000_000):
+            pass
+        with run.agent("Nested", input={"blob": bytearray(b"y" * 5_000_000)}):
+            pass
+        with caplog.at_level("WARNING", logger="flightlog.tracing"):
+            assert not run.artifact("huge.bin", b"z" * 5000)
+    assert tracer.flush(TIMEOUT), tracer.stats
+    steps = embedded.rows().agent_runs(run.id.get(TIMEOUT))
+    inputs = {s.agent_name: s.details["input"] for s in steps}
+    assert inputs["Reader"].startswith("b'xxx")
+    assert inputs["Nested"].startswith("{'blob': bytearray(b'yyy")
+    assert all(len(text) < 200 for text in inputs.values()), inputs
+    assert "can never fit" in caplog.text
+    assert "Flightlog unreachable" not in caplog.text

@@ -113,6 +113,7 @@ class Buffer:
                 else self._held_starts >= self.config.max_buffered
             )
             closed = self._closed or (self._retiring and isinstance(record, StartRun))
+            never_fits = is_data and size > self.config.max_buffered_bytes
             if full or closed:
                 self._dropped += 1
                 dropped = self._dropped
@@ -132,7 +133,17 @@ class Buffer:
                     self._open_runs += isinstance(record, StartRun)
                     wake = True
         if dropped:
-            _report_drop(dropped, closed=closed)
+            if never_fits and not closed:
+                log.warning(
+                    "Flightlog tracing: artifact %r is dropped: its %d bytes can never fit in "
+                    "the buffer (max_buffered_bytes=%d); raise max_buffered_bytes or store it "
+                    "elsewhere",
+                    getattr(record, "name", "?"),
+                    size,
+                    self.config.max_buffered_bytes,
+                )
+            else:
+                _report_drop(dropped, closed=closed)
             return False
         if wake:
             self.notify(False)

@@ -88,6 +88,23 @@ def _wrap(
     return traced
 
 
+def _wrap_method(
+    func: object, name: str | None, capture_input: bool, capture_output: bool
+) -> Callable[P, R]:
+    """``_wrap``, seeing through ``@classmethod`` / ``@staticmethod`` (wrapped again after).
+
+    Above them, ``@agent_step`` gets a descriptor, not a function: it decorates
+    the function inside, so each call is still a step.
+    """
+    if isinstance(func, classmethod | staticmethod):
+        inner: Callable[..., Any] = func.__func__
+        wrapped: object = type(func)(_wrap(inner, name, capture_input, capture_output))
+        return cast(Callable[P, R], wrapped)
+    if not callable(func):
+        raise TypeError(f"@agent_step decorates a function or method, not {func!r}")
+    return _wrap(cast(Callable[P, R], func), name, capture_input, capture_output)
+
+
 @overload
 def agent_step(func: Callable[P, R], /) -> Callable[P, R]: ...
 
@@ -119,11 +136,12 @@ def step_decorator(
     func_or_name: Callable[P, R] | str | None, capture_input: bool, capture_output: bool
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """:func:`agent_step` without the overloads, for ``Tracer.agent_step`` to share."""
-    if callable(func_or_name):
-        return _wrap(func_or_name, None, capture_input, capture_output)
+    if callable(func_or_name) or isinstance(func_or_name, classmethod | staticmethod):
+        wrapped: Callable[P, R] = _wrap_method(func_or_name, None, capture_input, capture_output)
+        return wrapped
     name = func_or_name
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
-        return _wrap(func, name, capture_input, capture_output)
+        return _wrap_method(func, name, capture_input, capture_output)
 
     return decorate

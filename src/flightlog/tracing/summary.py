@@ -19,8 +19,27 @@ from typing import Any
 _TRIMMED = "… ({more:,} more characters)"
 
 
+class _Shape(reprlib.Repr):
+    """``reprlib`` slices strings before their ``repr``; this slices bytes too.
+
+    (Its generic path builds the whole ``repr`` of a 50 MB bytes first, then cuts it.)
+    """
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return self._sliced(x, bytes(x[: self.maxstring]))
+
+    def repr_bytearray(self, x: bytearray, level: int) -> str:
+        return self._sliced(x, bytearray(x[: self.maxstring]))
+
+    def _sliced(self, whole: bytes | bytearray, head: bytes | bytearray) -> str:
+        text = repr(head)
+        if len(whole) > len(head):
+            text += f"… ({len(whole) - len(head):,} more bytes)"
+        return text
+
+
 def _repr_with(limit: int) -> reprlib.Repr:
-    shape = reprlib.Repr()
+    shape = _Shape()
     shape.maxlevel = 4
     shape.maxlist = shape.maxtuple = shape.maxset = shape.maxfrozenset = 20
     shape.maxdeque = shape.maxarray = 20

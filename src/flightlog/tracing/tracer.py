@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 import httpx
 
+from flightlog.migrations import runner as migrations_runner
 from flightlog.settings import Settings
 from flightlog.tracing import summary
 from flightlog.tracing.backend import BackendOpener
@@ -233,6 +234,9 @@ def _after_fork_in_child() -> None:
     """``os.register_at_fork``: every open tracer starts afresh in the child process."""
     global _open_lock
     _open_lock = threading.Lock()  # a parent thread may have held it at the fork
+    # So may the parent's worker, opening its Store, have held the migrations' lock:
+    # held for ever in the child, it would stop the child's worker opening its own.
+    migrations_runner._ALEMBIC_LOCK = threading.Lock()
     for tracer in list(_open_tracers):
         tracer._after_fork_in_child()
 
