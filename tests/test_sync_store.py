@@ -276,3 +276,36 @@ async def test_the_async_store_refuses_values_json_cannot_hold_alike(store: Stor
         with pytest.raises(ValidationError, match="cannot be stored as JSON"):
             await store.tasks.create(title="not json", config=bad)
     assert (await store.tasks.list(limit=10)).items == []
+
+
+def test_an_open_session_does_not_hold_up_writers(
+    fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """On SQLite the user session begins DEFERRED: reading in it takes no write lock."""
+    settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 200})
+    url = fresh_url.url.render_as_string(hide_password=False)
+    with open_store_sync(url, settings=settings) as store:
+        task = store.tasks.create(title="read in a session")
+        with store.session() as db:
+            assert db.query(Task).count() == 1  # a read transaction is open from here on
+            store.tasks.update(task.id, description="written meanwhile")
+            db.rollback()
+            stored = db.get(Task, task.id)
+            assert stored is not None
+            assert stored.description == "written meanwhile"
+
+
+@pytest.mark.postgres_only
+def test_a_nul_psycopg_refuses_in_a_batch_is_a_validation_error(sync_store: SyncStore) -> None:
+    task = sync_store.tasks.create(title="nul")
+    with pytest.raises(ValidationError, match="cannot be stored"):
+        sync_store.events.append_batch(
+            [{"event_type": "log", "task_id": task.id, "content": "a\x00b"}]
+        )
+    assert _count(sync_store, Event, task_id=task.id, event_type="LOG") == 0
+
+
+def test_a_nan_in_a_json_field_is_a_validation_error(sync_store: SyncStore) -> None:
+    with pytest.raises(ValidationError, match="JSON"):
+        sync_store.tasks.create(title="nan", config={"x": float("nan")})
+    assert sync_store.tasks.list(limit=10).items == []

@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -130,6 +131,9 @@ class PostgresWriter:
             raise self._refused(exc) from exc
 
     def _refused(self, exc: Exception) -> Exception:
+        if isinstance(exc, psycopg.DataError) and not sqlstate(exc):
+            # psycopg refuses some values itself, before the server sees them (a NUL in text).
+            return ValidationError(f"a row of {self._stream.table} cannot be stored: {exc}")
         if _is_integrity_error(exc):
             wrapped = IntegrityError(f"COPY {self._stream.table}", None, exc)
             return translate_integrity_error(wrapped, what=f"a row of {self._stream.table}")

@@ -128,7 +128,14 @@ class SyncStore(StoreState):
         session can load lazily without surprising anyone. It sees every
         customer's rows: filter by ``store.customer_id`` where that matters.
         """
-        session = self._sessions()
+        if self.connection is None:
+            # On SQLite a transaction of this session begins DEFERRED: reading takes no
+            # write lock, so an open session does not hold up every writer (a write in
+            # it takes the lock then, and may meet "database is locked" under contention).
+            deferred = self.engine.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
+            session = Session(bind=deferred, expire_on_commit=False)
+        else:
+            session = self._sessions()
         event.listen(session, "do_orm_execute", _load_relationships_lazily)
         return session
 
@@ -155,9 +162,13 @@ def _load_relationships_lazily(state: ORMExecuteState) -> None:
     The models declare ``lazy="raise_on_sql"`` so that async code, where a
     lazy load cannot run, says so instead of failing deep in a driver; a
     synchronous session has no such problem, so the option is lifted here,
-    for the statement's entities and those its lazy loads bring in.
+    for the statement's entities and those its lazy loads bring in. An object
+    this session did not load with a SELECT (one you created and added, even
+    after ``db.refresh``) keeps the models' ``raise_on_sql``: select it again
+    with ``execution_options(populate_existing=True)`` to walk its relationships.
     """
-    if state.is_select and not state.is_column_load:
+    if state.is_select:
+        # Column loads too: db.refresh(obj) and expired attributes reload through them.
         state.statement = state.statement.options(lazyload("*"))
 
 

@@ -90,5 +90,7 @@ def _as_domain_error(exc: Exception) -> Exception:
 
 
 def _not_json(error: BaseException | None) -> bool:
-    """Whether ``error`` is the JSON encoder refusing a Python value."""
-    return isinstance(error, TypeError) and "JSON serializable" in str(error)
+    """Whether ``error`` is the JSON encoder refusing a Python value (or a NaN / infinity)."""
+    if isinstance(error, TypeError):
+        return "JSON serializable" in str(error)
+    return isinstance(error, ValueError) and "not JSON compliant" in str(error)
