@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class Retrier:
         self.urgent = asyncio.Event()
         #: time.monotonic() after which failing calls are given up (set by stop()).
         self.deadline: float | None = None
+        #: Held while a call runs: ``os.fork`` waits for it (see ``Worker.calls``).
+        self.calls = threading.Lock()
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -70,7 +73,8 @@ class Retrier:
         written = False
         while True:
             try:
-                result = await call()
+                with self.calls:
+                    result = await call()
             except Exception as exc:
                 written = written or maybe_written(exc)
                 if not transient(exc):

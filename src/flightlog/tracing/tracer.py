@@ -234,6 +234,7 @@ def _after_fork_in_child() -> None:
     """``os.register_at_fork``: every open tracer starts afresh in the child process."""
     global _open_lock
     _open_lock = threading.Lock()  # a parent thread may have held it at the fork
+    _held_for_fork.clear()  # the child's workers are new
     # So may the parent's worker, opening its Store, have held the migrations' lock:
     # held for ever in the child, it would stop the child's worker opening its own.
     migrations_runner._ALEMBIC_LOCK = threading.Lock()
@@ -241,8 +242,34 @@ def _after_fork_in_child() -> None:
         tracer._after_fork_in_child()
 
 
+#: Workers whose calls are held across a fork, to release after it in the parent.
+_held_for_fork: list[Worker] = []
+
+#: How long a fork waits for a worker's call in progress (a database call, bounded
+#: by the driver's timeouts) before it goes ahead regardless.
+FORK_WAIT_SECONDS = 10.0
+
+
+def _before_fork() -> None:
+    """No worker is inside a backend call while the process forks (see ``Worker.hold_calls``)."""
+    with _open_lock:
+        tracers = list(_open_tracers)
+    for tracer in tracers:
+        if tracer._worker.hold_calls(FORK_WAIT_SECONDS):
+            _held_for_fork.append(tracer._worker)
+
+
+def _after_fork_in_parent() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release_calls()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 #: Per tracer, what is left of ``exit_timeout`` after the early exit hook could not deliver.

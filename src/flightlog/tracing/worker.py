@@ -82,6 +82,21 @@ class Worker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def hold_calls(self, timeout: float) -> bool:
+        """Before ``os.fork``: wait (at most ``timeout`` s) for the call in progress to end.
+
+        A child forked while this worker is inside the database would inherit
+        a lock the driver holds (SQLite's own mutexes, the migrations' lock)
+        with no thread left to release it, and hang at its first query. True
+        when held: ``release_calls`` after the fork, in the parent.
+        """
+        retrier = self._retrier
+        return retrier is not None and retrier.calls.acquire(timeout=timeout)
+
+    def release_calls(self) -> None:
+        if self._retrier is not None:
+            self._retrier.calls.release()
+
     def wait_opened(self, timeout: float | None) -> bool:
         """Whether the backend is open (or will never be) within ``timeout`` seconds."""
         return self._opened.wait(timeout)
