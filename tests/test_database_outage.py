@@ -359,3 +359,23 @@ async def test_a_database_closed_to_connections_is_unavailable_not_a_server_erro
             ) as db:
                 db.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         assert (await store.tasks.list()).items == []
+
+
+@pytest.mark.sqlite_only
+async def test_a_cancelled_call_never_leaves_sqlite_locked(
+    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """Calls timed out at every point of their transaction: each later write still succeeds."""
+    settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 1000})
+    url = fresh_url.url.render_as_string(hide_password=False)
+    async with open_store(url, settings=settings) as store:
+        task = await store.tasks.create(title="kept")
+        timed_out = 0
+        for step in range(1, 40):
+            try:
+                await asyncio.wait_for(store.tasks.create(title="maybe"), step / 2000)
+            except TimeoutError:
+                timed_out += 1
+            await store.tasks.update(task.id, description=f"probe {step}")  # never locked out
+        assert timed_out > 0  # the timeouts did cut calls short
+        assert (await store.tasks.get(task.id)).description == "probe 39"

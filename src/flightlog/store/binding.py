@@ -38,6 +38,7 @@ the first two: ``put = writes(artifacts.put, using=blob_policy)``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import uuid
@@ -154,11 +155,17 @@ class Operation(Generic[P, R]):
     def _bind_async(self, store: Store) -> Any:
         service, after_commit, unit = self.service, self.after_commit, self.unit
 
+        async def run(*args: Any, **kwargs: Any) -> R:
+            async with store.unit_of_work(unit) as session:
+                return await session.run_sync(service, *args, **kwargs)
+
         async def call(*args: Any, **kwargs: Any) -> R:
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
-            async with store.unit_of_work(unit) as session:
-                result = await session.run_sync(service, *leading, *args, **kwargs)
+            if store.engine.dialect.name == "sqlite":
+                result = await _uncancellable(run(*leading, *args, **kwargs))
+            else:
+                result = await run(*leading, *args, **kwargs)
             if after_commit is not None:
                 after_commit(store, result)
             return result
@@ -188,6 +195,22 @@ class Operation(Generic[P, R]):
             parameters=list(signature.parameters.values())[self.stripped :]
         )
         return call
+
+
+async def _uncancellable(unit: Coroutine[Any, Any, R]) -> R:
+    """Run a SQLite unit of work to its end (commit or rollback) even if the caller is cancelled.
+
+    aiosqlite cancelled in the middle of ``AsyncSession.run_sync`` leaves its
+    connection inside ``BEGIN IMMEDIATE`` until the garbage collector finds it,
+    and every other writer of the database waits for that lock in vain. So the
+    unit runs as its own task: a cancelled (or timed-out) caller gets its
+    ``CancelledError`` at once, and the transaction still finishes, which for
+    a write means it may have been saved, as with any timeout.
+    """
+    task = asyncio.ensure_future(unit)
+    # Retrieve the outcome even when nobody waits for it any more (no "never retrieved").
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
 
 
 @overload
