@@ -61,7 +61,7 @@ def configure(
     with _lock:
         previous, _default = _default, tracer
     if previous is not None:
-        previous.retire()  # its open runs still finish, and are delivered
+        previous._retire()  # its open runs still finish, and are delivered
     return tracer
 
 

@@ -208,7 +208,7 @@ class Tracer:
             )
         return not self._worker.alive and pending == 0
 
-    def retire(self) -> None:
+    def _retire(self) -> None:
         """Close now if no run of this tracer is open, else once the open ones have finished.
 
         What ``configure()`` does to the tracer it replaces: runs opened on it
