@@ -183,7 +183,8 @@ class Tracer:
         thread; from async code, ``await asyncio.to_thread(tracer.flush)``.
         """
         target = self._buffer.request_flush()
-        self._worker.start()  # a forked child's worker may not have started yet
+        if self._buffer.stats().pending:
+            self._worker.start()  # a forked child's worker may not have started yet
         if not self._worker.alive:
             return self._buffer.stats().pending == 0
         return self._buffer.wait_settled(target, timeout)
@@ -290,7 +291,9 @@ def _flush_at_exit() -> None:
         timeout = tracer.config.exit_timeout
         deadline = time.monotonic() + timeout
         delivered = tracer.flush(timeout)
-        opened = tracer._worker.wait_opened(max(0.0, deadline - time.monotonic()))
+        worker = tracer._worker
+        # A forked child's worker that nothing started has nothing to open for.
+        opened = not worker.started or worker.wait_opened(max(0.0, deadline - time.monotonic()))
         if not (delivered and opened):
             _exit_budgets[tracer] = max(0.0, deadline - time.monotonic())
 

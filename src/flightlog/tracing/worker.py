@@ -79,6 +79,10 @@ class Worker:
         self.start()
 
     @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
