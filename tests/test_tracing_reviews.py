@@ -215,6 +215,10 @@ def test_a_forked_child_records_its_own_runs_and_never_the_parents_twice(
     )
 
 
+def rows_now(where: Target, run: fl.Run) -> Any:
+    return where.rows().run(run.id.get(TIMEOUT))
+
+
 def test_configure_while_a_run_is_open_lets_that_run_finish_and_arrive(
     embedded: Target,
 ) -> None:
@@ -232,8 +236,8 @@ def test_configure_while_a_run_is_open_lets_that_run_finish_and_arrive(
         assert second is not first
         with first.run(title="On the replaced tracer") as late:
             assert not late.event("log", content="dropped")  # no new run on a replaced tracer
-        assert first.flush(TIMEOUT), first.stats
-        assert second.flush(TIMEOUT), second.stats
+        assert fl.flush(TIMEOUT), (first.stats, second.stats)  # waits for the replaced one too
+        assert rows_now(embedded, run).status is RunStatus.COMPLETED
         wait_until(lambda: not first._worker.alive, TIMEOUT, "the replaced tracer's worker to end")
         assert (first.stats.pending, first.stats.refused) == (0, 0), first.stats
         rows = embedded.rows()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -25,6 +26,9 @@ from flightlog.tracing.tracer import Tracer
 
 _default: Tracer | None = None
 _lock = threading.Lock()
+#: Tracers replaced by ``configure()`` that may still deliver their open runs: ``flush()``
+#: waits for them too, so "flushed" covers every run made through ``fl.run``.
+_replaced: list[Tracer] = []
 
 
 def _new_lock_in_child() -> None:
@@ -62,6 +66,8 @@ def configure(
         previous, _default = _default, tracer
     if previous is not None:
         previous._retire()  # its open runs still finish, and are delivered
+        with _lock:
+            _replaced.append(previous)
     return tracer
 
 
@@ -94,10 +100,20 @@ def run(
 
 
 def flush(timeout: float | None = 30.0) -> bool:
-    """Flush the default tracer (True when nothing is left pending); see ``Tracer.flush``."""
+    """Flush the default tracer, and any it replaced that still deliver; see ``Tracer.flush``.
+
+    True when nothing is left pending.
+    """
     with _lock:
         tracer = _default
-    return tracer.flush(timeout) if tracer is not None else True
+        _replaced[:] = [t for t in _replaced if t._worker.alive]
+        tracers = [*_replaced, *([tracer] if tracer is not None else [])]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    flushed = True
+    for each in tracers:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        flushed = each.flush(left) and flushed
+    return flushed
 
 
 def shutdown(timeout: float | None = 30.0) -> bool:
