@@ -150,3 +150,25 @@ async def test_times_travel_over_http_and_bad_ones_are_422(store: Store) -> None
     assert stored.started_at == T0
     [agent_run] = await store.agent_runs.list(stored.id)
     assert agent_run.duration_seconds == 60.0
+
+
+async def test_values_of_the_wrong_kind_are_validation_errors(store: Store) -> None:
+    """A time as text, an unknown status or type: ValidationError naming it, nothing written."""
+    task = await store.tasks.create(title="kinds")
+    with pytest.raises(ValidationError, match="started_at must be a timezone-aware datetime"):
+        await store.runs.start(task.id, started_at="2026-03-01T09:00:00Z")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="agent_type must be one of"):
+        await store.runs.start(task.id, agent_type="BOGUS")
+    run = await store.runs.start(task.id)
+    with pytest.raises(ValidationError, match="status must be one of"):
+        await store.runs.finish(run.id, status="DONE")  # type: ignore[arg-type]
+    step = await store.agent_runs.start(run.id, agent_name="A")
+    with pytest.raises(ValidationError, match="status must be one of"):
+        await store.agent_runs.finish(step.id, status="DONE")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="artifact_type must be one of"):
+        await store.artifacts.put(task.id, "x.md", b"x", artifact_type="BOGUS")
+    with pytest.raises(ValidationError, match="status must be one of"):
+        await store.tasks.list(status="NOPE")  # type: ignore[arg-type]
+    assert (await store.runs.get(run.id)).status is RunStatus.RUNNING
+    assert len(await store.runs.list(task.id)) == 1
+    assert await store.artifacts.latest(task.id) == []

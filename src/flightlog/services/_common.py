@@ -25,6 +25,7 @@ from flightlog.models import (
 )
 
 M = TypeVar("M")
+E = TypeVar("E", bound=Enum)
 
 
 class Unset(Enum):
@@ -64,11 +65,22 @@ def measured_time(value: datetime | None, name: str) -> datetime:
     """
     if value is None:
         return utc_now()
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{name} must be a timezone-aware datetime, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(f"{name} must be timezone-aware (UTC), got {value.isoformat()}")
     if not time_in_range(value):
         raise ValidationError(f"{name} must be between 1000-01-01 and 9000-01-01 UTC")
     return value.astimezone(UTC)
+
+
+def member(enum_cls: type[E], value: E | str, what: str) -> E:
+    """``value`` as a member of ``enum_cls`` (any spelling it accepts), else a ValidationError."""
+    try:
+        return enum_cls(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in enum_cls)
+        raise ValidationError(f"{what} must be one of {choices}, got {value!r}") from None
 
 
 def not_before(later: datetime, earlier: datetime | None, what: str) -> None:

@@ -21,6 +21,7 @@ from flightlog.models import AgentRun, Event, TaskRun
 from flightlog.services._common import (
     get_owned,
     measured_time,
+    member,
     not_before,
     not_found,
     require,
@@ -200,7 +201,7 @@ def finish_agent_run(
     not before the agent run started).
     """
     at = measured_time(finished_at, "finished_at") if finished_at is not None else None
-    status = AgentRunStatus(status)
+    status = member(AgentRunStatus, status, "status")
     require(tokens_in >= 0 and tokens_out >= 0, "token counts cannot be negative")
     cost = _decimal(cost_usd, "cost_usd")
     run, agent_run = _lock(session, agent_run_id, customer_id)

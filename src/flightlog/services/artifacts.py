@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from flightlog.enums import ArtifactType
 from flightlog.models import Artifact, ArtifactBlob, Task, TaskRun
 from flightlog.services import blobs
-from flightlog.services._common import get_or_raise, get_owned, require
+from flightlog.services._common import get_or_raise, get_owned, member, require
 from flightlog.services.runs import lock_task
 
 
@@ -71,7 +71,7 @@ def put(
         "an artifact name cannot hold control characters (newlines, tabs, …)",
     )
     require(isinstance(content, bytes | bytearray), "artifact content must be bytes")
-    artifact_type = ArtifactType(artifact_type)
+    artifact_type = member(ArtifactType, artifact_type, "artifact_type")
     # The task lock serialises version numbering for concurrent uploads of one name.
     lock_task(session, task_id, customer_id)
     if run_id is not None:

@@ -18,7 +18,7 @@ from flightlog.enums import AgentType, ApprovalStatus, RunStatus, TaskStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import TaskRun
 from flightlog.services import events
-from flightlog.services._common import utc_now
+from flightlog.services._common import member, utc_now
 from flightlog.services.lifecycle import RUN_LIFECYCLE, TASK_LIFECYCLE
 from flightlog.services.ownership import assert_owned
 from flightlog.services.runs import (
@@ -49,7 +49,7 @@ def enqueue_run(
     actor: str | None = None,
 ) -> TaskRun:
     """Queue the task's next run. A cancelled task cannot be queued; nor a second run."""
-    kind = AgentType(agent_type) if agent_type is not None else None
+    kind = member(AgentType, agent_type, "agent_type") if agent_type is not None else None
     task = lock_task(session, task_id, customer_id)
     assert_owned(session, customer_id, agent_ids=[agent_id])
     already = queued_run(session, task_id)

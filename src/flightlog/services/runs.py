@@ -22,6 +22,7 @@ from flightlog.models import AgentRun, Task, TaskRun
 from flightlog.services._common import (
     get_owned,
     measured_time,
+    member,
     not_before,
     not_found,
     require,
@@ -150,7 +151,7 @@ def start_run(
         plan_status=ApprovalStatus.PENDING if await_plan_approval else None,
         input_context=input_context or {},
         agent_id=agent_id,
-        agent_type=AgentType(agent_type) if agent_type is not None else None,
+        agent_type=member(AgentType, agent_type, "agent_type") if agent_type is not None else None,
         git_branch=git_branch,
         started_at=at or utc_now(),
     )
@@ -326,7 +327,7 @@ def finish_run(
     timezone-aware and not before the run started.
     """
     at = measured_time(completed_at, "completed_at") if completed_at is not None else None
-    status = RunStatus(status)
+    status = member(RunStatus, status, "status")
     if status in ACTIVE_RUN_STATUSES:
         raise ValidationError(f"{status} is not a finishing status")
     if status is RunStatus.FAILED and not (error_message or error_details):

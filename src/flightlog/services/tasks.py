@@ -15,7 +15,7 @@ from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
-from flightlog.services._common import UNSET, Unset, get_or_raise, given, require
+from flightlog.services._common import UNSET, Unset, get_or_raise, given, member, require
 from flightlog.services._dialect import json_array_contains, lock_for_customer
 from flightlog.services.lifecycle import TASK_LIFECYCLE, move
 
@@ -276,7 +276,7 @@ def list_tasks(
     stmt = select(Task).where(Task.customer_id == customer_id)
     if status is not None:
         statuses = [status] if isinstance(status, TaskStatus | str) else list(status)
-        stmt = stmt.where(Task.status.in_([TaskStatus(s) for s in statuses]))
+        stmt = stmt.where(Task.status.in_([member(TaskStatus, s, "status") for s in statuses]))
     if project_id is not None:
         stmt = stmt.where(Task.project_id == project_id)
     if tag is not None:
