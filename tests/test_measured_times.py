@@ -172,3 +172,20 @@ async def test_values_of_the_wrong_kind_are_validation_errors(store: Store) -> N
     assert (await store.runs.get(run.id)).status is RunStatus.RUNNING
     assert len(await store.runs.list(task.id)) == 1
     assert await store.artifacts.latest(task.id) == []
+
+
+async def test_times_stay_consistent_with_each_other_and_the_clock(store: Store) -> None:
+    task = await store.tasks.create(title="consistent")
+    with pytest.raises(ValidationError, match="in the future"):
+        await store.runs.start(task.id, started_at=datetime.now(UTC) + timedelta(days=365))
+    ahead = datetime.now(UTC) + timedelta(minutes=2)  # a caller whose clock runs ahead
+    run = await store.runs.start(task.id, started_at=ahead)
+    with pytest.raises(ValidationError, match="before the start"):
+        await store.agent_runs.start(run.id, agent_name="early", started_at=ahead - timedelta(1))
+    step = await store.agent_runs.start(run.id, agent_name="on time", started_at=ahead)
+    step = await store.agent_runs.finish(step.id)  # the server's clock is behind the start
+    run = await store.runs.finish(run.id)
+    assert step.finished_at == ahead
+    assert step.duration_seconds == 0.0
+    assert run.completed_at == ahead
+    assert run.duration_seconds == 0.0

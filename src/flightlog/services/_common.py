@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Final, TypeVar
 
@@ -56,6 +56,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: How far ahead of this server's clock a caller's measured time may be (its clock's skew).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def measured_time(value: datetime | None, name: str) -> datetime:
     """A time the caller measured itself (validated, in UTC), else now.
 
@@ -71,6 +75,10 @@ def measured_time(value: datetime | None, name: str) -> datetime:
         raise ValidationError(f"{name} must be timezone-aware (UTC), got {value.isoformat()}")
     if not time_in_range(value):
         raise ValidationError(f"{name} must be between 1000-01-01 and 9000-01-01 UTC")
+    if value - utc_now() > MAX_CLOCK_SKEW:
+        raise ValidationError(
+            f"{name} ({value.isoformat()}) is in the future; give the time it happened"
+        )
     return value.astimezone(UTC)
 
 

@@ -70,6 +70,8 @@ def start_agent_run(
     assert_owned(session, customer_id, agent_ids=[agent_id])
     if run.status not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
+    if at is not None:
+        not_before(at, run.started_at, "an agent run's started_at")
     if parent_id is not None:
         # Another tenant's agent run is NotFound, like a missing one; only one of
         # the caller's own can be "of another run".

@@ -177,9 +177,10 @@ def _stamp_run(run: TaskRun, target: RunStatus, now: datetime) -> None:
     if target is _R.RUNNING and run.started_at is None:
         run.started_at = now
     if RUN_LIFECYCLE.terminal(target):
-        run.completed_at = now
         if run.started_at is not None:
-            run.duration_seconds = max(0.0, (now - run.started_at).total_seconds())
+            now = max(now, run.started_at)  # a start given by the caller may be a little ahead
+            run.duration_seconds = (now - run.started_at).total_seconds()
+        run.completed_at = now
 
 
 #: A run may pause for plan approval before or while running; a rejected plan
@@ -211,8 +212,9 @@ _AR = AgentRunStatus
 
 def _stamp_agent_run(agent_run: AgentRun, target: AgentRunStatus, now: datetime) -> None:
     if AGENT_RUN_LIFECYCLE.terminal(target):
+        now = max(now, agent_run.started_at)  # a start given by the caller may be a little ahead
         agent_run.finished_at = now
-        agent_run.duration_seconds = max(0.0, (now - agent_run.started_at).total_seconds())
+        agent_run.duration_seconds = (now - agent_run.started_at).total_seconds()
 
 
 AGENT_RUN_LIFECYCLE: Lifecycle[AgentRunStatus] = Lifecycle(
