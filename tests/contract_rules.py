@@ -8,7 +8,10 @@ written in the document's descriptions instead, and listed here for the test.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+from flightlog.services._common import MAX_CLOCK_SKEW
 
 
 def _query(case: Any) -> dict[str, Any]:
@@ -42,6 +45,22 @@ def _variable_both_required_and_optional(case: Any) -> bool:
     return bool(set(required) & set(optional))
 
 
+def _time_in_the_future(case: Any) -> bool:
+    """A measured time more than the allowed clock skew ahead of the server's clock."""
+    body = _body(case)
+    for name in ("started_at", "completed_at", "finished_at"):
+        value = body.get(name)
+        if not isinstance(value, str):
+            continue
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if when.tzinfo is not None and when - datetime.now(UTC) > MAX_CLOCK_SKEW:
+            return True
+    return False
+
+
 #: (operation, rule, predicate): rules across fields that JSON Schema and OpenAPI
 #: parameters cannot state. Each is in the parameter or body descriptions instead,
 #: and the server refuses a request that breaks it with a 422.
@@ -52,6 +71,14 @@ UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
         "GET /api/v1/runs/{run_id}/timeline",
         "after_at, after_kind and after_key together, the key an id of that kind",
         _timeline_cursor_broken,
+    ),
+    ("POST /api/v1/tasks/{task_id}/runs", "a time not in the future", _time_in_the_future),
+    ("POST /api/v1/runs/{run_id}/finish", "a time not in the future", _time_in_the_future),
+    ("POST /api/v1/runs/{run_id}/agent-runs", "a time not in the future", _time_in_the_future),
+    (
+        "POST /api/v1/agent-runs/{agent_run_id}/finish",
+        "a time not in the future",
+        _time_in_the_future,
     ),
     (
         "POST /api/v1/templates",
@@ -73,6 +100,9 @@ ENTITY_RULES: list[tuple[str, str]] = [
     ("POST /api/v1/templates/{template_id}/projects", "cannot render template"),
     ("PATCH /api/v1/templates/{template_id}", "the template's files use undeclared variables"),
     ("POST /api/v1/optimizations/{optimization_id}/progress", "progress cannot go backwards"),
+    ("POST /api/v1/runs/{run_id}/finish", "completed_at ("),
+    ("POST /api/v1/agent-runs/{agent_run_id}/finish", "finished_at ("),
+    ("POST /api/v1/runs/{run_id}/agent-runs", "an agent run's started_at ("),
 ]
 
 

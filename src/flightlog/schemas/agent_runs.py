@@ -59,8 +59,11 @@ class AgentRunStart(In):
     parent_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     details: dict[str, Any] | None = None
-    #: When the agent started, if the caller measured it (default: when the server records it).
-    started_at: Time | None = None
+    started_at: Time | None = Field(
+        default=None,
+        description="When the agent started, if the caller measured it (default: now); not "
+        "before its run started, at most 5 minutes ahead of the server's clock.",
+    )
 
 
 class Usage(In):
@@ -73,5 +76,8 @@ class AgentRunFinish(Usage):
     status: FinishingAgentRunStatus = AgentRunStatus.COMPLETED
     output_summary: str | None = None
     error_message: str | None = None
-    #: When the agent finished, if the caller measured it; not before it started.
-    finished_at: Time | None = None
+    finished_at: Time | None = Field(
+        default=None,
+        description="When the agent finished, if the caller measured it (default: now); not "
+        "before it started, at most 5 minutes ahead of the server's clock.",
+    )

@@ -79,8 +79,11 @@ class RunStart(RunQueue):
     )
 
     await_plan_approval: Boolean = False
-    #: When the run started, if the caller measured it (default: when the server records it).
-    started_at: Time | None = None
+    started_at: Time | None = Field(
+        default=None,
+        description="When the run started, if the caller measured it (default: now); at most "
+        "5 minutes ahead of the server's clock.",
+    )
 
 
 class RunBegin(In):
@@ -130,8 +133,11 @@ class RunFinish(In):
     git_commit: Text64 | None = None
     pr_url: Text500 | None = None
     actor: Actor = None
-    #: When the run ended, if the caller measured it; not before it started.
-    completed_at: Time | None = None
+    completed_at: Time | None = Field(
+        default=None,
+        description="When the run ended, if the caller measured it (default: now); not before "
+        "the run started, at most 5 minutes ahead of the server's clock.",
+    )
 
 
 class PlanDecision(In):
