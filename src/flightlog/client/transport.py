@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, ParamSpec, TypeVar, cast
@@ -161,14 +162,14 @@ def read_answer(request: Request[R], response: httpx.Response) -> R:
         ) from None
 
 
-class Runner(Generic[M]):
+class Runner(ABC, Generic[M]):
     """Runs a facade's calls: ``bind`` makes a method of a call's exchange."""
 
-    def bind(self, build: Callable[P, Exchange[R]]) -> Callable[P, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def bind(self, build: Callable[P, Exchange[R]]) -> Callable[P, Any]: ...
 
-    def follow(self, open: Callable[P, EventFollower]) -> Callable[P, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def follow(self, open: Callable[P, EventFollower]) -> Callable[P, Any]: ...
 
 
 class AsyncRunner(Runner[Async]):

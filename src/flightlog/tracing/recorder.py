@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,17 +22,17 @@ if TYPE_CHECKING:
     from flightlog.tracing.scopes import Step
 
 
-class Recorder:
+class Recorder(ABC):
     """Events, metric points and artifacts of one run, optionally of one step in it."""
 
     _buffer: Buffer
     _limit: int
 
-    def _run_record(self) -> RunRecord:
-        raise NotImplementedError
+    @abstractmethod
+    def _run_record(self) -> RunRecord: ...
 
-    def _step_for_records(self) -> Step | None:
-        raise NotImplementedError
+    @abstractmethod
+    def _step_for_records(self) -> Step | None: ...
 
     def event(
         self,
