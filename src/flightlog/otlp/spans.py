@@ -1,0 +1,109 @@
+"""What the OTLP receivers hand to the mapping: spans and metric points as plain values.
+
+The protobuf and JSON encodings decode to these (see :mod:`flightlog.otlp.wire`),
+so the mapping to Flightlog's record never sees protobuf classes and is the same
+whichever encoding an exporter chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+#: An attribute value after decoding an OTLP ``AnyValue``: arrays become tuples,
+#: key-value lists become dicts, bytes stay bytes.
+AttrValue = (
+    str | bool | int | float | bytes | tuple["AttrValue", ...] | dict[str, "AttrValue"] | None
+)
+Attributes = Mapping[str, AttrValue]
+
+
+class SpanKind(IntEnum):
+    """OTLP's ``Span.SpanKind`` values."""
+
+    UNSPECIFIED = 0
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+
+class StatusCode(IntEnum):
+    """OTLP's ``Status.StatusCode`` values."""
+
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SpanEvent:
+    """An event recorded on a span (GenAI message events, ``exception``)."""
+
+    name: str
+    time_unix_nano: int
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One finished span. Ids are lowercase hex: 32 characters for a trace, 16 for a span."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: SpanKind
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    attributes: Attributes
+    events: tuple[SpanEvent, ...]
+    status_code: StatusCode
+    status_message: str
+    resource: Attributes
+    scope_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One data point of an OTLP metric, reduced to what a metric point can hold.
+
+    A histogram point (``gen_ai.client.token.usage`` is one) keeps its sum and
+    count; its buckets are not kept.
+    """
+
+    name: str
+    unit: str
+    kind: str  # "gauge", "sum" or "histogram"
+    time_unix_nano: int
+    value: float
+    count: int | None
+    attributes: Attributes
+    resource: Attributes
+    scope_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A span or point refused while decoding, with the reason the exporter is told."""
+
+    what: str
+    reason: str
+
+
+@dataclass(slots=True)
+class DecodedTraces:
+    """The spans of one ``ExportTraceServiceRequest`` and those refused while decoding."""
+
+    spans: list[Span] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DecodedMetrics:
+    """The points of one ``ExportMetricsServiceRequest`` and those refused while decoding."""
+
+    points: list[MetricPoint] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
