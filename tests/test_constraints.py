@@ -7,6 +7,7 @@ model without a test here fails the suite.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,7 @@ RANGE_CHECKS: dict[str, dict[str, str]] = {
     "ck_optimizations_progress_range": {"progress": "101"},
     "ck_optimizations_actual_savings_nonnegative": {"actual_savings": "-0.01"},
     "ck_pull_requests_pr_number_positive": {"pr_number": "0"},
+    "ck_model_prices_prices_nonnegative": {"output_usd_per_mtok": "-1"},
 }
 
 
@@ -84,6 +86,9 @@ TABLE_BUILDERS: dict[str, Callable[[Session], Any]] = {
     "modifications": AGGREGATES["modification"][0],
     "pull_requests": AGGREGATES["pull_request"][0],
     "pull_request_checks": AGGREGATES["pull_request_check"][0],
+    "sessions": AGGREGATES["session"][0],
+    "model_prices": AGGREGATES["model_price"][0],
+    "otlp_spans": AGGREGATES["otlp_span"][0],
 }
 
 
@@ -272,6 +277,30 @@ def _duplicate_dependency(db: Session) -> tuple[Table, Any, dict[str, Any]]:
     return m.TaskDependency.__table__, second, {"depends_on_id": b.id}
 
 
+def _duplicate_session(db: Session) -> tuple[Table, Any, dict[str, Any]]:
+    owner = f.customer(db)
+    rows = [m.AgentSession(customer_id=owner.id, external_id=name) for name in ("a", "b")]
+    db.add_all(rows)
+    db.flush()
+    return m.AgentSession.__table__, rows[1], {"external_id": "a"}
+
+
+def _duplicate_price(db: Session) -> tuple[Table, Any, dict[str, Any]]:
+    model = f"gpt-{uuid.uuid4().hex[:6]}"
+    rows = [
+        m.ModelPrice(
+            model=model,
+            input_usd_per_mtok=1,
+            output_usd_per_mtok=2,
+            effective_from=datetime(year, 1, 1, tzinfo=UTC),
+        )
+        for year in (2024, 2025)
+    ]
+    db.add_all(rows)
+    db.flush()
+    return m.ModelPrice.__table__, rows[1], {"effective_from": rows[0].effective_from}
+
+
 #: Unique constraint (or composite primary key) name -> a builder of (table, row, clash).
 UNIQUE_CASES: dict[str, Callable[[Session], tuple[Table, Any, dict[str, Any]]]] = {
     "uq_customers_email": _duplicate_customer,
@@ -290,6 +319,8 @@ UNIQUE_CASES: dict[str, Callable[[Session], tuple[Table, Any, dict[str, Any]]]] 
     "uq_pull_requests_project_id_repository_url_pr_number": _duplicate_pr_number,
     "uq_pull_request_checks_pull_request_id_name": _duplicate_check,
     "pk_task_dependencies": _duplicate_dependency,
+    "uq_sessions_customer_id_external_id": _duplicate_session,
+    "uq_model_prices_model_is_prefix_effective_from": _duplicate_price,
 }
 
 

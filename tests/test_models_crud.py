@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -112,6 +114,39 @@ def _check(db: Session) -> m.PullRequestCheck:
     return row
 
 
+def _session(db: Session) -> m.AgentSession:
+    row = m.AgentSession(customer_id=f.customer(db).id, external_id=f"conv-{uuid.uuid4().hex}")
+    db.add(row)
+    db.flush()
+    return row
+
+
+def _model_price(db: Session) -> m.ModelPrice:
+    row = m.ModelPrice(
+        model=f"model-{uuid.uuid4().hex[:8]}",
+        input_usd_per_mtok=Decimal("2.5"),
+        output_usd_per_mtok=Decimal("10"),
+        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def _otlp_span(db: Session) -> m.OtlpSpan:
+    parent = f.task(db)
+    run = f.run(db, parent)
+    row = m.OtlpSpan(
+        customer_id=parent.customer_id,
+        trace_id=uuid.uuid4().hex,
+        span_id=uuid.uuid4().hex[:16],
+        run_id=run.id,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
 # (builder, attribute to update, new value)
 AGGREGATES: dict[str, tuple[Builder, str, Any]] = {
     "customer": (f.customer, "plan", CustomerPlan.ENTERPRISE),
@@ -133,6 +168,9 @@ AGGREGATES: dict[str, tuple[Builder, str, Any]] = {
     "modification": (_modification, "status", ModificationStatus.APPROVED),
     "pull_request": (f.pull_request, "status", PullRequestStatus.OPEN),
     "pull_request_check": (_check, "status", ValidationStatus.PASSED),
+    "session": (_session, "title", "Refund for order 42"),
+    "model_price": (_model_price, "output_usd_per_mtok", Decimal("12.5")),
+    "otlp_span": (_otlp_span, "pending", None),
 }
 
 

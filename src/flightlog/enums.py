@@ -115,6 +115,10 @@ class EventType(_CaseInsensitive):
     STATUS_CHANGE = "STATUS_CHANGE"
     APPROVAL = "APPROVAL"
     AUDIT = "AUDIT"
+    #: A call to a model (an OpenTelemetry GenAI ``chat`` / LLM span).
+    MODEL_CALL = "MODEL_CALL"
+    #: A tool an agent ran (an ``execute_tool`` / TOOL span).
+    TOOL_CALL = "TOOL_CALL"
 
 
 class EventSeverity(_CaseInsensitive):

@@ -12,9 +12,11 @@ from flightlog.models.event import Event, EventLog
 from flightlog.models.governance import Approval, Optimization, Recommendation
 from flightlog.models.metric import MetricPoint, MetricSnapshot
 from flightlog.models.modification import Modification
+from flightlog.models.otlp import ModelPrice, OtlpSpan
 from flightlog.models.project import Project, ProjectContext
 from flightlog.models.pull_request import PullRequest, PullRequestCheck
 from flightlog.models.run import TaskRun
+from flightlog.models.session import AgentSession
 from flightlog.models.task import Task, TaskDependency
 from flightlog.models.template import Template
 from flightlog.models.tenancy import ApiKey, Customer
@@ -22,6 +24,7 @@ from flightlog.models.tenancy import ApiKey, Customer
 __all__ = [
     "Agent",
     "AgentRun",
+    "AgentSession",
     "ApiKey",
     "Approval",
     "Artifact",
@@ -32,8 +35,10 @@ __all__ = [
     "EventLog",
     "MetricPoint",
     "MetricSnapshot",
+    "ModelPrice",
     "Modification",
     "Optimization",
+    "OtlpSpan",
     "Project",
     "ProjectContext",
     "PullRequest",

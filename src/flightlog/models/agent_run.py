@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, UuidPk, str_enum
@@ -32,6 +32,13 @@ class AgentRun(UuidPk, Base):
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         Index("ix_agent_runs_task_started", "task_id", "started_at"),
         Index("ix_agent_runs_run_started", "run_id", "started_at"),
+        Index(
+            "ix_agent_runs_trace_span",
+            "trace_id",
+            "span_id",
+            postgresql_where=text("trace_id IS NOT NULL"),
+            sqlite_where=text("trace_id IS NOT NULL"),
+        ),
     )
 
     task_id: Mapped[uuid.UUID] = owner_fk("tasks.id", index=False)
@@ -56,6 +63,9 @@ class AgentRun(UuidPk, Base):
         Numeric(14, 6), default=Decimal(0), server_default="0"
     )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The OpenTelemetry span this step was recorded from (issue 12), if any.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    span_id: Mapped[str | None] = mapped_column(String(16))
 
     task: Mapped[Task] = relationship(back_populates="agent_runs", lazy="raise_on_sql")
     run: Mapped[TaskRun | None] = relationship(back_populates="agent_runs", lazy="raise_on_sql")

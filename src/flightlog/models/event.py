@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Identity, Index, String, Text
+from sqlalchemy import ForeignKey, Identity, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flightlog.db.base import Base, CreatedAt, str_enum
@@ -30,6 +30,13 @@ class Event(CreatedAt, Base):
         Index("ix_events_customer_created", "customer_id", "created_at"),
         Index("ix_events_entity", "entity_type", "entity_id"),
         Index("ix_events_created_at", "created_at"),
+        Index(
+            "ix_events_trace_span",
+            "trace_id",
+            "span_id",
+            postgresql_where=text("trace_id IS NOT NULL"),
+            sqlite_where=text("trace_id IS NOT NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -55,6 +62,9 @@ class Event(CreatedAt, Base):
     entity_type: Mapped[str | None] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(255))
+    #: The OpenTelemetry span this event was recorded from (issue 12), if any.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    span_id: Mapped[str | None] = mapped_column(String(16))
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.event_type} task={self.task_id}>"

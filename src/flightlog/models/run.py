@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from flightlog.db.base import Base, Timestamps, UuidPk, str_enum
@@ -42,6 +42,12 @@ class TaskRun(UuidPk, Timestamps, Base):
         ),
         Index("ix_task_runs_task_started", "task_id", "started_at"),
         Index("ix_task_runs_status", "status"),
+        Index(
+            "ix_task_runs_trace_id",
+            "trace_id",
+            postgresql_where=text("trace_id IS NOT NULL"),
+            sqlite_where=text("trace_id IS NOT NULL"),
+        ),
     )
 
     task_id: Mapped[uuid.UUID] = owner_fk("tasks.id", index=False)
@@ -80,6 +86,12 @@ class TaskRun(UuidPk, Timestamps, Base):
     cost_usd: Mapped[Decimal] = mapped_column(
         Numeric(14, 6), default=Decimal(0), server_default="0"
     )
+
+    #: The conversation this run belongs to (issue 12's sessions), if any.
+    session_id: Mapped[uuid.UUID | None] = shared_fk("sessions.id")
+    #: The OpenTelemetry trace this run was recorded from, and its root span.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    span_id: Mapped[str | None] = mapped_column(String(16))
 
     task: Mapped[Task] = relationship(back_populates="runs", lazy="raise_on_sql")
     agent: Mapped[Agent | None] = relationship(lazy="raise_on_sql")
