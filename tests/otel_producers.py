@@ -18,6 +18,8 @@ show which names the mapping must read.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -34,8 +36,10 @@ from langgraph.prebuilt import ToolNode
 from openinference.instrumentation import using_session
 from openinference.instrumentation.langchain import LangChainInstrumentor
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from pydantic_ai import Agent, InstrumentationSettings, RunContext
 from pydantic_ai.messages import (
     ModelMessage,
@@ -78,6 +82,44 @@ class ProducerSummary:
     def total_tokens(self) -> int:
         """Input plus output tokens, the figure a run's token total should show."""
         return self.input_tokens + self.output_tokens
+
+
+# --------------------------------------------------------------------------------------------
+# Plain opentelemetry-sdk, OTLP/JSON
+# --------------------------------------------------------------------------------------------
+
+
+class OTLPJsonSpanExporter(SpanExporter):
+    """Exports spans as OTLP/JSON over HTTP (``Content-Type: application/json``).
+
+    OpenTelemetry's Python OTLP/HTTP exporter speaks protobuf only, and its JSON sibling
+    (opentelemetry-exporter-otlp-json-http, beta) cannot be installed beside it at current
+    versions; so this posts the JSON that the official encoder
+    (opentelemetry-exporter-otlp-json-common) makes: hex trace and span ids, 64-bit integers as
+    strings, lowerCamelCase fields, as the OTLP specification wants. No retries: a failed
+    request fails the batch.
+    """
+
+    def __init__(
+        self, endpoint: str, headers: Mapping[str, str] | None = None, timeout: float = 10.0
+    ) -> None:
+        self._endpoint = endpoint
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        self._timeout = timeout
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """POST one ExportTraceServiceRequest holding ``spans``."""
+        body = encode_spans(spans).to_json().encode()
+        request = urllib.request.Request(self._endpoint, body, self._headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                response.read()
+        except OSError:  # URLError and HTTPError (any non-2xx answer) are OSErrors
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        """Nothing to release: each export opens its own connection."""
 
 
 # --------------------------------------------------------------------------------------------
