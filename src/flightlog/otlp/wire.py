@@ -65,11 +65,12 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _MEDIA_TYPES = {PROTOBUF: PROTOBUF, "application/protobuf": "application/protobuf", JSON: JSON}
 
-#: JSON nesting allowed before the body is refused outright. A maximally nested attribute
-#: (:data:`flightlog.otlp.anyvalue.MAX_ATTRIBUTE_DEPTH` levels, three JSON levels each) plus
-#: the request envelope fits well inside; anything deeper would only make the JSON-to-protobuf
-#: step recurse toward Python's stack limit.
-MAX_JSON_DEPTH = 128
+#: Message nesting a JSON body may have before it is refused outright (``ParseDict`` itself
+#: stops at 100 with a message naming every level). The envelope down to a span attribute's
+#: value is six messages and each array or key-value list level adds two, so an attribute at
+#: :data:`~flightlog.otlp.anyvalue.MAX_ATTRIBUTE_DEPTH` fits and one somewhat deeper still
+#: gets a per-span rejection, like in protobuf.
+MAX_JSON_DEPTH = 64
 
 
 class WireError(Exception):
@@ -292,7 +293,26 @@ def _parse_json(data: bytes, message: Message) -> None:
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
-        raise MalformedRequest(f"The JSON body is not a valid OTLP {name} ({exc}).") from None
+        raise MalformedRequest(
+            f"The JSON body is not a valid OTLP {name} ({_parse_error(str(exc))})."
+        ) from None
+
+
+_FAILED_FIELD = re.compile(r"Failed to parse (\w+) field: ")
+
+
+def _parse_error(text: str) -> str:
+    """``ParseDict``'s nested "Failed to parse a field: Failed to parse b field: ..." as a path."""
+    path: list[str] = []
+    while match := _FAILED_FIELD.match(text):
+        path.append(match.group(1))
+        text = text[match.end() :]
+    text = text.rstrip(".")
+    if len(text) > 200:
+        text = text[:197] + "..."
+    if len(path) > 8:
+        path = [*path[:4], "...", *path[-3:]]
+    return f"at {'.'.join(path)}: {text}" if path else text
 
 
 #: Bytes fields that OTLP's JSON writes in hex rather than protobuf JSON's base64.
@@ -305,14 +325,16 @@ def _hex_ids_to_base64(document: dict[str, Any], descriptor: Descriptor) -> None
     """Rewrite, in place, every hex trace / span id of a JSON request to base64.
 
     Walks the JSON along the message schema (so an attribute or an unknown field that happens
-    to be called ``traceId`` is left alone), without recursion, refusing nesting deeper than
-    :data:`MAX_JSON_DEPTH`.
+    to be called ``traceId`` is left alone), without recursion, refusing messages nested deeper
+    than :data:`MAX_JSON_DEPTH`.
     """
     stack: list[tuple[dict[str, Any], Descriptor, int]] = [(document, descriptor, 1)]
     while stack:
         node, node_type, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise MalformedRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+            raise MalformedRequest(
+                f"The JSON body nests messages deeper than {MAX_JSON_DEPTH} levels."
+            )
         fields = _fields(node_type)
         for key, value in node.items():
             field = fields.get(key)
