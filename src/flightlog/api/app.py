@@ -22,6 +22,7 @@ from flightlog.api.routes import (
     health,
     insights,
     metrics,
+    model_prices,
     projects,
     pull_requests,
     reviews,
@@ -99,6 +100,7 @@ def create_app(
         reviews,
         pull_requests,
         insights,
+        model_prices,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     publish_body_schemas(app, (EventBatch, MetricBatch))

@@ -14,7 +14,7 @@ from typing import Self
 
 import httpx
 
-from flightlog.client import reviews, work
+from flightlog.client import model_prices, reviews, work
 from flightlog.client.binding import (
     Async,
     Exchange,
@@ -56,6 +56,7 @@ class _Faces(Facade[M]):
         self.pull_requests: reviews.PullRequests[M] = reviews.PullRequests(runner)
         self.search: reviews.Search[M] = reviews.Search(runner)
         self.views: reviews.Views[M] = reviews.Views(runner)
+        self.model_prices: model_prices.ModelPrices[M] = model_prices.ModelPrices(runner)
 
     @written_out("GET", "/health", why="no Store twin: the server's own state")
     @staticmethod

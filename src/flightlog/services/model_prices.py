@@ -118,7 +118,10 @@ def list_prices(
         raise ValidationError(
             f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}", field="origin"
         )
-    name = None if model is None else _model(model)
+    if model is not None and not isinstance(model, str):
+        raise ValidationError(f"model must be text, got {model!r}", field="model")
+    # A filter, not a pattern to store: a name no price can match (blank, too long) matches none.
+    name = None if model is None else normalize_model(model)
     prices: list[Price] = []
     if origin in (None, "operator"):
         prices.extend(operator_price(row) for row in session.scalars(select(ModelPrice)))

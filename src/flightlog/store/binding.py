@@ -26,7 +26,8 @@ SQLite), ``reads`` in a read-only one (``DEFERRED``: no write lock).
 must not happen if it rolls back (deleting blob files). ``operator=True``
 runs a write in a transaction that skips the tenant write guard (lifting a
 suspension must work on a suspended customer); ``tenant=False`` binds a
-service that takes no customer (signing one up, verifying a key), and
+service that takes no customer (signing one up, verifying a key, the
+operator's model prices), and
 ``store_defaults`` fills keyword parameters the caller left out from the
 Store (thresholds from its settings, say).
 
@@ -286,6 +287,10 @@ def reads(
     using: Callable[[StoreState], C],
     tenant: Literal[False],
 ) -> Operation[P, R]: ...
+
+
+@overload
+def reads(service: UntenantedService[P, R], *, tenant: Literal[False]) -> Operation[P, R]: ...
 
 
 def reads(

@@ -47,6 +47,7 @@ class StoreState:
         self.customers: tenancy.Customers[Self] = tenancy.Customers(self)
         self.api_keys: tenancy.ApiKeys[Self] = tenancy.ApiKeys(self)
         self.agents: tenancy.Agents[Self] = tenancy.Agents(self)
+        self.model_prices: tenancy.ModelPrices[Self] = tenancy.ModelPrices(self)
         self.projects: projects.Projects[Self] = projects.Projects(self)
         self.project_contexts: projects.ProjectContexts[Self] = projects.ProjectContexts(self)
         self.templates: projects.Templates[Self] = projects.Templates(self)

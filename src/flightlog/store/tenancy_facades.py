@@ -6,7 +6,7 @@ parameters, return type and docstring. A few are *operator* acts, bound with
 ``operator=True``: they run in a transaction that skips the tenant write
 guard (see ``unit_of_work("operator")``), and callers exposing them over the
 network must restrict them to operators: a tenant must not be able to lift
-its own suspension. Signing up a customer and verifying a key act for no
+its own suspension. Signing up a customer, verifying a key and the model prices act for no
 customer, so they are bound with ``tenant=False``.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flightlog.services import agents, api_keys, customers
+from flightlog.services import agents, api_keys, customers, model_prices
 from flightlog.store.binding import Facade, S, StoreDefaults, reads, writes
 
 if TYPE_CHECKING:
@@ -52,6 +52,20 @@ class ApiKeys(Facade[S]):
     #: Which customer a presented key speaks for, whatever customer the Store is for;
     #: a write, as it stamps ``last_used_at``.
     verify = writes(api_keys.verify_key, tenant=False, operator=True)
+
+
+class ModelPrices(Facade[S]):
+    """``store.model_prices``: the operator's price table, for costs computed at ingest.
+
+    One table for every customer (see :mod:`flightlog.otlp.prices`), so the
+    edits are operator acts bound to no customer, like signing one up: expose
+    them only to operators. ``list`` shows the shipped defaults too.
+    """
+
+    list = reads(model_prices.list_prices, tenant=False)
+    set = writes(model_prices.set_price, tenant=False, operator=True)
+    set_many = writes(model_prices.set_prices, tenant=False, operator=True)
+    delete = writes(model_prices.delete_price, tenant=False, operator=True)
 
 
 def _degraded_after(store: StoreState) -> float:
