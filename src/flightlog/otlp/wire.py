@@ -218,9 +218,9 @@ def _parse(
 ) -> _M:
     media_type = _media_type(content_type)
     if media_type is None:
+        shown = _shown(content_type) if content_type else "(none)"
         raise UnsupportedMediaType(
-            f"Content-Type {content_type or '(none)'!s} is not supported; "
-            f"send {PROTOBUF} or {JSON}."
+            f"Content-Type {shown} is not supported; send {PROTOBUF} or {JSON}."
         )
     gzipped = _gzipped(content_encoding)
     if len(body) > max_bytes:
@@ -246,8 +246,14 @@ def _gzipped(content_encoding: str | None) -> bool:
     if codings in (["gzip"], ["x-gzip"]):
         return True
     raise UnsupportedEncoding(
-        f"Content-Encoding {content_encoding!s} is not supported; send gzip or no encoding."
+        f"Content-Encoding {_shown(content_encoding or '')} is not supported; "
+        "send gzip or no encoding."
     )
+
+
+def _shown(value: str) -> str:
+    """A client-supplied value quoted for a message, bounded so it cannot flood the answer."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")
 
 
 def _gunzip(body: bytes, max_bytes: int) -> bytes:
@@ -365,6 +371,7 @@ def _fields(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
 
 def _hex_to_base64(value: str, key: str) -> str:
     if not _HEX.fullmatch(value):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        raise MalformedRequest(f"{key} {shown!r} is not a hex string, which OTLP/JSON requires.")
+        raise MalformedRequest(
+            f"{key} {_shown(value)} is not a hex string, which OTLP/JSON requires."
+        )
     return base64.b64encode(bytes.fromhex(value)).decode("ascii")
