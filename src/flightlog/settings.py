@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     sqlite_cache_mib: int = Field(default=64, ge=1, le=65_536)
     echo_sql: bool = False
     max_event_payload_bytes: int = Field(default=1_048_576, ge=1024)
+    #: Span content (messages, tool arguments and results) kept inline in an event up to
+    #: this many bytes each; larger content becomes an artifact the event points to.
+    otlp_inline_content_bytes: int = Field(default=16_384, ge=256, le=262_144)
     inline_artifact_max_bytes: int = Field(default=64 * 1024, ge=0)
     #: Where artifact content too large to keep inline is stored. Unset, it follows the
     #: database: see :meth:`resolved_blob_dir`. A relative path is made absolute once, here.

@@ -23,6 +23,7 @@ from flightlog.api.routes import (
     insights,
     metrics,
     model_prices,
+    otlp,
     projects,
     pull_requests,
     reviews,
@@ -83,9 +84,11 @@ def create_app(
     install_error_handlers(app)
     # Added last, so outermost: the size ceiling applies before the depth check reads a body.
     raw_bodies = [(method, API_PREFIX + path) for method, path in artifacts.RAW_BODY_ROUTES]
+    raw_bodies += otlp.RAW_BODY_ROUTES
     app.add_middleware(JsonDepthLimit, raw_body_routes=raw_bodies)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(otlp.router)  # at the root, where OTLP exporters send
     for module in (
         stream,
         tasks,

@@ -19,7 +19,7 @@ from flightlog.store.core import Store
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     description="An API key from 'flightlog api-key create', sent as a Bearer token.",
 )
@@ -39,7 +39,7 @@ def _allows(key: VerifiedKey, method: str) -> bool:
 async def tenant_store(
     request: Request,
     ctx: Annotated[ApiContext, Depends(context)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Store:
     """The Store of the customer whose key made this request."""
     if credentials is None:

@@ -34,6 +34,8 @@ from flightlog.services._common import time_in_range
 from flightlog.services.events import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     MAX_EVENT_ID,
+    SPAN_ID_PATTERN,
+    TRACE_ID_PATTERN,
     NewEvent,
     validate_event,
 )
@@ -55,6 +57,8 @@ EVENT_COLUMNS = (
     "entity_type",
     "entity_id",
     "actor",
+    "trace_id",
+    "span_id",
     "created_at",
 )
 EVENTS = Stream(
@@ -67,12 +71,17 @@ EVENTS = Stream(
         ("agent_ids", 4),
         ("event_ids", 5),
     ),
-    clock_column=14,
+    clock_column=16,
 )
 
 _FIELDS = frozenset(NewEvent.model_fields)
 _UUID_FIELDS = ("customer_id", "task_id", "run_id", "agent_run_id", "agent_id")
 _TEXT_LIMITS = (("agent_role", 100), ("entity_type", 64), ("entity_id", 64), ("actor", 255))
+#: Optional fields held to a pattern: (name, compiled pattern of NewEvent's field).
+_PATTERNED = (
+    ("trace_id", re.compile(TRACE_ID_PATTERN)),
+    ("span_id", re.compile(SPAN_ID_PATTERN)),
+)
 _EVENT_TYPES = {member.value: member.value for member in EventType}
 _SEVERITIES = {member.value: member.value for member in EventSeverity}
 _UUID_TEXT = re.compile(
@@ -164,6 +173,10 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         text = get(name)
         if text is not None and (type(text) is not str or len(text) > length):
             return None
+    for name, pattern in _PATTERNED:
+        text = get(name)
+        if text is not None and (type(text) is not str or pattern.match(text) is None):
+            return None
     encode = codec.encode_uuid
     ids: list[Any] = []
     for name in _UUID_FIELDS:
@@ -226,6 +239,8 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         get("entity_type"),
         get("entity_id"),
         get("actor"),
+        get("trace_id"),
+        get("span_id"),
         at,
     )
 
@@ -257,6 +272,8 @@ def _from_model(event: NewEvent, codec: Codec, customer: Any, index: int | None)
         event.entity_type,
         event.entity_id,
         event.actor,
+        event.trace_id,
+        event.span_id,
         None if event.created_at is None else codec.encode_time(event.created_at),
     )
 

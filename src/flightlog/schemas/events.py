@@ -32,6 +32,8 @@ class EventOut(Out):
     entity_type: str | None
     entity_id: str | None
     actor: str | None
+    trace_id: str | None = Field(description="The OpenTelemetry trace the event was recorded from.")
+    span_id: str | None = Field(description="The OpenTelemetry span the event was recorded from.")
     created_at: datetime
 
 

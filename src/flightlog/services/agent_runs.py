@@ -126,7 +126,8 @@ def _lock(
     return run, locked
 
 
-def _roll_up_usage(session: Session, run: TaskRun) -> None:
+def roll_up_usage(session: Session, run: TaskRun) -> None:
+    """Set the run's token and cost totals to the sum of its agent runs' (kept exact so)."""
     totals = (
         session.execute(
             select(
@@ -162,7 +163,7 @@ def record_usage(
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
     session.flush()
-    _roll_up_usage(session, run)
+    roll_up_usage(session, run)
     return agent_run
 
 
@@ -239,7 +240,7 @@ def finish_agent_run(
         completed.created_at = at
     session.add(completed)
     session.flush()
-    _roll_up_usage(session, run)
+    roll_up_usage(session, run)
     return agent_run
 
 

@@ -35,6 +35,9 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 MAX_PAGE_SIZE = 1000
 #: Event ids are BIGINT identities.
 MAX_EVENT_ID = 2**63 - 1
+#: OpenTelemetry ids as the OTLP receivers store them: lowercase hex, 16 and 8 bytes.
+TRACE_ID_PATTERN = r"^[0-9a-f]{32}$"
+SPAN_ID_PATTERN = r"^[0-9a-f]{16}$"
 
 
 class NewEvent(BaseModel):
@@ -63,6 +66,8 @@ class NewEvent(BaseModel):
     entity_type: str | None = Field(default=None, max_length=64)
     entity_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=255)
+    trace_id: str | None = Field(default=None, pattern=TRACE_ID_PATTERN)
+    span_id: str | None = Field(default=None, pattern=SPAN_ID_PATTERN)
     created_at: AwareDatetime | None = None
 
 

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 from flightlog.ingest.events import ingest_events, ingest_events_returning_ids
 from flightlog.ingest.metrics import ingest_metrics
+from flightlog.otlp import ingest as otlp_ingest
+from flightlog.otlp import metrics as otlp_metrics
+from flightlog.otlp.records import Limits
 from flightlog.services import (
     agent_runs,
     artifacts,
@@ -38,6 +41,15 @@ def blob_policy(store: StoreState) -> artifacts.BlobPolicy:
 def event_payload_limit(store: StoreState) -> int:
     """The Store's ``FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES``."""
     return store.settings.max_event_payload_bytes
+
+
+def otlp_limits(store: StoreState) -> Limits:
+    """What OpenTelemetry ingest may keep inline, and where larger content goes."""
+    return Limits(
+        policy=store.blob_policy,
+        max_payload_bytes=store.settings.max_event_payload_bytes,
+        inline_content_bytes=store.settings.otlp_inline_content_bytes,
+    )
 
 
 def remove_blob_files(store: StoreState, result: deletion.DeletionResult) -> None:
@@ -136,3 +148,10 @@ class Claims(Facade[S]):
     heartbeat = writes(claims.heartbeat)
     complete = writes(claims.complete)
     release = writes(claims.release)
+
+
+class Traces(Facade[S]):
+    """``store.traces``: OpenTelemetry spans recorded as runs, agent runs and events."""
+
+    record = writes(otlp_ingest.record_spans, using=otlp_limits)
+    record_metrics = writes(otlp_metrics.record_metric_points)

@@ -1,0 +1,221 @@
+"""The span ledger (``otlp_spans``): what was received, what it became, what still waits.
+
+Every span a customer sends gets one row keyed by (customer, trace id, span
+id), so a re-delivered span finds its row and changes nothing. A span whose
+parent has not arrived keeps its whole content in ``pending`` until the
+parent comes; a recorded span keeps only where its children attach (its run
+and its enclosing agent run).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from flightlog.models import OtlpSpan
+from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a recorded span's children attach: its run, task and enclosing agent run."""
+
+    run_id: uuid.UUID
+    task_id: uuid.UUID
+    agent_run_id: uuid.UUID | None
+    agent_name: str | None = None
+
+
+@dataclass(slots=True)
+class TraceState:
+    """What the ledger knows of one trace before this request's spans are added."""
+
+    recorded: dict[str, Placement | None] = field(default_factory=dict)
+    pending: dict[str, Span] = field(default_factory=dict)
+    run: Placement | None = None
+
+
+def lock_customer(session: Session, customer_id: uuid.UUID) -> None:
+    """Serialise span ingest per customer (PostgreSQL; SQLite has one writer anyway).
+
+    Concurrent requests carrying parts of one trace must produce exactly what
+    one request would: one run, one task per name, each span once. A
+    transaction-scoped advisory lock per customer gives that without holding
+    task rows in an order two requests could disagree on.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"flightlog.otlp:{customer_id}"},
+        )
+
+
+def load(
+    session: Session, customer_id: uuid.UUID, trace_ids: Iterable[str]
+) -> dict[str, TraceState]:
+    """The ledger's rows for these traces of the customer, by trace id."""
+    wanted = sorted(set(trace_ids))
+    states: dict[str, TraceState] = {trace_id: TraceState() for trace_id in wanted}
+    if not wanted:
+        return states
+    task_of_run: dict[uuid.UUID, uuid.UUID] = {}
+    stmt = select(
+        OtlpSpan.trace_id,
+        OtlpSpan.span_id,
+        OtlpSpan.run_id,
+        OtlpSpan.agent_run_id,
+        OtlpSpan.pending,
+    ).where(OtlpSpan.customer_id == customer_id, OtlpSpan.trace_id.in_(wanted))
+    rows = session.execute(stmt).all()
+    run_ids = {row.run_id for row in rows if row.run_id is not None}
+    if run_ids:
+        from flightlog.models import TaskRun
+
+        for run_id, task_id in session.execute(
+            select(TaskRun.id, TaskRun.task_id).where(TaskRun.id.in_(run_ids))
+        ).all():
+            task_of_run[run_id] = task_id
+    for row in rows:
+        state = states[row.trace_id]
+        if row.pending is not None:
+            state.pending[row.span_id] = span_from_json(row.pending)
+        elif row.run_id is not None and row.run_id in task_of_run:
+            placement = Placement(row.run_id, task_of_run[row.run_id], row.agent_run_id)
+            state.recorded[row.span_id] = placement
+            state.run = state.run or Placement(row.run_id, task_of_run[row.run_id], None)
+        else:
+            # Recorded once, but its run has since been deleted: a re-delivery stays a no-op.
+            state.recorded[row.span_id] = None
+    return states
+
+
+def write(
+    session: Session,
+    customer_id: uuid.UUID,
+    *,
+    new: Sequence[tuple[Span, Placement | None]],
+    resolved_pending: Sequence[tuple[Span, Placement]],
+) -> None:
+    """Add this request's spans to the ledger and settle the pending ones now recorded."""
+    if new:
+        session.execute(
+            insert(OtlpSpan),
+            [
+                {
+                    "customer_id": customer_id,
+                    "trace_id": span.trace_id,
+                    "span_id": span.span_id,
+                    "parent_span_id": span.parent_span_id,
+                    "run_id": placement.run_id if placement else None,
+                    "agent_run_id": placement.agent_run_id if placement else None,
+                    "pending": None if placement else span_to_json(span),
+                }
+                for span, placement in new
+            ],
+        )
+    for span, placement in resolved_pending:
+        session.execute(
+            update(OtlpSpan)
+            .where(
+                OtlpSpan.customer_id == customer_id,
+                OtlpSpan.trace_id == span.trace_id,
+                OtlpSpan.span_id == span.span_id,
+            )
+            .values(pending=None, run_id=placement.run_id, agent_run_id=placement.agent_run_id)
+        )
+
+
+def clean_text(value: str) -> str:
+    """Text a database can store: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _to_json(value: AttrValue) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    if isinstance(value, tuple):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {"$map": {clean_text(key): _to_json(item) for key, item in value.items()}}
+    if isinstance(value, float) and value != value:
+        return {"$float": "nan"}
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return {"$float": "inf" if value > 0 else "-inf"}
+    return value
+
+
+def _from_json(value: Any) -> AttrValue:
+    if isinstance(value, list):
+        return tuple(_from_json(item) for item in value)
+    if isinstance(value, dict):
+        if "$bytes" in value:
+            return bytes.fromhex(value["$bytes"])
+        if "$float" in value:
+            return float(value["$float"])
+        return {key: _from_json(item) for key, item in value.get("$map", {}).items()}
+    result: AttrValue = value
+    return result
+
+
+def _attributes_to_json(attributes: Any) -> dict[str, Any]:
+    return {clean_text(key): _to_json(value) for key, value in attributes.items()}
+
+
+def _attributes_from_json(document: dict[str, Any]) -> dict[str, AttrValue]:
+    return {key: _from_json(value) for key, value in document.items()}
+
+
+def span_to_json(span: Span) -> dict[str, Any]:
+    """A span as the JSON the ledger keeps while it waits for its parent (lossless)."""
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id,
+        "name": clean_text(span.name),
+        "kind": int(span.kind),
+        "start": span.start_time_unix_nano,
+        "end": span.end_time_unix_nano,
+        "attributes": _attributes_to_json(span.attributes),
+        "events": [
+            [clean_text(event.name), event.time_unix_nano, _attributes_to_json(event.attributes)]
+            for event in span.events
+        ],
+        "status": [int(span.status_code), clean_text(span.status_message)],
+        "resource": _attributes_to_json(span.resource),
+        "scope": clean_text(span.scope_name),
+    }
+
+
+def span_from_json(document: dict[str, Any]) -> Span:
+    """The span :func:`span_to_json` kept."""
+    return Span(
+        trace_id=document["trace_id"],
+        span_id=document["span_id"],
+        parent_span_id=document["parent_span_id"],
+        name=document["name"],
+        kind=SpanKind(document["kind"]),
+        start_time_unix_nano=int(document["start"]),
+        end_time_unix_nano=int(document["end"]),
+        attributes=_attributes_from_json(document["attributes"]),
+        events=tuple(
+            SpanEvent(name, int(at), _attributes_from_json(attributes))
+            for name, at, attributes in document["events"]
+        ),
+        status_code=StatusCode(document["status"][0]),
+        status_message=document["status"][1],
+        resource=_attributes_from_json(document["resource"]),
+        scope_name=document["scope"],
+    )
