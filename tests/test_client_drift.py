@@ -29,10 +29,12 @@ from flightlog.api.routes import (
     health,
     insights,
     metrics,
+    model_prices,
     projects,
     pull_requests,
     reviews,
     runs,
+    sessions,
     stream,
     tasks,
     templates,
@@ -85,7 +87,11 @@ NO_ROUTE = {
     "api_keys": {"create", "get", "list", "revoke", "verify"},
     # The price table is the operator's and the API has no operator credential: read-only.
     "model_prices": {"set", "set_many", "delete"},
+    # Spans and metric points arrive through OpenTelemetry exporters (OTLP_ROUTES), not the client.
+    "traces": {"record", "record_metrics"},
 }
+#: The OTLP/HTTP receivers: what OpenTelemetry exporters call, at the server's root.
+OTLP_ROUTES = {("POST", "/v1/traces"), ("POST", "/v1/metrics")}
 
 
 def _declared(facade: object) -> dict[str, Any]:
@@ -113,6 +119,8 @@ BOUND = {name: route for name, route in ROUTES.items() if getattr(route, "servic
 
 def test_every_route_of_the_api_is_one_client_method() -> None:
     served = {(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item}
+    assert served >= OTLP_ROUTES
+    served -= OTLP_ROUTES
     covered = Counter(
         (route.method, API_PREFIX + route.path) for route in ROUTES.values() if route.primary
     )
@@ -123,7 +131,7 @@ def test_every_route_of_the_api_is_one_client_method() -> None:
     assert [key for key, count in covered.items() if count > 1] == []
     conveniences = {(r.method, API_PREFIX + r.path) for r in ROUTES.values() if not r.primary}
     assert conveniences <= served
-    assert len(served) == 88
+    assert len(served) == 92
 
 
 def _operation(route: Route[Any, Any]) -> dict[str, Any]:
@@ -163,7 +171,7 @@ def test_a_bound_method_sends_what_its_route_reads(name: str) -> None:
 
 #: The routers the app mounts under ``/api/v1``, each route's path below it.
 _ROUTERS = [health, stream, tasks, runs, events, metrics, work, agents, artifacts, projects]
-_ROUTERS += [templates, reviews, pull_requests, insights]
+_ROUTERS += [templates, reviews, pull_requests, insights, model_prices, sessions]
 
 
 def _api_route(route: Route[Any, Any]) -> APIRoute:

@@ -186,7 +186,7 @@ def test_every_async_operation_has_the_same_sync_signature(
     async_store = Store(engine, test_settings, sync_store.customer_id)
     sync_facades, async_facades = _facades(sync_store), _facades(async_store)
     assert sync_facades.keys() == async_facades.keys()
-    assert len(sync_facades) == 20
+    assert len(sync_facades) == 22
     compared = 0
     for name, facade in sync_facades.items():
         assert type(facade) is type(async_facades[name])  # one declaration, two faces

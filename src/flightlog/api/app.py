@@ -28,6 +28,7 @@ from flightlog.api.routes import (
     pull_requests,
     reviews,
     runs,
+    sessions,
     stream,
     tasks,
     templates,
@@ -104,6 +105,7 @@ def create_app(
         pull_requests,
         insights,
         model_prices,
+        sessions,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     publish_body_schemas(app, (EventBatch, MetricBatch))

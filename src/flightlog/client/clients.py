@@ -14,7 +14,7 @@ from typing import Self
 
 import httpx
 
-from flightlog.client import model_prices, reviews, work
+from flightlog.client import model_prices, reviews, sessions, work
 from flightlog.client.binding import (
     Async,
     Exchange,
@@ -57,6 +57,8 @@ class _Faces(Facade[M]):
         self.search: reviews.Search[M] = reviews.Search(runner)
         self.views: reviews.Views[M] = reviews.Views(runner)
         self.model_prices: model_prices.ModelPrices[M] = model_prices.ModelPrices(runner)
+        self.sessions: sessions.Sessions[M] = sessions.Sessions(runner)
+        self.traces: sessions.Traces[M] = sessions.Traces(runner)
 
     @written_out("GET", "/health", why="no Store twin: the server's own state")
     @staticmethod

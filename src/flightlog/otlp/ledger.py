@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, null, select, text, update
 from sqlalchemy.orm import Session
 
 from flightlog.models import OtlpSpan
@@ -102,22 +102,34 @@ def write(
     resolved_pending: Sequence[tuple[Span, Placement]],
 ) -> None:
     """Add this request's spans to the ledger and settle the pending ones now recorded."""
-    if new:
-        session.execute(
-            insert(OtlpSpan),
-            [
-                {
-                    "customer_id": customer_id,
-                    "trace_id": span.trace_id,
-                    "span_id": span.span_id,
-                    "parent_span_id": span.parent_span_id,
-                    "run_id": placement.run_id if placement else None,
-                    "agent_run_id": placement.agent_run_id if placement else None,
-                    "pending": None if placement else span_to_json(span),
-                }
-                for span, placement in new
-            ],
-        )
+    # Two statements, so that a recorded span's ``pending`` is SQL NULL (left out), not
+    # JSON null: "waiting" is ``pending IS NOT NULL``.
+    recorded = [
+        {
+            "customer_id": customer_id,
+            "trace_id": span.trace_id,
+            "span_id": span.span_id,
+            "parent_span_id": span.parent_span_id,
+            "run_id": placement.run_id,
+            "agent_run_id": placement.agent_run_id,
+        }
+        for span, placement in new
+        if placement is not None
+    ]
+    waiting = [
+        {
+            "customer_id": customer_id,
+            "trace_id": span.trace_id,
+            "span_id": span.span_id,
+            "parent_span_id": span.parent_span_id,
+            "pending": span_to_json(span),
+        }
+        for span, placement in new
+        if placement is None
+    ]
+    for rows in (recorded, waiting):
+        if rows:
+            session.execute(insert(OtlpSpan), rows)
     for span, placement in resolved_pending:
         session.execute(
             update(OtlpSpan)
@@ -126,7 +138,7 @@ def write(
                 OtlpSpan.trace_id == span.trace_id,
                 OtlpSpan.span_id == span.span_id,
             )
-            .values(pending=None, run_id=placement.run_id, agent_run_id=placement.agent_run_id)
+            .values(pending=null(), run_id=placement.run_id, agent_run_id=placement.agent_run_id)
         )
 
 

@@ -52,6 +52,8 @@ class AgentRunOut(Out):
     tokens_in: int
     tokens_out: int
     cost_usd: Decimal
+    trace_id: str | None = Field(description="The OpenTelemetry trace it was recorded from.")
+    span_id: str | None = Field(description="The OpenTelemetry span it was recorded from.")
 
 
 class AgentRunStart(In):

@@ -53,6 +53,9 @@ class RunOut(Out):
     tokens_in: int
     tokens_out: int
     cost_usd: Decimal
+    session_id: uuid.UUID | None = Field(description="The conversation the run belongs to.")
+    trace_id: str | None = Field(description="The OpenTelemetry trace it was recorded from.")
+    span_id: str | None = Field(description="The trace's root span.")
     created_at: datetime
     updated_at: datetime
 

@@ -24,8 +24,10 @@ from flightlog.services import (
     metrics,
     run_queue,
     runs,
+    sessions,
     tasks,
     timeline,
+    traces,
 )
 from flightlog.store.binding import Facade, S, reads, writes
 
@@ -155,3 +157,12 @@ class Traces(Facade[S]):
 
     record = writes(otlp_ingest.record_spans, using=otlp_limits)
     record_metrics = writes(otlp_metrics.record_metric_points)
+    get = reads(traces.get_trace)
+
+
+class Sessions(Facade[S]):
+    """``store.sessions``: the conversations runs belong to, with their totals."""
+
+    list = reads(sessions.list_sessions)
+    get = reads(sessions.get_session)
+    runs = reads(sessions.session_runs)

@@ -45,6 +45,7 @@ class StoreState:
         self.artifacts: facades.Artifacts[Self] = facades.Artifacts(self)
         self.claims: facades.Claims[Self] = facades.Claims(self)
         self.traces: facades.Traces[Self] = facades.Traces(self)
+        self.sessions: facades.Sessions[Self] = facades.Sessions(self)
         self.customers: tenancy.Customers[Self] = tenancy.Customers(self)
         self.api_keys: tenancy.ApiKeys[Self] = tenancy.ApiKeys(self)
         self.agents: tenancy.Agents[Self] = tenancy.Agents(self)
