@@ -357,6 +357,9 @@ async def test_the_store_edits_and_the_client_reads_the_table(store: Store) -> N
     )
     [mine] = await store.model_prices.list(origin="operator")
     assert mine == price
+    async with store.reader() as s:  # as ingest calls it: inside the async Store's run_sync
+        table = await s.run_sync(load_price_table)
+    assert _input(table, "acme/ACME-large") == D("1.5")
     async with client_for(store) as fl:
         listed = await fl.model_prices.list(model="acme/acme-large")
         assert [(p.origin, p.model, p.id) for p in listed] == [("operator", "acme-large", price.id)]
