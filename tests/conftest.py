@@ -25,6 +25,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.models import Customer
 from flightlog.settings import Settings
 from flightlog.store import Store
+from flightlog.store.sync import SyncStore
 from two_tenants import World
 
 DIALECTS = ("sqlite", "postgresql")
@@ -283,3 +284,23 @@ def _recursion_limit_kept() -> Iterator[None]:
     limit = sys.getrecursionlimit()
     yield
     sys.setrecursionlimit(limit)
+
+
+@pytest.fixture
+def sync_store(engine: Engine, test_settings: Settings, tmp_path: Path) -> Iterator[SyncStore]:
+    """A SyncStore for a new customer inside a transaction rolled back after the test."""
+    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as s:
+            customer = Customer(name="Sync", email=f"{uuid.uuid4().hex}@test.local")
+            s.add(customer)
+            s.commit()
+            customer_id = customer.id
+        try:
+            yield SyncStore(engine, settings, customer_id, connection=connection)
+        finally:
+            if transaction.is_active:
+                transaction.rollback()

@@ -9,13 +9,11 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.orm import Session
 
 from flightlog import (
     InvalidTransition,
@@ -33,26 +31,6 @@ from flightlog.models import AgentRun, Customer, Event, MetricPoint, Task, TaskR
 from flightlog.services import tasks as task_service
 from flightlog.settings import Settings
 from flightlog.store.binding import Facade, Operation
-
-
-@pytest.fixture
-def sync_store(engine: Engine, test_settings: Settings, tmp_path: Path) -> Iterator[SyncStore]:
-    """A SyncStore for a new customer inside a transaction rolled back after the test."""
-    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as s:
-            customer = Customer(name="Sync", email=f"{uuid.uuid4().hex}@test.local")
-            s.add(customer)
-            s.commit()
-            customer_id = customer.id
-        try:
-            yield SyncStore(engine, settings, customer_id, connection=connection)
-        finally:
-            if transaction.is_active:
-                transaction.rollback()
 
 
 def _count(store: SyncStore, model: type[object], **where: object) -> int:

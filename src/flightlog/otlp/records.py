@@ -150,7 +150,9 @@ class TraceWriter:
         step = self._agent_run(root, run.id, task_id, parent_id=None)
         self._root = (root, run, step)
         self._runs_touched.add(run.id)
-        return Placement(run.id, task_id, step.id, step.agent_name)
+        placement = Placement(run.id, task_id, step.id, step.agent_name)
+        self._error(root, placement)
+        return placement
 
     def _session_for(self, external_id: str, root: Span) -> uuid.UUID:
         external_id = clean_text(external_id)

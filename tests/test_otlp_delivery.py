@@ -1,0 +1,305 @@
+"""Spans recorded exactly once, whatever the delivery: duplicates, children first, split
+traces, concurrent senders; failures, late spans, sessions and trace lookup.
+
+Exporters retry, batch arbitrarily and send a span when it ends (children before
+their parents). Every delivery of the same spans must leave the same record as one
+request carrying them all. Runs on SQLite and PostgreSQL through the synchronous
+Store (``store.traces.record`` is what ``POST /v1/traces`` calls).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from flightlog import open_store_sync
+from flightlog.db.urls import DatabaseUrl
+from flightlog.enums import AgentRunStatus, EventType, RunStatus
+from flightlog.errors import NotFound
+from flightlog.migrations.runner import Migrator
+from flightlog.models import Artifact, Event, OtlpSpan, Task, TaskRun
+from flightlog.settings import Settings
+from flightlog.store.sync import SyncStore
+from otlp_spans import Team, agent, chat, failing, shape, team, with_new_ids
+
+
+def _as(store: SyncStore, customer_id: object) -> SyncStore:
+    """The same database, acting for another customer."""
+    return SyncStore(store.engine, store.settings, customer_id, connection=store.connection)  # type: ignore[arg-type]
+
+
+def _count(store: SyncStore, model: type[object], *where: object) -> int:
+    with store.session() as db:
+        return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def test_one_request_records_the_whole_trace(sync_store: SyncStore) -> None:
+    trace = team()
+    recorded = sync_store.traces.record(trace.in_end_order())
+    assert (recorded.accepted, recorded.waiting, recorded.rejected) == (7, 0, [])
+    got = shape(sync_store, trace.trace_id)
+    assert got["status"] == RunStatus.COMPLETED.value
+    assert got["tokens"] == trace.tokens
+    assert [row[:2] for row in got["agent_runs"]] == [("coder", "planner"), ("planner", None)]
+    kinds = sorted(event[0] for event in got["events"])
+    assert kinds.count(EventType.MODEL_CALL.value) == 3
+    assert kinds.count(EventType.TOOL_CALL.value) == 2
+    # gpt-4o-mini has a shipped price: the cost was computed, and says so.
+    assert got["cost"] != "0.000000"
+    record = sync_store.traces.get(trace.trace_id)
+    model_event = next(e for e in record.events if e.event_type is EventType.MODEL_CALL)
+    assert model_event.data is not None
+    assert model_event.data["cost_source"] == "computed"
+    assert record.run is not None
+    assert record.run.started_at is not None
+    assert record.run.completed_at is not None
+    assert (record.run.completed_at - record.run.started_at).total_seconds() == 10
+
+
+def test_the_same_spans_delivered_again_change_nothing(sync_store: SyncStore) -> None:
+    trace = team()
+    sync_store.traces.record(trace.in_end_order())
+    before = shape(sync_store, trace.trace_id)
+    events = _count(sync_store, Event)
+    again = sync_store.traces.record([*trace.in_end_order(), *trace.spans[:3]])
+    assert (again.accepted, again.duplicates) == (0, 10)
+    assert shape(sync_store, trace.trace_id) == before
+    assert _count(sync_store, Event) == events
+    assert _count(sync_store, TaskRun, TaskRun.trace_id == trace.trace_id) == 1
+
+
+def _deliveries(trace: Team, seed: int) -> list[list[object]]:
+    """A random split of the trace's spans (end order, shuffled a little) into requests."""
+    chooser = random.Random(seed)
+    spans = trace.in_end_order()
+    if seed % 2:
+        chooser.shuffle(spans)
+    cuts = sorted(chooser.sample(range(1, len(spans)), chooser.randint(1, len(spans) - 1)))
+    parts = [spans[a:b] for a, b in zip([0, *cuts], [*cuts, len(spans)], strict=True)]
+    if seed % 3 == 0:  # an exporter's retry: one part sent twice
+        parts.insert(chooser.randrange(len(parts)), list(parts[0]))
+    return [list(part) for part in parts]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_split_and_order_records_what_one_request_would(
+    sync_store: SyncStore, seed: int
+) -> None:
+    reference = team()
+    sync_store.traces.record(reference.in_end_order())
+    expected = shape(sync_store, reference.trace_id)
+    trace = with_new_ids(reference)
+    for part in _deliveries(trace, seed):
+        sync_store.traces.record(part)  # type: ignore[arg-type]
+    assert shape(sync_store, trace.trace_id) == expected
+
+
+def test_children_wait_for_their_parent_and_are_attached_when_it_comes(
+    sync_store: SyncStore,
+) -> None:
+    trace = team()
+    root, *rest = trace.spans
+    first = sync_store.traces.record(rest)
+    assert (first.accepted, first.waiting) == (6, 6)
+    waiting = sync_store.traces.get(trace.trace_id)
+    assert waiting.run is None
+    assert waiting.waiting_spans == 6
+    assert _count(sync_store, Event, Event.trace_id == trace.trace_id) == 0
+    second = sync_store.traces.record([root])
+    assert (second.accepted, second.waiting) == (1, 0)
+    got = shape(sync_store, trace.trace_id)
+    assert got["waiting"] == 0
+    assert got["tokens"] == trace.tokens
+
+
+def test_a_span_arriving_after_its_run_ended_is_attached_and_counted(
+    sync_store: SyncStore,
+) -> None:
+    trace = team()
+    late = chat(trace.trace_id, (7, 3), 9, 9.5, parent=trace.spans[2])  # under the coder
+    sync_store.traces.record(trace.in_end_order())
+    sync_store.traces.record([late])
+    got = shape(sync_store, trace.trace_id)
+    assert got["status"] == RunStatus.COMPLETED.value
+    assert got["tokens"] == (trace.tokens[0] + 7, trace.tokens[1] + 3)
+    coder = next(row for row in got["agent_runs"] if row[0] == "coder")
+    assert coder[3:5] == (257, 53)
+
+
+def test_a_failed_root_fails_the_run_and_failed_spans_are_error_events(
+    sync_store: SyncStore,
+) -> None:
+    trace = team()
+    spans = list(trace.spans)
+    spans[0] = failing(spans[0], "planner gave up")
+    spans[2] = failing(spans[2], "coder crashed")
+    sync_store.traces.record(spans)
+    record = sync_store.traces.get(trace.trace_id)
+    assert record.run is not None
+    assert record.run.status is RunStatus.FAILED
+    assert record.run.error_message == "planner gave up"
+    coder = next(step for step in record.agent_runs if step.agent_name == "coder")
+    assert coder.status is AgentRunStatus.FAILED
+    assert coder.error_message == "coder crashed"
+    errors = [e for e in record.events if e.event_type is EventType.ERROR]
+    assert sorted(e.content or "" for e in errors) == ["coder crashed", "planner gave up"]
+    assert all(e.data and e.data["exception_type"] == "RuntimeError" for e in errors)
+    task = sync_store.tasks.get(record.run.task_id)
+    assert task.failed_runs == 1
+
+
+def test_runs_of_one_workflow_share_a_task_and_a_conversation_is_a_session(
+    sync_store: SyncStore,
+) -> None:
+    first, second, other = team("conv-a"), team("conv-a"), team("conv-b")
+    for trace in (first, second, other):
+        sync_store.traces.record(trace.in_end_order())
+    runs = [sync_store.traces.get(t.trace_id).run for t in (first, second, other)]
+    assert all(run is not None for run in runs)
+    assert len({run.task_id for run in runs if run}) == 1
+    assert sorted(run.run_number for run in runs if run) == [1, 2, 3]
+    task = sync_store.tasks.get(runs[0].task_id if runs[0] else None)  # type: ignore[arg-type]
+    assert task.title == "planner"
+    assert task.total_runs == 3
+    [conversation] = sync_store.sessions.list(external_id="conv-a")
+    assert conversation.run_count == 2
+    assert (conversation.tokens_in, conversation.tokens_out) == (700, 140)
+    assert {run.id for run in sync_store.sessions.runs(conversation.id)} == {
+        run.id for run in runs[:2] if run
+    }
+    assert {s.external_id for s in sync_store.sessions.list()} >= {"conv-a", "conv-b"}
+    assert sync_store.sessions.get(conversation.id).external_id == "conv-a"
+
+
+def test_a_named_task_and_an_explicit_task_id(sync_store: SyncStore) -> None:
+    named = team(title="Nightly triage")
+    sync_store.traces.record(named.spans)
+    run = sync_store.traces.get(named.trace_id).run
+    assert run is not None
+    assert sync_store.tasks.get(run.task_id).title == "Nightly triage"
+    mine = sync_store.tasks.create(title="Mine")
+    explicit = team()
+    root = replace(
+        explicit.spans[0],
+        attributes={**explicit.spans[0].attributes, "flightlog.task_id": str(mine.id)},
+    )
+    sync_store.traces.record([root, *explicit.spans[1:]])
+    run = sync_store.traces.get(explicit.trace_id).run
+    assert run is not None
+    assert run.task_id == mine.id
+
+
+def test_another_tenants_task_is_refused_like_a_missing_one_and_leaves_nothing(
+    sync_store: SyncStore,
+) -> None:
+    other = sync_store.customers.create(name="Other", email="other@otlp.test")
+    their_task = _as(sync_store, other.id).tasks.create(title="Theirs")
+    trace, kept = team(), team()
+    root = replace(
+        trace.spans[0],
+        attributes={**trace.spans[0].attributes, "flightlog.task_id": str(their_task.id)},
+    )
+    result = sync_store.traces.record([root, *trace.spans[1:], *kept.spans])
+    assert result.accepted == len(kept.spans)
+    assert len(result.rejected) == len(trace.spans)
+    assert all("not found" in r.reason.lower() for r in result.rejected)
+    assert str(their_task.id) in result.rejected[0].reason
+    with pytest.raises(NotFound):
+        sync_store.traces.get(trace.trace_id)
+    assert _count(sync_store, TaskRun, TaskRun.task_id == their_task.id) == 0
+    assert sync_store.traces.get(kept.trace_id).run is not None
+
+
+def test_another_customers_trace_is_not_found(sync_store: SyncStore) -> None:
+    trace = team()
+    sync_store.traces.record(trace.spans)
+    other = sync_store.customers.create(name="Else", email="else@otlp.test")
+    theirs = _as(sync_store, other.id)
+    with pytest.raises(NotFound):
+        theirs.traces.get(trace.trace_id)
+    # The other customer sending the same ids records its own, separate run.
+    assert theirs.traces.record(trace.spans).accepted == len(trace.spans)
+    theirs_run = theirs.traces.get(trace.trace_id).run
+    mine = sync_store.traces.get(trace.trace_id).run
+    assert theirs_run is not None
+    assert mine is not None
+    assert theirs_run.id != mine.id
+
+
+def test_one_span_of_a_trace_and_content_too_large_for_an_event(sync_store: SyncStore) -> None:
+    trace = team()
+    huge = "x" * 40_000
+    spans = list(trace.spans)
+    spans[1] = replace(spans[1], attributes={**spans[1].attributes, "gen_ai.output.messages": huge})
+    sync_store.traces.record(spans)
+    one = sync_store.traces.get(trace.trace_id, span_id=spans[1].span_id)
+    assert [e.span_id for e in one.events] == [spans[1].span_id]
+    assert one.agent_runs == []
+    data = one.events[0].data
+    assert data is not None
+    pointer = data["messages"]
+    assert pointer["bytes"] > 40_000
+    assert _count(sync_store, Artifact, Artifact.id == uuid.UUID(pointer["artifact_id"])) == 1
+
+
+def test_concurrent_senders_of_one_trace_record_it_once(
+    fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
+) -> None:
+    settings = test_settings.model_copy(
+        update={"database_url": fresh_url.url, "blob_dir": tmp_path / "blobs"}
+    )
+    Migrator(settings, fresh_url).upgrade("head")
+    url = fresh_url.url.render_as_string(hide_password=False)
+    traces = [team(f"conv-{n % 3}") for n in range(12)]
+    with open_store_sync(url, settings=settings) as store:
+        reference = team("conv-reference")
+        store.traces.record(reference.in_end_order())
+        expected = shape(store, reference.trace_id)
+        parts: list[list[object]] = []
+        for n, trace in enumerate(traces):
+            parts.extend(_deliveries(trace, n))
+        random.Random(7).shuffle(parts)
+        errors: list[BaseException] = []
+
+        def send(worker: int) -> None:
+            try:
+                for part in parts[worker::6]:
+                    store.traces.record(part)  # type: ignore[arg-type]
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads)
+        assert errors == []
+        for trace in traces:
+            got = shape(store, trace.trace_id)
+            assert {k: v for k, v in got.items() if k not in ("started_at", "completed_at")} == {
+                k: v for k, v in expected.items() if k not in ("started_at", "completed_at")
+            } | {"agent_runs": got["agent_runs"], "events": got["events"]}
+            assert len(got["agent_runs"]) == 2
+            assert len(got["events"]) == 5
+        assert _count(store, TaskRun) == len(traces) + 1
+        assert _count(store, Task) == 1
+        assert _count(store, OtlpSpan) == 7 * (len(traces) + 1)
+        assert len(store.sessions.list()) == 4
+        assert {s.run_count for s in store.sessions.list(external_id="conv-0")} == {4}
+
+
+def test_a_root_that_starts_in_the_future_is_rejected(sync_store: SyncStore) -> None:
+    trace = team()
+    future = agent(trace.trace_id, "planner", 3600 * 2, 3600 * 2 + 5)  # 1 h past now
+    result = sync_store.traces.record([future])
+    assert result.accepted == 0
+    assert "started_at" in result.rejected[0].reason
+    with pytest.raises(NotFound):
+        sync_store.traces.get(trace.trace_id)
