@@ -59,6 +59,8 @@ class Task(UuidPk, Timestamps, Base):
         CheckConstraint("parent_task_id IS NULL OR parent_task_id <> id", name="not_own_parent"),
         Index("ix_tasks_customer_status_created", "customer_id", "status", "created_at"),
         Index("ix_tasks_customer_id_id", "customer_id", "id"),
+        # OpenTelemetry ingest finds a workflow's task by its title (issue 12).
+        Index("ix_tasks_customer_title", "customer_id", "title"),
         Index("ix_tasks_claimable", "status", "priority", "lease_expires_at"),
         Index("ix_tasks_tags_gin", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
         Index("ix_tasks_requirements_gin", "requirements", postgresql_using="gin").ddl_if(

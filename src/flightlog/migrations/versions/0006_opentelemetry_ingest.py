@@ -7,6 +7,7 @@ ledger, operator model prices, and two event types.
   written any other way cost nothing to index.
 - ``otlp_spans`` is the ledger of every span received, per customer: what makes
   a re-delivered span a no-op and lets a child that came first wait for its parent.
+- ``ix_tasks_customer_title``: ingest finds a workflow's task by its title.
 - ``model_prices`` holds the operator's prices, which override the shipped ones.
 - ``events.event_type`` admits ``MODEL_CALL`` and ``TOOL_CALL``. SQLite cannot
   alter a CHECK, so it rebuilds ``events`` (batch mode, ``legacy_alter_table``
@@ -191,6 +192,7 @@ def _upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("customer_id", "trace_id", "span_id", name=op.f("pk_otlp_spans")),
     )
+    op.create_index("ix_tasks_customer_title", "tasks", ["customer_id", "title"])
     op.create_index("ix_otlp_spans_run_id", "otlp_spans", ["run_id"])
     op.create_index("ix_otlp_spans_agent_run_id", "otlp_spans", ["agent_run_id"])
     _replace_event_type_check(_NEW_EVENT_TYPES)
@@ -200,6 +202,7 @@ def _downgrade() -> None:
     op.execute("DELETE FROM events WHERE event_type IN ('MODEL_CALL', 'TOOL_CALL')")
     _replace_event_type_check(_OLD_EVENT_TYPES)
     op.drop_table("otlp_spans")
+    op.drop_index("ix_tasks_customer_title", table_name="tasks")
     for name, table, _ in reversed(_TRACE_INDEXES):
         op.drop_index(name, table_name=table)
     for table in ("events", "agent_runs"):
