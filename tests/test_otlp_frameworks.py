@@ -10,18 +10,23 @@ session.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import PostgresServer
-from flightlog.enums import EventType, RunStatus
-from flightlog.models import AgentRun, AgentSession, Event, Task, TaskRun
+from flightlog.enums import EventType, MetricType, RunStatus
+from flightlog.models import AgentRun, AgentSession, Event, MetricPoint, Task, TaskRun
 from flightlog.settings import Settings
 from otel_producers import PRODUCERS, OTLPJsonSpanExporter, ProducerSummary
 from tracing_support import Databases, databases
@@ -102,3 +107,32 @@ def test_a_framework_workflow_becomes_a_run_with_nested_agents_tools_tokens_and_
         assert len(models) == summary.model_calls
         assert all(e.trace_id == run.trace_id and e.span_id for e in tools + models)
         assert not [e for e in events if e.event_type is EventType.ERROR]
+
+
+def test_genai_metrics_become_metric_points_of_the_services_task(
+    own_databases: Databases, dialect: str
+) -> None:
+    served, key = own_databases.server(dialect)
+    exporter = OTLPMetricExporter(
+        endpoint=f"{served.base}/v1/metrics", headers={"Authorization": f"Bearer {key}"}
+    )
+    service = f"metrics-{dialect}-{uuid.uuid4().hex[:6]}"
+    meters = MeterProvider(
+        metric_readers=[PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)],
+        resource=Resource.create({"service.name": service}),
+    )
+    tracer_provider = TracerProvider()  # spans are not what this test looks at
+    summary = PRODUCERS["pydantic_ai"](tracer_provider, meter_provider=meters)  # type: ignore[call-arg]
+    meters.shutdown()  # the last collection is exported before this returns
+    with Session(own_databases.engine(dialect)) as db:
+        task = db.scalar(select(Task).where(Task.title == service))
+        assert task is not None, "the service's metrics have a task named after it"
+        points = db.scalars(select(MetricPoint).where(MetricPoint.task_id == task.id)).all()
+        usage = [p for p in points if p.name == "gen_ai.client.token.usage"]
+        assert usage, sorted({p.name for p in points})
+        assert all(p.metric_type is MetricType.HISTOGRAM for p in usage)
+        by_type = {"input": 0.0, "output": 0.0}
+        for point in usage:  # one point per model and token type
+            by_type[point.labels["gen_ai.token.type"]] += point.value
+        assert by_type == {"input": summary.input_tokens, "output": summary.output_tokens}
+        assert {p.labels["service.name"] for p in usage} == {service}
