@@ -1,0 +1,146 @@
+"""The span vocabulary in the wild, read the same way: GenAI <= 1.36, current GenAI,
+OpenInference (pure functions, no database; the frameworks' real spans are in
+test_otlp_frameworks.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from flightlog.otlp import mapping
+from flightlog.otlp.mapping import Role
+from flightlog.otlp.spans import Attributes, Span, SpanEvent, StatusCode
+from otlp_spans import make_span, new_trace_id
+
+
+def _span(
+    name: str,
+    attributes: Attributes,
+    *,
+    status: StatusCode = StatusCode.UNSET,
+    events: tuple[SpanEvent, ...] = (),
+    resource: Attributes | None = None,
+) -> Span:
+    return make_span(
+        new_trace_id(), name, attributes, 0, 1, status=status, events=events, resource=resource
+    )
+
+
+@pytest.mark.parametrize(
+    ("attributes", "name", "expected"),
+    [
+        ({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a"}, "x", Role.AGENT),
+        ({"gen_ai.operation.name": "chat"}, "chat gpt-4o", Role.MODEL),
+        ({"gen_ai.operation.name": "embeddings"}, "embeddings", Role.MODEL),
+        ({"gen_ai.operation.name": "execute_tool"}, "execute_tool t", Role.TOOL),
+        ({"openinference.span.kind": "LLM"}, "ChatOpenAI", Role.MODEL),
+        ({"openinference.span.kind": "TOOL"}, "search", Role.TOOL),
+        ({"openinference.span.kind": "AGENT", "agent.name": "triage"}, "triage", Role.AGENT),
+        ({"openinference.span.kind": "AGENT"}, "Agent workflow", Role.OTHER),
+        ({"openinference.span.kind": "CHAIN"}, "RunnableSequence", Role.OTHER),
+        (
+            {"openinference.span.kind": "CHAIN", "metadata": '{"langgraph_node": "writer"}'},
+            "writer",
+            Role.AGENT,
+        ),
+        (  # a step inside the node inherits its metadata: not the node itself
+            {"openinference.span.kind": "CHAIN", "metadata": '{"langgraph_node": "writer"}'},
+            "route",
+            Role.OTHER,
+        ),
+        ({}, "GET /health", Role.OTHER),
+    ],
+)
+def test_roles(attributes: Attributes, name: str, expected: Role) -> None:
+    assert mapping.role(_span(name, attributes)) is expected
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 5},
+        {"gen_ai.usage.prompt_tokens": 12, "gen_ai.usage.completion_tokens": 5},
+        {"llm.token_count.prompt": 12, "llm.token_count.completion": 5},
+        {"llm.token_count.prompt": "12", "llm.token_count.completion": 5.0},
+    ],
+)
+def test_tokens_of_every_generation(attributes: Attributes) -> None:
+    usage = mapping.usage(_span("chat", attributes))
+    assert (usage.input_tokens, usage.output_tokens) == (12, 5)
+
+
+def test_stated_cost_and_nonsense_counts() -> None:
+    stated = mapping.usage(_span("llm", {"llm.cost.prompt": 0.01, "llm.cost.completion": "0.02"}))
+    assert stated.reported_cost_usd == Decimal("0.03")
+    nonsense = mapping.usage(
+        _span("llm", {"gen_ai.usage.input_tokens": -4, "llm.cost.total": "NaN"})
+    )
+    assert (nonsense.input_tokens, nonsense.reported_cost_usd) == (0, None)
+
+
+def test_messages_in_attributes_flattened_and_events() -> None:
+    current = _span("chat", {"gen_ai.input.messages": '[{"role": "user"}]'})
+    assert mapping.messages(current) == {"input": [{"role": "user"}]}
+    flattened = _span(
+        "llm",
+        {
+            "llm.input_messages.1.message.content": "second",
+            "llm.input_messages.0.message.role": "system",
+            "llm.input_messages.0.message.content": "first",
+            "gen_ai.completion.0.content": "answer",
+        },
+    )
+    assert mapping.messages(flattened) == {
+        "input": [{"role": "system", "content": "first"}, {"content": "second"}],
+        "output": [{"content": "answer"}],
+    }
+    old = _span(
+        "chat",
+        {},
+        events=(
+            SpanEvent("gen_ai.user.message", 1, {"content": "hi"}),
+            SpanEvent("gen_ai.choice", 2, {"index": 0, "message": '{"content":"yo"}'}),
+        ),
+    )
+    assert mapping.messages(old) == {
+        "events": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "index": 0, "message": '{"content":"yo"}'},
+        ]
+    }
+
+
+def test_tools_agents_conversations_and_errors() -> None:
+    openinference = _span(
+        "search_docs",
+        {"openinference.span.kind": "TOOL", "tool.name": "search", "input.value": "q"},
+    )
+    assert mapping.tool_call(openinference) == ("search", None, "q", None)
+    assert mapping.agent_name(_span("invoke_agent coder", {})) == "coder"
+    on_resource = _span("x", {}, resource={"session.id": "s-1"})
+    assert mapping.conversation(on_resource) == "s-1"
+    handled = _span("x", {}, events=(SpanEvent("exception", 1, {"exception.type": "E"}),))
+    assert mapping.error(handled) is None
+    failed = _span(
+        "x",
+        {},
+        status=StatusCode.ERROR,
+        events=(
+            SpanEvent("exception", 1, {"exception.type": "KeyError", "exception.message": "k"}),
+        ),
+    )
+    assert mapping.error(failed) == ("k", "KeyError", None)
+
+
+def test_the_task_rule() -> None:
+    explicit = _span(
+        "invoke_agent a",
+        {"gen_ai.operation.name": "invoke_agent"},
+        resource={"flightlog.task_id": "abc", "flightlog.task": "Named"},
+    )
+    assert mapping.task_reference(explicit) == ("abc", "Named")
+    by_agent = _span("invoke_agent coordinator", {"gen_ai.operation.name": "invoke_agent"})
+    assert mapping.task_reference(by_agent) == (None, "coordinator")
+    workflow = _span("support_workflow", {"openinference.span.kind": "AGENT"})
+    assert mapping.task_reference(workflow) == (None, "support_workflow")
