@@ -1,15 +1,20 @@
-"""Recording a batch of spans: dedupe, wait for parents, write the record, once.
+"""Recording a batch of spans: dedupe, wait for parents, build the record, write it in bulk.
 
 :func:`record_spans` is the service behind ``POST /v1/traces`` (and
-``store.traces.record``). Per trace, in a savepoint of the caller's
-transaction: spans already in the ledger are skipped (a re-delivery changes
-nothing); the trace's root, once here, becomes a run; every span whose
-parent is recorded is recorded, its own children after it, however the
-exporter split and ordered them; spans whose parent has not arrived wait in
-the ledger. A trace that cannot be recorded (it names another tenant's
-task, its times are impossible) is rejected whole, and the others are kept.
-The events of the whole batch are written in one batch insert (COPY on
-PostgreSQL) at the end.
+``store.traces.record``), in the caller's transaction:
+
+1. The customer's ingest is serialised (see :func:`ledger.lock_customer`) and
+   the ledger rows of the request's traces are read in one query. A span
+   already there is a duplicate and changes nothing.
+2. Each trace whose root is here (and has no run yet) gets its task by the
+   rule of :mod:`flightlog.otlp.task_rule`; a trace whose task cannot take the
+   run (another tenant's, cancelled) or whose root starts in the future is
+   rejected whole, with the reason, before anything is written.
+3. Every span whose parent is placed is placed, its children after it,
+   however the exporter split and ordered them (:class:`RecordBuilder`);
+   spans whose parent has not arrived wait in the ledger.
+4. The rows are written, each kind in one statement (:mod:`flightlog.otlp.writer`),
+   and the ledger records what became of every span.
 """
 
 from __future__ import annotations
@@ -21,13 +26,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from flightlog.errors import FlightlogError
-from flightlog.ingest.events import ingest_events
-from flightlog.otlp import ledger, mapping
+from flightlog.otlp import ledger, mapping, writer
 from flightlog.otlp.ledger import Placement, TraceState
-from flightlog.otlp.prices import PriceTable, load_price_table
-from flightlog.otlp.records import Limits, TraceWriter
+from flightlog.otlp.prices import load_price_table
+from flightlog.otlp.records import Limits, RecordBuilder, span_time
 from flightlog.otlp.spans import Rejected, Span
+from flightlog.otlp.task_rule import TaskRef, resolve_tasks
+from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
 
 
 @dataclass(slots=True)
@@ -38,6 +43,17 @@ class SpansRecorded:
     duplicates: int = 0
     waiting: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Trace:
+    """One trace of the request: the spans new to the ledger, and its root if it brings one."""
+
+    state: TraceState
+    fresh: dict[str, Span]
+    root: Span | None = None
+    task: TaskRef | None = None
+    task_id: uuid.UUID | None = None
 
 
 def record_spans(
@@ -59,8 +75,7 @@ def record_spans(
         else:
             by_trace[span.trace_id][span.span_id] = span
     states = ledger.load(session, customer_id, by_trace)
-    prices = load_price_table(session)
-    events: list[dict[str, object]] = []
+    traces: dict[str, _Trace] = {}
     for trace_id in sorted(by_trace):
         state = states[trace_id]
         fresh = {
@@ -69,34 +84,73 @@ def record_spans(
             if span_id not in state.recorded and span_id not in state.pending
         }
         result.duplicates += len(by_trace[trace_id]) - len(fresh)
-        if not fresh:
+        if fresh:
+            traces[trace_id] = _Trace(state, fresh, root=_new_root(state, fresh))
+    refused = _refusals(session, customer_id, traces)
+    records = RecordBuilder(limits, load_price_table(session))
+    new_rows: list[tuple[Span, Placement | None]] = []
+    settled: list[tuple[Span, Placement]] = []
+    for trace_id, trace in traces.items():
+        if trace_id in refused:
+            reason = f"trace {trace_id}: {refused[trace_id]}"
+            result.rejected.extend(Rejected(f"span {s}", reason) for s in trace.fresh)
             continue
-        try:
-            with session.begin_nested():
-                writer = TraceWriter(session, customer_id, limits, prices)
-                waiting = _record_trace(session, customer_id, writer, state, fresh)
-                writer.close()
-        except FlightlogError as exc:
-            reason = f"trace {trace_id}: {exc}"
-            result.rejected.extend(Rejected(f"span {s}", reason) for s in fresh)
-            continue
-        events.extend(writer.events)
-        result.accepted += len(fresh)
-        result.waiting += waiting
-    if events:
-        ingest_events(session, customer_id, limits.max_payload_bytes, events)
+        placed = _place(records, trace)
+        new_rows.extend((span, placed.get(span.span_id)) for span in trace.fresh.values())
+        settled.extend(
+            (span, placed[span.span_id])
+            for span in trace.state.pending.values()
+            if span.span_id in placed
+        )
+        result.accepted += len(trace.fresh)
+        candidates = trace.state.pending.keys() | trace.fresh.keys()
+        result.waiting += sum(1 for span_id in candidates if span_id not in placed)
+    writer.write(session, customer_id, records)
+    ledger.write(session, customer_id, new=new_rows, resolved_pending=settled)
     return result
 
 
-def _record_trace(
-    session: Session,
-    customer_id: uuid.UUID,
-    writer: TraceWriter,
-    state: TraceState,
-    fresh: dict[str, Span],
-) -> int:
-    """Record what can be recorded of one trace; return how many spans still wait."""
-    candidates = {**state.pending, **fresh}
+def _new_root(state: TraceState, fresh: dict[str, Span]) -> Span | None:
+    """The root that makes the trace's run: the earliest root, if the trace has no run yet."""
+    if state.run is not None:
+        return None
+    roots = [s for s in (*state.pending.values(), *fresh.values()) if s.parent_span_id is None]
+    return min(roots, key=lambda s: (s.start_time_unix_nano, s.span_id)) if roots else None
+
+
+def _refusals(
+    session: Session, customer_id: uuid.UUID, traces: dict[str, _Trace]
+) -> dict[str, str]:
+    """Why a trace cannot be recorded, for those that cannot; their tasks resolved for the rest."""
+    refused: dict[str, str] = {}
+    latest = utc_now() + MAX_CLOCK_SKEW
+    for trace_id, trace in traces.items():
+        if trace.root is None:
+            continue
+        started = span_time(trace.root.start_time_unix_nano)
+        if started > latest:
+            refused[trace_id] = (
+                f"started_at ({started.isoformat()}) is in the future; give the time it happened"
+            )
+            continue
+        explicit, title = mapping.task_reference(trace.root)
+        trace.task = (explicit, title, mapping.text(trace.root.resource.get("service.name")))
+    wanted = [trace.task for trace in traces.values() if trace.task is not None]
+    tasks = resolve_tasks(session, customer_id, wanted) if wanted else {}
+    for trace_id, trace in traces.items():
+        if trace.task is not None and isinstance(tasks[trace.task], str):
+            refused[trace_id] = str(tasks[trace.task])
+        elif trace.task is not None:
+            found = tasks[trace.task]
+            assert isinstance(found, uuid.UUID)
+            trace.task_id = found
+    return refused
+
+
+def _place(records: RecordBuilder, trace: _Trace) -> dict[str, Placement]:
+    """Place every span of the trace whose parent is placed, parents before children."""
+    state = trace.state
+    candidates = {**state.pending, **trace.fresh}
     children: dict[str | None, list[Span]] = defaultdict(list)
     for span in candidates.values():
         parent_id = span.parent_span_id
@@ -111,33 +165,24 @@ def _record_trace(
         siblings.sort(key=lambda s: (s.start_time_unix_nano, s.span_id))
     placed: dict[str, Placement] = {}
     queue: deque[tuple[Span, Placement]] = deque()
-    roots = children.pop(None, [])
     run = state.run
-    for root in roots:
-        if run is None:
-            run = writer.start_run(root, _conversation(root, candidates))
-            placed[root.span_id] = run
-        else:  # a second root of a trace already recorded: under the run's top step
-            placed[root.span_id] = writer.place(root, run)
+    if trace.root is not None and trace.task_id is not None:
+        run = records.new_run(trace.root, trace.task_id, _conversation(trace.root, candidates))
+        placed[trace.root.span_id] = run
+    for root in children.pop(None, []):
+        if root.span_id not in placed:
+            if run is None:
+                continue  # a second root of a trace whose run is not made: cannot happen
+            placed[root.span_id] = records.place(root, run)
         queue.extend((child, placed[root.span_id]) for child in children.pop(root.span_id, []))
     for span_id, placement in state.recorded.items():
         if placement is not None:
             queue.extend((child, placement) for child in children.pop(span_id, []))
     while queue:
         span, parent = queue.popleft()
-        placed[span.span_id] = writer.place(span, parent)
+        placed[span.span_id] = records.place(span, parent)
         queue.extend((child, placed[span.span_id]) for child in children.pop(span.span_id, []))
-    ledger.write(
-        session,
-        customer_id,
-        new=[(span, placed.get(span.span_id)) for span in fresh.values()],
-        resolved_pending=[
-            (span, placed[span.span_id])
-            for span in state.pending.values()
-            if span.span_id in placed
-        ],
-    )
-    return sum(1 for span_id in candidates if span_id not in placed)
+    return placed
 
 
 def _conversation(root: Span, candidates: dict[str, Span]) -> str | None:
@@ -150,6 +195,3 @@ def _conversation(root: Span, candidates: dict[str, Span]) -> str | None:
         if found:
             return found
     return None
-
-
-__all__ = ["Limits", "PriceTable", "SpansRecorded", "record_spans"]

@@ -14,11 +14,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, null, select, text, update
+from sqlalchemy import Table, bindparam, insert, null, select, text, update
 from sqlalchemy.orm import Session
 
+from flightlog.db.base import Base
 from flightlog.models import OtlpSpan
 from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements (executemany without the ORM's bookkeeping)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +135,31 @@ def write(
         for span, placement in new
         if placement is None
     ]
+    table = table_of(OtlpSpan)
+    connection = session.connection()
     for rows in (recorded, waiting):
         if rows:
-            session.execute(insert(OtlpSpan), rows)
-    for span, placement in resolved_pending:
-        session.execute(
-            update(OtlpSpan)
+            connection.execute(insert(table), rows)
+    if resolved_pending:
+        key = table.c
+        connection.execute(
+            update(table)
             .where(
-                OtlpSpan.customer_id == customer_id,
-                OtlpSpan.trace_id == span.trace_id,
-                OtlpSpan.span_id == span.span_id,
+                key.customer_id == bindparam("b_customer"),
+                key.trace_id == bindparam("b_trace"),
+                key.span_id == bindparam("b_span"),
             )
-            .values(pending=null(), run_id=placement.run_id, agent_run_id=placement.agent_run_id)
+            .values(pending=null(), run_id=bindparam("b_run"), agent_run_id=bindparam("b_agent")),
+            [
+                {
+                    "b_customer": customer_id,
+                    "b_trace": span.trace_id,
+                    "b_span": span.span_id,
+                    "b_run": placement.run_id,
+                    "b_agent": placement.agent_run_id,
+                }
+                for span, placement in resolved_pending
+            ],
         )
 
 

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from flightlog.enums import MetricType
-from flightlog.errors import FlightlogError
 from flightlog.ingest.metrics import ingest_metrics
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import clean_text, lock_customer
-from flightlog.otlp.records import resolve_task, span_time
+from flightlog.otlp.records import span_time
 from flightlog.otlp.spans import MetricPoint, Rejected
+from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 
 _TYPES = {"gauge": MetricType.GAUGE, "sum": MetricType.COUNTER, "histogram": MetricType.HISTOGRAM}
 
@@ -55,23 +55,19 @@ def record_metric_points(
     if not points:
         return result
     lock_customer(session, customer_id)
-    tasks: dict[tuple[str | None, str], uuid.UUID | FlightlogError] = {}
-    rows: list[dict[str, Any]] = []
+    refs: list[TaskRef] = []
     for point in points:
         resource = point.resource
-        explicit = mapping.text(resource.get(mapping.TASK_ID))
         service = mapping.text(resource.get("service.name"))
         title = mapping.text(resource.get(mapping.TASK_TITLE)) or service or "OpenTelemetry metrics"
-        key = (explicit, title)
-        if key not in tasks:
-            try:
-                with session.begin_nested():
-                    tasks[key] = resolve_task(session, customer_id, explicit, title, service)
-            except FlightlogError as exc:
-                tasks[key] = exc
-        task = tasks[key]
-        if isinstance(task, FlightlogError):
-            result.rejected.append(Rejected(f"point of {point.name}", str(task)))
+        refs.append((mapping.text(resource.get(mapping.TASK_ID)), title, service))
+    tasks = resolve_tasks(session, customer_id, refs)
+    rows: list[dict[str, Any]] = []
+    for point, ref in zip(points, refs, strict=True):
+        task = tasks[ref]
+        service = ref[2]
+        if isinstance(task, str):
+            result.rejected.append(Rejected(f"point of {point.name}", task))
             continue
         labels = {clean_text(k): _label(v) for k, v in point.attributes.items()}
         if point.count is not None:

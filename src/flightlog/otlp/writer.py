@@ -1,0 +1,210 @@
+"""Writing what a :class:`~flightlog.otlp.records.RecordBuilder` collected, in bulk.
+
+Order matters for the foreign keys: sessions, runs (numbered per task under
+the task lock), agent runs, large content as artifacts, usage of earlier
+agent runs, events (the batch ingest path: COPY on PostgreSQL), then each
+task's status and statistics. Each kind of row is one statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from flightlog.enums import ArtifactType, RunStatus, TaskStatus
+from flightlog.ingest.events import ingest_events
+from flightlog.models import AgentRun, AgentSession, Task, TaskRun
+from flightlog.otlp.ledger import clean_text, table_of
+from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
+from flightlog.otlp.records import span_time as at
+from flightlog.services import artifacts
+from flightlog.services.agent_runs import roll_up_usage
+from flightlog.services.runs import FINISHED_RUN_TO_TASK
+from flightlog.services.task_statistics import refresh_task_statistics
+from flightlog.services.tasks import transition_task
+
+
+def write(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> None:
+    """Insert the runs, agent runs, events and artifacts; update usage, tasks and sessions."""
+    sessions = _sessions(session, customer_id, records.runs)
+    earlier_usage = records.settle_usage()
+    _runs(session, records, sessions)
+    if records.agent_runs:
+        session.connection().execute(insert(table_of(AgentRun)), records.agent_runs)
+    for large in records.large:
+        artifact = artifacts.put(
+            session,
+            customer_id,
+            records.limits.policy,
+            large.task_id,
+            f"span-{large.span.span_id}-{large.what}.json",
+            large.content,
+            content_type="application/json",
+            artifact_type=ArtifactType.LOG,
+            run_id=large.run_id,
+            metadata={"source": SOURCE, "trace_id": large.span.trace_id},
+        )
+        large.pointer["artifact_id"] = str(artifact.id)
+    _earlier_usage(session, records, earlier_usage)
+    if records.events:
+        ingest_events(session, customer_id, records.limits.max_payload_bytes, records.events)
+    _tasks(session, records.runs)
+
+
+def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> dict[str, uuid.UUID]:
+    """The session of each conversation named, created when new, its activity times widened."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for run in runs:
+        if run.conversation is None:
+            continue
+        name = clean_text(run.conversation)[:255]
+        start, end = at(run.root.start_time_unix_nano), at(run.root.end_time_unix_nano)
+        earlier = spans.get(name)
+        spans[name] = (min(start, earlier[0]), max(end, earlier[1])) if earlier else (start, end)
+    if not spans:
+        return {}
+    rows = {
+        row.external_id: row
+        for row in session.scalars(
+            select(AgentSession).where(
+                AgentSession.customer_id == customer_id, AgentSession.external_id.in_(spans)
+            )
+        )
+    }
+    ids: dict[str, uuid.UUID] = {}
+    new: list[dict[str, Any]] = []
+    for name, (start, end) in sorted(spans.items()):
+        row = rows.get(name)
+        if row is None:
+            ids[name] = uuid.uuid4()
+            new.append(
+                {
+                    "id": ids[name],
+                    "customer_id": customer_id,
+                    "external_id": name,
+                    "started_at": start,
+                    "last_activity_at": end,
+                    "details": {"source": SOURCE},
+                }
+            )
+            continue
+        ids[name] = row.id
+        row.started_at = min(row.started_at or start, start)
+        row.last_activity_at = max(row.last_activity_at or end, end)
+    if new:
+        session.execute(insert(AgentSession), new)
+    return ids
+
+
+def _runs(session: Session, records: RecordBuilder, sessions: dict[str, uuid.UUID]) -> None:
+    """Insert the new runs, numbered per task after the task's last run."""
+    if not records.runs:
+        return
+    task_ids = sorted({run.task_id for run in records.runs})
+    numbers: dict[uuid.UUID, int] = {
+        task_id: int(last or 0)
+        for task_id, last in session.execute(
+            select(TaskRun.task_id, func.max(TaskRun.run_number))
+            .where(TaskRun.task_id.in_(task_ids))
+            .group_by(TaskRun.task_id)
+        ).all()
+    }
+    rows: list[dict[str, Any]] = []
+    ordered = sorted(
+        records.runs, key=lambda r: (r.task_id, r.root.start_time_unix_nano, r.root.span_id)
+    )
+    for run in ordered:
+        root = run.root
+        numbers[run.task_id] = numbers.get(run.task_id, 0) + 1
+        status, error_message, error_details = run_outcome(root)
+        tokens_in, tokens_out, cost = records.new_run_totals(run.id)
+        started, completed = at(root.start_time_unix_nano), at(root.end_time_unix_nano)
+        conversation = clean_text(run.conversation)[:255] if run.conversation else None
+        rows.append(
+            {
+                "id": run.id,
+                "task_id": run.task_id,
+                "run_number": numbers[run.task_id],
+                "status": status,
+                "input_context": {
+                    "source": SOURCE,
+                    "trace_id": root.trace_id,
+                    "service": clean_text(str(root.resource.get("service.name") or "")) or None,
+                },
+                "results": run_results(root) if status is RunStatus.COMPLETED else None,
+                "error_message": error_message,
+                "error_details": error_details,
+                "started_at": started,
+                "completed_at": completed,
+                "duration_seconds": (completed - started).total_seconds(),
+                "tokens_in": tokens_in,
+                "tokens_out": tokens_out,
+                "cost_usd": cost,
+                "session_id": sessions.get(conversation) if conversation else None,
+                "trace_id": root.trace_id,
+                "span_id": root.span_id,
+            }
+        )
+    session.connection().execute(insert(table_of(TaskRun)), rows)
+
+
+def _earlier_usage(
+    session: Session, records: RecordBuilder, usage: dict[uuid.UUID, list[Any]]
+) -> None:
+    """Late spans of a run recorded by an earlier request: add their usage, roll the run up."""
+    new_runs = {run.id for run in records.runs}
+    touched = {records.run_of[agent_run_id] for agent_run_id in usage}
+    touched |= {row["run_id"] for row in records.agent_runs if row["run_id"] not in new_runs}
+    for agent_run_id, (tokens_in, tokens_out, cost) in sorted(usage.items()):
+        session.execute(
+            update(AgentRun)
+            .where(AgentRun.id == agent_run_id)
+            .values(
+                tokens_in=AgentRun.tokens_in + tokens_in,
+                tokens_out=AgentRun.tokens_out + tokens_out,
+                cost_usd=AgentRun.cost_usd + cost,
+            )
+        )
+    for run_id in sorted(touched):
+        run = session.get(TaskRun, run_id, with_for_update=True)
+        if run is not None:
+            roll_up_usage(session, run)
+
+
+def _tasks(session: Session, runs: list[NewRun]) -> None:
+    """Each task with new runs: its status follows its latest run, its statistics its runs."""
+    by_task: dict[uuid.UUID, list[NewRun]] = defaultdict(list)
+    for run in runs:
+        by_task[run.task_id].append(run)
+    if not by_task:
+        return
+    going: dict[uuid.UUID, int] = {
+        task_id: int(count)
+        for task_id, count in session.execute(
+            select(TaskRun.task_id, func.count(TaskRun.id))
+            .where(
+                TaskRun.task_id.in_(list(by_task)),
+                TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]),
+            )
+            .group_by(TaskRun.task_id)
+        ).all()
+    }
+    for task_id in sorted(by_task):
+        task = session.get(Task, task_id)
+        assert task is not None  # locked when its reference was resolved
+        new = by_task[task_id]
+        first = min(new, key=lambda r: r.root.start_time_unix_nano)
+        last = max(new, key=lambda r: (r.root.end_time_unix_nano, r.root.span_id))
+        if task.status is not TaskStatus.RUNNING:
+            transition_task(
+                session, task, TaskStatus.RUNNING, at=at(first.root.start_time_unix_nano)
+            )
+        if not going.get(task_id):
+            outcome = FINISHED_RUN_TO_TASK[run_outcome(last.root)[0]]
+            transition_task(session, task, outcome, at=at(last.root.end_time_unix_nano))
+        refresh_task_statistics(session, task_id)
