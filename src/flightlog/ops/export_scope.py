@@ -3,7 +3,16 @@
 Each scope is expressed as SQL subqueries, never as Python lists of ids, so
 exporting a customer with a million events needs no million-element IN list.
 A project or task scope also carries the rows its rows point at (the
-customer, the project, referenced agents), so the file imports on its own.
+customer, the project, referenced agents, the sessions of its runs), so the
+file imports on its own.
+
+OpenTelemetry ingest (issue 12) adds three tables. ``sessions`` and the span
+ledger ``otlp_spans`` belong to a customer: a customer scope carries all of
+its own; a project or task scope carries the sessions its runs belong to and
+the ledger rows of its runs (a span still waiting for its parent has no run
+yet, so it travels with the customer alone). ``model_prices`` is the
+operator's table, shared by every customer, so only a whole-database export
+carries it, as it carries every table.
 """
 
 from __future__ import annotations
@@ -74,6 +83,18 @@ def build_filters(scope: Scope, *, customer_id: uuid.UUID | None) -> ScopeFilter
         recommendations = select(m.Recommendation.id).where(false())
 
     runs = select(m.TaskRun.id).where(m.TaskRun.task_id.in_(tasks))
+    sessions: ColumnElement[bool]
+    spans: ColumnElement[bool]
+    if scope.kind == "customer":
+        sessions = m.AgentSession.customer_id == customer_id
+        spans = m.OtlpSpan.customer_id == customer_id
+    else:
+        sessions = m.AgentSession.id.in_(
+            select(m.TaskRun.session_id).where(
+                m.TaskRun.task_id.in_(tasks), m.TaskRun.session_id.is_not(None)
+            )
+        )
+        spans = m.OtlpSpan.run_id.in_(runs)
     whole_projects = scope.kind != "task"
     pull_requests = select(m.PullRequest.id).where(
         m.PullRequest.project_id.in_(projects)
@@ -86,6 +107,7 @@ def build_filters(scope: Scope, *, customer_id: uuid.UUID | None) -> ScopeFilter
         "tasks": m.Task.id.in_(tasks),
         "task_dependencies": m.TaskDependency.task_id.in_(tasks)
         & m.TaskDependency.depends_on_id.in_(tasks),
+        "sessions": sessions,
         "task_runs": m.TaskRun.task_id.in_(tasks),
         "agent_runs": m.AgentRun.task_id.in_(tasks),
         "events": m.Event.task_id.in_(tasks)
@@ -101,6 +123,7 @@ def build_filters(scope: Scope, *, customer_id: uuid.UUID | None) -> ScopeFilter
         "optimizations": m.Optimization.recommendation_id.in_(recommendations),
         "pull_requests": m.PullRequest.id.in_(pull_requests),
         "pull_request_checks": m.PullRequestCheck.pull_request_id.in_(pull_requests),
+        "otlp_spans": spans,
     }
     if whole_projects:
         where["project_contexts"] = m.ProjectContext.project_id.in_(projects)

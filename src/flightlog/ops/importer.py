@@ -6,6 +6,14 @@ violation rolls the whole import back. Self-references (a subtask's parent,
 a nested agent run, an event's parent event) are inserted empty and filled
 in once their table is complete, so row order within a table does not matter.
 
+Rows keep their ids (and a composite key, as the span ledger ``otlp_spans``
+has, is just its columns), so anything already in the target with the same
+key or unique name (a customer, or a session of the same conversation)
+clashes and nothing is imported. A ``null`` in a nullable JSON column is
+stored as SQL NULL: the export cannot tell SQL NULL from JSON ``null``, and
+the ledger counts a span as waiting for its parent when its ``pending`` is
+not SQL NULL.
+
 A file must prove it is whole: its trailer's record count and SHA-256 must
 match the rows read, and nothing may follow the trailer. The check ends the
 import, before the caller commits; :func:`verify_export_file` makes the same
@@ -22,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from flightlog import models as m
@@ -36,6 +44,7 @@ from flightlog.ops.jsonl_format import (
     TRAILER_PREFIX,
     RowDigest,
     decode_row,
+    insert_statement,
 )
 from flightlog.services import blobs
 
@@ -244,7 +253,7 @@ class _Loader:
     def _flush_batch(self) -> None:
         if self.table is None or not self.batch:
             return
-        self.connection.execute(insert(self.table), self.batch)
+        self.connection.execute(insert_statement(self.table, self.batch[0]), self.batch)
         name = self.table.name
         self.result.counts[name] = self.result.counts.get(name, 0) + len(self.batch)
         self.batch = []
@@ -371,9 +380,11 @@ def _import(
         check.finish()
         loader.finish_table()
     except IntegrityError as exc:
+        where = f" (table {loader.table.name})" if loader.table is not None else ""
         raise Conflict(
             "The import clashes with rows already in the database (same ids or unique "
-            f"names), or refers to rows it does not contain: {exc.orig}. Nothing was imported."
+            f"names), or refers to rows it does not contain{where}: {exc.orig}. "
+            "Nothing was imported."
         ) from None
     _reset_identity(connection)
     return loader.result

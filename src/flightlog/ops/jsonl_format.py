@@ -9,9 +9,10 @@ Every following line but the last is ``{"table": "<name>", "row": {<column>: <va
 tables in foreign-key order (parents first) so an importer can stream. Values
 are JSON-native where possible; the rest is encoded by column type: UUIDs and
 Decimals as strings, timestamps as ISO 8601 with microseconds and ``+00:00``,
-bytes as base64. Blob files (large artifacts) travel inline, base64-encoded in
-the ``artifact_blobs`` row's ``file_content`` field, so a file is
-self-contained. JSON columns are written with sorted keys, so the same data
+bytes as base64; a ``null`` is SQL NULL, also in a nullable JSON column
+(see :func:`insert_statement`). Blob files (large artifacts) travel inline,
+base64-encoded in the ``artifact_blobs`` row's ``file_content`` field, so a
+file is self-contained. JSON columns are written with sorted keys, so the same data
 exports to the same text from either dialect.
 
 The last line (version 2) is a trailer::
@@ -31,11 +32,13 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, Numeric, Table, Uuid
+from sqlalchemy import Column, Insert, LargeBinary, Numeric, Table, Uuid, bindparam, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import JSON, TypeDecorator, TypeEngine
 
 from flightlog.db.types import UtcDateTime
@@ -52,6 +55,25 @@ TRAILER_KEY = "trailer"
 TRAILER_PREFIX = '{"trailer":'
 #: Extra field on artifact_blobs rows carrying the bytes of a blob stored as a file.
 BLOB_FILE_FIELD = "file_content"
+#: JSON whose Python None is written as SQL NULL rather than JSON ``null``.
+JSON_OR_SQL_NULL = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def insert_statement(table: Table, columns: Iterable[str]) -> Insert:
+    """The INSERT for rows carrying ``columns``: a None in a nullable JSON column is SQL NULL.
+
+    A file says ``null`` for SQL NULL and JSON ``null`` alike, and SQLAlchemy
+    would write JSON ``null``; SQL NULL is what an absent value is everywhere
+    else (the span ledger's ``pending IS NULL`` means "recorded").
+    """
+    present = set(columns)
+    nullable_json = {
+        column.name: bindparam(column.name, type_=JSON_OR_SQL_NULL)
+        for column in table.columns
+        if column.name in present and column.nullable and isinstance(column.type, JSON)
+    }
+    statement = insert(table)
+    return statement.values(nullable_json) if nullable_json else statement
 
 
 def _base_type(column: Column[Any]) -> TypeEngine[Any]:
