@@ -136,3 +136,10 @@ def test_genai_metrics_become_metric_points_of_the_services_task(
             by_type[point.labels["gen_ai.token.type"]] += point.value
         assert by_type == {"input": summary.input_tokens, "output": summary.output_tokens}
         assert {p.labels["service.name"] for p in usage} == {service}
+
+
+def test_serve_prints_where_to_point_exporters(own_databases: Databases, dialect: str) -> None:
+    served, _key = own_databases.server(dialect)
+    printed = served.log.read_text()
+    assert f"export OTEL_EXPORTER_OTLP_ENDPOINT={served.base}\n" in printed
+    assert 'OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer%20<your API key>"' in printed

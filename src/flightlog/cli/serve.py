@@ -26,4 +26,21 @@ def serve(
 
     settings = settings_for(database_url)
     require_head(settings)
+    typer.echo(_where(host, port))
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+def _where(host: str, port: int) -> str:
+    """What to open and what to point agents at, as lines a person can copy."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    return "\n".join(
+        [
+            f"Flightlog at {base}",
+            f"  dashboard  {base}/  (sign in with an API key: flightlog api-key create)",
+            f"  API docs   {base}/docs",
+            "  OpenTelemetry: point exporters here (docs/connect-agents.md):",
+            f"    export OTEL_EXPORTER_OTLP_ENDPOINT={base}",
+            '    export OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer%20<your API key>"',
+        ]
+    )
