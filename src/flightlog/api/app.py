@@ -87,7 +87,9 @@ def create_app(
     raw_bodies = [(method, API_PREFIX + path) for method, path in artifacts.RAW_BODY_ROUTES]
     raw_bodies += otlp.RAW_BODY_ROUTES
     app.add_middleware(JsonDepthLimit, raw_body_routes=raw_bodies)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.api_max_body_bytes, exempt=otlp.RAW_BODY_ROUTES
+    )
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(otlp.router)  # at the root, where OTLP exporters send
     for module in (

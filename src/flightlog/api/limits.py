@@ -7,11 +7,15 @@ counted as they arrive and cut off at the ceiling.
 
 FastAPI's own ``max_body_size`` answers a declared oversized body in plain
 text; this middleware keeps the one JSON error body every other error has.
+Routes whose protocol prescribes another error body (the OTLP receivers must
+answer a ``google.rpc.Status`` in the request's encoding) are passed through
+as ``exempt`` and enforce the same ceiling themselves.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import HTTPException
@@ -42,12 +46,16 @@ def _too_large(max_bytes: int) -> str:
 class BodyLimit:
     """ASGI middleware: 413 for a request body over ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, exempt: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """``exempt``: (method, path) of routes that enforce ``max_bytes`` themselves."""
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"], scope["path"]) in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

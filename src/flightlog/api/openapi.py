@@ -30,6 +30,9 @@ _REF_TEMPLATE = "#/components/schemas/{model}"
 _WRITES = frozenset({"post", "put", "patch", "delete"})
 _METHODS = frozenset({"get", "head", "options", *_WRITES})
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+#: Set on an operation (``openapi_extra``) that documents every error it answers itself, in
+#: another protocol's shape (the OTLP receivers' ``google.rpc.Status``): none is added to it.
+OWN_ERRORS = "x-flightlog-own-errors"
 
 #: Status -> (description, response headers).
 ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
@@ -150,6 +153,8 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
     body_schema.pop("$defs", None)
     components["ErrorBody"] = body_schema
     for _path, method, operation in _operations(document):
+        if operation.get(OWN_ERRORS):
+            continue
         responses = operation.setdefault("responses", {})
         for status in error_statuses(document, method, operation):
             key = str(status)

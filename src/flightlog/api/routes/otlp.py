@@ -13,7 +13,7 @@ which exporters retry.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from flightlog.api.auth import bearer, context, tenant_store
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import RETRY_AFTER_SECONDS
+from flightlog.api.openapi import OWN_ERRORS
 from flightlog.db.failures import database_unreachable
 from flightlog.errors import FlightlogError, http_status
 from flightlog.otlp import wire
@@ -29,18 +30,89 @@ from flightlog.store.core import Store
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["opentelemetry"])
-#: The receivers read their bodies themselves (protobuf, gzip), so the JSON depth
-#: check of the rest of the API must let them through untouched.
+#: The receivers read their bodies themselves (protobuf, gzip) and enforce the body ceiling
+#: themselves (so that a 413 is a ``google.rpc.Status`` in the request's encoding, as OTLP
+#: requires, not the API's JSON error), so the API's body-size and JSON depth middleware
+#: must let them through untouched.
 RAW_BODY_ROUTES = (("POST", "/v1/traces"), ("POST", "/v1/metrics"))
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 _OPENAPI = {
+    # The API's error responses (flightlog.api.openapi) are not added: these are all of them.
+    OWN_ERRORS: True,
     "requestBody": {
         "required": True,
         "content": {
-            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "application/x-protobuf": _BINARY,
             "application/json": {"schema": {"type": "object"}},
         },
-    }
+    },
 }
+#: ``google.rpc.Status`` as OTLP/JSON writes it (protobuf's JSON mapping).
+_STATUS_JSON = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_ERRORS = {
+    400: "The body cannot be decoded (protobuf, JSON, gzip) or is not an export request.",
+    401: "No API key, or one that is unknown, revoked or expired.",
+    403: "The key's scopes do not allow writing.",
+    413: "The body, or what it inflates to, is over `FLIGHTLOG_API_MAX_BODY_BYTES`.",
+    415: "A Content-Type other than OTLP's protobuf or JSON, or a Content-Encoding other "
+    "than gzip.",
+    503: "The database cannot serve right now; exporters retry after `Retry-After` seconds.",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Always `Bearer`.", "schema": {"type": "string"}}},
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+
+def _responses(kind: Literal["traces", "metrics"]) -> dict[int | str, dict[str, Any]]:
+    """The OTLP/HTTP answers, documented for the OpenAPI contract: each in either encoding.
+
+    Not the API's JSON error shape: OTLP requires a ``google.rpc.Status`` in the request's
+    Content-Type (a 415 for a type it cannot use is answered in protobuf).
+    """
+    rejected = "rejectedSpans" if kind == "traces" else "rejectedDataPoints"
+    message = "ExportTraceServiceResponse" if kind == "traces" else "ExportMetricsServiceResponse"
+    success = {
+        "type": "object",
+        "properties": {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {
+                    rejected: {"type": ["integer", "string"]},
+                    "errorMessage": {"type": "string"},
+                },
+            }
+        },
+    }
+    answers: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": f"{message}; `partialSuccess` counts and explains what was rejected.",
+            "content": {"application/x-protobuf": _BINARY, "application/json": {"schema": success}},
+        }
+    }
+    for code, description in _ERRORS.items():
+        answers[code] = {
+            "description": f"google.rpc.Status: {description}",
+            "content": {
+                "application/x-protobuf": _BINARY,
+                "application/json": {"schema": _STATUS_JSON},
+            },
+        }
+        if code in _HEADERS:
+            answers[code]["headers"] = _HEADERS[code]
+    return answers
 
 
 def _status(code: int, message: str, content_type: str | None) -> Response:
@@ -65,6 +137,36 @@ async def _authenticated(
         raise
 
 
+async def _body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused before it is read past ``max_bytes``.
+
+    A declared ``Content-Length`` over the ceiling is refused without reading anything; a
+    chunked body is counted as it arrives and cut off at the ceiling, so no body larger than
+    the ceiling is ever held in memory (the gzip inflation in :mod:`flightlog.otlp.wire`
+    keeps the same ceiling).
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise wire.BodyTooLarge(_too_large(max_bytes))
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > max_bytes:
+            raise wire.BodyTooLarge(_too_large(max_bytes))
+    return bytes(received)
+
+
+def _too_large(max_bytes: int) -> str:
+    return (
+        f"The request body is over {max_bytes} bytes (FLIGHTLOG_API_MAX_BODY_BYTES); "
+        "export smaller batches."
+    )
+
+
+#: Statuses a FlightlogError keeps on an OTLP answer; any other is a 400.
+_OTLP_STATUSES = frozenset({400, 401, 403, 413, 429, 503})
+
+
 def _failure(exc: Exception, content_type: str | None) -> Response:
     if isinstance(exc, wire.WireError):
         return _status(exc.http_status, exc.message, content_type)
@@ -72,6 +174,11 @@ def _failure(exc: Exception, content_type: str | None) -> Response:
         code = http_status(exc)
         if code == 503:
             log.warning("database unavailable on OTLP export: %r", exc.__cause__ or exc)
+        elif code not in _OTLP_STATUSES:
+            # OTLP/HTTP knows no 404, 409 or 422: data that cannot be recorded, and will not
+            # be on a retry, is a 400 ("the request [...] is otherwise invalid").
+            log.warning("OTLP export refused as a whole: %r", exc)
+            code = 400
         return _status(code, exc.message, content_type)
     if database_unreachable(exc):
         return _status(503, "the database is unreachable; retry later", content_type)
@@ -90,7 +197,12 @@ def _answer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-@router.post("/v1/traces", openapi_extra=_OPENAPI, response_class=Response)
+@router.post(
+    "/v1/traces",
+    openapi_extra=_OPENAPI,
+    response_class=Response,
+    responses=_responses("traces"),
+)
 async def export_traces(
     request: Request, ctx: Annotated[ApiContext, Depends(context)], credentials: Credentials
 ) -> Response:
@@ -100,11 +212,12 @@ async def export_traces(
     if isinstance(store, Response):
         return store
     try:
+        max_bytes = ctx.settings.api_max_body_bytes
         decoded = wire.decode_traces(
-            await request.body(),
+            await _body(request, max_bytes),
             content_type,
             request.headers.get("content-encoding"),
-            max_bytes=ctx.settings.api_max_body_bytes,
+            max_bytes=max_bytes,
         )
         recorded = await store.traces.record(decoded.spans)
     except Exception as exc:
@@ -112,7 +225,12 @@ async def export_traces(
     return _answer("traces", [*decoded.rejected, *recorded.rejected], content_type)
 
 
-@router.post("/v1/metrics", openapi_extra=_OPENAPI, response_class=Response)
+@router.post(
+    "/v1/metrics",
+    openapi_extra=_OPENAPI,
+    response_class=Response,
+    responses=_responses("metrics"),
+)
 async def export_metrics(
     request: Request, ctx: Annotated[ApiContext, Depends(context)], credentials: Credentials
 ) -> Response:
@@ -122,11 +240,12 @@ async def export_metrics(
     if isinstance(store, Response):
         return store
     try:
+        max_bytes = ctx.settings.api_max_body_bytes
         decoded = wire.decode_metrics(
-            await request.body(),
+            await _body(request, max_bytes),
             content_type,
             request.headers.get("content-encoding"),
-            max_bytes=ctx.settings.api_max_body_bytes,
+            max_bytes=max_bytes,
         )
         recorded = await store.traces.record_metrics(decoded.points)
     except Exception as exc:
