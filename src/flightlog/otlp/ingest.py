@@ -21,18 +21,22 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from flightlog.otlp import ledger, mapping, writer
 from flightlog.otlp.ledger import Placement, TraceState
-from flightlog.otlp.prices import load_price_table
+from flightlog.otlp.prices import PriceTable, load_price_table
 from flightlog.otlp.records import Limits, RecordBuilder, span_time
 from flightlog.otlp.spans import Rejected, Span
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
+
+#: More tokens than any model takes in one call: a count beyond this is a broken producer.
+MAX_TOKENS_PER_CALL = 1_000_000_000
 
 
 @dataclass(slots=True)
@@ -87,14 +91,48 @@ def record_spans(
         if fresh:
             traces[trace_id] = _Trace(state, fresh, root=_new_root(state, fresh))
     refused = _refusals(session, customer_id, traces)
-    records = RecordBuilder(limits, load_price_table(session))
+    for trace_id in sorted(refused):
+        reason = f"trace {trace_id}: {refused[trace_id]}"
+        result.rejected.extend(Rejected(f"span {s}", reason) for s in traces.pop(trace_id).fresh)
+    prices = load_price_table(session)
+    try:
+        with session.begin_nested():
+            outcome = _record(session, customer_id, limits, prices, traces)
+    except (IntegrityError, DataError):
+        # A value the database refuses (a total past a column's range) fails the batch
+        # statement; record trace by trace, so only the trace that holds it is rejected.
+        outcome = (0, 0)
+        for trace_id in sorted(traces):
+            try:
+                with session.begin_nested():
+                    one = _record(
+                        session, customer_id, limits, prices, {trace_id: traces[trace_id]}
+                    )
+            except (IntegrityError, DataError) as exc:
+                reason = f"trace {trace_id}: the database refused a value ({_first_line(exc)})"
+                result.rejected.extend(
+                    Rejected(f"span {s}", reason) for s in traces[trace_id].fresh
+                )
+                continue
+            outcome = (outcome[0] + one[0], outcome[1] + one[1])
+    result.accepted += outcome[0]
+    result.waiting += outcome[1]
+    return result
+
+
+def _record(
+    session: Session,
+    customer_id: uuid.UUID,
+    limits: Limits,
+    prices: PriceTable,
+    traces: dict[str, _Trace],
+) -> tuple[int, int]:
+    """Build and write the record of these traces; (spans accepted, spans still waiting)."""
+    records = RecordBuilder(limits, prices)
     new_rows: list[tuple[Span, Placement | None]] = []
     settled: list[tuple[Span, Placement]] = []
-    for trace_id, trace in traces.items():
-        if trace_id in refused:
-            reason = f"trace {trace_id}: {refused[trace_id]}"
-            result.rejected.extend(Rejected(f"span {s}", reason) for s in trace.fresh)
-            continue
+    accepted = waiting = 0
+    for trace in traces.values():
         placed = _place(records, trace)
         new_rows.extend((span, placed.get(span.span_id)) for span in trace.fresh.values())
         settled.extend(
@@ -102,12 +140,20 @@ def record_spans(
             for span in trace.state.pending.values()
             if span.span_id in placed
         )
-        result.accepted += len(trace.fresh)
+        accepted += len(trace.fresh)
         candidates = trace.state.pending.keys() | trace.fresh.keys()
-        result.waiting += sum(1 for span_id in candidates if span_id not in placed)
+        waiting += sum(1 for span_id in candidates if span_id not in placed)
     writer.write(session, customer_id, records)
     ledger.write(session, customer_id, new=new_rows, resolved_pending=settled)
-    return result
+    return accepted, waiting
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's own words, first line only, without the SQL or the parameters."""
+    original = getattr(exc, "orig", None) or exc
+    return (
+        str(original).strip().splitlines()[0][:200] if str(original).strip() else type(exc).__name__
+    )
 
 
 def _new_root(state: TraceState, fresh: dict[str, Span]) -> Span | None:
@@ -125,6 +171,10 @@ def _refusals(
     refused: dict[str, str] = {}
     latest = utc_now() + MAX_CLOCK_SKEW
     for trace_id, trace in traces.items():
+        excess = _excess_usage(trace.fresh.values())
+        if excess is not None:
+            refused[trace_id] = excess
+            continue
         if trace.root is None:
             continue
         started = span_time(trace.root.start_time_unix_nano)
@@ -145,6 +195,23 @@ def _refusals(
             assert isinstance(found, uuid.UUID)
             trace.task_id = found
     return refused
+
+
+def _excess_usage(spans: Iterable[Span]) -> str | None:
+    """Why a span's token counts cannot be recorded (beyond any model call), if they cannot."""
+    for span in spans:
+        usage = mapping.usage(span)
+        for name, count in (
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cached input", usage.cached_input_tokens),
+        ):
+            if count > MAX_TOKENS_PER_CALL:
+                return (
+                    f"span {span.span_id} claims {count:,} {name} tokens for one call; "
+                    f"at most {MAX_TOKENS_PER_CALL:,} are recorded"
+                )
+    return None
 
 
 def _place(records: RecordBuilder, trace: _Trace) -> dict[str, Placement]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from flightlog.api.auth import TenantStore
 from flightlog.schemas.runs import RunOut
 from flightlog.schemas.sessions import SessionOut, TraceOut
+from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN
 from flightlog.services.sessions import MAX_PAGE_SIZE
 
 router = APIRouter(tags=["sessions"])
@@ -41,9 +42,9 @@ async def session_runs(session_id: uuid.UUID, store: TenantStore) -> list[RunOut
 
 @router.get("/traces/{trace_id}", response_model=TraceOut)
 async def get_trace(
-    trace_id: str,
+    trace_id: Annotated[str, Path(pattern=TRACE_ID_PATTERN, description="32 lowercase hex.")],
     store: TenantStore,
-    span_id: Annotated[str | None, Query(max_length=64)] = None,
+    span_id: Annotated[str | None, Query(pattern=SPAN_ID_PATTERN)] = None,
 ) -> TraceOut:
     """The run, agent runs and events an OpenTelemetry trace (or one span) became."""
     record = await store.traces.get(trace_id, span_id=span_id)
