@@ -200,6 +200,8 @@ def _refusals(
 def _excess_usage(spans: Iterable[Span]) -> str | None:
     """Why a span's token counts cannot be recorded (beyond any model call), if they cannot."""
     for span in spans:
+        if mapping.role(span) is not mapping.Role.MODEL:
+            continue
         usage = mapping.usage(span)
         for name, count in (
             ("input", usage.input_tokens),

@@ -165,6 +165,8 @@ def write(
 
 def clean_text(value: str) -> str:
     """Text a database can store: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    if value.isascii():
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
     try:

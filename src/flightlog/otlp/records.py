@@ -48,15 +48,28 @@ def _seconds(span: Span) -> float:
 
 def clean(value: object) -> object:
     """A value JSON columns on both databases can hold (no NUL, no NaN, string keys)."""
+    return _clean_sized(value)[0]
+
+
+def _clean_sized(value: object) -> tuple[object, int]:
+    """:func:`clean`, and an upper bound of the bytes its JSON takes (one walk for both)."""
     if isinstance(value, str):
-        return clean_text(value)
+        text = clean_text(value)
+        return text, 6 * len(text) + 2  # a character takes at most 6 bytes in JSON (\u0001)
     if isinstance(value, list | tuple):
-        return [clean(item) for item in value]
+        items = [_clean_sized(item) for item in value]
+        return [item for item, _ in items], sum(size for _, size in items) + 2 * len(items) + 2
     if isinstance(value, dict):
-        return {clean_text(str(key)): clean(item) for key, item in value.items()}
+        cleaned: dict[str, object] = {}
+        size = 2
+        for key, item in value.items():
+            name = clean_text(str(key))
+            cleaned[name], item_size = _clean_sized(item)
+            size += item_size + 2 * len(name) + 6
+        return cleaned, size
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value)
-    return value
+        return str(value), 8
+    return value, 32
 
 
 @dataclass(slots=True)
@@ -221,10 +234,10 @@ class RecordBuilder:
 
     def _bounded(self, span: Span, placement: Placement, what: str, content: object) -> object:
         """Content kept inline when small; otherwise a pointer to the artifact it becomes."""
-        cleaned = clean(content)
+        cleaned, most = _clean_sized(content)
         limit = self.limits.inline_content_bytes
-        if isinstance(cleaned, str) and len(cleaned) * 4 <= limit:
-            return cleaned  # at most 4 bytes a character: fits without measuring
+        if most <= limit:
+            return cleaned  # fits even at the most its JSON can take: no need to measure
         encoded = json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
         if len(encoded) <= limit:
             return cleaned

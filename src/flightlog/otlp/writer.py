@@ -198,13 +198,20 @@ def _tasks(session: Session, runs: list[NewRun]) -> None:
         task = session.get(Task, task_id)
         assert task is not None  # locked when its reference was resolved
         new = by_task[task_id]
-        first = min(new, key=lambda r: r.root.start_time_unix_nano)
         last = max(new, key=lambda r: (r.root.end_time_unix_nano, r.root.span_id))
-        if task.status is not TaskStatus.RUNNING:
-            transition_task(
-                session, task, TaskStatus.RUNNING, at=at(first.root.start_time_unix_nano)
-            )
-        if not going.get(task_id):
-            outcome = FINISHED_RUN_TO_TASK[run_outcome(last.root)[0]]
-            transition_task(session, task, outcome, at=at(last.root.end_time_unix_nano))
+        target = (
+            TaskStatus.RUNNING
+            if going.get(task_id)
+            else FINISHED_RUN_TO_TASK[run_outcome(last.root)[0]]
+        )
+        # Only a change of status is a transition: a task that stays COMPLETED while
+        # finished runs are added to it is not run again and again.
+        if task.status is not target:
+            if task.status is not TaskStatus.RUNNING:
+                first = min(new, key=lambda r: r.root.start_time_unix_nano)
+                transition_task(
+                    session, task, TaskStatus.RUNNING, at=at(first.root.start_time_unix_nano)
+                )
+            if target is not TaskStatus.RUNNING:
+                transition_task(session, task, target, at=at(last.root.end_time_unix_nano))
         refresh_task_statistics(session, task_id)
