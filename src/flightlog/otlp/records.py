@@ -51,6 +51,23 @@ def clean(value: object) -> object:
     return _clean_sized(value)[0]
 
 
+def _clean_encoded(value: object) -> tuple[object, bytes]:
+    """:func:`clean` and the UTF-8 JSON of the result.
+
+    Encoding first (in C) and looking for what a database refuses in the one
+    resulting string is much cheaper than walking the value in Python; the walk
+    is only for the rare value that needs cleaning.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        if "\\u0000" not in text:
+            return value, text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError):
+        pass
+    cleaned = clean(value)
+    return cleaned, json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
+
+
 def _clean_sized(value: object) -> tuple[object, int]:
     """:func:`clean`, and an upper bound of the bytes its JSON takes (one walk for both)."""
     if isinstance(value, str):
@@ -234,12 +251,8 @@ class RecordBuilder:
 
     def _bounded(self, span: Span, placement: Placement, what: str, content: object) -> object:
         """Content kept inline when small; otherwise a pointer to the artifact it becomes."""
-        cleaned, most = _clean_sized(content)
-        limit = self.limits.inline_content_bytes
-        if most <= limit:
-            return cleaned  # fits even at the most its JSON can take: no need to measure
-        encoded = json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
-        if len(encoded) <= limit:
+        cleaned, encoded = _clean_encoded(content)
+        if len(encoded) <= self.limits.inline_content_bytes:
             return cleaned
         pointer: dict[str, Any] = {"artifact_id": None, "bytes": len(encoded)}
         self.large.append(
