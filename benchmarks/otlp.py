@@ -19,7 +19,7 @@ Per dialect, each case in a fresh throwaway database (see ``_databases``):
    ``executemany`` in one transaction on SQLite. Best of a few rounds; the
    tasks and customer they refer to are loaded untimed.
 4. **Live-stream latency**: on case 1's server, two clients follow
-   ``GET /api/v1/events/stream`` (poll 1 s, the default, and 0.25 s, the
+   ``GET /api/v1/events/stream`` (poll 0.5 s, the default, and 0.25 s, the
    least allowed) while one trace per request is posted at 5 requests/s;
    per event, the time from its POST starting to its arrival on the stream.
 
@@ -127,7 +127,7 @@ def _scalars(db: Database, queries: list[str]) -> list[int]:
 
 def stream_latency(db: Database, server: paths.Server, key: str, plan: Plan) -> list[Case]:
     """Per span event, POST start to arrival on the stream, for two poll intervals."""
-    followers = [paths.Follower(server.base, key, _max_event_id(db), poll) for poll in (1.0, 0.25)]
+    followers = [paths.Follower(server.base, key, _max_event_id(db), poll) for poll in (0.5, 0.25)]
     threads = [threading.Thread(target=f.run, daemon=True) for f in followers]
     for thread in threads:
         thread.start()

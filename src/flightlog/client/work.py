@@ -131,7 +131,7 @@ def _follow_events(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     after_id: int = 0,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = 0.5,
     timeout_seconds: float = 300.0,
     reconnect: bool = True,
 ) -> EventFollower:

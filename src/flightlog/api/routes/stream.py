@@ -140,7 +140,7 @@ async def stream_events(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
-    poll_seconds: Annotated[float, Query(ge=0.25, le=60)] = 1.0,
+    poll_seconds: Annotated[float, Query(ge=0.25, le=60)] = 0.5,
     timeout_seconds: Annotated[float, Query(gt=0, le=3600)] = 300.0,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
