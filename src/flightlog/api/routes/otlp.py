@@ -197,6 +197,34 @@ def _answer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+async def _export(
+    kind: Literal["traces", "metrics"],
+    request: Request,
+    ctx: ApiContext,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Response:
+    """Authenticate, read, decode and record one export; answer as OTLP/HTTP says."""
+    content_type = request.headers.get("content-type")
+    store = await _authenticated(request, ctx, credentials)
+    if isinstance(store, Response):
+        return store
+    try:
+        max_bytes = ctx.settings.api_max_body_bytes
+        body = await _body(request, max_bytes)
+        encoding = request.headers.get("content-encoding")
+        if kind == "traces":
+            traces = wire.decode_traces(body, content_type, encoding, max_bytes=max_bytes)
+            recorded = await store.traces.record(traces.spans)
+            rejected = [*traces.rejected, *recorded.rejected]
+        else:
+            metrics = wire.decode_metrics(body, content_type, encoding, max_bytes=max_bytes)
+            points = await store.traces.record_metrics(metrics.points)
+            rejected = [*metrics.rejected, *points.rejected]
+    except Exception as exc:
+        return _failure(exc, content_type)
+    return _answer(kind, rejected, content_type)
+
+
 @router.post(
     "/v1/traces",
     openapi_extra=_OPENAPI,
@@ -207,22 +235,7 @@ async def export_traces(
     request: Request, ctx: Annotated[ApiContext, Depends(context)], credentials: Credentials
 ) -> Response:
     """Record OTLP spans: runs, agent runs, model and tool events (docs/otlp.md)."""
-    content_type = request.headers.get("content-type")
-    store = await _authenticated(request, ctx, credentials)
-    if isinstance(store, Response):
-        return store
-    try:
-        max_bytes = ctx.settings.api_max_body_bytes
-        decoded = wire.decode_traces(
-            await _body(request, max_bytes),
-            content_type,
-            request.headers.get("content-encoding"),
-            max_bytes=max_bytes,
-        )
-        recorded = await store.traces.record(decoded.spans)
-    except Exception as exc:
-        return _failure(exc, content_type)
-    return _answer("traces", [*decoded.rejected, *recorded.rejected], content_type)
+    return await _export("traces", request, ctx, credentials)
 
 
 @router.post(
@@ -235,19 +248,4 @@ async def export_metrics(
     request: Request, ctx: Annotated[ApiContext, Depends(context)], credentials: Credentials
 ) -> Response:
     """Record OTLP metric points (the GenAI client metrics and any other) as metric points."""
-    content_type = request.headers.get("content-type")
-    store = await _authenticated(request, ctx, credentials)
-    if isinstance(store, Response):
-        return store
-    try:
-        max_bytes = ctx.settings.api_max_body_bytes
-        decoded = wire.decode_metrics(
-            await _body(request, max_bytes),
-            content_type,
-            request.headers.get("content-encoding"),
-            max_bytes=max_bytes,
-        )
-        recorded = await store.traces.record_metrics(decoded.points)
-    except Exception as exc:
-        return _failure(exc, content_type)
-    return _answer("metrics", [*decoded.rejected, *recorded.rejected], content_type)
+    return await _export("metrics", request, ctx, credentials)
