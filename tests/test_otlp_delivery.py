@@ -316,7 +316,7 @@ def test_a_total_the_database_cannot_hold_rejects_only_its_trace(
     if dialect == "postgresql":  # 2.7 billion tokens: past the run's 32-bit column
         assert result.accepted == len(kept.spans)
         assert len(result.rejected) == 4
-        assert "the database refused a value" in result.rejected[0].reason
+        assert "cannot be recorded (integer out of range)" in result.rejected[0].reason
         with pytest.raises(NotFound):
             sync_store.traces.get(heavy.trace_id)
     else:  # SQLite integers are 64-bit: the trace is kept whole

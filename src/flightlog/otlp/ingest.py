@@ -19,14 +19,17 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from flightlog.db.failures import database_unreachable
+from flightlog.errors import FlightlogError, ValidationError
 from flightlog.otlp import ledger, mapping, writer
 from flightlog.otlp.ledger import Placement, TraceState
 from flightlog.otlp.prices import PriceTable, load_price_table
@@ -34,6 +37,8 @@ from flightlog.otlp.records import Limits, RecordBuilder, span_time
 from flightlog.otlp.spans import Rejected, Span
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
+
+log = logging.getLogger(__name__)
 
 #: More tokens than any model takes in one call: a count beyond this is a broken producer.
 MAX_TOKENS_PER_CALL = 1_000_000_000
@@ -98,7 +103,9 @@ def record_spans(
     try:
         with session.begin_nested():
             outcome = _record(session, customer_id, limits, prices, traces)
-    except (IntegrityError, DataError):
+    except Exception as exc:
+        if not _refused_content(exc):
+            raise
         # A value the database refuses (a total past a column's range) fails the batch
         # statement; record trace by trace, so only the trace that holds it is rejected.
         outcome = (0, 0)
@@ -108,8 +115,13 @@ def record_spans(
                     one = _record(
                         session, customer_id, limits, prices, {trace_id: traces[trace_id]}
                     )
-            except (IntegrityError, DataError) as exc:
-                reason = f"trace {trace_id}: the database refused a value ({_first_line(exc)})"
+            except Exception as exc:
+                if not _refused_content(exc):
+                    raise
+                if not isinstance(exc, DBAPIError | FlightlogError):
+                    # Content no rule foresaw: the exporter hears why; the operator gets the trace.
+                    log.warning("OTLP trace %s rejected", trace_id, exc_info=exc)
+                reason = f"trace {trace_id}: cannot be recorded ({_first_line(exc)})"
                 result.rejected.extend(
                     Rejected(f"span {s}", reason) for s in traces[trace_id].fresh
                 )
@@ -146,6 +158,22 @@ def _record(
     writer.write(session, customer_id, records)
     ledger.write(session, customer_id, new=new_rows, resolved_pending=settled)
     return accepted, waiting
+
+
+def _refused_content(exc: Exception) -> bool:
+    """Whether an error is about what a trace holds (so only it is rejected), not an outage.
+
+    The database refusing a value comes as ``IntegrityError`` / ``DataError`` from
+    psycopg and sqlite3 but as a plain ``DBAPIError`` from asyncpg, and as a
+    ``ValidationError`` from the batch path; content no rule foresaw (a value the
+    mapping cannot read) as any other exception. An unreachable or locked database is
+    none of these: it is raised, and the exporter is told to retry.
+    """
+    if isinstance(exc, OperationalError) or database_unreachable(exc):
+        return False
+    if isinstance(exc, FlightlogError):
+        return isinstance(exc, ValidationError)
+    return True
 
 
 def _first_line(exc: Exception) -> str:

@@ -10,15 +10,15 @@ and its enclosing agent run).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, null, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.base import Base
-from flightlog.models import OtlpSpan
+from flightlog.models import AgentRun, OtlpSpan, TaskRun
 from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
 
 
@@ -27,6 +27,9 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,35 +74,67 @@ def load(
     states: dict[str, TraceState] = {trace_id: TraceState() for trace_id in wanted}
     if not wanted:
         return states
-    task_of_run: dict[uuid.UUID, uuid.UUID] = {}
     stmt = select(
         OtlpSpan.trace_id,
         OtlpSpan.span_id,
+        OtlpSpan.parent_span_id,
         OtlpSpan.run_id,
         OtlpSpan.agent_run_id,
         OtlpSpan.pending,
-    ).where(OtlpSpan.customer_id == customer_id, OtlpSpan.trace_id.in_(wanted))
-    rows = session.execute(stmt).all()
-    run_ids = {row.run_id for row in rows if row.run_id is not None}
-    if run_ids:
-        from flightlog.models import TaskRun
-
-        for run_id, task_id in session.execute(
-            select(TaskRun.id, TaskRun.task_id).where(TaskRun.id.in_(run_ids))
-        ).all():
-            task_of_run[run_id] = task_id
+    ).where(OtlpSpan.customer_id == customer_id)
+    rows = [
+        row
+        for part in chunks(wanted)
+        for row in session.execute(stmt.where(OtlpSpan.trace_id.in_(part))).all()
+    ]
+    task_of_run = _column_of(session, TaskRun.task_id, {r.run_id for r in rows if r.run_id})
+    name_of = _column_of(
+        session, AgentRun.agent_name, {r.agent_run_id for r in rows if r.agent_run_id}
+    )
     for row in rows:
         state = states[row.trace_id]
         if row.pending is not None:
             state.pending[row.span_id] = span_from_json(row.pending)
         elif row.run_id is not None and row.run_id in task_of_run:
-            placement = Placement(row.run_id, task_of_run[row.run_id], row.agent_run_id)
+            step: uuid.UUID | None = row.agent_run_id if row.agent_run_id in name_of else None
+            task_id = task_of_run[row.run_id]
+            placement = Placement(row.run_id, task_id, step, name_of[step] if step else None)
             state.recorded[row.span_id] = placement
-            state.run = state.run or Placement(row.run_id, task_of_run[row.run_id], None)
+            if row.parent_span_id is None:
+                # The root's placement is the run's: its top agent step takes a late root.
+                state.run = placement
+            elif state.run is None:
+                state.run = Placement(row.run_id, task_id, None)
         else:
-            # Recorded once, but its run has since been deleted: a re-delivery stays a no-op.
+            # Its run (with its task) was deleted since: the row went with it, so a
+            # re-delivery is recorded afresh; a row left here is only a no-op marker.
             state.recorded[row.span_id] = None
     return states
+
+
+def chunks(values: Iterable[T], size: int = 1000) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``: IN lists stay far below any driver's limit
+    on parameters (asyncpg 32,767, SQLite 250,000)."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _column_of(
+    session: Session, column: InstrumentedAttribute[Any], ids: set[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """``column`` of the rows of its table with these ids, by id (chunked)."""
+    model = column.class_
+    found: dict[uuid.UUID, Any] = {}
+    for part in chunks(sorted(ids)):
+        rows = session.execute(select(model.id, column).where(model.id.in_(part))).all()
+        found.update((row[0], row[1]) for row in rows)
+    return found
 
 
 def write(

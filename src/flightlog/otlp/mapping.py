@@ -15,6 +15,7 @@ Pure functions over :class:`~flightlog.otlp.spans.Span`: no database here.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -69,8 +70,8 @@ _MESSAGE_EVENTS = {
     "gen_ai.tool.message": "tool",
     "gen_ai.choice": "assistant",
 }
-_INDEXED_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
-_INDEXED_PROMPT = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(.+)$")
+_INDEXED_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d{1,6})\.message\.(.+)$")
+_INDEXED_PROMPT = re.compile(r"^gen_ai\.(prompt|completion)\.(\d{1,6})\.(.+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +115,14 @@ def _jsonable(value: AttrValue) -> object:
 
 
 def _count(value: AttrValue) -> int:
+    """A token count as given (an int, a whole float, digits); anything else counts 0."""
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
         return max(value, 0)
-    if isinstance(value, float) and value == value and value >= 0:
+    if isinstance(value, float) and math.isfinite(value) and value >= 0:
         return int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         return int(value)
     return 0
 
@@ -133,7 +135,7 @@ def metadata(span: Span) -> Mapping[str, object]:
     if isinstance(raw, str) and raw.startswith("{"):
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return parsed if isinstance(parsed, dict) else {}
     return {}
@@ -152,9 +154,10 @@ def graph_node(span: Span) -> str | None:
 def role(span: Span) -> Role:
     """The role of a span in the record (see the table in docs/otlp.md)."""
     attributes = span.attributes
-    operation = attributes.get("gen_ai.operation.name")
-    kind = attributes.get("openinference.span.kind")
-    kind = kind.upper() if isinstance(kind, str) else None
+    given = attributes.get("gen_ai.operation.name")
+    operation = given if isinstance(given, str) else None
+    kind_given = attributes.get("openinference.span.kind")
+    kind = kind_given.upper() if isinstance(kind_given, str) else None
     if operation == "invoke_agent":
         return Role.AGENT
     if operation == "execute_tool" or kind == "TOOL":
@@ -283,7 +286,7 @@ def _parsed(value: AttrValue) -> object:
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
             parsed: object = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
         return parsed
     return _jsonable(value)

@@ -9,6 +9,7 @@ their sum as the value and their count as the ``count`` label.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class PointsRecorded:
 
 
 def _label(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON cannot hold NaN or Infinity
     if isinstance(value, str):
         return clean_text(value)[:1000]
     if isinstance(value, bytes):

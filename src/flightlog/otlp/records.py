@@ -13,14 +13,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flightlog.enums import AgentRunStatus, EventSeverity, EventType, RunStatus
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import Placement, clean_text
 from flightlog.otlp.mapping import Role
-from flightlog.otlp.prices import PriceTable
+from flightlog.otlp.prices import COST_QUANTUM, PriceTable
 from flightlog.otlp.spans import Span
 from flightlog.services.artifacts import BlobPolicy
 
@@ -275,6 +275,8 @@ class RecordBuilder:
             data["cached_input_tokens"] = usage.cached_input_tokens
         cost = usage.reported_cost_usd
         if cost is not None:
+            # To the 6 decimals cost columns keep, so a run's total is its agent runs' sum.
+            cost = cost.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
             data |= {"cost_usd": str(cost), "cost_source": "reported"}
         elif model is not None:
             computed = self.prices.estimate(

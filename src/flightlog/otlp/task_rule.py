@@ -1,9 +1,9 @@
 """Which task a trace's run (or a service's metrics) belongs to, for many at once.
 
 The rule (docs/otlp.md): an explicit ``flightlog.task_id`` must be one of the
-customer's tasks; otherwise the customer's oldest task with the title, created
-(tagged ``opentelemetry``) when there is none. A cancelled task takes no new
-runs. Tasks found are locked (PostgreSQL ``FOR UPDATE``) until the transaction
+customer's tasks, not cancelled; otherwise the customer's oldest task with the
+title that is not cancelled, created (tagged ``opentelemetry``) when there is
+none. Tasks found are locked (PostgreSQL ``FOR UPDATE``) until the transaction
 ends, so run numbers and statistics written for them stay exact.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from flightlog.enums import TaskStatus
 from flightlog.models import Task
 from flightlog.otlp import mapping
-from flightlog.otlp.ledger import clean_text
+from flightlog.otlp.ledger import chunks, clean_text
 from flightlog.otlp.records import SOURCE
 from flightlog.services import tasks
 
@@ -44,20 +44,22 @@ def resolve_tasks(
             explicit.setdefault(uuid.UUID(ref[0]), []).append(ref)
         except ValueError:
             found[ref] = f"{mapping.TASK_ID} must be a task's UUID, got {ref[0][:64]!r}"
-    titles = {_title(ref[1]) for ref in wanted if ref[0] is None}
-    rows = session.execute(
-        select(Task.id, Task.title, Task.status)
-        .where(
-            Task.customer_id == customer_id,
-            Task.id.in_(list(explicit)) | Task.title.in_(sorted(titles)),
-        )
-        .order_by(Task.id)
-        .with_for_update()
-    ).all()
+    titles = sorted({_title(ref[1]) for ref in wanted if ref[0] is None})
+    query = select(Task.id, Task.title, Task.status).where(Task.customer_id == customer_id)
+    rows = [
+        row
+        for ids, names in _pairs(sorted(explicit), titles)
+        for row in session.execute(
+            query.where(Task.id.in_(ids) | Task.title.in_(names))
+            .order_by(Task.id)
+            .with_for_update()
+        ).all()
+    ]
     by_id = {row.id: row for row in rows}
-    by_title: dict[str, tuple[uuid.UUID, TaskStatus]] = {}
+    by_title: dict[str, uuid.UUID] = {}
     for row in sorted(rows, key=lambda r: r.id):  # ids grow with time: the oldest first
-        by_title.setdefault(row.title, (row.id, row.status))
+        if row.status is not TaskStatus.CANCELLED:  # a cancelled task takes no new runs
+            by_title.setdefault(row.title, row.id)
     for task_id, asking in explicit.items():
         match = by_id.get(task_id)
         for ref in asking:
@@ -81,11 +83,15 @@ def resolve_tasks(
                 tags=[SOURCE],
                 context={"source": SOURCE, "service.name": origin},
             )
-            by_title[title] = (task.id, task.status)
-        task_id, status = by_title[title]
-        found[ref] = (
-            f"task {task_id} ({title!r}) is CANCELLED and takes no new runs"
-            if status is TaskStatus.CANCELLED
-            else task_id
-        )
+            by_title[title] = task.id
+        found[ref] = by_title[title]
     return found
+
+
+def _pairs(ids: list[uuid.UUID], titles: list[str]) -> list[tuple[list[uuid.UUID], list[str]]]:
+    """Both lists cut into chunks that keep each statement's IN lists short."""
+    id_parts, title_parts = list(chunks(ids)) or [[]], list(chunks(titles)) or [[]]
+    width = max(len(id_parts), len(title_parts))
+    id_parts += [[]] * (width - len(id_parts))
+    title_parts += [[]] * (width - len(title_parts))
+    return list(zip(id_parts, title_parts, strict=True))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from flightlog.enums import ArtifactType, RunStatus, TaskStatus
 from flightlog.ingest.events import ingest_events
 from flightlog.models import AgentRun, AgentSession, Task, TaskRun
-from flightlog.otlp.ledger import clean_text, table_of
+from flightlog.otlp.ledger import chunks, clean_text, table_of
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
 from flightlog.otlp.records import span_time as at
 from flightlog.services import artifacts
@@ -68,13 +68,11 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
         spans[name] = (min(start, earlier[0]), max(end, earlier[1])) if earlier else (start, end)
     if not spans:
         return {}
+    mine = select(AgentSession).where(AgentSession.customer_id == customer_id)
     rows = {
         row.external_id: row
-        for row in session.scalars(
-            select(AgentSession).where(
-                AgentSession.customer_id == customer_id, AgentSession.external_id.in_(spans)
-            )
-        )
+        for names in chunks(sorted(spans))
+        for row in session.scalars(mine.where(AgentSession.external_id.in_(names)))
     }
     ids: dict[str, uuid.UUID] = {}
     new: list[dict[str, Any]] = []
@@ -106,13 +104,11 @@ def _runs(session: Session, records: RecordBuilder, sessions: dict[str, uuid.UUI
     if not records.runs:
         return
     task_ids = sorted({run.task_id for run in records.runs})
+    last_numbers = select(TaskRun.task_id, func.max(TaskRun.run_number)).group_by(TaskRun.task_id)
     numbers: dict[uuid.UUID, int] = {
         task_id: int(last or 0)
-        for task_id, last in session.execute(
-            select(TaskRun.task_id, func.max(TaskRun.run_number))
-            .where(TaskRun.task_id.in_(task_ids))
-            .group_by(TaskRun.task_id)
-        ).all()
+        for part in chunks(task_ids)
+        for task_id, last in session.execute(last_numbers.where(TaskRun.task_id.in_(part))).all()
     }
     rows: list[dict[str, Any]] = []
     ordered = sorted(
@@ -183,35 +179,47 @@ def _tasks(session: Session, runs: list[NewRun]) -> None:
         by_task[run.task_id].append(run)
     if not by_task:
         return
+    active = [RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]
+    counting = (
+        select(TaskRun.task_id, func.count(TaskRun.id))
+        .where(TaskRun.status.in_(active))
+        .group_by(TaskRun.task_id)
+    )
     going: dict[uuid.UUID, int] = {
         task_id: int(count)
-        for task_id, count in session.execute(
-            select(TaskRun.task_id, func.count(TaskRun.id))
-            .where(
-                TaskRun.task_id.in_(list(by_task)),
-                TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]),
-            )
-            .group_by(TaskRun.task_id)
-        ).all()
+        for part in chunks(sorted(by_task))
+        for task_id, count in session.execute(counting.where(TaskRun.task_id.in_(part))).all()
     }
     for task_id in sorted(by_task):
         task = session.get(Task, task_id)
         assert task is not None  # locked when its reference was resolved
-        new = by_task[task_id]
-        last = max(new, key=lambda r: (r.root.end_time_unix_nano, r.root.span_id))
-        target = (
-            TaskStatus.RUNNING
-            if going.get(task_id)
-            else FINISHED_RUN_TO_TASK[run_outcome(last.root)[0]]
-        )
+        target, since = _status_after(session, task, bool(going.get(task_id)))
         # Only a change of status is a transition: a task that stays COMPLETED while
         # finished runs are added to it is not run again and again.
         if task.status is not target:
             if task.status is not TaskStatus.RUNNING:
-                first = min(new, key=lambda r: r.root.start_time_unix_nano)
+                first = min(by_task[task_id], key=lambda r: r.root.start_time_unix_nano)
                 transition_task(
                     session, task, TaskStatus.RUNNING, at=at(first.root.start_time_unix_nano)
                 )
             if target is not TaskStatus.RUNNING:
-                transition_task(session, task, target, at=at(last.root.end_time_unix_nano))
+                transition_task(session, task, target, at=since)
         refresh_task_statistics(session, task_id)
+
+
+def _status_after(
+    session: Session, task: Task, others_going: bool
+) -> tuple[TaskStatus, datetime | None]:
+    """The status the task's latest run (by start) gives it, whatever order runs arrived in."""
+    if others_going:
+        return TaskStatus.RUNNING, None
+    latest = session.execute(
+        select(TaskRun.status, TaskRun.completed_at)
+        .where(TaskRun.task_id == task.id)
+        .order_by(TaskRun.started_at.desc(), TaskRun.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return task.status, None
+    # As the run service does: a cancelled latest run leaves the task waiting again.
+    return FINISHED_RUN_TO_TASK.get(latest.status, TaskStatus.PENDING), latest.completed_at

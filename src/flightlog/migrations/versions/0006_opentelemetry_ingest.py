@@ -206,7 +206,9 @@ def _downgrade() -> None:
     for name, table, _ in reversed(_TRACE_INDEXES):
         op.drop_index(name, table_name=table)
     for table in ("events", "agent_runs"):
-        with op.batch_alter_table(table) as batch:
+        # Rebuilt on SQLite: events must keep AUTOINCREMENT (see _replace_event_type_check).
+        kwargs = {"sqlite_autoincrement": True} if table == "events" else {}
+        with op.batch_alter_table(table, table_kwargs=kwargs) as batch:
             batch.drop_column("span_id")
             batch.drop_column("trace_id")
     with op.batch_alter_table("task_runs") as batch:
