@@ -407,6 +407,8 @@ EVENT_INPUTS = _inputs(
         "actor": st.none() | st.text(max_size=20),
         "parent_event_id": st.none() | st.integers(),
         "created_at": st.none() | AWARE,
+        "trace_id": st.none() | st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+        "span_id": st.none() | st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
         **{name: UUID_OK for name in EVENT_IDS},
     },
     {
@@ -427,6 +429,9 @@ EVENT_INPUTS = _inputs(
             st.just("7"),
         ),
         "created_at": TIMES,
+        # Near misses: upper case, a trailing newline (Python's "$" would allow it), length.
+        "trace_id": st.sampled_from(["A" * 32, "a" * 32 + "\n", "a" * 31, 7, None]),
+        "span_id": st.sampled_from(["F" * 16, "f" * 16 + "\n", "f" * 17, b"f" * 16, None]),
         **{name: UUID_ANY for name in EVENT_IDS},
     },
 )
@@ -468,7 +473,8 @@ def _event_by_model(codec: Codec, limit: int, raw: Any) -> tuple[Any, ...]:
         valid = event_service.validate_event(raw, max_payload_bytes=limit, index=7)
     except ValidationError as exc:
         return ("invalid", exc.message, exc.details)
-    return ("ok", event_preparer(codec, CUSTOMER, limit)(valid, 7))
+    # A valid model can still hold what JSON cannot (an infinite float): both paths refuse it.
+    return _decision(event_preparer(codec, CUSTOMER, limit), valid)
 
 
 def _metric_by_model(codec: Codec, raw: Any) -> tuple[Any, ...]:

@@ -7,7 +7,6 @@ id in its path fails here until it is given a request in ``PATH_CALLS``.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from flightlog.api import create_app
 from flightlog.settings import Settings
 from flightlog.store import Store
-from two_tenants import V1, Asked, World, browser_of, masked_answer, takes_an_id
+from two_tenants import V1, Asked, World, browser_of, masked_answer, random_like, takes_an_id
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,9 @@ DECISION = {"approve": True, "decided_by": "mallory"}
 
 #: Every route with an id in its path, keyed "METHOD path" exactly as the app declares it.
 PATH_CALLS: dict[str, Call] = {
+    f"GET {V1}/sessions/{{session_id}}": _c("session_id", "session"),
+    f"GET {V1}/sessions/{{session_id}}/runs": _c("session_id", "session"),
+    f"GET {V1}/traces/{{trace_id}}": _c("trace_id", "trace"),
     f"GET {V1}/tasks/{{task_id}}": _c("task_id", "task"),
     f"PATCH {V1}/tasks/{{task_id}}": _c("task_id", "task", json={"title": "mine now"}),
     f"POST {V1}/tasks/{{task_id}}/cancel": _c("task_id", "task", json={"reason": "why not"}),
@@ -195,7 +197,7 @@ async def test_a_foreign_id_in_a_path_answers_like_a_missing_one(
     method, path = route.split(" ", 1)
     real = await owner.ids((*call.ids.values(), *call.also))
     theirs = Asked({param: real[name] for param, name in call.ids.items()})
-    random = Asked({param: uuid.uuid4() for param in call.ids})
+    random = random_like(dict(theirs))
     kw: dict[str, Any] = {"params": call.params}
     if call.json is not None:
         kw["json"] = call.json

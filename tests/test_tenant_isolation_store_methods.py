@@ -184,7 +184,24 @@ STORE_CALLS: dict[str, PyCall] = {
         "project", lambda s, i: s.views.pr_validation_statuses(project_id=i)
     ),
     "views.pr_validation_status": _py("pull_request", lambda s, i: s.views.pr_validation_status(i)),
+    "sessions.get": _py("session", lambda s, i: s.sessions.get(i)),
+    "sessions.runs": _py("session", lambda s, i: s.sessions.runs(i)),
+    "sessions.list": _py("session", lambda s, i: _named(s.sessions.list(before_id=i))),
+    "traces.get": _py("trace", lambda s, i: s.traces.get(i)),
 }
+#: Methods whose id is not a tenant's: the operator's price table is one for everyone.
+NOT_A_TENANTS_ID = {"model_prices.delete"}
+
+
+async def _named(listed: Awaitable[list[Any]]) -> list[Any]:
+    """A list call has nothing to refuse: it answers as if the foreign id were missing.
+
+    ``before_id`` is a cursor; a foreign one must page exactly as an unknown one does,
+    and here both pages (of B's own, empty list) are compared, then NotFound is raised
+    so the shared check below sees the usual outcome of a missing id.
+    """
+    found = await listed
+    raise NotFound(f"listed {len(found)}")
 
 
 def _id_methods() -> list[str]:
@@ -201,6 +218,7 @@ def _id_methods() -> list[str]:
             params = inspect.signature(method).parameters
             if not name.startswith("_") and any(takes_an_id(p) for p in params):
                 found.append(f"{attr}.{name}")
+    found = [method for method in found if method not in NOT_A_TENANTS_ID]
     return sorted(found)
 
 

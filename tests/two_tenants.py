@@ -14,6 +14,8 @@ are in conftest, next to ``other`` (B's Store).
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from typing import Any
 import httpx
 
 from api_client import app_for
+from flightlog.otlp.spans import Span, SpanKind, StatusCode
 from flightlog.store import Store
 from flightlog.web.session import COOKIE
 
@@ -125,6 +128,35 @@ class World:
         )
         return made.id
 
+    async def _trace(self) -> str:
+        """A trace recorded from OpenTelemetry spans (with its conversation's session)."""
+        trace_id = os.urandom(16).hex()
+        root = Span(
+            trace_id=trace_id,
+            span_id=os.urandom(8).hex(),
+            parent_span_id=None,
+            name="invoke_agent secret agent",
+            kind=SpanKind.INTERNAL,
+            start_time_unix_nano=time.time_ns() - 2_000_000_000,
+            end_time_unix_nano=time.time_ns() - 1_000_000_000,
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.conversation.id": f"secret-{trace_id}",
+            },
+            events=(),
+            status_code=StatusCode.UNSET,
+            status_message="",
+            resource={},
+            scope_name="two_tenants",
+        )
+        await self.store.traces.record([root])
+        return trace_id
+
+    async def _session(self) -> uuid.UUID:
+        trace_id = await self.id("trace")
+        [found] = await self.store.sessions.list(external_id=f"secret-{trace_id}")
+        return found.id
+
     async def _api_key(self) -> uuid.UUID:
         return (await self.store.api_keys.create("secret key")).id
 
@@ -156,19 +188,24 @@ class Asked(Mapping[str, Any]):
         return len(self._values)
 
     def masked(self, text: str) -> str:
-        """``text`` with every asked-for uuid replaced by the placeholder."""
+        """``text`` with every asked-for id (uuid or trace id) replaced by the placeholder."""
         for value in self._values.values():
-            if isinstance(value, uuid.UUID):
+            if isinstance(value, uuid.UUID | str):
                 text = text.replace(str(value), PLACEHOLDER)
         return text
 
 
 def random_like(real: dict[str, Any]) -> Asked:
     """Random ids in the places of ``real``'s."""
-    # Event ids are integers: far above any id a test database hands out.
+    # Event ids are integers: far above any id a test database hands out. Trace ids
+    # are 32 hex characters, as random as the real ones.
     return Asked(
         {
-            name: 2**62 + i if isinstance(value, int) else uuid.uuid4()
+            name: 2**62 + i
+            if isinstance(value, int)
+            else os.urandom(16).hex()
+            if isinstance(value, str)
+            else uuid.uuid4()
             for i, (name, value) in enumerate(real.items())
         }
     )

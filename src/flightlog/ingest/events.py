@@ -175,7 +175,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
             return None
     for name, pattern in _PATTERNED:
         text = get(name)
-        if text is not None and (type(text) is not str or pattern.match(text) is None):
+        if text is not None and (type(text) is not str or pattern.fullmatch(text) is None):
             return None
     encode = codec.encode_uuid
     ids: list[Any] = []
