@@ -161,3 +161,14 @@ def test_undoing_0006_keeps_autoincrement_on_sqlite_events(
         ).scalar_one()
     engine.dispose()
     assert "AUTOINCREMENT" in sql
+
+
+def test_sessions_list_newest_first_and_page_by_cursor(sync_store: SyncStore) -> None:
+    names = [f"conv-order-{n}" for n in range(5)]
+    for name in names:  # one request each: each session is newer than the one before
+        sync_store.traces.record(team(name).spans)
+    listed = [s.external_id for s in sync_store.sessions.list(limit=3)]
+    assert listed == names[::-1][:3]
+    last = sync_store.sessions.list(limit=3)[-1].id
+    rest = [s.external_id for s in sync_store.sessions.list(limit=3, before_id=last)]
+    assert rest == names[::-1][3:]

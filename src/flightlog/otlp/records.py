@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from flightlog.db.types import new_uuid
 from flightlog.enums import AgentRunStatus, EventSeverity, EventType, RunStatus
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import Placement, clean_text
@@ -130,7 +131,7 @@ class RecordBuilder:
 
     def new_run(self, root: Span, task_id: uuid.UUID, conversation: str | None) -> Placement:
         """The run a root becomes, with its top agent step (the workflow or root agent)."""
-        run_id = uuid.uuid4()
+        run_id = new_uuid()
         step = self._agent_run(root, run_id, task_id, parent_id=None, top=True)
         self.runs.append(NewRun(run_id, task_id, root, conversation, step))
         placement = Placement(run_id, task_id, step, self.agent_runs[-1]["agent_name"])
@@ -199,7 +200,7 @@ class RecordBuilder:
         handoff = mapping.text(span.attributes.get("graph.node.parent_id"))
         if handoff:
             details["handed_off_by"] = clean_text(handoff)[:100]
-        agent_run_id = uuid.uuid4()
+        agent_run_id = new_uuid()
         self.agent_runs.append(
             {
                 "id": agent_run_id,

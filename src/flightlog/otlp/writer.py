@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from flightlog.db.types import new_uuid
 from flightlog.enums import ArtifactType, RunStatus, TaskStatus
 from flightlog.ingest.events import ingest_events
 from flightlog.models import AgentRun, AgentSession, Task, TaskRun
@@ -79,7 +80,7 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
     for name, (start, end) in sorted(spans.items()):
         row = rows.get(name)
         if row is None:
-            ids[name] = uuid.uuid4()
+            ids[name] = new_uuid()
             new.append(
                 {
                     "id": ids[name],
