@@ -49,7 +49,15 @@ def _seconds(span: Span) -> float:
 
 def clean(value: object) -> object:
     """A value JSON columns on both databases can hold (no NUL, no NaN, string keys)."""
-    return _clean_sized(value)[0]
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(str(key)): clean(item) for key, item in value.items()}
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
 
 
 def _clean_encoded(value: object) -> tuple[object, bytes]:
@@ -67,27 +75,6 @@ def _clean_encoded(value: object) -> tuple[object, bytes]:
         pass
     cleaned = clean(value)
     return cleaned, json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
-
-
-def _clean_sized(value: object) -> tuple[object, int]:
-    """:func:`clean`, and an upper bound of the bytes its JSON takes (one walk for both)."""
-    if isinstance(value, str):
-        text = clean_text(value)
-        return text, 6 * len(text) + 2  # a character takes at most 6 bytes in JSON (\u0001)
-    if isinstance(value, list | tuple):
-        items = [_clean_sized(item) for item in value]
-        return [item for item, _ in items], sum(size for _, size in items) + 2 * len(items) + 2
-    if isinstance(value, dict):
-        cleaned: dict[str, object] = {}
-        size = 2
-        for key, item in value.items():
-            name = clean_text(str(key))
-            cleaned[name], item_size = _clean_sized(item)
-            size += item_size + 2 * len(name) + 6
-        return cleaned, size
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value), 8
-    return value, 32
 
 
 @dataclass(slots=True)
