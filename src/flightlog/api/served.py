@@ -1,0 +1,57 @@
+"""The app each ``flightlog serve --workers N`` process builds for itself.
+
+uvicorn starts its worker processes fresh (``spawn``), so an app object made
+in the parent cannot be handed to them: each worker imports
+:func:`app_from_environment` by name and calls it. The parent has already
+resolved the settings (environment, ``--database-url``, checked the schema is
+at head); rather than let each worker resolve them again from a possibly
+different environment, the parent passes the exact resolved settings as JSON
+in one environment variable, which every spawned worker inherits. One
+variable, not one per setting, so a setting added later travels without
+anyone remembering to pass it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+from pydantic import ValidationError as PydanticValidationError
+
+from flightlog.errors import ConfigurationError
+from flightlog.settings import Settings, get_settings
+
+#: The resolved settings, as JSON, from ``flightlog serve`` to its worker processes.
+#: Not ``FLIGHTLOG_``-prefixed like a setting: it is not one, and a user should not set it.
+SETTINGS_VARIABLE = "_FLIGHTLOG_SERVE_SETTINGS"
+#: What uvicorn imports in each worker (with ``factory=True``).
+FACTORY = "flightlog.api.served:app_from_environment"
+
+
+def settings_to_environment(settings: Settings) -> None:
+    """Put ``settings`` where the workers spawned after this call will find them."""
+    os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
+
+
+def settings_from_environment() -> Settings:
+    """The settings ``flightlog serve`` passed, else the environment's own (a manual start)."""
+    passed = os.environ.get(SETTINGS_VARIABLE)
+    if not passed:
+        return get_settings()
+    try:
+        # model_validate, not Settings(...): the values are already resolved, and must
+        # not be mixed with the environment a second time.
+        return Settings.model_validate_json(passed)
+    except PydanticValidationError:
+        # Not pydantic's report: it would quote the values, the database URL's password too.
+        raise ConfigurationError(
+            f"{SETTINGS_VARIABLE} does not hold valid settings; "
+            "it is set by 'flightlog serve' for its workers: unset it"
+        ) from None
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's app factory for one worker: its own app, its own engine and pool."""
+    from flightlog.api.app import create_app
+
+    return create_app(settings_from_environment())
