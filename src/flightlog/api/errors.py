@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flightlog.db.failures import DRIVER_ERRORS, database_unreachable, unavailable_error
+from flightlog.db.failures import database_unreachable, driver_errors, unavailable_error
 from flightlog.errors import FlightlogError, NotFound, PayloadTooLarge, http_status
 
 log = logging.getLogger("flightlog.api")
@@ -159,6 +159,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Handled here, by class, so that they never reach Starlette's last-resort handler,
     # which answers and then re-raises, so that the server drops the connection.
-    for family in DRIVER_ERRORS:
+    for family in driver_errors():
         app.add_exception_handler(family, _driver_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from alembic.util import CommandError
 from rich.console import Console
 from rich.table import Table
 
@@ -29,6 +28,9 @@ _RELATIVE = re.compile(r"-\d+")
 @contextmanager
 def _revision_errors() -> Iterator[None]:
     """Alembic's complaint about a target (unknown id, too many steps) as one sentence."""
+    # Imported here, as the runner imports Alembic: not for `flightlog --help` (issue 13).
+    from alembic.util import CommandError
+
     try:
         yield
     except CommandError as exc:

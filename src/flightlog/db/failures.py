@@ -9,12 +9,11 @@ error a caller can act on; the HTTP API uses them to answer 503 rather than
 
 from __future__ import annotations
 
+import functools
 import socket
 import sqlite3
 from collections.abc import Iterator
 
-import asyncpg  # type: ignore[import-untyped]  # no type information shipped
-import psycopg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -38,17 +37,28 @@ _SQLITE_UNAVAILABLE_WORDS = (
 )
 
 
-#: Every family of exception a database access can raise. SQLAlchemy wraps most
-#: driver errors, but not all: asyncpg's refusal while connecting (say, "the
-#: database system is shutting down") reaches the caller as asyncpg raised it.
-DRIVER_ERRORS: tuple[type[Exception], ...] = (
-    SQLAlchemyError,
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    psycopg.Error,
-    sqlite3.Error,
-)
+@functools.cache
+def driver_errors() -> tuple[type[Exception], ...]:
+    """Every family of exception a database access can raise.
+
+    SQLAlchemy wraps most driver errors, but not all: asyncpg's refusal while
+    connecting (say, "the database system is shutting down") reaches the
+    caller as asyncpg raised it. A function rather than a constant because
+    importing asyncpg and psycopg costs ~70 ms, the Store imports this module
+    on every ``from flightlog import open_store``, and only the HTTP API's
+    error handlers and health check need the tuple (issue 13).
+    """
+    import asyncpg  # type: ignore[import-untyped]  # no type information shipped
+    import psycopg
+
+    return (
+        SQLAlchemyError,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        psycopg.Error,
+        sqlite3.Error,
+    )
 
 
 def cause_chain(exc: BaseException) -> Iterator[BaseException]:

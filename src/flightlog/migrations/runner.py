@@ -15,18 +15,14 @@ re-reads the revision once it holds the lock, finds head, and does nothing.
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
@@ -36,6 +32,13 @@ from flightlog.errors import MigrationError
 from flightlog.migrations.filters import include_name, include_object_for
 from flightlog.models import Base
 from flightlog.settings import Settings
+
+if TYPE_CHECKING:
+    # Alembic (with Mako and Pygments behind it) costs ~0.1 s to import, and
+    # opening a database already at head needs none of it, so every function
+    # below imports what it uses (issue 13).
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 VERSION_TABLE = "alembic_version"
@@ -48,10 +51,13 @@ _ALEMBIC_LOCK = threading.Lock()
 PG_MIGRATION_LOCK_KEY = 0x666C_6967_6874_6C67 & 0x7FFF_FFFF_FFFF_FFFF  # "flightlg"
 
 _script_cache: list[ScriptDirectory] = []
+_head_cache: list[str] = []
 
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the migrations shipped in this package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -59,10 +65,73 @@ def alembic_config() -> Config:
 
 def script_directory() -> ScriptDirectory:
     """The shipped revisions, loaded once per process (they cannot change while it runs)."""
+    from alembic.script import ScriptDirectory
+
     with _ALEMBIC_LOCK:
         if not _script_cache:
             _script_cache.append(ScriptDirectory.from_config(alembic_config()))
         return _script_cache[0]
+
+
+def _literal_assignments(source: str, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """Module-level literal values of ``names`` in a revision file; None if one is not literal."""
+    found: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            target, value = node.target.id, node.value
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            target, value = node.targets[0].id, node.value
+        else:
+            continue
+        if target in names and value is not None:
+            try:
+                found[target] = ast.literal_eval(value)
+            except ValueError:
+                return None
+    return found if set(found) == set(names) else None
+
+
+def _head_from_sources() -> str | None:
+    """The head revision read from the shipped files as text, without importing Alembic.
+
+    Every ``open_store`` asks for the head, and Alembic's ``ScriptDirectory``
+    imports Alembic and executes every revision module to answer (~0.1 s), so
+    the ``revision``/``down_revision`` literals are parsed instead. Anything
+    this simple reading does not fully understand (a non-literal value, a
+    merge, several heads) answers None and the caller asks Alembic.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if path.name.startswith(("__init__", ".#")):
+            continue
+        values = _literal_assignments(
+            path.read_text(encoding="utf-8"), ("revision", "down_revision")
+        )
+        if values is None:
+            return None
+        revision, down = values["revision"], values["down_revision"]
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None
+        revisions.add(revision)
+        if down is not None:
+            parents.add(down)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def shipped_head() -> str:
+    """The newest revision this version of Flightlog ships (cached: files cannot change)."""
+    if not _head_cache:
+        head = _head_from_sources() or script_directory().get_current_head()
+        if head is None:  # pragma: no cover - the package always ships revisions
+            raise MigrationError("No migrations found in the installed package.")
+        _head_cache.append(head)
+    return _head_cache[0]
 
 
 def read_revision(connection: Connection) -> str | None:
@@ -138,6 +207,8 @@ class Migrator:
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to ``revision`` (nothing, once another opener got there first)."""
+        from alembic import command
+
         with self._exclusive() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
@@ -174,6 +245,8 @@ class Migrator:
 
     def downgrade(self, revision: str) -> None:
         """Revert migrations down to ``revision``; ``base`` also drops Alembic's version table."""
+        from alembic import command
+
         with self._exclusive() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
@@ -192,11 +265,8 @@ class Migrator:
             return read_revision(connection)
 
     def head(self) -> str:
-        """The newest revision this version of Flightlog ships."""
-        head = script_directory().get_current_head()
-        if head is None:  # pragma: no cover - the package always ships revisions
-            raise MigrationError("No migrations found in the installed package.")
-        return head
+        """The newest revision this version of Flightlog ships (see :func:`shipped_head`)."""
+        return shipped_head()
 
     def history(self) -> list[Revision]:
         """Every revision, newest first."""
@@ -218,6 +288,9 @@ class Migrator:
         A database behind head is drift too: the comparison would otherwise
         report every missing table one by one.
         """
+        from alembic.autogenerate import compare_metadata
+        from alembic.runtime.migration import MigrationContext
+
         with self._engine() as engine, engine.connect() as connection:
             connection.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
             current = read_revision(connection)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import RETRY_AFTER_SECONDS
-from flightlog.db.failures import DRIVER_ERRORS
+from flightlog.db.failures import driver_errors
 from flightlog.schemas.health import Health
 
 router = APIRouter(tags=["health"])
@@ -24,7 +24,7 @@ async def health(ctx: Annotated[ApiContext, Depends(context)]) -> Health | JSONR
     try:
         async with ctx.sessions() as session:
             revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
-    except DRIVER_ERRORS:
+    except driver_errors():
         # Whatever the driver raised (a refused connection surfaces as OSError, a full
         # server as asyncpg's own error), the answer is the same: not ready.
         down = Health(status="unavailable", database=dialect, schema_revision=None)
