@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -226,19 +228,52 @@ async def test_a_read_key_reads_but_cannot_write(store: Store) -> None:
     assert (await store.tasks.list()).items == []
 
 
-async def test_revocation_takes_effect_within_the_key_cache_time(store: Store) -> None:
+async def _refused_within(client: httpx.AsyncClient, seconds: float) -> httpx.Response:
+    """The first answer to ``GET /tasks`` that is not a 200, waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (response := await client.get("/tasks")).status_code == 200:
+        assert time.monotonic() < deadline, f"the key was still accepted after {seconds:.0f} s"
+        await asyncio.sleep(0.02)
+    return response
+
+
+async def test_revocation_reaches_an_app_that_remembers_the_key(store: Store) -> None:
     created = await store.api_keys.create("revoked soon")
-    cached, uncached = app_for(store), app_for(store, api_key_cache_seconds=0)
+    # An hour of trust: only the revocation fingerprint can explain a quick refusal.
+    cached = app_for(store, api_key_cache_seconds=3600)
+    uncached = app_for(store, api_key_cache_seconds=0)
     async with client_for(cached, created.key) as slow, client_for(uncached, created.key) as fast:
         assert (await slow.get("/tasks")).status_code == 200
         assert (await fast.get("/tasks")).status_code == 200
         await store.api_keys.revoke(created.id)
         _error(await fast.get("/tasks"), 401, "unauthenticated")
-        # The cached app still trusts the key it verified moments ago, until it forgets it.
-        assert (await slow.get("/tasks")).status_code == 200
-        cached.state.flightlog.keys.forget()
-        body = _error(await slow.get("/tasks"), 401, "unauthenticated")
+        # The app that remembers the key reads the fingerprint again within a second.
+        body = _error(await _refused_within(slow, 30), 401, "unauthenticated")
     assert "revoked" in body["message"]
+
+
+async def test_forget_drops_remembered_keys_at_once(store: Store) -> None:
+    created = await store.api_keys.create("forgotten")
+    app = app_for(store, api_key_cache_seconds=3600)
+    async with client_for(app, created.key) as api:
+        assert (await api.get("/tasks")).status_code == 200
+        await store.api_keys.revoke(created.id)
+        app.state.flightlog.keys.forget()
+        body = _error(await api.get("/tasks"), 401, "unauthenticated")
+    assert "revoked" in body["message"]
+
+
+async def test_a_suspension_reaches_an_app_that_remembers_the_key(store: Store) -> None:
+    created = await store.api_keys.create("suspended soon")
+    app = app_for(store, api_key_cache_seconds=3600)
+    async with client_for(app, created.key) as api:
+        assert (await api.get("/tasks")).status_code == 200
+        await store.customers.suspend(reason="unpaid")
+        body = _error(await _refused_within(api, 30), 401, "unauthenticated")
+        assert "SUSPENDED" in body["message"].upper()
+        await store.customers.reactivate()
+        # Not remembered while refused: accepted again at once.
+        assert (await api.get("/tasks")).status_code == 200
 
 
 async def test_an_unexpected_failure_is_a_json_500_without_internals(store: Store) -> None:

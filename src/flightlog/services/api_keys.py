@@ -96,6 +96,8 @@ class VerifiedKey:
     customer_id: uuid.UUID
     key_id: uuid.UUID
     scopes: list[str]
+    #: So that a cache of verdicts never trusts the key past this moment.
+    expires_at: datetime | None = None
 
 
 def hash_key(key: str) -> str:
@@ -210,7 +212,12 @@ def check_key(session: Session, key: str) -> VerifiedKey:
         raise PermissionDenied(
             f"the customer of API key {prefix} is {status}", prefix=prefix, status=str(status)
         )
-    return VerifiedKey(customer_id=row.customer_id, key_id=row.id, scopes=list(row.scopes))
+    return VerifiedKey(
+        customer_id=row.customer_id,
+        key_id=row.id,
+        scopes=list(row.scopes),
+        expires_at=row.expires_at,
+    )
 
 
 def stamp_last_used(session: Session, key_id: uuid.UUID) -> None:

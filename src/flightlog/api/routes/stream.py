@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 from flightlog.api.auth import TenantStore
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import RETRY_AFTER_SECONDS
+from flightlog.api.keys import REVOCATION_CHECK_SECONDS
 from flightlog.db.failures import database_unreachable
 from flightlog.enums import EventType
 from flightlog.errors import DatabaseUnavailable, PermissionDenied
@@ -39,7 +40,9 @@ router = APIRouter(prefix="/events", tags=["events"])
 #: A comment line this often keeps proxies from closing an idle stream.
 KEEP_ALIVE_SECONDS = 15.0
 #: How often an open stream checks that its key is still good (revoked, expired, suspended).
-REVERIFY_SECONDS = 60.0
+#: A check is the key cache's (a memory lookup; the cache itself notices a revocation made
+#: by any process within REVOCATION_CHECK_SECONDS), so a stream ends soon after one.
+REVERIFY_SECONDS = REVOCATION_CHECK_SECONDS
 
 
 def _message(event: EventOut) -> str:
