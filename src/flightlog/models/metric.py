@@ -16,14 +16,17 @@ from flightlog.models._columns import owner_fk
 
 
 class MetricPoint(Base):
-    """A value of a named series, with labels, for a task or one of its runs."""
+    """A value of a named series, with labels, for a task or one of its runs.
+
+    Every index leads with the task, the run or the agent run, as every reader
+    and cascade is scoped to one: an index on ``name`` or ``recorded_at`` alone
+    would cost each insert and serve no read (migration 0007, decision 0009).
+    """
 
     __tablename__ = "metric_points"
     __table_args__ = (
         Index("ix_metric_points_task_name_recorded", "task_id", "name", "recorded_at"),
         Index("ix_metric_points_run_name_recorded", "run_id", "name", "recorded_at"),
-        Index("ix_metric_points_name_recorded", "name", "recorded_at"),
-        Index("ix_metric_points_recorded_at", "recorded_at"),
         {"sqlite_autoincrement": True},
     )
 
