@@ -46,6 +46,9 @@ VERSION_TABLE = "alembic_version"
 #: Held while any Alembic command runs in this process: its ``context``/``op``
 #: proxies are module globals, so two migrations at once would read each other's.
 _ALEMBIC_LOCK = threading.Lock()
+#: ``ast.parse`` from several threads at once can fail in CPython 3.11 ("AST constructor
+#: recursion depth mismatch", gh-106905): concurrent opens read the head one at a time.
+_HEAD_LOCK = threading.Lock()
 #: Key of the PostgreSQL advisory lock that serialises schema changes across
 #: processes (advisory locks are per database, so one constant serves all).
 PG_MIGRATION_LOCK_KEY = 0x666C_6967_6874_6C67 & 0x7FFF_FFFF_FFFF_FFFF  # "flightlg"
@@ -126,12 +129,13 @@ def _head_from_sources() -> str | None:
 
 def shipped_head() -> str:
     """The newest revision this version of Flightlog ships (cached: files cannot change)."""
-    if not _head_cache:
-        head = _head_from_sources() or script_directory().get_current_head()
-        if head is None:  # pragma: no cover - the package always ships revisions
-            raise MigrationError("No migrations found in the installed package.")
-        _head_cache.append(head)
-    return _head_cache[0]
+    with _HEAD_LOCK:
+        if not _head_cache:
+            head = _head_from_sources() or script_directory().get_current_head()
+            if head is None:  # pragma: no cover - the package always ships revisions
+                raise MigrationError("No migrations found in the installed package.")
+            _head_cache.append(head)
+        return _head_cache[0]
 
 
 def read_revision(connection: Connection) -> str | None:
