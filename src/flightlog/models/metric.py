@@ -20,7 +20,7 @@ class MetricPoint(Base):
 
     Every index leads with the task, the run or the agent run, as every reader
     and cascade is scoped to one: an index on ``name`` or ``recorded_at`` alone
-    would cost each insert and serve no read (migration 0007, decision 0009).
+    would cost each insert and serve no read (migration 0007, decision 0010).
     """
 
     __tablename__ = "metric_points"

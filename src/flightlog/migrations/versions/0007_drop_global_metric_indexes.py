@@ -15,7 +15,7 @@ primary key in id order on SQLite with or without the index; on PostgreSQL the
 index made it read every old row and sort them for each batch, which grows with
 the square of a backlog. Without it both dialects walk the primary key; a purge
 run costs one pass over the table for its last, short batch (and its dry-run
-count). Decision 0009 has the plans and the figures.
+count). Decision 0010 has the plans and the figures.
 
 The downgrade recreates both indexes exactly as 0001 made them.
 
