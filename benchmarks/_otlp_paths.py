@@ -48,7 +48,7 @@ class Server:
         url = db.url.url.render_as_string(hide_password=False)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flightlog", "serve", "--port", str(self.port), "-d", url,
-             "--log-level", "warning"],
+             "--workers", "1", "--log-level", "warning"],
             stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -324,6 +324,27 @@ def _all_event_ids(workers: Workers, pid: int, task_id: str) -> set[int]:
         after = page["next_after_id"]
 
 
+def test_workers_die_with_a_killed_server(fresh_url: DatabaseUrl, tmp_path: Path, cli: Cli) -> None:
+    url, _ = _start(cli, fresh_url)
+    with serving(url, tmp_path, "--workers", "2") as served:
+        found: set[int] = set()
+
+        def two_workers() -> bool:
+            found.update(worker_pids(served.process.pid))
+            return len(found) == 2
+
+        wait_until(two_workers, STARTUP_SECONDS, "two worker processes")
+        served.process.kill()  # the parent alone, as a crash or the OOM killer would
+        served.process.wait(timeout=30)
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in found),
+            30,
+            "the orphaned workers to be gone",
+        )
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{served.base}/api/v1/health", timeout=5)
+
+
 def test_workers_zero_is_refused_before_anything_starts(
     fresh_url: DatabaseUrl, tmp_path: Path, cli: Cli
 ) -> None:

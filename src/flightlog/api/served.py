@@ -9,11 +9,18 @@ different environment, the parent passes the exact resolved settings as JSON
 in one environment variable, which every spawned worker inherits. One
 variable, not one per setting, so a setting added later travels without
 anyone remembering to pass it.
+
+A worker dies with the process that started it (Linux): uvicorn's parent stops
+its workers when it is asked to stop, but a parent killed outright (the OOM
+killer, ``kill -9``, a crash) would otherwise leave them serving on the port,
+orphaned, holding database connections, where nobody stops them.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 from fastapi import FastAPI
 from pydantic import ValidationError as PydanticValidationError
@@ -24,6 +31,8 @@ from flightlog.settings import Settings, get_settings
 #: The resolved settings, as JSON, from ``flightlog serve`` to its worker processes.
 #: Not ``FLIGHTLOG_``-prefixed like a setting: it is not one, and a user should not set it.
 SETTINGS_VARIABLE = "_FLIGHTLOG_SERVE_SETTINGS"
+#: The pid of ``flightlog serve``, so a worker can tell whether it has outlived it.
+PARENT_VARIABLE = "_FLIGHTLOG_SERVE_PARENT"
 #: What uvicorn imports in each worker (with ``factory=True``).
 FACTORY = "flightlog.api.served:app_from_environment"
 
@@ -31,6 +40,7 @@ FACTORY = "flightlog.api.served:app_from_environment"
 def settings_to_environment(settings: Settings) -> None:
     """Put ``settings`` where the workers spawned after this call will find them."""
     os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
+    os.environ[PARENT_VARIABLE] = str(os.getpid())
 
 
 def settings_from_environment() -> Settings:
@@ -54,4 +64,23 @@ def app_from_environment() -> FastAPI:
     """uvicorn's app factory for one worker: its own app, its own engine and pool."""
     from flightlog.api.app import create_app
 
+    die_with_parent()
     return create_app(settings_from_environment())
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this worker when ``flightlog serve`` is gone (Linux only).
+
+    SIGKILL, not SIGTERM: the parent only vanishes without stopping its workers
+    when it was killed or crashed, and a server that crashed should stop
+    answering at once, not finish a graceful shutdown on its own.
+    """
+    parent = os.environ.get(PARENT_VARIABLE)
+    if not sys.platform.startswith("linux") or not parent:
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if str(os.getppid()) != parent:  # the parent died before the line above took effect
+        os._exit(1)
