@@ -48,7 +48,10 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec,
 
 from sqlalchemy.orm import Session
 
+from flightlog.errors import FlightlogError
+
 if TYPE_CHECKING:
+    from flightlog.ingest.small import OneStatement, ParamStyle
     from flightlog.store.core import Store
     from flightlog.store.state import StoreState
     from flightlog.store.sync import SyncStore
@@ -62,6 +65,8 @@ S = TypeVar("S", bound="StoreState")
 Service = Callable[Concatenate[Session, uuid.UUID, P], R]
 #: A service that also takes something of the Store's, after the customer (see ``using``).
 ServiceUsing = Callable[Concatenate[Session, uuid.UUID, C, P], R]
+#: The same write as one statement (see ``one_statement``): dialect and parameter style first.
+Planner = Callable[Concatenate[str, "ParamStyle", uuid.UUID, C, P], "OneStatement[R] | None"]
 #: A service bound to no customer (``tenant=False``).
 UntenantedService = Callable[Concatenate[Session, P], R]
 AfterCommit = Callable[["StoreState", R], None]
@@ -98,9 +103,11 @@ class Operation(Generic[P, R]):
         after_commit: AfterCommit[R] | None = None,
         store_defaults: StoreDefaults | None = None,
         using: Callable[[StoreState], object] | None = None,
+        one_statement: Callable[..., OneStatement[R] | None] | None = None,
     ) -> None:
         # Typed by writes() and reads(), which check the service against P and R.
         self.service = service
+        self.one_statement = one_statement
         self.using = using
         self.unit: UnitKind = unit
         self.tenant = tenant
@@ -154,6 +161,8 @@ class Operation(Generic[P, R]):
                 kwargs[name] = fill(store)
 
     def _bind_async(self, store: Store) -> Any:
+        if store.lane is not None:
+            return self._bind_lane(store)
         service, after_commit, unit = self.service, self.after_commit, self.unit
 
         async def run(*args: Any, **kwargs: Any) -> R:
@@ -161,6 +170,13 @@ class Operation(Generic[P, R]):
                 return await session.run_sync(service, *args, **kwargs)
 
         async def call(*args: Any, **kwargs: Any) -> R:
+            plan = self._plan(store, "numeric_dollar", args, kwargs)
+            if plan is not None:
+                from flightlog.store.one_statement import run_asyncpg
+
+                planned = await run_asyncpg(store.engine, plan)
+                if planned is not None:
+                    return planned
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
             if store.engine.dialect.name == "sqlite":
@@ -173,19 +189,82 @@ class Operation(Generic[P, R]):
 
         return self._dressed(call)
 
+    def _bind_lane(self, store: Store) -> Any:
+        """On SQLite: the whole call on a thread, a write in the process's write queue.
+
+        The call is the synchronous Store's (a twin on the lane's sqlite3 engine,
+        for the same customer), so it costs one thread hand-off instead of one
+        per statement (see :mod:`flightlog.store.sqlite_lane`).
+        """
+        lane = store.lane
+        assert lane is not None
+        sync_call = self._sync_call(lane.twin(store.customer_id, store.settings))
+        run_on = lane.read if self.unit == "read" else lane.write
+
+        async def call(*args: Any, **kwargs: Any) -> R:
+            plan = self._plan(store, "qmark", args, kwargs)
+            if plan is not None:
+                from flightlog.store.one_statement import run_sqlite
+
+                result = await lane.write(functools.partial(run_sqlite, lane.engine, plan))
+                if result is not None:
+                    return result
+            return await run_on(functools.partial(sync_call, *args, **kwargs))
+
+        return self._dressed(call)
+
+    def _plan(
+        self, store: StoreState, style: ParamStyle, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> OneStatement[R] | None:
+        """The call as one statement, when the operation has such a path and it applies.
+
+        Not on a Store inside an embedder's transaction (its units are savepoints
+        there). Input the planner refuses goes the declared way, so that the
+        declared service decides which error comes first (a suspended customer's
+        invalid event is refused for the suspension, as before).
+        """
+        if self.one_statement is None or getattr(store, "connection", None) is not None:
+            return None
+        dialect = "postgresql" if style != "qmark" else "sqlite"
+        self._fill_defaults(store, kwargs)
+        try:
+            return self.one_statement(dialect, style, *self._leading(store), *args, **kwargs)
+        except FlightlogError:
+            return None
+
     def _bind_sync(self, store: SyncStore) -> Any:
+        declared = self._sync_call(store)
+        if self.one_statement is None:
+            return self._dressed(declared)
+        from flightlog.store.one_statement import run_psycopg, run_sqlite
+
+        postgres = store.engine.dialect.name == "postgresql"
+        run = run_psycopg if postgres else run_sqlite
+        style: ParamStyle = "format" if postgres else "qmark"
+
+        def call(*args: Any, **kwargs: Any) -> R:
+            plan = self._plan(store, style, args, kwargs)
+            if plan is not None:
+                result = run(store.engine, plan)
+                if result is not None:
+                    return result
+            return declared(*args, **kwargs)
+
+        return self._dressed(call)
+
+    def _sync_call(self, store: SyncStore) -> Callable[..., R]:
         service, after_commit, unit = self.service, self.after_commit, self.unit
 
         def call(*args: Any, **kwargs: Any) -> R:
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
             with store.unit_of_work(unit) as session:
-                result = service(session, *leading, *args, **kwargs)
+                result: R = service(session, *leading, *args, **kwargs)
             if after_commit is not None:
                 after_commit(store, result)
             return result
 
-        return self._dressed(call)
+        return call
 
     def _dressed(self, call: Callable[..., Any]) -> Any:
         """``help(store.tasks.get)`` shows the service's docstring and its signature
@@ -232,6 +311,7 @@ def writes(
     after_commit: AfterCommit[R] | None = None,
     operator: bool = False,
     store_defaults: StoreDefaults | None = None,
+    one_statement: Planner[C, P, R] | None = None,
 ) -> Operation[P, R]: ...
 
 
@@ -253,8 +333,15 @@ def writes(
     after_commit: AfterCommit[R] | None = None,
     operator: bool = False,
     store_defaults: StoreDefaults | None = None,
+    one_statement: Callable[..., OneStatement[R] | None] | None = None,
 ) -> Operation[..., R]:
-    """Bind ``service`` as a write: a transaction that commits, or rolls back on error."""
+    """Bind ``service`` as a write: a transaction that commits, or rolls back on error.
+
+    ``one_statement`` is the same write planned as one statement that also does
+    the write guard's and the tenant checks (:mod:`flightlog.ingest.small`); the
+    Store runs it on the raw driver in a transaction of its own and falls back
+    to ``service`` whenever it writes nothing.
+    """
     return Operation(
         service,
         unit="operator" if operator else "write",
@@ -262,6 +349,7 @@ def writes(
         after_commit=after_commit,
         store_defaults=store_defaults,
         using=using,
+        one_statement=one_statement,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +20,7 @@ from flightlog.services.customers import (
 from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
+from flightlog.store.sqlite_lane import WriterLane, close_lane, lane_for
 from flightlog.store.state import StoreState
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
 
@@ -61,6 +62,11 @@ class Store(StoreState):
         self.engine = engine
         self.connection = connection
         self._sessions = session_factory(engine, connection)
+        #: SQLite's in-process write queue and writer thread (None on PostgreSQL, and for a
+        #: Store on an embedder's connection, whose units are savepoints on that connection).
+        self.lane: WriterLane | None = None
+        if connection is None and engine.dialect.name == "sqlite":
+            self.lane = lane_for(engine, settings)
 
     def unit_of_work(self, kind: UnitKind) -> AbstractAsyncContextManager[AsyncSession]:
         """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""
@@ -79,7 +85,7 @@ class Store(StoreState):
         """
         progress = Progress()
         with database_errors_as_domain_errors(progress):
-            async with self._sessions() as session, session.begin():
+            async with self._write_turn(), self._sessions() as session, session.begin():
                 await session.run_sync(assert_can_write, self.customer_id)
                 if session.get_bind().dialect.name == "postgresql":
                     # Take the transaction id before any event id is drawn, so that
@@ -113,11 +119,16 @@ class Store(StoreState):
         """
         progress = Progress()
         with database_errors_as_domain_errors(progress):
-            async with self._sessions() as session, session.begin():
+            async with self._write_turn(), self._sessions() as session, session.begin():
                 yield session
                 progress.committing = True
 
+    def _write_turn(self) -> AbstractAsyncContextManager[None]:
+        """On SQLite, this process's turn to write (see :mod:`flightlog.store.sqlite_lane`)."""
+        return self.lane.turn() if self.lane is not None else nullcontext()
+
     async def close(self) -> None:
+        close_lane(self.engine)
         await self.engine.dispose()
 
 
@@ -165,4 +176,5 @@ async def open_store(
         store = Store(engine, settings, customer_id)
         yield store
     finally:
+        close_lane(engine)
         await engine.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flightlog.ingest import small
 from flightlog.ingest.events import ingest_events, ingest_events_returning_ids
 from flightlog.ingest.metrics import ingest_metrics
 from flightlog.otlp import ingest as otlp_ingest
@@ -112,8 +113,10 @@ class Events(Facade[S]):
     memory and returns the count.
     """
 
-    append = writes(events.append_event, using=event_payload_limit)
-    append_batch = writes(ingest_events_returning_ids, using=event_payload_limit)
+    append = writes(events.append_event, using=event_payload_limit, one_statement=small.plan_event)
+    append_batch = writes(
+        ingest_events_returning_ids, using=event_payload_limit, one_statement=small.plan_events
+    )
     ingest = writes(ingest_events, using=event_payload_limit)
     list = reads(events.list_events)
 

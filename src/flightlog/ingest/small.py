@@ -1,0 +1,220 @@
+"""The small-write path: a few events in one INSERT that also checks the tenant.
+
+Agents mostly write one event at a time. Through the batch path one event cost
+a transaction of up to nine statements on PostgreSQL (the write guard, the
+transaction id twice, a savepoint, ``now()``, one ownership query per kind of
+reference, the sequence, the ids, a COPY of one row); through the ORM it cost
+SQLAlchemy's unit of work, several times the database's own time (issue 13).
+
+Here the rows, prepared exactly as the batch path prepares them
+(:func:`flightlog.ingest.events.event_preparer`), go into one
+``INSERT … SELECT … WHERE <checks> RETURNING id, created_at`` whose ``WHERE``
+is what the write guard and :func:`~flightlog.services.ownership.assert_owned`
+would check: the customer is ACTIVE, and every task, run, agent run, agent and
+parent event named belongs to it. The condition does not depend on the row,
+so the statement inserts all rows or none: it is atomic without a savepoint.
+When it inserts none, the caller runs the declared service instead, which
+finds the same refusal and raises its precise, typed error; so this path
+never words an error of its own and cannot disagree with the declared one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy.dialects import postgresql
+
+from flightlog.enums import CustomerStatus
+from flightlog.ingest._codec import SQLITE_NOW, Codec, codec_for
+from flightlog.ingest._pipeline import DEFAULT_CHUNK_SIZE, Row
+from flightlog.ingest.events import EVENT_COLUMNS, EVENTS, event_preparer
+from flightlog.models import Event
+from flightlog.services.events import NewEvent, validate_event
+
+#: At most this many rows take the small path; larger batches take COPY / executemany.
+SMALL_BATCH = 64
+
+#: How a driver marks parameters: sqlite3 ``?``, asyncpg ``$n``, psycopg ``%s``.
+ParamStyle = Literal["qmark", "numeric_dollar", "format"]
+R = TypeVar("R")
+
+#: Each referenced kind: its position in a prepared row, and the query counting owned ids.
+_OWNERSHIP = (
+    (1, "SELECT count(*) FROM tasks WHERE customer_id = {c} AND id IN ({ids})"),
+    (
+        2,
+        "SELECT count(*) FROM task_runs JOIN tasks ON tasks.id = task_runs.task_id "
+        "WHERE tasks.customer_id = {c} AND task_runs.id IN ({ids})",
+    ),
+    (
+        3,
+        "SELECT count(*) FROM agent_runs JOIN tasks ON tasks.id = agent_runs.task_id "
+        "WHERE tasks.customer_id = {c} AND agent_runs.id IN ({ids})",
+    ),
+    (4, "SELECT count(*) FROM agents WHERE customer_id = {c} AND id IN ({ids})"),
+    (5, "SELECT count(*) FROM events WHERE customer_id = {c} AND id IN ({ids})"),
+)
+_ACTIVE = CustomerStatus.ACTIVE.value
+
+
+def _postgres_types() -> dict[str, str]:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    table = Event.__table__
+    return {name: table.c[name].type.compile(dialect=dialect) for name in ("id", *EVENT_COLUMNS)}
+
+
+_PG_TYPES = _postgres_types()
+
+
+@dataclass(frozen=True)
+class OneStatement(Generic[R]):
+    """A write that is one statement, and how to read its result.
+
+    ``finish`` gets the rows the statement returned and gives the call's
+    result, or None when nothing was written (then the declared service runs).
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    finish: Callable[[list[tuple[Any, ...]]], R | None]
+
+
+class _Params:
+    """Placeholders in the driver's style, and the values in the same order."""
+
+    def __init__(self, style: ParamStyle) -> None:
+        self.style = style
+        self.values: list[Any] = []
+
+    def add(self, value: Any, pg_type: str | None = None) -> str:
+        self.values.append(value)
+        if self.style == "qmark":
+            return "?"
+        mark = f"${len(self.values)}" if self.style == "numeric_dollar" else "%s"
+        return f"{mark}::{pg_type}" if pg_type else mark
+
+
+def _row_sql(row: Row, params: _Params, dialect: str) -> str:
+    clock = EVENTS.clock_column
+    parts = []
+    for position, (name, value) in enumerate(zip(EVENT_COLUMNS, row, strict=True)):
+        mark = params.add(value, _PG_TYPES[name] if dialect == "postgresql" else None)
+        if position == clock:
+            mark = f"coalesce({mark}, {'now()' if dialect == 'postgresql' else SQLITE_NOW})"
+        parts.append(mark)
+    return f"({', '.join(parts)})"
+
+
+def insert_events_sql(
+    rows: Sequence[Row], customer: Any, dialect: str, style: ParamStyle
+) -> tuple[str, tuple[Any, ...]]:
+    """The one statement that writes ``rows`` for ``customer`` (driver form), or nothing."""
+    params = _Params(style)
+    values = ", ".join(_row_sql(row, params, dialect) for row in rows)
+    uuid_type = "uuid" if dialect == "postgresql" else None
+    checks = [f"(SELECT status FROM customers WHERE id = {params.add(customer, uuid_type)}) = "]
+    checks[0] += params.add(_ACTIVE, "varchar" if dialect == "postgresql" else None)
+    for position, count_sql in _OWNERSHIP:
+        ids = list(dict.fromkeys(row[position] for row in rows if row[position] is not None))
+        if not ids:
+            continue
+        id_type = "bigint" if position == 5 else uuid_type
+        if dialect != "postgresql":
+            id_type = None
+        c = params.add(customer, uuid_type)
+        marks = ", ".join(params.add(value, id_type) for value in ids)
+        checks.append(f"({count_sql.format(c=c, ids=marks)}) = {len(ids)}")
+    columns = ", ".join(EVENT_COLUMNS)
+    sql = (
+        f"INSERT INTO events ({columns}) SELECT * FROM (VALUES {values}) AS v "
+        f"WHERE {' AND '.join(checks)} RETURNING id, created_at"
+    )
+    return sql, tuple(params.values)
+
+
+def _ordered(returned: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The returned rows in input order.
+
+    Ids grow in insertion order, and one statement inserts its rows in the
+    order of its VALUES (SQLite under its write lock; PostgreSQL draws each
+    row's ``nextval`` as the row is inserted), the same premise the batch path
+    rests on when it hands out ids.
+    """
+    return sorted(returned, key=lambda row: int(row[0]))
+
+
+def _stored_time(value: Any) -> datetime:
+    """``created_at`` as the ORM reads it: aware UTC (SQLite returns its stored text)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def plan_event(
+    dialect: str,
+    style: ParamStyle,
+    customer_id: uuid.UUID,
+    max_payload_bytes: int,
+    /,
+    event: NewEvent | dict[str, Any],
+) -> OneStatement[Event]:
+    """``services.events.append_event`` as one statement (same validation, same row)."""
+    codec = codec_for(dialect)
+    valid = validate_event(event, max_payload_bytes=max_payload_bytes)
+    row = event_preparer(codec, customer_id, max_payload_bytes)(valid, None)
+    sql, params = insert_events_sql([row], codec.encode_uuid(customer_id), dialect, style)
+
+    def finish(returned: list[tuple[Any, ...]]) -> Event | None:
+        if not returned:
+            return None
+        (new_id, created_at), *_ = returned
+        return _event_object(valid, customer_id, int(new_id), _stored_time(created_at))
+
+    return OneStatement(sql, params, finish)
+
+
+def plan_events(
+    dialect: str,
+    style: ParamStyle,
+    customer_id: uuid.UUID,
+    max_payload_bytes: int,
+    /,
+    events: Iterable[NewEvent | dict[str, Any]],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> OneStatement[list[int]] | None:
+    """``ingest_events_returning_ids`` of a short list as one statement; None otherwise.
+
+    Only a list or tuple is taken (an iterator consumed here could not be given
+    back to the declared path); ``chunk_size`` cannot matter below ``SMALL_BATCH``.
+    """
+    if not isinstance(events, list | tuple) or not 0 < len(events) <= SMALL_BATCH:
+        return None
+    del chunk_size
+    codec: Codec = codec_for(dialect)
+    prepare = event_preparer(codec, customer_id, max_payload_bytes)
+    rows = [prepare(raw, index) for index, raw in enumerate(events)]
+    sql, params = insert_events_sql(rows, codec.encode_uuid(customer_id), dialect, style)
+
+    def finish(returned: list[tuple[Any, ...]]) -> list[int] | None:
+        if not returned:
+            return None
+        return [int(row[0]) for row in _ordered(returned)]
+
+    return OneStatement(sql, params, finish)
+
+
+def _event_object(
+    valid: NewEvent, customer_id: uuid.UUID, new_id: int, created_at: datetime
+) -> Event:
+    """The stored event as the ORM would have returned it: detached, every column loaded."""
+    from sqlalchemy.orm import make_transient_to_detached
+
+    fields = valid.model_dump(exclude={"customer_id", "created_at"})
+    event = Event(**fields, id=new_id, customer_id=customer_id, created_at=created_at)
+    make_transient_to_detached(event)
+    return event

@@ -1,0 +1,138 @@
+"""Run a write that is one statement in a transaction of its own, on the raw driver.
+
+The small-write path (:mod:`flightlog.ingest.small`) folds the write guard and
+the tenant checks into the INSERT itself, so the whole unit of work is:
+
+* SQLite: ``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (on the lane's
+  writer thread under the async Store, see :mod:`flightlog.store.sqlite_lane`);
+* PostgreSQL: ``BEGIN; SELECT pg_current_xact_id()`` in one round trip (the
+  live feed needs the transaction id before an event id is drawn, see
+  :mod:`flightlog.services.event_feed`), the statement, ``COMMIT``.
+
+No ORM session, no SQLAlchemy statement compilation: these run on the
+connection the engine's pool hands out. Whatever does not end in a committed
+write (the statement wrote nothing, or the driver refused something) is
+rolled back and answered with None, and the caller runs the declared service,
+which raises the precise, typed error. Only a database out of reach is raised
+here, as :class:`~flightlog.errors.DatabaseUnavailable`, since the declared
+path would only meet it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flightlog.db.failures import database_unreachable, unavailable_error
+from flightlog.ingest.small import OneStatement, ParamStyle
+
+R = TypeVar("R")
+
+_BEGIN_POSTGRES = "BEGIN; SELECT pg_current_xact_id()"
+
+
+def param_style(driver: str) -> ParamStyle:
+    """How the engine's driver marks parameters."""
+    if driver == "asyncpg":
+        return "numeric_dollar"
+    if driver == "psycopg":
+        return "format"
+    return "qmark"
+
+
+def run_sqlite(engine: Engine, plan: OneStatement[R]) -> R | None:
+    """The statement in its own ``BEGIN IMMEDIATE`` transaction on a pooled sqlite3 connection."""
+    raw = engine.raw_connection()
+    committing = False
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                result = plan.finish(cursor.execute(plan.sql, plan.params).fetchall())
+                committing = result is not None
+                cursor.execute("COMMIT" if committing else "ROLLBACK")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cursor.execute("ROLLBACK")
+                raise
+            return result
+        finally:
+            cursor.close()
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise unavailable_error(while_committing=committing) from exc
+        return None
+    finally:
+        raw.close()
+
+
+def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
+    """The statement in its own transaction on a pooled psycopg connection."""
+    raw = engine.raw_connection()
+    committing = False
+    try:
+        driver: Any = raw.driver_connection
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()")
+                cursor.execute(plan.sql, plan.params)
+                result = plan.finish([tuple(row) for row in cursor.fetchall()])
+            committing = result is not None
+            if committing:
+                driver.commit()
+            else:
+                driver.rollback()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                driver.rollback()
+            raise
+        return result
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise unavailable_error(while_committing=committing) from exc
+        return None
+    finally:
+        raw.close()
+
+
+async def run_asyncpg(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
+    """The statement in its own transaction on a pooled asyncpg connection.
+
+    It runs as a task of its own, so that a cancelled caller cannot leave the
+    connection inside an open transaction on its way back to the pool.
+    """
+    unit = _asyncpg_unit(engine, plan)
+    task: asyncio.Future[R | None] = asyncio.ensure_future(unit)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
+
+
+async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
+    committing = False
+    try:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.execute(_BEGIN_POSTGRES)
+            try:
+                returned = await driver.fetch(plan.sql, *plan.params)
+                result = plan.finish([tuple(row) for row in returned])
+                committing = result is not None
+                await driver.execute("COMMIT" if committing else "ROLLBACK")
+            except BaseException:
+                try:
+                    await driver.execute("ROLLBACK")
+                except Exception:
+                    # The connection is in an unknown state: never hand it out again.
+                    await connection.invalidate()
+                raise
+            return result
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise unavailable_error(while_committing=committing) from exc
+        return None

@@ -1,0 +1,271 @@
+"""The small-write path (issue 13): one event, or a short list, as one checked INSERT.
+
+``store.events.append`` and ``store.events.append_batch`` of up to
+``SMALL_BATCH`` events run as one statement that also does the write guard's
+and the tenant checks, on the raw driver, in a transaction of their own. These
+tests hold it to the batch path: the same stored rows, ids in input order, the
+same refusals with nothing written, and that the path really is taken (no
+statement through SQLAlchemy). Both Stores, both dialects, real commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, bindparam, event, func, select, text, update
+
+from flightlog import (
+    EventType,
+    NotFound,
+    PermissionDenied,
+    Store,
+    SyncStore,
+    ValidationError,
+    open_store,
+    open_store_sync,
+)
+from flightlog.db.urls import DatabaseUrl
+from flightlog.ingest import ingest_events_returning_ids
+from flightlog.ingest.small import SMALL_BATCH
+from flightlog.models import Customer, Event, Task, TaskRun
+from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
+from flightlog.settings import Settings
+
+INDIA = timezone(timedelta(hours=5, minutes=30))
+STORED_COLUMNS = (
+    "customer_id, task_id, run_id, agent_run_id, agent_id, parent_event_id, event_type, "
+    "severity, agent_role, content, data, entity_type, entity_id, actor, trace_id, span_id"
+)
+
+
+def _url(url: DatabaseUrl) -> str:
+    return url.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def live(fresh_url: DatabaseUrl, test_settings: Settings) -> AsyncIterator[Store]:
+    """An async Store on its own database: every call commits for real."""
+    async with open_store(_url(fresh_url), settings=test_settings) as store:
+        yield store
+
+
+@pytest.fixture
+def live_sync(live: Store, fresh_url: DatabaseUrl, test_settings: Settings) -> Iterator[SyncStore]:
+    """The synchronous Store on the same database, for the same customer."""
+    with open_store_sync(
+        _url(fresh_url), settings=test_settings, customer_id=live.customer_id
+    ) as store:
+        yield store
+
+
+def _sqlalchemy_engine(store: Store) -> Engine:
+    """The engine whose statements SQLAlchemy sees for this Store's bound calls."""
+    return store.lane.engine if store.lane is not None else store.engine.sync_engine
+
+
+class _Statements:
+    """Statements SQLAlchemy sends on an engine while counting (raw driver calls are not seen)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.seen: list[str] = []
+        self._engine = engine
+
+    def __enter__(self) -> _Statements:
+        event.listen(self._engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._record)
+
+    def _record(self, *args: Any) -> None:
+        self.seen.append(str(args[2]))
+
+
+async def _task_and_run(store: Store) -> tuple[Task, TaskRun]:
+    task = await store.tasks.create(title="small writes")
+    return task, await store.runs.start(task.id)
+
+
+def _varied(task: Task, run: TaskRun, parent: int) -> list[dict[str, Any]]:
+    return [
+        {"event_type": "LOG", "task_id": task.id, "content": "plain"},
+        {"event_type": "message", "task_id": str(task.id), "run_id": run.id, "data": None},
+        {
+            "event_type": EventType.RESULT,
+            "severity": "warning",
+            "task_id": task.id,
+            "run_id": str(run.id).upper(),
+            "content": "naïve ✓ 日本",
+            "data": {"diff": "+a\n-b", "nested": {"list": [1, 2.5, None, True]}, "ü": "é"},
+            "agent_role": "Engineer",
+            "entity_type": "TaskRun",
+            "entity_id": str(run.id),
+            "actor": "qa@example.test",
+            "trace_id": "0af7651916cd43dd8448eb211c80319c",
+            "span_id": "b7ad6b7169203331",
+            "parent_event_id": parent,
+        },
+        {"event_type": "ERROR", "severity": "CRITICAL", "data": {}, "task_id": task.id},
+        {
+            "event_type": "LOG",
+            "task_id": task.id,
+            "created_at": datetime(2030, 1, 1, 5, 30, 0, 123456, tzinfo=INDIA),
+        },
+    ]
+
+
+async def _stored(store: Store, ids: list[int]) -> list[tuple[Any, ...]]:
+    """Rows exactly as stored (SQLite: the text SQLAlchemy wrote), in the order of ``ids``."""
+    async with store.reader() as s:
+        stmt = text(f"SELECT id, {STORED_COLUMNS} FROM events WHERE id IN :ids")
+        result = await s.execute(stmt.bindparams(bindparam("ids", expanding=True)), {"ids": ids})
+        by_id = {row[0]: tuple(row[1:]) for row in result.all()}
+    return [by_id[i] for i in ids]
+
+
+async def _count(store: Store) -> int:
+    async with store.reader() as s:
+        return int(await s.scalar(select(func.count(Event.id))) or 0)
+
+
+async def test_a_short_batch_is_one_statement_storing_what_the_batch_path_stores(
+    live: Store,
+) -> None:
+    task, run = await _task_and_run(live)
+    parent = await live.events.append({"event_type": "LOG", "task_id": task.id})
+    batch = _varied(task, run, parent.id)
+    with _Statements(_sqlalchemy_engine(live)) as statements:
+        small_ids = await live.events.append_batch(batch)
+    assert statements.seen == [], "the small path sent statements through SQLAlchemy"
+    async with live.transaction() as s:
+        batch_ids = await s.run_sync(
+            ingest_events_returning_ids, live.customer_id, DEFAULT_MAX_PAYLOAD_BYTES, batch
+        )
+
+    assert small_ids == sorted(small_ids)
+    assert len(set(small_ids)) == len(batch)
+    assert await _stored(live, small_ids) == await _stored(live, batch_ids)
+    # Ids are in input order: each id holds the event given at its position.
+    contents = [row[9] for row in await _stored(live, small_ids)]
+    assert contents == [raw.get("content") for raw in batch]
+    events = {e.id: e for e in (await live.events.list(task_id=task.id, limit=100)).items}
+    given = datetime(2030, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    assert events[small_ids[4]].created_at == events[batch_ids[4]].created_at == given
+    assert events[small_ids[0]].created_at < given
+
+
+async def test_one_event_is_returned_as_stored(live: Store) -> None:
+    task, run = await _task_and_run(live)
+    raw = _varied(task, run, 1)[2]
+    raw.pop("parent_event_id")
+    with _Statements(_sqlalchemy_engine(live)) as statements:
+        appended = await live.events.append(raw)
+    assert statements.seen == []
+    async with live.reader() as s:
+        stored = await s.get_one(Event, appended.id)
+    for column in Event.__table__.columns.keys():  # noqa: SIM118
+        assert getattr(appended, column) == getattr(stored, column), column
+    assert appended.customer_id == live.customer_id
+    assert appended.created_at.tzinfo is not None
+
+
+def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None:
+    task = live_sync.tasks.create(title="sync small")
+    with _Statements(live_sync.engine) as statements:
+        one = live_sync.events.append({"event_type": "LOG", "task_id": task.id, "content": "a"})
+        ids = live_sync.events.append_batch(
+            [{"event_type": "LOG", "task_id": task.id, "content": str(i)} for i in range(3)]
+        )
+    assert statements.seen == []
+    assert one.id < ids[0] < ids[1] < ids[2]
+    page = live_sync.events.list(task_id=task.id, event_types=[EventType.LOG], limit=10)
+    assert [(e.id, e.content) for e in page.items] == [
+        (one.id, "a"),
+        *zip(ids, ["0", "1", "2"], strict=True),
+    ]
+
+
+async def test_refusals_are_the_declared_ones_and_write_nothing(
+    live: Store, fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    task, _ = await _task_and_run(live)
+    async with open_store(_url(fresh_url), settings=test_settings) as same:
+        async with same.transaction() as s:
+            other = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
+            s.add(other)
+        foreign = Store(same.engine, same.settings, other.id)
+        foreign_task = await foreign.tasks.create(title="not yours")
+    before = await _count(live)
+
+    with pytest.raises(NotFound):
+        await live.events.append({"event_type": "LOG", "task_id": foreign_task.id})
+    with pytest.raises(NotFound):
+        await live.events.append_batch(
+            [
+                {"event_type": "LOG", "task_id": task.id},
+                {"event_type": "LOG", "task_id": foreign_task.id},
+            ]
+        )
+    with pytest.raises(NotFound):
+        await live.events.append({"event_type": "LOG", "parent_event_id": 10**12})
+    with pytest.raises(ValidationError) as invalid:
+        await live.events.append_batch(
+            [{"event_type": "LOG", "task_id": task.id}, {"event_type": "NOPE"}]
+        )
+    assert invalid.value.details["index"] == 1
+    with pytest.raises(ValidationError):
+        await live.events.append(
+            {"event_type": "LOG", "content": "x" * (DEFAULT_MAX_PAYLOAD_BYTES + 1)}
+        )
+    assert await _count(live) == before
+
+    async with live.operator_transaction() as s:
+        await s.execute(
+            update(Customer).where(Customer.id == live.customer_id).values(status="SUSPENDED")
+        )
+    with pytest.raises(PermissionDenied):
+        await live.events.append({"event_type": "LOG", "task_id": task.id})
+    with pytest.raises(PermissionDenied):
+        # The suspension is what the declared path says first, as before.
+        await live.events.append({"event_type": "NOPE"})
+    with pytest.raises(PermissionDenied):
+        await live.events.append_batch([{"event_type": "LOG", "task_id": task.id}])
+    assert await _count(live) == before
+
+
+async def test_a_long_batch_takes_the_batch_path(live: Store) -> None:
+    task, _ = await _task_and_run(live)
+    batch = [{"event_type": "LOG", "task_id": task.id, "content": str(i)} for i in range(200)]
+    assert len(batch) > SMALL_BATCH
+    ids = await live.events.append_batch(batch)
+    assert len(ids) == 200
+    assert [row[9] for row in await _stored(live, ids)] == [str(i) for i in range(200)]
+
+
+async def test_an_iterator_is_not_consumed_by_the_small_path(live: Store) -> None:
+    task, _ = await _task_and_run(live)
+    ids = await live.events.append_batch(
+        {"event_type": "LOG", "task_id": task.id, "content": str(i)} for i in range(3)
+    )
+    assert len(ids) == 3
+    assert [row[9] for row in await _stored(live, ids)] == ["0", "1", "2"]
+
+
+async def test_text_postgresql_cannot_hold_is_refused_on_the_declared_path(
+    live: Store, dialect: str
+) -> None:
+    task, _ = await _task_and_run(live)
+    before = await _count(live)
+    if dialect == "postgresql":
+        with pytest.raises(ValidationError):
+            await live.events.append({"event_type": "LOG", "task_id": task.id, "content": "a\x00b"})
+        assert await _count(live) == before
+    else:
+        stored = await live.events.append(
+            {"event_type": "LOG", "task_id": task.id, "content": "a\x00b"}
+        )
+        assert stored.content == "a\x00b"

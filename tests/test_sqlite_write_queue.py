@@ -1,0 +1,190 @@
+"""SQLite writers wait in an ordered queue (issue 13, item 2).
+
+Inside a process, the async Store admits one write transaction at a time per
+database, in the order they asked, and runs each bound write whole on one
+writer thread; readers never wait for it; a wait longer than the busy
+timeout is ``DatabaseUnavailable``; a cancelled caller cannot jam it. Across
+processes SQLite's busy timeout still applies. Real SQLite files, real commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from flightlog import DatabaseUnavailable, Store, open_store
+from flightlog.db.urls import DatabaseUrl
+from flightlog.models import Event
+from flightlog.settings import Settings
+
+pytestmark = pytest.mark.sqlite_only
+
+STORM = Path(__file__).parent / "tools" / "write_storm.py"
+#: Bounds for waits that only a hang would reach.
+HANG_SECONDS = 60.0
+
+
+def _url(url: DatabaseUrl) -> str:
+    return url.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def live(
+    fresh_url: DatabaseUrl, test_settings: Settings, dialect: str
+) -> AsyncIterator[Store]:
+    assert dialect == "sqlite"
+    async with open_store(_url(fresh_url), settings=test_settings) as store:
+        yield store
+
+
+async def _contents(store: Store) -> list[str]:
+    async with store.reader() as s:
+        rows = await s.scalars(
+            select(Event.content).where(Event.event_type == "LOG").order_by(Event.id)
+        )
+        return [c for c in rows if c is not None]
+
+
+async def _writer(store: Store, name: str, writes: int) -> list[str]:
+    task = await store.tasks.create(title=name)
+    done = []
+    for i in range(writes):
+        content = f"{name}-{i}"
+        await store.events.append({"event_type": "LOG", "task_id": task.id, "content": content})
+        done.append(content)
+        if i % 5 == 0:
+            run = await store.runs.start(task.id)
+            await store.runs.finish(run.id)
+    return done
+
+
+async def test_32_concurrent_writers_in_one_process_all_succeed(live: Store) -> None:
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(_writer(live, f"w{n}", 10) for n in range(32)), return_exceptions=True),
+        HANG_SECONDS,
+    )
+    errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    assert errors == []
+    acknowledged = [c for o in outcomes if isinstance(o, list) for c in o]
+    assert len(acknowledged) == 320
+    assert sorted(await _contents(live)) == sorted(acknowledged)
+    # Composed transactions queue with the bound writes, not in SQLite's busy handler.
+    async with live.transaction() as s:
+        total = await s.scalar(select(func.count(Event.id)))
+    assert total is not None
+    assert total >= 320
+
+
+def test_32_writers_in_8_processes_all_succeed(
+    fresh_url: DatabaseUrl, test_settings: Settings, dialect: str
+) -> None:
+    async def prepare() -> uuid.UUID:
+        async with open_store(_url(fresh_url), settings=test_settings) as store:
+            return store.customer_id
+
+    customer = asyncio.run(prepare())
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(STORM), _url(fresh_url), str(customer), "4", "10", f"p{p}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(8)
+    ]
+    acknowledged: list[str] = []
+    errors: list[str] = []
+    try:
+        for child in children:
+            stdout, stderr = child.communicate(timeout=240)
+            assert child.returncode == 0, stderr
+            outcome = json.loads(stdout.strip().splitlines()[-1])
+            acknowledged += outcome["acknowledged"]
+            errors += outcome["errors"]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert errors == []
+    assert len(acknowledged) == 320
+
+    async def stored() -> list[str]:
+        async with open_store(_url(fresh_url), settings=test_settings) as store:
+            return await _contents(store)
+
+    assert sorted(asyncio.run(stored())) == sorted(acknowledged)
+
+
+async def test_writers_are_served_in_the_order_they_asked(live: Store) -> None:
+    task = await live.tasks.create(title="order")
+    appends = [
+        asyncio.ensure_future(
+            live.events.append({"event_type": "LOG", "task_id": task.id, "content": str(i)})
+        )
+        for i in range(40)
+    ]
+    stored = await asyncio.wait_for(asyncio.gather(*appends), HANG_SECONDS)
+    by_id = sorted(stored, key=lambda event: event.id)
+    assert [event.content for event in by_id] == [str(i) for i in range(40)]
+
+
+async def test_readers_do_not_wait_for_a_writer(live: Store) -> None:
+    task = await live.tasks.create(title="read me")
+    async with live.transaction():
+        # The queue is held by this open transaction; reads go around it.
+        found = await asyncio.wait_for(live.tasks.get(task.id), HANG_SECONDS)
+        listed = await asyncio.wait_for(live.events.list(task_id=task.id), HANG_SECONDS)
+    assert found.id == task.id
+    assert listed.items != []
+
+
+async def test_a_wait_past_the_busy_timeout_is_database_unavailable(
+    fresh_url: DatabaseUrl, test_settings: Settings, dialect: str
+) -> None:
+    settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 200})
+    async with open_store(_url(fresh_url), settings=settings) as store:
+        task = await store.tasks.create(title="held")
+        async with store.transaction():
+            with pytest.raises(DatabaseUnavailable):
+                await store.events.append({"event_type": "LOG", "task_id": task.id})
+            with pytest.raises(DatabaseUnavailable):
+                await store.tasks.create(title="waits too long")
+        # Released: writes go through again, and the refused ones left nothing.
+        await store.events.append({"event_type": "LOG", "task_id": task.id, "content": "after"})
+        assert await _contents(store) == ["after"]
+
+
+async def test_cancelled_writers_do_not_jam_the_queue(live: Store) -> None:
+    task = await live.tasks.create(title="cancel")
+    async with live.transaction():
+        waiting = [
+            asyncio.ensure_future(
+                live.events.append({"event_type": "LOG", "task_id": task.id, "content": str(i)})
+            )
+            for i in range(10)
+        ]
+        await asyncio.sleep(0)  # let them queue up behind the open transaction
+        for pending in waiting[::2]:
+            pending.cancel()
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*waiting, return_exceptions=True), HANG_SECONDS
+    )
+    cancelled = [o for o in outcomes if isinstance(o, asyncio.CancelledError)]
+    assert len(cancelled) == 5
+    after = await asyncio.wait_for(
+        live.events.append({"event_type": "LOG", "task_id": task.id, "content": "after"}),
+        HANG_SECONDS,
+    )
+    contents = await _contents(live)
+    assert contents[-1] == after.content == "after"
+    # Every write that was not cancelled while it waited is there, once.
+    assert sorted(contents[:-1]) == sorted(str(i) for i in range(1, 10, 2))
