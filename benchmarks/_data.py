@@ -138,9 +138,11 @@ def event_rows(dialect: str, fx: Fixture, rows: list[dict[str, Any]]) -> list[tu
             e["agent_role"],
             e["content"],
             json.dumps(e["data"]),
-            None,
-            None,
-            None,
+            None,  # entity_type
+            None,  # entity_id
+            None,  # actor
+            None,  # trace_id
+            None,  # span_id
         )
         for e in rows
     ]

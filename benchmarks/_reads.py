@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, func, select
 
 from benchmarks._data import Fixture
-from flightlog.models import Event, Task
+from flightlog.models import Event, MetricPoint, Task
+from flightlog.ops.purge import DEFAULT_BATCH, oldest_batch
 from flightlog.services.events import list_events
 from flightlog.services.timeline import TimelineCursor, run_timeline
 from flightlog.store import Store
@@ -38,19 +39,20 @@ class ReadCase:
 
 @contextmanager
 def captured(store: Store) -> Iterator[list[tuple[str, Any]]]:
-    """Every SELECT the Store's engine sends while the block runs, with its parameters."""
+    """Every SELECT sent while the block runs, with its parameters."""
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, parameters))
 
-    engine = store.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    # Every engine, not only the Store's: on SQLite a Store may run its calls on
+    # a synchronous engine of its own on the same file.
+    event.listen(Engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def explain(store: Store, statement: str, parameters: Any) -> str:
@@ -238,4 +240,71 @@ async def measure_reads(
             table_rows=table_rows,
         )
     )
+    await measure_purge_batches(store, iterations=iterations, on_case=add)
     return cases
+
+
+async def _cutoff(store: Store, timestamp: Any, share: int) -> tuple[Any, int]:
+    """A cutoff with about ``share`` rows older than it, and how many exactly are."""
+    async with store.reader() as s:
+        cutoff = await s.scalar(select(timestamp).order_by(timestamp).offset(share).limit(1))
+        older = int(
+            await s.scalar(
+                select(func.count()).select_from(timestamp.table).where(timestamp < cutoff)
+            )
+            or 0
+        )
+    return cutoff, older
+
+
+async def measure_purge_batches(
+    store: Store, *, iterations: int, on_case: Callable[[ReadCase], Awaitable[None]]
+) -> None:
+    """The purge's batch query (``flightlog purge``) on both hot tables, as it is sent.
+
+    A batch is the ids of the oldest ``DEFAULT_BATCH`` rows before the cutoff, in id
+    order; the last batch of a purge finds nothing more and reads the rest of the table.
+    ``metric_points`` has no time index since migration 0007; ``events`` keeps
+    ``ix_events_created_at``. (Only the SELECT is timed: the DELETE around it would
+    change the table under the other cases.)
+    """
+    async with store.reader() as s:
+        points = int(await s.scalar(select(func.count(MetricPoint.id))) or 0)
+        events = int(await s.scalar(select(func.count(Event.id))) or 0)
+    targets = (
+        ("metric points", MetricPoint.__table__, MetricPoint.recorded_at, points, points // 10),
+        ("events", Event.__table__, Event.created_at, events, min(events // 10, 100_000)),
+    )
+    for label, table, timestamp, rows, share in targets:
+        if rows == 0:
+            continue
+        cutoff, old = await _cutoff(store, timestamp, share)
+        first, _ = await _cutoff(store, timestamp, 0)
+
+        def batch(before: Any, table: Any = table, timestamp: Any = timestamp) -> Any:
+            async def read(i: int) -> Any:
+                async with store.reader() as s:
+                    stmt = oldest_batch(table, timestamp, before, DEFAULT_BATCH)
+                    return (await s.execute(stmt)).all()
+
+            return read
+
+        await on_case(
+            await measure(
+                store,
+                f"purge batch: ids of the {DEFAULT_BATCH:,} oldest {label} "
+                f"({old:,} of {rows:,} older than the cutoff)",
+                batch(cutoff),
+                iterations=max(5, iterations // 4),
+                table_rows=rows,
+            )
+        )
+        await on_case(
+            await measure(
+                store,
+                f"purge, last batch: no {label} older than the cutoff (one pass over {rows:,})",
+                batch(first),
+                iterations=max(3, iterations // 40),
+                table_rows=rows,
+            )
+        )
