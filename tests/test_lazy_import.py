@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +117,23 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         _ = flightlog.no_such_name  # type: ignore[attr-defined]
     with pytest.raises(ImportError):
         exec("from flightlog import no_such_name", {})
+
+
+def test_a_failing_import_behind_a_name_is_reported_not_hidden(tmp_path: Path) -> None:
+    """An AttributeError inside the imported module must not read as "no such name"."""
+    (tmp_path / "broken_behind_a_name.py").write_text("import os\nos.no_such_function()\n")
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import flightlog\n"
+        "flightlog._LAZY['Broken'] = 'broken_behind_a_name'\n"
+        "try:\n"
+        "    from flightlog import Broken\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    out = _run(code)
+    assert "flightlog.Broken could not be imported" in out
+    assert "no_such_function" in out
 
 
 def test_the_store_loads_no_server_client_or_migration_tool() -> None:

@@ -79,7 +79,13 @@ if not TYPE_CHECKING:
         module_name = _LAZY.get(name)
         if module_name is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module_name), name)
+        try:
+            value = getattr(importlib.import_module(module_name), name)
+        except AttributeError as exc:
+            # An AttributeError escaping here would be taken for "no such name":
+            # `from flightlog import open_store` would then say only "cannot import
+            # name" and hide the module that actually failed to import.
+            raise ImportError(f"flightlog.{name} could not be imported: {exc!r}") from exc
         globals()[name] = value
         return value
 
