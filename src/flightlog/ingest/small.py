@@ -129,8 +129,15 @@ def insert_events_sql(
         marks = ", ".join(params.add(value, id_type) for value in ids)
         checks.append(f"({count_sql.format(c=c, ids=marks)}) = {len(ids)}")
     columns = ", ".join(EVENT_COLUMNS)
+    sources = f"(VALUES {values}) AS v"
+    if dialect == "postgresql":
+        # The transaction takes its id before any row's id is drawn, as every Flightlog
+        # write transaction does (flightlog.services.event_feed): ``tx`` is produced before
+        # the join yields a row, and the ids' defaults are evaluated on joined rows only.
+        sources = f"(SELECT pg_current_xact_id() AS xid) AS tx, {sources}"
+        checks.insert(0, "tx.xid IS NOT NULL")
     sql = (
-        f"INSERT INTO events ({columns}) SELECT * FROM (VALUES {values}) AS v "
+        f"INSERT INTO events ({columns}) SELECT v.* FROM {sources} "
         f"WHERE {' AND '.join(checks)} RETURNING id, created_at"
     )
     return sql, tuple(params.values)

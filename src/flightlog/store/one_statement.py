@@ -1,21 +1,24 @@
-"""Run a write that is one statement in a transaction of its own, on the raw driver.
+"""Run a write that is one statement, as a transaction of its own, on the raw driver.
 
 The small-write path (:mod:`flightlog.ingest.small`) folds the write guard and
-the tenant checks into the INSERT itself, so the whole unit of work is:
+the tenant checks into the INSERT itself (and, on PostgreSQL, taking the
+transaction id before an event id is drawn), so the whole unit of work is:
 
 * SQLite: ``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (on the lane's
   writer thread under the async Store, see :mod:`flightlog.store.sqlite_lane`);
-* PostgreSQL: ``BEGIN; SELECT pg_current_xact_id()`` in one round trip (the
-  live feed needs the transaction id before an event id is drawn, see
-  :mod:`flightlog.services.event_feed`), the statement, ``COMMIT``.
+  IMMEDIATE so that the statement waits for the write lock in the busy
+  handler rather than failing when another process commits between its read
+  and its write;
+* PostgreSQL: the statement alone, in autocommit: one round trip, the
+  statement being its own transaction.
 
 No ORM session, no SQLAlchemy statement compilation: these run on the
 connection the engine's pool hands out. Whatever does not end in a committed
-write (the statement wrote nothing, or the driver refused something) is
-rolled back and answered with None, and the caller runs the declared service,
-which raises the precise, typed error. Only a database out of reach is raised
-here, as :class:`~flightlog.errors.DatabaseUnavailable`, since the declared
-path would only meet it again.
+write (the statement wrote nothing, or the driver refused something) leaves
+nothing behind and is answered with None, and the caller runs the declared
+service, which raises the precise, typed error. Only a database out of reach
+is raised here, as :class:`~flightlog.errors.DatabaseUnavailable`, since the
+declared path would only meet it again.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ from flightlog.db.failures import database_unreachable, unavailable_error
 from flightlog.ingest.small import OneStatement, ParamStyle
 
 R = TypeVar("R")
-
-_BEGIN_POSTGRES = "BEGIN; SELECT pg_current_xact_id()"
 
 
 def param_style(driver: str) -> ParamStyle:
@@ -72,29 +73,21 @@ def run_sqlite(engine: Engine, plan: OneStatement[R]) -> R | None:
 
 
 def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
-    """The statement in its own transaction on a pooled psycopg connection."""
+    """The statement as its own transaction (autocommit) on a pooled psycopg connection."""
     raw = engine.raw_connection()
-    committing = False
     try:
         driver: Any = raw.driver_connection
+        driver.autocommit = True
         try:
             with driver.cursor() as cursor:
-                cursor.execute("SELECT pg_current_xact_id()")
                 cursor.execute(plan.sql, plan.params)
-                result = plan.finish([tuple(row) for row in cursor.fetchall()])
-            committing = result is not None
-            if committing:
-                driver.commit()
-            else:
-                driver.rollback()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                driver.rollback()
-            raise
-        return result
+                return plan.finish([tuple(row) for row in cursor.fetchall()])
+        finally:
+            driver.autocommit = False
     except Exception as exc:
         if database_unreachable(exc):
-            raise unavailable_error(while_committing=committing) from exc
+            # Sent and not answered: it may have committed, as any COMMIT cut off may have.
+            raise unavailable_error(while_committing=True) from exc
         return None
     finally:
         raw.close()
@@ -113,26 +106,14 @@ async def run_asyncpg(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
 
 
 async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
-    committing = False
     try:
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
-            await driver.execute(_BEGIN_POSTGRES)
-            try:
-                returned = await driver.fetch(plan.sql, *plan.params)
-                result = plan.finish([tuple(row) for row in returned])
-                committing = result is not None
-                await driver.execute("COMMIT" if committing else "ROLLBACK")
-            except BaseException:
-                try:
-                    await driver.execute("ROLLBACK")
-                except Exception:
-                    # The connection is in an unknown state: never hand it out again.
-                    await connection.invalidate()
-                raise
-            return result
+            # Outside a transaction asyncpg runs the statement in autocommit.
+            returned = await driver.fetch(plan.sql, *plan.params)
+            return plan.finish([tuple(row) for row in returned])
     except Exception as exc:
         if database_unreachable(exc):
-            raise unavailable_error(while_committing=committing) from exc
+            raise unavailable_error(while_committing=True) from exc
         return None
