@@ -245,13 +245,14 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true", help="leave the README table alone")
     args = parser.parse_args()
     dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+    host = machine()  # before the run: its load average is the one at the start
     cases = measure(args.runs, dialects, args.baseline_src)
     command = " ".join(["python -m benchmarks.import_time", *sys.argv[1:]])
     report = {
         "date": datetime.date.today().isoformat(),
         "command": command,
         "runs": args.runs,
-        "machine": machine(),
+        "machine": host,
         "versions": versions("n/a"),
         "cases": cases,
     }
