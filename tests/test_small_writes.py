@@ -10,6 +10,7 @@ statement through SQLAlchemy). Both Stores, both dialects, real commits.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -269,3 +270,54 @@ async def test_text_postgresql_cannot_hold_is_refused_on_the_declared_path(
             {"event_type": "LOG", "task_id": task.id, "content": "a\x00b"}
         )
         assert stored.content == "a\x00b"
+
+
+@pytest.mark.postgres_only
+async def test_a_live_follower_misses_no_small_write(live: Store) -> None:
+    """The statement takes its transaction id before its rows' ids, so the live feed's
+    watermark never passes an id that can still commit (flightlog.services.event_feed)."""
+    from flightlog.services.event_feed import Watermark
+
+    task, _ = await _task_and_run(live)
+    watermark = Watermark()
+    seen: list[int] = []
+    last: list[int] = []  # the highest id written, once every writer is done
+
+    async def follow() -> None:
+        cursor = 0
+        while not (last and cursor >= last[0]):
+            async with live.reader() as s:
+                await s.run_sync(watermark.sample)
+            async with live.reader() as s:
+                safe = await s.run_sync(watermark.safe_id)
+                assert safe is not None
+                rows = await s.scalars(
+                    select(Event.id)
+                    .where(Event.task_id == task.id, Event.id > cursor, Event.id <= safe)
+                    .order_by(Event.id)
+                )
+                fresh = list(rows)
+            seen.extend(fresh)
+            cursor = fresh[-1] if fresh else cursor
+            await asyncio.sleep(0)
+
+    async def write(n: int) -> list[int]:
+        return [
+            (
+                await live.events.append(
+                    {"event_type": "LOG", "task_id": task.id, "content": f"{n}"}
+                )
+            ).id
+            for _ in range(40)
+        ]
+
+    follower = asyncio.ensure_future(follow())
+    written = await asyncio.gather(*(write(n) for n in range(8)))
+    last.append(max(i for ids in written for i in ids))
+    # Other transactions on the server may hold the watermark back a while, never for good.
+    await asyncio.wait_for(follower, 60)
+    lifecycle = await live.events.list(task_id=task.id, limit=500)
+    expected = sorted(e.id for e in lifecycle.items)
+    assert len(seen) == len(set(seen))
+    assert sorted(seen) == expected
+    assert {i for ids in written for i in ids} <= set(seen)

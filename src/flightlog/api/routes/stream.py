@@ -65,6 +65,7 @@ async def _follow(
     quiet_since = checked_at = time.monotonic()
     cursor = after_id
     watermark = Watermark()
+    postgres = store.engine.dialect.name == "postgresql"
     yield "retry: 2000\n\n"
     while time.monotonic() < deadline and not await request.is_disconnected():
         try:
@@ -75,7 +76,11 @@ async def _follow(
                     return  # the key was revoked or its customer suspended: stop here
                 checked_at = time.monotonic()
             # The tenant check was made once, before the stream started; each poll is
-            # one short read (DEFERRED on SQLite: it never takes the write lock).
+            # short reads (DEFERRED on SQLite: they never take the write lock). On
+            # PostgreSQL the watermark samples in a transaction of its own first.
+            if postgres:
+                async with store.reader() as session:
+                    await session.run_sync(watermark.sample)
             async with store.reader() as session:
                 page = await session.run_sync(
                     event_page,
