@@ -15,6 +15,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+# pytest-xdist starts its workers with COLUMNS=80 and LINES=24. A rich Console fixes its width
+# when COLUMNS is set at its creation, and the CLI's consoles are created at import, so every
+# table would be cut at 80 columns whatever a test asks for. Tests set COLUMNS themselves.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session

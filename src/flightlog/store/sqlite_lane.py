@@ -28,9 +28,11 @@ then; the cancelled caller gets its ``CancelledError`` at once.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
@@ -48,6 +50,67 @@ if TYPE_CHECKING:
     from flightlog.store.sync import SyncStore
 
 R = TypeVar("R")
+#: Threads that run reads (each on its own pooled connection).
+_READERS = 4
+
+
+class _Threads:
+    """A few daemon threads that run callables, in submission order, until closed.
+
+    Not ``concurrent.futures.ThreadPoolExecutor``: that refuses new work once the
+    interpreter begins to exit, and a program's non-daemon threads (an agent still
+    finishing its run) must still be able to write then (tests/test_tracing_exit.py).
+    """
+
+    def __init__(self, count: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True)
+            for n in range(count)
+        ]
+        self._started = False
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], R]) -> Future[R]:
+        with self._lock:
+            if not self._started:
+                for thread in self._threads:
+                    thread.start()
+                self._started = True
+        future: Future[R] = Future()
+        self._jobs.put((job, future))  # type: ignore[arg-type]
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = job()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the threads."""
+        with self._lock:
+            started, self._started = self._started, False
+        if not started:
+            return
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+
 #: Synchronous twins remembered per lane (one per customer the process acts for).
 _MAX_TWINS = 1024
 
@@ -59,7 +122,8 @@ class WriterLane:
         #: Synchronous sqlite3 engine with Flightlog's pragmas (same file as the async engine).
         self.engine = engine
         self._wait_seconds = wait_seconds
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="flightlog-sqlite-writer")
+        self._writer = _Threads(1, "flightlog-sqlite-writer")
+        self._readers = _Threads(_READERS, "flightlog-sqlite-reader")
         # One lock per event loop: an asyncio.Lock belongs to the loop that first waits on it.
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -116,7 +180,7 @@ class WriterLane:
         """Run ``unit`` (a whole write transaction) on the writer thread, in queue order."""
         lock = await self._admit()
         try:
-            future = asyncio.get_running_loop().run_in_executor(self._writer, unit)
+            future = asyncio.wrap_future(self._writer.submit(unit))
         except BaseException:
             lock.release()
             raise
@@ -127,11 +191,12 @@ class WriterLane:
 
     async def read(self, unit: Callable[[], R]) -> R:
         """Run ``unit`` (a read-only transaction) on a pool thread; it never waits for writers."""
-        return await asyncio.to_thread(unit)
+        return await asyncio.wrap_future(self._readers.submit(unit))
 
     def close(self) -> None:
         """Let queued units finish, stop the thread and close the connections."""
-        self._writer.shutdown(wait=True)
+        self._writer.close()
+        self._readers.close()
         self.engine.dispose()
 
 
