@@ -11,10 +11,13 @@ from flightlog.api.keys import KeyCache
 from flightlog.settings import Settings
 from flightlog.store.core import Store, session_factory
 
+#: Stores kept per app: one per customer seen recently (cleared past this many).
+_MAX_STORES = 1024
+
 
 @dataclass
 class ApiContext:
-    """Shared by all requests of one app; a Store per request is cheap to build from it.
+    """Shared by all requests of one app: the engine, the key cache, a Store per customer.
 
     ``connection`` is for embedders and tests: every request then runs in
     savepoints of that one connection's transaction, which the owner rolls back.
@@ -25,10 +28,23 @@ class ApiContext:
     connection: AsyncConnection | None = None
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     keys: KeyCache = field(init=False)
+    _stores: dict[uuid.UUID, Store] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine, self.connection)
         self.keys = KeyCache(self.sessions, ttl_seconds=self.settings.api_key_cache_seconds)
 
     def store_for(self, customer_id: uuid.UUID) -> Store:
-        return Store(self.engine, self.settings, customer_id, connection=self.connection)
+        """The customer's Store, kept between requests.
+
+        A Store holds nothing of a request (its calls each open their own
+        transaction), but building one binds its facades' methods on first use,
+        which cost more than a small write itself; so each is built once.
+        """
+        store = self._stores.get(customer_id)
+        if store is None:
+            if len(self._stores) >= _MAX_STORES:
+                self._stores.clear()
+            store = Store(self.engine, self.settings, customer_id, connection=self.connection)
+            self._stores[customer_id] = store
+        return store

@@ -154,15 +154,21 @@ def ingest(
     owners: Owners,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     ids: list[int] | None = None,
+    savepoint: bool = True,
 ) -> int:
-    """Prepare and write ``source`` chunk by chunk; return the number of rows written."""
+    """Prepare and write ``source`` chunk by chunk; return the number of rows written.
+
+    ``savepoint=False`` when the call is its transaction's whole work (see
+    :func:`flightlog.services._common.whole_unit`): the transaction itself is then
+    what a failure rolls back.
+    """
     require(chunk_size >= 1, f"chunk_size must be at least 1, got {chunk_size}")
     rows_in = iter(source)
     first = list(islice(rows_in, chunk_size))
     if not first:
         return 0
     total = 0
-    with session.begin_nested():
+    with session.begin_nested() if savepoint else contextlib.nullcontext():
         writer = open_writer(session, stream)
         pending: asyncio.Future[None] | None = None
         chunk = first

@@ -27,11 +27,29 @@ from flightlog.db.failures import sqlstate
 from flightlog.errors import ValidationError
 from flightlog.ingest._pipeline import Row, Stream
 from flightlog.services._common import translate_integrity_error
-from flightlog.services.event_feed import TAKE_TRANSACTION_ID
+from flightlog.services.event_feed import TAKE_TRANSACTION_ID, TRANSACTION_ID_TAKEN
 
 _NEXT_IDS = text(
     "SELECT array_agg(nextval(CAST(:sequence AS regclass))) FROM generate_series(1, :n)"
 )
+
+
+#: Sequence names by engine URL and table: a schema's sequences do not change while it runs.
+_SEQUENCES: dict[tuple[str, str], str] = {}
+
+
+def _sequence_of(session: Session, table: str) -> str:
+    """The table's id sequence, looked up once per database and process."""
+    key = (str(session.get_bind().engine.url), table)
+    found = _SEQUENCES.get(key)
+    if found is None:
+        found = str(
+            session.execute(
+                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}
+            ).scalar_one()
+        )
+        _SEQUENCES[key] = found
+    return found
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
@@ -57,28 +75,31 @@ class PostgresWriter:
         # one a raw COPY would run, and commit, on its own). Taking the transaction id
         # before drawing event ids keeps the live feed's watermark sound (see
         # flightlog.services.event_feed).
-        session.execute(TAKE_TRANSACTION_ID)
+        if not session.info.get(TRANSACTION_ID_TAKEN):
+            session.execute(TAKE_TRANSACTION_ID)
+            session.info[TRANSACTION_ID_TAKEN] = True
         driver: Any = session.connection().connection.driver_connection
-        now = None
-        if stream.clock_column is not None:
-            now = session.execute(text("SELECT now()")).scalar_one()
-        return cls(session, driver, stream, now)
+        return cls(session, driver, stream, None)
 
     def _next_ids(self, count: int) -> list[int]:
         if self._sequence is None:
-            self._sequence = self._session.execute(
-                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": self._stream.table}
-            ).scalar_one()
+            self._sequence = _sequence_of(self._session, self._stream.table)
         values = self._session.execute(_NEXT_IDS, {"sequence": self._sequence, "n": count})
         return sorted(values.scalar_one())
+
+    def _clock(self) -> datetime:
+        """``now()`` of this transaction, asked for only when a row leaves its time out."""
+        if self._now is None:
+            self._now = self._session.execute(text("SELECT now()")).scalar_one()
+        return self._now
 
     def _rows_and_columns(
         self, rows: list[Row], ids: list[int] | None
     ) -> tuple[list[Row], tuple[str, ...]]:
         columns: tuple[str, ...] = self._stream.columns
         clock = self._stream.clock_column
-        if clock is not None:
-            now = self._now
+        if clock is not None and any(row[clock] is None for row in rows):
+            now = self._clock()
             if clock == len(columns) - 1:
                 tail = (now,)
                 rows = [row if row[-1] is not None else row[:-1] + tail for row in rows]

@@ -30,7 +30,7 @@ from flightlog.ingest._pipeline import (
     ingest,
     session_codec,
 )
-from flightlog.services._common import time_in_range
+from flightlog.services._common import time_in_range, whole_unit
 from flightlog.services.events import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     MAX_EVENT_ID,
@@ -245,7 +245,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
     )
 
 
-def _from_model(event: NewEvent, codec: Codec, customer: Any, index: int | None) -> Row:
+def model_row(event: NewEvent, codec: Codec, customer: Any, index: int | None) -> Row:
     stored = "null"
     if event.data is not None:
         text = json_text(event.data)
@@ -295,7 +295,7 @@ def event_preparer(
         if row is not None:
             return row
         valid = validate_event(raw, max_payload_bytes=max_payload_bytes, index=index)
-        return _from_model(valid, codec, customer, index)
+        return model_row(valid, codec, customer, index)
 
     return prepare
 
@@ -318,6 +318,7 @@ def _ingest(
         owners=Owners(EVENTS, customer_id, codec),
         chunk_size=chunk_size,
         ids=ids,
+        savepoint=not whole_unit(session, ingest_events, ingest_events_returning_ids),
     )
 
 

@@ -27,7 +27,7 @@ from flightlog.ingest._pipeline import (
     session_codec,
 )
 from flightlog.ingest.events import UNDECIDED, enum_value, json_text, uuid_value
-from flightlog.services._common import time_in_range
+from flightlog.services._common import time_in_range, whole_unit
 from flightlog.services.metrics import NewMetric, validate_metric
 
 #: Column order of a prepared metric row (``id`` comes from the database).
@@ -210,4 +210,5 @@ def ingest_metrics(
         prepare=metric_preparer(codec),
         owners=Owners(METRICS, customer_id, codec),
         chunk_size=chunk_size,
+        savepoint=not whole_unit(session, ingest_metrics),
     )

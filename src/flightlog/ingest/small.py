@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql
 from flightlog.enums import CustomerStatus
 from flightlog.ingest._codec import SQLITE_NOW, Codec, codec_for
 from flightlog.ingest._pipeline import DEFAULT_CHUNK_SIZE, Row
-from flightlog.ingest.events import EVENT_COLUMNS, EVENTS, event_preparer
+from flightlog.ingest.events import EVENT_COLUMNS, EVENTS, event_preparer, model_row
 from flightlog.models import Event
 from flightlog.services.events import NewEvent, validate_event
 
@@ -172,8 +172,10 @@ def plan_event(
     """``services.events.append_event`` as one statement (same validation, same row)."""
     codec = codec_for(dialect)
     valid = validate_event(event, max_payload_bytes=max_payload_bytes)
-    row = event_preparer(codec, customer_id, max_payload_bytes)(valid, None)
-    sql, params = insert_events_sql([row], codec.encode_uuid(customer_id), dialect, style)
+    customer = codec.encode_uuid(customer_id)
+    sql, params = insert_events_sql(
+        [model_row(valid, codec, customer, None)], customer, dialect, style
+    )
 
     def finish(returned: list[tuple[Any, ...]]) -> Event | None:
         if not returned:

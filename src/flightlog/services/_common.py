@@ -41,6 +41,19 @@ class Unset(Enum):
 UNSET: Final = Unset.UNSET
 
 
+#: ``Session.info`` key: the service a Store call runs as the whole of its transaction.
+UNIT_SERVICE = "flightlog.unit_service"
+
+
+def whole_unit(session: Session, *services: object) -> bool:
+    """Whether one of ``services`` is the whole of the session's transaction (a Store call).
+
+    Then nothing else shares the transaction, and a failure rolls all of it back:
+    a savepoint to undo only the service's own work would be a wasted round trip.
+    """
+    return session.info.get(UNIT_SERVICE) in services
+
+
 def given(**values: object) -> dict[str, Any]:
     """The keyword arguments that were given, i.e. not :data:`UNSET`."""
     return {name: value for name, value in values.items() if value is not UNSET}

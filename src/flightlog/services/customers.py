@@ -27,6 +27,8 @@ from flightlog.services._common import (
     require,
     translate_integrity_error,
 )
+from flightlog.services._dialect import dialect_name
+from flightlog.services.event_feed import TAKE_TRANSACTION_ID_COLUMN, TRANSACTION_ID_TAKEN
 from flightlog.services.lifecycle import CUSTOMER_LIFECYCLE, move
 
 DEFAULT_CUSTOMER_EMAIL = "default@flightlog.local"
@@ -59,8 +61,20 @@ def ensure_default_customer(session: Session) -> uuid.UUID:
 
 
 def assert_can_write(session: Session, customer_id: uuid.UUID) -> None:
-    """Refuse writes for a customer that is not ACTIVE (seed 002: SUSPENDED, CHURNED)."""
-    status = session.scalar(select(Customer.status).where(Customer.id == customer_id))
+    """Refuse writes for a customer that is not ACTIVE (seed 002: SUSPENDED, CHURNED).
+
+    On PostgreSQL the same statement assigns the transaction its id, which every
+    Flightlog write transaction takes before it draws an event id (see
+    :mod:`flightlog.services.event_feed`); the session remembers it, so the
+    ingest path does not ask again.
+    """
+    query = select(Customer.status).where(Customer.id == customer_id)
+    if dialect_name(session) == "postgresql":
+        row = session.execute(query.add_columns(TAKE_TRANSACTION_ID_COLUMN)).first()
+        session.info[TRANSACTION_ID_TAKEN] = True
+        status = None if row is None else row[0]
+    else:
+        status = session.scalar(query)
     if status is None:
         raise NotFound(f"Customer {customer_id} not found", entity="Customer")
     if status is not CustomerStatus.ACTIVE:

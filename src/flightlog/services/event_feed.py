@@ -33,13 +33,17 @@ from __future__ import annotations
 
 from collections import deque
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.orm import Session
 
 from flightlog.services._dialect import dialect_name
 
 #: Assigns the transaction its id now (PostgreSQL assigns one lazily, at the first write).
 TAKE_TRANSACTION_ID = text("SELECT pg_current_xact_id()")
+#: The same, as a column to add to a statement the transaction sends anyway.
+TAKE_TRANSACTION_ID_COLUMN = func.pg_current_xact_id()
+#: ``Session.info`` key: this session's transaction has taken its id already.
+TRANSACTION_ID_TAKEN = "flightlog.transaction_id_taken"
 _LAST_DRAWN = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}"
 _WRITING = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 _OWN_ID = text("SELECT pg_current_xact_id()::text")

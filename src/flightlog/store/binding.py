@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec,
 from sqlalchemy.orm import Session
 
 from flightlog.errors import FlightlogError
+from flightlog.services._common import UNIT_SERVICE
 
 if TYPE_CHECKING:
     from flightlog.ingest.small import OneStatement, ParamStyle
@@ -167,6 +168,7 @@ class Operation(Generic[P, R]):
 
         async def run(*args: Any, **kwargs: Any) -> R:
             async with store.unit_of_work(unit) as session:
+                session.info[UNIT_SERVICE] = service
                 return await session.run_sync(service, *args, **kwargs)
 
         async def call(*args: Any, **kwargs: Any) -> R:
@@ -259,6 +261,7 @@ class Operation(Generic[P, R]):
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
             with store.unit_of_work(unit) as session:
+                session.info[UNIT_SERVICE] = service
                 result: R = service(session, *leading, *args, **kwargs)
             if after_commit is not None:
                 after_commit(store, result)

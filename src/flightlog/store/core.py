@@ -17,7 +17,6 @@ from flightlog.services.customers import (
     ensure_default_customer,
     find_default_customer,
 )
-from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
 from flightlog.store.sqlite_lane import WriterLane, close_lane, lane_for
@@ -86,11 +85,9 @@ class Store(StoreState):
         progress = Progress()
         with database_errors_as_domain_errors(progress):
             async with self._write_turn(), self._sessions() as session, session.begin():
+                # On PostgreSQL this also takes the transaction id, before any event id
+                # is drawn, so that live readers of the event log can tell when ids are final.
                 await session.run_sync(assert_can_write, self.customer_id)
-                if session.get_bind().dialect.name == "postgresql":
-                    # Take the transaction id before any event id is drawn, so that
-                    # live readers of the event log can tell when ids are final.
-                    await session.execute(TAKE_TRANSACTION_ID)
                 yield session
                 # The caller's work is done; what fails from here on fails in COMMIT.
                 progress.committing = True

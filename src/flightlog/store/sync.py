@@ -28,7 +28,6 @@ from flightlog.services.customers import (
     ensure_default_customer,
     find_default_customer,
 )
-from flightlog.services.event_feed import TAKE_TRANSACTION_ID
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
 from flightlog.store.state import StoreState
@@ -92,10 +91,8 @@ class SyncStore(StoreState):
             self._sessions() as session,
             session.begin(),
         ):
+            # See Store.transaction: on PostgreSQL this takes the transaction id too.
             assert_can_write(session, self.customer_id)
-            if session.get_bind().dialect.name == "postgresql":
-                # See Store.transaction: live readers of the event log need it first.
-                session.execute(TAKE_TRANSACTION_ID)
             yield session
             progress.committing = True
 
