@@ -172,6 +172,37 @@ async def _one_event(
     ]
 
 
+# --- concurrent writers ---------------------------------------------------------------------
+
+
+async def _concurrent(store: Store, writers: int, plan: Plan) -> dict[str, Any]:
+    """``writers`` coroutines appending one event at a time: throughput and the tail."""
+    task = await store.tasks.create(title=f"{writers} writers")
+    event = {**EVENT, "task_id": task.id}
+    each = max(1, plan.calls // writers)
+    latencies: list[float] = []
+
+    async def writer() -> None:
+        for _ in range(each):
+            started = time.perf_counter()
+            await store.events.append(event)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    return {
+        "name": f"{writers} concurrent writers: store.events.append",
+        "writers": writers,
+        "rate": round(len(latencies) / seconds, 1),
+        "p50_ms": round(p50 * 1000, 3),
+        "p99_ms": round(p99 * 1000, 3),
+        "p99_over_p50": round(p99 / p50, 2),
+    }
+
+
 # --- a status change ------------------------------------------------------------------------
 
 
@@ -302,6 +333,8 @@ async def run_dialect(dialect: str, plan: Plan) -> dict[str, Any]:
                 console.log(f"{dialect}: one event done")
                 cases += await _status_change(db, store, sync, plan)
                 console.log(f"{dialect}: status change done")
+                concurrent = [await _concurrent(store, n, plan) for n in (1, 16, 32)]
+                console.log(f"{dialect}: concurrent writers done")
             finally:
                 sync.close()
         return {
@@ -311,6 +344,7 @@ async def run_dialect(dialect: str, plan: Plan) -> dict[str, Any]:
             "versions": versions(server_version(db)),
             "calls": plan.calls,
             "cases": cases,
+            "concurrent": concurrent,
         }
 
 
@@ -327,6 +361,17 @@ def table_lines(reports: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"| {report['dialect']} | {c['name']} | {c['median_ms']:.3f} ms | "
                 f"{c['ceiling_median_ms']:.3f} ms ({c['ceiling']}) | {c['ratio']:.2f}x | {target} |"
+            )
+    lines += [
+        "",
+        "| dialect | writers (one event per call, one process) | events/s | p50 | p99 | p99/p50 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for report in reports:
+        for c in report["concurrent"]:
+            lines.append(
+                f"| {report['dialect']} | {c['writers']} | {c['rate']:,.0f} | {c['p50_ms']:.2f} ms "
+                f"| {c['p99_ms']:.2f} ms | {c['p99_over_p50']:.1f}x |"
             )
     return lines
 
@@ -376,6 +421,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 f"{c['target'] or ''} {mark}",
             )
     console.print(summary)
+    for report in reports:
+        for c in report["concurrent"]:
+            console.print(
+                f"{report['dialect']}: {c['writers']} writers: {c['rate']:,.0f} events/s, "
+                f"p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms"
+            )
     if not args.quick and not args.no_readme and len(reports) == 2:
         update_readme(reports)
         console.log("updated benchmarks/README.md")
