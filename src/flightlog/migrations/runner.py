@@ -214,6 +214,11 @@ class Migrator:
         from alembic import command
 
         with self._exclusive() as connection:
+            if revision == "head" and read_revision(connection) == self.head():
+                # Another opener got there first. Saying so costs one read; Alembic would
+                # load every revision while holding the lock, and with dozens of openers
+                # queued behind each other that outlasted SQLite's busy timeout.
+                return
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
