@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -188,3 +189,53 @@ async def test_cancelled_writers_do_not_jam_the_queue(live: Store) -> None:
     assert contents[-1] == after.content == "after"
     # Every write that was not cancelled while it waited is there, once.
     assert sorted(contents[:-1]) == sorted(str(i) for i in range(1, 10, 2))
+
+
+async def test_a_write_lock_held_by_another_process_is_waited_for_off_the_loop(
+    live: Store, fresh_url: DatabaseUrl
+) -> None:
+    """An uncontended small write runs on the loop's thread on a connection that never waits;
+    when another process holds the lock it goes to the writer thread and waits there, so the
+    loop keeps serving (a read completes meanwhile) and the write lands once the lock is free."""
+    import sqlite3
+
+    task = await live.tasks.create(title="held elsewhere")
+    database = fresh_url.url.database
+    assert database is not None
+    other = sqlite3.connect(database, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.ensure_future(
+            live.events.append({"event_type": "LOG", "task_id": task.id, "content": "waited"})
+        )
+        found = await asyncio.wait_for(live.tasks.get(task.id), HANG_SECONDS)
+        assert found.id == task.id
+        assert not waiting.done()
+        other.execute("COMMIT")
+        written = await asyncio.wait_for(waiting, HANG_SECONDS)
+    finally:
+        other.close()
+    assert written.content == "waited"
+    assert await _contents(live) == ["waited"]
+
+
+async def test_writes_on_the_loop_thread_still_get_their_wal_checkpointed(
+    live: Store, fresh_url: DatabaseUrl
+) -> None:
+    """The loop's connection never checkpoints (its fsync would stall the loop); the writer
+    thread does every few hundred such writes, so the WAL stops growing with them."""
+    task = await live.tasks.create(title="wal")
+    wal = Path(f"{fresh_url.url.database}-wal")
+
+    async def append(count: int) -> None:
+        for i in range(count):
+            await live.events.append({"event_type": "LOG", "task_id": task.id, "content": str(i)})
+
+    await append(100)
+    per_hundred = await asyncio.to_thread(os.path.getsize, wal)
+    await append(2900)
+    assert live.lane is not None
+    await live.lane.write(lambda: None)  # the writer thread is past the checkpoints queued
+    # Without checkpoints the file would hold all 3,000 writes (~30 hundreds); with one
+    # every few hundred it is reused and holds a few hundred writes at most.
+    assert await asyncio.to_thread(os.path.getsize, wal) < per_hundred * 10

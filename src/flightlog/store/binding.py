@@ -206,9 +206,7 @@ class Operation(Generic[P, R]):
         async def call(*args: Any, **kwargs: Any) -> R:
             plan = self._plan(store, "qmark", args, kwargs)
             if plan is not None:
-                from flightlog.store.one_statement import run_sqlite
-
-                result = await lane.write(functools.partial(run_sqlite, lane.engine, plan))
+                result = await lane.write_one(plan)
                 if result is not None:
                     return result
             return await run_on(functools.partial(sync_call, *args, **kwargs))

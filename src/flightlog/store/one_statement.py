@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -70,6 +71,41 @@ def run_sqlite(engine: Engine, plan: OneStatement[R]) -> R | None:
         return None
     finally:
         raw.close()
+
+
+class LockTaken(Exception):
+    """SQLite's write lock is held elsewhere (another process): queue instead of waiting here."""
+
+
+def run_sqlite_now(dbapi: Any, plan: OneStatement[R]) -> R | None:
+    """The statement in its own transaction on ``dbapi``, a connection that never waits.
+
+    For the event loop's own thread (see :class:`~flightlog.store.sqlite_lane.WriterLane`):
+    ``dbapi`` has a busy timeout of 0, so a write lock held by another process
+    raises :class:`LockTaken` at once rather than stalling every coroutine.
+    """
+    cursor = dbapi.cursor()
+    try:
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise LockTaken from exc
+        try:
+            result = plan.finish(cursor.execute(plan.sql, plan.params).fetchall())
+            cursor.execute("COMMIT" if result is not None else "ROLLBACK")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cursor.execute("ROLLBACK")
+            raise
+        return result
+    except LockTaken:
+        raise
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise unavailable_error(while_committing=True) from exc
+        return None
+    finally:
+        cursor.close()
 
 
 def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
