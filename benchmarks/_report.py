@@ -152,3 +152,26 @@ def update_readme(reports: list[dict[str, Any]], command: str) -> None:
     before, rest = text.split(START, 1)
     after = rest.split(END, 1)[1] if END in rest else ""
     README.write_text(before + block + after)
+
+
+def replace_readme_block(
+    name: str, reports: list[dict[str, Any]], command: str, lines: list[str], *, note: str = ""
+) -> None:
+    """Put ``lines`` between ``<!-- name:start -->`` and ``<!-- name:end -->`` in the README.
+
+    The block opens with when, on which databases and machine, and with which
+    command the figures were measured; ``note`` follows the command. The block
+    is appended at the end the first time.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    header = ", ".join(f"{r['dialect']} ({r['versions']['database']})" for r in reports)
+    m = reports[0]["machine"]
+    block = (
+        f"{start}\nMeasured {reports[0]['date']}, {header}, on {m['cpu']}, {m['cores']} cores, "
+        f"with `{command}`{note}.\n\n" + "\n".join(lines) + f"\n{end}"
+    )
+    text = README.read_text()
+    if start not in text:
+        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
+    before, rest = text.split(start, 1)
+    README.write_text(before + block + rest.split(end, 1)[1])

@@ -48,13 +48,12 @@ from rich.table import Table
 
 from benchmarks._databases import Database, server_version, throwaway
 from benchmarks._otlp_paths import _free_port, percentile
-from benchmarks._report import README, RESULTS, Case, as_dict, machine, versions
+from benchmarks._report import RESULTS, Case, as_dict, machine, replace_readme_block, versions
 from flightlog.store import open_store
 
 console = Console()
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = ".venv/bin/python -m benchmarks.http_writes --dialect both"
-START, END = "<!-- http-writes:start -->", "<!-- http-writes:end -->"
 TARGET_RATIO = 0.5
 TARGET_TAIL = 5.0
 TARGET_WORKERS = 1.6
@@ -326,17 +325,7 @@ def table_lines(reports: list[dict[str, Any]]) -> list[str]:
 
 
 def update_readme(reports: list[dict[str, Any]]) -> None:
-    header = ", ".join(f"{r['dialect']} ({r['versions']['database']})" for r in reports)
-    m = reports[0]["machine"]
-    block = (
-        f"{START}\nMeasured {reports[0]['date']}, {header}, on {m['cpu']}, {m['cores']} cores, "
-        f"with `{COMMAND}`.\n\n" + "\n".join(table_lines(reports)) + f"\n{END}"
-    )
-    text = README.read_text()
-    if START not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    before, rest = text.split(START, 1)
-    README.write_text(before + block + rest.split(END, 1)[1])
+    replace_readme_block("http-writes", reports, COMMAND, table_lines(reports))
 
 
 async def main(argv: Sequence[str] | None = None) -> int:

@@ -53,13 +53,12 @@ from rich.table import Table
 from benchmarks import _otlp_paths as paths
 from benchmarks import _otlp_traces as traces
 from benchmarks._databases import Database, server_version, throwaway
-from benchmarks._report import README, RESULTS, Case, as_dict, case, machine, versions
+from benchmarks._report import RESULTS, Case, as_dict, case, machine, replace_readme_block, versions
 from flightlog.api import create_app
 from flightlog.store import open_store
 
 console = Console()
 COMMAND = ".venv/bin/python -m benchmarks.otlp --dialect both"
-START, END = "<!-- otlp:start -->", "<!-- otlp:end -->"
 TARGET_RATE = 10_000.0
 TARGET_P95_MS = 1000.0
 
@@ -337,17 +336,7 @@ def table_lines(reports: list[dict[str, Any]]) -> list[str]:
 
 
 def update_readme(reports: list[dict[str, Any]]) -> None:
-    header = ", ".join(f"{r['dialect']} ({r['versions']['database']})" for r in reports)
-    m = reports[0]["machine"]
-    block = (
-        f"{START}\nMeasured {reports[0]['date']}, {header}, on {m['cpu']}, {m['cores']} cores, "
-        f"with `{COMMAND}`.\n\n" + "\n".join(table_lines(reports)) + f"\n{END}"
-    )
-    text = README.read_text()
-    if START not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    before, rest = text.split(START, 1)
-    README.write_text(before + block + rest.split(END, 1)[1])
+    replace_readme_block("otlp", reports, COMMAND, table_lines(reports))
 
 
 async def main(argv: Sequence[str] | None = None) -> int:

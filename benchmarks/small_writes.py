@@ -40,11 +40,10 @@ from rich.table import Table
 from sqlalchemy import event as sa_event
 
 from benchmarks._databases import Database, server_version, throwaway
-from benchmarks._report import README, RESULTS, machine, versions
+from benchmarks._report import RESULTS, machine, replace_readme_block, versions
 from flightlog import Store, SyncStore, open_store, open_store_sync
 
 console = Console()
-START, END = "<!-- small-writes:start -->", "<!-- small-writes:end -->"
 COMMAND = "python -m benchmarks.small_writes --dialect both"
 EVENT = {"event_type": "LOG", "content": "tool call finished", "data": {"tool": "search", "n": 3}}
 
@@ -377,19 +376,8 @@ def table_lines(reports: list[dict[str, Any]]) -> list[str]:
 
 
 def update_readme(reports: list[dict[str, Any]]) -> None:
-    header = ", ".join(f"{r['dialect']} ({r['versions']['database']})" for r in reports)
-    m = reports[0]["machine"]
-    block = (
-        f"{START}\nMeasured {reports[0]['date']}, {header}, on {m['cpu']}, {m['cores']} cores, "
-        f"with `{COMMAND}` ({reports[0]['calls']:,} sequential calls per case, medians).\n\n"
-        + "\n".join(table_lines(reports))
-        + f"\n{END}"
-    )
-    text = README.read_text()
-    if START not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    before, rest = text.split(START, 1)
-    README.write_text(before + block + rest.split(END, 1)[1])
+    note = f" ({reports[0]['calls']:,} sequential calls per case, medians)"
+    replace_readme_block("small-writes", reports, COMMAND, table_lines(reports), note=note)
 
 
 async def main(argv: Sequence[str] | None = None) -> int:

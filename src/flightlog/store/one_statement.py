@@ -47,28 +47,16 @@ def param_style(driver: str) -> ParamStyle:
 
 
 def run_sqlite(engine: Engine, plan: OneStatement[R]) -> R | None:
-    """The statement in its own ``BEGIN IMMEDIATE`` transaction on a pooled sqlite3 connection."""
+    """The statement in its own ``BEGIN IMMEDIATE`` transaction on a pooled sqlite3 connection.
+
+    That connection waits for the write lock up to the busy timeout; a lock still
+    taken after it is a database that cannot serve now.
+    """
     raw = engine.raw_connection()
-    committing = False
     try:
-        cursor = raw.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                result = plan.finish(cursor.execute(plan.sql, plan.params).fetchall())
-                committing = result is not None
-                cursor.execute("COMMIT" if committing else "ROLLBACK")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    cursor.execute("ROLLBACK")
-                raise
-            return result
-        finally:
-            cursor.close()
-    except Exception as exc:
-        if database_unreachable(exc):
-            raise unavailable_error(while_committing=committing) from exc
-        return None
+        return run_sqlite_now(raw, plan)
+    except LockTaken as exc:
+        raise unavailable_error(while_committing=False) from exc.__cause__
     finally:
         raw.close()
 
@@ -78,9 +66,9 @@ class LockTaken(Exception):
 
 
 def run_sqlite_now(dbapi: Any, plan: OneStatement[R]) -> R | None:
-    """The statement in its own transaction on ``dbapi``, a connection that never waits.
+    """The statement in its own transaction on ``dbapi``; :class:`LockTaken` if it cannot begin.
 
-    For the event loop's own thread (see :class:`~flightlog.store.sqlite_lane.WriterLane`):
+    On the event loop's own thread (see :class:`~flightlog.store.sqlite_lane.WriterLane`)
     ``dbapi`` has a busy timeout of 0, so a write lock held by another process
     raises :class:`LockTaken` at once rather than stalling every coroutine.
     """
