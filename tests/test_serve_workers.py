@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,10 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from cli_runner import Cli, make_cli
+from cli_runner import Cli, make_cli, url_of
 from flightlog.cli.serve import cpu_count, default_workers
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
+from pg_cluster import free_port
 from waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -37,17 +37,6 @@ pytestmark = pytest.mark.skipif(
 STARTUP_SECONDS = 90.0
 #: Far longer than any wait below: only the revocation fingerprint can explain a refusal.
 CACHE_SECONDS = "3600"
-
-
-def _url(fresh_url: DatabaseUrl) -> str:
-    return fresh_url.url.render_as_string(hide_password=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -66,7 +55,7 @@ class Served:
 @contextmanager
 def serving(url: str, cwd: Path, *args: str) -> Iterator[Served]:
     """``flightlog serve`` in its own process group, killed with all its workers at the end."""
-    port = _free_port()
+    port = free_port()
     log = cwd / f"serve-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTLOG_")}
     env["FLIGHTLOG_API_KEY_CACHE_SECONDS"] = CACHE_SECONDS
@@ -218,7 +207,7 @@ class Follower:
 
 
 def _start(cli: Callable[..., tuple[int, str, str]], fresh_url: DatabaseUrl) -> tuple[str, str]:
-    url = _url(fresh_url)
+    url = url_of(fresh_url)
     assert cli("db", "upgrade", "-d", url)[0] == 0
     code, out, err = cli("api-key", "create", "--name", "workers", "-d", url)
     assert code == 0, err
@@ -358,7 +347,7 @@ def test_workers_zero_is_refused_before_anything_starts(
 
 
 def test_the_default_follows_the_database(dialect: str, fresh_url: DatabaseUrl) -> None:
-    settings = Settings(database_url=_url(fresh_url))
+    settings = Settings(database_url=url_of(fresh_url))
     expected = cpu_count() if dialect == "postgresql" else 1
     assert default_workers(settings) == expected
     assert cpu_count() >= 1

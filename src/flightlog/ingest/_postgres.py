@@ -60,11 +60,11 @@ def _is_integrity_error(exc: BaseException) -> bool:
 class PostgresWriter:
     """COPY rows of one stream; with asyncpg a write may overlap with preparing the next."""
 
-    def __init__(self, session: Session, driver: Any, stream: Stream, now: datetime | None) -> None:
+    def __init__(self, session: Session, driver: Any, stream: Stream) -> None:
         self._session = session
         self._driver = driver
         self._stream = stream
-        self._now = now
+        self._now: datetime | None = None
         self._sequence: str | None = None
         #: asyncpg's COPY is a coroutine that can run as a task; psycopg's is a blocking call.
         self._overlaps = session.get_bind().dialect.driver == "asyncpg"
@@ -79,7 +79,7 @@ class PostgresWriter:
             session.execute(TAKE_TRANSACTION_ID)
             session.info[TRANSACTION_ID_TAKEN] = True
         driver: Any = session.connection().connection.driver_connection
-        return cls(session, driver, stream, None)
+        return cls(session, driver, stream)
 
     def _next_ids(self, count: int) -> list[int]:
         if self._sequence is None:

@@ -46,6 +46,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from flightlog.errors import FlightlogError
@@ -172,7 +173,7 @@ class Operation(Generic[P, R]):
                 return await session.run_sync(service, *args, **kwargs)
 
         async def call(*args: Any, **kwargs: Any) -> R:
-            plan = self._plan(store, "numeric_dollar", args, kwargs)
+            plan = self._plan(store, store.engine.dialect, args, kwargs)
             if plan is not None:
                 from flightlog.store.one_statement import run_asyncpg
 
@@ -200,11 +201,11 @@ class Operation(Generic[P, R]):
         """
         lane = store.lane
         assert lane is not None
-        sync_call = self._sync_call(lane.twin(store.customer_id, store.settings))
+        sync_call = self._sync_call(store.sync_twin)
         run_on = lane.read if self.unit == "read" else lane.write
 
         async def call(*args: Any, **kwargs: Any) -> R:
-            plan = self._plan(store, "qmark", args, kwargs)
+            plan = self._plan(store, lane.engine.dialect, args, kwargs)
             if plan is not None:
                 result = await lane.write_one(plan)
                 if result is not None:
@@ -214,7 +215,7 @@ class Operation(Generic[P, R]):
         return self._dressed(call)
 
     def _plan(
-        self, store: StoreState, style: ParamStyle, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, store: StoreState, dialect: Dialect, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> OneStatement[R] | None:
         """The call as one statement, when the operation has such a path and it applies.
 
@@ -225,10 +226,12 @@ class Operation(Generic[P, R]):
         """
         if self.one_statement is None or getattr(store, "connection", None) is not None:
             return None
-        dialect = "postgresql" if style != "qmark" else "sqlite"
+        from flightlog.store.one_statement import param_style
+
         self._fill_defaults(store, kwargs)
+        style = param_style(dialect.driver)
         try:
-            return self.one_statement(dialect, style, *self._leading(store), *args, **kwargs)
+            return self.one_statement(dialect.name, style, *self._leading(store), *args, **kwargs)
         except FlightlogError:
             return None
 
@@ -238,12 +241,10 @@ class Operation(Generic[P, R]):
             return self._dressed(declared)
         from flightlog.store.one_statement import run_psycopg, run_sqlite
 
-        postgres = store.engine.dialect.name == "postgresql"
-        run = run_psycopg if postgres else run_sqlite
-        style: ParamStyle = "format" if postgres else "qmark"
+        run = run_psycopg if store.engine.dialect.name == "postgresql" else run_sqlite
 
         def call(*args: Any, **kwargs: Any) -> R:
-            plan = self._plan(store, style, args, kwargs)
+            plan = self._plan(store, store.engine.dialect, args, kwargs)
             if plan is not None:
                 result = run(store.engine, plan)
                 if result is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.presence import require_existing_database
+from flightlog.errors import ConfigurationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services.customers import (
     assert_can_write,
@@ -21,6 +23,7 @@ from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
 from flightlog.store.sqlite_lane import WriterLane, close_lane, lane_for
 from flightlog.store.state import StoreState
+from flightlog.store.sync import SyncStore
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
 
 
@@ -66,6 +69,14 @@ class Store(StoreState):
         self.lane: WriterLane | None = None
         if connection is None and engine.dialect.name == "sqlite":
             self.lane = lane_for(engine, settings)
+
+    @functools.cached_property
+    def sync_twin(self) -> SyncStore:
+        """The synchronous Store on the lane's sqlite3 engine, for the same customer, that
+        runs this Store's bound calls on the lane's threads (SQLite only)."""
+        if self.lane is None:
+            raise ConfigurationError("only a Store on SQLite of its own has a synchronous twin")
+        return SyncStore(self.lane.engine, self.settings, self.customer_id)
 
     def unit_of_work(self, kind: UnitKind) -> AbstractAsyncContextManager[AsyncSession]:
         """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""

@@ -47,10 +47,7 @@ from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 
 if TYPE_CHECKING:
-    import uuid
-
     from flightlog.ingest.small import OneStatement
-    from flightlog.store.sync import SyncStore
 
 R = TypeVar("R")
 #: Threads that run reads (each on its own pooled connection).
@@ -122,10 +119,6 @@ class _Threads:
                 thread.join()
 
 
-#: Synchronous twins remembered per lane (one per customer the process acts for).
-_MAX_TWINS = 1024
-
-
 class WriterLane:
     """One SQLite database's write queue, writer thread and synchronous engine, in one process."""
 
@@ -143,24 +136,6 @@ class WriterLane:
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._twins: dict[tuple[uuid.UUID, int], tuple[Settings, SyncStore]] = {}
-
-    def twin(self, customer_id: uuid.UUID, settings: Settings) -> SyncStore:
-        """The synchronous Store, on this lane's engine, that runs an async Store's calls.
-
-        Kept per customer (and settings), since the API builds a Store per request.
-        """
-        from flightlog.store.sync import SyncStore
-
-        key = (customer_id, id(settings))
-        found = self._twins.get(key)
-        if found is not None and found[0] is settings:
-            return found[1]
-        if len(self._twins) >= _MAX_TWINS:
-            self._twins.clear()
-        twin = SyncStore(self.engine, settings, customer_id)
-        self._twins[key] = (settings, twin)
-        return twin
 
     def _lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
