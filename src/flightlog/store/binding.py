@@ -199,9 +199,10 @@ class Operation(Generic[P, R]):
         for the same customer), so it costs one thread hand-off instead of one
         per statement (see :mod:`flightlog.store.sqlite_lane`).
         """
-        lane = store.lane
+        lane, twin = store.lane, store.sync_twin
         assert lane is not None
-        sync_call = self._sync_call(store.sync_twin)
+        assert twin is not None
+        sync_call = self._sync_call(twin)
         run_on = lane.read if self.unit == "read" else lane.write
 
         async def call(*args: Any, **kwargs: Any) -> R:

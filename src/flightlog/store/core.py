@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -12,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.presence import require_existing_database
-from flightlog.errors import ConfigurationError
 from flightlog.migrations.runner import Migrator
 from flightlog.services.customers import (
     assert_can_write,
@@ -67,16 +65,12 @@ class Store(StoreState):
         #: SQLite's in-process write queue and writer thread (None on PostgreSQL, and for a
         #: Store on an embedder's connection, whose units are savepoints on that connection).
         self.lane: WriterLane | None = None
+        #: The synchronous Store on the lane's sqlite3 engine, for the same customer, that
+        #: runs this Store's bound calls on the lane's threads (with the lane only).
+        self.sync_twin: SyncStore | None = None
         if connection is None and engine.dialect.name == "sqlite":
             self.lane = lane_for(engine, settings)
-
-    @functools.cached_property
-    def sync_twin(self) -> SyncStore:
-        """The synchronous Store on the lane's sqlite3 engine, for the same customer, that
-        runs this Store's bound calls on the lane's threads (SQLite only)."""
-        if self.lane is None:
-            raise ConfigurationError("only a Store on SQLite of its own has a synchronous twin")
-        return SyncStore(self.lane.engine, self.settings, self.customer_id)
+            self.sync_twin = SyncStore(self.lane.engine, settings, customer_id)
 
     def unit_of_work(self, kind: UnitKind) -> AbstractAsyncContextManager[AsyncSession]:
         """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""
