@@ -114,9 +114,6 @@ def create_app(
     install_contract(app)
     if dashboard:
         from flightlog import web
-        from flightlog.web.session import LoginRequired, redirect_to_login, render_error
 
-        app.include_router(web.router)
-        app.add_exception_handler(LoginRequired, redirect_to_login)
-        app.state.render_error = render_error
+        web.install(app)
     return app

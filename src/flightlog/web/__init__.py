@@ -1,9 +1,36 @@
 """The dashboard: server-rendered pages over the same Store as the APIs.
 
-Signing in takes an API key (a ``read`` key is enough); the key is kept in an
-HttpOnly, SameSite=Lax cookie and checked on every page like an API request.
+Signing in takes an API key (a ``read`` key is enough to look, ``write`` to act);
+the key is kept in an HttpOnly, SameSite=Lax cookie and checked on every page like
+an API request. Each module holds one area's routes; :func:`install` puts them, the
+static files and the sign-in redirect on an app.
 """
 
-from flightlog.web.pages import router
+from __future__ import annotations
 
-__all__ = ["router"]
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def router() -> APIRouter:
+    """Every dashboard page, one router per area."""
+    from flightlog.web import browse, pages, sign_in, tasks, timeline
+
+    combined = APIRouter()
+    for module in (sign_in, pages, tasks, timeline, browse):
+        combined.include_router(module.router)
+    return combined
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard's pages, its static files and its error pages to ``app``."""
+    from flightlog.web.session import LoginRequired, redirect_to_login, render_error
+
+    app.include_router(router())
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(LoginRequired, redirect_to_login)
+    app.state.render_error = render_error

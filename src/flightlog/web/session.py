@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -14,6 +17,7 @@ from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
 from flightlog.api.errors import route_path
 from flightlog.errors import PermissionDenied
+from flightlog.services.api_keys import WRITE_SCOPE, VerifiedKey
 from flightlog.store.core import Store
 
 COOKIE = "flightlog_key"
@@ -42,6 +46,40 @@ def safe_next(path: str | None) -> str:
     return path
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in key as pages see it: what it may do and the form token that proves it."""
+
+    customer_id: Any
+    scopes: tuple[str, ...]
+    csrf: str
+
+    @property
+    def can_write(self) -> bool:
+        # A key with no scopes predates scopes and may do everything, as over the API.
+        return not self.scopes or WRITE_SCOPE in self.scopes
+
+    @property
+    def read_only_reason(self) -> str:
+        return (
+            f"this key's scopes ({', '.join(self.scopes)}) only allow reading; "
+            f"sign in with a key that has '{WRITE_SCOPE}' to act"
+        )
+
+
+def csrf_token(key: str) -> str:
+    """The form token of a session: an HMAC of a fixed label keyed by the session's key.
+
+    No server state, so every worker process agrees; a page on another site cannot
+    know it without the key, which the HttpOnly cookie keeps from scripts.
+    """
+    return hmac.new(key.encode(), b"flightlog dashboard form", hashlib.sha256).hexdigest()
+
+
+def viewer_of(verified: VerifiedKey, key: str) -> Viewer:
+    return Viewer(verified.customer_id, tuple(verified.scopes), csrf_token(key))
+
+
 async def dashboard_store(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Store:
     key = request.cookies.get(COOKIE)
     query = request.url.query
@@ -52,6 +90,7 @@ async def dashboard_store(request: Request, ctx: Annotated[ApiContext, Depends(c
         verified = await ctx.keys.verify(key)
     except PermissionDenied:
         raise LoginRequired(here) from None
+    request.state.viewer = viewer_of(verified, key)
     return ctx.store_for(verified.customer_id)
 
 
@@ -65,9 +104,10 @@ def root(request: Request) -> str:
 
 
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    """A template rendered with what every page needs (the mount prefix)."""
+    """A template rendered with what every page needs: the mount prefix and who is looking."""
+    viewer = getattr(request.state, "viewer", None)
     return templates.TemplateResponse(
-        request, name, {"root": root(request), **context}, status_code=status_code
+        request, name, {"root": root(request), "viewer": viewer, **context}, status_code=status_code
     )
 
 
