@@ -19,10 +19,12 @@ from flightlog.api.errors import route_path
 from flightlog.errors import PermissionDenied
 from flightlog.services.api_keys import WRITE_SCOPE, VerifiedKey
 from flightlog.store.core import Store
+from flightlog.web.format import FILTERS
 
 COOKIE = "flightlog_key"
 SESSION_SECONDS = 8 * 3600
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters.update(FILTERS)
 
 
 class LoginRequired(Exception):

@@ -1,0 +1,53 @@
+"""How the dashboard writes numbers people read: durations, money, token counts.
+
+Registered as Jinja filters on the dashboard's templates
+(``{{ run.duration_seconds | duration }}``), so every page writes them the same
+way; ``static/live.js`` writes ticking durations in the same units.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+#: What a page shows for a value it does not have (an en dash).
+UNKNOWN = "\u2013"
+
+
+def duration(seconds: float | Decimal | None) -> str:
+    """``0.4s``, ``42s``, ``3m 05s``, ``1h 02m``, ``2d 03h``; an en dash when unknown."""
+    if seconds is None:
+        return UNKNOWN
+    value = float(seconds)
+    if value < 0:
+        return UNKNOWN
+    if value < 10:
+        return f"{value:.1f}s"
+    whole = round(value)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def usd(amount: float | Decimal | None) -> str:
+    """Dollars with cents, and four decimals below a cent so small model calls are not $0.00."""
+    if amount is None:
+        return UNKNOWN
+    value = Decimal(str(amount))
+    if value != 0 and abs(value) < Decimal("0.01"):
+        return f"${value:.4f}"
+    return f"${value:,.2f}"
+
+
+def count(number: int | None) -> str:
+    """Thousands separated: ``12,345``."""
+    return UNKNOWN if number is None else f"{number:,}"
+
+
+FILTERS = {"duration": duration, "usd": usd, "count": count}
