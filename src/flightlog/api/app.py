@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 import flightlog
 from flightlog.api.batches import publish_body_schemas
 from flightlog.api.context import ApiContext
+from flightlog.api.docs_pages import install as install_docs_pages
 from flightlog.api.errors import install_error_handlers
 from flightlog.api.json_depth import JsonDepthLimit
 from flightlog.api.limits import BodyLimit
@@ -79,6 +80,8 @@ def create_app(
         version=flightlog.__version__,
         description="The system of record for multi-agent AI workflows.",
         lifespan=lifespan,
+        docs_url=None,  # docs_pages serves /docs and /redoc with local assets, not a CDN's
+        redoc_url=None,
     )
     if engine is not None:
         app.state.flightlog = ApiContext(engine, settings, connection)
@@ -112,6 +115,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     publish_body_schemas(app, (EventBatch, MetricBatch))
     install_contract(app)
+    install_docs_pages(app)
     if dashboard:
         from flightlog import web
 
