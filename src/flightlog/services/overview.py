@@ -125,7 +125,7 @@ def customer_overview(session: Session, customer_id: uuid.UUID, /, *, top: int =
         AgentLoad(name, int(n), int(done or 0), int(tokens), Decimal(cost))
         for name, n, done, tokens, cost in busiest
     ]
-    view.waiting_for_a_person = _waiting(session, customer_id)
+    view.waiting_for_a_person = waiting_counts(session, customer_id)
     failures = session.execute(
         select(
             Task.id,
@@ -145,7 +145,9 @@ def customer_overview(session: Session, customer_id: uuid.UUID, /, *, top: int =
     return view
 
 
-def _waiting(session: Session, customer_id: uuid.UUID) -> dict[str, int]:
+def waiting_counts(session: Session, customer_id: uuid.UUID, /) -> dict[str, int]:
+    """How many of each kind of thing wait for a person (the dashboard's navigation count)."""
+
     def count(stmt: object) -> int:
         return int(session.scalar(stmt) or 0)  # type: ignore[call-overload]
 

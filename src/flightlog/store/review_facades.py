@@ -9,6 +9,7 @@ customer, with the service's own parameters, types and docstring.
 from __future__ import annotations
 
 from flightlog.services import (
+    insights,
     optimizations,
     pull_requests,
     recommendations,
@@ -69,14 +70,18 @@ class Search(Facade[S]):
 
 
 class Views(Facade[S]):
-    """``store.views``: the front page, what waits for a person, and the reporting views
-    (active tasks, execution summary, PR validation)."""
+    """``store.views``: the front page, what waits for a person, the reporting views
+    (active tasks, execution summary, PR validation) and the charts' aggregates over time."""
 
     overview = reads(overview_service.customer_overview)
     plans_waiting = reads(overview_service.plans_waiting)
+    waiting_counts = reads(overview_service.waiting_counts)
     modifications_waiting = reads(overview_service.modifications_waiting)
     active_tasks = reads(views.active_tasks)
     task_execution_summary = reads(views.task_execution_summary)
     task_execution_summaries = reads(views.task_execution_summaries)
     pr_validation_status = reads(views.pr_validation_status)
     pr_validation_statuses = reads(views.pr_validation_statuses)
+    usage = reads(insights.usage)
+    run_outcomes = reads(insights.run_outcomes)
+    run_durations = reads(insights.run_durations)

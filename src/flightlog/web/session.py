@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,13 +19,43 @@ from flightlog.api.context import ApiContext
 from flightlog.api.errors import route_path
 from flightlog.errors import PermissionDenied
 from flightlog.services.api_keys import WRITE_SCOPE, VerifiedKey
+from flightlog.services.lifecycle import (
+    MODIFICATION_LIFECYCLE,
+    PULL_REQUEST_LIFECYCLE,
+    RECOMMENDATION_LIFECYCLE,
+    RUN_LIFECYCLE,
+    TASK_LIFECYCLE,
+    Lifecycle,
+)
 from flightlog.store.core import Store
+from flightlog.web.flash import clear_flash, read_flash
 from flightlog.web.format import FILTERS
 
 COOKIE = "flightlog_key"
+#: Sent by static/live.js when it re-reads a page in the background.
+LIVE_HEADER = "x-flightlog-live"
 SESSION_SECONDS = 8 * 3600
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(FILTERS)
+#: The transition tables a page asks before it offers a button (``can_move("run", ...)``).
+_LIFECYCLES: dict[str, Lifecycle[Any]] = {
+    "task": TASK_LIFECYCLE,
+    "run": RUN_LIFECYCLE,
+    "recommendation": RECOMMENDATION_LIFECYCLE,
+    "modification": MODIFICATION_LIFECYCLE,
+    "pull_request": PULL_REQUEST_LIFECYCLE,
+}
+
+
+def can_move(kind: str, current: str, target: str) -> bool:
+    """Whether ``kind``'s lifecycle allows ``current -> target``: buttons follow the same table
+    the services enforce, so a page never offers what the service would refuse by status."""
+    lifecycle = _LIFECYCLES[kind]
+    status = type(next(iter(lifecycle.transitions)))
+    return lifecycle.allowed(status(current), status(target))
+
+
+templates.env.globals["can_move"] = can_move
 
 
 class LoginRequired(Exception):
@@ -52,7 +83,8 @@ def safe_next(path: str | None) -> str:
 class Viewer:
     """The signed-in key as pages see it: what it may do and the form token that proves it."""
 
-    customer_id: Any
+    customer_id: uuid.UUID
+    key_id: uuid.UUID
     scopes: tuple[str, ...]
     csrf: str
 
@@ -79,19 +111,17 @@ def csrf_token(key: str) -> str:
 
 
 def viewer_of(verified: VerifiedKey, key: str) -> Viewer:
-    return Viewer(verified.customer_id, tuple(verified.scopes), csrf_token(key))
+    return Viewer(verified.customer_id, verified.key_id, tuple(verified.scopes), csrf_token(key))
 
 
 async def dashboard_store(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Store:
     key = request.cookies.get(COOKIE)
-    query = request.url.query
-    here = route_path(request) + (f"?{query}" if query else "")
     if not key:
-        raise LoginRequired(here)
+        raise LoginRequired(here(request))
     try:
         verified = await ctx.keys.verify(key)
     except PermissionDenied:
-        raise LoginRequired(here) from None
+        raise LoginRequired(here(request)) from None
     request.state.viewer = viewer_of(verified, key)
     return ctx.store_for(verified.customer_id)
 
@@ -105,12 +135,27 @@ def root(request: Request) -> str:
     return prefix.rstrip("/")
 
 
+def here(request: Request) -> str:
+    """This page's path and query under the mount prefix: where an action form returns to."""
+    query = request.url.query
+    return route_path(request) + (f"?{query}" if query else "")
+
+
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """A template rendered with what every page needs: the mount prefix and who is looking."""
     viewer = getattr(request.state, "viewer", None)
-    return templates.TemplateResponse(
-        request, name, {"root": root(request), "viewer": viewer, **context}, status_code=status_code
+    # The live script re-reads pages; only a page a person navigated to shows the outcome.
+    live = request.headers.get(LIVE_HEADER) is not None
+    flash = read_flash(request) if viewer is not None and not live else None
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"root": root(request), "viewer": viewer, "flash": flash, "here": here(request), **context},
+        status_code=status_code,
     )
+    if flash is not None:
+        clear_flash(response, request)
+    return response
 
 
 def set_session(response: Response, request: Request, key: str) -> None:

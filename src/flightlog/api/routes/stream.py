@@ -45,22 +45,31 @@ KEEP_ALIVE_SECONDS = 15.0
 REVERIFY_SECONDS = REVOCATION_CHECK_SECONDS
 
 
-def _message(event: EventOut) -> str:
-    return f"id: {event.id}\nevent: {event.event_type}\ndata: {event.model_dump_json()}\n\n"
+def _message(event: EventOut, named: bool = True) -> str:
+    kind = f"event: {event.event_type}\n" if named else ""
+    return f"id: {event.id}\n{kind}data: {event.model_dump_json()}\n\n"
 
 
-async def _follow(
+async def follow(
     request: Request,
     store: Store,
+    key: str,
     *,
     task_id: uuid.UUID | None,
     run_id: uuid.UUID | None,
     after_id: int,
     poll_seconds: float,
     timeout_seconds: float,
+    named: bool = True,
 ) -> AsyncIterator[str]:
+    """Server-sent messages of ``store``'s events after ``after_id``, while ``key`` stays good.
+
+    The API's stream and the dashboard's live updates both follow with this; they
+    differ only in where the key comes from (a header, a cookie). ``named`` messages
+    carry their event type as the SSE event name; unnamed ones reach a browser's
+    ``EventSource.onmessage``, which is all the dashboard listens to.
+    """
     ctx: ApiContext = request.app.state.flightlog
-    key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     deadline = time.monotonic() + timeout_seconds
     quiet_since = checked_at = time.monotonic()
     cursor = after_id
@@ -101,7 +110,7 @@ async def _follow(
             await asyncio.sleep(min(RETRY_AFTER_SECONDS, max(0.0, deadline - time.monotonic())))
             continue
         for event in page.items:
-            yield _message(EventOut.model_validate(event))
+            yield _message(EventOut.model_validate(event), named)
             cursor = event.id
         if page.next_after_id is not None:
             continue  # more are waiting: no pause
@@ -160,9 +169,11 @@ async def stream_events(
         after_id = max(after_id, min(int(last_event_id), MAX_EVENT_ID))
     # Refuse a foreign task or run before the stream starts, as a plain 404.
     await store.events.list(task_id=task_id, run_id=run_id, after_id=MAX_EVENT_ID, limit=1)
-    body = _follow(
+    key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    body = follow(
         request,
         store,
+        key,
         task_id=task_id,
         run_id=run_id,
         after_id=after_id,
