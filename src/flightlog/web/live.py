@@ -56,6 +56,7 @@ async def live_stream(
     store: DashboardStore,
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
+    timeout_seconds: Annotated[float, Query(gt=0, le=STREAM_SECONDS)] = STREAM_SECONDS,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> Response:
     """The signed-in customer's events (of a task or run) from now on, as server-sent events."""
@@ -74,7 +75,7 @@ async def live_stream(
         run_id=run_id,
         after_id=after_id,
         poll_seconds=POLL_SECONDS,
-        timeout_seconds=STREAM_SECONDS,
+        timeout_seconds=timeout_seconds,
         named=False,
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
