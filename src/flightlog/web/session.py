@@ -178,14 +178,17 @@ def end_session(response: Response, request: Request) -> None:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether a browser's POST comes from this site (login CSRF defence).
+    """Whether a browser's POST comes from this site (CSRF defence for every dashboard form).
 
-    Browsers send ``Sec-Fetch-Site`` and ``Origin`` on POSTs; a client that
-    sends neither is not a browser being tricked, and may proceed.
+    Browsers send ``Sec-Fetch-Site`` on every request, and it is the browser's own
+    verdict; where it is present it decides (a page with ``Referrer-Policy:
+    no-referrer`` sends ``Origin: null`` even to itself, so ``Origin`` cannot).
+    Without it, ``Origin`` must name this host. A client that sends neither is not a
+    browser being tricked, and may proceed.
     """
     fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return False
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
