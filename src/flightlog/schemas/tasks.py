@@ -59,6 +59,13 @@ class TaskOut(Out):
 class TaskPageOut(BaseModel):
     items: list[TaskOut]
     next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for the page before (none on the first)."
+    )
+    total: int | None = Field(default=None, description="Every matching task, with ?total=true.")
+    offset: int | None = Field(
+        default=None, description="How many matching tasks come before this page (?total=true)."
+    )
 
 
 class TaskCreate(In):

@@ -15,21 +15,29 @@ from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
-from flightlog.services._common import UNSET, Unset, get_or_raise, given, member, require
-from flightlog.services._dialect import json_array_contains, lock_for_customer
+from flightlog.services._common import UNSET, Unset, get_or_raise, given, require
+from flightlog.services._dialect import lock_for_customer
 from flightlog.services.lifecycle import TASK_LIFECYCLE, move
+from flightlog.services.task_list import MAX_INT, TaskSort, Window, filters
 
 MAX_PAGE_SIZE = 500
-#: The largest value an INTEGER column holds on PostgreSQL.
-MAX_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
 class TaskPage:
-    """A page of tasks, newest first, with the cursor for the next page."""
+    """A page of tasks in the order asked for, with the cursors to the pages around it.
+
+    ``next_cursor`` (pass as ``cursor``) is None on the last page,
+    ``previous_cursor`` (pass as ``before``) None on the first. ``total`` (every
+    matching task) and ``offset`` (how many of them come before this page) are
+    counted only when asked for, so a page reads "41-60 of 213".
+    """
 
     items: list[Task]
     next_cursor: uuid.UUID | None
+    previous_cursor: uuid.UUID | None = None
+    total: int | None = None
+    offset: int | None = None
 
 
 def _validate_fields(fields: dict[str, Any]) -> None:
@@ -258,42 +266,55 @@ def list_tasks(
     min_priority: int | None = None,
     parent_task_id: uuid.UUID | None = None,
     top_level_only: bool = False,
+    agent_id: uuid.UUID | None = None,
+    created_since: datetime | None = None,
+    created_until: datetime | None = None,
+    updated_since: datetime | None = None,
+    updated_until: datetime | None = None,
+    sort: TaskSort = "created",
+    descending: bool = True,
     cursor: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
+    total: bool = False,
     limit: int = 50,
 ) -> TaskPage:
-    """Tasks newest first. Ids are UUIDv7, so ordering by id is ordering by creation.
+    """Tasks newest first, or in the ``sort`` order asked for, a page at a time, both ways.
 
-    A ``project_id`` or ``parent_task_id`` that is not the customer's is
-    :class:`NotFound`, as for the event log, rather than an empty page.
+    ``sort`` is ``created`` (the id: ids are UUIDv7, so id order is creation
+    order), ``updated``, ``title``, ``status`` (lifecycle order) or ``priority``;
+    ``descending`` turns it (ties go by id, the same way). Pass a page's
+    ``next_cursor`` as ``cursor`` for the page after it, its ``previous_cursor``
+    as ``before`` for the page before it. ``agent_id``: tasks assigned to the
+    agent, or that it ran or took a step in. The ``*_since`` bounds include
+    their time, the ``*_until`` bounds exclude it. ``total=True`` also counts
+    the matching tasks and the page's offset among them.
+
+    A ``project_id``, ``parent_task_id`` or ``agent_id`` that is not the
+    customer's is :class:`NotFound`, as for the event log, rather than an empty page.
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    for name, value in (("priority", priority), ("min_priority", min_priority)):
-        require(
-            value is None or -MAX_INT <= value <= MAX_INT,
-            f"{name} must be between {-MAX_INT} and {MAX_INT}",
-        )
-    _check_same_customer(session, customer_id, project_id=project_id, parent_task_id=parent_task_id)
-    stmt = select(Task).where(Task.customer_id == customer_id)
-    if status is not None:
-        statuses = [status] if isinstance(status, TaskStatus | str) else list(status)
-        stmt = stmt.where(Task.status.in_([member(TaskStatus, s, "status") for s in statuses]))
-    if project_id is not None:
-        stmt = stmt.where(Task.project_id == project_id)
-    if tag is not None:
-        stmt = stmt.where(json_array_contains(session, Task.tags, tag))
-    if priority is not None:
-        stmt = stmt.where(Task.priority == priority)
-    if min_priority is not None:
-        stmt = stmt.where(Task.priority >= min_priority)
-    if parent_task_id is not None:
-        stmt = stmt.where(Task.parent_task_id == parent_task_id)
-    if top_level_only:
-        stmt = stmt.where(Task.parent_task_id.is_(None))
-    if cursor is not None:
-        stmt = stmt.where(Task.id < cursor)
-    rows = list((session.scalars(stmt.order_by(Task.id.desc()).limit(limit + 1))).all())
-    items = rows[:limit]
-    return TaskPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+    _check_same_customer(
+        session,
+        customer_id,
+        project_id=project_id,
+        parent_task_id=parent_task_id,
+        assigned_agent_id=agent_id,
+    )
+    conditions = filters(
+        session,
+        status=status,
+        project_id=project_id,
+        tag=tag,
+        priority=priority,
+        min_priority=min_priority,
+        parent_task_id=parent_task_id,
+        top_level_only=top_level_only,
+        agent_id=agent_id,
+        created=(created_since, created_until),
+        updated=(updated_since, updated_until),
+    )
+    window = Window(session, customer_id, conditions, sort=sort, descending=descending)
+    return TaskPage(**window.read(cursor=cursor, before=before, limit=limit, total=total))
 
 
 def subtasks(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> list[Task]:
@@ -388,6 +409,7 @@ def ready_tasks(session: Session, customer_id: uuid.UUID, /, limit: int = 100) -
 
 __all__ = [
     "TaskPage",
+    "TaskSort",
     "add_dependency",
     "create_task",
     "dependencies",

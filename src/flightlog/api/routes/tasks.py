@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.enums import TaskStatus
+from flightlog.schemas.fields import Time
 from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
-from flightlog.services.tasks import MAX_INT, MAX_PAGE_SIZE
+from flightlog.services.task_list import MAX_INT, TaskSort
+from flightlog.services.tasks import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -36,10 +38,25 @@ async def list_tasks(
     ] = None,
     parent_task_id: Annotated[uuid.UUID | None, Query(description="Its subtasks.")] = None,
     top_level_only: Annotated[bool, Query(description="Only tasks with no parent.")] = False,
-    cursor: uuid.UUID | None = None,
+    agent_id: Annotated[
+        uuid.UUID | None, Query(description="Assigned to the agent, or run or worked on by it.")
+    ] = None,
+    created_since: Annotated[Time | None, Query(description="Created at or after.")] = None,
+    created_until: Annotated[Time | None, Query(description="Created before.")] = None,
+    updated_since: Annotated[Time | None, Query(description="Last changed at or after.")] = None,
+    updated_until: Annotated[Time | None, Query(description="Last changed before.")] = None,
+    sort: Annotated[TaskSort, Query(description="Order by; ties go by id.")] = "created",
+    descending: Annotated[bool, Query(description="Largest (newest) first.")] = True,
+    cursor: Annotated[
+        uuid.UUID | None, Query(description="A page's next_cursor: the page after it.")
+    ] = None,
+    before: Annotated[
+        uuid.UUID | None, Query(description="A page's previous_cursor: the page before it.")
+    ] = None,
+    total: Annotated[bool, Query(description="Also count the matches and the offset.")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> TaskPageOut:
-    """Newest first, a page at a time; ``status`` may be repeated."""
+    """Newest first, or sorted, a page at a time either way; ``status`` may be repeated."""
     page = await store.tasks.list(
         status=task_status,
         project_id=project_id,
@@ -48,11 +65,24 @@ async def list_tasks(
         min_priority=min_priority,
         parent_task_id=parent_task_id,
         top_level_only=top_level_only,
+        agent_id=agent_id,
+        created_since=created_since,
+        created_until=created_until,
+        updated_since=updated_since,
+        updated_until=updated_until,
+        sort=sort,
+        descending=descending,
         cursor=cursor,
+        before=before,
+        total=total,
         limit=limit,
     )
     return TaskPageOut(
-        items=[TaskOut.model_validate(task) for task in page.items], next_cursor=page.next_cursor
+        items=[TaskOut.model_validate(task) for task in page.items],
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+        total=page.total,
+        offset=page.offset,
     )
 
 
