@@ -97,6 +97,18 @@ async def test_swagger_ui_stylesheet_names_no_remote_file(store: Store) -> None:
     assert remote == []
 
 
+async def test_redoc_bundle_asks_no_cdn_for_its_logo(store: Store) -> None:
+    """ReDoc draws its credit line with an image from Redocly's CDN; the served bundle does not."""
+    from flightlog.api.docs_pages import REDOC_REMOTE_LOGO, assets_dir
+
+    assert REDOC_REMOTE_LOGO in (assets_dir() / "redoc.standalone.js").read_bytes()
+    async with _browser(store) as browser:
+        bundle = await browser.get("/docs/static/redoc.standalone.js")
+    assert bundle.status_code == 200
+    assert b"cdn.redoc.ly" not in bundle.content
+    assert b"Redoc" in bundle.content
+
+
 async def test_openapi_and_the_oauth2_redirect_load(store: Store) -> None:
     async with _browser(store) as browser:
         schema = await browser.get("/openapi.json")

@@ -3,12 +3,14 @@
 FastAPI's own docs pages load Swagger UI, ReDoc, a favicon and Google Fonts from
 CDNs, so on a machine without internet they are blank. The ``fastapi-offline``
 package ships current copies of those files; this module serves them under
-``/docs/static`` and renders FastAPI's page templates pointing there. The app is
+``/docs/static`` and renders FastAPI's page templates pointing there; the one
+remote image ReDoc's bundle names is swapped for an inline one. The app is
 created with ``docs_url=None, redoc_url=None`` and calls :func:`install`.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -30,10 +32,23 @@ OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 # a request to the internet on every load, and a broken image offline.
 SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 
+# ReDoc's bundle draws its "API docs by Redocly" credit with an image from Redocly's CDN,
+# with no option to turn it off; the served bundle names a blank inline image instead.
+REDOC_REMOTE_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+BLANK_IMAGE = b"data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+
 
 def assets_dir() -> Path:
     """Where the installed ``fastapi-offline`` keeps Swagger UI's and ReDoc's files."""
     return Path(str(files("fastapi_offline") / "static"))
+
+
+@cache
+def redoc_bundle() -> bytes:
+    """ReDoc's standalone bundle as shipped, less its one request to the internet."""
+    return (
+        (assets_dir() / "redoc.standalone.js").read_bytes().replace(REDOC_REMOTE_LOGO, BLANK_IMAGE)
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -42,6 +57,16 @@ def install(app: FastAPI) -> None:
     Links carry the ASGI ``root_path``, so the pages work behind a mount prefix.
     """
     openapi_url = app.openapi_url or "/openapi.json"
+
+    # Before the mount, which would otherwise serve the file as shipped.
+    @app.get(f"{ASSETS_URL}/redoc.standalone.js", include_in_schema=False)
+    async def redoc_js() -> Response:
+        return Response(
+            redoc_bundle(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
 
     @app.get(DOCS_URL, include_in_schema=False)
