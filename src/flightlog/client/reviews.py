@@ -21,6 +21,7 @@ from flightlog.schemas.recommendations import ApprovalOut, OptimizationOut, Reco
 from flightlog.schemas.tasks import SearchHit
 from flightlog.schemas.templates import ProjectFromTemplateOut, TemplateOut, TemplatePageOut
 from flightlog.services import (
+    insights,
     modifications,
     optimizations,
     project_contexts,
@@ -32,6 +33,7 @@ from flightlog.services import (
     views,
 )
 from flightlog.services import overview as overview_service
+from flightlog.services.insights import DurationBin, OutcomeBucket, UsageBucket
 from flightlog.services.overview import Overview
 from flightlog.services.project_contexts import ContextComparison
 from flightlog.services.views import ActiveTask, PrValidationStatus, TaskExecutionSummary
@@ -221,8 +223,8 @@ class Search(Facade[M]):
 
 
 class Views(Facade[M]):
-    """``client.views``: the front page, active tasks, a task's execution summary and a pull
-    request's validation status."""
+    """``client.views``: the front page, active tasks, a task's execution summary, a pull
+    request's validation status and the charts' aggregates over time."""
 
     task_execution_summary = bind(
         "GET",
@@ -236,3 +238,6 @@ class Views(Facade[M]):
 
     overview = bind("GET", "/views/overview", overview_service.customer_overview, Overview)
     active_tasks = bind("GET", "/views/active-tasks", views.active_tasks, list[ActiveTask])
+    usage = bind("GET", "/views/usage", insights.usage, list[UsageBucket])
+    run_outcomes = bind("GET", "/views/run-outcomes", insights.run_outcomes, list[OutcomeBucket])
+    run_durations = bind("GET", "/views/run-durations", insights.run_durations, list[DurationBin])

@@ -62,7 +62,7 @@ from flightlog.services import (
 )
 from flightlog.services.claims import Claim
 from flightlog.services.events import NewEvent
-from flightlog.services.metrics import NewMetric
+from flightlog.services.metrics import MetricName, MetricSource, NewMetric
 from flightlog.services.timeline import TimelineCursor
 
 
@@ -200,7 +200,8 @@ class Events(Facade[M]):
 
 
 class Metrics(Facade[M]):
-    """``client.metrics``: record a batch; read a series or per-name summaries."""
+    """``client.metrics``: record a batch; read a series or per-name summaries; list the
+    metric names recorded and the tasks and runs that recorded one."""
 
     series = bind("GET", "/metrics/series", metrics.series, list[MetricPointOut])
     summarize = bind(
@@ -210,6 +211,8 @@ class Metrics(Facade[M]):
         dict[str, MetricSummaryOut],
         rename={"names": "name"},
     )
+    names = bind("GET", "/metrics/names", metrics.metric_names, list[MetricName])
+    sources = bind("GET", "/metrics/sources", metrics.metric_sources, list[MetricSource])
 
     @written_out("POST", "/metrics", why="one request per batch: the server chunks it")
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, cast, exists, func, literal, select, text
@@ -37,6 +38,23 @@ def epoch_bucket(session: Session, column: Any, bucket_seconds: int) -> ColumnEl
     # SQLite's integer division truncates toward zero; floor it like PostgreSQL does.
     remainder = ((seconds % bucket_seconds) + bucket_seconds) % bucket_seconds
     return cast((seconds - remainder) / bucket_seconds, Integer)
+
+
+def bucket_after(
+    session: Session, column: Any, origin: datetime, bucket_seconds: int
+) -> ColumnElement[int]:
+    """The index of the ``bucket_seconds``-wide window after ``origin`` a timestamp falls in.
+
+    For timestamps at or after ``origin``, which callers filter on. ``origin`` should be
+    a whole second: SQLite's arithmetic is in whole seconds (as in :func:`epoch_bucket`),
+    and then both dialects put every timestamp in the same window.
+    """
+    if dialect_name(session) == "postgresql":
+        elapsed = func.extract("epoch", column - literal(origin, column.type))
+        return cast(func.floor(elapsed / bucket_seconds), Integer)
+    seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+    start = int(origin.astimezone(UTC).timestamp())
+    return cast((seconds - start) / bucket_seconds, Integer)
 
 
 def lock_for_customer(session: Session, scope: str, customer_id: Any) -> None:

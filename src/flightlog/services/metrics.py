@@ -1,4 +1,5 @@
-"""Metric points: record one or a batch, read a series, aggregate by name and by time bucket.
+"""Metric points: record one or a batch, read a series, aggregate by name and by time bucket,
+list the names a customer recorded and where.
 
 Every point belongs to a task or a run of the customer: :func:`record_metric`
 and the readers check that (``store.metrics``). :func:`record` and
@@ -17,12 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from flightlog.enums import MetricType
 from flightlog.errors import ValidationError
-from flightlog.models import MetricPoint
+from flightlog.models import MetricPoint, Task, TaskRun
 from flightlog.services._common import AwareDatetime, require
 from flightlog.services._dialect import epoch_bucket
 from flightlog.services.ownership import assert_owned
@@ -300,3 +301,87 @@ def buckets(
         )
         for index, count, low, high, mean in rows
     ]
+
+
+@dataclass(frozen=True)
+class MetricName:
+    """One metric name the customer has recorded: how often, in what unit, and when last."""
+
+    name: str
+    points: int
+    unit: str | None
+    last_recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """A task, or one run of it, that recorded a metric name: where to read its series.
+
+    ``run_id`` is ``None`` for points recorded on the task outside any run.
+    """
+
+    task_id: uuid.UUID
+    task_title: str
+    run_id: uuid.UUID | None
+    run_number: int | None
+    points: int
+    first_recorded_at: datetime
+    last_recorded_at: datetime
+
+
+MAX_NAMES = 1000
+
+
+def _customers_points(customer_id: uuid.UUID) -> Any:
+    """Points of the customer's tasks or runs (each served by its owner's index)."""
+    tasks = select(Task.id).where(Task.customer_id == customer_id)
+    runs = select(TaskRun.id).join(Task, Task.id == TaskRun.task_id)
+    runs = runs.where(Task.customer_id == customer_id)
+    return or_(MetricPoint.task_id.in_(tasks), MetricPoint.run_id.in_(runs))
+
+
+def metric_names(
+    session: Session, customer_id: uuid.UUID, /, *, limit: int = 500
+) -> list[MetricName]:
+    """The metric names recorded on the customer's tasks and runs, by name."""
+    require(1 <= limit <= MAX_NAMES, f"limit must be between 1 and {MAX_NAMES}")
+    rows = session.execute(
+        select(
+            MetricPoint.name,
+            func.count(),
+            func.max(MetricPoint.unit),
+            func.max(MetricPoint.recorded_at),
+        )
+        .where(_customers_points(customer_id))
+        .group_by(MetricPoint.name)
+        .order_by(MetricPoint.name)
+        .limit(limit)
+    )
+    return [MetricName(name, int(n), unit, last) for name, n, unit, last in rows]
+
+
+def metric_sources(
+    session: Session, customer_id: uuid.UUID, /, name: str, *, limit: int = 100
+) -> list[MetricSource]:
+    """The customer's tasks and runs that recorded ``name``, most recently recorded first."""
+    require(1 <= limit <= MAX_NAMES, f"limit must be between 1 and {MAX_NAMES}")
+    last = func.max(MetricPoint.recorded_at)
+    rows = session.execute(
+        select(
+            Task.id,
+            Task.title,
+            MetricPoint.run_id,
+            TaskRun.run_number,
+            func.count(),
+            func.min(MetricPoint.recorded_at),
+            last,
+        )
+        .select_from(MetricPoint)
+        .outerjoin(TaskRun, TaskRun.id == MetricPoint.run_id)
+        .join(Task, Task.id == func.coalesce(MetricPoint.task_id, TaskRun.task_id))
+        .where(_customers_points(customer_id), MetricPoint.name == name)
+        .group_by(Task.id, Task.title, MetricPoint.run_id, TaskRun.run_number)
+        .order_by(last.desc(), Task.id, TaskRun.run_number)
+        .limit(limit)
+    )
+    return [MetricSource(*row) for row in rows]

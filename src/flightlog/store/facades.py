@@ -132,6 +132,8 @@ class Metrics(Facade[S]):
     series = reads(metrics.series)
     summarize = reads(metrics.summarize)
     buckets = reads(metrics.buckets)
+    names = reads(metrics.metric_names)
+    sources = reads(metrics.metric_sources)
 
 
 class Artifacts(Facade[S]):

@@ -1,4 +1,4 @@
-"""Read models: full-text task search and the seed-004 reporting views."""
+"""Read models: full-text task search, the seed-004 reporting views and the charts' aggregates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from flightlog.api.auth import TenantStore
+from flightlog.schemas.fields import Time
 from flightlog.schemas.tasks import SearchHit, TaskOut
+from flightlog.services.insights import (
+    MAX_BUCKET_SECONDS,
+    MAX_BUCKETS,
+    DurationBin,
+    OutcomeBucket,
+    UsageBucket,
+    UsageBy,
+)
 from flightlog.services.overview import MAX_TOP, Overview
 from flightlog.services.views import MAX_PAGE_SIZE, ActiveTask, TaskExecutionSummary
 
@@ -48,3 +57,43 @@ async def active_tasks(
 @router.get("/views/task-execution-summary/{task_id}", response_model=TaskExecutionSummary)
 async def task_execution_summary(task_id: uuid.UUID, store: TenantStore) -> TaskExecutionSummary:
     return await store.views.task_execution_summary(task_id)
+
+
+#: The windows of the charts' aggregates: ``buckets`` windows of ``bucket_seconds`` from ``since``.
+BucketSeconds = Annotated[
+    int, Query(ge=60, le=MAX_BUCKET_SECONDS, description="Width of a window, in seconds.")
+]
+Buckets = Annotated[int, Query(ge=1, le=MAX_BUCKETS, description="How many windows.")]
+Since = Annotated[Time, Query(description="Start of the first window (cut to the second).")]
+
+
+@router.get("/views/usage", response_model=list[UsageBucket])
+async def usage(
+    store: TenantStore,
+    since: Since,
+    bucket_seconds: BucketSeconds = 86_400,
+    buckets: Buckets = 30,
+    by: Annotated[UsageBy, Query(description="Group by agent name or by project.")] = "agent",
+) -> list[UsageBucket]:
+    """Agent runs, tokens and cost per window and agent (or project); non-empty windows only."""
+    return await store.views.usage(
+        since=since, bucket_seconds=bucket_seconds, buckets=buckets, by=by
+    )
+
+
+@router.get("/views/run-outcomes", response_model=list[OutcomeBucket])
+async def run_outcomes(
+    store: TenantStore, since: Since, bucket_seconds: BucketSeconds = 86_400, buckets: Buckets = 30
+) -> list[OutcomeBucket]:
+    """Runs finished per window by outcome, with each window's success rate."""
+    return await store.views.run_outcomes(
+        since=since, bucket_seconds=bucket_seconds, buckets=buckets
+    )
+
+
+@router.get("/views/run-durations", response_model=list[DurationBin])
+async def run_durations(
+    store: TenantStore, since: Time, until: Time | None = None
+) -> list[DurationBin]:
+    """A histogram of how long the runs that finished in ``[since, until)`` took."""
+    return await store.views.run_durations(since=since, until=until)

@@ -1,4 +1,4 @@
-"""Metric points: record a batch, read a series or per-name summaries."""
+"""Metric points: record a batch, read a series or per-name summaries, list names and sources."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flightlog.api.auth import TenantStore
 from flightlog.api.batches import documented_body, read_batch, refuse_times_not_text
 from flightlog.schemas.fields import Time
 from flightlog.schemas.metrics import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded
-from flightlog.services.metrics import MAX_SERIES_POINTS
+from flightlog.services.metrics import MAX_NAMES, MAX_SERIES_POINTS, MetricName, MetricSource
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 #: A rule across parameters, which OpenAPI cannot state: a request with neither is a 422.
@@ -65,3 +65,19 @@ async def summary(
         task_id=task_id, run_id=run_id, names=name, since=since, until=until
     )
     return {key: MetricSummaryOut.model_validate(value) for key, value in found.items()}
+
+
+@router.get("/names", response_model=list[MetricName])
+async def names(
+    store: TenantStore, limit: Annotated[int, Query(ge=1, le=MAX_NAMES)] = 500
+) -> list[MetricName]:
+    """The metric names recorded on the caller's tasks and runs, with counts, by name."""
+    return await store.metrics.names(limit=limit)
+
+
+@router.get("/sources", response_model=list[MetricSource])
+async def sources(
+    store: TenantStore, name: str, limit: Annotated[int, Query(ge=1, le=MAX_NAMES)] = 100
+) -> list[MetricSource]:
+    """The caller's tasks and runs that recorded ``name``, most recently recorded first."""
+    return await store.metrics.sources(name, limit=limit)

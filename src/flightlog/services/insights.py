@@ -1,0 +1,265 @@
+"""What the dashboard's charts draw: usage, run outcomes and run durations over time.
+
+Each is one grouped query scoped to the customer in SQL: the database counts the
+rows into windows (``_dialect.bucket_after``) and histogram bins (a ``CASE`` over
+fixed edges), so both dialects put every row in the same place, and nothing
+loads rows to count them. Only windows that hold something come back, oldest
+first; a chart fills the gaps with zeros.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from flightlog.enums import RunStatus
+from flightlog.errors import ValidationError
+from flightlog.models import AgentRun, Project, Task, TaskRun
+from flightlog.services._common import require, time_in_range
+from flightlog.services._dialect import bucket_after
+
+#: The most windows one call counts into, and the widest window (a week).
+MAX_BUCKETS = 1000
+MAX_BUCKET_SECONDS = 7 * 86_400
+#: Lower edges of the run-duration histogram's bins, in seconds; the last bin is open.
+DURATION_EDGES = (0, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+_CENTS = Decimal("0.000001")  # the scale of the cost columns
+
+UsageBy = Literal["agent", "project"]
+
+
+@dataclass(frozen=True)
+class UsageBucket:
+    """What one agent (by name), or the tasks of one project, used in one window.
+
+    ``group`` is the agent's name, or the project's name (``None``: tasks in no project).
+    """
+
+    start: datetime
+    group: str | None
+    agent_runs: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+
+
+@dataclass(frozen=True)
+class OutcomeBucket:
+    """The runs that finished in one window, by how they ended.
+
+    ``success_rate`` is the percentage of completed runs among those that completed,
+    failed or timed out (cancelled ones say nothing about success), as in the overview.
+    """
+
+    start: datetime
+    completed: int
+    failed: int
+    timed_out: int
+    cancelled: int
+    success_rate: float | None
+
+
+@dataclass(frozen=True)
+class DurationBin:
+    """Finished runs whose duration lies in ``[low_seconds, high_seconds)``.
+
+    ``high_seconds`` is ``None`` for the last, open bin; ``failed`` counts runs that
+    failed or timed out.
+    """
+
+    low_seconds: float
+    high_seconds: float | None
+    runs: int
+    completed: int
+    failed: int
+
+
+def _start(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{name} must be a timezone-aware datetime, got {value!r}")
+    require(time_in_range(value), f"{name} must be between 1000-01-01 and 9000-01-01 UTC")
+    return value.replace(microsecond=0)
+
+
+def _window(since: datetime, bucket_seconds: int, buckets: int) -> tuple[datetime, datetime]:
+    """``[since, since + buckets * bucket_seconds)``, ``since`` cut to the whole second."""
+    require(
+        60 <= bucket_seconds <= MAX_BUCKET_SECONDS,
+        f"bucket_seconds must be between 60 and {MAX_BUCKET_SECONDS}, got {bucket_seconds}",
+    )
+    require(1 <= buckets <= MAX_BUCKETS, f"buckets must be between 1 and {MAX_BUCKETS}")
+    start = _start(since, "since")
+    return start, start + timedelta(seconds=bucket_seconds * buckets)
+
+
+def usage(
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    since: datetime,
+    bucket_seconds: int = 86_400,
+    buckets: int = 30,
+    by: UsageBy = "agent",
+) -> list[UsageBucket]:
+    """Agent runs, tokens and cost per window and per agent (``by="agent"``) or project.
+
+    The windows: ``buckets`` of ``bucket_seconds`` each from ``since`` (cut to the whole
+    second); an agent run counts in the window it started in. A run's totals are the
+    sums of its agent runs', so the groups add up to the runs' cost.
+    """
+    require(by in ("agent", "project"), f"by must be 'agent' or 'project', got {by!r}")
+    start, end = _window(since, bucket_seconds, buckets)
+    bucket = bucket_after(session, AgentRun.started_at, start, bucket_seconds).label("bucket")
+    group: Any = AgentRun.agent_name if by == "agent" else Project.name
+    stmt = (
+        select(
+            bucket,
+            group,
+            func.count(),
+            func.sum(AgentRun.tokens_in),
+            func.sum(AgentRun.tokens_out),
+            func.sum(AgentRun.cost_usd),
+        )
+        .select_from(AgentRun)
+        .join(Task, Task.id == AgentRun.task_id)
+    )
+    if by == "project":
+        stmt = stmt.outerjoin(Project, Project.id == Task.project_id)
+    rows = session.execute(
+        stmt.where(
+            Task.customer_id == customer_id,
+            AgentRun.started_at >= start,
+            AgentRun.started_at < end,
+        ).group_by(bucket, group)
+    )
+    found = [
+        UsageBucket(
+            start=start + timedelta(seconds=int(index) * bucket_seconds),
+            group=name,
+            agent_runs=int(n),
+            tokens_in=int(tokens_in or 0),
+            tokens_out=int(tokens_out or 0),
+            cost_usd=Decimal(str(cost or 0)).quantize(_CENTS),
+        )
+        for index, name, n, tokens_in, tokens_out, cost in rows
+    ]
+    # Sorted here: the dialects order NULL (no project) differently.
+    return sorted(found, key=lambda b: (b.start, b.group is None, b.group or ""))
+
+
+_FINISHED = {
+    RunStatus.COMPLETED.value: "completed",
+    RunStatus.FAILED.value: "failed",
+    RunStatus.TIMEOUT.value: "timed_out",
+    RunStatus.CANCELLED.value: "cancelled",
+}
+
+
+def _success_rate(completed: int, failed: int) -> float | None:
+    return round(100.0 * completed / (completed + failed), 1) if completed + failed else None
+
+
+def run_outcomes(
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    since: datetime,
+    bucket_seconds: int = 86_400,
+    buckets: int = 30,
+) -> list[OutcomeBucket]:
+    """Runs that finished per window, by outcome, with the success rate of each window.
+
+    A run counts in the window it finished in (``completed_at``); windows as in :func:`usage`.
+    """
+    start, end = _window(since, bucket_seconds, buckets)
+    bucket = bucket_after(session, TaskRun.completed_at, start, bucket_seconds).label("bucket")
+    rows = session.execute(
+        select(bucket, TaskRun.status, func.count())
+        .join(Task, Task.id == TaskRun.task_id)
+        .where(
+            Task.customer_id == customer_id,
+            TaskRun.status.in_(list(_FINISHED)),
+            TaskRun.completed_at >= start,
+            TaskRun.completed_at < end,
+        )
+        .group_by(bucket, TaskRun.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for index, status, n in rows:
+        counts.setdefault(int(index), {})[_FINISHED[str(status)]] = int(n)
+    found = []
+    for index in sorted(counts):
+        seen = counts[index]
+        completed = seen.get("completed", 0)
+        failed, timed_out = seen.get("failed", 0), seen.get("timed_out", 0)
+        found.append(
+            OutcomeBucket(
+                start=start + timedelta(seconds=index * bucket_seconds),
+                completed=completed,
+                failed=failed,
+                timed_out=timed_out,
+                cancelled=seen.get("cancelled", 0),
+                success_rate=_success_rate(completed, failed + timed_out),
+            )
+        )
+    return found
+
+
+def run_durations(
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+) -> list[DurationBin]:
+    """How long the runs that finished in ``[since, until)`` took, as a histogram.
+
+    Every bin comes back, empty ones too, so charts of different ranges share an axis:
+    the edges are :data:`DURATION_EDGES` (under a second, 1-5 s, … 30-60 min, an hour
+    and more). A finished run without a measured duration is left out.
+    """
+    start = _start(since, "since")
+    ends = [] if until is None else [TaskRun.completed_at < _start(until, "until")]
+    edges = DURATION_EDGES
+    index = case(
+        *[(TaskRun.duration_seconds < high, i) for i, high in enumerate(edges[1:])],
+        else_=len(edges) - 1,
+    ).label("bin")
+    rows = session.execute(
+        select(index, TaskRun.status, func.count())
+        .join(Task, Task.id == TaskRun.task_id)
+        .where(
+            Task.customer_id == customer_id,
+            TaskRun.status.in_(list(_FINISHED)),
+            TaskRun.duration_seconds.is_not(None),
+            TaskRun.completed_at >= start,
+            *ends,
+        )
+        .group_by(index, TaskRun.status)
+    )
+    counts = [{"runs": 0, "completed": 0, "failed": 0} for _ in edges]
+    for i, status, n in rows:
+        counted = counts[int(i)]
+        counted["runs"] += int(n)
+        outcome = _FINISHED[str(status)]
+        if outcome == "completed":
+            counted["completed"] += int(n)
+        elif outcome in ("failed", "timed_out"):
+            counted["failed"] += int(n)
+    return [
+        DurationBin(
+            low_seconds=float(low),
+            high_seconds=float(edges[i + 1]) if i + 1 < len(edges) else None,
+            **counts[i],
+        )
+        for i, low in enumerate(edges)
+    ]
