@@ -89,6 +89,7 @@ TABLE_BUILDERS: dict[str, Callable[[Session], Any]] = {
     "sessions": AGGREGATES["session"][0],
     "model_prices": AGGREGATES["model_price"][0],
     "otlp_spans": AGGREGATES["otlp_span"][0],
+    "local_sign_ins": AGGREGATES["local_sign_in"][0],
 }
 
 

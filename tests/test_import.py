@@ -24,7 +24,8 @@ def test_module_imports_in_fresh_interpreter(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout.strip()) == 23  # 20, and sessions, otlp_spans, model_prices (0006)
+    # 20, sessions, otlp_spans, model_prices (0006), local_sign_ins (0008)
+    assert int(result.stdout.strip()) == 24
 
 
 def test_import_creates_no_engine_and_reads_no_settings() -> None:

@@ -146,6 +146,17 @@ def _otlp_span(db: Session) -> m.OtlpSpan:
     return row
 
 
+def _local_sign_in(db: Session) -> m.LocalSignIn:
+    row = m.LocalSignIn(
+        token_hash=uuid.uuid4().hex * 2,
+        customer_id=f.customer(db).id,
+        expires_at=datetime.now(UTC) + timedelta(minutes=10),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
 # (builder, attribute to update, new value)
 AGGREGATES: dict[str, tuple[Builder, str, Any]] = {
     "customer": (f.customer, "plan", CustomerPlan.ENTERPRISE),
@@ -170,6 +181,7 @@ AGGREGATES: dict[str, tuple[Builder, str, Any]] = {
     "session": (_session, "title", "Refund for order 42"),
     "model_price": (_model_price, "output_usd_per_mtok", Decimal("12.5")),
     "otlp_span": (_otlp_span, "pending", None),
+    "local_sign_in": (_local_sign_in, "used_at", datetime(2030, 1, 1, tzinfo=UTC)),
 }
 
 

@@ -17,6 +17,7 @@ from flightlog.models.project import Project, ProjectContext
 from flightlog.models.pull_request import PullRequest, PullRequestCheck
 from flightlog.models.run import TaskRun
 from flightlog.models.session import AgentSession
+from flightlog.models.sign_in import LocalSignIn
 from flightlog.models.task import Task, TaskDependency
 from flightlog.models.template import Template
 from flightlog.models.tenancy import ApiKey, Customer
@@ -33,6 +34,7 @@ __all__ = [
     "Customer",
     "Event",
     "EventLog",
+    "LocalSignIn",
     "MetricPoint",
     "MetricSnapshot",
     "ModelPrice",

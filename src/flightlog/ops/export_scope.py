@@ -27,6 +27,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from flightlog import models as m
 
 ScopeKind = Literal["all", "customer", "project", "task"]
+#: Tables no scope carries: one-time dashboard sign-in links (decision 0012) are minutes
+#: long and bound to the server that printed them, worth nothing in another database.
+NEVER_EXPORTED = frozenset({"local_sign_ins"})
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ class ScopeFilters:
 def build_filters(scope: Scope, *, customer_id: uuid.UUID | None) -> ScopeFilters:
     """The per-table filters of a scope; ``customer_id`` is the scope's owning customer."""
     if scope.kind == "all":
-        return ScopeFilters({table: None for table in m.Base.metadata.tables})
+        return ScopeFilters(
+            {table: None for table in m.Base.metadata.tables if table not in NEVER_EXPORTED}
+        )
     assert scope.id is not None
     assert customer_id is not None
     tasks: Select[Any]
