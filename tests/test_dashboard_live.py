@@ -107,9 +107,14 @@ async def test_the_summary_counts_what_waits_for_a_person(store: Store, other: S
 
 async def test_pages_mark_what_live_updates_refresh(store: Store) -> None:
     async with _signed_in(store) as web:
+        empty = await web.get("/")
+        assert '<span class="count" data-live-count="waiting" hidden>0</span>' in empty.text
+        await store.recommendations.create(
+            recommendation_type="cost", title="cache", confidence_score=0.5
+        )
         waiting = await web.get("/waiting")
         assert 'data-live-region="waiting"' in waiting.text
-        assert 'data-live-count="waiting"' in waiting.text
+        assert '<span class="count" data-live-count="waiting">1</span>' in waiting.text
         assert '<script src="/static/live.js" defer></script>' in waiting.text
         script = await web.get("/static/live.js")
         assert script.status_code == 200

@@ -123,8 +123,15 @@ async def dashboard_store(request: Request, ctx: Annotated[ApiContext, Depends(c
     except PermissionDenied:
         raise LoginRequired(here(request)) from None
     request.state.viewer = viewer_of(verified, key)
-    return ctx.store_for(verified.customer_id)
+    store = ctx.store_for(verified.customer_id)
+    if request.method == "GET" and not route_path(request).startswith(_NO_CHROME):
+        # Every page shows the count beside "Waiting" in its navigation; live.js keeps it fresh.
+        request.state.waiting_count = sum((await store.views.waiting_counts()).values())
+    return store
 
+
+#: Paths that answer for scripts, not people: no navigation to fill in.
+_NO_CHROME = ("/live/", "/actions/")
 
 DashboardStore = Annotated[Store, Depends(dashboard_store)]
 
@@ -144,13 +151,21 @@ def here(request: Request) -> str:
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """A template rendered with what every page needs: the mount prefix and who is looking."""
     viewer = getattr(request.state, "viewer", None)
+    waiting_count = getattr(request.state, "waiting_count", None)
     # The live script re-reads pages; only a page a person navigated to shows the outcome.
     live = request.headers.get(LIVE_HEADER) is not None
     flash = read_flash(request) if viewer is not None and not live else None
     response = templates.TemplateResponse(
         request,
         name,
-        {"root": root(request), "viewer": viewer, "flash": flash, "here": here(request), **context},
+        {
+            "root": root(request),
+            "viewer": viewer,
+            "flash": flash,
+            "here": here(request),
+            "waiting_count": waiting_count,
+            **context,
+        },
         status_code=status_code,
     )
     if flash is not None:
