@@ -8,16 +8,11 @@ the request's TCP connection is a socket that one worker process holds open.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +23,13 @@ from cli_runner import Cli, make_cli, url_of
 from flightlog.cli.serve import cpu_count, default_workers
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
-from pg_cluster import free_port
+from serving import STARTUP_SECONDS, Served
+from serving import serving as serve_process
 from waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="tells workers apart by Linux's /proc"
 )
-STARTUP_SECONDS = 90.0
 #: Far longer than any wait below: only the revocation fingerprint can explain a refusal.
 CACHE_SECONDS = "3600"
 
@@ -44,59 +39,12 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     return make_cli(monkeypatch, capsys, tmp_path)
 
 
-@dataclass
-class Served:
-    process: subprocess.Popen[str]
-    base: str
-    port: int
-    log: Path
-
-
 @contextmanager
 def serving(url: str, cwd: Path, *args: str) -> Iterator[Served]:
-    """``flightlog serve`` in its own process group, killed with all its workers at the end."""
-    port = free_port()
-    log = cwd / f"serve-{port}.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTLOG_")}
-    env["FLIGHTLOG_API_KEY_CACHE_SECONDS"] = CACHE_SECONDS
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flightlog", "serve", "--port", str(port), "-d", url, *args],
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-    served = Served(process, f"http://127.0.0.1:{port}", port, log)
-    try:
-        wait_until(lambda: _answers(served), STARTUP_SECONDS, "the server to answer")
+    """``flightlog serve`` (tests/serving.py) trusting a verified key for CACHE_SECONDS."""
+    env = {"FLIGHTLOG_API_KEY_CACHE_SECONDS": CACHE_SECONDS}
+    with serve_process(url, cwd, *args, env=env) as served:
         yield served
-    finally:
-        _stop(process)
-
-
-def _answers(served: Served) -> bool:
-    assert served.process.poll() is None, served.log.read_text()
-    try:
-        return httpx.get(f"{served.base}/api/v1/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    group = process.pid  # its own session: the group holds the workers too
-    try:
-        os.killpg(group, signal.SIGTERM)
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pass
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)  # whatever is left, workers included
-    process.wait(timeout=30)
 
 
 def worker_pids(server_pid: int) -> set[int]:
