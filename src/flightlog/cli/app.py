@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flightlog.cli import db as db_commands
 from flightlog.cli import demo as demo_commands
 from flightlog.cli import keys as key_commands
+from flightlog.cli import local_sign_in as sign_in_commands
 from flightlog.cli import prices as price_commands
 from flightlog.cli import purge as purge_commands
 from flightlog.cli import seed as seed_commands
@@ -39,6 +40,7 @@ app.command("import")(transfer_commands.import_)
 app.command("purge")(purge_commands.purge)
 app.command("seed")(seed_commands.seed)
 app.command("serve")(serve_commands.serve)
+app.command("sign-in-link")(sign_in_commands.sign_in_link)
 app.add_typer(key_commands.app, name="api-key")
 app.add_typer(price_commands.app, name="prices")
 

@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from flightlog.cli.local_sign_in import sign_in_lines
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 from flightlog.settings import Settings
 
@@ -22,21 +23,55 @@ def serve(
         show_default=False,
     ),
     log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
+    sign_in_link: bool = typer.Option(
+        True,
+        "--sign-in-link/--no-sign-in-link",
+        help="Print a one-time link that signs a browser on this machine into the dashboard "
+        "(written to the database; works once, for 10 minutes).",
+    ),
     database_url: str | None = DatabaseUrlOption,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the dashboard (at /); both take API keys.
 
-    The schema must be at head: run [bold]flightlog db upgrade[/bold] first.
+    Prints where the dashboard is and a one-time link that signs a browser on this
+    machine in (as the demo's customer when the demo is in the database, else the
+    default customer). The schema must be at head: run [bold]flightlog db upgrade[/bold] first.
 
-    Example: [bold]flightlog api-key create --name ci && flightlog serve --port 8000[/bold]
+    Example: [bold]flightlog serve --port 8000[/bold]
+    """
+    settings = settings_for(database_url)
+    require_head(settings)
+    run_server(
+        settings,
+        host,
+        port,
+        workers,
+        log_level,
+        sign_in_link=sign_in_link,
+        database_url=database_url,
+    )
+
+
+def run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int | None,
+    log_level: str,
+    *,
+    sign_in_link: bool,
+    database_url: str | None = None,
+) -> None:
+    """Print where everything is (and the sign-in link), then serve until stopped.
+
+    ``database_url`` is the one the person typed, for the commands printed.
     """
     # Imported here so that every other command starts without loading the web stack.
     import uvicorn
 
-    settings = settings_for(database_url)
-    require_head(settings)
     count = workers if workers is not None else default_workers(settings)
-    typer.echo(_where(host, port, count, settings))
+    sign_in = sign_in_lines(settings, host, port, database_url) if sign_in_link else []
+    typer.echo(_where(host, port, count, settings, sign_in))
     if count == 1:
         from flightlog.api import create_app
 
@@ -72,8 +107,11 @@ def default_workers(settings: Settings) -> int:
     return cpu_count() if settings.database.dialect == "postgresql" else 1
 
 
-def _where(host: str, port: int, workers: int, settings: Settings) -> str:
-    """What to open and what to point agents at, as lines a person can copy."""
+_KEY_ONLY = "  sign in    with an API key (flightlog api-key create --customer EMAIL)"
+
+
+def _where(host: str, port: int, workers: int, settings: Settings, sign_in: list[str]) -> str:
+    """What to open and what to point agents at, as lines a person can copy (never wrapped)."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
     processes = "1 process" if workers == 1 else f"{workers} processes"
@@ -84,7 +122,8 @@ def _where(host: str, port: int, workers: int, settings: Settings) -> str:
         [
             f"Flightlog at {base}",
             f"  workers    {processes}{note}",
-            f"  dashboard  {base}/  (sign in with an API key: flightlog api-key create)",
+            f"  dashboard  {base}/",
+            *(sign_in or [_KEY_ONLY]),
             f"  API docs   {base}/docs",
             "  OpenTelemetry: point exporters here (docs/connect-agents.md):",
             f"    export OTEL_EXPORTER_OTLP_ENDPOINT={base}",
