@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from flightlog.cli.local_sign_in import invoked_as
 from flightlog.cli.options import DatabaseUrlOption, settings_for
 from flightlog.cli.report import render_stats
 from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Task
 from flightlog.ops.database_report import collect
-from flightlog.ops.demo import DEMO_EMAIL, DemoResult, write_demo
+from flightlog.ops.demo import DemoResult, write_demo
 from flightlog.services.artifacts import BlobPolicy
 from flightlog.settings import Settings
 
@@ -68,22 +71,32 @@ def _task_table(settings: Settings, result: DemoResult) -> Table:
     return table
 
 
-def demo(database_url: str | None = DatabaseUrlOption) -> None:
+def demo(
+    serve: bool = typer.Option(
+        False,
+        "--serve",
+        help="Then serve the dashboard on the demo and print a link that signs you in "
+        "(the demo's team keeps sending heartbeats while it runs).",
+    ),
+    port: int = typer.Option(8000, min=1, max=65535, help="With --serve: the port (127.0.0.1)."),
+    database_url: str | None = DatabaseUrlOption,
+) -> None:
     """Create the schema and a realistic demo of every entity, then print what is there.
 
-    Running it again does not duplicate anything.
+    Running it again does not duplicate anything. With [bold]--serve[/bold] it then serves
+    the dashboard on it, as [bold]flightlog serve[/bold] does, with a one-time sign-in link.
 
-    Example: [bold]flightlog demo[/bold]   (uses ./flightlog.db unless told otherwise)
+    Example: [bold]flightlog demo --serve[/bold]   (uses ./flightlog.db unless told otherwise)
     """
     settings = settings_for(database_url, create=True)
     migrator = Migrator(settings)
     with console.status("Upgrading the schema…"):
         migrator.upgrade("head")
-    with console.status("Writing the demo (a team of five agents at work)…"):
+    with console.status("Writing the demo (a team of six agents at work)…"):
         result = asyncio.run(_write(settings))
     if result.created:
         console.print(
-            "[green]Demo written.[/green] Two customers, a five-agent team, and their work:"
+            "[green]Demo written.[/green] Two customers, a six-agent team, and their week of work:"
         )
     else:
         console.print("The demo is already in this database; here is what it holds:")
@@ -97,10 +110,45 @@ def demo(database_url: str | None = DatabaseUrlOption) -> None:
         engine.dispose()
     render_stats(console, snapshot)
     console.print(_task_table(settings, result))
-    console.print(
-        "Next: [bold]flightlog stats --json[/bold], [bold]flightlog export demo.jsonl[/bold], "
-        "or open the database from Python with [bold]flightlog.open_store()[/bold] (docs/api.md).\n"
-        "See it in the dashboard: [bold]flightlog api-key create --name dashboard "
-        f"--scope read --customer {DEMO_EMAIL}[/bold], then [bold]flightlog serve[/bold] "
-        "and open http://127.0.0.1:8000/ with that key."
-    )
+    if serve:
+        _serve(settings, port, database_url)
+        return
+    # Plain lines, never wrapped at the terminal's width, so each command pastes whole.
+    for line in next_steps(database_url):
+        typer.echo(line)
+
+
+def next_steps(database_url: str | None) -> list[str]:
+    """What to run next, spelled as this command was run (``.venv/bin/flightlog`` …)."""
+    command = invoked_as()
+    where = f" -d {shlex.quote(database_url)}" if database_url else ""
+    return [
+        "",
+        "Next:",
+        f"  the dashboard, signed in:  {command} demo --serve{where}",
+        f"  the numbers as JSON:       {command} stats --json{where}",
+        f"  everything as JSON Lines:  {command} export demo.jsonl{where}",
+        "  from Python:               flightlog.open_store() (docs/api.md)",
+    ]
+
+
+def _serve(settings: Settings, port: int, database_url: str | None) -> None:
+    """Serve the dashboard on the demo while its team sends heartbeats (ops.demo_live)."""
+    from flightlog.cli.serve import run_server
+    from flightlog.ops.demo_live import TeamHeartbeats
+
+    heartbeats = TeamHeartbeats(settings)
+    heartbeats.start()
+    try:
+        typer.echo("")
+        run_server(
+            settings,
+            "127.0.0.1",
+            port,
+            None,
+            "warning",
+            sign_in_link=True,
+            database_url=database_url,
+        )
+    finally:
+        heartbeats.stop()
