@@ -9,6 +9,7 @@ rows sit on, and the refusals; each also answered over HTTP by the client.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,16 +24,13 @@ from charts_data import (
     seed_metrics,
 )
 from flightlog import ValidationError
-from flightlog.services.insights import DURATION_EDGES
+from flightlog.services.insights import DURATION_EDGES, UsageBucket
 from flightlog.store import Store
 from test_client import client_for
 
 
-def _usage_rows(found: list[object]) -> list[tuple[object, ...]]:
-    return [
-        (b.start, b.group, b.agent_runs, b.tokens_in, b.tokens_out, b.cost_usd)  # type: ignore[attr-defined]
-        for b in found
-    ]
+def _usage_rows(found: Sequence[UsageBucket]) -> list[tuple[object, ...]]:
+    return [(b.start, b.group, b.agent_runs, b.tokens_in, b.tokens_out, b.cost_usd) for b in found]
 
 
 async def test_usage_per_agent_and_per_project_per_day(store: Store, other: Store) -> None:

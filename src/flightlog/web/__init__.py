@@ -18,10 +18,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def router() -> APIRouter:
     """Every dashboard page, one router per area."""
-    from flightlog.web import actions, browse, live, pages, sign_in, tasks, timeline
+    from flightlog.web import actions, browse, insights, live, pages, sign_in, tasks, timeline
 
     combined = APIRouter()
-    for module in (sign_in, pages, tasks, timeline, browse, actions, live):
+    for module in (sign_in, pages, tasks, timeline, browse, actions, live, insights):
         combined.include_router(module.router)
     return combined
 

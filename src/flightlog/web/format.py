@@ -50,4 +50,15 @@ def count(number: int | None) -> str:
     return UNKNOWN if number is None else f"{number:,}"
 
 
-FILTERS = {"duration": duration, "usd": usd, "count": count}
+def number(value: float | None) -> str:
+    """A measured value as people read it: ``12,346``, ``120``, ``3.25``, ``0.0042``."""
+    if value is None:
+        return UNKNOWN
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+FILTERS = {"duration": duration, "usd": usd, "count": count, "number": number}
