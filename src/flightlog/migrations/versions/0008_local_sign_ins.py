@@ -11,7 +11,7 @@ once their ten minutes have passed.
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-02 10:00:00
+Create Date: 2026-11-28 21:00:00
 """
 
 from __future__ import annotations
