@@ -29,13 +29,21 @@ def _metrics_owner_missing(case: Any) -> bool:
 
 def _timeline_cursor_broken(case: Any) -> bool:
     query = _query(case)
-    given = [query.get(name) is not None for name in ("after_at", "after_kind", "after_key")]
-    if not all(given):
-        return any(given)
-    key = str(query["after_key"])
-    if query["after_kind"] == "agent_run":
-        return not (len(key) == 36 and "-" in key)
-    return not (key.isdigit() and int(key) < 2**63)
+    complete = []
+    for side in ("after", "before"):
+        given = [query.get(f"{side}_{name}") is not None for name in ("at", "kind", "key")]
+        if not all(given):
+            if any(given):
+                return True
+            continue
+        key = str(query[f"{side}_key"])
+        if query[f"{side}_kind"] == "agent_run":
+            if not (len(key) == 36 and "-" in key):
+                return True
+        elif not (key.isdigit() and int(key) < 2**63):
+            return True
+        complete.append(side)
+    return len(complete) == 2  # after and before together
 
 
 def _variable_both_required_and_optional(case: Any) -> bool:
@@ -69,7 +77,7 @@ UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("GET /api/v1/metrics/summary", "task_id or run_id", _metrics_owner_missing),
     (
         "GET /api/v1/runs/{run_id}/timeline",
-        "after_at, after_kind and after_key together, the key an id of that kind",
+        "each cursor's _at, _kind and _key together, the key an id of that kind, not both cursors",
         _timeline_cursor_broken,
     ),
     ("POST /api/v1/tasks/{task_id}/runs", "a time not in the future", _time_in_the_future),

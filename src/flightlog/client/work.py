@@ -97,15 +97,27 @@ class Runs(Facade[M]):
     timeout = bind("POST", _FINISH, runs.timeout_run, RunOut, fixed={"status": RunStatus.TIMEOUT})
     cancel = bind("POST", _FINISH, runs.cancel_run, RunOut, fixed={"status": RunStatus.CANCELLED})
 
-    @written_out("GET", "/runs/{run_id}/timeline", why="the route takes the cursor as three fields")
+    @written_out(
+        "GET", "/runs/{run_id}/timeline", why="the route takes each cursor as three fields"
+    )
     @staticmethod
     def timeline(
-        run_id: uuid.UUID, *, after: TimelineCursor | None = None, limit: int = 500
+        run_id: uuid.UUID,
+        *,
+        after: TimelineCursor | None = None,
+        before: TimelineCursor | None = None,
+        limit: int = 500,
+        total: bool = False,
     ) -> Exchange[TimelineOut]:
-        """Agent steps (at their start) and events in time order; pass ``next`` as ``after``."""
+        """Agent steps (at their start) and events in time order; pass ``next`` as ``after``
+        to read on, ``previous`` as ``before`` to read back."""
         params: dict[str, object] = {"limit": limit}
         if after is not None:
             params |= {"after_at": after.at, "after_kind": after.kind, "after_key": after.key}
+        if before is not None:
+            params |= {"before_at": before.at, "before_kind": before.kind, "before_key": before.key}
+        if total:
+            params["total"] = True
         return send(
             "GET", fill("/runs/{run_id}/timeline", run_id=run_id), TimelineOut, params=params
         )

@@ -163,3 +163,16 @@ class TimelineOut(BaseModel):
     next: TimelineCursor | None = Field(
         description="Pass back as after_at, after_kind and after_key for the next page."
     )
+    previous: TimelineCursor | None = Field(
+        default=None,
+        description="Pass back as before_at, before_kind and before_key for the page before "
+        "this one; null on the first page.",
+    )
+    enclosing: list[AgentRunOut] = Field(
+        default_factory=list,
+        description="Agent steps this page's entries happen in that are not on the page "
+        "(parents of its steps, steps of its events) and their ancestors, oldest first.",
+    )
+    total: int | None = Field(
+        default=None, description="How many entries the whole run has, when asked with total."
+    )

@@ -99,9 +99,11 @@ def start_agent_run(
         agent_id=agent_id,
         agent_role=agent_name,
         content=f"{agent_name} started",
+        # The step's own instant, not the database clock's (which PostgreSQL fixes at the
+        # transaction's start and SQLite rounds to milliseconds), so the timeline never
+        # shows a step's AGENT_START before the step itself.
+        created_at=agent_run.started_at,
     )
-    if at is not None:
-        started.created_at = at
     session.add(started)
     session.flush()
     return agent_run
@@ -236,8 +238,8 @@ def finish_agent_run(
             "cost_usd": str(agent_run.cost_usd),
         },
     )
-    if at is not None:
-        completed.created_at = at
+    # At the step's end exactly, like AGENT_START at its start.
+    completed.created_at = agent_run.finished_at or utc_now()
     session.add(completed)
     session.flush()
     roll_up_usage(session, run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
@@ -30,6 +31,12 @@ _CURSOR = "The previous page's `next`: give after_at, after_kind and after_key t
 #: An agent run's id or an event's id, as the cursor's kind says.
 _CURSOR_KEY = r"^(?:[0-9]{1,19}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 _CURSOR_KEY_RULE = f"{_CURSOR} The entry's id: a UUID for agent_run, a number for event."
+#: The cursor for reading back; it may not be given with the ``after`` one (422).
+_BEFORE = (
+    "The page's `previous`: give before_at, before_kind and before_key together, "
+    "and not with the after_ cursor."
+)
+_BEFORE_KEY_RULE = f"{_BEFORE} The entry's id: a UUID for agent_run, a number for event."
 
 
 @router.post("/tasks/{task_id}/runs", status_code=status.HTTP_201_CREATED, response_model=RunOut)
@@ -82,6 +89,16 @@ async def decide_plan(run_id: uuid.UUID, body: PlanDecision, store: TenantStore)
     return RunOut.model_validate(run)
 
 
+def _cursor(
+    at: datetime | None, kind: Literal["agent_run", "event"] | None, key: str | None, name: str
+) -> TimelineCursor | None:
+    if at is None and kind is None and key is None:
+        return None
+    if at is None or kind is None or key is None:
+        raise ValidationError(f"give {name}_at, {name}_kind and {name}_key together, or none")
+    return TimelineCursor(at=at, kind=kind, key=key)
+
+
 @router.get("/runs/{run_id}/timeline", response_model=TimelineOut)
 async def timeline(
     run_id: uuid.UUID,
@@ -91,15 +108,19 @@ async def timeline(
     after_key: Annotated[
         str | None, Query(max_length=64, pattern=_CURSOR_KEY, description=_CURSOR_KEY_RULE)
     ] = None,
+    before_at: Annotated[Time | None, Query(description=_BEFORE)] = None,
+    before_kind: Annotated[Literal["agent_run", "event"] | None, Query(description=_BEFORE)] = None,
+    before_key: Annotated[
+        str | None, Query(max_length=64, pattern=_CURSOR_KEY, description=_BEFORE_KEY_RULE)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    total: Annotated[bool, Query(description="Also count the run's entries.")] = False,
 ) -> TimelineOut:
-    """Agent steps (at their start) and events in time order; pass ``next`` back to read on."""
-    after = None
-    if after_at is not None or after_kind is not None or after_key is not None:
-        if after_at is None or after_kind is None or after_key is None:
-            raise ValidationError("give after_at, after_kind and after_key together, or none")
-        after = TimelineCursor(at=after_at, kind=after_kind, key=after_key)
-    page = await store.runs.timeline(run_id, after=after, limit=limit)
+    """Agent steps (at their start) and events in time order, oldest first; pass ``next``
+    back to read on, ``previous`` to read back."""
+    after = _cursor(after_at, after_kind, after_key, "after")
+    before = _cursor(before_at, before_kind, before_key, "before")
+    page = await store.runs.timeline(run_id, after=after, before=before, limit=limit, total=total)
     return TimelineOut(
         entries=[
             TimelineEntryOut(
@@ -113,6 +134,9 @@ async def timeline(
             for entry in page.entries
         ],
         next=page.next_cursor,
+        previous=page.previous_cursor,
+        enclosing=[AgentRunOut.model_validate(a) for a in page.enclosing],
+        total=page.total,
     )
 
 
