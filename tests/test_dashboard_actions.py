@@ -163,6 +163,9 @@ async def test_recommendations_are_approved_or_rejected_with_a_comment(store: St
         recommendation_type="cost", title="use a smaller model", confidence_score=0.4
     )
     async with _signed_in(store, name="Grace") as browser:
+        waiting = await browser.get("/waiting")
+        for recommendation in (keep, drop):
+            assert f'action="/actions/recommendations/{recommendation.id}/decision"' in waiting.text
         await _post(
             browser, f"/actions/recommendations/{keep.id}/decision", {"decision": "approve"}
         )
@@ -186,6 +189,8 @@ async def test_modifications_are_decided_then_marked_applied(store: Store) -> No
     project = await store.projects.create(name="api", repository_url="https://g/api.git")
     change = await store.modifications.request(project.id, request="rename the endpoint")
     async with _signed_in(store) as browser:
+        waiting = await browser.get("/waiting")
+        assert f'action="/actions/modifications/{change.id}/decision"' in waiting.text
         await _post(
             browser, f"/actions/modifications/{change.id}/decision", {"decision": "approve"}
         )
@@ -206,6 +211,8 @@ async def test_a_merge_is_refused_while_a_check_fails_then_allowed(store: Store)
     await store.pull_requests.record_check(pr.id, name="tests", status="FAILED")
     action = f"/actions/pull-requests/{pr.id}/status"
     async with _signed_in(store) as browser:
+        waiting = await browser.get("/waiting")
+        assert f'action="{action}"' in waiting.text
         await _post(browser, action, {"status": "APPROVED", "comment": "looks right"})
         assert (await _outcome(browser)) == ("done", "Approved: Add login.")
         await _post(browser, action, {"status": "MERGED"})
