@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from api_client import client_of, error_code
 from charts_data import (
     DAY,
     EXPECTED_DURATIONS,
@@ -176,3 +177,8 @@ async def test_the_client_answers_what_the_store_does(store: Store) -> None:
         assert await fl.metrics.sources("latency_ms") == await store.metrics.sources("latency_ms")
         with pytest.raises(ValidationError):
             await fl.views.usage(since=base, bucket_seconds=10)
+    async with client_of(store) as api:
+        for path in ("/views/usage", "/views/run-outcomes", "/views/run-durations"):
+            for since in ("0.5", "1700000000", "2026-01-01T00:00:00"):  # numbers, no offset
+                refused = await api.get(path, params={"since": since})
+                assert error_code(refused, 422) == "validation_error", (path, since)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from flightlog.api.auth import TenantStore
-from flightlog.schemas.fields import Time
+from flightlog.schemas.fields import TIME_PATTERN, Time
 from flightlog.schemas.tasks import SearchHit, TaskOut
 from flightlog.services.insights import (
     MAX_BUCKET_SECONDS,
@@ -59,12 +61,23 @@ async def task_execution_summary(task_id: uuid.UUID, store: TenantStore) -> Task
     return await store.views.task_execution_summary(task_id)
 
 
+def _time_text(value: object) -> object:
+    """A query time is RFC 3339 text in the services' years, as the schema says: a number is
+    refused rather than read as a Unix timestamp."""
+    if not isinstance(value, str) or not re.match(TIME_PATTERN, value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-01T00:00:00Z")
+    return value
+
+
+#: A time in the query, as the schema's pattern says (pydantic alone would take ``0.5``).
+QueryTime = Annotated[Time, BeforeValidator(_time_text)]
+
 #: The windows of the charts' aggregates: ``buckets`` windows of ``bucket_seconds`` from ``since``.
 BucketSeconds = Annotated[
     int, Query(ge=60, le=MAX_BUCKET_SECONDS, description="Width of a window, in seconds.")
 ]
 Buckets = Annotated[int, Query(ge=1, le=MAX_BUCKETS, description="How many windows.")]
-Since = Annotated[Time, Query(description="Start of the first window (cut to the second).")]
+Since = Annotated[QueryTime, Query(description="Start of the first window (cut to the second).")]
 
 
 @router.get("/views/usage", response_model=list[UsageBucket])
@@ -93,7 +106,7 @@ async def run_outcomes(
 
 @router.get("/views/run-durations", response_model=list[DurationBin])
 async def run_durations(
-    store: TenantStore, since: Time, until: Time | None = None
+    store: TenantStore, since: QueryTime, until: QueryTime | None = None
 ) -> list[DurationBin]:
     """A histogram of how long the runs that finished in ``[since, until)`` took."""
     return await store.views.run_durations(since=since, until=until)
