@@ -61,4 +61,19 @@ def number(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-FILTERS = {"duration": duration, "usd": usd, "count": count, "number": number}
+def offset(seconds: float) -> str:
+    """A compact offset on a time axis, from the run's start: ``0s``, ``45s``, ``2m``,
+    ``2m 30s``, ``1h 15m``, ``2d 6h`` (a leading minus before the start)."""
+    sign = "\u2212" if seconds < 0 else ""
+    whole = round(abs(seconds))
+    if whole < 60:
+        return f"{sign}{whole}s"
+    parts = []
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
+        amount, whole = divmod(whole, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return sign + " ".join(parts[:2])
+
+
+FILTERS = {"duration": duration, "usd": usd, "count": count, "number": number, "offset": offset}
