@@ -8,7 +8,11 @@ both what the page says and what the database holds.
 
 from __future__ import annotations
 
-from browsing import Tab
+import re
+import subprocess
+import sys
+
+from browsing import NewTab, Tab
 from dashboards import Dashboard
 from playwright.sync_api import expect
 
@@ -137,3 +141,24 @@ def test_the_waiting_count_in_the_navigation_follows_along(dashboard: Dashboard,
         recommendation_type="cost", title="Cache the retrieval step", confidence_score=0.7
     )
     expect(count).to_have_text(str(before + 1), timeout=LIVE_MS)
+
+
+def test_the_one_time_link_signs_in_once(dashboard: Dashboard, new_tab: NewTab) -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "flightlog", "sign-in-link", "--port", str(dashboard.served.port),
+         "-d", dashboard.database_url],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    found = re.search(r"(http://127\.0\.0\.1:\d+/login/local\?token=[\w-]+)", printed)
+    assert found, printed
+    first = new_tab()
+    first.page.goto(found.group(1))
+    expect(first.page).to_have_url(first.url("/"))
+    expect(first.page.get_by_role("button", name="Sign out")).to_be_visible()
+    first.watch.assert_clean()
+    second = new_tab()
+    answer = second.page.goto(found.group(1))
+    assert answer is not None
+    assert answer.status == 410
+    expect(second.page.locator("main")).to_contain_text("used")
+    expect(second.page.get_by_role("button", name="Sign out")).to_have_count(0)
