@@ -80,6 +80,8 @@ NO_ROUTE = {
     "views": {
         "plans_waiting",
         "modifications_waiting",
+        # The dashboard's navigation count; the API has /views/overview's waiting_for_a_person.
+        "waiting_counts",
         "task_execution_summaries",
         "pr_validation_statuses",
     },
