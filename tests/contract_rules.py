@@ -46,6 +46,11 @@ def _timeline_cursor_broken(case: Any) -> bool:
     return len(complete) == 2  # after and before together
 
 
+def _task_cursors_both(case: Any) -> bool:
+    query = _query(case)
+    return query.get("cursor") is not None and query.get("before") is not None
+
+
 def _variable_both_required_and_optional(case: Any) -> bool:
     body = _body(case)
     required = body.get("required_variables") or []
@@ -80,6 +85,7 @@ UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
         "each cursor's _at, _kind and _key together, the key an id of that kind, not both cursors",
         _timeline_cursor_broken,
     ),
+    ("GET /api/v1/tasks", "cursor or before, not both", _task_cursors_both),
     ("POST /api/v1/tasks/{task_id}/runs", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/runs/{run_id}/finish", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/runs/{run_id}/agent-runs", "a time not in the future", _time_in_the_future),
@@ -111,6 +117,9 @@ ENTITY_RULES: list[tuple[str, str]] = [
     ("POST /api/v1/runs/{run_id}/finish", "completed_at ("),
     ("POST /api/v1/agent-runs/{agent_run_id}/finish", "finished_at ("),
     ("POST /api/v1/runs/{run_id}/agent-runs", "an agent run's started_at ("),
+    # Any order but creation order reads the cursor task's sort value: it must be the caller's.
+    ("GET /api/v1/tasks", "cursor "),
+    ("GET /api/v1/tasks", "before "),
 ]
 
 

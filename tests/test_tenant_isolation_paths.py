@@ -65,6 +65,7 @@ PATH_CALLS: dict[str, Call] = {
         "agent_run_id", "agent_run", json={"status": "COMPLETED"}
     ),
     f"GET {V1}/agents/{{agent_id}}": _c("agent_id", "agent"),
+    f"GET {V1}/agents/{{agent_id}}/activity": _c("agent_id", "agent"),
     f"POST {V1}/agents/{{agent_id}}/heartbeat": _c("agent_id", "agent"),
     f"POST {V1}/agents/{{agent_id}}/deregister": _c("agent_id", "agent", json={"reason": "x"}),
     f"PUT {V1}/tasks/{{task_id}}/artifacts/{{name:path}}": _c(
@@ -145,6 +146,7 @@ PATH_CALLS: dict[str, Call] = {
         "pull_request_id", "pull_request", json={"name": "ci", "status": "PASSED"}
     ),
     f"GET {V1}/pull-requests/{{pull_request_id}}/checks": _c("pull_request_id", "pull_request"),
+    f"GET {V1}/pull-requests/{{pull_request_id}}/history": _c("pull_request_id", "pull_request"),
     f"GET {V1}/pull-requests/{{pull_request_id}}/validation": _c("pull_request_id", "pull_request"),
     f"GET {V1}/views/task-execution-summary/{{task_id}}": _c("task_id", "task"),
     # The dashboard's pages.

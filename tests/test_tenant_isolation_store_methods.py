@@ -81,6 +81,7 @@ STORE_CALLS: dict[str, PyCall] = {
     "api_keys.revoke": _py("api_key", lambda s, i: s.api_keys.revoke(i)),
     "agents.get": _py("agent", lambda s, i: s.agents.get(i)),
     "agents.status": _py("agent", lambda s, i: s.agents.status(i)),
+    "agents.activity": _py("agent", lambda s, i: s.agents.activity(i)),
     "agents.heartbeat": _py("agent", lambda s, i: s.agents.heartbeat(i)),
     "agents.deregister": _py("agent", lambda s, i: s.agents.deregister(i)),
     "agents.delete": _py("agent", lambda s, i: s.agents.delete(i)),
@@ -175,6 +176,7 @@ STORE_CALLS: dict[str, PyCall] = {
         "pull_request", lambda s, i: s.pull_requests.record_check(i, name="ci", status="PASSED")
     ),
     "pull_requests.checks": _py("pull_request", lambda s, i: s.pull_requests.checks(i)),
+    "pull_requests.history": _py("pull_request", lambda s, i: s.pull_requests.history(i)),
     "views.active_tasks": _py("project", lambda s, i: s.views.active_tasks(project_id=i)),
     "views.task_execution_summary": _py("task", lambda s, i: s.views.task_execution_summary(i)),
     "views.task_execution_summaries": _py(

@@ -14,6 +14,8 @@ from flightlog.client.binding import (
     bind,
 )
 from flightlog.enums import PullRequestStatus
+from flightlog.schemas.events import EventOut
+from flightlog.schemas.events import EventOut
 from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
 from flightlog.schemas.projects import ContextOut, ProjectOut, ProjectPageOut
 from flightlog.schemas.pull_requests import CheckOut, PullRequestOut
@@ -26,6 +28,7 @@ from flightlog.services import (
     optimizations,
     project_contexts,
     projects,
+    pull_request_history,
     pull_requests,
     recommendations,
     search,
@@ -169,7 +172,8 @@ def _move(status: PullRequestStatus) -> dict[str, object]:
 
 
 class PullRequests(Facade[M]):
-    """``client.pull_requests``: create, review transitions, merge, close, checks, list."""
+    """``client.pull_requests``: create, review transitions, merge, close, checks, list, and
+    the review history."""
 
     create = bind("POST", "/pull-requests", pull_requests.create_pull_request, PullRequestOut)
     get = bind("GET", _PULL_REQUEST, pull_requests.get_pull_request, PullRequestOut)
@@ -211,6 +215,12 @@ class PullRequests(Facade[M]):
     )
     record_check = bind("POST", f"{_PULL_REQUEST}/checks", pull_requests.record_check, CheckOut)
     checks = bind("GET", f"{_PULL_REQUEST}/checks", pull_requests.list_checks, list[CheckOut])
+    history = bind(
+        "GET", f"{_PULL_REQUEST}/history", pull_request_history.review_history, list[EventOut]
+    )
+    history = bind(
+        "GET", f"{_PULL_REQUEST}/history", pull_request_history.review_history, list[EventOut]
+    )
     list = bind("GET", "/pull-requests", pull_requests.list_pull_requests, list[PullRequestOut])
 
 

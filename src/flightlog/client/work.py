@@ -42,7 +42,7 @@ from flightlog.enums import (
     RunStatus,
 )
 from flightlog.schemas.agent_runs import AgentRunOut
-from flightlog.schemas.agents import AgentOut
+from flightlog.schemas.agents import AgentActivityOut, AgentOut
 from flightlog.schemas.artifacts import ArtifactOut
 from flightlog.schemas.claims import ClaimOut, LeaseOut
 from flightlog.schemas.events import EventIds, EventOut, EventPageOut
@@ -50,6 +50,7 @@ from flightlog.schemas.metrics import MetricPointOut, MetricSummaryOut, Recorded
 from flightlog.schemas.runs import RunOut, TimelineOut
 from flightlog.schemas.tasks import TaskOut, TaskPageOut
 from flightlog.services import (
+    agent_activity,
     agent_runs,
     agents,
     artifacts,
@@ -311,11 +312,15 @@ class Claims(Facade[M]):
 
 
 class Agents(Facade[M]):
-    """``client.agents``: register, get, heartbeat, deregister, list by derived health."""
+    """``client.agents``: register, get, heartbeat, deregister, list by derived health, and
+    what one has done."""
 
     get = bind("GET", "/agents/{agent_id}", agents.get_agent, AgentOut)
     heartbeat = bind("POST", "/agents/{agent_id}/heartbeat", agents.heartbeat, AgentOut)
     deregister = bind("POST", "/agents/{agent_id}/deregister", agents.deregister, AgentOut)
+    activity = bind(
+        "GET", "/agents/{agent_id}/activity", agent_activity.agent_activity, AgentActivityOut
+    )
 
     @written_out("POST", "/agents", why="registering is the agent's own act: no actor")
     @staticmethod

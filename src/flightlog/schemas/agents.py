@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 
-from flightlog.enums import AgentStatus, AgentType
+from flightlog.enums import AgentStatus, AgentType, RunStatus
 from flightlog.schemas._base import In, Out
 from flightlog.schemas.fields import NonBlank100, NonBlank255, Text64, Text100, Text500
 
@@ -40,3 +41,45 @@ class AgentOut(Out):
     config: dict[str, Any]
     last_heartbeat_at: datetime | None
     created_at: datetime
+
+
+class AgentWorkOut(Out):
+    """A run the agent took part in, with its own share of it."""
+
+    run_id: uuid.UUID
+    task_id: uuid.UUID
+    task_title: str
+    run_number: int
+    status: RunStatus = Field(description="The run's status.")
+    started_at: datetime | None
+    duration_seconds: float | None
+    led: bool = Field(description="The run was started for this agent.")
+    steps: int = Field(description="The agent's steps (agent runs) in the run.")
+    failed_steps: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal = Field(description="Of the agent's own steps in the run.")
+
+
+class AgentActivityOut(Out):
+    """An agent's runs, error rates, tokens and cost (its own steps')."""
+
+    agent_id: uuid.UUID
+    runs: int
+    finished_runs: int
+    failed_runs: int
+    run_error_rate: float | None = Field(
+        description="Failed and timed-out runs among completed, failed and timed-out ones."
+    )
+    steps: int
+    finished_steps: int
+    failed_steps: int
+    step_error_rate: float | None = Field(
+        description="Failed steps among completed and failed ones."
+    )
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+    last_active_at: datetime | None
+    recent: list[AgentWorkOut] = Field(description="A page of its runs, newest first.")
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for older runs.")

@@ -8,6 +8,7 @@ must hold one character that Python does not count as whitespace.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -71,6 +72,18 @@ Time = Annotated[
     AwareDatetime,
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIME_PATTERN}),
 ]
+
+
+def _time_text(value: object) -> object:
+    """A query time is RFC 3339 text, as the schema says: a number is refused rather than
+    read as a Unix timestamp (pydantic alone would take ``?since=0.5``)."""
+    if not isinstance(value, str) or not re.match(TIME_PATTERN, value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-01T00:00:00Z")
+    return value
+
+
+#: A :data:`Time` in a query string (always text there, so only the text form is a time).
+QueryTime = Annotated[Time, BeforeValidator(_time_text)]
 
 
 def optional(*, schema: dict[str, Any] | None = None, **constraints: Any) -> Any:

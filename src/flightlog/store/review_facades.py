@@ -11,6 +11,7 @@ from __future__ import annotations
 from flightlog.services import (
     insights,
     optimizations,
+    pull_request_history,
     pull_requests,
     recommendations,
     search,
@@ -48,7 +49,8 @@ class Optimizations(Facade[S]):
 
 
 class PullRequests(Facade[S]):
-    """``store.pull_requests``: create, review transitions, merge, close, checks, list."""
+    """``store.pull_requests``: create, review transitions, merge, close, checks, list, and
+    the review history."""
 
     create = writes(pull_requests.create_pull_request)
     get = reads(pull_requests.get_pull_request)
@@ -61,6 +63,7 @@ class PullRequests(Facade[S]):
     record_check = writes(pull_requests.record_check)
     checks = reads(pull_requests.list_checks)
     list = reads(pull_requests.list_pull_requests)
+    history = reads(pull_request_history.review_history)
 
 
 class Search(Facade[S]):

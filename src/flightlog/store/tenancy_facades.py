@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flightlog.services import agents, api_keys, customers, model_prices
+from flightlog.services import agent_activity, agents, api_keys, customers, model_prices
 from flightlog.store.binding import Facade, S, StoreDefaults, reads, writes
 
 if TYPE_CHECKING:
@@ -84,7 +84,8 @@ _HEALTH_THRESHOLDS: StoreDefaults = {
 
 
 class Agents(Facade[S]):
-    """``store.agents``: register, heartbeat, deregister, delete, list by derived health."""
+    """``store.agents``: register, heartbeat, deregister, delete, list by derived health,
+    and what one has done (its runs, error rates, tokens and cost)."""
 
     register = writes(agents.register)
     get = reads(agents.get_agent)
@@ -93,3 +94,4 @@ class Agents(Facade[S]):
     deregister = writes(agents.deregister)
     delete = writes(agents.delete_agent)
     list = reads(agents.list_agents, store_defaults=_HEALTH_THRESHOLDS)
+    activity = reads(agent_activity.agent_activity)

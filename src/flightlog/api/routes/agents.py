@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from flightlog.api.auth import TenantStore
 from flightlog.enums import AgentStatus, AgentType
 from flightlog.models import Agent
-from flightlog.schemas.agents import AgentOut, AgentRegistration, Deregistration
+from flightlog.schemas.agents import AgentActivityOut, AgentOut, AgentRegistration, Deregistration
 from flightlog.services._common import utc_now
+from flightlog.services.agent_activity import MAX_PAGE_SIZE
 from flightlog.services.agents import effective_status
 from flightlog.store.core import Store
 
@@ -53,6 +54,18 @@ async def list_agents(
 @router.get("/{agent_id}", response_model=AgentOut)
 async def get_agent(agent_id: uuid.UUID, store: TenantStore) -> AgentOut:
     return _out(store, await store.agents.get(agent_id))
+
+
+@router.get("/{agent_id}/activity", response_model=AgentActivityOut)
+async def activity(
+    agent_id: uuid.UUID,
+    store: TenantStore,
+    cursor: Annotated[uuid.UUID | None, Query(description="next_cursor: older runs.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> AgentActivityOut:
+    """The runs it took part in (newest first), its error rates, tokens and cost."""
+    found = await store.agents.activity(agent_id, cursor=cursor, limit=limit)
+    return AgentActivityOut.model_validate(found)
 
 
 @router.post("/{agent_id}/heartbeat", response_model=AgentOut)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.enums import PullRequestStatus
+from flightlog.schemas.events import EventOut
 from flightlog.schemas.pull_requests import (
     CheckIn,
     CheckOut,
@@ -68,6 +69,13 @@ async def record_check(pull_request_id: uuid.UUID, body: CheckIn, store: TenantS
 @router.get("/{pull_request_id}/checks", response_model=list[CheckOut])
 async def checks(pull_request_id: uuid.UUID, store: TenantStore) -> list[CheckOut]:
     return [CheckOut.model_validate(c) for c in await store.pull_requests.checks(pull_request_id)]
+
+
+@router.get("/{pull_request_id}/history", response_model=list[EventOut])
+async def history(pull_request_id: uuid.UUID, store: TenantStore) -> list[EventOut]:
+    """Its moves through review, oldest first: who, when, from and to, and the comment."""
+    found = await store.pull_requests.history(pull_request_id)
+    return [EventOut.model_validate(event) for event in found]
 
 
 @router.get("/{pull_request_id}/validation", response_model=PrValidationStatus)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.enums import TaskStatus
-from flightlog.schemas.fields import Time
+from flightlog.schemas.fields import QueryTime
 from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
 from flightlog.services.task_list import MAX_INT, TaskSort
 from flightlog.services.tasks import MAX_PAGE_SIZE
@@ -41,17 +41,24 @@ async def list_tasks(
     agent_id: Annotated[
         uuid.UUID | None, Query(description="Assigned to the agent, or run or worked on by it.")
     ] = None,
-    created_since: Annotated[Time | None, Query(description="Created at or after.")] = None,
-    created_until: Annotated[Time | None, Query(description="Created before.")] = None,
-    updated_since: Annotated[Time | None, Query(description="Last changed at or after.")] = None,
-    updated_until: Annotated[Time | None, Query(description="Last changed before.")] = None,
+    created_since: Annotated[QueryTime | None, Query(description="Created at or after.")] = None,
+    created_until: Annotated[QueryTime | None, Query(description="Created before.")] = None,
+    updated_since: Annotated[
+        QueryTime | None, Query(description="Last changed at or after.")
+    ] = None,
+    updated_until: Annotated[QueryTime | None, Query(description="Last changed before.")] = None,
     sort: Annotated[TaskSort, Query(description="Order by; ties go by id.")] = "created",
     descending: Annotated[bool, Query(description="Largest (newest) first.")] = True,
     cursor: Annotated[
-        uuid.UUID | None, Query(description="A page's next_cursor: the page after it.")
+        uuid.UUID | None,
+        Query(description="A page's next_cursor: the page after it (not with before)."),
     ] = None,
     before: Annotated[
-        uuid.UUID | None, Query(description="A page's previous_cursor: the page before it.")
+        uuid.UUID | None,
+        Query(
+            description="A page's previous_cursor: the page before it (not with cursor). "
+            "Sorted other than by creation, either must be one of your tasks (else 422)."
+        ),
     ] = None,
     total: Annotated[bool, Query(description="Also count the matches and the offset.")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
