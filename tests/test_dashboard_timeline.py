@@ -323,3 +323,28 @@ async def test_another_customers_run_is_a_404_page_and_bad_cursors_a_422(
             refused = await browser.get(f"/runs/{ours.run_id}", params=params)
             assert refused.status_code == 422, params
             assert refused.headers["content-type"].startswith("text/html")
+
+
+async def test_empty_queued_waiting_and_abandoned_runs_render(store: Store) -> None:
+    queued = await store.runs.enqueue((await store.tasks.create(title="queued")).id)
+    waiting_task = await store.tasks.create(title="waiting")
+    waiting = await store.runs.start(waiting_task.id, plan={}, await_plan_approval=True)
+    abandoned_task = await store.tasks.create(title="abandoned")
+    abandoned = await store.runs.start(abandoned_task.id)
+    step = await store.agent_runs.start(abandoned.id, agent_name="Dropped")
+    await store.runs.fail(abandoned.id, error_message="worker lost")
+    async with _browser(store) as browser:
+        await _signed_in(store, browser)
+        _, empty = await _page(browser, f"/runs/{queued.id}")
+        assert not _rows(empty)
+        assert "queued" in empty.find("section", class_="run-head").text()  # no start time yet
+        assert empty.find("li", data_step="run").find_all("circle")  # its STATUS_CHANGE
+        waiting_html, pending = await _page(browser, f"/runs/{waiting.id}")
+        assert "Waiting for a person" in pending.find("section", class_="run-plan").text()
+        assert "(empty)" in waiting_html
+        _, gone = await _page(browser, f"/runs/{abandoned.id}")
+    [row] = _rows(gone)
+    assert row.attrs["data-step"] == str(step.id)
+    assert "never finished" in row.text()
+    assert not row.find_all("span", data_since="*")  # the run is over: nothing ticks
+    assert gone.find("details", id="run-error").find("pre").text() == "worker lost"
