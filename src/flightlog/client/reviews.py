@@ -15,7 +15,6 @@ from flightlog.client.binding import (
 )
 from flightlog.enums import PullRequestStatus
 from flightlog.schemas.events import EventOut
-from flightlog.schemas.events import EventOut
 from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
 from flightlog.schemas.projects import ContextOut, ProjectOut, ProjectPageOut
 from flightlog.schemas.pull_requests import CheckOut, PullRequestOut
@@ -215,9 +214,6 @@ class PullRequests(Facade[M]):
     )
     record_check = bind("POST", f"{_PULL_REQUEST}/checks", pull_requests.record_check, CheckOut)
     checks = bind("GET", f"{_PULL_REQUEST}/checks", pull_requests.list_checks, list[CheckOut])
-    history = bind(
-        "GET", f"{_PULL_REQUEST}/history", pull_request_history.review_history, list[EventOut]
-    )
     history = bind(
         "GET", f"{_PULL_REQUEST}/history", pull_request_history.review_history, list[EventOut]
     )
