@@ -306,14 +306,17 @@ async def test_another_customers_things_are_not_found(store: Store, other: Store
     _, theirs = await _waiting_run(other)
     their_task = await other.tasks.create(title="theirs")
     async with _signed_in(store) as browser:
-        await _post(browser, f"/actions/runs/{theirs.id}/plan", {"decision": "approve"})
-        mine_missing = uuid.uuid4()
-        kind, foreign = await _outcome(browser)
-        await _post(browser, f"/actions/runs/{mine_missing}/plan", {"decision": "approve"})
-        _, missing = await _outcome(browser)
-        assert kind == "error"
-        assert foreign.replace(str(theirs.id), "ID") == missing.replace(str(mine_missing), "ID")
-        await _post(browser, f"/actions/tasks/{their_task.id}/cancel", {})
-        assert (await _outcome(browser))[0] == "error"
+        token = _csrf(await browser.get("/waiting"))
+        form = {"decision": "approve", "csrf": token, "next": "/waiting"}
+        foreign = await browser.post(f"/actions/runs/{theirs.id}/plan", data=form)
+        missing_id = uuid.uuid4()
+        missing = await browser.post(f"/actions/runs/{missing_id}/plan", data=form)
+        assert foreign.status_code == missing.status_code == 404
+        assert "text/html" in foreign.headers["content-type"]
+        assert foreign.text.replace(str(theirs.id), "ID") == missing.text.replace(
+            str(missing_id), "ID"
+        )
+        cancel = await browser.post(f"/actions/tasks/{their_task.id}/cancel", data=form)
+        assert cancel.status_code == 404
     assert (await other.runs.get(theirs.id)).status is RunStatus.WAITING_APPROVAL
     assert (await other.tasks.get(their_task.id)).status is TaskStatus.PENDING

@@ -10,12 +10,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 
 from flightlog.api import create_app
 from flightlog.settings import Settings
 from flightlog.store import Store
+from flightlog.web.session import COOKIE, csrf_token
 from two_tenants import V1, Asked, World, browser_of, masked_answer, random_like, takes_an_id
 
 
@@ -37,6 +39,8 @@ def _c(param: str, name: str, **kw: Any) -> Call:
 
 
 DECISION = {"approve": True, "decided_by": "mallory"}
+#: A dashboard action form's own fields (the session's token is added per client).
+ACT = {"decision": "approve"}
 
 #: Every route with an id in its path, keyed "METHOD path" exactly as the app declares it.
 PATH_CALLS: dict[str, Call] = {
@@ -152,6 +156,23 @@ PATH_CALLS: dict[str, Call] = {
     # The dashboard's pages.
     "GET /tasks/{task_id}": _c("task_id", "task"),
     "GET /runs/{run_id}": _c("run_id", "run"),
+    # The dashboard's actions: forms, sent with B's session token (see _form).
+    "POST /actions/runs/{run_id}/plan": _c("run_id", "waiting_run", params=ACT),
+    "POST /actions/runs/{run_id}/cancel": _c("run_id", "run", params=ACT),
+    "POST /actions/tasks/{task_id}/cancel": _c("task_id", "task", params=ACT),
+    "POST /actions/tasks/{task_id}/retry": _c("task_id", "task", params=ACT),
+    "POST /actions/recommendations/{recommendation_id}/decision": _c(
+        "recommendation_id", "recommendation", params=ACT
+    ),
+    "POST /actions/modifications/{modification_id}/decision": _c(
+        "modification_id", "modification", params=ACT
+    ),
+    "POST /actions/modifications/{modification_id}/applied": _c(
+        "modification_id", "modification", params=ACT
+    ),
+    "POST /actions/pull-requests/{pull_request_id}/status": _c(
+        "pull_request_id", "pull_request", params={"status": "APPROVED"}
+    ),
 }
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
@@ -189,6 +210,19 @@ def _url(route_path: str, call: Call, asked: Asked) -> str:
     return _PARAM.sub(value, route_path)
 
 
+def _request_of(call: Call, path: str, b: httpx.AsyncClient) -> dict[str, Any]:
+    """The request's parts for httpx: a JSON body, raw bytes, or (an action) a form."""
+    if path.startswith("/actions/"):
+        # A form, as the dashboard posts it: its fields and B's own session token.
+        return {"data": {**(call.params or {}), "csrf": csrf_token(b.cookies[COOKIE])}}
+    kw: dict[str, Any] = {"params": call.params}
+    if call.json is not None:
+        kw["json"] = call.json
+    if call.content is not None:
+        kw["content"] = call.content
+    return kw
+
+
 @pytest.mark.parametrize("route", ID_ROUTES)
 async def test_a_foreign_id_in_a_path_answers_like_a_missing_one(
     route: str, owner: World, other: Store
@@ -200,12 +234,8 @@ async def test_a_foreign_id_in_a_path_answers_like_a_missing_one(
     real = await owner.ids((*call.ids.values(), *call.also))
     theirs = Asked({param: real[name] for param, name in call.ids.items()})
     random = random_like(dict(theirs))
-    kw: dict[str, Any] = {"params": call.params}
-    if call.json is not None:
-        kw["json"] = call.json
-    if call.content is not None:
-        kw["content"] = call.content
     async with await browser_of(other) as b:
+        kw = _request_of(call, path, b)
         answers = [
             masked_answer(await b.request(method, _url(path, call, asked), **kw), asked)
             for asked in (theirs, random)

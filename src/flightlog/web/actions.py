@@ -26,13 +26,14 @@ from fastapi.responses import RedirectResponse, Response
 from flightlog.api.auth import context
 from flightlog.api.context import ApiContext
 from flightlog.enums import PullRequestStatus
-from flightlog.errors import FlightlogError
+from flightlog.errors import FlightlogError, NotFound
 from flightlog.store.core import Store
 from flightlog.web.flash import Flash, set_flash
 from flightlog.web.session import (
     LoginRequired,
     Viewer,
     dashboard_store,
+    render_error,
     root,
     safe_next,
     same_origin,
@@ -125,6 +126,10 @@ async def _act(
         done = await perform(store, form)
     except _Refused as exc:
         set_flash(response, request, Flash.error(str(exc)))
+    except NotFound as exc:
+        # No page to go back to shows it: the not-found page, the same for a thing that
+        # never existed and for another customer's.
+        return render_error(request, 404, exc.message)
     except FlightlogError as exc:
         set_flash(response, request, Flash.error(exc.message))
     else:
