@@ -45,11 +45,15 @@
     return Array.from(region.querySelectorAll("input, textarea, select")).some((el) => dirty.has(el));
   }
 
+  // A region's markup without the text of its ticking durations, which differs every second.
+  const TICKING = /(<[^>]*\sdata-since="[^"]*"[^>]*>)[^<]*/g;
+  function settled(el) { return el.innerHTML.replace(TICKING, "$1"); }
+
   function swap(fresh) {
     document.querySelectorAll("[data-live-region]").forEach((region) => {
       const name = region.getAttribute("data-live-region");
       const next = fresh.querySelector('[data-live-region="' + CSS.escape(name) + '"]');
-      if (!next || busy(region) || next.innerHTML === region.innerHTML) return;
+      if (!next || busy(region) || settled(next) === settled(region)) return;
       const open = new Set(
         Array.from(region.querySelectorAll("details[open][id]")).map((d) => d.id)
       );
