@@ -156,6 +156,13 @@ PATH_CALLS: dict[str, Call] = {
     # The dashboard's pages.
     "GET /tasks/{task_id}": _c("task_id", "task"),
     "GET /runs/{run_id}": _c("run_id", "run"),
+    "GET /agents/{agent_id:path}": _c("agent_id", "agent"),
+    "GET /projects/{project_id}": _c("project_id", "project"),
+    "GET /sessions/{session_id}": _c("session_id", "session"),
+    "GET /pull-requests/{pull_request_id}": _c("pull_request_id", "pull_request"),
+    "GET /artifacts/{artifact_id}": _c("artifact_id", "artifact"),
+    "GET /artifacts/{artifact_id}/download": _c("artifact_id", "artifact"),
+    "GET /artifacts/{artifact_id}/image": _c("artifact_id", "artifact"),
     # The dashboard's actions: forms, sent with B's session token (see _form).
     "POST /actions/runs/{run_id}/plan": _c("run_id", "waiting_run", params=ACT),
     "POST /actions/runs/{run_id}/cancel": _c("run_id", "run", params=ACT),
