@@ -89,7 +89,7 @@ async def tasks(
         "tag": tag,
         "agent": agent,
         "within": within,
-        "by": by,
+        "by": by if by == "updated" else None,
         "sort": sort,
         "order": order,
         "per_page": per_page if per_page != PER_PAGE[0] else None,
