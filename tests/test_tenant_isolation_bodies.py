@@ -251,6 +251,25 @@ REFERENCES: dict[str, Reference] = {
     "project: task list": Reference(
         ("project",), lambda x, m: _get("/tasks", project_id=x["project"])
     ),
+    "agent: task list": Reference(("agent",), lambda x, m: _get("/tasks", agent_id=x["agent"])),
+    "task: task list cursor, sorted by title": Reference(
+        ("task",), lambda x, m: _get("/tasks", sort="title", cursor=x["task"])
+    ),
+    "task: task list before, sorted by status": Reference(
+        ("task",), lambda x, m: _get("/tasks", sort="status", before=x["task"])
+    ),
+    # The dashboard's lists take the same ids in their query.
+    "project and agent: dashboard task list": Reference(
+        ("project", "agent"),
+        lambda x, m: ("GET", "/tasks", {"params": {"project": x["project"], "agent": x["agent"]}}),
+    ),
+    "task: dashboard task list cursor, sorted by title": Reference(
+        ("task",),
+        lambda x, m: ("GET", "/tasks", {"params": {"sort": "title", "cursor": x["task"]}}),
+    ),
+    "project: dashboard pull request list": Reference(
+        ("project",), lambda x, m: ("GET", "/pull-requests", {"params": {"project": x["project"]}})
+    ),
     "project and task: pull request list": Reference(
         ("project", "task"),
         lambda x, m: _get("/pull-requests", project_id=x["project"], task_id=x["task"]),

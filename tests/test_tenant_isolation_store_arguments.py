@@ -33,6 +33,13 @@ STORE_REFERENCES: dict[str, PyCall] = {
     "project: task update": PyCall(
         ("project",), lambda s, x, m: s.tasks.update(m["task"], project_id=x["project"]), ("task",)
     ),
+    "agent: task list": PyCall(("agent",), lambda s, x, m: s.tasks.list(agent_id=x["agent"])),
+    "task: task list cursor, sorted by title": PyCall(
+        ("task",), lambda s, x, m: s.tasks.list(sort="title", cursor=x["task"])
+    ),
+    "task: task list before, sorted by updated": PyCall(
+        ("task",), lambda s, x, m: s.tasks.list(sort="updated", before=x["task"])
+    ),
     "agent: new run": PyCall(
         ("agent",), lambda s, x, m: s.runs.start(m["task"], agent_id=x["agent"]), ("task",)
     ),
