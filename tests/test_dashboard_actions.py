@@ -102,6 +102,7 @@ async def test_approving_a_plan_starts_the_run_and_is_audited_as_over_the_api(
         waiting = await browser.get("/waiting")
         assert f'action="/actions/runs/{by_page.id}/plan"' in waiting.text
         assert "read the spec" in waiting.text  # the plan itself, readable
+        assert '<ol class="plan-ol">' in waiting.text
         await _post(
             browser,
             f"/actions/runs/{by_page.id}/plan",

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from flightlog.enums import PullRequestStatus
 from flightlog.web.session import DashboardStore, page
+from flightlog.web.timeline import PLAN_DEPTH, plan_json
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -30,6 +31,9 @@ async def waiting(request: Request, store: DashboardStore) -> Response:
             "recommendations": await store.recommendations.list(status="PENDING"),
             "modifications": await store.views.modifications_waiting(),
             "pull_requests": await store.pull_requests.list(status=open_reviews),
+            # Plans drawn as the run page draws them.
+            "plan_json": plan_json,
+            "plan_depth": PLAN_DEPTH,
             "nav": "waiting",
         },
     )
