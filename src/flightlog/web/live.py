@@ -16,11 +16,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flightlog.api.routes.stream import follow
+from flightlog.api.routes.stream import event_stream, follow, resumed_after
 from flightlog.models.event import Event
 from flightlog.services.events import MAX_EVENT_ID
 from flightlog.store.core import Store
@@ -60,8 +60,9 @@ async def live_stream(
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> Response:
     """The signed-in customer's events (of a task or run) from now on, as server-sent events."""
-    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
-        after_id = min(int(last_event_id), MAX_EVENT_ID)
+    resumed = resumed_after(last_event_id)
+    if resumed is not None:
+        after_id = resumed
     else:
         async with store.reader() as session:
             after_id = await session.run_sync(_newest_event_id)
@@ -78,8 +79,7 @@ async def live_stream(
         timeout_seconds=timeout_seconds,
         named=False,
     )
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return event_stream(body)
 
 
 @router.get("/summary")

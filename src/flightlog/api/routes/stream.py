@@ -122,6 +122,19 @@ async def follow(
         await asyncio.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
 
 
+def resumed_after(last_event_id: str | None) -> int | None:
+    """The event id a reconnecting EventSource says it saw last (``Last-Event-ID``), if usable."""
+    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
+        return min(int(last_event_id), MAX_EVENT_ID)
+    return None
+
+
+def event_stream(body: AsyncIterator[str]) -> StreamingResponse:
+    """A ``text/event-stream`` response that proxies and caches pass on as it comes."""
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
 #: Server-sent events: each message's data is an event shaped as ``EventOut``.
 _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
     200: {
@@ -165,8 +178,9 @@ async def stream_events(
 
     Resumes after ``Last-Event-ID`` when the client sends one, else after ``after_id``.
     """
-    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
-        after_id = max(after_id, min(int(last_event_id), MAX_EVENT_ID))
+    resumed = resumed_after(last_event_id)
+    if resumed is not None:
+        after_id = max(after_id, resumed)
     # Refuse a foreign task or run before the stream starts, as a plain 404.
     await store.events.list(task_id=task_id, run_id=run_id, after_id=MAX_EVENT_ID, limit=1)
     key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -180,5 +194,4 @@ async def stream_events(
         poll_seconds=poll_seconds,
         timeout_seconds=timeout_seconds,
     )
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return event_stream(body)
