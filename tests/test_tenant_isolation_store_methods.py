@@ -161,6 +161,7 @@ STORE_CALLS: dict[str, PyCall] = {
         "project", lambda s, i: s.pull_requests.create(project_id=i, branch_name="b", title="t")
     ),
     "pull_requests.list": _py("project", lambda s, i: s.pull_requests.list(project_id=i)),
+    "pull_requests.page": _py("project", lambda s, i: s.pull_requests.page(project_id=i)),
     "pull_requests.get": _py("pull_request", lambda s, i: s.pull_requests.get(i)),
     "pull_requests.transition": _py(
         "pull_request", lambda s, i: s.pull_requests.transition(i, "OPEN")

@@ -17,7 +17,7 @@ from flightlog.enums import PullRequestStatus
 from flightlog.schemas.events import EventOut
 from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
 from flightlog.schemas.projects import ContextOut, ProjectOut, ProjectPageOut
-from flightlog.schemas.pull_requests import CheckOut, PullRequestOut
+from flightlog.schemas.pull_requests import CheckOut, PullRequestOut, PullRequestPageOut
 from flightlog.schemas.recommendations import ApprovalOut, OptimizationOut, RecommendationOut
 from flightlog.schemas.tasks import SearchHit
 from flightlog.schemas.templates import ProjectFromTemplateOut, TemplateOut, TemplatePageOut
@@ -218,6 +218,7 @@ class PullRequests(Facade[M]):
         "GET", f"{_PULL_REQUEST}/history", pull_request_history.review_history, list[EventOut]
     )
     list = bind("GET", "/pull-requests", pull_requests.list_pull_requests, list[PullRequestOut])
+    page = bind("GET", "/pull-requests/page", pull_requests.pull_request_page, PullRequestPageOut)
 
 
 class Search(Facade[M]):

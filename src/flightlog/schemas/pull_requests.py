@@ -66,6 +66,20 @@ class PullRequestOut(Out):
     updated_at: datetime
 
 
+class PullRequestPageOut(Out):
+    items: list[PullRequestOut]
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for the page before (none on the first)."
+    )
+    total: int | None = Field(
+        default=None, description="Every matching pull request, with ?total=true."
+    )
+    offset: int | None = Field(
+        default=None, description="How many matching ones come before this page (?total=true)."
+    )
+
+
 class CheckIn(In):
     name: NonBlank255
     status: ValidationStatus

@@ -29,8 +29,12 @@ from flightlog.models import Project, PullRequest, PullRequestCheck, Task, TaskR
 from flightlog.services import events
 from flightlog.services._common import get_owned, require, translate_integrity_error, utc_now
 from flightlog.services.lifecycle import PULL_REQUEST_LIFECYCLE, move
+from flightlog.services.pull_request_list import (
+    PullRequestPage,
+    list_pull_requests,
+    pull_request_page,
+)
 
-MAX_PAGE_SIZE = 500
 #: Outcomes that block a merge: failed, or not finished yet.
 BLOCKING_CHECKS = frozenset(
     {ValidationStatus.FAILED, ValidationStatus.PENDING, ValidationStatus.RUNNING}
@@ -358,49 +362,9 @@ def record_check(
     return check
 
 
-def list_pull_requests(
-    session: Session,
-    customer_id: uuid.UUID,
-    /,
-    *,
-    project_id: uuid.UUID | None = None,
-    task_id: uuid.UUID | None = None,
-    status: PullRequestStatus | str | Sequence[PullRequestStatus | str] | None = None,
-    limit: int = 100,
-) -> list[PullRequest]:
-    """The customer's pull requests, newest first.
-
-    A ``project_id`` or ``task_id`` that is not the customer's is
-    :class:`NotFound`, as for the event log, rather than an empty list.
-    """
-    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    if project_id is not None:
-        get_owned(session, Project, project_id, customer_id=customer_id)
-    if task_id is not None:
-        get_owned(session, Task, task_id, customer_id=customer_id)
-    stmt = (
-        select(PullRequest)
-        .join(Project, Project.id == PullRequest.project_id)
-        .where(Project.customer_id == customer_id)
-    )
-    if project_id is not None:
-        stmt = stmt.where(PullRequest.project_id == project_id)
-    if task_id is not None:
-        stmt = stmt.where(PullRequest.task_id == task_id)
-    if status is not None:
-        values = [status] if isinstance(status, str) else list(status)
-        try:
-            stmt = stmt.where(PullRequest.status.in_([PullRequestStatus(v) for v in values]))
-        except ValueError:
-            raise ValidationError(
-                f"unknown pull request status in {values!r}; expected some of {', '.join(_P)}"
-            ) from None
-    stmt = stmt.order_by(PullRequest.id.desc()).limit(limit)
-    return list((session.scalars(stmt)).all())
-
-
 __all__ = [
     "BLOCKING_CHECKS",
+    "PullRequestPage",
     "approve_pull_request",
     "close_pull_request",
     "create_pull_request",
@@ -410,6 +374,7 @@ __all__ = [
     "merge_blockers",
     "merge_pull_request",
     "open_pull_request",
+    "pull_request_page",
     "record_check",
     "request_changes",
     "transition_pull_request",

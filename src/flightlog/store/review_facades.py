@@ -63,6 +63,7 @@ class PullRequests(Facade[S]):
     record_check = writes(pull_requests.record_check)
     checks = reads(pull_requests.list_checks)
     list = reads(pull_requests.list_pull_requests)
+    page = reads(pull_requests.pull_request_page)
     history = reads(pull_request_history.review_history)
 
 

@@ -20,8 +20,8 @@ from flightlog.services.agents import effective_status
 from flightlog.services.pull_requests import merge_blockers
 from flightlog.store.core import Store
 from flightlog.web import artifacts
-from flightlog.web.query import Blank
-from flightlog.web.session import DashboardStore, page
+from flightlog.web.query import Blank, Links
+from flightlog.web.session import DashboardStore, page, root
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 router.include_router(artifacts.router)
@@ -164,15 +164,21 @@ async def pull_requests(
     store: DashboardStore,
     status: Annotated[PullRequestStatus | None, Blank] = None,
     project: Annotated[uuid.UUID | None, Blank] = None,
+    cursor: Annotated[uuid.UUID | None, Blank] = None,
+    before: Annotated[uuid.UUID | None, Blank] = None,
 ) -> Response:
-    found = await store.pull_requests.list(status=status, project_id=project, limit=PAGE_SIZE * 2)
+    """Pull requests newest first, filtered, a page at a time both ways with the total."""
+    found = await store.pull_requests.page(
+        status=status, project_id=project, cursor=cursor, before=before, total=True, limit=PAGE_SIZE
+    )
     projects = (await store.projects.list(limit=500)).items
+    params = {"status": status.value if status else None, "project": project}
     return page(
         request,
         "pull_requests.html",
         {
-            "pull_requests": found,
-            "limit": PAGE_SIZE * 2,
+            "page": found,
+            "link": Links(root(request), "/pull-requests", params),
             "status": status.value if status else "",
             "project": str(project or ""),
             "statuses": list(PullRequestStatus),

@@ -16,6 +16,7 @@ from flightlog.schemas.pull_requests import (
     PullRequestIn,
     PullRequestMove,
     PullRequestOut,
+    PullRequestPageOut,
 )
 from flightlog.services.views import PrValidationStatus
 
@@ -41,6 +42,38 @@ async def list_pull_requests(
         project_id=project_id, task_id=task_id, status=pr_status, limit=limit
     )
     return [PullRequestOut.model_validate(p) for p in found]
+
+
+@router.get("/page", response_model=PullRequestPageOut)
+async def pull_request_page(
+    store: TenantStore,
+    project_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    pr_status: Annotated[list[PullRequestStatus] | None, Query(alias="status")] = None,
+    cursor: Annotated[
+        uuid.UUID | None,
+        Query(description="A page's next_cursor: the page after it (not with before)."),
+    ] = None,
+    before: Annotated[
+        uuid.UUID | None,
+        Query(description="A page's previous_cursor: the page before it (not with cursor)."),
+    ] = None,
+    total: Annotated[
+        bool, Query(description="Also count the matches (total) and those before (offset).")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> PullRequestPageOut:
+    """Newest first, a page at a time both ways (``GET /pull-requests`` keeps its plain list)."""
+    found = await store.pull_requests.page(
+        project_id=project_id,
+        task_id=task_id,
+        status=pr_status,
+        cursor=cursor,
+        before=before,
+        total=total,
+        limit=limit,
+    )
+    return PullRequestPageOut.model_validate(found)
 
 
 @router.get("/{pull_request_id}", response_model=PullRequestOut)

@@ -1,0 +1,116 @@
+"""The other lists page both ways with totals, like the task list (issue 14, "find things").
+
+For each list, paging forward to the end and then back from there must give
+the very pages read forward, the counts must say where each page lies, and
+another customer's rows never show up: their id as a cursor is only a
+position among the caller's own rows (ids are UUIDv7), or refused.
+Everything runs on both databases (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from flightlog import NotFound, ValidationError
+from flightlog.enums import PullRequestStatus
+from flightlog.store import Store
+from test_client import client_for
+
+Reader = Callable[..., Awaitable[Any]]
+
+
+async def walk(read: Reader, limit: int) -> tuple[list[Any], list[Any]]:
+    """Every page forward from the first, then, in reading order, back from the last."""
+    forward: list[Any] = [await read(limit=limit, total=True)]
+    while forward[-1].next_cursor is not None:
+        forward.append(await read(limit=limit, total=True, cursor=forward[-1].next_cursor))
+    back: list[Any] = []
+    page = forward[-1]
+    while page.previous_cursor is not None:
+        page = await read(limit=limit, total=True, before=page.previous_cursor)
+        back.append(page)
+    return forward, back
+
+
+def assert_walks_back(forward: list[Any], back: list[Any], expected: list[uuid.UUID]) -> None:
+    """The forward pages cover ``expected`` in order with right offsets; back gives them again."""
+    ids = [[item.id for item in p.items] for p in forward]
+    assert [i for page in ids for i in page] == expected
+    offset = 0
+    for page in forward:
+        assert (page.total, page.offset) == (len(expected), offset)
+        offset += len(page.items)
+    assert forward[0].previous_cursor is None
+    assert [[item.id for item in p.items] for p in back] == list(reversed(ids[:-1]))
+    assert back == [] or back[-1].previous_cursor is None
+    for page in back:
+        assert page.total == len(expected)
+        assert page.offset == expected.index(page.items[0].id)
+
+
+async def _pull_requests(store: Store, count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """``count`` pull requests on one project, newest first (ids are creation order)."""
+    project = await store.projects.create(name="paged", repository_url="https://git.test/p")
+    made = [
+        (await store.pull_requests.create(project_id=project.id, branch_name=f"b{i}", title=f"{i}"))
+        for i in range(count)
+    ]
+    return project.id, [pr.id for pr in reversed(made)]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 8])
+async def test_pull_requests_page_forward_and_back(store: Store, other: Store, limit: int) -> None:
+    await _pull_requests(other, 4)  # another customer's never show up, nor count
+    _, newest_first = await _pull_requests(store, 7)
+    forward, back = await walk(store.pull_requests.page, limit)
+    assert_walks_back(forward, back, newest_first)
+    assert len(forward) == -(-7 // limit)
+
+
+async def test_pull_requests_page_filters_and_counts(store: Store) -> None:
+    project_id, ids = await _pull_requests(store, 5)
+    elsewhere = await store.projects.create(name="elsewhere", repository_url="https://git.test/e")
+    await store.pull_requests.create(project_id=elsewhere.id, branch_name="x", title="x")
+    for pr_id in ids[:2]:
+        await store.pull_requests.open(pr_id)
+    opened = await store.pull_requests.page(status=PullRequestStatus.OPEN, total=True)
+    assert ([p.id for p in opened.items], opened.total) == (ids[:2], 2)
+    mine = await store.pull_requests.page(project_id=project_id, total=True, limit=2)
+    assert (mine.total, mine.offset, len(mine.items)) == (5, 0, 2)
+    assert (await store.pull_requests.page()).total is None  # counted only when asked
+    # The plain list is unchanged for its callers.
+    assert [p.id for p in await store.pull_requests.list(project_id=project_id)] == ids
+
+
+async def test_pull_request_cursors_of_another_customer_leak_nothing(
+    store: Store, other: Store
+) -> None:
+    _, ids = await _pull_requests(store, 3)
+    _, theirs = await _pull_requests(other, 3)
+    for cursor in (theirs[0], uuid.uuid4()):
+        after = await store.pull_requests.page(cursor=cursor, total=True)
+        before = await store.pull_requests.page(before=cursor, total=True)
+        assert set(p.id for p in after.items + before.items) <= set(ids)
+        assert after.total == before.total == 3
+    # Their newest was made after all of mine: everything of mine is after it, nothing before.
+    assert [p.id for p in (await store.pull_requests.page(cursor=theirs[0])).items] == ids
+    assert (await store.pull_requests.page(before=theirs[0])).items == []
+    with pytest.raises(NotFound):
+        await store.pull_requests.page(project_id=(await other.projects.list()).items[0].id)
+    with pytest.raises(ValidationError, match="or before"):
+        await store.pull_requests.page(cursor=ids[0], before=ids[1])
+
+
+async def test_pull_request_pages_over_http_and_the_client(store: Store, other: Store) -> None:
+    _, ids = await _pull_requests(store, 5)
+    await _pull_requests(other, 2)
+    async with client_for(store) as fl:
+        forward, back = await walk(fl.pull_requests.page, 2)
+        assert_walks_back(forward, back, ids)
+        assert [p.id for p in await fl.pull_requests.list()] == ids  # still a plain array
+        with pytest.raises(ValidationError):
+            await fl.pull_requests.page(cursor=ids[0], before=ids[1])
