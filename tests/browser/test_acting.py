@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 from browsing import NewTab, Tab
 from dashboards import Dashboard
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from flightlog.enums import EventType, PullRequestStatus, RunStatus
 
@@ -162,3 +163,40 @@ def test_the_one_time_link_signs_in_once(dashboard: Dashboard, new_tab: NewTab) 
     assert answer.status == 410
     expect(second.page.locator("main")).to_contain_text("used")
     expect(second.page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def test_the_page_survives_its_stream_reconnecting(dashboard: Dashboard, tab: Tab) -> None:
+    """The page's first stream ends after a second (as a server restart or a proxy's timeout
+    ends one): EventSource reconnects (sending Last-Event-ID, which the stream resumes
+    after: tests/test_dashboard_live.py) and the page keeps following, without a reload."""
+    store = dashboard.store
+    task = store.tasks.create(title="Reconnect me")
+    run = store.runs.start(task.id)
+    opened: list[str] = []
+
+    def first_stream_ends_early(route: Route) -> None:
+        opened.append(route.request.url)
+        if len(opened) == 1:
+            route.continue_(url=f"{route.request.url}&timeout_seconds=1")
+        else:
+            route.continue_()
+
+    tab.page.route("**/live/stream*", first_stream_ends_early)
+    tab.sign_in(dashboard.seeded.read_key, f"/runs/{run.id}")
+    tab.page.evaluate("window.__sameDocument = true")
+    store.events.append(
+        {"event_type": EventType.LOG, "task_id": task.id, "run_id": run.id, "content": "during"}
+    )
+    expect(tab.page.locator("main")).to_contain_text("during", timeout=LIVE_MS)
+    deadline = time.monotonic() + 15
+    while len(opened) < 2:  # Playwright runs the route handler while it waits
+        assert time.monotonic() < deadline, "the browser never opened the stream again"
+        tab.page.wait_for_timeout(50)
+    store.events.append(
+        {"event_type": EventType.LOG, "task_id": task.id, "run_id": run.id, "content": "after"}
+    )
+    expect(tab.page.locator("main")).to_contain_text("after", timeout=LIVE_MS)
+    entries = tab.page.locator('[data-live-region="run-entries"]')
+    assert entries.inner_text().count("during") == 1, "an event shown twice"
+    assert tab.page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    tab.watch.assert_clean()
