@@ -98,3 +98,18 @@ async def test_another_customers_id_as_a_cursor_shows_only_mine(store: Store, ot
                 assert set(row_ids(page, "pull-request")) <= set(mine)
                 assert not any(t in page for t in theirs)
                 assert re.search(r"of 3\b", page_range(page))
+
+
+async def test_projects_page_forward_and_back_with_totals(store: Store, other: Store) -> None:
+    await other.projects.create(name="their secret project")
+    made = [str((await store.projects.create(name=f"p{i:02}")).id) for i in range(51)]
+    async with signed_in(store) as browser:
+        forward, ranges, back = await follow(browser, "/projects", "project")
+        assert [i for page in forward for i in page] == list(reversed(made))
+        assert ranges == expected_ranges(51, 50)
+        assert back == list(reversed(forward[:-1]))
+        theirs = (await other.projects.list()).items[0].id
+        for name in ("cursor", "before"):
+            page = await html(browser, "/projects", **{name: theirs})
+            assert "their secret project" not in page
+            assert set(row_ids(page, "project")) <= set(made)

@@ -114,3 +114,39 @@ async def test_pull_request_pages_over_http_and_the_client(store: Store, other: 
         assert [p.id for p in await fl.pull_requests.list()] == ids  # still a plain array
         with pytest.raises(ValidationError):
             await fl.pull_requests.page(cursor=ids[0], before=ids[1])
+
+
+async def _projects(store: Store, count: int, prefix: str = "p") -> list[uuid.UUID]:
+    made = [(await store.projects.create(name=f"{prefix}{i}")).id for i in range(count)]
+    return list(reversed(made))
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 6])
+async def test_projects_page_forward_and_back(store: Store, other: Store, limit: int) -> None:
+    await _projects(other, 3, "theirs")
+    newest_first = await _projects(store, 5)
+    forward, back = await walk(store.projects.list, limit)
+    assert_walks_back(forward, back, newest_first)
+    # Old callers' forward paging is unchanged: no counts unless asked.
+    first = await store.projects.list(limit=2)
+    assert (first.total, first.offset, first.previous_cursor) == (None, None, None)
+
+
+async def test_project_cursors_of_another_customer_leak_nothing(store: Store, other: Store) -> None:
+    mine = await _projects(store, 3)
+    theirs = await _projects(other, 2, "theirs")
+    for cursor in (theirs[0], uuid.uuid4()):
+        after = await store.projects.list(cursor=cursor, total=True)
+        before = await store.projects.list(before=cursor, total=True)
+        assert {p.id for p in after.items + before.items} <= set(mine)
+        assert after.total == before.total == 3
+    with pytest.raises(ValidationError, match="or before"):
+        await store.projects.list(cursor=mine[0], before=mine[1])
+
+
+async def test_project_pages_over_http_and_the_client(store: Store, other: Store) -> None:
+    mine = await _projects(store, 4)
+    await _projects(other, 2, "theirs")
+    async with client_for(store) as fl:
+        forward, back = await walk(fl.projects.list, 3)
+        assert_walks_back(forward, back, mine)

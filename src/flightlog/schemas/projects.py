@@ -41,7 +41,14 @@ class ProjectOut(Out):
 
 class ProjectPageOut(BaseModel):
     items: list[ProjectOut]
-    next_cursor: uuid.UUID | None
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for the page before (none on the first)."
+    )
+    total: int | None = Field(default=None, description="Every matching project, with ?total=true.")
+    offset: int | None = Field(
+        default=None, description="How many matching ones come before this page (?total=true)."
+    )
 
 
 class ContextIn(In):

@@ -29,6 +29,7 @@ from flightlog.services._common import (
     translate_integrity_error,
 )
 from flightlog.services._naming import assert_name_free, get_by_name
+from flightlog.services._paging import id_page
 from flightlog.services.artifacts import orphaned_blobs
 
 MAX_PAGE_SIZE = 500
@@ -44,10 +45,14 @@ _MAX_LENGTHS = {
 
 @dataclass(frozen=True)
 class ProjectPage:
-    """A page of projects, newest first, with the cursor for the next page."""
+    """A page of projects, newest first, with the cursors to the pages around it and, when
+    asked for, ``total`` and ``offset`` (so a page reads "41-60 of 213")."""
 
     items: list[Project]
     next_cursor: uuid.UUID | None
+    previous_cursor: uuid.UUID | None = None
+    total: int | None = None
+    offset: int | None = None
 
 
 @dataclass
@@ -192,18 +197,25 @@ def list_projects(
     *,
     owner: str | None = None,
     cursor: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
+    total: bool = False,
     limit: int = 50,
 ) -> ProjectPage:
-    """Projects newest first. Ids are UUIDv7, so ordering by id is ordering by creation."""
+    """Projects newest first, a page at a time both ways. Ids are UUIDv7, so ordering by id
+    is ordering by creation.
+
+    Pass ``next_cursor`` as ``cursor`` for the page after, ``previous_cursor`` as
+    ``before`` for the page before; ``total=True`` also counts the projects and the
+    page's offset. A cursor is a position only: any id pages through the caller's own.
+    """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     stmt = select(Project).where(Project.customer_id == customer_id)
     if owner is not None:
         stmt = stmt.where(Project.owner == owner)
-    if cursor is not None:
-        stmt = stmt.where(Project.id < cursor)
-    rows = list((session.scalars(stmt.order_by(Project.id.desc()).limit(limit + 1))).all())
-    items = rows[:limit]
-    return ProjectPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+    fields = id_page(
+        session, stmt, Project.id, cursor=cursor, before=before, limit=limit, total=total
+    )
+    return ProjectPage(**fields)
 
 
 def _project_task_tree(session: Session, project_id: uuid.UUID) -> list[uuid.UUID]:

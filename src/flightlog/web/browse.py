@@ -105,10 +105,15 @@ async def agent(
 
 @router.get("/projects")
 async def projects(
-    request: Request, store: DashboardStore, cursor: Annotated[uuid.UUID | None, Blank] = None
+    request: Request,
+    store: DashboardStore,
+    cursor: Annotated[uuid.UUID | None, Blank] = None,
+    before: Annotated[uuid.UUID | None, Blank] = None,
 ) -> Response:
-    found = await store.projects.list(cursor=cursor, limit=PAGE_SIZE)
-    return page(request, "projects.html", {"page": found, "cursor": cursor, "nav": "projects"})
+    """Projects newest first, a page at a time both ways with the total."""
+    found = await store.projects.list(cursor=cursor, before=before, total=True, limit=PAGE_SIZE)
+    link = Links(root(request), "/projects", {})
+    return page(request, "projects.html", {"page": found, "link": link, "nav": "projects"})
 
 
 @router.get("/projects/{project_id}")

@@ -43,12 +43,29 @@ async def create_project(body: ProjectIn, store: TenantStore) -> ProjectOut:
 async def list_projects(
     store: TenantStore,
     owner: str | None = None,
-    cursor: uuid.UUID | None = None,
+    cursor: Annotated[
+        uuid.UUID | None,
+        Query(description="A page's next_cursor: the page after it (not with before)."),
+    ] = None,
+    before: Annotated[
+        uuid.UUID | None,
+        Query(description="A page's previous_cursor: the page before it (not with cursor)."),
+    ] = None,
+    total: Annotated[
+        bool, Query(description="Also count the matches (total) and those before (offset).")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ProjectPageOut:
-    page = await store.projects.list(owner=owner, cursor=cursor, limit=limit)
+    """Newest first, a page at a time both ways."""
+    page = await store.projects.list(
+        owner=owner, cursor=cursor, before=before, total=total, limit=limit
+    )
     return ProjectPageOut(
-        items=[ProjectOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+        items=[ProjectOut.model_validate(p) for p in page.items],
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+        total=page.total,
+        offset=page.offset,
     )
 
 
