@@ -51,6 +51,11 @@ def _task_cursors_both(case: Any) -> bool:
     return query.get("cursor") is not None and query.get("before") is not None
 
 
+def _event_cursors_both(case: Any) -> bool:
+    query = _query(case)
+    return query.get("before_id") is not None and str(query.get("after_id", "0")) not in ("0", "")
+
+
 def _variable_both_required_and_optional(case: Any) -> bool:
     body = _body(case)
     required = body.get("required_variables") or []
@@ -88,6 +93,7 @@ UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("GET /api/v1/tasks", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/pull-requests/page", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/projects", "cursor or before, not both", _task_cursors_both),
+    ("GET /api/v1/events", "after_id or before_id, not both", _event_cursors_both),
     ("POST /api/v1/tasks/{task_id}/runs", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/runs/{run_id}/finish", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/runs/{run_id}/agent-runs", "a time not in the future", _time_in_the_future),

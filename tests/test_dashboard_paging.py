@@ -113,3 +113,41 @@ async def test_projects_page_forward_and_back_with_totals(store: Store, other: S
             page = await html(browser, "/projects", **{name: theirs})
             assert "their secret project" not in page
             assert set(row_ids(page, "project")) <= set(made)
+
+
+async def test_task_events_page_newer_and_older(store: Store, other: Store) -> None:
+    task = await store.tasks.create(title="chatty")
+    batch = [{"event_type": "log", "task_id": task.id, "content": f"e{i}"} for i in range(205)]
+    await store.events.append_batch(batch)
+    ids = [str(e.id) for e in (await store.events.list(task_id=task.id, limit=500)).items]
+    their_task = await other.tasks.create(title="theirs")
+    await other.events.append_batch([{"event_type": "log", "task_id": their_task.id}])
+    async with signed_in(store) as browser:
+        url = f"/tasks/{task.id}"
+        forward, _, back = await follow_events(browser, url)
+        assert [i for page in forward for i in page] == ids
+        assert [len(page) for page in forward] == [100, 100, len(ids) - 200]
+        assert back == list(reversed(forward[:-1]))
+        newest = await html(browser, link_named(await html(browser, url), "Newest"))
+        assert row_ids(newest, "event") == ids[-100:]
+        assert rel(newest, "next") is None
+        assert row_ids(await html(browser, rel(newest, "prev") or ""), "event") == ids[-200:-100]
+        # Another customer's task stays a 404, whatever the cursor.
+        refused = await browser.get(f"/tasks/{their_task.id}", params={"events_before": 5})
+        assert refused.status_code == 404
+
+
+async def follow_events(
+    browser: httpx.AsyncClient, url: str
+) -> tuple[list[list[str]], None, list[list[str]]]:
+    """The event rows of each page following "Newer" from ``url``, then "Older" back."""
+    page = await html(browser, url)
+    forward = [row_ids(page, "event")]
+    while (after := rel(page, "next")) is not None:
+        page = await html(browser, after)
+        forward.append(row_ids(page, "event"))
+    back = []
+    while (before := rel(page, "prev")) is not None:
+        page = await html(browser, before)
+        back.append(row_ids(page, "event"))
+    return forward, None, back

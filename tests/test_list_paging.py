@@ -150,3 +150,69 @@ async def test_project_pages_over_http_and_the_client(store: Store, other: Store
     async with client_for(store) as fl:
         forward, back = await walk(fl.projects.list, 3)
         assert_walks_back(forward, back, mine)
+
+
+async def _events(store: Store, count: int) -> tuple[uuid.UUID, list[int]]:
+    task = await store.tasks.create(title="chatty")
+    batch = [{"event_type": "log", "task_id": task.id, "content": f"e{i}"} for i in range(count)]
+    await store.events.append_batch(batch)
+    ids = [e.id for e in (await store.events.list(task_id=task.id, limit=500)).items]
+    return task.id, ids
+
+
+async def _walk_events(read: Reader, task_id: uuid.UUID, limit: int) -> tuple[Any, Any]:
+    """Forward from the oldest to the end, then back from the end with before_id."""
+    forward = [await read(task_id=task_id, limit=limit)]
+    while forward[-1].next_after_id is not None:
+        forward.append(await read(task_id=task_id, limit=limit, after_id=forward[-1].next_after_id))
+    back = []
+    page = forward[-1]
+    while page.previous_before_id is not None:
+        page = await read(task_id=task_id, limit=limit, before_id=page.previous_before_id)
+        back.append(page)
+    return forward, back
+
+
+@pytest.mark.parametrize("limit", [1, 3, 4, 12])
+async def test_events_page_back_with_before_id(store: Store, other: Store, limit: int) -> None:
+    await _events(other, 3)
+    task_id, ids = await _events(store, 11)
+    assert len(ids) >= 11
+    forward, back = await _walk_events(store.events.list, task_id, limit)
+    pages = [[e.id for e in p.items] for p in forward]
+    assert [i for page in pages for i in page] == ids
+    assert forward[0].previous_before_id is None
+    assert [[e.id for e in p.items] for p in back] == list(reversed(pages[:-1]))
+    assert back == [] or back[-1].previous_before_id is None
+    # The newest page: the one before the largest id, and nothing newer after it.
+    newest = await store.events.list(task_id=task_id, limit=limit, before_id=2**63 - 1)
+    assert [e.id for e in newest.items] == ids[-limit:]
+    assert newest.next_after_id is None
+    # A page read back knows what follows it.
+    if len(back) > 0:
+        assert back[0].next_after_id == back[0].items[-1].id
+
+
+async def test_event_before_id_is_refused_with_after_id_and_leaks_nothing(
+    store: Store, other: Store
+) -> None:
+    task_id, ids = await _events(store, 3)
+    their_task, theirs = await _events(other, 3)
+    with pytest.raises(ValidationError, match="not both"):
+        await store.events.list(task_id=task_id, after_id=ids[0], before_id=ids[-1])
+    with pytest.raises(NotFound):
+        await store.events.list(task_id=their_task, before_id=2**63 - 1)
+    # Their ids as a cursor are positions among my events only.
+    page = await store.events.list(before_id=theirs[-1] + 1, limit=500)
+    assert {e.id for e in page.items} <= set(ids) | set(range(0, min(theirs)))
+    assert not set(theirs) & {e.id for e in page.items}
+
+
+async def test_event_pages_back_over_http_and_the_client(store: Store) -> None:
+    task_id, ids = await _events(store, 7)
+    async with client_for(store) as fl:
+        forward, back = await _walk_events(fl.events.list, task_id, 3)
+        assert [e.id for p in forward for e in p.items] == ids
+        assert [[e.id for e in p.items] for p in back] == [ids[3:6], ids[0:3]]
+        with pytest.raises(ValidationError):
+            await fl.events.list(task_id=task_id, after_id=ids[0], before_id=ids[-1])

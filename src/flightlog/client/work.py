@@ -200,15 +200,17 @@ class Events(Facade[M]):
         task_id: uuid.UUID | None = None,
         run_id: uuid.UUID | None = None,
         after_id: int = 0,
+        before_id: int | None = None,
         limit: int = 100,
         event_types: Sequence[EventType] | None = None,
         severities: Sequence[EventSeverity] | None = None,
         agent_role: str | None = None,
     ) -> Exchange[EventPageOut]:
-        """In id order after ``after_id``: pass ``next_after_id`` back for the next page."""
+        """In id order after ``after_id``: pass ``next_after_id`` back for the next page,
+        ``previous_before_id`` as ``before_id`` for the one before."""
         where = {"task_id": task_id, "run_id": run_id, "agent_role": agent_role}
         kinds = {"event_type": event_types, "severity": severities}
-        page = {"after_id": after_id, "limit": limit}
+        page = {"after_id": after_id, "before_id": before_id, "limit": limit}
         return send("GET", "/events", EventPageOut, params={**where, **kinds, **page})
 
 

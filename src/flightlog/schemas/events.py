@@ -40,6 +40,9 @@ class EventOut(Out):
 class EventPageOut(BaseModel):
     items: list[EventOut]
     next_after_id: int | None = Field(description="Pass back as ?after_id= for the next page.")
+    previous_before_id: int | None = Field(
+        default=None, description="Pass back as ?before_id= for the page before (none first)."
+    )
 
 
 class NewEvent(event_service.NewEvent):

@@ -28,7 +28,7 @@ from flightlog.db.types import UtcDateTime, utcnow
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
-from flightlog.services._common import AwareDatetime
+from flightlog.services._common import AwareDatetime, require
 from flightlog.services.ownership import assert_owned
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
@@ -73,10 +73,12 @@ class NewEvent(BaseModel):
 
 @dataclass(frozen=True)
 class EventPage:
-    """One page of events and the cursor for the next (None when this was the last)."""
+    """One page of events and the cursor for the next (None when this was the last), and
+    for the one before (``previous_before_id``, None on the first)."""
 
     items: list[Event]
     next_after_id: int | None
+    previous_before_id: int | None = None
 
 
 def payload_size(event: NewEvent) -> int:
@@ -220,6 +222,7 @@ def list_events(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     after_id: int = 0,
+    before_id: int | None = None,
     limit: int = 100,
     event_types: Sequence[EventType] | None = None,
     severities: Sequence[EventSeverity] | None = None,
@@ -233,7 +236,9 @@ def list_events(
     already confined to the customer, so a page with rows proves the task or
     run is theirs; only an empty page pays for the check that tells "no
     events (yet)" from "not yours". ``up_to_id`` stops the page there (a live
-    feed's watermark, see ``event_feed``).
+    feed's watermark, see ``event_feed``). ``before_id`` reads the other way: the
+    ``limit`` events just before it (still in id order), for a page's
+    ``previous_before_id``; without ``after_id``.
     """
     page = event_page(
         session,
@@ -241,6 +246,7 @@ def list_events(
         task_id=task_id,
         run_id=run_id,
         after_id=after_id,
+        before_id=before_id,
         limit=limit,
         event_types=event_types,
         severities=severities,
@@ -260,6 +266,7 @@ def event_page(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     after_id: int = 0,
+    before_id: int | None = None,
     limit: int = 100,
     event_types: Sequence[EventType] | None = None,
     severities: Sequence[EventSeverity] | None = None,
@@ -274,6 +281,14 @@ def event_page(
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
     if not 0 <= after_id <= MAX_EVENT_ID:
         raise ValidationError(f"after_id must be between 0 and {MAX_EVENT_ID}, got {after_id}")
+    require(
+        before_id is None or after_id == 0,
+        "give after_id (read on) or before_id (read back), not both",
+    )
+    require(
+        before_id is None or 1 <= before_id <= MAX_EVENT_ID,
+        f"before_id must be between 1 and {MAX_EVENT_ID}, got {before_id}",
+    )
     stmt = select(Event).where(Event.id > after_id)
     if up_to_id is not None:
         stmt = stmt.where(Event.id <= up_to_id)
@@ -288,10 +303,26 @@ def event_page(
         stmt = stmt.where(Event.severity.in_(_members(EventSeverity, severities, "severity")))
     if agent_role is not None:
         stmt = stmt.where(Event.agent_role == agent_role)
+    if before_id is not None:
+        # Newest first below the cursor, then turned: the page just before it, in id order.
+        earlier = stmt.where(Event.id < before_id).order_by(Event.id.desc()).limit(limit + 1)
+        back = session.scalars(earlier).all()
+        items = list(reversed(back[:limit]))
+        newer = stmt.where(Event.id >= before_id).with_only_columns(Event.id).limit(1)
+        later = session.scalar(newer)
+        return EventPage(
+            items=items,
+            next_after_id=items[-1].id if items and later is not None else None,
+            previous_before_id=items[0].id if len(back) > limit else None,
+        )
     rows = list((session.scalars(stmt.order_by(Event.id).limit(limit + 1))).all())
     has_more = len(rows) > limit
     items = rows[:limit]
-    return EventPage(items=items, next_after_id=items[-1].id if has_more and items else None)
+    return EventPage(
+        items=items,
+        next_after_id=items[-1].id if has_more and items else None,
+        previous_before_id=items[0].id if after_id > 0 and items else None,
+    )
 
 
 def record_transition(

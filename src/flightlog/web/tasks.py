@@ -19,6 +19,7 @@ from pydantic import StringConstraints
 
 from flightlog.enums import TaskStatus
 from flightlog.services._common import utc_now
+from flightlog.services.events import MAX_EVENT_ID
 from flightlog.services.task_list import SORTS, TaskSort
 from flightlog.web.query import Blank, Links
 from flightlog.web.session import DashboardStore, page, root
@@ -136,11 +137,21 @@ async def task(
     request: Request,
     task_id: uuid.UUID,
     store: DashboardStore,
-    events_after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    events_after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
+    events_before: Annotated[int | None, Query(ge=1, le=MAX_EVENT_ID)] = None,
 ) -> Response:
-    """One task: its state, runs, artifacts, events, subtasks and pull requests."""
+    """One task: its state, runs, artifacts, events (paged both ways), subtasks and pull requests.
+
+    Events read oldest first from ``events_after``, or the page just before
+    ``events_before`` (the newest page is the one before the largest id).
+    """
     found = await store.tasks.get(task_id)
-    events = await store.events.list(task_id=task_id, after_id=events_after, limit=EVENTS_PER_PAGE)
+    events = await store.events.list(
+        task_id=task_id,
+        after_id=events_after if events_before is None else 0,
+        before_id=events_before,
+        limit=EVENTS_PER_PAGE,
+    )
     project = await store.projects.get(found.project_id) if found.project_id else None
     parent = await store.tasks.get(found.parent_task_id) if found.parent_task_id else None
     assigned = await store.agents.get(found.assigned_agent_id) if found.assigned_agent_id else None
@@ -155,8 +166,10 @@ async def task(
             "runs": await store.runs.list(task_id),
             "artifacts": await store.artifacts.latest(task_id),
             "events": events.items,
-            "events_after": events_after,
+            "events_paged": bool(events_after or events_before),
             "next_events": events.next_after_id,
+            "previous_events": events.previous_before_id,
+            "newest_events": MAX_EVENT_ID,
             "subtasks": await store.tasks.subtasks(task_id),
             "dependencies": await store.tasks.dependencies(task_id),
             "pull_requests": await store.pull_requests.list(task_id=task_id),

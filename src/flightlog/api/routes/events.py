@@ -44,21 +44,33 @@ async def list_events(
     task_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
+    before_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_EVENT_ID,
+            description="A page's previous_before_id: the page before it (not with after_id).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     event_type: Annotated[list[EventType] | None, Query()] = None,
     severity: Annotated[list[EventSeverity] | None, Query()] = None,
     agent_role: str | None = None,
 ) -> EventPageOut:
-    """In id order after ``after_id``: a stable cursor however many writers append meanwhile."""
+    """In id order after ``after_id`` (or just before ``before_id``): a stable cursor however
+    many writers append meanwhile."""
     page = await store.events.list(
         task_id=task_id,
         run_id=run_id,
         after_id=after_id,
+        before_id=before_id,
         limit=limit,
         event_types=event_type,
         severities=severity,
         agent_role=agent_role,
     )
     return EventPageOut(
-        items=[EventOut.model_validate(e) for e in page.items], next_after_id=page.next_after_id
+        items=[EventOut.model_validate(e) for e in page.items],
+        next_after_id=page.next_after_id,
+        previous_before_id=page.previous_before_id,
     )
