@@ -32,47 +32,14 @@ from flightlog.models import Customer
 from flightlog.settings import Settings
 from flightlog.store import Store
 from flightlog.store.sync import SyncStore
+from postgres_server import (
+    DIALECTS,
+    PostgresServer,
+    _conninfo,
+    _postgres_required,
+    _postgres_server_url,
+)
 from two_tenants import World
-
-DIALECTS = ("sqlite", "postgresql")
-DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _postgres_server_url() -> str:
-    return os.environ.get("FLIGHTLOG_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
-
-
-def _postgres_required() -> bool:
-    return os.environ.get("FLIGHTLOG_REQUIRE_POSTGRES", "") not in ("", "0", "false")
-
-
-def _conninfo(url: DatabaseUrl, database: str | None = None) -> str:
-    target = url.url.set(drivername="postgresql")
-    if database is not None:
-        target = target.set(database=database)
-    return target.render_as_string(hide_password=False)
-
-
-class PostgresServer:
-    """Creates and drops databases on the test server."""
-
-    def __init__(self, url: DatabaseUrl) -> None:
-        self.url = url
-        self.created: list[str] = []
-
-    def create_database(self, prefix: str = "flightlog_test") -> DatabaseUrl:
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        return DatabaseUrl.parse(self.url.url.set(database=name))
-
-    def drop_database(self, url: DatabaseUrl) -> None:
-        name = url.url.database
-        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if name in self.created:
-            self.created.remove(name)
 
 
 @pytest.fixture(scope="session")

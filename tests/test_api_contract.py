@@ -52,13 +52,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api_client import client_of, error_code, ok
-from conftest import DIALECTS, PostgresServer
 from contract_rules import entity_rule, reason_not_to_send
 from contract_seed import seed
 from flightlog.api import create_app
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 from flightlog.store import Store
+from postgres_server import DIALECTS, PostgresServer
 
 #: Fuzzing examples per operation (both modes); the coverage phase adds its own cases.
 MAX_EXAMPLES = 15

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from cli_runner import Cli, make_cli, one_sentence, url_of
-from conftest import PostgresServer
 from flightlog import open_store
 from flightlog.api.context import ApiContext
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.models import Artifact, ArtifactBlob, Task
 from flightlog.settings import Settings
+from postgres_server import PostgresServer
 
 BIG = bytes(range(256)) * 400  # past the inline limit: stored as a file
 

@@ -14,12 +14,12 @@ import pytest
 from cli_runner import Cli, make_cli
 from cli_runner import one_sentence as _one_sentence
 from cli_runner import url_of as _url
-from conftest import PostgresServer, _conninfo
 from flightlog import ConfigurationError, MigrationError, open_store
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.ops.jsonl_format import FORMAT_NAME, FORMAT_VERSION, RowDigest, dumps
 from flightlog.settings import Settings, get_settings
+from postgres_server import PostgresServer, _conninfo
 
 
 @pytest.fixture

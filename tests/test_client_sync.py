@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PostgresServer
 from flightlog import InvalidTransition, NotFound
 from flightlog.client import Client, ServerUnreachable
 from flightlog.enums import AgentRunStatus, RunStatus, TaskStatus
 from flightlog.schemas.runs import RunOut
 from flightlog.schemas.tasks import TaskOut
 from flightlog.settings import Settings
+from postgres_server import PostgresServer
 from tracing_support import Served, make_api_key, new_database, url_text
 
 

@@ -31,10 +31,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import PostgresServer
 from flightlog.enums import EventType, RunStatus
 from flightlog.models import AgentRun, AgentSession, Event, MetricPoint, Task, TaskRun
 from flightlog.settings import Settings
+from postgres_server import PostgresServer
 from tracing_support import Databases, databases
 
 TESTS = Path(__file__).resolve().parent

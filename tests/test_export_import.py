@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PostgresServer
 from flightlog import Conflict, ValidationError
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
@@ -21,6 +20,7 @@ from flightlog.ops.export_scope import Scope
 from flightlog.ops.importer import import_lines
 from flightlog.settings import Settings
 from flightlog.store import open_store
+from postgres_server import PostgresServer
 
 
 async def _populate(url: DatabaseUrl, settings: Settings) -> dict[str, uuid.UUID]:

@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import func, select
 
 from cli_runner import url_of
-from conftest import PostgresServer
 from flightlog import Conflict
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
@@ -35,6 +34,7 @@ from flightlog.otlp.spans import Span
 from flightlog.settings import Settings
 from flightlog.store.sync import SyncStore, open_store_sync
 from otlp_spans import Team, agent, new_trace_id, shape, team, tool
+from postgres_server import PostgresServer
 from test_export_import import _export, _import
 
 OPERATOR_TABLES = {"model_prices"}

@@ -24,11 +24,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import PostgresServer
 from flightlog.enums import EventType, MetricType, RunStatus
 from flightlog.models import AgentRun, AgentSession, Event, MetricPoint, Task, TaskRun
 from flightlog.settings import Settings
 from otel_producers import PRODUCERS, OTLPJsonSpanExporter, ProducerSummary
+from postgres_server import PostgresServer
 from tracing_support import Databases, databases
 
 

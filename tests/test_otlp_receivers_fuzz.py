@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from conftest import PostgresServer
 from flightlog.api import create_app
 from flightlog.settings import Settings
 from otlp_receiving import RPC_CODES, to_json
 from otlp_requests import JSON, PB, json_span, json_traces, metrics_request, number
+from postgres_server import PostgresServer
 from test_otlp_receivers import workflow
 from tracing_support import Databases, databases, make_api_key, url_text
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PostgresServer
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings
+from postgres_server import PostgresServer
 from schema_inspect import SchemaShape, shape
 
 #: PostgreSQL-only: GIN indexes on JSONB and the tsvector index for full-text search.

@@ -19,13 +19,13 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import text
 
-from conftest import PostgresServer
 from flightlog import open_store
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import ConfigurationError, MigrationError
 from flightlog.settings import Settings
 from pg_cluster import PrivateCluster
+from postgres_server import PostgresServer
 
 FLIGHTLOG = str(Path(sys.executable).parent / "flightlog")
 USES_SSL = text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")

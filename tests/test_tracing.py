@@ -17,10 +17,10 @@ from decimal import Decimal
 import pytest
 
 import flightlog.tracing as fl
-from conftest import PostgresServer
 from flightlog import AgentRunStatus, EventType, RunStatus, TaskStatus
 from flightlog.settings import Settings
 from flightlog.tracing import NotRecorded, Tracer
+from postgres_server import PostgresServer
 from tracing_support import (
     Databases,
     Target,

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event
 
-from conftest import PostgresServer
 from flightlog import RunStatus
 from flightlog.settings import Settings
 from flightlog.tracing import Tracer, TracerConfig
 from pg_cluster import free_port
+from postgres_server import PostgresServer
 from tracing_support import (
     Databases,
     Rows,

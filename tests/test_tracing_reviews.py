@@ -17,7 +17,6 @@ from typing import Any, cast
 import pytest
 
 import flightlog.tracing as fl
-from conftest import PostgresServer
 from flightlog import AgentRunStatus, RunStatus
 from flightlog.db.engine import create_sync_engine
 from flightlog.settings import Settings
@@ -25,6 +24,7 @@ from flightlog.tracing import NotRecorded, Tracer, TracerConfig
 from flightlog.tracing.backend import Backend
 from flightlog.tracing.embedded import embedded_backend
 from pg_cluster import PrivateCluster
+from postgres_server import PostgresServer
 from tracing_support import (
     FAST,
     Databases,

@@ -33,7 +33,7 @@ from pg_cluster import free_port
 from waiting import wait_until
 
 if TYPE_CHECKING:
-    from conftest import PostgresServer
+    from postgres_server import PostgresServer
 
 STARTUP_SECONDS = 60.0
 #: Batches small and due soon, so that tests see several batches and never wait long.
