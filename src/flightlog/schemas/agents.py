@@ -83,3 +83,7 @@ class AgentActivityOut(Out):
     last_active_at: datetime | None
     recent: list[AgentWorkOut] = Field(description="A page of its runs, newest first.")
     next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for older runs.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for newer runs."
+    )
+    offset: int = Field(default=0, description="How many of its runs are newer than this page.")

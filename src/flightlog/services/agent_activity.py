@@ -71,6 +71,9 @@ class AgentActivity:
     last_active_at: datetime | None
     recent: list[AgentWork]
     next_cursor: uuid.UUID | None
+    previous_cursor: uuid.UUID | None = None
+    #: How many of its runs are newer than this page's first.
+    offset: int = 0
 
     @property
     def run_error_rate(self) -> float | None:
@@ -107,13 +110,18 @@ def agent_activity(
     agent_id: uuid.UUID,
     *,
     cursor: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
     limit: int = 20,
 ) -> AgentActivity:
-    """The agent's runs (newest first, ``limit`` at a time, older after ``cursor``) and totals.
+    """The agent's runs (newest first, ``limit`` at a time) and totals.
 
-    Another customer's agent is :class:`NotFound`, as a missing one.
+    ``cursor`` (a page's ``next_cursor``) reads on to older runs, ``before`` (its
+    ``previous_cursor``) back to newer ones; ``offset`` is how many newer runs precede
+    the page, so "21-40 of 73" can be shown. Another customer's agent is
+    :class:`NotFound`, as a missing one.
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    require(cursor is None or before is None, "give cursor (older runs) or before (newer ones)")
     get_owned(session, Agent, agent_id, customer_id=customer_id)
     run_ids = _runs_of(customer_id, agent_id)
     by_status: dict[RunStatus, int] = {
@@ -141,10 +149,22 @@ def agent_activity(
     last_step = max((row[5] for row in step_rows if row[5] is not None), default=None)
     page = select(TaskRun, Task.title).join(Task, Task.id == TaskRun.task_id)
     page = page.where(TaskRun.id.in_(run_ids))
-    if cursor is not None:
-        page = page.where(TaskRun.id < cursor)
-    found = session.execute(page.order_by(TaskRun.id.desc()).limit(limit + 1)).all()
-    shown = found[:limit]
+    if before is not None:
+        newer = page.where(TaskRun.id > before).order_by(TaskRun.id.asc()).limit(limit + 1)
+        found = list(session.execute(newer).all())
+        shown = list(reversed(found[:limit]))
+        more_older, more_newer = True, len(found) > limit
+    else:
+        if cursor is not None:
+            page = page.where(TaskRun.id < cursor)
+        found = list(session.execute(page.order_by(TaskRun.id.desc()).limit(limit + 1)).all())
+        shown = found[:limit]
+        more_older, more_newer = len(found) > limit, cursor is not None
+    offset = 0
+    if shown:
+        ids = run_ids.subquery()
+        newer_count = select(func.count()).select_from(ids).where(ids.c.run_id > shown[0][0].id)
+        offset = int(session.scalar(newer_count) or 0)
     recent = _work(session, agent_id, [(row[0], row[1]) for row in shown])
     last_run = max((run.started_at for run, _ in shown if run.started_at), default=None)
     return AgentActivity(
@@ -160,7 +180,9 @@ def agent_activity(
         cost_usd=sum((Decimal(str(row[4])) for row in step_rows), Decimal(0)),
         last_active_at=max((t for t in (last_step, last_run) if t is not None), default=None),
         recent=recent,
-        next_cursor=shown[-1][0].id if len(found) > limit else None,
+        next_cursor=shown[-1][0].id if shown and more_older else None,
+        previous_cursor=shown[0][0].id if shown and more_newer else None,
+        offset=offset,
     )
 
 

@@ -18,6 +18,7 @@ from flightlog.models import Agent
 from flightlog.services._common import not_found, utc_now
 from flightlog.services.agents import effective_status
 from flightlog.services.pull_requests import merge_blockers
+from flightlog.services.search import MAX_OFFSET
 from flightlog.store.core import Store
 from flightlog.web import artifacts
 from flightlog.web.query import Blank, Links
@@ -38,13 +39,21 @@ async def search(
     request: Request,
     store: DashboardStore,
     q: Annotated[str, Query(max_length=500)] = "",
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
-    """Full-text search over the customer's tasks (``store.search.tasks``), best match first."""
-    hits = await store.search.tasks(q, limit=SEARCH_RESULTS) if q.strip() else []
+    """Full-text search over the customer's tasks (``store.search.page``), best match first,
+    a page at a time both ways with the count of all matches ("51-100 of 213")."""
+    found = await store.search.page(q, offset=offset, limit=SEARCH_RESULTS) if q.strip() else None
     return page(
         request,
         "search.html",
-        {"query": q, "hits": hits, "limit": SEARCH_RESULTS, "nav": "tasks"},
+        {
+            "query": q,
+            "found": found,
+            "hits": found.items if found else [],
+            "link": Links(root(request), "/search", {"q": q}),
+            "nav": "tasks",
+        },
     )
 
 
@@ -85,10 +94,13 @@ async def agent(
     agent_id: str,
     store: DashboardStore,
     cursor: Annotated[uuid.UUID | None, Blank] = None,
+    before: Annotated[uuid.UUID | None, Blank] = None,
 ) -> Response:
     """One agent (by id or name): health and heartbeat, runs, error rates, tokens and cost."""
     found = await _agent(store, agent_id)
-    activity = await store.agents.activity(found.id, cursor=cursor, limit=AGENT_RUNS_PER_PAGE)
+    activity = await store.agents.activity(
+        found.id, cursor=cursor, before=before, limit=AGENT_RUNS_PER_PAGE
+    )
     return page(
         request,
         "agent.html",
@@ -96,7 +108,7 @@ async def agent(
             "agent": found,
             "health": await store.agents.status(found.id),
             "activity": activity,
-            "cursor": cursor,
+            "cursor": cursor or before,
             "now": utc_now(),
             "nav": "agents",
         },
@@ -135,16 +147,18 @@ async def project(request: Request, project_id: uuid.UUID, store: DashboardStore
 
 @router.get("/sessions")
 async def sessions(
-    request: Request, store: DashboardStore, before: Annotated[uuid.UUID | None, Blank] = None
+    request: Request,
+    store: DashboardStore,
+    cursor: Annotated[uuid.UUID | None, Blank] = None,
+    before: Annotated[uuid.UUID | None, Blank] = None,
 ) -> Response:
-    """Conversations (OpenTelemetry sessions), newest first, with their runs' totals."""
-    found = await store.sessions.list(limit=PAGE_SIZE + 1, before_id=before)
-    shown = found[:PAGE_SIZE]
-    older = shown[-1].id if len(found) > PAGE_SIZE else None
+    """Conversations (OpenTelemetry sessions), newest first, with their runs' totals, a page
+    at a time both ways with the total ("51-100 of 213")."""
+    found = await store.sessions.page(cursor=cursor, before=before, total=True, limit=PAGE_SIZE)
     return page(
         request,
         "sessions.html",
-        {"sessions": shown, "older": older, "before": before, "nav": "sessions"},
+        {"page": found, "link": Links(root(request), "/sessions", {}), "nav": "sessions"},
     )
 
 

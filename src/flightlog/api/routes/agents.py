@@ -61,10 +61,13 @@ async def activity(
     agent_id: uuid.UUID,
     store: TenantStore,
     cursor: Annotated[uuid.UUID | None, Query(description="next_cursor: older runs.")] = None,
+    before: Annotated[
+        uuid.UUID | None, Query(description="previous_cursor: newer runs (not with cursor).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> AgentActivityOut:
     """The runs it took part in (newest first), its error rates, tokens and cost."""
-    found = await store.agents.activity(agent_id, cursor=cursor, limit=limit)
+    found = await store.agents.activity(agent_id, cursor=cursor, before=before, limit=limit)
     return AgentActivityOut.model_validate(found)
 
 
