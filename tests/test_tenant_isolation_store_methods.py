@@ -190,6 +190,8 @@ STORE_CALLS: dict[str, PyCall] = {
     "sessions.get": _py("session", lambda s, i: s.sessions.get(i)),
     "sessions.runs": _py("session", lambda s, i: s.sessions.runs(i)),
     "sessions.list": _py("session", lambda s, i: _named(s.sessions.list(before_id=i))),
+    # external_id is a producer's name, not an id; a foreign session id as a cursor:
+    "sessions.page": _py("session", lambda s, i: _named(_items(s.sessions.page(before=i)))),
     "traces.get": _py("trace", lambda s, i: s.traces.get(i)),
 }
 #: Methods whose id is not a tenant's: the operator's price table is one for everyone.
@@ -205,6 +207,11 @@ async def _named(listed: Awaitable[list[Any]]) -> list[Any]:
     """
     found = await listed
     raise NotFound(f"listed {len(found)}")
+
+
+async def _items(paged: Awaitable[Any]) -> list[Any]:
+    """A page's items, for :func:`_named`."""
+    return list((await paged).items)
 
 
 def _id_methods() -> list[str]:

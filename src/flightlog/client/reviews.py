@@ -19,7 +19,7 @@ from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
 from flightlog.schemas.projects import ContextOut, ProjectOut, ProjectPageOut
 from flightlog.schemas.pull_requests import CheckOut, PullRequestOut, PullRequestPageOut
 from flightlog.schemas.recommendations import ApprovalOut, OptimizationOut, RecommendationOut
-from flightlog.schemas.tasks import SearchHit
+from flightlog.schemas.tasks import SearchHit, SearchPageOut
 from flightlog.schemas.templates import ProjectFromTemplateOut, TemplateOut, TemplatePageOut
 from flightlog.services import (
     insights,
@@ -226,6 +226,9 @@ class Search(Facade[M]):
 
     tasks = bind(
         "GET", "/search/tasks", search.search_tasks, list[SearchHit], rename={"query": "q"}
+    )
+    page = bind(
+        "GET", "/search/tasks/page", search.search_page, SearchPageOut, rename={"query": "q"}
     )
 
 

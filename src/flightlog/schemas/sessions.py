@@ -29,6 +29,18 @@ class SessionOut(Out):
     cost_usd: Decimal
 
 
+class SessionPageOut(Out):
+    items: list[SessionOut]
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for the page before (none on the first)."
+    )
+    total: int | None = Field(default=None, description="Every matching session, with ?total=true.")
+    offset: int | None = Field(
+        default=None, description="How many matching ones come before this page (?total=true)."
+    )
+
+
 class TraceOut(BaseModel):
     trace_id: str
     run: RunOut | None = Field(description="None while the trace's root span has not arrived.")

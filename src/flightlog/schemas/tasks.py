@@ -130,3 +130,12 @@ class CancelIn(In):
 class SearchHit(BaseModel):
     task: TaskOut
     rank: float
+
+
+# GET /search/tasks/page: a page of hits and where it lies among all the matches.
+class SearchPageOut(BaseModel):
+    items: list[SearchHit]
+    total: int = Field(description="Every task the query matches.")
+    offset: int = Field(description="How many better matches come before this page.")
+    next_offset: int | None = Field(description="Pass back as ?offset= for the next page.")
+    previous_offset: int | None = Field(description="Pass back as ?offset= for the page before.")

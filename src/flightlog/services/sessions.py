@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from flightlog.models import AgentSession, TaskRun
 from flightlog.services._common import get_owned, require
+from flightlog.services._paging import id_page
 
 MAX_PAGE_SIZE = 500
 
@@ -38,6 +39,22 @@ class SessionSummary:
     tokens_in: int
     tokens_out: int
     cost_usd: Decimal
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """A page of sessions, newest first, with the cursors to the pages around it.
+
+    ``next_cursor`` (pass as ``cursor``) is None on the last page,
+    ``previous_cursor`` (pass as ``before``) None on the first; ``total`` and
+    ``offset`` are counted only when asked for, so a page reads "41-60 of 213".
+    """
+
+    items: list[SessionSummary]
+    next_cursor: uuid.UUID | None
+    previous_cursor: uuid.UUID | None = None
+    total: int | None = None
+    offset: int | None = None
 
 
 def _summaries(session: Session, rows: list[AgentSession]) -> list[SessionSummary]:
@@ -96,6 +113,37 @@ def list_sessions(
         stmt = stmt.where(AgentSession.id < before_id)
     rows = list(session.scalars(stmt.order_by(AgentSession.id.desc()).limit(limit)).all())
     return _summaries(session, rows)
+
+
+def session_page(
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    external_id: str | None = None,
+    cursor: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
+    total: bool = False,
+    limit: int = 50,
+) -> SessionPage:
+    """The customer's sessions newest first, a page at a time, both ways, with their totals.
+
+    A separate operation from :func:`list_sessions`, whose answer (a bare list,
+    over HTTP a JSON array) has no room for cursors without breaking its callers.
+    Pass ``next_cursor`` as ``cursor`` for the page after, ``previous_cursor`` as
+    ``before`` for the page before; ``total=True`` also counts the matching
+    sessions and the page's offset among them. A cursor is a position only (ids
+    are UUIDv7): any id, even another customer's, pages through the caller's own.
+    """
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be 1 to {MAX_PAGE_SIZE}")
+    stmt = select(AgentSession).where(AgentSession.customer_id == customer_id)
+    if external_id is not None:
+        stmt = stmt.where(AgentSession.external_id == external_id)
+    fields = id_page(
+        session, stmt, AgentSession.id, cursor=cursor, before=before, limit=limit, total=total
+    )
+    fields["items"] = _summaries(session, fields["items"])
+    return SessionPage(**fields)
 
 
 def get_session(

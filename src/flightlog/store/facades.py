@@ -169,5 +169,6 @@ class Sessions(Facade[S]):
     """``store.sessions``: the conversations runs belong to, with their totals."""
 
     list = reads(sessions.list_sessions)
+    page = reads(sessions.session_page)
     get = reads(sessions.get_session)
     runs = reads(sessions.session_runs)

@@ -71,6 +71,7 @@ class Search(Facade[S]):
     """``store.search``: full-text search over the customer's tasks."""
 
     tasks = reads(search.search_tasks)
+    page = reads(search.search_page)
 
 
 class Views(Facade[S]):

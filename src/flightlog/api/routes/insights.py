@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 
 from flightlog.api.auth import TenantStore
 from flightlog.schemas.fields import TIME_PATTERN, Time
-from flightlog.schemas.tasks import SearchHit, TaskOut
+from flightlog.schemas.tasks import SearchHit, SearchPageOut, TaskOut
 from flightlog.services.insights import (
     MAX_BUCKET_SECONDS,
     MAX_BUCKETS,
@@ -21,6 +21,7 @@ from flightlog.services.insights import (
     UsageBy,
 )
 from flightlog.services.overview import MAX_TOP, Overview
+from flightlog.services.search import MAX_OFFSET, MAX_RESULTS
 from flightlog.services.views import MAX_PAGE_SIZE, ActiveTask, TaskExecutionSummary
 
 router = APIRouter(tags=["insights"])
@@ -31,10 +32,33 @@ async def search_tasks(
     store: TenantStore,
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words, quoted phrases")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Skip this many better matches.")
+    ] = 0,
 ) -> list[SearchHit]:
     """Best matches first, over titles, descriptions and prompts (any input is safe)."""
-    hits = await store.search.tasks(q, limit=limit)
+    hits = await store.search.tasks(q, limit=limit, offset=offset)
     return [SearchHit(task=TaskOut.model_validate(task), rank=rank) for task, rank in hits]
+
+
+@router.get("/search/tasks/page", response_model=SearchPageOut)
+async def search_page(
+    store: TenantStore,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="Words, quoted phrases")],
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="A page's next_offset or previous_offset.")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 50,
+) -> SearchPageOut:
+    """A page of the best matches with the count of all (``GET /search/tasks`` stays an array)."""
+    found = await store.search.page(q, offset=offset, limit=limit)
+    return SearchPageOut(
+        items=[SearchHit(task=TaskOut.model_validate(t), rank=r) for t, r in found.items],
+        total=found.total,
+        offset=found.offset,
+        next_offset=found.next_offset,
+        previous_offset=found.previous_offset,
+    )
 
 
 @router.get("/views/overview", response_model=Overview)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from flightlog.api.auth import TenantStore
 from flightlog.schemas.runs import RunOut
-from flightlog.schemas.sessions import SessionOut, TraceOut
+from flightlog.schemas.sessions import SessionOut, SessionPageOut, TraceOut
 from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN
 from flightlog.services.sessions import MAX_PAGE_SIZE
 
@@ -26,6 +26,30 @@ async def list_sessions(
     """Newest first, with run and token totals; ``external_id`` finds a conversation."""
     found = await store.sessions.list(limit=limit, before_id=before_id, external_id=external_id)
     return [SessionOut.model_validate(item) for item in found]
+
+
+@router.get("/sessions/page", response_model=SessionPageOut)
+async def session_page(
+    store: TenantStore,
+    external_id: Annotated[str | None, Query(max_length=255)] = None,
+    cursor: Annotated[
+        uuid.UUID | None,
+        Query(description="A page's next_cursor: the page after it (not with before)."),
+    ] = None,
+    before: Annotated[
+        uuid.UUID | None,
+        Query(description="A page's previous_cursor: the page before it (not with cursor)."),
+    ] = None,
+    total: Annotated[
+        bool, Query(description="Also count the matches (total) and those before (offset).")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> SessionPageOut:
+    """Newest first, a page at a time both ways (``GET /sessions`` keeps its plain list)."""
+    found = await store.sessions.page(
+        external_id=external_id, cursor=cursor, before=before, total=total, limit=limit
+    )
+    return SessionPageOut.model_validate(found)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
