@@ -58,7 +58,7 @@ def test_the_review_and_report_facades_show_their_services_to_mypy() -> None:
     )
     assert "(optimization_id: uuid.UUID, progress: int, *, actor: str | None =)" in progress
     assert search == (
-        '"def (query: str, limit: int =) -> '
+        '"def (query: str, limit: int =, *, offset: int =) -> '
         'typing.Coroutine[Any, Any, list[tuple[flightlog.models.task.Task, float]]]"'
     )
     assert overview.startswith('"def (*, top: int =)')
