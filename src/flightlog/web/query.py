@@ -8,6 +8,7 @@ a filter link keeps the sort, and both start again at the first page.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +24,7 @@ def _blank_is_none(value: object) -> object:
 Blank = BeforeValidator(_blank_is_none)
 
 #: Parameters that say where a page starts: dropped whenever the filters or the order change.
-PAGING = ("cursor", "before")
+PAGING = ("cursor", "before", "offset")
 
 
 class Links:
@@ -47,10 +48,17 @@ class Links:
         query = urlencode({k: str(v) for k, v in merged.items()})
         return f"{self.base}?{query}" if query else self.base
 
-    def page(self, **cursor: Any) -> str:
-        """Another page of the same list: only the cursor changes."""
+    def page(
+        self,
+        *,
+        cursor: uuid.UUID | None = None,
+        before: uuid.UUID | None = None,
+        offset: int | None = None,
+    ) -> str:
+        """Another page of the same list: only where it starts changes (none: the first)."""
         merged = {k: v for k, v in self.params.items() if k not in PAGING}
-        merged.update({k: v for k, v in cursor.items() if v is not None})
+        starts = {"cursor": cursor, "before": before, "offset": offset}
+        merged.update({k: v for k, v in starts.items() if v is not None})
         query = urlencode({k: str(v) for k, v in merged.items()})
         return f"{self.base}?{query}" if query else self.base
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.paging import CountTotal, NextCursor, PreviousCursor
 from flightlog.enums import ModificationStatus
 from flightlog.schemas.modifications import (
     Applied,
@@ -43,17 +44,9 @@ async def create_project(body: ProjectIn, store: TenantStore) -> ProjectOut:
 async def list_projects(
     store: TenantStore,
     owner: str | None = None,
-    cursor: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's next_cursor: the page after it (not with before)."),
-    ] = None,
-    before: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's previous_cursor: the page before it (not with cursor)."),
-    ] = None,
-    total: Annotated[
-        bool, Query(description="Also count the matches (total) and those before (offset).")
-    ] = False,
+    cursor: NextCursor = None,
+    before: PreviousCursor = None,
+    total: CountTotal = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ProjectPageOut:
     """Newest first, a page at a time both ways."""

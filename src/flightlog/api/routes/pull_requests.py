@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.paging import CountTotal, NextCursor, PreviousCursor
 from flightlog.enums import PullRequestStatus
 from flightlog.schemas.events import EventOut
 from flightlog.schemas.pull_requests import (
@@ -50,17 +51,9 @@ async def pull_request_page(
     project_id: uuid.UUID | None = None,
     task_id: uuid.UUID | None = None,
     pr_status: Annotated[list[PullRequestStatus] | None, Query(alias="status")] = None,
-    cursor: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's next_cursor: the page after it (not with before)."),
-    ] = None,
-    before: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's previous_cursor: the page before it (not with cursor)."),
-    ] = None,
-    total: Annotated[
-        bool, Query(description="Also count the matches (total) and those before (offset).")
-    ] = False,
+    cursor: NextCursor = None,
+    before: PreviousCursor = None,
+    total: CountTotal = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> PullRequestPageOut:
     """Newest first, a page at a time both ways (``GET /pull-requests`` keeps its plain list)."""

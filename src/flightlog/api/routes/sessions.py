@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.paging import CountTotal, NextCursor, PreviousCursor
 from flightlog.schemas.runs import RunOut
 from flightlog.schemas.sessions import SessionOut, SessionPageOut, TraceOut
 from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN
@@ -32,17 +33,9 @@ async def list_sessions(
 async def session_page(
     store: TenantStore,
     external_id: Annotated[str | None, Query(max_length=255)] = None,
-    cursor: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's next_cursor: the page after it (not with before)."),
-    ] = None,
-    before: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's previous_cursor: the page before it (not with cursor)."),
-    ] = None,
-    total: Annotated[
-        bool, Query(description="Also count the matches (total) and those before (offset).")
-    ] = False,
+    cursor: NextCursor = None,
+    before: PreviousCursor = None,
+    total: CountTotal = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> SessionPageOut:
     """Newest first, a page at a time both ways (``GET /sessions`` keeps its plain list)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.paging import NextCursor
 from flightlog.enums import TaskStatus
 from flightlog.schemas.fields import QueryTime
 from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
@@ -49,10 +50,7 @@ async def list_tasks(
     updated_until: Annotated[QueryTime | None, Query(description="Last changed before.")] = None,
     sort: Annotated[TaskSort, Query(description="Order by; ties go by id.")] = "created",
     descending: Annotated[bool, Query(description="Largest (newest) first.")] = True,
-    cursor: Annotated[
-        uuid.UUID | None,
-        Query(description="A page's next_cursor: the page after it (not with before)."),
-    ] = None,
+    cursor: NextCursor = None,
     before: Annotated[
         uuid.UUID | None,
         Query(
