@@ -180,8 +180,9 @@ def test_a_stream_outlives_a_short_call_timeout_and_the_keep_alive(
 ) -> None:
     assert STREAM_READ_SECONDS > KEEP_ALIVE_SECONDS
     server, key = served
+    with Client(server.base, key) as setup:  # a write on a loaded machine may take > 0.3 s
+        task = setup.tasks.create(title="quiet")
     with Client(server.base, key, timeout=0.3) as fl:
-        task = fl.tasks.create(title="quiet")
         # Quiet for longer than the call timeout: it ends when the server ends it, empty.
         quiet = fl.events.stream(
             task_id=task.id, after_id=10**9, poll_seconds=0.25, timeout_seconds=1.5, reconnect=False
