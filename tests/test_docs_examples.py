@@ -1,4 +1,8 @@
-"""Every ```python block of docs/api.md runs, on SQLite and on PostgreSQL.
+"""Every ```python block of docs/api.md and docs/schema.md runs, on SQLite and on PostgreSQL.
+
+docs/schema.md's blocks are the seeds' own usage examples written in Flightlog
+(its "How the seeds map to Flightlog" sections): a team moving from one of the
+reference layouts reads them, so they must keep working.
 
 Each block is a complete program ending in ``asyncio.run(main("<url>"))``. The
 test points that call at an empty database of the dialect under test, records
@@ -25,8 +29,9 @@ import pytest
 
 from flightlog.db.urls import DatabaseUrl
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
-MIN_BLOCKS = 10
+DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
+#: Each document with runnable examples, and how many it must have at least.
+MIN_BLOCKS = {"api.md": 10, "schema.md": 5}
 TIMEOUT_SECONDS = 300
 #: Name of the set, in the generated program, that collects the line of every assert that ran.
 RECORDER = "_flightlog_doc_asserts_"
@@ -46,6 +51,7 @@ class Block:
     """One ```python block of the document."""
 
     id: str
+    doc: Path
     line: int
     source: str
 
@@ -65,7 +71,7 @@ def _slug(text: str, max_length: int = 40) -> str:
     return slug or "untitled"
 
 
-def extract_blocks(markdown: str) -> list[Block]:
+def extract_blocks(markdown: str, doc: Path) -> list[Block]:
     """The ```python blocks, each named after the nearest heading above it.
 
     Fences are tracked line by line, so a ``# comment`` inside a code block is
@@ -84,18 +90,24 @@ def extract_blocks(markdown: str) -> list[Block]:
                 heading = match.group(1)
         elif line.strip() == "```":
             if fence == "python":
-                block_id = f"block-{len(blocks) + 1:02d}-{_slug(heading)}"
-                blocks.append(Block(id=block_id, line=start, source="\n".join(body) + "\n"))
+                block_id = f"{doc.stem}-{len(blocks) + 1:02d}-{_slug(heading)}"
+                source = "\n".join(body) + "\n"
+                blocks.append(Block(id=block_id, doc=doc, line=start, source=source))
             fence = None
         else:
             body.append(line)
     if fence is not None:
-        raise ValueError(f"unclosed ``` fence opened at line {start - 1} of {DOC.name}")
+        raise ValueError(f"unclosed ``` fence opened at line {start - 1} of {doc.name}")
     return blocks
 
 
 def _load_blocks() -> list[Block]:
-    return extract_blocks(DOC.read_text(encoding="utf-8")) if DOC.exists() else []
+    blocks: list[Block] = []
+    for name in MIN_BLOCKS:
+        doc = DOCS_DIR / name
+        if doc.exists():
+            blocks.extend(extract_blocks(doc.read_text(encoding="utf-8"), doc))
+    return blocks
 
 
 BLOCKS = _load_blocks()
@@ -138,7 +150,7 @@ def _main_call(statement: ast.stmt, *, is_async: bool) -> ast.Call | None:
 
 def prepare(block: Block, url: str) -> Program:
     """Check the block's shape, point it at ``url`` and instrument its asserts."""
-    tree = ast.parse(block.source, filename=str(DOC))
+    tree = ast.parse(block.source, filename=str(block.doc))
     ast.increment_lineno(tree, block.line - 1)
     mains = [
         node
@@ -170,7 +182,7 @@ def prepare(block: Block, url: str) -> Program:
         position += 1
     tree.body.insert(position, ast.parse(f"{RECORDER} = set()").body[0])
     tree.body.append(ast.parse(f"print({REPORT_MARKER!r}, sorted({RECORDER}))").body[0])
-    code = compile(ast.fix_missing_locations(tree), str(DOC), "exec")
+    code = compile(ast.fix_missing_locations(tree), str(block.doc), "exec")
     return Program(code=marshal.dumps(code), assert_lines=frozenset(recorder.lines))
 
 
@@ -192,14 +204,17 @@ def _child_env(tmp_path: Path) -> dict[str, str]:
 
 def _describe(block: Block, result: subprocess.CompletedProcess[str]) -> str:
     return (
-        f"{block.id} (docs/api.md line {block.line}) exited with {result.returncode}\n"
+        f"{block.id} (docs/{block.doc.name} line {block.line}) exited with {result.returncode}\n"
         f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
     )
 
 
-def test_docs_have_enough_examples() -> None:
-    assert DOC.exists(), f"{DOC} is missing"
-    assert len(BLOCKS) >= MIN_BLOCKS, f"{DOC.name} has {len(BLOCKS)} python blocks"
+@pytest.mark.parametrize("name", sorted(MIN_BLOCKS))
+def test_docs_have_enough_examples(name: str) -> None:
+    doc = DOCS_DIR / name
+    assert doc.exists(), f"{doc} is missing"
+    count = sum(1 for block in BLOCKS if block.doc == doc)
+    assert count >= MIN_BLOCKS[name], f"{name} has {count} python blocks"
     assert len({block.id for block in BLOCKS}) == len(BLOCKS)
 
 

@@ -42,7 +42,7 @@ from test_docs_examples import (
 from tracing_support import Served, make_api_key, url_text
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tracing.md"
-BLOCKS = extract_blocks(DOC.read_text(encoding="utf-8"))
+BLOCKS = extract_blocks(DOC.read_text(encoding="utf-8"), DOC)
 TIMEOUT_SECONDS = 300
 
 
@@ -79,9 +79,9 @@ def prepare(block: Block, url: str, api_key: str | None) -> tuple[bytes, frozens
 
 def test_the_page_has_its_examples() -> None:
     assert [block.id for block in BLOCKS] == [
-        "block-01-two-lines",
-        "block-02-runs",
-        "block-03-threads-and-asyncio",
+        "tracing-01-two-lines",
+        "tracing-02-runs",
+        "tracing-03-threads-and-asyncio",
     ]
 
 
@@ -198,7 +198,7 @@ def _threads_block(engine: Engine) -> None:
 
 
 CHECKS = {
-    "block-01-two-lines": _two_lines,
-    "block-02-runs": _runs_block,
-    "block-03-threads-and-asyncio": _threads_block,
+    "tracing-01-two-lines": _two_lines,
+    "tracing-02-runs": _runs_block,
+    "tracing-03-threads-and-asyncio": _threads_block,
 }
