@@ -38,6 +38,7 @@ from flightlog.errors import (
     MigrationError,
     NotFound,
     PermissionDenied,
+    StatementTimeout,
     ValidationError,
 )
 
@@ -118,6 +119,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RunStatus",
+    "StatementTimeout",
     "Store",
     "SyncStore",
     "TaskStatus",

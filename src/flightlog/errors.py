@@ -102,6 +102,20 @@ class ServerUnreachable(DatabaseUnavailable):
     code = "server_unreachable"
 
 
+class StatementTimeout(FlightlogError):
+    """A statement ran past ``FLIGHTLOG_STATEMENT_TIMEOUT_MS`` and PostgreSQL cancelled it.
+
+    The transaction was rolled back: nothing was written. Not a
+    :class:`DatabaseUnavailable` (the database answers; this request asked too
+    much of it), so a blind retry is not the fix: narrow the request (a smaller
+    page, a tighter filter) or raise the timeout. The HTTP API answers 504.
+    SQLite has no statement timeout; its busy timeout (waiting for the write
+    lock) ends in :class:`DatabaseUnavailable` instead.
+    """
+
+    code = "statement_timeout"
+
+
 class MigrationError(FlightlogError):
     """The schema is not at the revision the code needs, or a migration failed."""
 
@@ -120,6 +134,7 @@ HTTP_STATUSES: tuple[tuple[type[FlightlogError], int], ...] = (
     (PayloadTooLarge, 413),
     (ValidationError, 422),
     (DatabaseUnavailable, 503),
+    (StatementTimeout, 504),
 )
 _BY_CODE = {kind.code: kind for kind, _status in HTTP_STATUSES}
 

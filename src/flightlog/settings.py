@@ -11,9 +11,9 @@ import ipaddress
 import os
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote
 
 from pydantic import AliasChoices, Field, field_validator
@@ -23,6 +23,9 @@ from sqlalchemy.engine import URL
 
 from flightlog.db.urls import DatabaseUrl, SslMode
 from flightlog.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from flightlog.migrations.filters import NamePatterns
 
 DEFAULT_DATABASE_URL = "sqlite:///./flightlog.db"
 
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1, le=500)
     max_overflow: int = Field(default=20, ge=0, le=1000)
     pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: PostgreSQL cancels any statement running longer than this (its ``statement_timeout``,
+    #: set on every connection Flightlog opens except migrations'); 0 leaves the server's own
+    #: setting alone. A cancelled statement is :class:`~flightlog.errors.StatementTimeout`
+    #: (HTTP 504). SQLite has no statement timeout: see ``sqlite_busy_timeout_ms``.
+    statement_timeout_ms: int = Field(default=0, ge=0, le=86_400_000)
     application_name: str = Field(default="flightlog", min_length=1, max_length=63)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     #: Page cache per SQLite connection. SQLite's own default (2 MiB) is smaller
@@ -72,6 +80,11 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     #: Largest request body the HTTP API reads (uploads included); larger ones get a 413.
     api_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: ``flightlog db check`` compares Flightlog's own tables only. Comma-separated globs:
+    #: ``db_check_include`` names other tables to compare anyway (reported as unexpected),
+    #: ``db_check_exclude`` names tables, views, indexes or triggers never to compare.
+    db_check_include: str = Field(default="", description="Globs of extra tables to check.")
+    db_check_exclude: str = Field(default="", description="Globs of names db check skips.")
 
     @field_validator("database_url")
     @classmethod
@@ -96,6 +109,20 @@ class Settings(BaseSettings):
         if self.blob_dir is not None:
             return self.blob_dir.expanduser().resolve()
         return default_blob_dir(database or DatabaseUrl.parse(self.database_url))
+
+    def db_check_patterns(
+        self, include: Sequence[str] = (), exclude: Sequence[str] = ()
+    ) -> NamePatterns:
+        """The names ``db check`` adds or skips: these settings' globs plus the given ones."""
+        from flightlog.migrations.filters import NamePatterns
+
+        def split(value: str) -> tuple[str, ...]:
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+
+        return NamePatterns(
+            include=split(self.db_check_include) + tuple(include),
+            exclude=split(self.db_check_exclude) + tuple(exclude),
+        )
 
     @property
     def database(self) -> DatabaseUrl:

@@ -17,7 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flightlog.db.failures import database_unreachable, driver_errors, unavailable_error
+from flightlog.db.failures import (
+    database_unreachable,
+    driver_errors,
+    statement_timed_out,
+    timeout_error,
+    unavailable_error,
+)
 from flightlog.errors import FlightlogError, NotFound, PayloadTooLarge, http_status
 
 log = logging.getLogger("flightlog.api")
@@ -66,6 +72,8 @@ async def _flightlog_error(request: Request, exc: Exception) -> Response:
             request.url.path,
             exc.__cause__ or exc,
         )
+    if status == 504:
+        log.warning("statement timeout on %s %s", request.method, request.url.path)
     page = _page(request, status, exc.message)
     if page is not None:
         page.headers.update(headers or {})
@@ -88,11 +96,16 @@ def _unavailable(cause: Exception) -> FlightlogError:
 async def _driver_error(request: Request, exc: Exception) -> Response:
     """A driver error that escaped every Store (authentication, health, the dashboard's reads).
 
-    A database out of reach is the same 503 a Store call gives; anything
-    else is a bug, answered as one.
+    A database out of reach is the same 503 a Store call gives, a statement
+    cancelled at the statement timeout the same 504; anything else is a bug,
+    answered as one.
     """
     if database_unreachable(exc):
         return await _flightlog_error(request, _unavailable(exc))
+    if statement_timed_out(exc):
+        timed_out = timeout_error()
+        timed_out.__cause__ = exc
+        return await _flightlog_error(request, timed_out)
     return await _unexpected(request, exc)
 
 

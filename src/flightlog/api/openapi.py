@@ -3,8 +3,8 @@
 Routes declare their success response; this module adds, in one place, the
 errors each operation can answer, all with :class:`ErrorBody`:
 
-- 401, 403 and 503 on every operation that needs an API key (they all reach
-  the database);
+- 401, 403, 503 and 504 on every operation that needs an API key (they all
+  reach the database, and a statement can run past the statement timeout);
 - 404 where the path, the query or the body carries an id (the entity, or one
   it refers to, may not exist for this customer);
 - 409 on every write (a lifecycle that forbids the change, a unique key taken);
@@ -76,6 +76,12 @@ ERROR_RESPONSES: dict[int, tuple[str, dict[str, Any]]] = {
             }
         },
     ),
+    504: (
+        "A statement ran past the statement timeout (`FLIGHTLOG_STATEMENT_TIMEOUT_MS`) and "
+        "the database cancelled it (`statement_timeout`); nothing was written. Ask for less or "
+        "raise the timeout.",
+        {},
+    ),
 }
 
 
@@ -127,7 +133,7 @@ def error_statuses(document: dict[str, Any], method: str, operation: dict[str, A
     if parameters or body is not None:
         statuses.append(422)
     if operation.get("security"):
-        statuses.append(503)
+        statuses += [503, 504]
     return statuses
 
 

@@ -4,8 +4,9 @@ SQLite is made safe for several writers: WAL so readers never block the
 writer, a long busy timeout, and ``BEGIN IMMEDIATE`` so a transaction takes
 the write lock when it starts instead of failing with "database is locked"
 when it first writes after reading. PostgreSQL gets a checked pool sized from
-settings and an ``application_name`` so operators can see Flightlog in
-``pg_stat_activity``.
+settings, an ``application_name`` so operators can see Flightlog in
+``pg_stat_activity``, and ``statement_timeout`` when
+``FLIGHTLOG_STATEMENT_TIMEOUT_MS`` sets one (see :class:`~flightlog.settings.Settings`).
 """
 
 from __future__ import annotations
@@ -86,6 +87,27 @@ def _ensure_sqlite_directory(url: DatabaseUrl) -> None:
         ) from exc
 
 
+def _psycopg_connect_args(settings: Settings, url: DatabaseUrl) -> dict[str, Any]:
+    """application_name, and the statement timeout as a startup option (no extra round trip).
+
+    libpq's ``options`` from the URL itself (``?options=-c%20search_path=x``) are
+    kept: the timeout is appended to them rather than replacing them.
+    """
+    args: dict[str, Any] = {"application_name": settings.application_name}
+    if settings.statement_timeout_ms:
+        own = url.url.query.get("options") or ""
+        own = own if isinstance(own, str) else " ".join(own)
+        args["options"] = f"{own} -c statement_timeout={settings.statement_timeout_ms}".strip()
+    return args
+
+
+def _asyncpg_server_settings(settings: Settings) -> dict[str, str]:
+    server_settings = {"application_name": settings.application_name}
+    if settings.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    return server_settings
+
+
 def _postgres_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         "pool_pre_ping": True,
@@ -117,7 +139,7 @@ def create_sync_engine(
         return engine
     return create_engine(
         url.sync_url,
-        connect_args={"application_name": settings.application_name},
+        connect_args=_psycopg_connect_args(settings, url),
         echo=settings.echo_sql,
         json_serializer=strict_json,
         **_postgres_kwargs(settings),
@@ -140,7 +162,7 @@ def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None
     return create_async_engine(
         url.async_url,
         connect_args={
-            "server_settings": {"application_name": settings.application_name},
+            "server_settings": _asyncpg_server_settings(settings),
             **url.async_connect_args(),
         },
         echo=settings.echo_sql,

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from flightlog.errors import DatabaseUnavailable
+from flightlog.errors import DatabaseUnavailable, StatementTimeout
 
 #: SQLSTATEs of a server that is going away, starting up or full: retrying later helps.
 #: Class 08 is "connection exception"; 57P01-57P03 are admin shutdown, crash
 #: shutdown and "cannot connect now"; 53300 is too many connections.
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: PostgreSQL's "query_canceled": statement_timeout (or an operator's pg_cancel_backend).
+QUERY_CANCELED = "57014"
 #: Words of asyncpg's and psycopg's messages for a connection that is already gone.
 _CLOSED_CONNECTION_WORDS = ("connection is closed", "connection was closed", "server closed")
 #: SQLite's operational errors that are about the file or its lock, not about the SQL:
@@ -149,5 +151,24 @@ def unavailable_error(*, while_committing: bool = False) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         "the database is unavailable right now (down, restarting or overloaded); "
         "nothing was written, retry shortly",
+        outcome="not_written",
+    )
+
+
+def statement_timed_out(exc: BaseException) -> bool:
+    """Whether PostgreSQL cancelled the statement (``statement_timeout``, SQLSTATE 57014).
+
+    The same state covers an operator's ``pg_cancel_backend``; either way the
+    statement was stopped by the server and its transaction rolled back.
+    """
+    return sqlstate(exc) == QUERY_CANCELED
+
+
+def timeout_error() -> StatementTimeout:
+    """The error for a statement PostgreSQL cancelled: one sentence, what to do, nothing written."""
+    return StatementTimeout(
+        "the database cancelled a statement that ran past its statement timeout "
+        "(FLIGHTLOG_STATEMENT_TIMEOUT_MS, or the server's own statement_timeout); nothing "
+        "was written. Ask for less (a smaller page, a narrower filter) or raise the timeout",
         outcome="not_written",
     )

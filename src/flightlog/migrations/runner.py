@@ -29,7 +29,8 @@ from sqlalchemy.exc import OperationalError
 from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import MigrationError
-from flightlog.migrations.filters import include_name, include_object_for
+from flightlog.migrations.filters import NamePatterns, include_name_for, include_object_for
+from flightlog.migrations.objects import missing_objects
 from flightlog.models import Base
 from flightlog.settings import Settings
 
@@ -182,7 +183,10 @@ class Migrator:
 
     @contextmanager
     def _engine(self) -> Iterator[Engine]:
-        engine = create_sync_engine(self.settings, url=self.url, sqlite_foreign_keys=False)
+        # No statement timeout: a migration on a large table may rightly run for minutes,
+        # and one cancelled half-way would only have to be run again.
+        untimed = self.settings.model_copy(update={"statement_timeout_ms": 0})
+        engine = create_sync_engine(untimed, url=self.url, sqlite_foreign_keys=False)
         try:
             yield engine
         except OperationalError as exc:
@@ -291,12 +295,17 @@ class Migrator:
             for rev in script.walk_revisions()
         ]
 
-    def check(self) -> list[Drift]:
+    def check(self, patterns: NamePatterns | None = None) -> list[Drift]:
         """Differences between the models and the database; empty means no drift.
 
         A database behind head is drift too: the comparison would otherwise
-        report every missing table one by one.
+        report every missing table one by one. Besides Alembic's comparison of
+        tables, columns, indexes and constraints, Flightlog's views and triggers
+        must be there (and enabled). Tables that are not Flightlog's are left
+        alone unless ``patterns`` (default: the settings' ``db_check_include`` /
+        ``db_check_exclude``) says otherwise.
         """
+        patterns = patterns if patterns is not None else self.settings.db_check_patterns()
         from alembic.autogenerate import compare_metadata
         from alembic.runtime.migration import MigrationContext
 
@@ -310,13 +319,14 @@ class Migrator:
                 connection,
                 opts={
                     "compare_type": True,
-                    "include_object": include_object_for(connection.dialect.name),
-                    "include_name": include_name,
+                    "include_object": include_object_for(connection.dialect.name, patterns),
+                    "include_name": include_name_for(set(Base.metadata.tables), patterns),
                     "target_metadata": Base.metadata,
                 },
             )
             diffs = compare_metadata(context, Base.metadata)
-        return [_describe(diff) for diff in diffs]
+            missing = missing_objects(connection, Base.metadata, skip=patterns.excluded)
+        return [_describe(diff) for diff in diffs] + [Drift(op, what) for op, what in missing]
 
     def table_names(self) -> list[str]:
         """Tables present in the database (for reports)."""

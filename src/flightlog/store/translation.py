@@ -12,6 +12,8 @@ from flightlog.db.failures import (
     cause_chain,
     database_unreachable,
     sqlstate,
+    statement_timed_out,
+    timeout_error,
     unavailable_error,
     value_problem,
 )
@@ -37,7 +39,9 @@ def database_errors_as_domain_errors(progress: Progress | None = None) -> Iterat
     :class:`ValidationError` or :class:`NotFound` / :class:`Conflict` rather
     than as driver exceptions. A database that cannot serve at all (down,
     restarting, out of connections, locked past the busy timeout) is
-    :class:`DatabaseUnavailable`: not the caller's fault, worth a retry.
+    :class:`DatabaseUnavailable`: not the caller's fault, worth a retry. A
+    statement PostgreSQL cancelled at its ``statement_timeout`` is
+    :class:`StatementTimeout`.
     """
     try:
         yield
@@ -47,6 +51,8 @@ def database_errors_as_domain_errors(progress: Progress | None = None) -> Iterat
         if database_unreachable(exc):
             committing = progress is not None and progress.committing
             raise unavailable_error(while_committing=committing) from exc
+        if statement_timed_out(exc):
+            raise timeout_error() from exc
         translated = _as_domain_error(exc)
         if translated is exc:
             raise
