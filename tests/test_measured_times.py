@@ -11,13 +11,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
-from api_client import client_of, error_code, ok
+from api_client import app_for, client_of, error_code, ok
 from flightlog import AgentRunStatus, RunStatus, TaskStatus, ValidationError
+from flightlog.client import AsyncClient
 from flightlog.models import Event, TaskRun
-from flightlog.store import Store
+from flightlog.store import Store, SyncStore
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -189,3 +191,111 @@ async def test_times_stay_consistent_with_each_other_and_the_clock(store: Store)
     assert step.duration_seconds == 0.0
     assert run.completed_at == ahead
     assert run.duration_seconds == 0.0
+
+
+async def test_seed000_a_run_records_the_duration_its_caller_measured(store: Store) -> None:
+    """MGX's ``TaskRun(duration=120.5)``: a duration alone ends the run at start + duration."""
+    task = await store.tasks.create(title="Market Analysis")
+    run = await store.runs.start(task.id, started_at=T0)
+    done = await store.runs.finish(run.id, duration_seconds=120.5)
+    assert done.duration_seconds == 120.5
+    assert done.completed_at == T0 + timedelta(seconds=120.5)
+    assert (await store.tasks.get(task.id)).completed_at == T0 + timedelta(seconds=120.5)
+    # All three given and consistent (a monotonic clock may differ by under a millisecond).
+    second = await store.runs.start(task.id, started_at=T0 + timedelta(hours=1))
+    end = T0 + timedelta(hours=1, seconds=60)
+    failed = await store.runs.fail(
+        second.id, error_message="boom", completed_at=end, duration_seconds=60.0004
+    )
+    assert (failed.completed_at, failed.duration_seconds) == (end, 60.0004)
+    stats = await store.tasks.get(task.id)
+    assert (stats.total_runs, stats.failed_runs) == (2, 1)
+    assert stats.avg_duration_seconds == pytest.approx((120.5 + 60.0004) / 2)
+
+
+@pytest.mark.parametrize(
+    ("completed_after", "duration", "message"),
+    [
+        (None, -1.0, "duration_seconds cannot be negative"),
+        (None, float("nan"), "duration_seconds must be a finite number"),
+        (None, float("inf"), "duration_seconds must be a finite number"),
+        (None, "60", "duration_seconds must be a finite number"),
+        (None, True, "duration_seconds must be a finite number"),
+        (timedelta(seconds=180), 100.0, "duration_seconds .* does not match completed_at"),
+        (timedelta(seconds=180), 180.01, "duration_seconds .* does not match completed_at"),
+    ],
+)
+async def test_seed000_a_duration_that_contradicts_the_times_is_refused(
+    store: Store, completed_after: timedelta | None, duration: object, message: str
+) -> None:
+    task = await store.tasks.create(title="contradiction")
+    run = await store.runs.start(task.id, started_at=T0)
+    completed_at = T0 + completed_after if completed_after is not None else None
+    with pytest.raises(ValidationError, match=message):
+        await store.runs.finish(
+            run.id,
+            completed_at=completed_at,
+            duration_seconds=duration,  # type: ignore[arg-type]
+        )
+    unchanged = await store.runs.get(run.id)
+    assert unchanged.status is RunStatus.RUNNING
+    assert (unchanged.completed_at, unchanged.duration_seconds) == (None, None)
+
+
+async def test_seed000_a_duration_ending_in_the_future_is_refused(store: Store) -> None:
+    task = await store.tasks.create(title="too long")
+    run = await store.runs.start(task.id)
+    with pytest.raises(ValidationError, match=r"duration_seconds .* ends in the future"):
+        await store.runs.finish(run.id, duration_seconds=86_400.0)
+    with pytest.raises(ValidationError, match="duration_seconds"):
+        await store.runs.finish(run.id, duration_seconds=1e300)
+    assert (await store.runs.get(run.id)).status is RunStatus.RUNNING
+
+
+async def test_seed000_measured_times_and_duration_over_http_and_the_client(store: Store) -> None:
+    """The route and the typed client take duration_seconds; a bad one is a 422 naming it."""
+    async with client_of(store) as api:
+        task = ok(await api.post("/tasks", json={"title": "timed remotely"}), 201)
+        run = ok(
+            await api.post(
+                f"/tasks/{task['id']}/runs", json={"started_at": "2026-03-01T09:00:00Z"}
+            ),
+            201,
+        )
+        for bad in (
+            {"duration_seconds": -1},
+            {"duration_seconds": "soon"},
+            {"duration_seconds": 10, "completed_at": "2026-03-01T09:03:00Z"},
+            {"completed_at": "2026-03-01T09:03:00"},
+        ):
+            refused = await api.post(f"/runs/{run['id']}/finish", json=bad)
+            assert error_code(refused, 422) == "validation_error"
+            field = "duration_seconds" if "duration_seconds" in bad else "completed_at"
+            assert field in refused.text
+        done = ok(
+            await api.post(
+                f"/runs/{run['id']}/finish",
+                json={"completed_at": "2026-03-01T09:03:00Z", "duration_seconds": 180},
+            )
+        )
+        assert (done["duration_seconds"], done["completed_at"]) == (180.0, "2026-03-01T09:03:00Z")
+
+    key = (await store.api_keys.create("client")).key
+    transport = httpx.ASGITransport(app=app_for(store))
+    async with AsyncClient("http://flightlog.test", key, transport=transport) as fl:
+        task_out = await fl.tasks.create(title="timed by the client")
+        started = await fl.runs.start(task_out.id, started_at=T0)
+        with pytest.raises(ValidationError, match="duration_seconds"):
+            await fl.runs.finish(started.id, completed_at=T0, duration_seconds=5.0)
+        finished = await fl.runs.finish(started.id, duration_seconds=42.25)
+    assert finished.duration_seconds == 42.25
+    assert finished.completed_at == T0 + timedelta(seconds=42.25)
+
+
+def test_seed000_the_sync_store_records_a_measured_duration(sync_store: SyncStore) -> None:
+    task = sync_store.tasks.create(title="sync timing")
+    run = sync_store.runs.start(task.id, started_at=T0)
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        sync_store.runs.finish(run.id, completed_at=datetime(2026, 3, 1, 9, 5))
+    done = sync_store.runs.finish(run.id, duration_seconds=7.5)
+    assert (done.completed_at, done.duration_seconds) == (T0 + timedelta(seconds=7.5), 7.5)

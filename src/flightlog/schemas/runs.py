@@ -18,6 +18,7 @@ from flightlog.schemas.fields import (
     Boolean,
     Count,
     NonBlank255,
+    Number,
     Text64,
     Text255,
     Text500,
@@ -146,6 +147,14 @@ class RunFinish(In):
 class PlanDecision(In):
     approve: Boolean
     decided_by: NonBlank255
+    duration_seconds: Number | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="How long the run took, if the caller timed it: with completed_at it must "
+        "agree with completed_at minus the start (within a millisecond); alone, the run ends "
+        "at its start plus this duration.",
+    )
     comment: str | None = None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -93,6 +94,59 @@ def measured_time(value: datetime | None, name: str) -> datetime:
             f"{name} ({value.isoformat()}) is in the future; give the time it happened"
         )
     return value.astimezone(UTC)
+
+
+#: How far a measured duration may differ from its measured end minus its start: a
+#: duration from a monotonic clock and two wall-clock times rarely agree to the microsecond.
+DURATION_TOLERANCE = timedelta(milliseconds=1)
+
+
+def measured_duration(
+    duration: float | None,
+    started: datetime | None,
+    ended: datetime | None,
+    *,
+    name: str = "duration_seconds",
+    end_name: str = "completed_at",
+) -> tuple[datetime | None, float | None]:
+    """The end and the duration a caller gave, made one consistent pair with the start.
+
+    A duration alone puts the end at start + duration (the caller timed the work
+    with its own clock); given with an end, it must agree with end - start
+    (within :data:`DURATION_TOLERANCE`), or the record would contradict itself.
+    ``ended`` must be validated already; returns ``(ended, duration)``, both None
+    when no duration was given.
+    """
+    if duration is None:
+        return ended, None
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not math.isfinite(duration)
+    ):
+        raise ValidationError(f"{name} must be a finite number of seconds, got {duration!r}")
+    if duration < 0:
+        raise ValidationError(f"{name} cannot be negative, got {duration}")
+    if started is None:
+        raise ValidationError(f"{name} needs a start: this run never started")
+    try:
+        implied = started + timedelta(seconds=duration)
+    except OverflowError:
+        raise ValidationError(f"{name} ({duration}) is far too long") from None
+    if ended is None:
+        if implied - utc_now() > MAX_CLOCK_SKEW:
+            raise ValidationError(
+                f"{name} ({duration} s) from the start ({started.isoformat()}) ends in the "
+                "future; give the duration it took"
+            )
+        return implied, float(duration)
+    measured = (ended - started).total_seconds()
+    if abs(implied - ended) > DURATION_TOLERANCE:
+        raise ValidationError(
+            f"{name} ({duration} s) does not match {end_name} minus the start "
+            f"({measured} s); give a duration that agrees with the two times, or one of them"
+        )
+    return ended, float(duration)
 
 
 def member(enum_cls: type[E], value: E | str, what: str) -> E:

@@ -21,6 +21,7 @@ from flightlog.errors import Conflict, NotFound, ValidationError
 from flightlog.models import AgentRun, Task, TaskRun
 from flightlog.services._common import (
     get_owned,
+    measured_duration,
     measured_time,
     member,
     not_before,
@@ -293,8 +294,11 @@ def _finish(
             TaskRun.task_id == task.id,
             TaskRun.id != run.id,
             TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]),
+    duration: float | None = None,
         )
     )
+    if duration is not None:
+        run.duration_seconds = duration  # as the caller timed it (measured_duration checked it)
     if not others_going and task.status is TaskStatus.RUNNING:
         # With a run queued behind this one the task is waiting again, not finished.
         outcome = FINISHED_RUN_TO_TASK.get(target, TaskStatus.PENDING)
@@ -324,12 +328,16 @@ def finish_run(
     """End a run as COMPLETED (with results), FAILED (with error details), TIMEOUT or CANCELLED.
 
     ``completed_at`` is for a caller that measured the end itself; it must be
-    timezone-aware and not before the run started.
+    timezone-aware and not before the run started. ``duration_seconds`` is
+    the run's length as the caller timed it: non-negative, and with
+    ``completed_at`` it must agree with the two times (within a millisecond);
+    alone, the run ends at its start plus the duration.
     """
     at = measured_time(completed_at, "completed_at") if completed_at is not None else None
     status = member(RunStatus, status, "status")
     if status in ACTIVE_RUN_STATUSES:
         raise ValidationError(f"{status} is not a finishing status")
+    duration_seconds: float | None = None,
     if status is RunStatus.FAILED and not (error_message or error_details):
         raise ValidationError("a FAILED run needs error_message or error_details")
     for name, value in (("memory_usage_mb", memory_usage_mb), ("cpu_time_ms", cpu_time_ms)):
@@ -345,9 +353,10 @@ def finish_run(
     run.cpu_time_ms = cpu_time_ms
     run.git_commit = git_commit or run.git_commit
     run.pr_url = pr_url or run.pr_url
-    _finish(session, task, run, status, actor=actor, at=at)
+    _finish(session, task, run, status, actor=actor, at=at, duration=duration)
     return run
 
+    at, duration = measured_duration(duration_seconds, run.started_at, at)
 
 def fail_run(
     session: Session,
@@ -374,6 +383,7 @@ def fail_run(
         error_message=error_message,
         error_details=error_details,
         results=results,
+    duration_seconds: float | None = None,
         memory_usage_mb=memory_usage_mb,
         cpu_time_ms=cpu_time_ms,
         git_commit=git_commit,
@@ -390,6 +400,7 @@ def timeout_run(
     run_id: uuid.UUID,
     *,
     results: dict[str, Any] | None = None,
+        duration_seconds=duration_seconds,
     error_message: str | None = None,
     error_details: dict[str, Any] | None = None,
     memory_usage_mb: int | None = None,
@@ -408,6 +419,7 @@ def timeout_run(
         results=results,
         error_message=error_message,
         error_details=error_details,
+    duration_seconds: float | None = None,
         memory_usage_mb=memory_usage_mb,
         cpu_time_ms=cpu_time_ms,
         git_commit=git_commit,
@@ -424,6 +436,7 @@ def cancel_run(
     run_id: uuid.UUID,
     *,
     results: dict[str, Any] | None = None,
+        duration_seconds=duration_seconds,
     error_message: str | None = None,
     error_details: dict[str, Any] | None = None,
     memory_usage_mb: int | None = None,
@@ -442,6 +455,7 @@ def cancel_run(
         results=results,
         error_message=error_message,
         error_details=error_details,
+    duration_seconds: float | None = None,
         memory_usage_mb=memory_usage_mb,
         cpu_time_ms=cpu_time_ms,
         git_commit=git_commit,
@@ -458,6 +472,7 @@ def cancel_task(
     task_id: uuid.UUID,
     *,
     actor: str | None = None,
+        duration_seconds=duration_seconds,
     reason: str | None = None,
 ) -> Task:
     """Cancel a task and every run (and agent run) of it that is still active."""
