@@ -142,11 +142,6 @@ class RunFinish(In):
         description="When the run ended, if the caller measured it (default: now); not before "
         "the run started, at most 5 minutes ahead of the server's clock.",
     )
-
-
-class PlanDecision(In):
-    approve: Boolean
-    decided_by: NonBlank255
     duration_seconds: Number | None = Field(
         default=None,
         ge=0,
@@ -155,6 +150,11 @@ class PlanDecision(In):
         "agree with completed_at minus the start (within a millisecond); alone, the run ends "
         "at its start plus this duration.",
     )
+
+
+class PlanDecision(In):
+    approve: Boolean
+    decided_by: NonBlank255
     comment: str | None = None
 
 

@@ -284,8 +284,11 @@ def _finish(
     actor: str | None,
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    duration: float | None = None,
 ) -> None:
     set_run_status(session, task, run, target, actor=actor, data=data, at=at)
+    if duration is not None:
+        run.duration_seconds = duration  # as the caller timed it (measured_duration checked it)
     if target is RunStatus.CANCELLED:
         _cancel_agent_runs(session, task, run)
     session.flush()
@@ -294,11 +297,8 @@ def _finish(
             TaskRun.task_id == task.id,
             TaskRun.id != run.id,
             TaskRun.status.in_([RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]),
-    duration: float | None = None,
         )
     )
-    if duration is not None:
-        run.duration_seconds = duration  # as the caller timed it (measured_duration checked it)
     if not others_going and task.status is TaskStatus.RUNNING:
         # With a run queued behind this one the task is waiting again, not finished.
         outcome = FINISHED_RUN_TO_TASK.get(target, TaskStatus.PENDING)
@@ -324,6 +324,7 @@ def finish_run(
     pr_url: str | None = None,
     actor: str | None = None,
     completed_at: datetime | None = None,
+    duration_seconds: float | None = None,
 ) -> TaskRun:
     """End a run as COMPLETED (with results), FAILED (with error details), TIMEOUT or CANCELLED.
 
@@ -337,7 +338,6 @@ def finish_run(
     status = member(RunStatus, status, "status")
     if status in ACTIVE_RUN_STATUSES:
         raise ValidationError(f"{status} is not a finishing status")
-    duration_seconds: float | None = None,
     if status is RunStatus.FAILED and not (error_message or error_details):
         raise ValidationError("a FAILED run needs error_message or error_details")
     for name, value in (("memory_usage_mb", memory_usage_mb), ("cpu_time_ms", cpu_time_ms)):
@@ -346,6 +346,7 @@ def finish_run(
     RUN_LIFECYCLE.check(run.status, status)
     if at is not None:
         not_before(at, run.started_at, "completed_at")
+    at, duration = measured_duration(duration_seconds, run.started_at, at)
     run.results = results if results is not None else run.results
     run.error_message = error_message
     run.error_details = error_details
@@ -356,7 +357,6 @@ def finish_run(
     _finish(session, task, run, status, actor=actor, at=at, duration=duration)
     return run
 
-    at, duration = measured_duration(duration_seconds, run.started_at, at)
 
 def fail_run(
     session: Session,
@@ -373,6 +373,7 @@ def fail_run(
     pr_url: str | None = None,
     actor: str | None = None,
     completed_at: datetime | None = None,
+    duration_seconds: float | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=FAILED``; the error message is required here."""
     return finish_run(
@@ -383,13 +384,13 @@ def fail_run(
         error_message=error_message,
         error_details=error_details,
         results=results,
-    duration_seconds: float | None = None,
         memory_usage_mb=memory_usage_mb,
         cpu_time_ms=cpu_time_ms,
         git_commit=git_commit,
         pr_url=pr_url,
         actor=actor,
         completed_at=completed_at,
+        duration_seconds=duration_seconds,
     )
 
 
@@ -400,7 +401,6 @@ def timeout_run(
     run_id: uuid.UUID,
     *,
     results: dict[str, Any] | None = None,
-        duration_seconds=duration_seconds,
     error_message: str | None = None,
     error_details: dict[str, Any] | None = None,
     memory_usage_mb: int | None = None,
@@ -409,6 +409,7 @@ def timeout_run(
     pr_url: str | None = None,
     actor: str | None = None,
     completed_at: datetime | None = None,
+    duration_seconds: float | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=TIMEOUT``."""
     return finish_run(
@@ -419,13 +420,13 @@ def timeout_run(
         results=results,
         error_message=error_message,
         error_details=error_details,
-    duration_seconds: float | None = None,
         memory_usage_mb=memory_usage_mb,
         cpu_time_ms=cpu_time_ms,
         git_commit=git_commit,
         pr_url=pr_url,
         actor=actor,
         completed_at=completed_at,
+        duration_seconds=duration_seconds,
     )
 
 
@@ -436,7 +437,6 @@ def cancel_run(
     run_id: uuid.UUID,
     *,
     results: dict[str, Any] | None = None,
-        duration_seconds=duration_seconds,
     error_message: str | None = None,
     error_details: dict[str, Any] | None = None,
     memory_usage_mb: int | None = None,
@@ -445,6 +445,7 @@ def cancel_run(
     pr_url: str | None = None,
     actor: str | None = None,
     completed_at: datetime | None = None,
+    duration_seconds: float | None = None,
 ) -> TaskRun:
     """:func:`finish_run` with ``status=CANCELLED``: its active agent runs are cancelled too."""
     return finish_run(
@@ -455,13 +456,13 @@ def cancel_run(
         results=results,
         error_message=error_message,
         error_details=error_details,
-    duration_seconds: float | None = None,
         memory_usage_mb=memory_usage_mb,
         cpu_time_ms=cpu_time_ms,
         git_commit=git_commit,
         pr_url=pr_url,
         actor=actor,
         completed_at=completed_at,
+        duration_seconds=duration_seconds,
     )
 
 
@@ -472,7 +473,6 @@ def cancel_task(
     task_id: uuid.UUID,
     *,
     actor: str | None = None,
-        duration_seconds=duration_seconds,
     reason: str | None = None,
 ) -> Task:
     """Cancel a task and every run (and agent run) of it that is still active."""
