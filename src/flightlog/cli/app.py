@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from flightlog.cli import customers as customer_commands
 from flightlog.cli import db as db_commands
 from flightlog.cli import demo as demo_commands
 from flightlog.cli import keys as key_commands
@@ -43,6 +44,8 @@ app.command("serve")(serve_commands.serve)
 app.command("sign-in-link")(sign_in_commands.sign_in_link)
 app.add_typer(key_commands.app, name="api-key")
 app.add_typer(price_commands.app, name="prices")
+app.add_typer(customer_commands.app, name="customer")
+app.command("clear-data")(customer_commands.clear_data)
 
 err_console = Console(stderr=True, soft_wrap=True)
 

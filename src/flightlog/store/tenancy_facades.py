@@ -14,11 +14,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flightlog.services import agent_activity, agents, api_keys, customers, model_prices
+from flightlog.services import (
+    agent_activity,
+    agents,
+    api_keys,
+    blobs,
+    customer_deletion,
+    customers,
+    model_prices,
+)
 from flightlog.store.binding import Facade, S, StoreDefaults, reads, writes
 
 if TYPE_CHECKING:
     from flightlog.store.state import StoreState
+
+
+def _remove_customer_files(
+    store: StoreState, result: customer_deletion.CustomerDeletionResult
+) -> None:
+    """After the commit: the blob files only the deleted customer's artifacts used."""
+    blobs.remove_files(store.blob_policy.blob_dir, result.files_to_remove)
 
 
 class Customers(Facade[S]):
@@ -37,6 +52,14 @@ class Customers(Facade[S]):
     churn = writes(customers.churn_customer, operator=True)
     #: Operator: sign up a new tenant (open a Store with its id to act for it).
     create = writes(customers.create_customer, tenant=False, operator=True)
+    #: Operator: what deleting the customer would remove, by table.
+    footprint = reads(customer_deletion.customer_footprint)
+    #: Operator: delete the customer and everything it owns; audited, blob files after commit.
+    delete = writes(
+        customer_deletion.delete_customer, operator=True, after_commit=_remove_customer_files
+    )
+    #: Operator: the audit records of deleted customers (they belong to no customer).
+    deletions = reads(customer_deletion.list_customer_deletions, tenant=False)
 
 
 class ApiKeys(Facade[S]):

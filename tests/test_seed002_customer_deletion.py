@@ -1,0 +1,189 @@
+"""Seed 002: deleting a customer cascades to everything it owns, audited; blobs after commit.
+
+The seed's "tests for cascade deletes" at the scale of a tenant: an operator
+deletes a customer (``store.customers.delete``, ``flightlog customer delete``)
+and every row it owns goes in one transaction, the blob files only it used
+are removed after the commit, another customer's rows and shared blobs stay,
+and an audit record that belongs to no customer says who deleted what and why.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from cli_runner import make_cli, one_sentence, url_of
+from flightlog import NotFound
+from flightlog.db.urls import DatabaseUrl
+from flightlog.enums import EventType
+from flightlog.models import ArtifactBlob, Customer, Event
+from flightlog.services.customer_deletion import _owned_counts
+from flightlog.settings import Settings
+from flightlog.store import Store, open_store_sync
+from two_tenants import World
+
+#: Every kind of row a customer can own (tests/two_tenants.World builds each).
+EVERYTHING = (
+    "task",
+    "run",
+    "waiting_run",
+    "queued_run",
+    "agent_run",
+    "artifact",
+    "event",
+    "agent",
+    "project",
+    "context",
+    "modification",
+    "template",
+    "recommendation",
+    "approved_recommendation",
+    "optimization",
+    "pull_request",
+    "trace",
+    "session",
+    "api_key",
+)
+BIG = b"only the deleted customer's large artifact " * 3000
+SHARED = b"both customers stored these bytes " * 3000
+
+
+async def _counts(store: Store, customer_id: uuid.UUID) -> dict[str, int]:
+    async with store.transaction() as s:
+        return {t: int(await s.scalar(q) or 0) for t, q in _owned_counts(customer_id).items()}
+
+
+def _blob_files(store: Store) -> set[Path]:
+    root = store.blob_policy.blob_dir
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+async def test_seed002_delete_customer_cascades_to_everything_it_owns(
+    store: Store, other: Store, owner: World, mine: World
+) -> None:
+    await owner.ids(EVERYTHING)
+    await mine.ids(EVERYTHING)
+    a_task, b_task = await owner.id("task"), await mine.id("task")
+    await store.artifacts.put(a_task, "big.bin", BIG)
+    await store.artifacts.put(a_task, "shared.bin", SHARED)
+    b_shared = await other.artifacts.put(b_task, "shared.bin", SHARED)
+    files_before = _blob_files(store)
+    assert len(files_before) == 2
+    before = await _counts(store, store.customer_id)
+    assert all(before[t] > 0 for t in ("tasks", "task_runs", "agent_runs", "artifacts", "events"))
+    assert all(before[t] > 0 for t in ("projects", "pull_requests", "recommendations", "agents"))
+    assert before == await store.customers.footprint()
+    b_before = await _counts(other, other.customer_id)
+
+    result = await store.customers.delete(actor="ops@example", reason="account closed")
+
+    assert result.customer_id == store.customer_id
+    assert result.deleted == before
+    assert await _counts(other, store.customer_id) == dict.fromkeys(before, 0)
+    assert await _counts(other, other.customer_id) == b_before
+    # The blob only A used is gone, row and file (after the commit); the shared one stays.
+    assert result.blobs_deleted >= 1
+    remaining = _blob_files(store)
+    assert len(remaining) == 1
+    assert await other.artifacts.read(b_shared.id) == SHARED
+    async with other.transaction() as s:
+        assert await s.get(Customer, store.customer_id) is None
+        stored = await s.scalar(select(func.count()).select_from(ArtifactBlob))
+        assert stored is not None
+        assert stored >= 1
+    with pytest.raises(NotFound):
+        await store.tasks.get(a_task)
+
+
+async def test_seed002_customer_deletion_is_audited_and_the_record_survives(
+    store: Store, other: Store, owner: World
+) -> None:
+    await owner.ids(("task", "run", "event", "agent"))
+    await store.customers.suspend(actor="ops", reason="unpaid")  # suspended customers go too
+    result = await store.customers.delete(actor="ops@example", reason="account closed")
+
+    [record] = await other.customers.deletions(customer_id=store.customer_id)
+    assert record.event_id == result.audit_event_id
+    assert (record.customer_id, record.name) == (store.customer_id, "Test")
+    assert (record.actor, record.reason, record.status) == (
+        "ops@example",
+        "account closed",
+        "SUSPENDED",
+    )
+    assert record.deleted == result.deleted
+    assert record.deleted["tasks"] == 1
+    async with other.transaction() as s:
+        event = await s.get(Event, result.audit_event_id)
+        assert event is not None
+        assert (event.event_type, event.customer_id) == (EventType.AUDIT, None)
+        assert (event.entity_type, event.entity_id) == ("Customer", str(store.customer_id))
+        assert "email" not in (event.data or {})
+    # No tenant reads it as one of its own events.
+    page = await other.events.list(event_types=["audit"], limit=1000)
+    assert result.audit_event_id not in {e.id for e in page.items}
+
+
+async def test_seed002_deleting_an_unknown_customer_is_not_found_and_changes_nothing(
+    store: Store, other: Store
+) -> None:
+    task = await other.tasks.create(title="stays")
+    ghost = Store(store.engine, store.settings, uuid.uuid4(), connection=store.connection)
+    with pytest.raises(NotFound):
+        await ghost.customers.delete(actor="ops")
+    with pytest.raises(NotFound):
+        await ghost.customers.footprint()
+    await store.customers.delete()
+    with pytest.raises(NotFound):
+        await store.customers.delete()  # twice: the second finds nothing
+    assert (await other.tasks.get(task.id)).title == "stays"
+    assert await other.customers.deletions(customer_id=ghost.customer_id) == []
+
+
+def test_seed002_cli_deletes_a_customer_after_confirmation(
+    fresh_url: DatabaseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    test_settings: Settings,
+) -> None:
+    url = url_of(fresh_url)
+    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    with open_store_sync(url, settings=settings) as default:
+        gone = default.customers.create(name="Gone Inc", email="Ops@Gone.example")
+        kept = default.customers.create(name="Kept Inc", email="ops@kept.example")
+    for customer in (gone, kept):
+        with open_store_sync(url, settings=settings, customer_id=customer.id) as tenant:
+            tenant.tasks.create(title=f"{customer.name}'s task")
+    cli = make_cli(monkeypatch, capsys, tmp_path)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, out, _ = cli("customer", "delete", "OPS@gone.example", "-d", url)
+    assert code == 1
+    assert "1 tasks" in out
+    code, out, err = cli("customer", "list", "-d", url)
+    assert code == 0, err
+    assert "ops@gone.example" in out
+
+    code, out, err = cli(
+        "customer", "delete", str(gone.id), "--yes", "--reason", "closed", "-d", url
+    )
+    assert code == 0, err
+    assert "Deleted" in out
+    assert "Gone Inc" in out
+    code, out, _ = cli("customer", "list", "-d", url)
+    assert "ops@gone.example" not in out
+    assert "ops@kept.example" in out
+    code, out, _ = cli("customer", "deletions", "-d", url)
+    assert code == 0
+    assert str(gone.id) in out
+    assert "closed" in out
+
+    code, _, err = cli("customer", "delete", "ops@gone.example", "--yes", "-d", url)
+    assert code == 1
+    assert "no customer has the id or email" in one_sentence(err)
+    with open_store_sync(url, settings=settings, customer_id=kept.id) as tenant:
+        assert [t.title for t in tenant.tasks.list().items] == ["Kept Inc's task"]
