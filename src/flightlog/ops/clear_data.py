@@ -25,14 +25,12 @@ from flightlog.db.engine import sync_session_factory
 from flightlog.errors import NotFound
 from flightlog.models import Customer
 from flightlog.ops.demo import DEMO_EMAIL, STARTUP_EMAIL
-from flightlog.ops.seeding import SIZES
 from flightlog.services.customer_deletion import customer_footprint
 from flightlog.settings import Settings
 from flightlog.store.sync import SyncStore
 
-_SEED_EMAIL = re.compile(
-    r"^seed-(-?\d+)-(" + "|".join(re.escape(size) for size in SIZES) + r")@flightlog\.local$"
-)
+#: What :func:`flightlog.ops.seeding.seed_email` writes, for any seed and any size name.
+_SEED_EMAIL = re.compile(r"^seed-(-?\d+)-([a-z0-9_]+)@flightlog\.local$")
 ACTOR = "flightlog clear-data"
 
 
