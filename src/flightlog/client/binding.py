@@ -217,12 +217,16 @@ def _jsonable(values: Mapping[str, object]) -> Any:
 
 
 def query(values: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
-    """Query parameters: ``None`` left out, a list repeated, booleans as ``true``/``false``."""
+    """Query parameters: ``None`` left out, a list repeated, booleans as ``true``/``false``,
+    a JSON object as its JSON text (``requirements_contains={"type":"feature"}``)."""
     pairs: list[tuple[str, str]] = []
     for name, value in _jsonable(values).items():
         for item in value if isinstance(value, list) else [value]:
             if item is not None:
-                pairs.append((name, json.dumps(item) if isinstance(item, bool) else str(item)))
+                textual = isinstance(item, bool | dict)
+                pairs.append(
+                    (name, json.dumps(item, separators=(",", ":")) if textual else str(item))
+                )
     return tuple(pairs)
 
 

@@ -17,7 +17,7 @@ place in the lifecycle, not alphabetically.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -30,6 +30,7 @@ from flightlog.errors import ValidationError
 from flightlog.models import AgentRun, Task, TaskRun
 from flightlog.services._common import member, require, time_in_range
 from flightlog.services._dialect import dialect_name, json_array_contains
+from flightlog.services.json_match import json_array_has, json_contains, json_has_keys
 
 #: How the task list may be ordered: by creation (the id, UUIDv7), last change, title,
 #: lifecycle status or priority.
@@ -81,8 +82,16 @@ def filters(
     agent_id: uuid.UUID | None,
     created: tuple[datetime | None, datetime | None],
     updated: tuple[datetime | None, datetime | None],
+    requirements_contains: Mapping[str, Any] | None = None,
+    context_has: str | Sequence[str] | None = None,
+    tags_any: str | Sequence[str] | None = None,
+    tags_all: str | Sequence[str] | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of the list's filters (ownership of the ids is checked before)."""
+    """The WHERE conditions of the list's filters (ownership of the ids is checked before).
+
+    The JSON filters mean what PostgreSQL's ``@>``, ``?&``, ``?|`` mean, on both dialects
+    (:mod:`flightlog.services.json_match`); on PostgreSQL the GIN indexes serve them.
+    """
     for name, value in (("priority", priority), ("min_priority", min_priority)):
         require(
             value is None or -MAX_INT <= value <= MAX_INT,
@@ -106,6 +115,17 @@ def filters(
         conditions.append(Task.parent_task_id.is_(None))
     if agent_id is not None:
         conditions.append(agent_worked_on(agent_id))
+    if requirements_contains is not None:
+        conditions.append(
+            json_contains(
+                session, Task.requirements, requirements_contains, "requirements_contains"
+            )
+        )
+    if context_has is not None:
+        conditions.append(json_has_keys(session, Task.context, context_has, "context_has"))
+    for name, values, every in (("tags_any", tags_any, False), ("tags_all", tags_all, True)):
+        if values is not None:
+            conditions.append(json_array_has(session, Task.tags, values, name, every=every))
     for column, (since, until), name in (
         (Task.created_at, created, "created"),
         (Task.updated_at, updated, "updated"),

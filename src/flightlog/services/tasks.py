@@ -267,6 +267,10 @@ def list_tasks(
     parent_task_id: uuid.UUID | None = None,
     top_level_only: bool = False,
     agent_id: uuid.UUID | None = None,
+    requirements_contains: dict[str, Any] | None = None,
+    context_has: str | Sequence[str] | None = None,
+    tags_any: str | Sequence[str] | None = None,
+    tags_all: str | Sequence[str] | None = None,
     created_since: datetime | None = None,
     created_until: datetime | None = None,
     updated_since: datetime | None = None,
@@ -288,6 +292,11 @@ def list_tasks(
     agent, or that it ran or took a step in. The ``*_since`` bounds include
     their time, the ``*_until`` bounds exclude it. ``total=True`` also counts
     the matching tasks and the page's offset among them.
+
+    Seed 004's JSON filters, with PostgreSQL's meaning on both dialects (and its GIN
+    indexes there): ``requirements_contains`` (``requirements @> {...}``: nested objects
+    and arrays contained, scalars type-exact), ``context_has`` (top-level keys of
+    ``context``, all of them), ``tags_any`` / ``tags_all`` (any / all of these tags).
 
     A ``project_id``, ``parent_task_id`` or ``agent_id`` that is not the
     customer's is :class:`NotFound`, as for the event log, rather than an empty page.
@@ -312,6 +321,10 @@ def list_tasks(
         agent_id=agent_id,
         created=(created_since, created_until),
         updated=(updated_since, updated_until),
+        requirements_contains=requirements_contains,
+        context_has=context_has,
+        tags_any=tags_any,
+        tags_all=tags_all,
     )
     window = Window(session, customer_id, conditions, sort=sort, descending=descending)
     return TaskPage(**window.read(cursor=cursor, before=before, limit=limit, total=total))

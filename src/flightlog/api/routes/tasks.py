@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
+from flightlog.api.json_depth import nested_deeper_than
 from flightlog.api.paging import NextCursor
 from flightlog.enums import TaskStatus
+from flightlog.errors import ValidationError
 from flightlog.schemas.fields import QueryTime
 from flightlog.schemas.tasks import CancelIn, TaskCreate, TaskOut, TaskPageOut, TaskUpdate
 from flightlog.services.task_list import MAX_INT, TaskSort
@@ -25,7 +28,48 @@ async def create_task(body: TaskCreate, store: TenantStore) -> TaskOut:
     return TaskOut.model_validate(task)
 
 
-@router.get("", response_model=TaskPageOut)
+#: The longest ``requirements_contains`` (JSON text) the task list takes.
+MAX_CONTAINS_CHARS = 4096
+#: ``requirements_contains`` is a JSON object in the query: described as such here, since
+#: FastAPI would describe the parameter as the plain string it reads.
+_JSON_FILTERS: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "requirements_contains",
+            "in": "query",
+            "required": False,
+            "description": "Tasks whose requirements contain this JSON object, as PostgreSQL's "
+            '@> means it: requirements_contains={"type":"feature","priority":1} '
+            "(URL-encoded). Nested objects and arrays are contained, scalars match "
+            '1 = 1.0 but not "1" nor true.',
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    ]
+}
+
+
+def json_object_query(text: str | None, name: str) -> dict[str, Any] | None:
+    """A JSON object passed as query text; anything else is a 422 naming the parameter."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(
+            f"{name} is not valid JSON ({exc}); pass a JSON object, "
+            f'e.g. {name}={{"type":"feature"}} (URL-encoded)',
+            field=name,
+        ) from None
+    if nested_deeper_than(text.encode()):
+        raise ValidationError(f"{name} nests too deeply", field=name)
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f'{name} must be a JSON object, e.g. {name}={{"type":"feature"}}', field=name
+        )
+    return value
+
+
+@router.get("", response_model=TaskPageOut, openapi_extra=_JSON_FILTERS)
 async def list_tasks(
     store: TenantStore,
     task_status: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
@@ -41,6 +85,19 @@ async def list_tasks(
     top_level_only: Annotated[bool, Query(description="Only tasks with no parent.")] = False,
     agent_id: Annotated[
         uuid.UUID | None, Query(description="Assigned to the agent, or run or worked on by it.")
+    ] = None,
+    requirements_contains: Annotated[
+        str | None, Query(max_length=MAX_CONTAINS_CHARS, include_in_schema=False)
+    ] = None,
+    context_has: Annotated[
+        list[str] | None,
+        Query(description="Tasks whose context has this top-level key; repeat for all of several."),
+    ] = None,
+    tags_any: Annotated[
+        list[str] | None, Query(description="Tasks with any of these tags; repeat the parameter.")
+    ] = None,
+    tags_all: Annotated[
+        list[str] | None, Query(description="Tasks with all of these tags; repeat the parameter.")
     ] = None,
     created_since: Annotated[QueryTime | None, Query(description="Created at or after.")] = None,
     created_until: Annotated[QueryTime | None, Query(description="Created before.")] = None,
@@ -71,6 +128,10 @@ async def list_tasks(
         parent_task_id=parent_task_id,
         top_level_only=top_level_only,
         agent_id=agent_id,
+        requirements_contains=json_object_query(requirements_contains, "requirements_contains"),
+        context_has=context_has,
+        tags_any=tags_any,
+        tags_all=tags_all,
         created_since=created_since,
         created_until=created_until,
         updated_since=updated_since,
