@@ -10,8 +10,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
+from flightlog.db.failures import driver_errors
 from flightlog.db.presence import require_existing_database
+from flightlog.errors import ValidationError
 from flightlog.migrations.runner import Migrator
+from flightlog.ops import database_health
+from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics
 from flightlog.services.customers import (
     assert_can_write,
     ensure_default_customer,
@@ -124,6 +128,37 @@ class Store(StoreState):
             async with self._write_turn(), self._sessions() as session, session.begin():
                 yield session
                 progress.committing = True
+
+    async def health(
+        self, *, timeout_seconds: float = database_health.DEFAULT_HEALTH_TIMEOUT_SECONDS
+    ) -> DatabaseHealth:
+        """Whether the database answers, its latency, schema revision and this pool's state.
+
+        Seed 004's ``health_check()``. Never raises for a database that is
+        down, refuses connections or takes longer than ``timeout_seconds``:
+        the report says ``reachable=False`` and why, in one sentence.
+        """
+        if not timeout_seconds > 0:
+            raise ValidationError("timeout_seconds must be a number greater than 0")
+        failures: tuple[type[BaseException], ...] = (TimeoutError, *driver_errors())
+        try:
+            async with asyncio.timeout(timeout_seconds), self._sessions() as session:
+                await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+                found = await session.run_sync(database_health.probe)
+        except failures as exc:
+            return database_health.unreachable(exc, url=self.engine.url, pool=self.engine.pool)
+        return database_health.healthy(found, url=self.engine.url, pool=self.engine.pool)
+
+    async def stats(self) -> DatabaseStatistics:
+        """Rows per table, run outcomes, database size, the pool's state and index usage.
+
+        Seed 004's ``get_comprehensive_stats()``: the whole database, every
+        customer's rows (an operator's numbers, not the Store customer's).
+        """
+        async with self.reader() as session:
+            return await session.run_sync(
+                database_health.statistics, url=self.engine.url, pool=self.engine.pool
+            )
 
     def _write_turn(self) -> AbstractAsyncContextManager[None]:
         """On SQLite, this process's turn to write (see :mod:`flightlog.store.sqlite_lane`)."""

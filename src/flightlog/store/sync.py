@@ -16,13 +16,26 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import ORMExecuteState, Session, lazyload, sessionmaker
+from sqlalchemy import Connection, Engine, event, inspect
+from sqlalchemy.orm import (
+    InstanceState,
+    ORMExecuteState,
+    Session,
+    lazyload,
+    object_session,
+    sessionmaker,
+)
+from sqlalchemy.orm.strategies import LoadLazyAttribute
 
+from flightlog.db.base import Base
 from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine, sync_session_factory
+from flightlog.db.failures import driver_errors
 from flightlog.db.presence import require_existing_database
 from flightlog.migrations.runner import Migrator
+from flightlog.ops import database_health
+from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics
 from flightlog.services.customers import (
     assert_can_write,
     ensure_default_customer,
@@ -115,6 +128,26 @@ class SyncStore(StoreState):
             yield session
             progress.committing = True
 
+    def health(self) -> DatabaseHealth:
+        """Whether the database answers, its latency, schema revision and this pool's state.
+
+        As the async Store's, but without its time limit: a connection waits
+        at most ``FLIGHTLOG_POOL_TIMEOUT_SECONDS`` for the pool and then what
+        the driver allows for connecting. Never raises for an unreachable database.
+        """
+        try:
+            with self._sessions() as session:
+                session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
+                found = database_health.probe(session)
+        except driver_errors() as exc:
+            return database_health.unreachable(exc, url=self.engine.url, pool=self.engine.pool)
+        return database_health.healthy(found, url=self.engine.url, pool=self.engine.pool)
+
+    def stats(self) -> DatabaseStatistics:
+        """Rows per table, run outcomes, size, the pool and index usage (see the async Store's)."""
+        with self.reader() as session:
+            return database_health.statistics(session, url=self.engine.url, pool=self.engine.pool)
+
     def session(self) -> Session:
         """A plain SQLAlchemy ``Session`` for querying the models yourself.
 
@@ -133,7 +166,10 @@ class SyncStore(StoreState):
             session = Session(bind=deferred, expire_on_commit=False)
         else:
             session = self._sessions()
+        session.info[_LAZY_SESSION] = True
         event.listen(session, "do_orm_execute", _load_relationships_lazily)
+        for joined in ("pending_to_persistent", "detached_to_persistent"):
+            event.listen(session, joined, _lazy_loaders_for)
         return session
 
     def close(self) -> None:
@@ -159,14 +195,57 @@ def _load_relationships_lazily(state: ORMExecuteState) -> None:
     The models declare ``lazy="raise_on_sql"`` so that async code, where a
     lazy load cannot run, says so instead of failing deep in a driver; a
     synchronous session has no such problem, so the option is lifted here,
-    for the statement's entities and those its lazy loads bring in. An object
-    this session did not load with a SELECT (one you created and added, even
-    after ``db.refresh``) keeps the models' ``raise_on_sql``: select it again
-    with ``execution_options(populate_existing=True)`` to walk its relationships.
+    for the statement's entities and those its lazy loads bring in. Objects
+    this session did not load with a SELECT (created and added, added from
+    another session, refreshed or expired) get the same loaders from
+    :func:`_lazy_loaders_for`.
     """
     if state.is_select:
         # Column loads too: db.refresh(obj) and expired attributes reload through them.
         state.statement = state.statement.options(lazyload("*"))
+
+
+#: Marks the sessions of :meth:`SyncStore.session` (in ``Session.info``).
+_LAZY_SESSION = "flightlog.load_relationships_on_access"
+#: The strategy ``lazy="select"`` names: load a relationship with a SELECT on access.
+_SELECT_ON_ACCESS = (("lazy", "select"),)
+
+
+def _lazy_loaders_for(session: Session, instance: object) -> None:
+    """Relationships of an object this session did not SELECT load on access too.
+
+    ``db.add(task); db.commit(); task.agent_runs`` (seed 001's style) never ran
+    a SELECT, so :func:`_load_relationships_lazily` could not lift the models'
+    ``raise_on_sql``. Such an object gets the same per-instance lazy loaders a
+    ``lazyload()`` option gives a loaded one, once it is persistent (flushed, or
+    added from another session); attributes already holding values are left
+    alone. Only objects of this session are touched: the models, and so every
+    async session and the Store's own sessions, keep ``raise_on_sql``.
+    """
+    state: InstanceState[Any] = inspect(instance, raiseerr=True)
+    for relationship in state.mapper.relationships:
+        if relationship.lazy != "raise_on_sql" or relationship.key in state.dict:
+            continue
+        strategy = relationship._get_strategy(_SELECT_ON_ACCESS)
+        loader = LoadLazyAttribute(relationship.key, strategy, None, None)  # type: ignore[no-untyped-call]
+        if "callables" not in state.__dict__:
+            state.callables = {}
+        state.callables[relationship.key] = loader
+
+
+@event.listens_for(Base, "refresh", propagate=True)
+def _refreshed(target: object, context: object, attrs: object) -> None:
+    """``db.refresh(obj)`` drops per-instance loaders; a session of :meth:`SyncStore.session`
+    puts them back (any other session's objects are not touched)."""
+    session = object_session(target)
+    if session is not None and session.info.get(_LAZY_SESSION):
+        _lazy_loaders_for(session, target)
+
+
+@event.listens_for(Base, "expire", propagate=True)
+def _expired(target: object, attrs: object) -> None:
+    """As :func:`_refreshed`, for ``db.expire(obj)`` and an expiring commit."""
+    _refreshed(target, None, attrs)
 
 
 def _default_customer(engine: Engine) -> uuid.UUID:

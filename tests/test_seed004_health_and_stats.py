@@ -1,0 +1,134 @@
+"""Seed 004's ``db_manager.health_check()`` and ``get_comprehensive_stats()`` in Flightlog.
+
+``store.health()`` answers whether the database is reachable, its latency,
+schema revision and the pool's state, and never raises for a database that
+is down; ``store.stats()`` the pool, row counts, database size and index
+usage. Both Stores, both dialects.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from flightlog import Store, SyncStore, ValidationError
+from flightlog.db.engine import create_async_db_engine, create_sync_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import shipped_head
+from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics
+from flightlog.settings import Settings
+from pg_cluster import free_port
+
+
+def _assert_healthy(health: DatabaseHealth, dialect: str) -> None:
+    assert health.reachable is True
+    assert health.status == "ok"
+    assert health.error is None
+    assert health.dialect == dialect
+    assert health.schema_revision == shipped_head() == health.head_revision
+    assert health.schema_at_head is True
+    assert health.latency_ms is not None
+    assert health.latency_ms >= 0
+    assert health.server_version
+    assert health.pool.kind
+    assert health.pool.checked_out is not None
+    assert health.pool.checked_out >= 0
+    if dialect == "postgresql":
+        assert (health.pool.size, health.pool.max_overflow) == (5, 40)  # test_settings
+        assert health.statement_timeout == "0"
+        assert health.busy_timeout_ms is None
+    else:
+        assert health.statement_timeout is None
+        assert health.busy_timeout_ms == 60_000
+
+
+async def test_seed004_health_check_reports_reachable_latency_revision_and_pool(
+    dialect: str, store: Store
+) -> None:
+    _assert_healthy(await store.health(), dialect)
+
+
+def test_seed004_health_check_on_the_sync_store(dialect: str, sync_store: SyncStore) -> None:
+    _assert_healthy(sync_store.health(), dialect)
+
+
+async def test_seed004_health_refuses_a_timeout_that_is_not_positive(store: Store) -> None:
+    with pytest.raises(ValidationError, match="timeout_seconds"):
+        await store.health(timeout_seconds=0)
+
+
+def _unreachable_url(dialect: str, tmp_path: Path) -> DatabaseUrl:
+    """A database that cannot be reached: nothing listens on the port, or its directory is gone."""
+    if dialect == "postgresql":
+        return DatabaseUrl.parse(f"postgresql://flightlog:s3cret@127.0.0.1:{free_port()}/nowhere")
+    return DatabaseUrl.parse(f"sqlite:///{tmp_path / 'gone' / 'flightlog.db'}")
+
+
+def _assert_unreachable(health: DatabaseHealth, dialect: str) -> None:
+    assert health.reachable is False
+    assert health.status == "unavailable"
+    assert health.latency_ms is None
+    assert health.schema_revision is None
+    assert health.error is not None
+    assert health.error.startswith("Cannot reach the database at")
+    assert "\n" not in health.error
+    assert "s3cret" not in health.error
+    assert "s3cret" not in health.database
+    assert health.dialect == dialect
+
+
+async def test_seed004_health_does_not_raise_when_the_database_is_unreachable(
+    dialect: str, tmp_path: Path, test_settings: Settings
+) -> None:
+    url = _unreachable_url(dialect, tmp_path)
+    engine = create_async_db_engine(test_settings, url=url)  # creates the SQLite directory
+    store = Store(engine, test_settings, uuid.uuid4())
+    shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+    try:
+        health = await store.health(timeout_seconds=10)
+    finally:
+        await store.close()
+    _assert_unreachable(health, dialect)
+
+
+def test_seed004_sync_health_does_not_raise_when_the_database_is_unreachable(
+    dialect: str, tmp_path: Path, test_settings: Settings
+) -> None:
+    url = _unreachable_url(dialect, tmp_path)
+    engine = create_sync_engine(test_settings, url=url)
+    shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+    with SyncStore(engine, test_settings, uuid.uuid4()) as store:
+        _assert_unreachable(store.health(), dialect)
+
+
+def _assert_statistics(stats: DatabaseStatistics, dialect: str) -> None:
+    assert stats.dialect == dialect
+    assert stats.revision == shipped_head()
+    assert stats.counts["tasks"] >= 1
+    assert stats.counts["customers"] >= 1
+    assert stats.size_bytes is not None
+    assert stats.size_bytes > 0
+    assert stats.pool.checked_out is not None
+    assert stats.pool.checked_out >= 1
+    assert stats.pool.overflow is not None
+    assert stats.pool.overflow >= 0
+    if stats.index_usage is not None:
+        names = {(row.table, row.index) for row in stats.index_usage}
+        assert ("tasks", "ix_tasks_customer_status_created") in names, sorted(names)[:5]
+
+
+async def test_seed004_comprehensive_stats_pool_counts_size_and_index_usage(
+    dialect: str, store: Store
+) -> None:
+    await store.tasks.create(title="counted")
+    stats = await store.stats()
+    _assert_statistics(stats, dialect)
+    assert stats.model_dump(mode="json")["counts"]["tasks"] == stats.counts["tasks"]
+
+
+def test_seed004_comprehensive_stats_on_the_sync_store(dialect: str, sync_store: SyncStore) -> None:
+    sync_store.tasks.create(title="counted")
+    _assert_statistics(sync_store.stats(), dialect)
