@@ -315,7 +315,7 @@ async def test_bad_put_arguments_are_rejected(store: Store) -> None:
     with pytest.raises(ValidationError):
         await store.artifacts.put(task.id, "n" * 501, b"x")
     with pytest.raises(ValidationError):
-        await store.artifacts.put(task.id, "text", "not bytes")  # type: ignore[arg-type]
+        await store.artifacts.put(task.id, "number", 12)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
         await store.artifacts.put(uuid.uuid4(), "x", b"x")
     assert await store.artifacts.latest(task.id) == []

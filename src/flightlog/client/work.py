@@ -256,15 +256,20 @@ class Artifacts(Facade[M]):
     def put(
         task_id: uuid.UUID,
         name: str,
-        content: bytes,
+        content: bytes | str,
         *,
-        content_type: str = "application/octet-stream",
+        content_type: str | None = None,
         artifact_type: ArtifactType | str = ArtifactType.OTHER,
         run_id: uuid.UUID | None = None,
         file_path: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Exchange[ArtifactOut]:
-        """The next version of ``name``; identical content is stored once."""
+        """The next version of ``name``; identical content is stored once.
+
+        Text (``str``) travels as UTF-8, typed ``text/plain; charset=utf-8``
+        unless ``content_type`` says otherwise, as with the Store.
+        """
+        content, content_type = artifacts.artifact_content(content, content_type)
         params = {"artifact_type": artifact_type, "run_id": run_id, "file_path": file_path}
         if metadata is not None:
             strict_json(metadata, "metadata")

@@ -8,6 +8,7 @@ deployment's choice, not a caller's.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flightlog.enums import ArtifactType
+from flightlog.errors import ValidationError
 from flightlog.models import Artifact, ArtifactBlob, Task, TaskRun
 from flightlog.services import blobs
 from flightlog.services._common import get_or_raise, get_owned, member, require
@@ -46,6 +48,52 @@ def _store_blob(session: Session, content: bytes, policy: BlobPolicy) -> Artifac
     return blob
 
 
+#: The content type of text given as ``str``: it is stored as UTF-8.
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+#: The content type of bytes given without one.
+BINARY_CONTENT_TYPE = "application/octet-stream"
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+
+
+def artifact_content(content: bytes | str, content_type: str | None) -> tuple[bytes, str]:
+    """The bytes to store and their content type: text encoded as UTF-8, types defaulted.
+
+    Text stored as UTF-8 cannot be labelled with another charset: a reader
+    would decode it wrongly, so such a content type is refused.
+    """
+    if content_type is not None:
+        require(isinstance(content_type, str), "content_type must be a string")
+        require(
+            bool(content_type.strip()) and len(content_type) <= 255,
+            "content_type must be 1 to 255 characters",
+        )
+        require(
+            not any(ord(c) < 32 or ord(c) == 127 for c in content_type),
+            "content_type cannot hold control characters",
+        )
+    if isinstance(content, str):
+        try:
+            encoded = content.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                f"artifact text cannot be stored as UTF-8 (a lone surrogate at {exc.start})"
+            ) from None
+        if content_type is None:
+            return encoded, TEXT_CONTENT_TYPE
+        charset = _CHARSET.search(content_type)
+        require(
+            charset is None or charset.group(1).lower().replace("_", "-") in ("utf-8", "utf8"),
+            f"text is stored as UTF-8, so content_type cannot name another charset "
+            f"({content_type!r}); give bytes to store another encoding",
+        )
+        return encoded, content_type
+    require(
+        isinstance(content, bytes | bytearray | memoryview),
+        f"artifact content must be bytes or str, got {type(content).__name__}",
+    )
+    return bytes(content), content_type or BINARY_CONTENT_TYPE
+
+
 def put(
     session: Session,
     customer_id: uuid.UUID,
@@ -53,15 +101,20 @@ def put(
     /,
     task_id: uuid.UUID,
     name: str,
-    content: bytes,
+    content: bytes | str,
     *,
-    content_type: str = "application/octet-stream",
+    content_type: str | None = None,
     artifact_type: ArtifactType | str = ArtifactType.OTHER,
     run_id: uuid.UUID | None = None,
     file_path: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Artifact:
-    """Save content as the next version of ``name`` on the task; earlier versions stay."""
+    """Save content as the next version of ``name`` on the task; earlier versions stay.
+
+    Text (a ``str``: a report, a log, a config) is stored as UTF-8, with the
+    content type ``text/plain; charset=utf-8`` unless ``content_type`` says
+    otherwise; bytes default to ``application/octet-stream``.
+    """
     require(0 < len(name) <= 500, "artifact name must be 1 to 500 characters")
     # A name is a path segment in the HTTP API: "." and ".." and control characters
     # cannot travel in a URL, so no face may store what another cannot read back.
@@ -70,14 +123,14 @@ def put(
         not any(ord(c) < 32 or ord(c) == 127 for c in name),
         "an artifact name cannot hold control characters (newlines, tabs, …)",
     )
-    require(isinstance(content, bytes | bytearray), "artifact content must be bytes")
+    content, content_type = artifact_content(content, content_type)
     artifact_type = member(ArtifactType, artifact_type, "artifact_type")
     # The task lock serialises version numbering for concurrent uploads of one name.
     lock_task(session, task_id, customer_id)
     if run_id is not None:
         run = get_owned(session, TaskRun, run_id, customer_id=customer_id)
         require(run.task_id == task_id, "the run belongs to another task")
-    blob = _store_blob(session, bytes(content), policy)
+    blob = _store_blob(session, content, policy)
     last = session.scalar(
         select(func.coalesce(func.max(Artifact.version), 0)).where(
             Artifact.task_id == task_id, Artifact.name == name
