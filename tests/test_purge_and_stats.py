@@ -123,6 +123,11 @@ async def test_cli_stats_json_purge_export_import(
         "run_success_rate",
         "runs_by_status",
         "size_bytes",
+        # Seed 004's get_comprehensive_stats(): store.stats()'s fields.
+        "dialect",
+        "pool",
+        "index_usage",
+        "collected_at",
     }
     assert document["counts"]["events"] == 14
     assert document["counts"]["metric_points"] == 8

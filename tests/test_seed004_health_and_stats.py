@@ -8,12 +8,14 @@ usage. Both Stores, both dialects.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
+from cli_runner import make_cli, url_of
 from flightlog import Store, SyncStore, ValidationError
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
@@ -132,3 +134,23 @@ async def test_seed004_comprehensive_stats_pool_counts_size_and_index_usage(
 def test_seed004_comprehensive_stats_on_the_sync_store(dialect: str, sync_store: SyncStore) -> None:
     sync_store.tasks.create(title="counted")
     _assert_statistics(sync_store.stats(), dialect)
+
+
+def test_seed004_flightlog_stats_json_has_the_pool_and_index_usage(
+    dialect: str,
+    db_url: DatabaseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli = make_cli(monkeypatch, capsys, tmp_path)
+    monkeypatch.setenv("FLIGHTLOG_POOL_SIZE", "3")
+    code, out, err = cli("stats", "--json", "-d", url_of(db_url))
+    assert code == 0, err
+    document = json.loads(out)
+    expected = DatabaseStatistics.model_validate(document)  # the same model as store.stats()
+    assert expected.dialect == dialect
+    assert document["pool"]["checked_out"] == 1  # the CLI's own connection, while counting
+    if dialect == "postgresql":
+        assert document["pool"]["size"] == 3
+    assert document["index_usage"] is None or len(document["index_usage"]) > 10

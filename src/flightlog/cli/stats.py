@@ -9,12 +9,16 @@ from rich.console import Console
 
 from flightlog.cli.options import DatabaseUrlOption, settings_for
 from flightlog.cli.report import render_stats
-from flightlog.db.engine import create_sync_engine
+from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine, sync_session_factory
 from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
-from flightlog.ops.database_report import collect
+from flightlog.ops.database_health import statistics
+from flightlog.ops.database_report import DatabaseStats
 
 console = Console()
+
+#: The fields of the human summary (the JSON has the pool and index usage too).
+_SUMMARY = set(DatabaseStats.__dataclass_fields__)
 
 
 def stats(
@@ -22,6 +26,9 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="Stable machine-readable output."),
 ) -> None:
     """Counts per entity, run outcomes, busiest agents, pending approvals, size and revision.
+
+    --json adds this process's connection pool and every index's usage
+    (store.stats() gives the same from Python, GET /health?detail=true over HTTP).
 
     Example: [bold]flightlog stats --json[/bold]
     """
@@ -34,11 +41,12 @@ def stats(
         )
     engine = create_sync_engine(settings)
     try:
-        with engine.connect() as connection:
-            snapshot = collect(connection, database=migrator.url.redacted(), revision=revision)
+        with sync_session_factory(engine)() as session:
+            session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})  # no write lock
+            found = statistics(session, url=engine.url, pool=engine.pool)
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps(snapshot.as_json(), sort_keys=True))
+        typer.echo(json.dumps(found.model_dump(mode="json"), sort_keys=True))
         return
-    render_stats(console, snapshot)
+    render_stats(console, DatabaseStats(**found.model_dump(include=_SUMMARY)))
