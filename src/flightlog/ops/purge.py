@@ -1,5 +1,8 @@
 """Delete old events and metric points in small batches (seed 004's 90-day clean-up).
 
+With ``tasks=True`` it also deletes finished task trees with everything they own
+(see :mod:`flightlog.ops.purge_tasks` for what counts as finished and old).
+
 Each batch is its own short transaction that deletes at most ``batch_size``
 rows by primary key, so writers are never blocked for long and a purge can
 be interrupted and resumed. Rows newer than the cutoff are never touched.
@@ -13,12 +16,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Select, delete, func, select
 
 from flightlog import models as m
 from flightlog.errors import ValidationError
+from flightlog.ops.purge_tasks import DEFAULT_TASK_BATCH, purge_finished_tasks
 
 DEFAULT_BATCH = 5000
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -38,12 +43,18 @@ def parse_age(text: str) -> timedelta:
 
 @dataclass(frozen=True)
 class PurgeReport:
-    """How many rows older than ``cutoff`` were deleted (or would be, in a dry run)."""
+    """How many rows older than ``cutoff`` were deleted (or would be, in a dry run).
+
+    ``tasks`` counts finished tasks, subtasks included, and stays 0 unless
+    tasks were asked for; ``blobs`` the stored blobs only those tasks used.
+    """
 
     cutoff: datetime
     events: int
     metric_points: int
     dry_run: bool
+    tasks: int = 0
+    blobs: int = 0
 
 
 def _targets() -> list[tuple[str, Any, Any]]:
@@ -72,9 +83,13 @@ def purge(
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
+    tasks: bool = False,
+    task_batch_size: int = DEFAULT_TASK_BATCH,
+    blob_dir: Path | None = None,
 ) -> PurgeReport:
-    """Delete events and metric points recorded before ``cutoff``."""
-    if batch_size < 1:
+    """Delete events and metric points recorded before ``cutoff``; with ``tasks``, also the
+    finished task trees (their blob files removed under ``blob_dir`` after each commit)."""
+    if batch_size < 1 or task_batch_size < 1:
         raise ValidationError("batch size must be at least 1")
     counts: dict[str, int] = {}
     for name, table, timestamp in _targets():
@@ -99,9 +114,21 @@ def purge(
             if deleted < batch_size:
                 break
         counts[name] = total
+    finished = None
+    if tasks:
+        finished = purge_finished_tasks(
+            engine,
+            cutoff=cutoff,
+            blob_dir=blob_dir,
+            dry_run=dry_run,
+            batch_size=task_batch_size,
+            progress=progress,
+        )
     return PurgeReport(
         cutoff=cutoff,
         events=counts["events"],
         metric_points=counts["metric_points"],
         dry_run=dry_run,
+        tasks=0 if finished is None else finished.tasks,
+        blobs=0 if finished is None else finished.blobs,
     )
