@@ -96,6 +96,7 @@ PAIRS = [
     Pair(RunFinish, runs.finish_run, from_path=frozenset({"run_id"})),
     Pair(PlanDecision, runs.decide_plan, from_path=frozenset({"run_id"})),
     Pair(AgentRunStart, agent_runs.start_agent_run, from_path=frozenset({"run_id"})),
+    Pair(AgentRunStart, agent_runs.start_task_agent_run, from_path=frozenset({"task_id"})),
     Pair(Usage, agent_runs.record_usage, from_path=frozenset({"agent_run_id"})),
     Pair(AgentRunFinish, agent_runs.finish_agent_run, from_path=frozenset({"agent_run_id"})),
     Pair(ClaimRequest, claims.claim),

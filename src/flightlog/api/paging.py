@@ -1,8 +1,8 @@
 """The query parameters of every list that pages both ways, declared once.
 
-Lists ordered newest first by id (projects, pull requests, sessions) and the task list
-take the same cursor pair and the same request for a total; their routes name these
-instead of repeating each parameter's description.
+Lists ordered newest first by id (projects, pull requests, sessions), the task list and
+a task's agent runs (by start time) take the same cursor pair and the same request for a
+total; their routes name these instead of repeating each parameter's description.
 """
 
 from __future__ import annotations

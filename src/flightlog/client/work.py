@@ -41,7 +41,7 @@ from flightlog.enums import (
     EventType,
     RunStatus,
 )
-from flightlog.schemas.agent_runs import AgentRunOut
+from flightlog.schemas.agent_runs import AgentRunOut, AgentRunPageOut
 from flightlog.schemas.agents import AgentActivityOut, AgentOut
 from flightlog.schemas.artifacts import ArtifactOut
 from flightlog.schemas.claims import ClaimOut, LeaseOut
@@ -59,6 +59,7 @@ from flightlog.services import (
     metrics,
     run_queue,
     runs,
+    task_agent_runs,
     tasks,
 )
 from flightlog.services.claims import Claim
@@ -130,13 +131,23 @@ _AGENT_RUN = "/agent-runs/{agent_run_id}"
 
 
 class AgentRuns(Facade[M]):
-    """``client.agent_runs``: start, mark running, record usage, finish, list."""
+    """``client.agent_runs``: start (in a run, or for a task alone), mark running, record
+    usage, finish, list (a run's, or a task's by start time)."""
 
     start = bind("POST", "/runs/{run_id}/agent-runs", agent_runs.start_agent_run, AgentRunOut)
     running = bind("POST", f"{_AGENT_RUN}/running", agent_runs.mark_running, AgentRunOut)
     record_usage = bind("POST", f"{_AGENT_RUN}/usage", agent_runs.record_usage, AgentRunOut)
     finish = bind("POST", f"{_AGENT_RUN}/finish", agent_runs.finish_agent_run, AgentRunOut)
     list = bind("GET", "/runs/{run_id}/agent-runs", agent_runs.list_agent_runs, list[AgentRunOut])
+    start_for_task = bind(
+        "POST", "/tasks/{task_id}/agent-runs", agent_runs.start_task_agent_run, AgentRunOut
+    )
+    list_for_task = bind(
+        "GET",
+        "/tasks/{task_id}/agent-runs",
+        task_agent_runs.list_task_agent_runs,
+        AgentRunPageOut,
+    )
 
 
 def _follow_events(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uuid_utils.compat as uuid_compat
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -78,3 +78,30 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class UuidText(TypeDecorator[uuid.UUID]):
+    """A UUID column that also takes its text form (``str(uuid.uuid4())``), on both dialects.
+
+    SQLAlchemy's ``Uuid`` binds a ``str`` on PostgreSQL (the driver parses it)
+    but fails on SQLite (it reads ``value.hex``), so code written against one
+    database broke on the other (seed 001 creates its tasks with
+    ``id=str(uuid.uuid4())``). Text is parsed here first; text that is not a
+    UUID is a ``ValueError`` (a ``ValidationError`` from the Store). Values read
+    back are always ``uuid.UUID``. The DDL is ``Uuid``'s, so no migration differs.
+    """
+
+    impl = Uuid
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: uuid.UUID | str | None, dialect: Dialect
+    ) -> uuid.UUID | None:
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a UUID") from None
+        raise TypeError(f"a UUID or its text is needed, got {type(value).__name__}")

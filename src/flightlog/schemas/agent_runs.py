@@ -66,6 +66,11 @@ class AgentRunStart(In):
         description="When the agent started, if the caller measured it (default: now); not "
         "before its run started, at most 5 minutes ahead of the server's clock.",
     )
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="The id to give it (moving existing data in); 409 when it is taken. "
+        "Default: a new UUIDv7.",
+    )
 
 
 class Usage(In):
@@ -82,4 +87,20 @@ class AgentRunFinish(Usage):
         default=None,
         description="When the agent finished, if the caller measured it (default: now); not "
         "before it started, at most 5 minutes ahead of the server's clock.",
+    )
+
+
+class AgentRunPageOut(Out):
+    """A task's agent runs by start time, oldest first (``GET /tasks/{task_id}/agent-runs``)."""
+
+    items: list[AgentRunOut]
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for the page before (none on the first)."
+    )
+    total: int | None = Field(
+        default=None, description="Every agent run of the task, with ?total=true."
+    )
+    offset: int | None = Field(
+        default=None, description="How many of them come before this page (?total=true)."
     )

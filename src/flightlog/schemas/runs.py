@@ -68,6 +68,11 @@ class RunQueue(In):
     agent_type: AgentType | None = None
     git_branch: Text255 | None = None
     actor: Actor = None
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="The id to give it (moving existing data in); 409 when it is taken. "
+        "Default: a new UUIDv7.",
+    )
 
 
 class RunStart(RunQueue):

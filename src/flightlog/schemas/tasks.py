@@ -100,6 +100,11 @@ class TaskCreate(In):
     memory_size: Rounds = optional()
     depends_on: list[uuid.UUID] = Field(default_factory=list)
     actor: Actor = None
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="The id to give it (moving existing data in); 409 when it is taken. "
+        "Default: a new UUIDv7.",
+    )
 
 
 class TaskUpdate(In):

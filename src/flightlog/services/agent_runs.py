@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentRunStatus, EventType
 from flightlog.errors import Conflict, NotFound, ValidationError
-from flightlog.models import AgentRun, Event, TaskRun
+from flightlog.models import AgentRun, Event, Task, TaskRun
 from flightlog.services._common import (
     get_owned,
     measured_time,
@@ -27,7 +27,13 @@ from flightlog.services._common import (
     require,
     utc_now,
 )
-from flightlog.services.lifecycle import ACTIVE_RUN_STATUSES, AGENT_RUN_LIFECYCLE, move
+from flightlog.services.chosen_ids import chosen_id
+from flightlog.services.lifecycle import (
+    ACTIVE_RUN_STATUSES,
+    AGENT_RUN_LIFECYCLE,
+    TASK_LIFECYCLE,
+    move,
+)
 from flightlog.services.ownership import assert_owned
 
 #: The cost columns are NUMERIC(14, 6): eight digits before the point.
@@ -59,27 +65,126 @@ def start_agent_run(
     agent_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
     started_at: datetime | None = None,
+    id: uuid.UUID | str | None = None,
 ) -> AgentRun:
     """Record that an agent started its part of an active run (AGENT_START event).
 
-    ``started_at`` is for a caller that measured the start itself (timezone-aware).
+    ``started_at`` is for a caller that measured the start itself (timezone-aware);
+    ``id`` for one moving existing data in (:class:`Conflict` when it is taken).
     """
     at = measured_time(started_at, "started_at") if started_at is not None else None
-    require(0 < len(agent_name.strip()) <= 100, "agent_name must be 1 to 100 characters")
+    _check_name(agent_name)
     run = _owned_run(session, run_id, customer_id)
     assert_owned(session, customer_id, agent_ids=[agent_id])
     if run.status not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
     if at is not None:
         not_before(at, run.started_at, "an agent run's started_at")
-    if parent_id is not None:
-        # Another tenant's agent run is NotFound, like a missing one; only one of
-        # the caller's own can be "of another run".
-        parent = get_owned(session, AgentRun, parent_id, customer_id=customer_id)
-        if parent.run_id != run_id:
-            raise ValidationError("a nested agent run must belong to the same run as its parent")
-    agent_run = AgentRun(
+    _check_parent(session, customer_id, parent_id, run_id, "run")
+    return _start(
+        session,
+        customer_id,
         task_id=run.task_id,
+        run_id=run_id,
+        agent_name=agent_name,
+        parent_id=parent_id,
+        agent_id=agent_id,
+        details=details,
+        at=at,
+        chosen=chosen_id(session, AgentRun, id),
+    )
+
+
+def start_task_agent_run(
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    task_id: uuid.UUID,
+    *,
+    agent_name: str,
+    parent_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+    started_at: datetime | None = None,
+    id: uuid.UUID | str | None = None,
+) -> AgentRun:
+    """Record an agent's part of a task that has no run (seed 001: agent runs per task).
+
+    The agent run belongs to the task alone (``run_id`` is None): no run is
+    started for it, so the task's run statistics and status stay as they are
+    (the caller moves the task, as seed 001 does). It is finished, given usage
+    and listed like any other agent run; nested ones (``parent_id``) must be run-
+    less agent runs of the same task too. A cancelled task takes no new agent
+    runs (:class:`Conflict`), and cancelling a task cancels its unfinished ones.
+    """
+    at = measured_time(started_at, "started_at") if started_at is not None else None
+    _check_name(agent_name)
+    task = get_owned(session, Task, task_id, customer_id=customer_id, for_update=True)
+    assert_owned(session, customer_id, agent_ids=[agent_id])
+    if TASK_LIFECYCLE.terminal(task.status):
+        raise Conflict(f"task {task_id} is {task.status}; it takes no new agent runs")
+    _check_parent(session, customer_id, parent_id, None, "task", task_id=task_id)
+    return _start(
+        session,
+        customer_id,
+        task_id=task_id,
+        run_id=None,
+        agent_name=agent_name,
+        parent_id=parent_id,
+        agent_id=agent_id,
+        details=details,
+        at=at,
+        chosen=chosen_id(session, AgentRun, id),
+    )
+
+
+def _check_name(agent_name: str) -> None:
+    require(
+        isinstance(agent_name, str) and 0 < len(agent_name.strip()) <= 100,
+        "agent_name must be 1 to 100 characters",
+    )
+
+
+def _check_parent(
+    session: Session,
+    customer_id: uuid.UUID,
+    parent_id: uuid.UUID | None,
+    run_id: uuid.UUID | None,
+    where: str,
+    *,
+    task_id: uuid.UUID | None = None,
+) -> None:
+    """A nested agent run's parent is the caller's, in the same run (or the same task, run-less).
+
+    Another tenant's agent run is NotFound, like a missing one; only one of the
+    caller's own can be "of another run".
+    """
+    if parent_id is None:
+        return
+    parent = get_owned(session, AgentRun, parent_id, customer_id=customer_id)
+    if parent.run_id != run_id or (task_id is not None and parent.task_id != task_id):
+        raise ValidationError(
+            f"a nested agent run must belong to the same {where} as its parent"
+            + (" and, like it, to no run" if run_id is None else "")
+        )
+
+
+def _start(
+    session: Session,
+    customer_id: uuid.UUID,
+    *,
+    task_id: uuid.UUID,
+    run_id: uuid.UUID | None,
+    agent_name: str,
+    parent_id: uuid.UUID | None,
+    agent_id: uuid.UUID | None,
+    details: dict[str, Any] | None,
+    at: datetime | None,
+    chosen: uuid.UUID | None,
+) -> AgentRun:
+    """Insert the agent run and its AGENT_START event (checks done by the caller)."""
+    agent_run = AgentRun(
+        task_id=task_id,
         run_id=run_id,
         parent_id=parent_id,
         agent_id=agent_id,
@@ -88,12 +193,14 @@ def start_agent_run(
         started_at=at or utc_now(),
         details=details or {},
     )
+    if chosen is not None:
+        agent_run.id = chosen
     session.add(agent_run)
     session.flush()
     started = Event(
         event_type=EventType.AGENT_START,
         customer_id=customer_id,
-        task_id=run.task_id,
+        task_id=task_id,
         run_id=run_id,
         agent_run_id=agent_run.id,
         agent_id=agent_id,
@@ -111,15 +218,22 @@ def start_agent_run(
 
 def _lock(
     session: Session, agent_run_id: uuid.UUID, customer_id: uuid.UUID
-) -> tuple[TaskRun, AgentRun]:
-    """The customer's agent run and its run, the run locked; NotFound names only the agent run."""
+) -> tuple[TaskRun | None, AgentRun]:
+    """The customer's agent run and its run (None when it has none), locked.
+
+    An agent run of a run locks the run (whose totals it changes); a run-less one
+    locks its task, as run changes do first (one lock order: task, run, agent
+    run). NotFound names only the agent run.
+    """
     agent_run = get_owned(session, AgentRun, agent_run_id, customer_id=customer_id)
-    if agent_run.run_id is None:
-        raise ValidationError("this agent run is not attached to a run")
+    run: TaskRun | None = None
     try:
-        run = get_owned(
-            session, TaskRun, agent_run.run_id, customer_id=customer_id, for_update=True
-        )
+        if agent_run.run_id is None:
+            get_owned(session, Task, agent_run.task_id, customer_id=customer_id, for_update=True)
+        else:
+            run = get_owned(
+                session, TaskRun, agent_run.run_id, customer_id=customer_id, for_update=True
+            )
     except NotFound:
         raise not_found(AgentRun, agent_run_id) from None
     locked = session.get(AgentRun, agent_run_id, populate_existing=True)
@@ -165,13 +279,14 @@ def record_usage(
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
     session.flush()
-    roll_up_usage(session, run)
+    if run is not None:
+        roll_up_usage(session, run)
     return agent_run
 
 
 def mark_running(session: Session, customer_id: uuid.UUID, /, agent_run_id: uuid.UUID) -> AgentRun:
     """STARTED -> RUNNING."""
-    run, agent_run = _lock(session, agent_run_id, customer_id)
+    _, agent_run = _lock(session, agent_run_id, customer_id)
     move(
         session,
         AGENT_RUN_LIFECYCLE,
@@ -179,7 +294,7 @@ def mark_running(session: Session, customer_id: uuid.UUID, /, agent_run_id: uuid
         AgentRunStatus.RUNNING,
         customer_id=customer_id,
         task_id=agent_run.task_id,
-        run_id=run.id,
+        run_id=agent_run.run_id,
         agent_run_id=agent_run.id,
     )
     session.flush()
@@ -226,7 +341,7 @@ def finish_agent_run(
         event_type=EventType.AGENT_COMPLETE,
         customer_id=customer_id,
         task_id=agent_run.task_id,
-        run_id=run.id,
+        run_id=agent_run.run_id,
         agent_run_id=agent_run.id,
         agent_id=agent_run.agent_id,
         agent_role=agent_run.agent_name,
@@ -242,7 +357,8 @@ def finish_agent_run(
     completed.created_at = agent_run.finished_at or utc_now()
     session.add(completed)
     session.flush()
-    roll_up_usage(session, run)
+    if run is not None:
+        roll_up_usage(session, run)
     return agent_run
 
 

@@ -101,6 +101,17 @@ def customer_overview(session: Session, customer_id: uuid.UUID, /, *, top: int =
         )
         or 0
     )
+    # A run's totals are its agent runs'; agent runs of a task alone (seed 001) count here.
+    runless_tokens, runless_cost = session.execute(
+        select(
+            func.coalesce(func.sum(AgentRun.tokens_in + AgentRun.tokens_out), 0),
+            func.coalesce(func.sum(AgentRun.cost_usd), 0),
+        )
+        .join(Task, Task.id == AgentRun.task_id)
+        .where(mine, AgentRun.run_id.is_(None))
+    ).one()
+    view.tokens += int(runless_tokens or 0)
+    view.cost_usd += Decimal(str(runless_cost or 0))
     ok = view.runs_by_status.get(RunStatus.COMPLETED.value, 0)
     bad = sum(view.runs_by_status.get(s, 0) for s in _FAILED)
     view.run_success_rate = round(100.0 * ok / (ok + bad), 1) if ok + bad else None

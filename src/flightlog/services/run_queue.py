@@ -19,6 +19,7 @@ from flightlog.errors import Conflict, ValidationError
 from flightlog.models import TaskRun
 from flightlog.services import events
 from flightlog.services._common import member, utc_now
+from flightlog.services.chosen_ids import chosen_id
 from flightlog.services.lifecycle import RUN_LIFECYCLE, TASK_LIFECYCLE
 from flightlog.services.ownership import assert_owned
 from flightlog.services.runs import (
@@ -47,11 +48,16 @@ def enqueue_run(
     agent_type: AgentType | str | None = None,
     git_branch: str | None = None,
     actor: str | None = None,
+    id: uuid.UUID | str | None = None,
 ) -> TaskRun:
-    """Queue the task's next run. A cancelled task cannot be queued; nor a second run."""
+    """Queue the task's next run. A cancelled task cannot be queued; nor a second run.
+
+    ``id`` is for a caller moving existing data in (:class:`Conflict` when it is taken).
+    """
     kind = member(AgentType, agent_type, "agent_type") if agent_type is not None else None
     task = lock_task(session, task_id, customer_id)
     assert_owned(session, customer_id, agent_ids=[agent_id])
+    chosen = chosen_id(session, TaskRun, id)
     already = queued_run(session, task_id)
     if already is not None:
         raise Conflict(
@@ -69,6 +75,8 @@ def enqueue_run(
         agent_type=kind,
         git_branch=git_branch,
     )
+    if chosen is not None:
+        run.id = chosen
     session.add(run)
     session.flush()
     events.record_transition(

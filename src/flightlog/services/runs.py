@@ -29,6 +29,7 @@ from flightlog.services._common import (
     require,
     utc_now,
 )
+from flightlog.services.chosen_ids import chosen_id
 from flightlog.services.lifecycle import (
     ACTIVE_AGENT_RUN_STATUSES,
     ACTIVE_RUN_STATUSES,
@@ -125,17 +126,20 @@ def start_run(
     git_branch: str | None = None,
     actor: str | None = None,
     started_at: datetime | None = None,
+    id: uuid.UUID | str | None = None,
 ) -> TaskRun:
     """Start the next run of a task: RUNNING, or WAITING_APPROVAL when its plan needs approval.
 
     ``started_at`` is for a caller that measured the start itself (a tracer
-    sending after the fact, a replay); it must be timezone-aware.
+    sending after the fact, a replay); it must be timezone-aware. ``id`` is for
+    one moving existing data in (:class:`Conflict` when it is taken).
     """
     at = measured_time(started_at, "started_at") if started_at is not None else None
     if await_plan_approval and plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")
     task = lock_task(session, task_id, customer_id)
     assert_owned(session, customer_id, agent_ids=[agent_id])
+    chosen = chosen_id(session, TaskRun, id)
     queued = queued_run(session, task_id)
     if queued is not None:
         raise Conflict(
@@ -156,6 +160,8 @@ def start_run(
         git_branch=git_branch,
         started_at=at or utc_now(),
     )
+    if chosen is not None:
+        run.id = chosen
     session.add(run)
     session.flush()
     target = RunStatus.WAITING_APPROVAL if await_plan_approval else RunStatus.RUNNING
@@ -254,10 +260,13 @@ def reject_plan(
     )
 
 
-def _cancel_agent_runs(session: Session, task: Task, run: TaskRun) -> None:
-    """Cancel the run's unfinished agent runs, each with its duration and audit event."""
+def _cancel_agent_runs(session: Session, task: Task, run: TaskRun | None) -> None:
+    """Cancel the run's unfinished agent runs (``run=None``: the task's run-less ones),
+    each with its duration and audit event."""
+    of_run = AgentRun.run_id == run.id if run is not None else AgentRun.run_id.is_(None)
     stmt = select(AgentRun).where(
-        AgentRun.run_id == run.id,
+        AgentRun.task_id == task.id,
+        of_run,
         AgentRun.status.in_([s.value for s in ACTIVE_AGENT_RUN_STATUSES]),
     )
     for agent_run in (session.scalars(stmt)).all():
@@ -268,10 +277,10 @@ def _cancel_agent_runs(session: Session, task: Task, run: TaskRun) -> None:
             AgentRunStatus.CANCELLED,
             customer_id=task.customer_id,
             task_id=task.id,
-            run_id=run.id,
+            run_id=agent_run.run_id,
             agent_run_id=agent_run.id,
             agent_id=agent_run.agent_id,
-            data={"reason": f"run {run.status.value.lower()}"},
+            data={"reason": f"run {run.status.value.lower()}" if run else "task cancelled"},
         )
 
 
@@ -491,6 +500,7 @@ def cancel_task(
     for run in active:
         set_run_status(session, task, run, RunStatus.CANCELLED, actor=actor)
         _cancel_agent_runs(session, task, run)
+    _cancel_agent_runs(session, task, None)  # seed 001's agent runs of the task itself
     transition_task(session, task, TaskStatus.CANCELLED, actor=actor, reason=reason)
     task.claimed_by = None
     task.lease_expires_at = None

@@ -17,6 +17,7 @@ from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
 from flightlog.services._common import UNSET, Unset, get_or_raise, given, require
 from flightlog.services._dialect import lock_for_customer
+from flightlog.services.chosen_ids import chosen_id
 from flightlog.services.lifecycle import TASK_LIFECYCLE, move
 from flightlog.services.task_list import MAX_INT, TaskSort, Window, filters
 
@@ -115,13 +116,15 @@ def create_task(
     result_summary: str | Unset | None = UNSET,
     depends_on: Iterable[uuid.UUID] = (),
     actor: str | None = None,
+    id: uuid.UUID | str | None = None,
 ) -> Task:
     """Create a PENDING task. Without a title, the first line of the prompt is used (seed 001).
 
     Fields left out take the model's defaults (priority 0, 5 rounds, memory
     size 50, empty config, requirements, context and tags). ``depends_on``
     adds dependency edges in the same transaction; ``actor`` is recorded on
-    the task's first status event.
+    the task's first status event. ``id`` is for a caller moving existing data
+    in (seed 001's ``str(uuid.uuid4())`` ids): :class:`Conflict` when taken.
     """
     if title is None and input_prompt:
         title = input_prompt.strip().splitlines()[0][:500] if input_prompt.strip() else None
@@ -149,7 +152,10 @@ def create_task(
         parent_task_id=fields.get("parent_task_id"),
         assigned_agent_id=fields.get("assigned_agent_id"),
     )
+    chosen = chosen_id(session, Task, id)
     task = Task(customer_id=customer_id, input_prompt=input_prompt, **fields)
+    if chosen is not None:
+        task.id = chosen
     session.add(task)
     session.flush()
     events.record_transition(

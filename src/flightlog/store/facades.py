@@ -26,6 +26,7 @@ from flightlog.services import (
     run_queue,
     runs,
     sessions,
+    task_agent_runs,
     tasks,
     timeline,
     traces,
@@ -96,13 +97,16 @@ class Runs(Facade[S]):
 
 
 class AgentRuns(Facade[S]):
-    """``store.agent_runs``: start, mark running, record usage, finish, list."""
+    """``store.agent_runs``: start (in a run, or for a task alone), mark running, record usage,
+    finish, list (a run's, or a task's by start time)."""
 
     start = writes(agent_runs.start_agent_run)
+    start_for_task = writes(agent_runs.start_task_agent_run)
     running = writes(agent_runs.mark_running)
     record_usage = writes(agent_runs.record_usage)
     finish = writes(agent_runs.finish_agent_run)
     list = reads(agent_runs.list_agent_runs)
+    list_for_task = reads(task_agent_runs.list_task_agent_runs)
 
 
 class Events(Facade[S]):

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from flightlog.api.auth import TenantStore
-from flightlog.schemas.agent_runs import AgentRunFinish, AgentRunOut, AgentRunStart, Usage
+from flightlog.api.paging import CountTotal, NextCursor, PreviousCursor
+from flightlog.schemas.agent_runs import (
+    AgentRunFinish,
+    AgentRunOut,
+    AgentRunPageOut,
+    AgentRunStart,
+    Usage,
+)
 from flightlog.schemas.claims import (
     ClaimComplete,
     ClaimOut,
@@ -18,6 +26,7 @@ from flightlog.schemas.claims import (
 )
 from flightlog.schemas.runs import RunOut
 from flightlog.services.claims import Claim
+from flightlog.services.task_agent_runs import MAX_PAGE_SIZE
 
 router = APIRouter(tags=["workers"])
 
@@ -73,6 +82,34 @@ async def start_agent_run(
     return AgentRunOut.model_validate(
         await store.agent_runs.start(run_id, **body.model_dump(exclude_unset=True))
     )
+
+
+@router.post(
+    "/tasks/{task_id}/agent-runs", status_code=status.HTTP_201_CREATED, response_model=AgentRunOut
+)
+async def start_task_agent_run(
+    task_id: uuid.UUID, body: AgentRunStart, store: TenantStore
+) -> AgentRunOut:
+    """An agent's step for the task alone, in no run (seed 001); the task's runs are untouched."""
+    return AgentRunOut.model_validate(
+        await store.agent_runs.start_for_task(task_id, **body.model_dump(exclude_unset=True))
+    )
+
+
+@router.get("/tasks/{task_id}/agent-runs", response_model=AgentRunPageOut)
+async def list_task_agent_runs(
+    task_id: uuid.UUID,
+    store: TenantStore,
+    cursor: NextCursor = None,
+    before: PreviousCursor = None,
+    total: CountTotal = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> AgentRunPageOut:
+    """Every agent run of the task (in its runs or in none) by start time, oldest first."""
+    page = await store.agent_runs.list_for_task(
+        task_id, cursor=cursor, before=before, total=total, limit=limit
+    )
+    return AgentRunPageOut.model_validate(page, from_attributes=True)
 
 
 @router.post("/agent-runs/{agent_run_id}/running", response_model=AgentRunOut)
