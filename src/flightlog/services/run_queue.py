@@ -20,6 +20,7 @@ from flightlog.models import TaskRun
 from flightlog.services import events
 from flightlog.services._common import member, utc_now
 from flightlog.services.chosen_ids import chosen_id
+from flightlog.services.json_shapes import check_execution_context
 from flightlog.services.lifecycle import RUN_LIFECYCLE, TASK_LIFECYCLE
 from flightlog.services.ownership import assert_owned
 from flightlog.services.runs import (
@@ -55,6 +56,8 @@ def enqueue_run(
     ``id`` is for a caller moving existing data in (:class:`Conflict` when it is taken).
     """
     kind = member(AgentType, agent_type, "agent_type") if agent_type is not None else None
+    if input_context is not None:
+        check_execution_context(input_context, "input_context")
     task = lock_task(session, task_id, customer_id)
     assert_owned(session, customer_id, agent_ids=[agent_id])
     chosen = chosen_id(session, TaskRun, id)

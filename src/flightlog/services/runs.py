@@ -30,6 +30,7 @@ from flightlog.services._common import (
     utc_now,
 )
 from flightlog.services.chosen_ids import chosen_id
+from flightlog.services.json_shapes import check_execution_context
 from flightlog.services.lifecycle import (
     ACTIVE_AGENT_RUN_STATUSES,
     ACTIVE_RUN_STATUSES,
@@ -135,6 +136,8 @@ def start_run(
     one moving existing data in (:class:`Conflict` when it is taken).
     """
     at = measured_time(started_at, "started_at") if started_at is not None else None
+    if input_context is not None:
+        check_execution_context(input_context, "input_context")
     if await_plan_approval and plan is None:
         raise ValidationError("a run that awaits plan approval needs a plan")
     task = lock_task(session, task_id, customer_id)

@@ -18,6 +18,7 @@ from flightlog.services import events
 from flightlog.services._common import UNSET, Unset, get_or_raise, given, require
 from flightlog.services._dialect import lock_for_customer
 from flightlog.services.chosen_ids import chosen_id
+from flightlog.services.json_shapes import check_execution_context, check_requirements
 from flightlog.services.lifecycle import TASK_LIFECYCLE, move
 from flightlog.services.task_list import MAX_INT, TaskSort, Window, filters
 
@@ -68,6 +69,10 @@ def _validate_fields(fields: dict[str, Any]) -> None:
     for name in ("config", "requirements", "context"):
         if name in fields:
             require(isinstance(fields[name], dict), f"{name} must be a JSON object")
+    if "requirements" in fields:
+        check_requirements(fields["requirements"])
+    if "context" in fields:
+        check_execution_context(fields["context"])
     if fields.get("assigned_agent_type") is not None:
         try:
             fields["assigned_agent_type"] = AgentType(fields["assigned_agent_type"])
