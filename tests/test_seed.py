@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from flightlog import open_store
 from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
+from flightlog.enums import ArtifactType
 from flightlog.migrations.runner import Migrator
-from flightlog.models import Event, Task, TaskRun
+from flightlog.models import Customer, Event, Task, TaskRun
 from flightlog.ops import seeding
 from flightlog.ops.export import export_lines
 from flightlog.ops.export_scope import Scope
@@ -152,3 +154,51 @@ def test_seed_command_is_idempotent_per_seed(tmp_path: Path) -> None:
     bad = run("seed", "--size", "huge")
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr
+
+
+async def test_seed000_seed_writes_every_aggregate_artifacts_included(
+    fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
+) -> None:
+    """MGX's seed_data.py: tasks, runs, metrics and "reports, data, logs, configs" artifacts.
+
+    The artifacts read back through the Store like uploaded ones (content checked
+    against its SHA-256), and a report written by each completed run is a new
+    version of the same name.
+    """
+    counts = await _seed(fresh_url, test_settings, seed=11)
+    runs = TINY.tasks * TINY.runs_per_task
+    for table in ("tasks", "task_runs", "agent_runs", "events", "metric_points"):
+        assert counts[table] > 0, table
+    assert runs < counts["artifacts"]
+    assert 0 < counts["artifact_blobs"] <= counts["artifacts"]
+    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    async with open_store(str(fresh_url.url), settings=settings) as anyone, anyone.reader() as s:
+        customer_id = await s.scalar(
+            select(Customer.id).where(Customer.email == seeding.seed_email(11, "tiny"))
+        )
+    assert customer_id is not None
+    async with open_store(str(fresh_url.url), settings=settings, customer_id=customer_id) as store:
+        tasks = (await store.tasks.list(limit=100)).items
+        assert len(tasks) == TINY.tasks
+        kinds: Counter[ArtifactType] = Counter()
+        for task in tasks:
+            latest = await store.artifacts.latest(task.id)
+            assert {"config.json", "logs/run-1.log"} <= {a.name for a in latest}
+            for artifact in latest:
+                kinds[artifact.artifact_type] += 1
+                content = await store.artifacts.read(artifact.id)  # verified against sha256
+                assert len(content) == artifact.size_bytes
+                assert artifact.run_id is not None
+            completed = [r for r in await store.runs.list(task.id) if r.status.value == "COMPLETED"]
+            reports = await store.artifacts.versions(task.id, "report.md")
+            assert [a.version for a in reports] == list(range(1, len(completed) + 1))
+            assert [a.run_id for a in reports] == [r.id for r in completed]
+        assert set(kinds) == {
+            ArtifactType.LOG,
+            ArtifactType.CONFIG,
+            ArtifactType.REPORT,
+            ArtifactType.DATA,
+        }
+        [log] = [a for a in latest if a.name == "logs/run-1.log"]
+        assert log.content_type == "text/plain; charset=utf-8"
+        assert (await store.artifacts.read(log.id)).decode().startswith("TeamLeader: step done")

@@ -66,7 +66,8 @@ def seed(
     seed_value: int = typer.Option(42, "--seed", help="Same seed, same data."),
     database_url: str | None = DatabaseUrlOption,
 ) -> None:
-    """Fill the database with deterministic synthetic tasks, runs, agent runs, events, metrics.
+    """Fill the database with deterministic synthetic tasks, runs, agent runs, artifacts, events
+    and metrics.
 
     Example: [bold]flightlog seed --size large --seed 7[/bold] (over a million events)
     """

@@ -2,8 +2,10 @@
 
 The same ``--seed`` and size give the same rows, ids and timestamps on any
 database (ids are UUIDv7 built from the generator, times from a fixed epoch),
-so two seeded databases export identically. Events and metric points are
-generated lazily and go through :mod:`flightlog.ingest` (COPY on PostgreSQL,
+so two seeded databases export identically. Every aggregate is written:
+the project, agents, tasks, runs, agent runs, artifacts (with their blobs,
+:mod:`flightlog.ops.seed_artifacts`), events and metric points. Events and
+metric points are generated lazily and go through :mod:`flightlog.ingest` (COPY on PostgreSQL,
 prepared executemany on SQLite), the same batch path applications use, so the
 large size (over a million events) runs in bounded memory and exercises what
 it is meant to load-test.
@@ -33,6 +35,7 @@ from flightlog.enums import (
     TaskStatus,
 )
 from flightlog.ingest import ingest_events, ingest_metrics
+from flightlog.ops.seed_artifacts import artifact_rows
 from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,7 +83,7 @@ def seed_email(seed: int, size: str) -> str:
 
 
 class _Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int | str) -> None:
         self.rng = random.Random(seed)
         self.clock = EPOCH
 
@@ -277,6 +280,11 @@ def seed_database(
     for model, rows in ((m.Task, tasks), (m.TaskRun, runs), (m.AgentRun, agent_runs)):
         _insert(session, model, rows)
         counts[model.__tablename__] = len(rows)
+    blobs, artifacts = artifact_rows(tasks, runs, run_plan, _Generator(f"{seed}/artifacts"))
+    _insert(session, m.ArtifactBlob, blobs)
+    _insert(session, m.Artifact, artifacts)
+    counts["artifacts"], counts["artifact_blobs"] = len(artifacts), len(blobs)
+    report("artifacts", len(artifacts), len(artifacts))
 
     counts["events"] = ingest_events(
         session,
