@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from api_client import client_of, error_code, ok
 from cli_runner import make_cli, url_of
 from flightlog import Store, SyncStore, ValidationError
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import shipped_head
-from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics
+from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics, HealthDetail
 from flightlog.settings import Settings
 from pg_cluster import free_port
 
@@ -154,3 +155,32 @@ def test_seed004_flightlog_stats_json_has_the_pool_and_index_usage(
     if dialect == "postgresql":
         assert document["pool"]["size"] == 3
     assert document["index_usage"] is None or len(document["index_usage"]) > 10
+
+
+async def test_seed004_http_health_detail_for_an_operator_key(dialect: str, store: Store) -> None:
+    await store.tasks.create(title="counted")
+    async with client_of(store, "operator") as api:
+        plain = ok(await api.get("/health"))
+        detailed = ok(await api.get("/health", params={"detail": "true"}))
+    assert set(plain) == {"status", "database", "schema_revision"}
+    body = HealthDetail.model_validate(detailed)
+    assert (body.status, body.database) == ("ok", dialect)
+    assert body.schema_revision == shipped_head()
+    _assert_healthy(body.health, dialect)
+    assert body.statistics is not None
+    _assert_statistics(body.statistics, dialect)
+
+
+@pytest.mark.parametrize("scopes", [(), ("read",), ("read", "write")])
+async def test_seed004_http_health_detail_is_plain_for_other_keys(
+    store: Store, scopes: tuple[str, ...]
+) -> None:
+    """A tenant's key (even one with every permission) must not see every customer's counts."""
+    async with client_of(store, *scopes) as api:
+        body = ok(await api.get("/health", params={"detail": "true"}))
+        assert set(body) == {"status", "database", "schema_revision"}
+        api.headers["Authorization"] = "Bearer fl_00000000_" + "x" * 43  # an unknown key
+        assert set(ok(await api.get("/health", params={"detail": "true"}))) == set(body)
+        del api.headers["Authorization"]  # no key at all: a load balancer's probe
+        assert set(ok(await api.get("/health", params={"detail": "true"}))) == set(body)
+        assert error_code(await api.get("/health", params={"detail": "maybe"}), 422)

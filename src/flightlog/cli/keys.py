@@ -20,7 +20,7 @@ from flightlog.errors import NotFound
 from flightlog.models import ApiKey, Customer
 from flightlog.ops.purge import parse_age
 from flightlog.services import api_keys
-from flightlog.services.api_keys import READ_SCOPE, WRITE_SCOPE
+from flightlog.services.api_keys import OPERATOR_SCOPE, READ_SCOPE, WRITE_SCOPE
 from flightlog.services.customers import ensure_default_customer
 from flightlog.settings import Settings
 
@@ -65,7 +65,11 @@ def _in_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
 def create(
     name: str = typer.Option(..., "--name", help="What the key is for, e.g. 'ci' or 'dashboard'."),
     scope: list[str] = typer.Option(
-        [], "--scope", help="read or write (repeatable); none means every permission."
+        [],
+        "--scope",
+        help="read, write or operator (repeatable); none means every permission on the "
+        "customer's things. operator adds the database's health detail "
+        "(GET /health?detail=true) and is never implied.",
     ),
     expires_in: str | None = typer.Option(None, help="Lifetime such as 90d or 12h."),
     customer: str | None = CustomerOption,
@@ -75,10 +79,12 @@ def create(
 
     Example: [bold]flightlog api-key create --name dashboard --scope read[/bold]
     """
-    unknown = sorted(set(scope) - {READ_SCOPE, WRITE_SCOPE})
+    scope = [s.strip().lower() for s in scope]  # any case, like the enums
+    unknown = sorted(set(scope) - {READ_SCOPE, WRITE_SCOPE, OPERATOR_SCOPE})
     if unknown:
         raise typer.BadParameter(
-            f"unknown scope {', '.join(unknown)}; use {READ_SCOPE} or {WRITE_SCOPE}",
+            f"unknown scope {', '.join(unknown)}; use {READ_SCOPE}, {WRITE_SCOPE} "
+            f"or {OPERATOR_SCOPE}",
             param_hint="--scope",
         )
     expires_at = datetime.now(UTC) + parse_age(expires_in) if expires_in else None

@@ -38,6 +38,11 @@ from flightlog.services._common import get_or_raise, require, utc_now
 #: everything; a key without scopes may do everything.
 READ_SCOPE = "read"
 WRITE_SCOPE = "write"
+#: The operator's scope: ``GET /health?detail=true`` answers the whole database's health
+#: and statistics (every customer's row counts) to a key that has it. Never implied by a
+#: key without scopes, which speaks for its own customer only; combine it with ``read``
+#: or ``write`` for a key that also works on the customer's things.
+OPERATOR_SCOPE = "operator"
 KEY_SCHEME = "fl_"
 PUBLIC_PART_LENGTH = 8
 SECRET_BYTES = 32
@@ -116,7 +121,8 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
         all(isinstance(s, str) and 0 < len(s.strip()) <= 100 for s in values),
         "each scope must be a string of 1 to 100 characters",
     )
-    return list(dict.fromkeys(s.strip() for s in values))
+    # Scopes are names like the enums: any case in, lower case stored ("READ" is "read").
+    return list(dict.fromkeys(s.strip().lower() for s in values))
 
 
 def _audit(
@@ -269,6 +275,7 @@ def list_keys(
 
 __all__ = [
     "INVALID_KEY_MESSAGE",
+    "OPERATOR_SCOPE",
     "READ_SCOPE",
     "WRITE_SCOPE",
     "ApiKeyInfo",
