@@ -15,11 +15,12 @@ from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Base
+from flightlog.services.index_usage import CATEGORIES
 from flightlog.settings import Settings
 from schema_inspect import shape
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-VIEWS = {"active_tasks", "task_execution_summary", "pr_validation_status"}
+VIEWS = {"active_tasks", "task_execution_summary", "pr_validation_status", "index_usage_stats"}
 
 
 @pytest.fixture
@@ -82,8 +83,15 @@ def test_head_has_every_model_table_and_the_views(
     try:
         found = shape(engine)
         with engine.connect() as connection:
-            for view in VIEWS:
+            for view in VIEWS - {"index_usage_stats"}:
                 assert connection.execute(text(f"SELECT count(*) FROM {view}")).scalar() == 0
+            # One row per index of the schema, with seed 004's usage categories.
+            rows = connection.execute(
+                text("SELECT indexname, usage_category FROM index_usage_stats")
+            ).all()
+            assert {name for name, _ in rows} >= {index for _, index in found.indexes}
+            expected = {"NOT TRACKED"} if migrator.url.dialect == "sqlite" else set(CATEGORIES)
+            assert {category for _, category in rows} <= expected
     finally:
         engine.dispose()
     model_tables = set(Base.metadata.tables)

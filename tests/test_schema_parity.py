@@ -8,7 +8,13 @@ import pytest
 
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.objects import (
+    DEPENDENCY_CYCLE_TRIGGERS,
+    updated_at_tables,
+    updated_at_trigger,
+)
 from flightlog.migrations.runner import Migrator
+from flightlog.models import Base
 from flightlog.settings import Settings
 from postgres_server import PostgresServer
 from schema_inspect import SchemaShape, shape
@@ -83,7 +89,12 @@ def test_both_dialects_have_the_same_schema_by_name(
     assert portable_sqlite.uniques == postgres_shape.uniques
     assert portable_sqlite.checks == postgres_shape.checks
     assert portable_sqlite.foreign_keys == postgres_shape.foreign_keys
-    assert portable_sqlite.triggers == postgres_shape.triggers == set()
+    # Migration 0009's triggers (updated_at, dependency cycles) carry the same names on both.
+    assert portable_sqlite.triggers == postgres_shape.triggers
+    assert postgres_shape.triggers == {
+        *(updated_at_trigger(table) for table in updated_at_tables(Base.metadata)),
+        *DEPENDENCY_CYCLE_TRIGGERS,
+    }
     assert len(postgres_shape.checks) > 40
     assert ("tasks", "fk_tasks_assigned_agent_id_agents", "SET NULL") in postgres_shape.foreign_keys
     assert ("task_runs", "fk_task_runs_task_id_tasks", "CASCADE") in postgres_shape.foreign_keys

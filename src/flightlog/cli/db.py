@@ -127,13 +127,33 @@ def history() -> None:
 
 
 @app.command()
-def check(database_url: str | None = DatabaseUrlOption) -> None:
-    """Compare the live schema with the models; exit 1 and show the diff on drift.
+def check(
+    database_url: str | None = DatabaseUrlOption,
+    include: list[str] = typer.Option(
+        [],
+        "--include",
+        metavar="GLOB",
+        help="Also compare tables that are not Flightlog's matching GLOB (repeatable); "
+        "added to FLIGHTLOG_DB_CHECK_INCLUDE.",
+    ),
+    exclude: list[str] = typer.Option(
+        [],
+        "--exclude",
+        metavar="GLOB",
+        help="Never compare tables, views, indexes or triggers matching GLOB (repeatable); "
+        "added to FLIGHTLOG_DB_CHECK_EXCLUDE.",
+    ),
+) -> None:
+    """Compare the live schema (tables, indexes, views, triggers) with the models.
 
-    Example: [bold]flightlog db check[/bold]
+    Exit 1 and show the diff on drift. Tables and views that are not
+    Flightlog's (a team's own, in the same database) are not drift.
+
+    Example: [bold]flightlog db check --exclude 'team_*'[/bold]
     """
-    migrator = Migrator(settings_for(database_url))
-    drift = migrator.check()
+    settings = settings_for(database_url)
+    migrator = Migrator(settings)
+    drift = migrator.check(settings.db_check_patterns(include, exclude))
     if not drift:
         console.print(f"[green]No drift:[/green] schema matches the models at {migrator.head()}.")
         return

@@ -12,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from flightlog.db.engine import create_sync_engine
-from flightlog.migrations.filters import include_name, include_object_for
+from flightlog.migrations.filters import include_name_for, include_object_for
 from flightlog.models import Base
 from flightlog.settings import get_settings
 
@@ -28,7 +28,7 @@ def _configure_and_run(connection: Connection) -> None:
         render_as_batch=is_sqlite,
         compare_type=True,
         include_object=include_object_for(connection.dialect.name),
-        include_name=include_name,
+        include_name=include_name_for(set(target_metadata.tables)),
         transaction_per_migration=True,
     )
     with context.begin_transaction():

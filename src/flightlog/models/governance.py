@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flightlog.db.base import Base, CreatedAt, Timestamps, UuidPk, str_enum
@@ -69,6 +69,16 @@ class Approval(UuidPk, CreatedAt, Base):
     """A human decision on a recommendation: who decided, when, and why."""
 
     __tablename__ = "approvals"
+    __table_args__ = (
+        # The approval queue: one customer's PENDING approvals, oldest first (migration 0009).
+        Index(
+            "ix_approvals_pending",
+            "customer_id",
+            "created_at",
+            postgresql_where=text("status = 'PENDING'"),
+            sqlite_where=text("status = 'PENDING'"),
+        ),
+    )
 
     recommendation_id: Mapped[uuid.UUID] = owner_fk("recommendations.id")
     customer_id: Mapped[uuid.UUID] = owner_fk("customers.id")

@@ -42,6 +42,14 @@ class TaskRun(UuidPk, Timestamps, Base):
         ),
         Index("ix_task_runs_task_started", "task_id", "started_at"),
         Index("ix_task_runs_status", "status"),
+        # A task's queued run, looked up by every enqueue, claim and begin (migration 0009).
+        Index(
+            "ix_task_runs_queued",
+            "task_id",
+            "run_number",
+            postgresql_where=text("status = 'PENDING'"),
+            sqlite_where=text("status = 'PENDING'"),
+        ),
         Index(
             "ix_task_runs_trace_id",
             "trace_id",

@@ -13,6 +13,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    desc,
+    text,
 )
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
@@ -62,6 +64,15 @@ class Task(UuidPk, Timestamps, Base):
         # OpenTelemetry ingest finds a workflow's task by its title (issue 12).
         Index("ix_tasks_customer_title", "customer_id", "title"),
         Index("ix_tasks_claimable", "status", "priority", "lease_expires_at"),
+        # The ready queue reads one customer's PENDING tasks in this order (migration 0009).
+        Index(
+            "ix_tasks_pending",
+            "customer_id",
+            desc("priority"),
+            "id",
+            postgresql_where=text("status = 'PENDING'"),
+            sqlite_where=text("status = 'PENDING'"),
+        ),
         Index("ix_tasks_tags_gin", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
         Index("ix_tasks_requirements_gin", "requirements", postgresql_using="gin").ddl_if(
             dialect="postgresql"

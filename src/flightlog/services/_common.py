@@ -236,8 +236,21 @@ def get_or_raise(
     return row
 
 
+#: The rule migration 0009's triggers enforce on ``task_dependencies``: named in their error.
+DEPENDENCY_CYCLE_RULE = "ck_task_dependencies_no_cycle"
+
+
+def is_dependency_cycle(exc: IntegrityError) -> bool:
+    """Whether the database refused a dependency edge because it closes a cycle."""
+    return DEPENDENCY_CYCLE_RULE in str(exc.orig)
+
+
 def translate_integrity_error(exc: IntegrityError, *, what: str) -> Exception:
     """Map a constraint violation the database caught to a domain error."""
+    if is_dependency_cycle(exc):
+        return ValidationError(
+            "this dependency would create a cycle (refused by the database)", cause=str(exc.orig)
+        )
     message = str(exc.orig).lower()
     if "unique" in message or "duplicate" in message:
         return Conflict(f"{what} already exists", cause=str(exc.orig))

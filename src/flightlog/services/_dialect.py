@@ -16,6 +16,20 @@ def dialect_name(session: Session) -> str:
     return bind.dialect.name
 
 
+def equals_constant(column: Any, value: str) -> ColumnElement[bool]:
+    """``column = 'value'`` with the value written into the SQL text, not bound.
+
+    A partial index (``... WHERE status = 'PENDING'``, migration 0009) serves
+    only queries whose WHERE clause implies its predicate. SQLite proves that
+    from the SQL text alone, and PostgreSQL cannot from a bound parameter once
+    it caches a generic plan for a prepared statement (asyncpg prepares every
+    statement), so the queues' status filters are rendered as constants. Only
+    for values from Flightlog's own enums, never a caller's text.
+    """
+    clause: ColumnElement[bool] = column == literal(value, column.type, literal_execute=True)
+    return clause
+
+
 def json_array_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
     """``value`` is an element of the JSON array in ``column``.
 

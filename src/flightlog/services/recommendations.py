@@ -22,6 +22,7 @@ from flightlog.errors import ValidationError
 from flightlog.models import Agent, Approval, Project, Recommendation
 from flightlog.services import events
 from flightlog.services._common import get_or_raise, get_owned, require, utc_now
+from flightlog.services._dialect import equals_constant
 from flightlog.services.lifecycle import APPROVAL_LIFECYCLE, RECOMMENDATION_LIFECYCLE, move
 
 MAX_PAGE_SIZE = 500
@@ -353,7 +354,10 @@ def pending_approvals(
         select(Approval)
         .join(Approval.recommendation)
         .options(contains_eager(Approval.recommendation))
-        .where(Approval.customer_id == customer_id, Approval.status == ApprovalStatus.PENDING)
+        .where(
+            Approval.customer_id == customer_id,
+            equals_constant(Approval.status, ApprovalStatus.PENDING),
+        )
         .order_by(Approval.created_at, Approval.id)
         .limit(limit)
     )

@@ -29,6 +29,7 @@ from flightlog.services._common import (
     require,
     utc_now,
 )
+from flightlog.services._dialect import equals_constant
 from flightlog.services.chosen_ids import chosen_id
 from flightlog.services.json_shapes import check_execution_context
 from flightlog.services.lifecycle import (
@@ -66,7 +67,7 @@ def next_run_number(session: Session, task_id: uuid.UUID) -> int:
 def queued_run(session: Session, task_id: uuid.UUID) -> TaskRun | None:
     """The task's queued (PENDING) run, if it has one; a task has at most one."""
     stmt = select(TaskRun).where(
-        TaskRun.task_id == task_id, TaskRun.status == RunStatus.PENDING.value
+        TaskRun.task_id == task_id, equals_constant(TaskRun.status, RunStatus.PENDING)
     )
     found: TaskRun | None = session.scalar(stmt.order_by(TaskRun.run_number).limit(1))
     return found

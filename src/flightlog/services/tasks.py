@@ -9,14 +9,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, literal, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from flightlog.enums import AgentType, TaskStatus
 from flightlog.errors import Conflict, ValidationError
 from flightlog.models import Agent, Project, Task, TaskDependency
 from flightlog.services import events
-from flightlog.services._common import UNSET, Unset, get_or_raise, given, require
-from flightlog.services._dialect import lock_for_customer
+from flightlog.services._common import (
+    UNSET,
+    Unset,
+    get_or_raise,
+    given,
+    is_dependency_cycle,
+    require,
+)
+from flightlog.services._dialect import equals_constant, lock_for_customer
 from flightlog.services.chosen_ids import chosen_id
 from flightlog.services.json_shapes import check_execution_context, check_requirements
 from flightlog.services.lifecycle import TASK_LIFECYCLE, move
@@ -374,15 +382,25 @@ def add_dependency(
     if session.get(TaskDependency, (task_id, depends_on_id)) is not None:
         raise Conflict(f"task {task_id} already depends on {depends_on_id}")
     if _reaches(session, depends_on_id, task_id):
-        raise ValidationError(
-            f"dependency {task_id} -> {depends_on_id} would create a cycle",
-            task_id=str(task_id),
-            depends_on_id=str(depends_on_id),
-        )
+        raise _cycle_error(task_id, depends_on_id)
     edge = TaskDependency(task_id=task_id, depends_on_id=depends_on_id)
     session.add(edge)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The database's own trigger (migration 0009) saw a cycle the check above missed.
+        if is_dependency_cycle(exc):
+            raise _cycle_error(task_id, depends_on_id) from exc
+        raise
     return edge
+
+
+def _cycle_error(task_id: uuid.UUID, depends_on_id: uuid.UUID) -> ValidationError:
+    return ValidationError(
+        f"dependency {task_id} -> {depends_on_id} would create a cycle",
+        task_id=str(task_id),
+        depends_on_id=str(depends_on_id),
+    )
 
 
 def remove_dependency(
@@ -423,7 +441,7 @@ def ready_tasks(session: Session, customer_id: uuid.UUID, /, limit: int = 100) -
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     stmt = (
         select(Task)
-        .where(Task.customer_id == customer_id, Task.status == TaskStatus.PENDING)
+        .where(Task.customer_id == customer_id, equals_constant(Task.status, TaskStatus.PENDING))
         .where(~unmet_dependency())
         .order_by(Task.priority.desc(), Task.id)
         .limit(limit)
