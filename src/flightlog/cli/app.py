@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flightlog.cli import customers as customer_commands
 from flightlog.cli import db as db_commands
 from flightlog.cli import demo as demo_commands
+from flightlog.cli import doctor as doctor_commands
 from flightlog.cli import keys as key_commands
 from flightlog.cli import local_sign_in as sign_in_commands
 from flightlog.cli import prices as price_commands
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.command("demo")(demo_commands.demo)
+app.command("doctor")(doctor_commands.doctor)
 app.command("stats")(stats_commands.stats)
 app.command("export")(transfer_commands.export)
 app.command("import")(transfer_commands.import_)
