@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, MetaData
+from sqlalchemy import Enum, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from flightlog.db.enum_type import AnyCaseEnum, coerce_on_set
 from flightlog.db.types import JSONType, UtcDateTime, UuidText, new_uuid, utcnow
 
 NAMING_CONVENTION = {
@@ -48,8 +49,10 @@ def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
     Native PostgreSQL ENUM types are avoided on purpose: adding a value
     needs ``ALTER TYPE`` outside a transaction and removing one is not
     possible, while a CHECK constraint is replaced in one migration step.
+    Values are stored upper-case and accepted in any case (see
+    :mod:`flightlog.db.enum_type`).
     """
-    return Enum(
+    return AnyCaseEnum(
         enum_cls,
         name=name,
         native_enum=False,
@@ -58,6 +61,10 @@ def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+# Assigning "pending" to an enum attribute stores TaskStatus.PENDING (flightlog.db.enum_type).
+event.listen(Base, "mapper_configured", coerce_on_set, propagate=True)
 
 
 class UuidPk:
