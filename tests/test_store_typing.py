@@ -108,7 +108,9 @@ def test_the_run_facades_show_their_services_to_mypy() -> None:
     assert decide.startswith(
         '"def (run_id: uuid.UUID, *, approve: bool, decided_by: str, comment: str | None =)'
     )
-    assert put.startswith('"def (task_id: uuid.UUID, name: str, content: bytes, *, content_type:')
+    assert put.startswith(
+        '"def (task_id: uuid.UUID, name: str, content: bytes | str, *, content_type:'
+    )
     assert "policy" not in put
     assert append == (
         '"def (event: flightlog.services.events.NewEvent | dict[str, Any]) -> '
