@@ -94,6 +94,7 @@ UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("GET /api/v1/pull-requests/page", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/sessions/page", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/projects", "cursor or before, not both", _task_cursors_both),
+    ("GET /api/v1/project-contexts", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/agents/{agent_id}/activity", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/events", "after_id or before_id, not both", _event_cursors_both),
     ("POST /api/v1/tasks/{task_id}/runs", "a time not in the future", _time_in_the_future),

@@ -99,7 +99,6 @@ async def test_seed004_json_task_filters_answer_the_same_over_http(store: Store)
         ('["type"]', "must be a JSON object"),
         ('"feature"', "must be a JSON object"),
         ('{"x": NaN}', "finite"),
-        ('{"x": "\\u0000"}', "NUL"),
         ('{"x": ' + "[" * 80 + "]" * 80 + "}", "nests too deeply"),
     ],
 )
@@ -117,7 +116,7 @@ async def test_seed004_bad_requirements_contains_is_a_422_naming_it(
 async def test_seed004_the_store_refuses_what_http_refuses(store: Store) -> None:
     with pytest.raises(ValidationError, match="requirements_contains: must be a JSON object"):
         await store.tasks.list(requirements_contains=["type"])  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match=r"context_has\[0\]: must not contain the NUL"):
-        await store.tasks.list(context_has="a\x00")
+    with pytest.raises(ValidationError, match=r"context_has: must be a string or a list"):
+        await store.tasks.list(context_has=7)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match=r"tags_any\[1\]: must be a string"):
         await store.tasks.list(tags_any=["a", 3])  # type: ignore[list-item]

@@ -96,6 +96,7 @@ STORE_CALLS: dict[str, PyCall] = {
         ("project", "context"), lambda s, x, m: s.project_contexts.get(x["project"], 1)
     ),
     "project_contexts.list": _py("project", lambda s, i: s.project_contexts.list(i)),
+    "project_contexts.page": _py("project", lambda s, i: s.project_contexts.page(project_id=i)),
     "project_contexts.compare": PyCall(
         ("project", "context"), lambda s, x, m: s.project_contexts.compare(x["project"], 1, 1)
     ),

@@ -16,7 +16,7 @@ from flightlog.client.binding import (
 from flightlog.enums import PullRequestStatus
 from flightlog.schemas.events import EventOut
 from flightlog.schemas.modifications import ModificationOut, ModificationPageOut
-from flightlog.schemas.projects import ContextOut, ProjectOut, ProjectPageOut
+from flightlog.schemas.projects import ContextOut, ContextPageOut, ProjectOut, ProjectPageOut
 from flightlog.schemas.pull_requests import CheckOut, PullRequestOut, PullRequestPageOut
 from flightlog.schemas.recommendations import ApprovalOut, OptimizationOut, RecommendationOut
 from flightlog.schemas.tasks import SearchHit, SearchPageOut
@@ -56,7 +56,8 @@ class Projects(Facade[M]):
 
 
 class ProjectContexts(Facade[M]):
-    """``client.project_contexts``: add an iteration, read one, list, compare two."""
+    """``client.project_contexts``: add an iteration, read one, list a project's, page
+    through all projects' (by owner), compare two."""
 
     add_iteration = bind("POST", f"{_PROJECT}/contexts", project_contexts.add_iteration, ContextOut)
     get = bind(
@@ -66,6 +67,7 @@ class ProjectContexts(Facade[M]):
         "GET", f"{_PROJECT}/contexts/compare", project_contexts.compare, ContextComparison
     )
     list = bind("GET", f"{_PROJECT}/contexts", project_contexts.list_iterations, list[ContextOut])
+    page = bind("GET", "/project-contexts", project_contexts.list_contexts, ContextPageOut)
 
 
 _MODIFICATION = "/modifications/{modification_id}"

@@ -73,3 +73,15 @@ class ContextOut(Out):
     owner_id: str | None
     notes: str | None
     created_at: datetime
+
+
+class ContextPageOut(BaseModel):
+    items: list[ContextOut]
+    next_cursor: uuid.UUID | None = Field(description="Pass back as ?cursor= for the next page.")
+    previous_cursor: uuid.UUID | None = Field(
+        default=None, description="Pass back as ?before= for the page before (none on the first)."
+    )
+    total: int | None = Field(default=None, description="Every matching context, with ?total=true.")
+    offset: int | None = Field(
+        default=None, description="How many matching ones come before this page (?total=true)."
+    )

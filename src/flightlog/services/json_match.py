@@ -18,8 +18,10 @@ SQLite has no such operators, so the same questions are spelled with
 - an array never contains a scalar, nor an object an array, below the top.
 
 Values to match are checked first (:func:`check_contained`), so both dialects
-refuse the same inputs: text PostgreSQL cannot hold (NUL), numbers SQLite
-cannot bind (beyond 64-bit integers) or JSON cannot hold (NaN, infinity).
+refuse the same inputs: what JSON cannot hold (NaN, infinity, non-string keys).
+Text with a NUL character matches nothing on PostgreSQL, which cannot store
+it, and what SQLite stored on SQLite; an integer beyond 64 bits is compared as
+a float on SQLite, which stores it so.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from flightlog.errors import ValidationError
 from flightlog.services._dialect import dialect_name
 
-#: The largest integer both dialects compare exactly (SQLite binds 64-bit integers).
+#: The largest integer SQLite binds as an integer (beyond, it stores and compares floats).
 MAX_JSON_INT = 2**63 - 1
 #: How deeply a value to match may nest (each level is one more correlated subquery).
-MAX_DEPTH = 16
+MAX_DEPTH = 64
 
 _SCALAR_TYPES = {True: "true", False: "false", None: "null"}
 
@@ -49,12 +51,21 @@ def _problem(where: str, message: str) -> ValidationError:
 
 
 def check_text(value: Any, where: str) -> str:
-    """A key or string to match: text, without NUL (PostgreSQL cannot hold it)."""
+    """A key or string to match."""
     if not isinstance(value, str):
         raise _problem(where, f"must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise _problem(where, "must not contain the NUL character")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether text with a NUL is in ``value``: PostgreSQL stores none, so it matches nothing."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def check_contained(value: Any, where: str, depth: int = 0) -> None:
@@ -64,8 +75,6 @@ def check_contained(value: Any, where: str, depth: int = 0) -> None:
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
-        if not -MAX_JSON_INT <= value <= MAX_JSON_INT:
-            raise _problem(where, f"integers must be between {-MAX_JSON_INT} and {MAX_JSON_INT}")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -106,7 +115,8 @@ def _scalar_matches(kind: Any, atom: Any, value: Any) -> ColumnElement[bool]:
     if value is None or isinstance(value, bool):
         return kind == _SCALAR_TYPES[value]  # type: ignore[no-any-return]
     if isinstance(value, int | float):
-        return and_(kind.in_(("integer", "real")), atom == literal(value))
+        number = value if abs(value) <= MAX_JSON_INT else float(value)
+        return and_(kind.in_(("integer", "real")), atom == literal(number))
     return and_(kind == "text", atom == literal(value, Text))
 
 
@@ -159,6 +169,8 @@ def json_contains(
         raise _problem(name, 'must be a JSON object, e.g. {"type": "feature"}')
     check_contained(contained, name)
     if dialect_name(session) == "postgresql":
+        if _has_nul(contained):
+            return false()
         # JSON text cast to JSONB: a constant the planner folds, so the GIN index serves it.
         value = cast(literal(json.dumps(contained, default=dict), Text), JSONB)
         condition: ColumnElement[bool] = column.op("@>")(value)
@@ -167,8 +179,21 @@ def json_contains(
 
 
 def _texts(values: str | Sequence[str], name: str) -> list[str]:
-    items = [values] if isinstance(values, str) else list(values)
+    if isinstance(values, str):
+        return [check_text(values, name)]
+    if not isinstance(values, Sequence):
+        raise _problem(name, f"must be a string or a list of strings, got {type(values).__name__}")
+    items = list(values)
     return [check_text(item, f"{name}[{index}]") for index, item in enumerate(items)]
+
+
+def _pg_has(column: Any, wanted: list[str], every: bool) -> ColumnElement[bool]:
+    """PostgreSQL's ``?&`` / ``?|``; text with NUL is never stored there, so never found."""
+    storable = [item for item in wanted if "\x00" not in item]
+    if (len(storable) < len(wanted) and every) or not storable:
+        return false()
+    has: ColumnElement[bool] = column.op("?&" if every else "?|")(array(storable, type_=Text))
+    return has
 
 
 def json_has_keys(
@@ -180,9 +205,7 @@ def json_has_keys(
     if not wanted:
         return true() if every else false()
     if dialect_name(session) == "postgresql":
-        operator = "?&" if every else "?|"
-        has: ColumnElement[bool] = column.op(operator)(array(wanted, type_=Text))
-        return has
+        return _pg_has(column, wanted, every)
     found, namer = [], _Namer(f"{name}_key")
     for key in dict.fromkeys(wanted):
         each = _each(column, namer())
@@ -206,9 +229,7 @@ def json_array_has(
     if not wanted:
         return true() if every else false()
     if dialect_name(session) == "postgresql":
-        operator = "?&" if every else "?|"
-        has: ColumnElement[bool] = column.op(operator)(array(wanted, type_=Text))
-        return has
+        return _pg_has(column, wanted, every)
     found, namer = [], _Namer(f"{name}_value")
     for value in dict.fromkeys(wanted):
         each = _each(column, namer())

@@ -23,6 +23,7 @@ from flightlog.errors import ValidationError
 from flightlog.models import Modification, ProjectContext
 from flightlog.services import events
 from flightlog.services._common import get_owned, require, utc_now
+from flightlog.services.json_match import json_array_has
 from flightlog.services.lifecycle import MODIFICATION_LIFECYCLE, move
 from flightlog.services.projects import get_project
 
@@ -134,13 +135,23 @@ def list_modifications(
     project_id: uuid.UUID,
     *,
     status: ModificationStatus | str | Sequence[ModificationStatus | str] | None = None,
+    affected_file: str | None = None,
     cursor: uuid.UUID | None = None,
     limit: int = 50,
 ) -> ModificationPage:
-    """A project's modifications newest first, optionally only those in the given statuses."""
+    """A project's modifications newest first, optionally only those in the given statuses.
+
+    ``affected_file``: only those whose ``affected_files`` list holds this path, exactly
+    (seed 003's ``affected_files`` array; PostgreSQL's ``?`` on the JSON array).
+    """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     get_project(session, customer_id, project_id)
     stmt = select(Modification).where(Modification.project_id == project_id)
+    if affected_file is not None:
+        require(isinstance(affected_file, str), "affected_file: must be a string (one path)")
+        stmt = stmt.where(
+            json_array_has(session, Modification.affected_files, affected_file, "affected_file")
+        )
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
         try:

@@ -17,9 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flightlog.errors import NotFound, ValidationError
-from flightlog.models import ProjectContext
+from flightlog.models import Project, ProjectContext
 from flightlog.services._common import get_owned, require
-from flightlog.services.projects import get_project, lock_project
+from flightlog.services._paging import id_page
+from flightlog.services.json_match import check_text
+from flightlog.services.projects import MAX_PAGE_SIZE, get_project, lock_project
 
 #: The quality scores a context carries, each a percentage in 0..100 or None.
 SCORE_FIELDS = ("test_coverage", "security_score", "performance_score")
@@ -36,6 +38,18 @@ class KeyDiff:
     @property
     def unchanged(self) -> bool:
         return not (self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True)
+class ContextPage:
+    """A page of contexts across projects, newest first, with the cursors around it and,
+    when asked for, ``total`` and ``offset``."""
+
+    items: list[ProjectContext]
+    next_cursor: uuid.UUID | None
+    previous_cursor: uuid.UUID | None = None
+    total: int | None = None
+    offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,17 +172,59 @@ def get_context(
     return get_owned(session, ProjectContext, context_id, customer_id=customer_id)
 
 
+def _owner(owner_id: str | None) -> str | None:
+    if owner_id is not None:
+        check_text(owner_id, "owner_id")
+    return owner_id
+
+
 def list_iterations(
-    session: Session, customer_id: uuid.UUID, /, project_id: uuid.UUID
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    project_id: uuid.UUID,
+    *,
+    owner_id: str | None = None,
 ) -> list[ProjectContext]:
-    """Every iteration of the project, oldest first."""
+    """Every iteration of the project, oldest first; only ``owner_id``'s when given."""
     get_project(session, customer_id, project_id)
-    stmt = (
-        select(ProjectContext)
-        .where(ProjectContext.project_id == project_id)
-        .order_by(ProjectContext.iteration)
+    stmt = select(ProjectContext).where(ProjectContext.project_id == project_id)
+    if _owner(owner_id) is not None:
+        stmt = stmt.where(ProjectContext.owner_id == owner_id)
+    return list((session.scalars(stmt.order_by(ProjectContext.iteration))).all())
+
+
+def list_contexts(
+    session: Session,
+    customer_id: uuid.UUID,
+    /,
+    *,
+    owner_id: str | None = None,
+    project_id: uuid.UUID | None = None,
+    cursor: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
+    total: bool = False,
+    limit: int = 50,
+) -> ContextPage:
+    """The contexts of all the customer's projects, newest first, a page at a time both ways.
+
+    Seed 003 asks ``SELECT * FROM project_contexts WHERE owner_id = $1`` across
+    projects: ``owner_id`` is that (served by ``ix_project_contexts_owner_id``),
+    ``project_id`` narrows it to one project (another customer's is :class:`NotFound`).
+    Pass ``next_cursor`` as ``cursor`` for the page after, ``previous_cursor`` as
+    ``before`` for the page before; ``total=True`` also counts the matches.
+    """
+    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    stmt = select(ProjectContext).join(Project).where(Project.customer_id == customer_id)
+    if _owner(owner_id) is not None:
+        stmt = stmt.where(ProjectContext.owner_id == owner_id)
+    if project_id is not None:
+        get_project(session, customer_id, project_id)
+        stmt = stmt.where(ProjectContext.project_id == project_id)
+    fields = id_page(
+        session, stmt, ProjectContext.id, cursor=cursor, before=before, limit=limit, total=total
     )
-    return list((session.scalars(stmt)).all())
+    return ContextPage(**fields)
 
 
 def diff_keys(before: dict[str, Any], after: dict[str, Any]) -> KeyDiff:
@@ -208,6 +264,7 @@ def compare(
 __all__ = [
     "SCORE_FIELDS",
     "ContextComparison",
+    "ContextPage",
     "KeyDiff",
     "add_iteration",
     "compare",
@@ -215,5 +272,6 @@ __all__ = [
     "get_context",
     "get_iteration",
     "latest",
+    "list_contexts",
     "list_iterations",
 ]

@@ -207,10 +207,12 @@ def list_projects(
     Pass ``next_cursor`` as ``cursor`` for the page after, ``previous_cursor`` as
     ``before`` for the page before; ``total=True`` also counts the projects and the
     page's offset. A cursor is a position only: any id pages through the caller's own.
+    ``owner``: only the projects of that owner (exactly, case and all).
     """
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
     stmt = select(Project).where(Project.customer_id == customer_id)
     if owner is not None:
+        require(isinstance(owner, str), "owner must be a string")
         stmt = stmt.where(Project.owner == owner)
     fields = id_page(
         session, stmt, Project.id, cursor=cursor, before=before, limit=limit, total=total

@@ -33,12 +33,14 @@ class Projects(Facade[S]):
 
 
 class ProjectContexts(Facade[S]):
-    """``store.project_contexts``: add an iteration, read one or the latest, list, compare."""
+    """``store.project_contexts``: add an iteration, read one or the latest, list a project's,
+    page through all projects' (by owner), compare."""
 
     add_iteration = writes(project_contexts.add_iteration)
     latest = reads(project_contexts.latest)
     get = reads(project_contexts.get_iteration)
     list = reads(project_contexts.list_iterations)
+    page = reads(project_contexts.list_contexts)
     compare = reads(project_contexts.compare)
 
 

@@ -20,6 +20,7 @@ from flightlog.schemas.modifications import (
 from flightlog.schemas.projects import (
     ContextIn,
     ContextOut,
+    ContextPageOut,
     ProjectIn,
     ProjectOut,
     ProjectPageOut,
@@ -43,7 +44,9 @@ async def create_project(body: ProjectIn, store: TenantStore) -> ProjectOut:
 @router.get("/projects", response_model=ProjectPageOut)
 async def list_projects(
     store: TenantStore,
-    owner: str | None = None,
+    owner: Annotated[
+        str | None, Query(max_length=255, description="Only this owner's projects (exactly).")
+    ] = None,
     cursor: NextCursor = None,
     before: PreviousCursor = None,
     total: CountTotal = False,
@@ -95,9 +98,47 @@ async def add_iteration(project_id: uuid.UUID, body: ContextIn, store: TenantSto
     )
 
 
+#: Only this owner's contexts (seed 003's ``WHERE owner_id = $1``).
+OwnerId = Annotated[
+    str | None, Query(max_length=255, description="Only this owner's contexts (exactly).")
+]
+
+
 @router.get("/projects/{project_id}/contexts", response_model=list[ContextOut])
-async def list_iterations(project_id: uuid.UUID, store: TenantStore) -> list[ContextOut]:
-    return [ContextOut.model_validate(c) for c in await store.project_contexts.list(project_id)]
+async def list_iterations(
+    project_id: uuid.UUID, store: TenantStore, owner_id: OwnerId = None
+) -> list[ContextOut]:
+    """The project's iterations, oldest first."""
+    iterations = await store.project_contexts.list(project_id, owner_id=owner_id)
+    return [ContextOut.model_validate(c) for c in iterations]
+
+
+@router.get("/project-contexts", response_model=ContextPageOut)
+async def list_contexts(
+    store: TenantStore,
+    owner_id: OwnerId = None,
+    project_id: Annotated[uuid.UUID | None, Query(description="Only this project's.")] = None,
+    cursor: NextCursor = None,
+    before: PreviousCursor = None,
+    total: CountTotal = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ContextPageOut:
+    """Contexts of all your projects, newest first, a page at a time both ways."""
+    page = await store.project_contexts.page(
+        owner_id=owner_id,
+        project_id=project_id,
+        cursor=cursor,
+        before=before,
+        total=total,
+        limit=limit,
+    )
+    return ContextPageOut(
+        items=[ContextOut.model_validate(c) for c in page.items],
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+        total=page.total,
+        offset=page.offset,
+    )
 
 
 @router.get("/projects/{project_id}/contexts/compare", response_model=ContextComparison)
@@ -138,11 +179,19 @@ async def list_modifications(
     project_id: uuid.UUID,
     store: TenantStore,
     modification_status: Annotated[list[ModificationStatus] | None, Query(alias="status")] = None,
+    affected_file: Annotated[
+        str | None,
+        Query(max_length=1000, description="Only those whose affected_files hold this path."),
+    ] = None,
     cursor: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ModificationPageOut:
     page = await store.modifications.list(
-        project_id, status=modification_status, cursor=cursor, limit=limit
+        project_id,
+        status=modification_status,
+        affected_file=affected_file,
+        cursor=cursor,
+        limit=limit,
     )
     return ModificationPageOut(
         items=[ModificationOut.model_validate(m) for m in page.items], next_cursor=page.next_cursor
