@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from flightlog.migrations.runner import shipped_head
 from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics, HealthDetail
 from flightlog.settings import Settings
 from pg_cluster import free_port
+from waiting import wait_until
 
 
 def _assert_healthy(health: DatabaseHealth, dialect: str) -> None:
@@ -90,11 +92,16 @@ async def test_seed004_health_does_not_raise_when_the_database_is_unreachable(
     engine = create_async_db_engine(test_settings, url=url)  # creates the SQLite directory
     store = Store(engine, test_settings, uuid.uuid4())
     shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+    before = set(threading.enumerate())
     try:
         health = await store.health(timeout_seconds=10)
     finally:
         await store.close()
     _assert_unreachable(health, dialect)
+    # aiosqlite stops the thread of a connection that failed to open without waiting for it;
+    # let it finish while this test's event loop is still open to take its last callback.
+    started = set(threading.enumerate()) - before
+    wait_until(lambda: not any(t.is_alive() for t in started), 10, "aiosqlite's thread ends")
 
 
 def test_seed004_sync_health_does_not_raise_when_the_database_is_unreachable(
