@@ -8,21 +8,25 @@ usage. Both Stores, both dialects.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from api_client import client_of, error_code, ok
+from api_client import client_for, client_of, error_code, ok
 from cli_runner import make_cli, url_of
 from flightlog import Store, SyncStore, ValidationError
+from flightlog.api import create_app
+from flightlog.api.context import ApiContext
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import shipped_head
 from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics, HealthDetail
+from flightlog.services.api_keys import VerifiedKey
 from flightlog.settings import Settings
 from pg_cluster import free_port
 from waiting import wait_until
@@ -66,10 +70,20 @@ async def test_seed004_health_refuses_a_timeout_that_is_not_positive(store: Stor
 
 
 def _unreachable_url(dialect: str, tmp_path: Path) -> DatabaseUrl:
-    """A database that cannot be reached: nothing listens on the port, or its directory is gone."""
+    """A database that cannot be reached: nothing listens on the port, or its file cannot be
+    opened (a directory stands where the file should be, which nothing can replace)."""
     if dialect == "postgresql":
         return DatabaseUrl.parse(f"postgresql://flightlog:s3cret@127.0.0.1:{free_port()}/nowhere")
-    return DatabaseUrl.parse(f"sqlite:///{tmp_path / 'gone' / 'flightlog.db'}")
+    path = tmp_path / "gone" / "flightlog.db"
+    path.mkdir(parents=True)
+    return DatabaseUrl.parse(f"sqlite:///{path}")
+
+
+def _wait_for_aiosqlite_threads(started: set[threading.Thread]) -> None:
+    """aiosqlite stops the thread of a connection that failed to open without waiting for it;
+    let it finish while the test's event loop is still open to take its last callback."""
+    workers = {t for t in started if "_connection_worker_thread" in t.name}
+    wait_until(lambda: not any(t.is_alive() for t in workers), 10, "aiosqlite's threads end")
 
 
 def _assert_unreachable(health: DatabaseHealth, dialect: str) -> None:
@@ -89,9 +103,8 @@ async def test_seed004_health_does_not_raise_when_the_database_is_unreachable(
     dialect: str, tmp_path: Path, test_settings: Settings
 ) -> None:
     url = _unreachable_url(dialect, tmp_path)
-    engine = create_async_db_engine(test_settings, url=url)  # creates the SQLite directory
+    engine = create_async_db_engine(test_settings, url=url)
     store = Store(engine, test_settings, uuid.uuid4())
-    shutil.rmtree(tmp_path / "gone", ignore_errors=True)
     before = set(threading.enumerate())
     try:
         health = await store.health(timeout_seconds=10)
@@ -100,8 +113,7 @@ async def test_seed004_health_does_not_raise_when_the_database_is_unreachable(
     _assert_unreachable(health, dialect)
     # aiosqlite stops the thread of a connection that failed to open without waiting for it;
     # let it finish while this test's event loop is still open to take its last callback.
-    started = set(threading.enumerate()) - before
-    wait_until(lambda: not any(t.is_alive() for t in started), 10, "aiosqlite's thread ends")
+    _wait_for_aiosqlite_threads(set(threading.enumerate()) - before)
 
 
 def test_seed004_sync_health_does_not_raise_when_the_database_is_unreachable(
@@ -109,7 +121,6 @@ def test_seed004_sync_health_does_not_raise_when_the_database_is_unreachable(
 ) -> None:
     url = _unreachable_url(dialect, tmp_path)
     engine = create_sync_engine(test_settings, url=url)
-    shutil.rmtree(tmp_path / "gone", ignore_errors=True)
     with SyncStore(engine, test_settings, uuid.uuid4()) as store:
         _assert_unreachable(store.health(), dialect)
 
@@ -191,3 +202,32 @@ async def test_seed004_http_health_detail_is_plain_for_other_keys(
         del api.headers["Authorization"]  # no key at all: a load balancer's probe
         assert set(ok(await api.get("/health", params={"detail": "true"}))) == set(body)
         assert error_code(await api.get("/health", params={"detail": "maybe"}), 422)
+
+
+async def test_seed004_http_health_detail_when_the_database_is_down(
+    dialect: str, tmp_path: Path, test_settings: Settings
+) -> None:
+    """An operator key the server still remembers sees why: 503 with health.reachable false."""
+    url = _unreachable_url(dialect, tmp_path)
+    engine = create_async_db_engine(test_settings, url=url)
+    app = create_app(test_settings, engine=engine, dashboard=False)
+    key = "fl_0123abcd_" + "k" * 43
+    context: ApiContext = app.state.flightlog
+    # As if verified a moment before the database went away (keys are remembered for a while).
+    remembered = VerifiedKey(customer_id=uuid.uuid4(), key_id=uuid.uuid4(), scopes=["operator"])
+    context.keys._remember(hashlib.sha256(key.encode()).hexdigest(), remembered, time.monotonic())
+    before = set(threading.enumerate())
+    try:
+        async with client_for(app, key) as api:
+            detailed = await api.get("/health", params={"detail": "true"})
+            plain = await api.get("/health")
+    finally:
+        await engine.dispose()
+    _wait_for_aiosqlite_threads(set(threading.enumerate()) - before)
+    assert plain.status_code == detailed.status_code == 503
+    assert detailed.headers["Retry-After"].isdigit()
+    body = HealthDetail.model_validate(detailed.json())
+    assert body.status == "unavailable"
+    assert body.statistics is None
+    _assert_unreachable(body.health, dialect)
+    assert set(plain.json()) == {"status", "database", "schema_revision"}
