@@ -53,8 +53,7 @@ def test_drivers_are_chosen_by_flightlog(raw: str, async_driver: str, sync_drive
     ("raw", "message"),
     [
         ("mysql://u@h/d", "Flightlog runs on SQLite and PostgreSQL"),
-        ("sqlite://", "In-memory SQLite"),
-        ("sqlite:///:memory:", "In-memory SQLite"),
+        ("sqlite:///:memory:?cache=shared", "in-memory SQLite URL takes no parameters"),
         ("not a url", "Cannot parse database URL"),
     ],
 )

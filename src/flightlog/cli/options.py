@@ -35,10 +35,12 @@ def settings_for(database_url: str | None, *, create: bool = False) -> Settings:
 
     Unless the command is one that creates databases (``create=True``: db
     upgrade, demo, seed, import), a SQLite file that does not exist is refused
-    here, before anything could create it or its directory.
+    here, before anything could create it or its directory. An in-memory
+    database (``sqlite:///:memory:``) is refused by every command.
     """
     settings = get_settings(database_url=database_url)
-    if not create:
+    if not create or settings.database.is_memory:
+        # A command's in-memory database would be gone when it ends: refused, with why.
         require_existing_database(settings.database)
     return settings
 

@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
+from flightlog.db.memory import new_memory_aiosqlite, new_memory_connection
 from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import ConfigurationError
 from flightlog.settings import Settings
@@ -127,6 +129,17 @@ def create_sync_engine(
     the old table would cascade-delete every child row.
     """
     url = url or settings.database
+    if url.is_memory:
+        # One connection for the engine's lifetime: it is the database (flightlog.db.memory).
+        engine = create_engine(
+            "sqlite+pysqlite://",
+            creator=new_memory_connection,
+            poolclass=StaticPool,
+            echo=settings.echo_sql,
+            json_serializer=strict_json,
+        )
+        _install_sqlite_tuning(engine, settings, foreign_keys=sqlite_foreign_keys)
+        return engine
     if url.dialect == "sqlite":
         _ensure_sqlite_directory(url)
         engine = create_engine(
@@ -149,6 +162,16 @@ def create_sync_engine(
 def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None) -> AsyncEngine:
     """An async engine (asyncpg or aiosqlite): the service layer's engine."""
     url = url or settings.database
+    if url.is_memory:
+        engine = create_async_engine(
+            "sqlite+aiosqlite://",
+            async_creator=new_memory_aiosqlite,
+            poolclass=StaticPool,
+            echo=settings.echo_sql,
+            json_serializer=strict_json,
+        )
+        _install_sqlite_tuning(engine.sync_engine, settings, foreign_keys=True)
+        return engine
     if url.dialect == "sqlite":
         _ensure_sqlite_directory(url)
         engine = create_async_engine(

@@ -81,10 +81,13 @@ class DatabaseUrl:
             )
         url = url.set(drivername=dialect)
         if dialect == "sqlite" and url.database in (None, "", ":memory:"):
-            raise ConfigurationError(
-                "In-memory SQLite cannot be shared between connections; "
-                "give a file path such as 'sqlite:///./flightlog.db'."
-            )
+            # One database per Store, on one connection: see flightlog.db.memory.
+            if url.query:
+                raise ConfigurationError(
+                    f"An in-memory SQLite URL takes no parameters: write 'sqlite:///:memory:' "
+                    f"instead of {_redact(str(raw))!r}."
+                )
+            return cls(url=url.set(database=":memory:"), dialect="sqlite")
         url = _normalise_tls(url, dialect, raw)
         return cls(url=url, dialect=dialect)
 
@@ -101,6 +104,11 @@ class DatabaseUrl:
         if not missing:
             return self
         return DatabaseUrl.parse(self.url.update_query_dict(missing))
+
+    @property
+    def is_memory(self) -> bool:
+        """An in-memory SQLite database (``sqlite:///:memory:``): one per Store, lost at close."""
+        return self.dialect == "sqlite" and self.url.database == ":memory:"
 
     @property
     def tls_parameters(self) -> dict[str, str]:

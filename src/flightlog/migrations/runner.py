@@ -184,6 +184,13 @@ class Migrator:
 
     @contextmanager
     def _engine(self) -> Iterator[Engine]:
+        if self.url.is_memory:
+            # Its own engine would be another, empty database; a Store creates the schema
+            # of its in-memory database itself when it opens it (flightlog.db.memory).
+            raise MigrationError(
+                "An in-memory SQLite database is not migrated from outside: open_store() and "
+                "open_store_sync() create its schema when they open it."
+            )
         # No statement timeout: a migration on a large table may rightly run for minutes,
         # and one cancelled half-way would only have to be run again.
         untimed = self.settings.model_copy(update={"statement_timeout_ms": 0})

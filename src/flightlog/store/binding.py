@@ -221,11 +221,15 @@ class Operation(Generic[P, R]):
         """The call as one statement, when the operation has such a path and it applies.
 
         Not on a Store inside an embedder's transaction (its units are savepoints
-        there). Input the planner refuses goes the declared way, so that the
-        declared service decides which error comes first (a suspended customer's
-        invalid event is refused for the suspension, as before).
+        there), nor on an in-memory database. Input the planner refuses goes the
+        declared way, so that the declared service decides which error comes first
+        (a suspended customer's invalid event is refused for the suspension, as before).
         """
-        if self.one_statement is None or getattr(store, "connection", None) is not None:
+        if (
+            self.one_statement is None
+            or getattr(store, "connection", None) is not None
+            or store.in_memory  # its one connection is the units of work's, in turn
+        ):
             return None
         from flightlog.store.one_statement import param_style
 

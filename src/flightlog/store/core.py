@@ -23,6 +23,7 @@ from flightlog.services.customers import (
 )
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
+from flightlog.store.memory_turns import MemoryTurns
 from flightlog.store.sqlite_lane import WriterLane, close_lane, lane_for
 from flightlog.store.state import StoreState
 from flightlog.store.sync import SyncStore
@@ -72,7 +73,12 @@ class Store(StoreState):
         #: The synchronous Store on the lane's sqlite3 engine, for the same customer, that
         #: runs this Store's bound calls on the lane's threads (with the lane only).
         self.sync_twin: SyncStore | None = None
-        if connection is None and engine.dialect.name == "sqlite":
+        #: On an in-memory database, the turns of its one connection (flightlog.db.memory).
+        self.memory_turns: MemoryTurns | None = None
+        if self.in_memory:
+            # No lane: its own engine would be another database. Every unit takes its turn.
+            self.memory_turns = MemoryTurns()
+        elif connection is None and engine.dialect.name == "sqlite":
             self.lane = lane_for(engine, settings)
             self.sync_twin = SyncStore(self.lane.engine, settings, customer_id)
 
@@ -105,7 +111,7 @@ class Store(StoreState):
     async def reader(self) -> AsyncIterator[AsyncSession]:
         """A read-only session; on SQLite it does not take the write lock."""
         with database_errors_as_domain_errors():
-            async with self._sessions() as session:
+            async with self._read_turn(), self._sessions() as session:
                 # Leaving the block closes the session: the transaction is rolled back and
                 # the loaded rows stay readable (closing, unlike rollback, does not expire them).
                 await session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
@@ -162,7 +168,13 @@ class Store(StoreState):
 
     def _write_turn(self) -> AbstractAsyncContextManager[None]:
         """On SQLite, this process's turn to write (see :mod:`flightlog.store.sqlite_lane`)."""
+        if self.memory_turns is not None:
+            return self.memory_turns.turn()
         return self.lane.turn() if self.lane is not None else nullcontext()
+
+    def _read_turn(self) -> AbstractAsyncContextManager[None]:
+        """In memory, a read's turn on the one connection too; elsewhere reads never wait."""
+        return self.memory_turns.turn() if self.memory_turns is not None else nullcontext()
 
     async def close(self) -> None:
         close_lane(self.engine)
@@ -195,17 +207,23 @@ async def open_store(
 
         async with open_store("sqlite:///./flightlog.db") as store:
             task = await store.tasks.create(title="Build a todo app")
+
+    ``"sqlite:///:memory:"`` opens a new, private in-memory database for tests
+    and experiments: created at the schema's head whatever ``upgrade`` says,
+    reachable only through this Store (one event loop, one connection, its
+    units of work one at a time), and gone when the block ends.
     """
     settings = settings or get_settings(database_url=url)
     if url is not None:
         settings = settings.model_copy(update={"database_url": url})
     database = settings.database
-    migrator = Migrator(settings, database)
-    if upgrade:
-        await asyncio.to_thread(migrator.ensure_head)
+    if database.is_memory:
+        pass  # a new database, created at head as the engine connects (flightlog.db.memory)
+    elif upgrade:
+        await asyncio.to_thread(Migrator(settings, database).ensure_head)
     else:
         require_existing_database(database)  # never create a SQLite file it was not asked to
-        await asyncio.to_thread(migrator.require_head)
+        await asyncio.to_thread(Migrator(settings, database).require_head)
     engine = create_async_db_engine(settings, url=database)
     try:
         if customer_id is None:

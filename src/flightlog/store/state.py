@@ -9,6 +9,7 @@ once, typed by the Store they belong to (``Tasks[Store]``, ``Tasks[SyncStore]``)
 
 from __future__ import annotations
 
+import sys
 import uuid
 from typing import Self
 
@@ -32,10 +33,15 @@ class StoreState:
     def __init__(self: Self, settings: Settings, customer_id: uuid.UUID, url: str | URL) -> None:
         self.settings = settings
         self.customer_id = customer_id
+        database = DatabaseUrl.parse(url)
+        #: On an in-memory SQLite database (flightlog.db.memory): one connection, whose units
+        #: of work take turns, and no one-statement paths beside them.
+        self.in_memory = database.is_memory
         self.blob_policy = BlobPolicy(
             # The blob directory belongs to the database the engine is on.
-            blob_dir=settings.resolved_blob_dir(DatabaseUrl.parse(url)),
-            inline_max_bytes=settings.inline_artifact_max_bytes,
+            blob_dir=settings.resolved_blob_dir(database),
+            # In memory, all content stays in the database: nothing outlives it on disk.
+            inline_max_bytes=sys.maxsize if self.in_memory else settings.inline_artifact_max_bytes,
         )
         self.tasks: facades.Tasks[Self] = facades.Tasks(self)
         self.runs: facades.Runs[Self] = facades.Runs(self)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 
@@ -43,6 +43,7 @@ from flightlog.services.customers import (
 )
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
+from flightlog.store.memory_turns import MemoryTurns
 from flightlog.store.state import StoreState
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
 
@@ -80,6 +81,12 @@ class SyncStore(StoreState):
         self.engine = engine
         self.connection = connection
         self._sessions = _sync_sessions(engine, connection)
+        #: On an in-memory database, the turns of its one connection (flightlog.db.memory).
+        self.memory_turns = MemoryTurns() if self.in_memory else None
+
+    def _turn(self) -> AbstractContextManager[None]:
+        """In memory, this unit's turn on the one connection; elsewhere no waiting here."""
+        return self.memory_turns.sync_turn() if self.memory_turns is not None else nullcontext()
 
     def unit_of_work(self, kind: UnitKind) -> AbstractContextManager[Session]:
         """The session a bound call of ``kind`` runs in (see :mod:`flightlog.store.binding`)."""
@@ -101,6 +108,7 @@ class SyncStore(StoreState):
         progress = Progress()
         with (
             database_errors_as_domain_errors(progress),
+            self._turn(),
             self._sessions() as session,
             session.begin(),
         ):
@@ -112,7 +120,7 @@ class SyncStore(StoreState):
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A read-only session; on SQLite it does not take the write lock."""
-        with database_errors_as_domain_errors(), self._sessions() as session:
+        with database_errors_as_domain_errors(), self._turn(), self._sessions() as session:
             session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})
             yield session
 
@@ -122,6 +130,7 @@ class SyncStore(StoreState):
         progress = Progress()
         with (
             database_errors_as_domain_errors(progress),
+            self._turn(),
             self._sessions() as session,
             session.begin(),
         ):
@@ -157,6 +166,8 @@ class SyncStore(StoreState):
         access here (``task.events``, ``run.agent_runs``), because a synchronous
         session can load lazily without surprising anyone. It sees every
         customer's rows: filter by ``store.customer_id`` where that matters.
+        On an in-memory database it shares the Store's one connection: end its
+        transaction (commit, roll back or close it) before the next Store call.
         """
         if self.connection is None:
             # On SQLite a transaction of this session begins DEFERRED: reading takes no
@@ -274,17 +285,22 @@ def open_store_sync(
 
         with open_store_sync("sqlite:///./flightlog.db") as store:
             task = store.tasks.create(title="Build a todo app")
+
+    ``"sqlite:///:memory:"`` opens a new, private in-memory database (see
+    :func:`flightlog.open_store`): its calls take turns on its one connection,
+    from any thread, and it is gone when the Store is closed.
     """
     settings = settings or get_settings(database_url=url)
     if url is not None:
         settings = settings.model_copy(update={"database_url": url})
     database = settings.database
-    migrator = Migrator(settings, database)
-    if upgrade:
-        migrator.ensure_head()
+    if database.is_memory:
+        pass  # a new database, created at head as the engine connects (flightlog.db.memory)
+    elif upgrade:
+        Migrator(settings, database).ensure_head()
     else:
         require_existing_database(database)  # never create a SQLite file it was not asked to
-        migrator.require_head()
+        Migrator(settings, database).require_head()
     engine = create_sync_engine(settings, url=database)
     try:
         if customer_id is None:
