@@ -254,4 +254,4 @@ def test_store_operations_without_a_client_method_are_those_no_route_serves() ->
 
 
 def test_methods_without_a_store_twin_are_the_servers_own() -> None:
-    assert set(ROUTES) - set(TWINS) == {"health", "events.stream"}
+    assert set(ROUTES) - set(TWINS) == {"health", "health_detail", "events.stream"}

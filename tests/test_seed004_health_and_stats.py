@@ -15,11 +15,12 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
-from api_client import client_for, client_of, error_code, ok
+from api_client import app_for, client_for, client_of, error_code, ok
 from cli_runner import make_cli, url_of
-from flightlog import Store, SyncStore, ValidationError
+from flightlog import AsyncClient, PermissionDenied, Store, SyncStore, ValidationError
 from flightlog.api import create_app
 from flightlog.api.context import ApiContext
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
@@ -231,3 +232,22 @@ async def test_seed004_http_health_detail_when_the_database_is_down(
     assert body.statistics is None
     _assert_unreachable(body.health, dialect)
     assert set(plain.json()) == {"status", "database", "schema_revision"}
+
+
+@pytest.mark.parametrize("scopes", [("operator",), ("read",)])
+async def test_seed004_the_http_client_reads_health_detail(
+    dialect: str, store: Store, scopes: tuple[str, ...]
+) -> None:
+    key = (await store.api_keys.create("client", scopes=scopes)).key
+    transport = httpx.ASGITransport(app=app_for(store))
+    async with AsyncClient("http://flightlog.test", key, transport=transport) as fl:
+        if "operator" not in scopes:
+            with pytest.raises(PermissionDenied, match="operator"):
+                await fl.health_detail()
+            assert (await fl.health()).status == "ok"
+            return
+        detail = await fl.health_detail()
+    assert isinstance(detail, HealthDetail)
+    _assert_healthy(detail.health, dialect)
+    assert detail.statistics is not None
+    assert detail.statistics.dialect == dialect

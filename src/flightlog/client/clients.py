@@ -27,8 +27,8 @@ from flightlog.client.binding import (
     written_out,
 )
 from flightlog.client.transport import AsyncRunner, Runner, SyncRunner, header_problem
-from flightlog.errors import ConfigurationError
-from flightlog.schemas.health import Health
+from flightlog.errors import ConfigurationError, PermissionDenied
+from flightlog.schemas.health import Health, HealthDetail
 
 #: Where the server mounts the API.
 API_PREFIX = "/api/v1"
@@ -65,6 +65,41 @@ class _Faces(Facade[M]):
     def health() -> Exchange[Health]:
         """Whether the server's database answers: ``status`` "ok" or "unavailable"; needs no key."""
         return call(Request("GET", "/health", reader(Health), answers=frozenset({503})))
+
+    @written_out(
+        "GET",
+        "/health",
+        why="store.health() and store.stats() in one answer, for operator keys",
+        primary=False,
+    )
+    @staticmethod
+    def health_detail() -> Exchange[HealthDetail]:
+        """The database's health and statistics (``GET /health?detail=true``): operator keys only.
+
+        ``PermissionDenied`` when the server answers without them: the key lacks
+        the ``operator`` scope. A database that is down is an answer too:
+        ``health.reachable`` false, ``statistics`` None.
+        """
+        return call(
+            Request(
+                "GET",
+                "/health",
+                _read_detail,
+                params=(("detail", "true"),),
+                answers=frozenset({503}),
+            )
+        )
+
+
+def _read_detail(response: httpx.Response) -> HealthDetail:
+    """The detailed answer, or PermissionDenied for the plain one a non-operator key gets."""
+    body = response.json()
+    if not isinstance(body, dict) or "health" not in body:
+        raise PermissionDenied(
+            "the server answered without detail: GET /health?detail=true needs an API key "
+            "with the 'operator' scope (flightlog api-key create --scope operator)"
+        )
+    return HealthDetail.model_validate(body)
 
 
 def _api(base_url: str) -> str:
