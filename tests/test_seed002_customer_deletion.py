@@ -13,18 +13,21 @@ import io
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api_client import app_for, error_code
 from cli_runner import make_cli, one_sentence, url_of
-from flightlog import NotFound
+from flightlog import NotFound, PermissionDenied
+from flightlog.client import AsyncClient
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import EventType
 from flightlog.models import ArtifactBlob, Customer, Event
 from flightlog.services.customer_deletion import _owned_counts
 from flightlog.settings import Settings
 from flightlog.store import Store, open_store_sync
-from two_tenants import World
+from two_tenants import V1, World
 
 #: Every kind of row a customer can own (tests/two_tenants.World builds each).
 EVERYTHING = (
@@ -187,3 +190,39 @@ def test_seed002_cli_deletes_a_customer_after_confirmation(
     assert "no customer has the id or email" in one_sentence(err)
     with open_store_sync(url, settings=settings, customer_id=kept.id) as tenant:
         assert [t.title for t in tenant.tasks.list().items] == ["Kept Inc's task"]
+
+
+async def test_seed002_http_deletes_a_customer_for_an_operator_key_only(
+    store: Store, other: Store, owner: World
+) -> None:
+    await owner.ids(("task", "run", "event", "agent"))
+    operator_key = (await other.api_keys.create("ops", scopes=["operator"])).key
+    tenant_key = (await other.api_keys.create("tenant")).key
+    transport = httpx.ASGITransport(app=app_for(other))
+    path = f"/customers/{store.customer_id}"
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://t{V1}") as api:
+        for key, status in ((None, 401), ("fl_nope", 401), (tenant_key, 403)):
+            headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+            assert (await api.delete(path, headers=headers)).status_code == status
+        assert (await store.tasks.get(await owner.id("task"))).title == "secret task"
+        as_operator = {"Authorization": f"Bearer {operator_key}"}
+        own = await api.delete(f"/customers/{other.customer_id}", headers=as_operator)
+        assert error_code(own, 409) == "conflict"
+        missing = await api.delete(f"/customers/{uuid.uuid4()}", headers=as_operator)
+        assert error_code(missing, 404) == "not_found"
+        bad = await api.delete(path, headers=as_operator, params={"actor": "x" * 256})
+        assert bad.status_code == 422
+
+    async with AsyncClient("http://t", operator_key, transport=transport) as fl:
+        out = await fl.customers.delete(store.customer_id, reason="closed via HTTP")
+        assert out.customer_id == store.customer_id
+        assert out.deleted["tasks"] == 1
+        with pytest.raises(NotFound):
+            await fl.customers.delete(store.customer_id)
+    async with AsyncClient("http://t", tenant_key, transport=transport) as fl:
+        with pytest.raises(PermissionDenied):
+            await fl.customers.delete(uuid.uuid4())
+    [record] = await other.customers.deletions(customer_id=store.customer_id)
+    assert record.reason == "closed via HTTP"
+    assert record.actor is not None
+    assert record.actor.startswith("api-key:")

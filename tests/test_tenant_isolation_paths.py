@@ -180,7 +180,12 @@ PATH_CALLS: dict[str, Call] = {
     "POST /actions/pull-requests/{pull_request_id}/status": _c(
         "pull_request_id", "pull_request", params={"status": "APPROVED"}
     ),
+    # An operator route: it acts on any customer by design, and refuses a tenant's key (403)
+    # the same way whatever customer it names (see OPERATOR_ROUTES).
+    f"DELETE {V1}/customers/{{customer_id}}": _c("customer_id", "customer"),
 }
+#: Routes only an ``operator``-scope key may call; to any other key they answer 403, never 404.
+OPERATOR_ROUTES = {f"DELETE {V1}/customers/{{customer_id}}"}
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -248,5 +253,9 @@ async def test_a_foreign_id_in_a_path_answers_like_a_missing_one(
             for asked in (theirs, random)
         ]
     foreign, missing = answers
+    if route in OPERATOR_ROUTES:
+        assert missing.status == 403, missing
+        assert foreign == missing
+        return
     assert missing.status == 404, f"the request never reached the id check: {missing}"
     assert foreign == missing

@@ -47,6 +47,9 @@ class World:
     async def ids(self, names: Iterator[str] | tuple[str, ...]) -> dict[str, Any]:
         return {name: await self.id(name) for name in names}
 
+    async def _customer(self) -> uuid.UUID:
+        return self.store.customer_id
+
     async def _task(self) -> uuid.UUID:
         return (await self.store.tasks.create(title="secret task", priority=-5)).id
 

@@ -19,6 +19,7 @@ from flightlog.api.openapi import install_contract
 from flightlog.api.routes import (
     agents,
     artifacts,
+    customers,
     events,
     health,
     insights,
@@ -111,6 +112,7 @@ def create_app(
         insights,
         model_prices,
         sessions,
+        customers,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     publish_body_schemas(app, (EventBatch, MetricBatch))

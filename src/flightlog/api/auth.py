@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flightlog.api.context import ApiContext
 from flightlog.errors import PermissionDenied, Unauthenticated
-from flightlog.services.api_keys import READ_SCOPE, WRITE_SCOPE, VerifiedKey
+from flightlog.services.api_keys import OPERATOR_SCOPE, READ_SCOPE, WRITE_SCOPE, VerifiedKey
 from flightlog.store.core import Store
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -65,3 +65,34 @@ async def tenant_store(
 
 
 TenantStore = Annotated[Store, Depends(tenant_store)]
+
+
+async def operator_key(
+    ctx: Annotated[ApiContext, Depends(context)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> VerifiedKey:
+    """The verified key of an operator: one with the ``operator`` scope, else 401 or 403.
+
+    Operator routes act across customers (deleting one), so no other key may
+    call them, however broad: a key without scopes speaks for its own customer only.
+    """
+    if credentials is None:
+        raise Unauthenticated(
+            "this endpoint needs an operator's API key: send 'Authorization: Bearer <key>' "
+            f"(create one with 'flightlog api-key create --scope {OPERATOR_SCOPE}')"
+        )
+    try:
+        key = await ctx.keys.verify(credentials.credentials)
+    except Unauthenticated:
+        raise
+    except PermissionDenied as exc:
+        raise Unauthenticated(exc.message, **exc.details) from None
+    if OPERATOR_SCOPE not in key.scopes:
+        raise PermissionDenied(
+            f"this endpoint is for operators: the API key needs the '{OPERATOR_SCOPE}' scope",
+            scopes=key.scopes,
+        )
+    return key
+
+
+OperatorKey = Annotated[VerifiedKey, Depends(operator_key)]

@@ -14,7 +14,7 @@ from typing import Self
 
 import httpx
 
-from flightlog.client import model_prices, reviews, sessions, work
+from flightlog.client import customers, model_prices, reviews, sessions, work
 from flightlog.client.binding import (
     Async,
     Exchange,
@@ -59,6 +59,7 @@ class _Faces(Facade[M]):
         self.model_prices: model_prices.ModelPrices[M] = model_prices.ModelPrices(runner)
         self.sessions: sessions.Sessions[M] = sessions.Sessions(runner)
         self.traces: sessions.Traces[M] = sessions.Traces(runner)
+        self.customers: customers.Customers[M] = customers.Customers(runner)
 
     @written_out("GET", "/health", why="no Store twin: the server's own state")
     @staticmethod
