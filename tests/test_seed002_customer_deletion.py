@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from api_client import app_for, error_code
 from cli_runner import make_cli, one_sentence, url_of
-from flightlog import NotFound, PermissionDenied
+from flightlog import NotFound, PermissionDenied, ValidationError
 from flightlog.client import AsyncClient
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import EventType
@@ -226,3 +226,12 @@ async def test_seed002_http_deletes_a_customer_for_an_operator_key_only(
     assert record.reason == "closed via HTTP"
     assert record.actor is not None
     assert record.actor.startswith("api-key:")
+
+
+async def test_seed002_deletion_refuses_bad_input_and_changes_nothing(store: Store) -> None:
+    task = await store.tasks.create(title="stays")
+    with pytest.raises(ValidationError, match="actor"):
+        await store.customers.delete(actor="x" * 256)
+    with pytest.raises(ValidationError, match="reason"):
+        await store.customers.delete(reason="x" * 1001)
+    assert (await store.tasks.get(task.id)).title == "stays"

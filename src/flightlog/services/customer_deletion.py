@@ -125,6 +125,7 @@ def delete_customer(
     transaction: the deletion and its record commit together or not at all.
     """
     require(actor is None or len(actor) <= 255, "actor must be at most 255 characters")
+    require(reason is None or len(reason) <= 1000, "reason must be at most 1000 characters")
     customer = session.get(m.Customer, customer_id, with_for_update=True, populate_existing=True)
     if customer is None:
         raise NotFound(f"Customer {customer_id} not found", entity="Customer", id=str(customer_id))
