@@ -165,3 +165,29 @@ async def test_seed000_the_app_refuses_a_memory_database_it_would_open_itself(
     with pytest.raises(ConfigurationError, match="in-memory SQLite database"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_seed000_an_app_on_a_memory_stores_engine_serves_concurrent_requests(
+    dialect: str, settings: Settings
+) -> None:
+    """Embedding: ``create_app(engine=store.engine)`` makes a Store per request, and all of
+    them take turns on the one connection."""
+    import httpx
+
+    from flightlog.api import create_app
+
+    async with open_store(MEMORY, settings=settings) as store:
+        key = (await store.api_keys.create("tests")).key
+        app = create_app(store.settings, engine=store.engine)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://flightlog.test/api/v1",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as api:
+            answers = await asyncio.gather(
+                *[api.post("/tasks", json={"title": f"t{i}"}) for i in range(15)],
+                *[api.get("/tasks") for _ in range(15)],
+            )
+        assert [a.status_code for a in answers] == [201] * 15 + [200] * 15
+        assert len((await store.tasks.list(limit=100)).items) == 15

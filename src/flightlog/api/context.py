@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightlog.api.keys import KeyCache
+from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 from flightlog.store.core import Store, session_factory
+from flightlog.store.memory_turns import Sessions, sessions_taking_turns, turns_for
 
 #: Stores kept per app: one per customer seen recently (cleared past this many).
 _MAX_STORES = 1024
@@ -26,12 +28,16 @@ class ApiContext:
     engine: AsyncEngine
     settings: Settings
     connection: AsyncConnection | None = None
-    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    sessions: Sessions = field(init=False)
     keys: KeyCache = field(init=False)
     _stores: dict[uuid.UUID, Store] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.sessions = session_factory(self.engine, self.connection)
+        sessions = session_factory(self.engine, self.connection)
+        self.sessions = sessions
+        if self.connection is None and DatabaseUrl.parse(self.engine.url).is_memory:
+            # An app on an in-memory Store's engine: its own sessions wait their turn too.
+            self.sessions = sessions_taking_turns(sessions, turns_for(self.engine))
         self.keys = KeyCache(self.sessions, ttl_seconds=self.settings.api_key_cache_seconds)
 
     def store_for(self, customer_id: uuid.UUID) -> Store:

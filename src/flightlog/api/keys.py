@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE
 from flightlog.db.failures import database_unreachable
@@ -89,7 +91,7 @@ class KeyCache:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
         *,
         ttl_seconds: float,
         recheck_seconds: float = REVOCATION_CHECK_SECONDS,

@@ -23,7 +23,7 @@ from flightlog.services.customers import (
 )
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
-from flightlog.store.memory_turns import MemoryTurns
+from flightlog.store.memory_turns import MemoryTurns, turns_for
 from flightlog.store.sqlite_lane import WriterLane, close_lane, lane_for
 from flightlog.store.state import StoreState
 from flightlog.store.sync import SyncStore
@@ -77,7 +77,7 @@ class Store(StoreState):
         self.memory_turns: MemoryTurns | None = None
         if self.in_memory:
             # No lane: its own engine would be another database. Every unit takes its turn.
-            self.memory_turns = MemoryTurns()
+            self.memory_turns = turns_for(engine)
         elif connection is None and engine.dialect.name == "sqlite":
             self.lane = lane_for(engine, settings)
             self.sync_twin = SyncStore(self.lane.engine, settings, customer_id)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flightlog.errors import ConfigurationError
 
@@ -71,3 +73,38 @@ class MemoryTurns:
                 yield
             finally:
                 self._thread_holding.on = False
+
+
+_turns: weakref.WeakKeyDictionary[object, MemoryTurns] = weakref.WeakKeyDictionary()
+_turns_lock = threading.Lock()
+
+
+def turns_for(engine: object) -> MemoryTurns:
+    """The turns of ``engine``'s one connection, shared by every Store on that engine.
+
+    An app built on a Store's engine (``create_app(engine=store.engine)``) makes
+    a Store per request: they all wait in the same line.
+    """
+    with _turns_lock:
+        turns = _turns.get(engine)
+        if turns is None:
+            turns = _turns[engine] = MemoryTurns()
+        return turns
+
+
+#: What opens a session to use in ``async with``: a sessionmaker, or one that waits its turn.
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def sessions_taking_turns(
+    sessions: async_sessionmaker[AsyncSession], turns: MemoryTurns
+) -> Sessions:
+    """Sessions that each wait for a turn first: for code beside a Store on the same
+    in-memory engine (the HTTP API's key checks and health probe)."""
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[AsyncSession]:
+        async with turns.turn(), sessions() as session:
+            yield session
+
+    return opened

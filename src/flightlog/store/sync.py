@@ -43,7 +43,7 @@ from flightlog.services.customers import (
 )
 from flightlog.settings import Settings, get_settings
 from flightlog.store.binding import UnitKind
-from flightlog.store.memory_turns import MemoryTurns
+from flightlog.store.memory_turns import turns_for
 from flightlog.store.state import StoreState
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
 
@@ -82,7 +82,7 @@ class SyncStore(StoreState):
         self.connection = connection
         self._sessions = _sync_sessions(engine, connection)
         #: On an in-memory database, the turns of its one connection (flightlog.db.memory).
-        self.memory_turns = MemoryTurns() if self.in_memory else None
+        self.memory_turns = turns_for(engine) if self.in_memory else None
 
     def _turn(self) -> AbstractContextManager[None]:
         """In memory, this unit's turn on the one connection; elsewhere no waiting here."""
