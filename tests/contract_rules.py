@@ -97,6 +97,8 @@ UNSTATED_RULES: list[tuple[str, str, Callable[[Any], bool]]] = [
     ("GET /api/v1/project-contexts", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/agents/{agent_id}/activity", "cursor or before, not both", _task_cursors_both),
     ("GET /api/v1/events", "after_id or before_id, not both", _event_cursors_both),
+    ("GET /api/v1/tasks/{task_id}/agent-runs", "cursor or before, not both", _task_cursors_both),
+    ("POST /api/v1/tasks/{task_id}/agent-runs", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/tasks/{task_id}/runs", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/runs/{run_id}/finish", "a time not in the future", _time_in_the_future),
     ("POST /api/v1/runs/{run_id}/agent-runs", "a time not in the future", _time_in_the_future),
@@ -131,6 +133,9 @@ ENTITY_RULES: list[tuple[str, str]] = [
     # Any order but creation order reads the cursor task's sort value: it must be the caller's.
     ("GET /api/v1/tasks", "cursor "),
     ("GET /api/v1/tasks", "before "),
+    # A task's agent runs page by start time: the cursor must be one of that task's.
+    ("GET /api/v1/tasks/{task_id}/agent-runs", "cursor "),
+    ("GET /api/v1/tasks/{task_id}/agent-runs", "before "),
 ]
 
 

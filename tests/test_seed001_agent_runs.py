@@ -163,7 +163,8 @@ async def test_seed001_agent_runs_for_a_task_by_start_time_page_both_ways(store:
 
     first = await store.agent_runs.list_for_task(task.id, limit=2, total=True)
     assert [a.id for a in first.items] == expected[:2]
-    assert first.previous_cursor is None and first.next_cursor == expected[1]
+    assert first.previous_cursor is None
+    assert first.next_cursor == expected[1]
     second = await store.agent_runs.list_for_task(
         task.id, limit=2, cursor=first.next_cursor, total=True
     )
@@ -174,7 +175,8 @@ async def test_seed001_agent_runs_for_a_task_by_start_time_page_both_ways(store:
     assert third.next_cursor is None
     back = await store.agent_runs.list_for_task(task.id, limit=2, before=third.previous_cursor)
     assert [a.id for a in back.items] == expected[2:4]
-    assert back.next_cursor == expected[3] and back.previous_cursor == expected[2]
+    assert back.next_cursor == expected[3]
+    assert back.previous_cursor == expected[2]
     start = await store.agent_runs.list_for_task(task.id, limit=2, before=back.previous_cursor)
     assert [a.id for a in start.items] == expected[:2]
     assert start.previous_cursor is None
@@ -199,7 +201,8 @@ async def test_seed001_task_agent_runs_over_http_and_the_typed_client(
         step = await fl.agent_runs.start_for_task(
             task.id, agent_name="ProductManager", details={"phase": "prd"}
         )
-        assert step.run_id is None and step.task_id == task.id
+        assert step.run_id is None
+        assert step.task_id == task.id
         await fl.agent_runs.finish(step.id, output_summary="PRD", tokens_in=3, cost_usd="0.1")
         later = await fl.agent_runs.start_for_task(task.id, agent_name="Architect")
         page = await fl.agent_runs.list_for_task(task.id, limit=1, total=True)

@@ -61,6 +61,8 @@ PATH_CALLS: dict[str, Call] = {
     f"GET {V1}/runs/{{run_id}}/timeline": _c("run_id", "run"),
     f"GET {V1}/runs/{{run_id}}/agent-runs": _c("run_id", "run"),
     f"POST {V1}/runs/{{run_id}}/agent-runs": _c("run_id", "run", json={"agent_name": "Spy"}),
+    f"GET {V1}/tasks/{{task_id}}/agent-runs": _c("task_id", "task"),
+    f"POST {V1}/tasks/{{task_id}}/agent-runs": _c("task_id", "task", json={"agent_name": "Spy"}),
     f"POST {V1}/agent-runs/{{agent_run_id}}/running": _c("agent_run_id", "agent_run"),
     f"POST {V1}/agent-runs/{{agent_run_id}}/usage": _c(
         "agent_run_id", "agent_run", json={"tokens_in": 5}

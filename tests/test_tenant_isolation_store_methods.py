@@ -65,6 +65,10 @@ STORE_CALLS: dict[str, PyCall] = {
     ),
     "agent_runs.finish": _py("agent_run", lambda s, i: s.agent_runs.finish(i)),
     "agent_runs.list": _py("run", lambda s, i: s.agent_runs.list(i)),
+    "agent_runs.start_for_task": _py(
+        "task", lambda s, i: s.agent_runs.start_for_task(i, agent_name="Spy")
+    ),
+    "agent_runs.list_for_task": _py("task", lambda s, i: s.agent_runs.list_for_task(i)),
     "events.list": _py("task", lambda s, i: s.events.list(task_id=i)),
     "metrics.series": _py("run", lambda s, i: s.metrics.series("m", run_id=i)),
     "metrics.summarize": _py("task", lambda s, i: s.metrics.summarize(task_id=i)),

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uuid_utils.compat as uuid_compat
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, Uuid
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -105,3 +106,23 @@ class UuidText(TypeDecorator[uuid.UUID]):
             except ValueError:
                 raise ValueError(f"{value!r} is not a UUID") from None
         raise TypeError(f"a UUID or its text is needed, got {type(value).__name__}")
+
+
+def _uuid_from_text(target: object, value: object, oldvalue: object, initiator: object) -> object:
+    """A UUID's text assigned to a UUID attribute becomes the ``uuid.UUID`` (else unchanged:
+    text that is no UUID is refused when it is written)."""
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return value
+    return value
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _parse_uuid_text_on_set(mapper: Mapper[Any], class_: type[Any]) -> None:
+    """``Task(id=str(uuid.uuid4()))`` holds a ``uuid.UUID``, so the session's identity map
+    has one key per row (a text id and the UUID read back would be two objects)."""
+    for attribute in mapper.column_attrs:
+        if any(isinstance(column.type, UuidText) for column in attribute.columns):
+            event.listen(getattr(class_, attribute.key), "set", _uuid_from_text, retval=True)
