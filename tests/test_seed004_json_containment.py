@@ -161,7 +161,7 @@ def test_seed004_requirements_containment_agrees_on_generated_queries(
     customer_id, rows = corpus
 
     @settings(
-        max_examples=60,
+        max_examples=150,
         deadline=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.too_slow],
