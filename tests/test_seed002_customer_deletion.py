@@ -180,6 +180,10 @@ def test_seed002_cli_deletes_a_customer_after_confirmation(
     code, out, _ = cli("customer", "list", "-d", url)
     assert "ops@gone.example" not in out
     assert "ops@kept.example" in out
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: ids are still whole, to paste back
+    code, out, _ = cli("customer", "list", "-d", url)
+    assert str(kept.id) in out
+    monkeypatch.setenv("COLUMNS", "200")
     code, out, _ = cli("customer", "deletions", "-d", url)
     assert code == 0
     assert str(gone.id) in out

@@ -13,7 +13,7 @@ import uuid
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import Engine, func, select
 
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
@@ -33,6 +33,22 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 console = Console()
+
+
+def _id_column(header: str = "id") -> Column:
+    """An id column shown whole: an id cut to ``01a224dc-4ab5…`` cannot be pasted back."""
+    return Column(header, no_wrap=True, min_width=36)
+
+
+def _word(header: str) -> Column:
+    """A column of one short word (a plan, a status, a count), never broken."""
+    return Column(header, no_wrap=True)
+
+
+def _table(*columns: Column | str) -> Table:
+    """A table that folds long cells instead of cutting them: an email is pasted back too."""
+    return Table(*(c if isinstance(c, Column) else Column(c, overflow="fold") for c in columns))
+
 
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 
@@ -74,7 +90,7 @@ def list_(
     """
     _, engine = _engine(database_url)
     try:
-        table = Table("id", "email", "name", "plan", "status")
+        table = _table(_id_column(), "email", "name", _word("plan"), _word("status"))
         cursor: uuid.UUID | None = None
         with sync_session_factory(engine)() as session:
             while True:
@@ -142,7 +158,9 @@ def deletions(
             records = list_customer_deletions(session, limit=limit)
     finally:
         engine.dispose()
-    table = Table("deleted at (UTC)", "customer", "name", "by", "reason", "rows")
+    table = _table(
+        "deleted at (UTC)", _id_column("customer"), "name", "by", "reason", _word("rows")
+    )
     for r in records:
         table.add_row(
             f"{r.deleted_at:%Y-%m-%d %H:%M:%S}",
