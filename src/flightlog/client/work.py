@@ -280,7 +280,7 @@ class Artifacts(Facade[M]):
         Text (``str``) travels as UTF-8, typed ``text/plain; charset=utf-8``
         unless ``content_type`` says otherwise, as with the Store.
         """
-        content, content_type = artifacts.artifact_content(content, content_type)
+        content, content_type = artifacts.artifact_content(content, content_type, check_type=False)
         params = {"artifact_type": artifact_type, "run_id": run_id, "file_path": file_path}
         if metadata is not None:
             strict_json(metadata, "metadata")

@@ -55,13 +55,17 @@ BINARY_CONTENT_TYPE = "application/octet-stream"
 _CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 
 
-def artifact_content(content: bytes | str, content_type: str | None) -> tuple[bytes, str]:
+def artifact_content(
+    content: bytes | str, content_type: str | None, *, check_type: bool = True
+) -> tuple[bytes, str]:
     """The bytes to store and their content type: text encoded as UTF-8, types defaulted.
 
     Text stored as UTF-8 cannot be labelled with another charset: a reader
-    would decode it wrongly, so such a content type is refused.
+    would decode it wrongly, so such a content type is refused. The HTTP
+    client passes ``check_type=False``: a header value HTTP cannot carry is
+    refused by its transport, in the terms of a header.
     """
-    if content_type is not None:
+    if content_type is not None and check_type:
         require(isinstance(content_type, str), "content_type must be a string")
         require(
             bool(content_type.strip()) and len(content_type) <= 255,
