@@ -6,14 +6,17 @@ mapping to one sentence and an exit code, exactly as in a terminal.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from flightlog.cli import main
 from flightlog.db.urls import DatabaseUrl
+from flightlog.settings import Settings
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -49,3 +52,28 @@ def one_sentence(err: str) -> str:
     text = " ".join(err.split())
     assert text, "no error message at all"
     return text
+
+
+@dataclass(frozen=True)
+class CliCase:
+    """The console script on a fresh database of the test's dialect (the ``cli_case`` fixture).
+
+    The runner works in the test's directory; the CLI (``FLIGHTLOG_BLOB_DIR``) and
+    the Stores a test opens with ``settings`` keep blobs in one directory, so what
+    one writes the other finds and removes.
+    """
+
+    database: DatabaseUrl
+    #: The database URL as a user types it after ``-d``.
+    url: str
+    settings: Settings
+    run: Cli
+    monkeypatch: pytest.MonkeyPatch
+
+    def answer(self, text: str) -> None:
+        """What the user types at the CLI's next confirmation prompt."""
+        self.monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+    def columns(self, width: int) -> None:
+        """The terminal's width for the next commands (the runner starts at 200)."""
+        self.monkeypatch.setenv("COLUMNS", str(width))

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from cli_runner import CliCase, make_cli, url_of
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
@@ -139,6 +140,21 @@ def fresh_url(
     url = server.create_database("flightlog_fresh")
     yield url
     server.drop_database(url)
+
+
+@pytest.fixture
+def cli_case(
+    fresh_url: DatabaseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    test_settings: Settings,
+) -> CliCase:
+    """The console script on an empty database of the requested dialect, blobs under tmp_path."""
+    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    monkeypatch.setenv("FLIGHTLOG_BLOB_DIR", str(settings.blob_dir))
+    run = make_cli(monkeypatch, capsys, tmp_path)
+    return CliCase(fresh_url, url_of(fresh_url), settings, run, monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-import pytest
 from sqlalchemy import func, select
 
-from cli_runner import make_cli, url_of
+from cli_runner import CliCase
 from flightlog.db.engine import create_sync_engine, sync_session_factory
 from flightlog.db.urls import DatabaseUrl
 from flightlog.models import Customer, Event, Task
@@ -37,18 +33,10 @@ def _emails_and_tasks(url: DatabaseUrl, settings: Settings) -> tuple[set[str], i
         engine.dispose()
 
 
-def test_seed002_clear_data_removes_only_seed_and_demo_customers(
-    fresh_url: DatabaseUrl,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    test_settings: Settings,
-) -> None:
-    url = url_of(fresh_url)
-    cli = make_cli(monkeypatch, capsys, tmp_path)
+def test_seed002_clear_data_removes_only_seed_and_demo_customers(cli_case: CliCase) -> None:
+    url, cli, settings, fresh_url = cli_case.url, cli_case.run, cli_case.settings, cli_case.database
     code, _, err = cli("demo", "-d", url)
     assert code == 0, err
-    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
     engine = create_sync_engine(settings, url=fresh_url)
     try:
         with sync_session_factory(engine)() as session, session.begin():
@@ -78,7 +66,7 @@ def test_seed002_clear_data_removes_only_seed_and_demo_customers(
     assert "Would delete 3 customers" in out
     assert _emails_and_tasks(fresh_url, settings)[0] == emails
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    cli_case.answer("n\n")
     code, _, _ = cli("clear-data", "-d", url)
     assert code == 1
     assert _emails_and_tasks(fresh_url, settings)[0] == emails

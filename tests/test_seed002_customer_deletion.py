@@ -9,7 +9,6 @@ and an audit record that belongs to no customer says who deleted what and why.
 
 from __future__ import annotations
 
-import io
 import uuid
 from pathlib import Path
 
@@ -18,14 +17,12 @@ import pytest
 from sqlalchemy import func, select
 
 from api_client import app_for, error_code
-from cli_runner import make_cli, one_sentence, url_of
+from cli_runner import CliCase, one_sentence
 from flightlog import NotFound, PermissionDenied, ValidationError
 from flightlog.client import AsyncClient
-from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import EventType
 from flightlog.models import ArtifactBlob, Customer, Event
 from flightlog.services.customer_deletion import _owned_counts
-from flightlog.settings import Settings
 from flightlog.store import Store, open_store_sync
 from two_tenants import V1, World
 
@@ -146,24 +143,16 @@ async def test_seed002_deleting_an_unknown_customer_is_not_found_and_changes_not
     assert await other.customers.deletions(customer_id=ghost.customer_id) == []
 
 
-def test_seed002_cli_deletes_a_customer_after_confirmation(
-    fresh_url: DatabaseUrl,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    test_settings: Settings,
-) -> None:
-    url = url_of(fresh_url)
-    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+def test_seed002_cli_deletes_a_customer_after_confirmation(cli_case: CliCase) -> None:
+    url, cli, settings = cli_case.url, cli_case.run, cli_case.settings
     with open_store_sync(url, settings=settings) as default:
         gone = default.customers.create(name="Gone Inc", email="Ops@Gone.example")
         kept = default.customers.create(name="Kept Inc", email="ops@kept.example")
     for customer in (gone, kept):
         with open_store_sync(url, settings=settings, customer_id=customer.id) as tenant:
             tenant.tasks.create(title=f"{customer.name}'s task")
-    cli = make_cli(monkeypatch, capsys, tmp_path)
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    cli_case.answer("n\n")
     code, out, _ = cli("customer", "delete", "OPS@gone.example", "-d", url)
     assert code == 1
     assert "1 tasks" in out
@@ -180,10 +169,10 @@ def test_seed002_cli_deletes_a_customer_after_confirmation(
     code, out, _ = cli("customer", "list", "-d", url)
     assert "ops@gone.example" not in out
     assert "ops@kept.example" in out
-    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: ids are still whole, to paste back
+    cli_case.columns(80)  # a narrow terminal: ids are still whole, to paste back
     code, out, _ = cli("customer", "list", "-d", url)
     assert str(kept.id) in out
-    monkeypatch.setenv("COLUMNS", "200")
+    cli_case.columns(200)
     code, out, _ = cli("customer", "deletions", "-d", url)
     assert code == 0
     assert str(gone.id) in out

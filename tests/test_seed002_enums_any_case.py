@@ -9,18 +9,15 @@ a clear ``ValidationError`` and change nothing.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from cli_runner import make_cli, url_of
+from cli_runner import CliCase
 from flightlog import ValidationError
-from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import AgentType, CustomerPlan, TaskStatus
 from flightlog.models import Agent, Customer, Task
-from flightlog.settings import Settings
 from flightlog.store import SyncStore, open_store_sync
 
 
@@ -121,19 +118,12 @@ def test_seed002_python_api_takes_enum_values_in_any_case(sync_store: SyncStore)
     assert [a.name for a in store.agents.list()] == ["bot"]
 
 
-def test_seed002_cli_options_take_values_in_any_case(
-    fresh_url: DatabaseUrl,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    test_settings: Settings,
-) -> None:
-    url = url_of(fresh_url)
-    with open_store_sync(url, settings=test_settings) as store:
+def test_seed002_cli_options_take_values_in_any_case(cli_case: CliCase) -> None:
+    url, cli, settings = cli_case.url, cli_case.run, cli_case.settings
+    with open_store_sync(url, settings=settings) as store:
         held = store.customers.create(name="Held", email="held@x.example")
-    with open_store_sync(url, settings=test_settings, customer_id=held.id) as store:
+    with open_store_sync(url, settings=settings, customer_id=held.id) as store:
         store.customers.suspend()
-    cli = make_cli(monkeypatch, capsys, tmp_path)
     code, out, err = cli("customer", "list", "--status", "suspended", "-d", url)
     assert code == 0, err
     assert "held@x.example" in out

@@ -8,7 +8,6 @@ open tasks, recent ones and any tree with an open or recent member stay.
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from cli_runner import make_cli, url_of
+from cli_runner import CliCase, url_of
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import TaskStatus
@@ -142,25 +141,16 @@ def test_seed004_purge_tasks_removes_finished_trees_with_everything_they_own(
         assert store.artifacts.read(shared.id) == SHARED
 
 
-def test_seed004_purge_tasks_cli_dry_run_first_then_asks(
-    fresh_url: DatabaseUrl,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    test_settings: Settings,
-) -> None:
-    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
-    url = url_of(fresh_url)
-    monkeypatch.setenv("FLIGHTLOG_BLOB_DIR", str(settings.blob_dir))
-    with open_store_sync(url, settings=settings) as store:
+def test_seed004_purge_tasks_cli_dry_run_first_then_asks(cli_case: CliCase) -> None:
+    url, cli = cli_case.url, cli_case.run
+    with open_store_sync(url, settings=cli_case.settings) as store:
         ids = _history(store)
         before = _left(store, ids)
-        cli = make_cli(monkeypatch, capsys, tmp_path)
         code, out, err = cli("purge", "--older-than", "90d", "--tasks", "--dry-run", "-d", url)
         assert code == 0, err
         assert "Would delete" in out
         assert "4 finished tasks" in " ".join(out.split())
-        monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+        cli_case.answer("n\n")
         code, out, _ = cli("purge", "--older-than", "90d", "--tasks", "-d", url)
         assert code == 1
         assert _left(store, ids) == before
