@@ -27,6 +27,7 @@ from flightlog.enums import ApprovalStatus, RunStatus, TaskStatus
 from flightlog.errors import ValidationError
 from flightlog.services import recommendations as recommendation_service
 from flightlog.services import runs as run_service
+from flightlog.services import task_dependencies
 from flightlog.services import tasks as task_service
 from flightlog.services._common import is_dependency_cycle, translate_integrity_error
 from flightlog.settings import Settings
@@ -188,7 +189,7 @@ def test_seed004_database_cycle_refusal_is_the_services_validation_error(
     owner = f.customer(session)
     a, b = (f.task(session, owner).id for _ in range(2))
     task_service.add_dependency(session, owner.id, a, b)
-    monkeypatch.setattr(task_service, "_reaches", lambda *args: False)
+    monkeypatch.setattr(task_dependencies, "_reaches", lambda *args: False)
     with pytest.raises(ValidationError, match="would create a cycle"), session.begin_nested():
         task_service.add_dependency(session, owner.id, b, a)
 

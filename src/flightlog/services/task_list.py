@@ -38,6 +38,8 @@ TaskSort = Literal["created", "updated", "title", "status", "priority"]
 SORTS: tuple[str, ...] = get_args(TaskSort)
 #: The largest value an INTEGER column holds on PostgreSQL.
 MAX_INT = 2**31 - 1
+#: The most tasks one call answers (a page of the list, the ready queue).
+MAX_PAGE_SIZE = 500
 
 #: The statuses in lifecycle order: waiting, working, then the ways a task ends.
 STATUS_ORDER = (

@@ -1,4 +1,8 @@
-"""Tasks: create, update, read, list, subtasks, dependencies and the ready queue."""
+"""Tasks: create, update, read, list and subtasks.
+
+Dependencies between tasks and the ready queue they decide are
+:mod:`flightlog.services.task_dependencies`'s, re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, literal, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from flightlog.enums import AgentType, TaskStatus
-from flightlog.errors import Conflict, ValidationError
-from flightlog.models import Agent, Project, Task, TaskDependency
+from flightlog.errors import ValidationError
+from flightlog.models import Agent, Project, Task
 from flightlog.services import events
 from flightlog.services._common import (
     UNSET,
     Unset,
     get_or_raise,
     given,
-    is_dependency_cycle,
     require,
 )
-from flightlog.services._dialect import equals_constant, lock_for_customer
 from flightlog.services.chosen_ids import chosen_id
 from flightlog.services.json_shapes import check_execution_context, check_requirements
 from flightlog.services.lifecycle import TASK_LIFECYCLE, move
-from flightlog.services.task_list import MAX_INT, TaskSort, Window, filters
-
-MAX_PAGE_SIZE = 500
+from flightlog.services.task_dependencies import (
+    add_dependency,
+    dependencies,
+    ready_tasks,
+    remove_dependency,
+    unmet_dependency,
+)
+from flightlog.services.task_list import MAX_INT, MAX_PAGE_SIZE, TaskSort, Window, filters
 
 
 @dataclass(frozen=True)
@@ -356,100 +362,8 @@ def subtasks(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) ->
     return list((session.scalars(stmt)).all())
 
 
-def _reaches(session: Session, start: uuid.UUID, goal: uuid.UUID) -> bool:
-    """Whether ``goal`` is reachable from ``start`` along depends-on edges."""
-    edge = aliased(TaskDependency)
-    reachable = select(TaskDependency.depends_on_id.label("node")).where(
-        TaskDependency.task_id == start
-    )
-    walk = reachable.cte("reachable", recursive=True)
-    walk = walk.union(select(edge.depends_on_id).where(edge.task_id == walk.c.node))
-    found = session.scalar(select(exists().where(walk.c.node == goal)))
-    return bool(found)
-
-
-def add_dependency(
-    session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
-) -> TaskDependency:
-    """Make ``task_id`` wait for ``depends_on``; refuse any edge that closes a cycle."""
-    depends_on_id = depends_on
-    if task_id == depends_on_id:
-        raise ValidationError("a task cannot depend on itself")
-    get_task(session, customer_id, task_id)
-    get_task(session, customer_id, depends_on_id)
-    # Two concurrent edges could each pass the check and together form a cycle.
-    lock_for_customer(session, "task-dependencies", customer_id)
-    if session.get(TaskDependency, (task_id, depends_on_id)) is not None:
-        raise Conflict(f"task {task_id} already depends on {depends_on_id}")
-    if _reaches(session, depends_on_id, task_id):
-        raise _cycle_error(task_id, depends_on_id)
-    edge = TaskDependency(task_id=task_id, depends_on_id=depends_on_id)
-    session.add(edge)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        # The database's own trigger (migration 0009) saw a cycle the check above missed.
-        if is_dependency_cycle(exc):
-            raise _cycle_error(task_id, depends_on_id) from exc
-        raise
-    return edge
-
-
-def _cycle_error(task_id: uuid.UUID, depends_on_id: uuid.UUID) -> ValidationError:
-    return ValidationError(
-        f"dependency {task_id} -> {depends_on_id} would create a cycle",
-        task_id=str(task_id),
-        depends_on_id=str(depends_on_id),
-    )
-
-
-def remove_dependency(
-    session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID, depends_on: uuid.UUID
-) -> None:
-    """Drop an edge; :class:`NotFound` if it does not exist."""
-    get_task(session, customer_id, task_id)
-    edge = get_or_raise(session, TaskDependency, (task_id, depends_on))
-    session.delete(edge)
-    session.flush()
-
-
-def dependencies(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID) -> list[Task]:
-    """The tasks this one waits for."""
-    get_task(session, customer_id, task_id)
-    stmt = (
-        select(Task)
-        .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
-        .where(TaskDependency.task_id == task_id)
-        .order_by(Task.id)
-    )
-    return list((session.scalars(stmt)).all())
-
-
-def unmet_dependency() -> Any:
-    """SQL: the task has a dependency that has not completed."""
-    dep = aliased(Task)
-    return exists(
-        select(literal(1))
-        .select_from(TaskDependency)
-        .join(dep, dep.id == TaskDependency.depends_on_id)
-        .where(and_(TaskDependency.task_id == Task.id, dep.status != TaskStatus.COMPLETED.value))
-    )
-
-
-def ready_tasks(session: Session, customer_id: uuid.UUID, /, limit: int = 100) -> list[Task]:
-    """PENDING tasks whose every dependency has completed, highest priority first."""
-    require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    stmt = (
-        select(Task)
-        .where(Task.customer_id == customer_id, equals_constant(Task.status, TaskStatus.PENDING))
-        .where(~unmet_dependency())
-        .order_by(Task.priority.desc(), Task.id)
-        .limit(limit)
-    )
-    return list((session.scalars(stmt)).all())
-
-
 __all__ = [
+    "MAX_PAGE_SIZE",
     "TaskPage",
     "TaskSort",
     "add_dependency",
@@ -461,5 +375,6 @@ __all__ = [
     "remove_dependency",
     "subtasks",
     "transition_task",
+    "unmet_dependency",
     "update_task",
 ]
