@@ -36,25 +36,39 @@ def _allows(key: VerifiedKey, method: str) -> bool:
     return method in _SAFE_METHODS and READ_SCOPE in key.scopes
 
 
-async def tenant_store(
-    request: Request,
-    ctx: Annotated[ApiContext, Depends(context)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Store:
-    """The Store of the customer whose key made this request."""
+async def _verified(
+    ctx: ApiContext,
+    credentials: HTTPAuthorizationCredentials | None,
+    needs: str,
+    create_with: str,
+) -> VerifiedKey:
+    """The key the request sent, verified; any refusal of the credentials is 401.
+
+    ``needs`` and ``create_with`` name the key the endpoint wants and the
+    command that makes one, for the answer to a request that sent none.
+    """
     if credentials is None:
         raise Unauthenticated(
-            "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
-            "(create one with 'flightlog api-key create')"
+            f"this endpoint needs {needs}: send 'Authorization: Bearer <key>' "
+            f"(create one with '{create_with}')"
         )
     try:
-        key = await ctx.keys.verify(credentials.credentials)
+        return await ctx.keys.verify(credentials.credentials)
     except Unauthenticated:
         raise
     except PermissionDenied as exc:
         # Unknown, revoked or expired keys, and suspended customers: the credentials
         # themselves are not accepted, which HTTP calls 401, not 403.
         raise Unauthenticated(exc.message, **exc.details) from None
+
+
+async def tenant_store(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Store:
+    """The Store of the customer whose key made this request."""
+    key = await _verified(ctx, credentials, "an API key", "flightlog api-key create")
     if not _allows(key, request.method):
         raise PermissionDenied(
             f"this API key's scopes ({', '.join(key.scopes)}) do not allow {request.method}; "
@@ -76,17 +90,12 @@ async def operator_key(
     Operator routes act across customers (deleting one), so no other key may
     call them, however broad: a key without scopes speaks for its own customer only.
     """
-    if credentials is None:
-        raise Unauthenticated(
-            "this endpoint needs an operator's API key: send 'Authorization: Bearer <key>' "
-            f"(create one with 'flightlog api-key create --scope {OPERATOR_SCOPE}')"
-        )
-    try:
-        key = await ctx.keys.verify(credentials.credentials)
-    except Unauthenticated:
-        raise
-    except PermissionDenied as exc:
-        raise Unauthenticated(exc.message, **exc.details) from None
+    key = await _verified(
+        ctx,
+        credentials,
+        "an operator's API key",
+        f"flightlog api-key create --scope {OPERATOR_SCOPE}",
+    )
     if OPERATOR_SCOPE not in key.scopes:
         raise PermissionDenied(
             f"this endpoint is for operators: the API key needs the '{OPERATOR_SCOPE}' scope",
