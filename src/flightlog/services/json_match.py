@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Text, and_, case, cast, exists, false, func, literal, or_, select, true
@@ -196,6 +196,22 @@ def _pg_has(column: Any, wanted: list[str], every: bool) -> ColumnElement[bool]:
     return has
 
 
+def _sqlite_has(
+    column: Any,
+    wanted: list[str],
+    every: bool,
+    namer: _Namer,
+    holds: Callable[[Any, str], list[ColumnElement[bool]]],
+) -> ColumnElement[bool]:
+    """SQLite's ``?&`` (``every``) / ``?|``: one ``json_each`` EXISTS per distinct wanted
+    text, ``holds(each, text)`` saying what a member of the document must be."""
+    found = []
+    for text in dict.fromkeys(wanted):
+        each = _each(column, namer())
+        found.append(exists(select(literal(1)).select_from(each).where(*holds(each, text))))
+    return and_(*found) if every else or_(*found)
+
+
 def json_has_keys(
     session: Any, column: Any, keys: str | Sequence[str], name: str, *, every: bool = True
 ) -> ColumnElement[bool]:
@@ -206,17 +222,13 @@ def json_has_keys(
         return true() if every else false()
     if dialect_name(session) == "postgresql":
         return _pg_has(column, wanted, every)
-    found, namer = [], _Namer(f"{name}_key")
-    for key in dict.fromkeys(wanted):
-        each = _each(column, namer())
-        found.append(
-            exists(
-                select(literal(1))
-                .select_from(each)
-                .where(func.json_type(column) == "object", each.c.key == literal(key, Text))
-            )
-        )
-    return and_(*found) if every else or_(*found)
+    return _sqlite_has(
+        column,
+        wanted,
+        every,
+        _Namer(f"{name}_key"),
+        lambda each, key: [func.json_type(column) == "object", each.c.key == literal(key, Text)],
+    )
 
 
 def json_array_has(
@@ -230,21 +242,17 @@ def json_array_has(
         return true() if every else false()
     if dialect_name(session) == "postgresql":
         return _pg_has(column, wanted, every)
-    found, namer = [], _Namer(f"{name}_value")
-    for value in dict.fromkeys(wanted):
-        each = _each(column, namer())
-        found.append(
-            exists(
-                select(literal(1))
-                .select_from(each)
-                .where(
-                    func.json_type(column) == "array",
-                    each.c.type == "text",
-                    each.c.atom == literal(value, Text),
-                )
-            )
-        )
-    return and_(*found) if every else or_(*found)
+    return _sqlite_has(
+        column,
+        wanted,
+        every,
+        _Namer(f"{name}_value"),
+        lambda each, value: [
+            func.json_type(column) == "array",
+            each.c.type == "text",
+            each.c.atom == literal(value, Text),
+        ],
+    )
 
 
 __all__ = [
