@@ -25,7 +25,6 @@ from flightlog.services.ownership import assert_owned
 from flightlog.services.run_endings import (
     cancel_run,
     cancel_task,
-    end_run,
     fail_run,
     finish_run,
     timeout_run,
@@ -122,7 +121,6 @@ __all__ = [
     "cancel_run",
     "cancel_task",
     "decide_plan",
-    "end_run",
     "fail_run",
     "finish_run",
     "get_run",
