@@ -120,3 +120,33 @@ async def test_seed004_the_store_refuses_what_http_refuses(store: Store) -> None
         await store.tasks.list(context_has=7)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match=r"tags_any\[1\]: must be a string"):
         await store.tasks.list(tags_any=["a", 3])  # type: ignore[list-item]
+
+
+async def test_seed004_long_tag_and_key_lists_answer_and_oversized_queries_are_422(
+    store: Store,
+) -> None:
+    """A thousand tags or keys is one query on SQLite too (it once grew an expression tree
+    past SQLite's 1000 levels: a 500); more than the limits is a 422 on both dialects."""
+    await _seed(store)
+    many = [f"t{index}" for index in range(1100)]
+    async with client_of(store) as api:
+        for name, values, titles in (
+            ("tags_any", [*many, "backend"], {"crash"}),
+            ("tags_all", [*many, "frontend"], set()),
+            ("tags_all", ["frontend", "auth", "frontend"], {"login"}),
+            ("context_has", [*many, "files"], set()),
+        ):
+            answered = await api.get("/tasks", params=[(name, value) for value in values])
+            assert answered.status_code == 200, answered.text[:300]
+            assert _titles(answered.json()) == titles, name
+        contains = json.dumps({"type": "feature", "labels": list(range(300))})
+        refused = await api.get("/tasks", params={"requirements_contains": contains})
+        assert error_code(refused, 422) == "validation_error"
+        assert "requirements_contains: holds more than 256" in refused.json()["error"]["message"]
+    assert _titles(await store.tasks.list(tags_any=[*many, "auth"])) == {"login"}
+    assert _titles(await store.tasks.list(context_has=[*many[:5], "files"])) == set()
+    assert _titles(await store.tasks.list(context_has=["files", "environment"])) == {"login"}
+    wide = {"type": "feature", "acceptance_criteria": ["tests"] * 200}
+    assert _titles(await store.tasks.list(requirements_contains=wide)) == {"login"}
+    with pytest.raises(ValidationError, match=r"tags_any: names more than 2000 values"):
+        await store.tasks.list(tags_any=[f"x{index}" for index in range(2001)])

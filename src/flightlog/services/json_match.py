@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, exists, false, func, literal, or_, select, true
+from sqlalchemy import Text, and_, case, cast, exists, false, func, literal, select, true
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,6 +42,13 @@ from flightlog.services._dialect import dialect_name
 MAX_JSON_INT = 2**63 - 1
 #: How deeply a value to match may nest (each level is one more correlated subquery).
 MAX_DEPTH = 64
+#: How many keys and elements a value to match may hold, at every level: on SQLite each
+#: is a condition of one expression, which SQLite parses into a tree as deep as the
+#: conditions are many (at most 1000 levels; about 450 conditions fail).
+MAX_TERMS = 256
+#: How many keys or tags one list filter may name (one parameter each; SQLite binds at
+#: most 32,766).
+MAX_VALUES = 2000
 
 _SCALAR_TYPES = {True: "true", False: "false", None: "null"}
 
@@ -68,8 +75,19 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _terms(value: Any) -> int:
+    """How many keys and elements ``value`` holds, at every level."""
+    if isinstance(value, Mapping):
+        return len(value) + sum(_terms(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return len(value) + sum(_terms(item) for item in value)
+    return 0
+
+
 def check_contained(value: Any, where: str, depth: int = 0) -> None:
     """Refuse a value to match that JSON cannot hold or a dialect cannot compare exactly."""
+    if depth == 0 and _terms(value) > MAX_TERMS:
+        raise _problem(where, f"holds more than {MAX_TERMS} keys and elements")
     if depth > MAX_DEPTH:
         raise _problem(where, f"nests deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool):
@@ -184,6 +202,8 @@ def _texts(values: str | Sequence[str], name: str) -> list[str]:
     if not isinstance(values, Sequence):
         raise _problem(name, f"must be a string or a list of strings, got {type(values).__name__}")
     items = list(values)
+    if len(items) > MAX_VALUES:
+        raise _problem(name, f"names more than {MAX_VALUES} values")
     return [check_text(item, f"{name}[{index}]") for index, item in enumerate(items)]
 
 
@@ -200,16 +220,20 @@ def _sqlite_has(
     column: Any,
     wanted: list[str],
     every: bool,
-    namer: _Namer,
-    holds: Callable[[Any, str], list[ColumnElement[bool]]],
+    name: str,
+    holds: Callable[[Any], tuple[Any, list[ColumnElement[bool]]]],
 ) -> ColumnElement[bool]:
-    """SQLite's ``?&`` (``every``) / ``?|``: one ``json_each`` EXISTS per distinct wanted
-    text, ``holds(each, text)`` saying what a member of the document must be."""
-    found = []
-    for text in dict.fromkeys(wanted):
-        each = _each(column, namer())
-        found.append(exists(select(literal(1)).select_from(each).where(*holds(each, text))))
-    return and_(*found) if every else or_(*found)
+    """SQLite's ``?&`` (``every``) / ``?|`` in one ``json_each`` subquery, whatever the
+    number of wanted texts (a condition per text would outgrow SQLite's expression depth):
+    ``holds(each)`` gives the member of the document to compare and what it must be."""
+    distinct = list(dict.fromkeys(wanted))
+    each = _each(column, name)
+    member, conditions = holds(each)
+    found = select(literal(1)).select_from(each).where(*conditions, member.in_(distinct))
+    if not every:
+        return exists(found)
+    count = found.with_only_columns(func.count(func.distinct(member))).scalar_subquery()
+    return count == len(distinct)
 
 
 def json_has_keys(
@@ -226,8 +250,8 @@ def json_has_keys(
         column,
         wanted,
         every,
-        _Namer(f"{name}_key"),
-        lambda each, key: [func.json_type(column) == "object", each.c.key == literal(key, Text)],
+        f"{name}_key",
+        lambda each: (each.c.key, [func.json_type(column) == "object"]),
     )
 
 
@@ -246,18 +270,16 @@ def json_array_has(
         column,
         wanted,
         every,
-        _Namer(f"{name}_value"),
-        lambda each, value: [
-            func.json_type(column) == "array",
-            each.c.type == "text",
-            each.c.atom == literal(value, Text),
-        ],
+        f"{name}_value",
+        lambda each: (each.c.atom, [func.json_type(column) == "array", each.c.type == "text"]),
     )
 
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_JSON_INT",
+    "MAX_TERMS",
+    "MAX_VALUES",
     "check_contained",
     "check_text",
     "json_array_has",
