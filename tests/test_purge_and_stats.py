@@ -94,6 +94,17 @@ def test_ages_must_be_readable(bad: str) -> None:
     assert parse_age("2w") == timedelta(weeks=2)
 
 
+@pytest.mark.parametrize("huge", ["99999999d", "999999999999d", "36526d", "10000000w"])
+def test_seed004_purge_and_key_ages_beyond_100_years_are_refused_not_a_traceback(
+    huge: str,
+) -> None:
+    """--older-than / --expires-in this long once overflowed the date (OverflowError)."""
+    with pytest.raises(ValidationError, match=r"longer than 100 years"):
+        parse_age(huge)
+    assert parse_age("36525d") == timedelta(days=36525)
+    assert parse_age("5217w") == timedelta(weeks=5217)
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "flightlog", *args],

@@ -31,14 +31,24 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 Progress = Callable[[str, int], None]
 
 
+#: The longest age accepted: a cutoff or an expiry this far from now is still a date
+#: Python and both databases hold (a longer one overflowed with a traceback).
+MAX_AGE = timedelta(days=36525)
+
+
 def parse_age(text: str) -> timedelta:
-    """'90d', '12h', '30m', '2w' or '45s' as a duration."""
+    """'90d', '12h', '30m', '2w' or '45s' as a duration, at most 100 years."""
     match = _AGE.match(text)
     if match is None or int(match.group(1)) <= 0:
         raise ValidationError(
             f"Cannot read the age {text!r}: write a positive number and a unit, e.g. 90d, 12h, 2w."
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    number, unit = int(match.group(1)), _UNITS[match.group(2)]
+    if number > MAX_AGE / timedelta(**{unit: 1}):
+        raise ValidationError(
+            f"The age {text!r} is longer than 100 years: write at most 36525d (or 5217w)."
+        )
+    return timedelta(**{unit: number})
 
 
 @dataclass(frozen=True)
