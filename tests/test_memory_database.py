@@ -134,6 +134,11 @@ def test_seed000_memory_urls_are_spelled_one_way() -> None:
     assert not DatabaseUrl.parse("sqlite:///./memory.db").is_memory
     with pytest.raises(ConfigurationError, match="takes no parameters"):
         DatabaseUrl.parse("sqlite:///:memory:?cache=shared")
+    # SQLite's URI spelling once opened an empty database per connection: "no such table".
+    for raw in ("sqlite:///file::memory:?uri=true", "sqlite:///file:x?mode=memory&uri=true"):
+        with pytest.raises(ConfigurationError, match="write 'sqlite:///:memory:'"):
+            DatabaseUrl.parse(raw)
+    assert not DatabaseUrl.parse("sqlite:///file:x.db?uri=true").is_memory
 
 
 def test_seed000_nothing_migrates_a_memory_database_from_outside(settings: Settings) -> None:

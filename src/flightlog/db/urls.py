@@ -55,6 +55,14 @@ _SSL_FLAG_ALIASES = {
 }
 
 
+def _memory_uri(url: URL) -> bool:
+    """``sqlite:///file::memory:?uri=true`` or ``sqlite:///file:x?mode=memory&uri=true``."""
+    if str(url.query.get("uri", "")).lower() not in ("true", "1"):
+        return False
+    database = url.database or ""
+    return database.startswith("file::memory:") or url.query.get("mode") == "memory"
+
+
 @dataclass(frozen=True)
 class DatabaseUrl:
     """A validated database location with its dialect."""
@@ -88,6 +96,12 @@ class DatabaseUrl:
                     f"instead of {_redact(str(raw))!r}."
                 )
             return cls(url=url.set(database=":memory:"), dialect="sqlite")
+        if dialect == "sqlite" and _memory_uri(url):
+            # SQLite's URI spelling would open a new, empty database on each connection.
+            raise ConfigurationError(
+                f"{_redact(str(raw))!r} is an in-memory SQLite URI: write 'sqlite:///:memory:' "
+                "for an in-memory database (one per Store), or give a database file."
+            )
         url = _normalise_tls(url, dialect, raw)
         return cls(url=url, dialect=dialect)
 
