@@ -95,6 +95,11 @@ class UuidText(TypeDecorator[uuid.UUID]):
     impl = Uuid
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[uuid.UUID]:
+        """What values read back are (``TypeDecorator`` does not say it by itself)."""
+        return uuid.UUID
+
     def process_bind_param(
         self, value: uuid.UUID | str | None, dialect: Dialect
     ) -> uuid.UUID | None:
