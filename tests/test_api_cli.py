@@ -63,7 +63,7 @@ def test_keys_are_shown_once_listed_by_prefix_and_revoked(
     code, _, err = cli("api-key", "create", "--name", "x", "--customer", "nobody@x", "-d", url)
     assert code == 1
     assert "no customer has the email" in err
-    code, _, err = cli("api-key", "create", "--name", "x", "--scope", "Write", "-d", url)
+    code, _, err = cli("api-key", "create", "--name", "x", "--scope", "admin", "-d", url)
     assert code == 2
     assert "unknown scope" in err
 

@@ -121,7 +121,9 @@ async def test_a_download_is_the_bytes_with_exact_headers(store: Store) -> None:
         ("logo.svg", "image/svg+xml"),
         ("feed.xml", "application/atom+xml"),
         ("x.js", "text/javascript"),
-        ("odd", "not a type\r\nX-Injected: 1"),
+        # A type with CR/LF in it is refused when stored (tests/test_text_artifacts.py), so
+        # the odd type that reaches the dashboard is one that merely names no real type.
+        ("odd", "not a type; x=<script>"),
     ],
 )
 async def test_active_content_is_never_rendered(store: Store, name: str, content_type: str) -> None:
