@@ -218,7 +218,8 @@ class _Loader:
         self.result = ImportResult()
         self.table: Table | None = None
         self.batch: list[dict[str, Any]] = []
-        self.deferred: list[tuple[Any, Any]] = []
+        #: (row id, its self-reference, its exported updated_at or None) to set after the insert.
+        self.deferred: list[tuple[Any, Any, Any]] = []
         self.tables_done: set[str] = set()
 
     def add(self, table: Table, row: dict[str, Any], line: int) -> None:
@@ -232,7 +233,7 @@ class _Loader:
         values = decode_row(table, row, line=line)
         self_ref = SELF_REFERENCES.get(table.name)
         if self_ref and values.get(self_ref) is not None:
-            self.deferred.append((values["id"], values[self_ref]))
+            self.deferred.append((values["id"], values[self_ref], values.get("updated_at")))
             values[self_ref] = None
         self.batch.append(values)
         if len(self.batch) >= INSERT_BATCH:
@@ -266,14 +267,18 @@ class _Loader:
         self_ref = SELF_REFERENCES.get(table.name)
         if self_ref and self.deferred:
             key = table.c.id
-            values: dict[str, Any] = {self_ref: _bind("ref")}
-            if "updated_at" in table.c:
-                # Keep the exported value: without it, the column's onupdate would restamp it.
-                values["updated_at"] = table.c.updated_at
-            statement = update(table).where(key == _bind("row_id")).values(values)
             self.connection.execute(
-                statement, [{"row_id": rid, "ref": ref} for rid, ref in self.deferred]
+                update(table).where(key == _bind("row_id")).values({self_ref: _bind("ref")}),
+                [{"row_id": rid, "ref": ref} for rid, ref, _ in self.deferred],
             )
+            if "updated_at" in table.c:
+                # The database stamps updated_at on an UPDATE that leaves it alone (migration
+                # 0009's triggers), so the exported value is put back by a second UPDATE that
+                # changes it, which the trigger keeps.
+                self.connection.execute(
+                    update(table).where(key == _bind("row_id")).values(updated_at=_bind("at")),
+                    [{"row_id": rid, "at": at} for rid, _, at in self.deferred],
+                )
         self.deferred = []
         self.tables_done.add(table.name)
         if self.progress is not None:
