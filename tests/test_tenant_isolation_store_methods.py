@@ -199,8 +199,9 @@ STORE_CALLS: dict[str, PyCall] = {
     "sessions.page": _py("session", lambda s, i: _named(_items(s.sessions.page(before=i)))),
     "traces.get": _py("trace", lambda s, i: s.traces.get(i)),
 }
-#: Methods whose id is not a tenant's: the operator's price table is one for everyone.
-NOT_A_TENANTS_ID = {"model_prices.delete"}
+#: Methods whose id is not a tenant's: the operator's price table is one for everyone, and
+#: a deleted customer's audit record belongs to no customer (it outlives the customer).
+NOT_A_TENANTS_ID = {"model_prices.delete", "customers.deletions"}
 
 
 async def _named(listed: Awaitable[list[Any]]) -> list[Any]:
