@@ -18,7 +18,9 @@ class _CaseInsensitive(StrEnum):
 
     @classmethod
     def _missing_(cls, value: Any) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not value.isascii():
+            # ASCII only: str.upper() maps look-alikes ("pendıng", with a dotless ı) onto
+            # a member's name, and a value nobody typed must not be accepted as PENDING.
             return None
         key = value.strip().upper()
         return cls.__members__.get(key)
