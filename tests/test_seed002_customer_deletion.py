@@ -10,6 +10,7 @@ and an audit record that belongs to no customer says who deleted what and why.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,8 +21,10 @@ from api_client import app_for, error_code
 from cli_runner import CliCase, one_sentence
 from flightlog import NotFound, PermissionDenied, ValidationError
 from flightlog.client import AsyncClient
+from flightlog.db.engine import create_sync_engine
 from flightlog.enums import EventType
 from flightlog.models import ArtifactBlob, Customer, Event
+from flightlog.ops.purge import purge
 from flightlog.services.customer_deletion import _owned_counts
 from flightlog.store import Store, open_store_sync
 from two_tenants import V1, World
@@ -228,3 +231,26 @@ async def test_seed002_deletion_refuses_bad_input_and_changes_nothing(store: Sto
     with pytest.raises(ValidationError, match="reason"):
         await store.customers.delete(reason="x" * 1001)
     assert (await store.tasks.get(task.id)).title == "stays"
+
+
+def test_seed002_the_record_of_a_deletion_outlives_the_ninety_day_purge(cli_case: CliCase) -> None:
+    """`flightlog purge` erases old telemetry, never the audit record of a deleted customer."""
+    with open_store_sync(cli_case.url, settings=cli_case.settings) as default:
+        gone = default.customers.create(name="Gone Inc", email="ops@gone.example")
+        kept = default.customers.create(name="Kept Inc", email="ops@kept.example")
+        with open_store_sync(cli_case.url, settings=cli_case.settings, customer_id=kept.id) as k:
+            task = k.tasks.create(title="kept")
+            k.events.append({"event_type": "log", "task_id": task.id, "content": "old"})
+        with open_store_sync(cli_case.url, settings=cli_case.settings, customer_id=gone.id) as g:
+            g.customers.delete(actor="ops", reason="closed")
+        engine = create_sync_engine(cli_case.settings, url=cli_case.database)
+        try:
+            # Everything is older than a cutoff a day from now.
+            report = purge(engine, cutoff=datetime.now(UTC) + timedelta(days=1))
+        finally:
+            engine.dispose()
+        assert report.events >= 1
+        [record] = default.customers.deletions(customer_id=gone.id)
+        assert (record.actor, record.reason) == ("ops", "closed")
+        with open_store_sync(cli_case.url, settings=cli_case.settings, customer_id=kept.id) as k:
+            assert k.events.list(task_id=task.id).items == []

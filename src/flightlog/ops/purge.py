@@ -7,7 +7,8 @@ Each batch is its own short transaction that deletes at most ``batch_size``
 rows by primary key, so writers are never blocked for long and a purge can
 be interrupted and resumed. Rows newer than the cutoff are never touched.
 Events that pointed at a purged parent event keep existing with the parent
-reference set to NULL (the foreign key's ON DELETE SET NULL).
+reference set to NULL (the foreign key's ON DELETE SET NULL). The audit records of
+deleted customers (events of no customer) are kept whatever their age.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, delete, func, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, not_, select
 
 from flightlog import models as m
+from flightlog.enums import EventType
 from flightlog.errors import ValidationError
 from flightlog.ops.purge_tasks import DEFAULT_TASK_BATCH, purge_finished_tasks
 
@@ -67,14 +69,30 @@ class PurgeReport:
     blobs: int = 0
 
 
-def _targets() -> list[tuple[str, Any, Any]]:
+def _targets() -> list[tuple[str, Any, Any, ColumnElement[bool] | None]]:
+    """Each table purged by age: its time column, and which of its old rows stay anyway."""
     return [
-        ("events", m.Event.__table__, m.Event.created_at),
-        ("metric_points", m.MetricPoint.__table__, m.MetricPoint.recorded_at),
+        ("events", m.Event.__table__, m.Event.created_at, _kept_events()),
+        ("metric_points", m.MetricPoint.__table__, m.MetricPoint.recorded_at, None),
     ]
 
 
-def oldest_batch(table: Any, timestamp: Any, cutoff: datetime, batch_size: int) -> Select[Any]:
+def _kept_events() -> ColumnElement[bool]:
+    """Audit records that belong to no customer (a deleted customer's) are never purged.
+
+    They are the only trace left of a customer deletion (who, when, why, how much),
+    few and small, and a clean-up of telemetry must not erase that record.
+    """
+    return and_(m.Event.customer_id.is_(None), m.Event.event_type == EventType.AUDIT)
+
+
+def oldest_batch(
+    table: Any,
+    timestamp: Any,
+    cutoff: datetime,
+    batch_size: int,
+    kept: ColumnElement[bool] | None = None,
+) -> Select[Any]:
     """The ids of one batch to delete: the first ``batch_size`` rows older than ``cutoff``.
 
     In id order, so a table without a time index (``metric_points`` since
@@ -83,7 +101,14 @@ def oldest_batch(table: Any, timestamp: Any, cutoff: datetime, batch_size: int) 
     table. Old rows come first in id order as a rule, so each batch is cheap.
     """
     id_column = table.c.id
-    return select(id_column).where(timestamp < cutoff).order_by(id_column).limit(batch_size)
+    return (
+        select(id_column).where(_old(timestamp, cutoff, kept)).order_by(id_column).limit(batch_size)
+    )
+
+
+def _old(timestamp: Any, cutoff: datetime, kept: ColumnElement[bool] | None) -> Any:
+    """Older than the cutoff and not among the rows ``kept`` names."""
+    return timestamp < cutoff if kept is None else and_(timestamp < cutoff, not_(kept))
 
 
 def purge(
@@ -102,13 +127,13 @@ def purge(
     if batch_size < 1 or task_batch_size < 1:
         raise ValidationError("batch size must be at least 1")
     counts: dict[str, int] = {}
-    for name, table, timestamp in _targets():
+    for name, table, timestamp, kept in _targets():
         id_column = table.c.id
         if dry_run:
             with engine.connect() as connection:
                 counts[name] = int(
                     connection.scalar(
-                        select(func.count()).select_from(table).where(timestamp < cutoff)
+                        select(func.count()).select_from(table).where(_old(timestamp, cutoff, kept))
                     )
                     or 0
                 )
@@ -116,7 +141,7 @@ def purge(
         total = 0
         while True:
             with engine.begin() as connection:
-                batch = oldest_batch(table, timestamp, cutoff, batch_size)
+                batch = oldest_batch(table, timestamp, cutoff, batch_size, kept)
                 deleted = connection.execute(delete(table).where(id_column.in_(batch))).rowcount
             total += deleted
             if progress is not None and deleted:
