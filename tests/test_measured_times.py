@@ -89,8 +89,9 @@ async def test_a_bad_start_time_is_refused_and_nothing_is_written(
     store: Store, when: datetime, message: str
 ) -> None:
     task = await store.tasks.create(title="bad start")
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ValidationError, match=message) as refused:
         await store.runs.start(task.id, started_at=when)
+    assert refused.value.details["field"] == "started_at"
     assert (await store.runs.list(task.id)) == []
     assert (await store.tasks.get(task.id)).status is TaskStatus.PENDING
 
@@ -101,8 +102,9 @@ async def test_an_end_before_the_start_is_refused_and_the_run_stays_open(store: 
     step = await store.agent_runs.start(run.id, agent_name="Tester", started_at=T0)
     with pytest.raises(ValidationError, match="before the start"):
         await store.agent_runs.finish(step.id, finished_at=T0 - timedelta(seconds=1))
-    with pytest.raises(ValidationError, match="before the start"):
+    with pytest.raises(ValidationError, match="before the start") as refused:
         await store.runs.finish(run.id, completed_at=T0 - timedelta(hours=1))
+    assert refused.value.details["field"] == "completed_at"  # named for the caller's form
     assert (await store.runs.get(run.id)).status is RunStatus.RUNNING
     [still] = await store.agent_runs.list(run.id)
     assert still.status is AgentRunStatus.STARTED

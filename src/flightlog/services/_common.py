@@ -84,14 +84,19 @@ def measured_time(value: datetime | None, name: str) -> datetime:
     if value is None:
         return utc_now()
     if not isinstance(value, datetime):
-        raise ValidationError(f"{name} must be a timezone-aware datetime, got {value!r}")
+        raise ValidationError(
+            f"{name} must be a timezone-aware datetime, got {value!r}", field=name
+        )
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(f"{name} must be timezone-aware (UTC), got {value.isoformat()}")
+        raise ValidationError(
+            f"{name} must be timezone-aware (UTC), got {value.isoformat()}", field=name
+        )
     if not time_in_range(value):
-        raise ValidationError(f"{name} must be between 1000-01-01 and 9000-01-01 UTC")
+        raise ValidationError(f"{name} must be between 1000-01-01 and 9000-01-01 UTC", field=name)
     if value - utc_now() > MAX_CLOCK_SKEW:
         raise ValidationError(
-            f"{name} ({value.isoformat()}) is in the future; give the time it happened"
+            f"{name} ({value.isoformat()}) is in the future; give the time it happened",
+            field=name,
         )
     return value.astimezone(UTC)
 
@@ -124,27 +129,31 @@ def measured_duration(
         or not isinstance(duration, int | float)
         or not math.isfinite(duration)
     ):
-        raise ValidationError(f"{name} must be a finite number of seconds, got {duration!r}")
+        raise ValidationError(
+            f"{name} must be a finite number of seconds, got {duration!r}", field=name
+        )
     if duration < 0:
-        raise ValidationError(f"{name} cannot be negative, got {duration}")
+        raise ValidationError(f"{name} cannot be negative, got {duration}", field=name)
     if started is None:
-        raise ValidationError(f"{name} needs a start: this run never started")
+        raise ValidationError(f"{name} needs a start: this run never started", field=name)
     try:
         implied = started + timedelta(seconds=duration)
     except OverflowError:
-        raise ValidationError(f"{name} ({duration}) is far too long") from None
+        raise ValidationError(f"{name} ({duration}) is far too long", field=name) from None
     if ended is None:
         if implied - utc_now() > MAX_CLOCK_SKEW:
             raise ValidationError(
                 f"{name} ({duration} s) from the start ({started.isoformat()}) ends in the "
-                "future; give the duration it took"
+                "future; give the duration it took",
+                field=name,
             )
         return implied, float(duration)
     measured = (ended - started).total_seconds()
     if abs(implied - ended) > DURATION_TOLERANCE:
         raise ValidationError(
             f"{name} ({duration} s) does not match {end_name} minus the start "
-            f"({measured} s); give a duration that agrees with the two times, or one of them"
+            f"({measured} s); give a duration that agrees with the two times, or one of them",
+            field=name,
         )
     return ended, float(duration)
 
@@ -155,14 +164,19 @@ def member(enum_cls: type[E], value: E | str, what: str) -> E:
         return enum_cls(value)
     except ValueError:
         choices = ", ".join(str(m.value) for m in enum_cls)
-        raise ValidationError(f"{what} must be one of {choices}, got {value!r}") from None
+        raise ValidationError(
+            f"{what} must be one of {choices}, got {value!r}", field=what
+        ) from None
 
 
-def not_before(later: datetime, earlier: datetime | None, what: str) -> None:
-    """Refuse an end measured before its start (both aware)."""
+def not_before(
+    later: datetime, earlier: datetime | None, what: str, *, field: str | None = None
+) -> None:
+    """Refuse an end measured before its start (both aware); ``field`` defaults to ``what``."""
     if earlier is not None and later < earlier:
         raise ValidationError(
-            f"{what} ({later.isoformat()}) is before the start ({earlier.isoformat()})"
+            f"{what} ({later.isoformat()}) is before the start ({earlier.isoformat()})",
+            field=field or what,
         )
 
 

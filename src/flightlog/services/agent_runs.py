@@ -79,7 +79,7 @@ def start_agent_run(
     if run.status not in ACTIVE_RUN_STATUSES:
         raise Conflict(f"run {run_id} is {run.status}; agents can only join an active run")
     if at is not None:
-        not_before(at, run.started_at, "an agent run's started_at")
+        not_before(at, run.started_at, "an agent run's started_at", field="started_at")
     _check_parent(session, customer_id, parent_id, run_id, "run")
     return _start(
         session,
