@@ -130,6 +130,8 @@ ENTITY_RULES: list[tuple[str, str]] = [
     ("POST /api/v1/runs/{run_id}/finish", "completed_at ("),
     ("POST /api/v1/agent-runs/{agent_run_id}/finish", "finished_at ("),
     ("POST /api/v1/runs/{run_id}/agent-runs", "an agent run's started_at ("),
+    # The totals a step's usage adds to must stay below what their column holds.
+    ("POST /api/v1/agent-runs/{agent_run_id}/usage", "total cost_usd would reach"),
     # Any order but creation order reads the cursor task's sort value: it must be the caller's.
     ("GET /api/v1/tasks", "cursor "),
     ("GET /api/v1/tasks", "before "),

@@ -298,3 +298,29 @@ async def test_open_store_without_upgrade_refuses_an_old_schema(
     with pytest.raises(MigrationError, match="flightlog db upgrade"):
         async with open_store(url, settings=test_settings, upgrade=False):
             pass
+
+
+async def test_usage_that_would_overflow_a_total_is_refused_by_name_and_adds_nothing(
+    store: Store,
+) -> None:
+    """Totals live in NUMERIC(14, 6) and INTEGER columns: past them is a clear 422, not the
+    database's overflow error, and neither the agent run nor its run changes."""
+    task = await store.tasks.create(title="expensive")
+    run = await store.runs.start(task.id)
+    first = await store.agent_runs.start(run.id, agent_name="A")
+    second = await store.agent_runs.start(run.id, agent_name="B")
+    await store.agent_runs.record_usage(first.id, tokens_in=2**31 - 10, cost_usd="99999999")
+    with pytest.raises(ValidationError, match="total cost_usd would reach") as refused:
+        await store.agent_runs.record_usage(first.id, cost_usd="1")
+    assert refused.value.details["field"] == "cost_usd"
+    with pytest.raises(ValidationError, match="total tokens_in would pass") as refused:
+        await store.agent_runs.record_usage(first.id, tokens_in=10)
+    assert refused.value.details["field"] == "tokens_in"
+    # Each step is under the limit, but the run's total is not.
+    with pytest.raises(ValidationError, match="the run has"):
+        await store.agent_runs.record_usage(second.id, tokens_in=10, cost_usd="0.5")
+    steps = {a.agent_name: a for a in await store.agent_runs.list(run.id)}
+    assert (steps["A"].tokens_in, steps["A"].cost_usd) == (2**31 - 10, Decimal("99999999"))
+    assert (steps["B"].tokens_in, steps["B"].cost_usd) == (0, Decimal(0))
+    stored = await store.runs.get(run.id)
+    assert (stored.tokens_in, stored.cost_usd) == (2**31 - 10, Decimal("99999999"))

@@ -12,10 +12,11 @@ from pydantic import Field, WithJsonSchema
 from flightlog.enums import AgentRunStatus
 from flightlog.schemas._base import In, Out
 from flightlog.schemas.fields import JsonInteger, NonBlank100, Time, decimal_schema
-from flightlog.services.agent_runs import MAX_COST_USD
+from flightlog.services.agent_runs import MAX_COST_USD, MAX_TOKEN_TOTAL
 
-#: Token counters are BIGINT; a single report of more than a trillion is a bug upstream.
-MAX_TOKENS = 10**12
+#: One usage report's tokens: what a total's INTEGER column holds (the service also
+#: refuses a report that would take a total past it).
+MAX_TOKENS = MAX_TOKEN_TOTAL
 
 #: USD in NUMERIC(14, 6): under 10**8, further decimal places are rounded away.
 Cost = Annotated[

@@ -38,6 +38,8 @@ from flightlog.services.ownership import assert_owned
 
 #: The cost columns are NUMERIC(14, 6): eight digits before the point.
 MAX_COST_USD = 10**8
+#: The most tokens an agent run's or a run's total holds (their columns are INTEGER).
+MAX_TOKEN_TOTAL = 2**31 - 1
 
 
 def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
@@ -275,6 +277,30 @@ def record_usage(
     run, agent_run = _lock(session, agent_run_id, customer_id)
     if AGENT_RUN_LIFECYCLE.terminal(agent_run.status):
         raise Conflict(f"agent run {agent_run_id} already finished ({agent_run.status})")
+    # Totals are stored in NUMERIC(14, 6): a sum past MAX_COST_USD would be the database's
+    # overflow error, so it is refused here, by name, before anything changes.
+    # Token totals are INTEGER columns (at most MAX_TOKEN_TOTAL), checked the same way.
+    holders: list[tuple[str, AgentRun | TaskRun]] = [("agent run", agent_run)]
+    if run is not None:
+        holders.append(("run", run))
+    for what, holder in holders:
+        total = Decimal(holder.cost_usd)
+        require(
+            total + cost < MAX_COST_USD,
+            f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
+            f"{total}, adding {cost}",
+            field="cost_usd",
+        )
+        for name, held, added in (
+            ("tokens_in", holder.tokens_in, tokens_in),
+            ("tokens_out", holder.tokens_out, tokens_out),
+        ):
+            require(
+                held + added <= MAX_TOKEN_TOTAL,
+                f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {held}, "
+                f"adding {added}",
+                field=name,
+            )
     agent_run.tokens_in += tokens_in
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
@@ -334,6 +360,30 @@ def finish_agent_run(
     AGENT_RUN_LIFECYCLE.assign(agent_run, status, at=at)
     agent_run.output_summary = output_summary
     agent_run.error_message = error_message
+    # Totals are stored in NUMERIC(14, 6): a sum past MAX_COST_USD would be the database's
+    # overflow error, so it is refused here, by name, before anything changes.
+    # Token totals are INTEGER columns (at most MAX_TOKEN_TOTAL), checked the same way.
+    holders: list[tuple[str, AgentRun | TaskRun]] = [("agent run", agent_run)]
+    if run is not None:
+        holders.append(("run", run))
+    for what, holder in holders:
+        total = Decimal(holder.cost_usd)
+        require(
+            total + cost < MAX_COST_USD,
+            f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
+            f"{total}, adding {cost}",
+            field="cost_usd",
+        )
+        for name, held, added in (
+            ("tokens_in", holder.tokens_in, tokens_in),
+            ("tokens_out", holder.tokens_out, tokens_out),
+        ):
+            require(
+                held + added <= MAX_TOKEN_TOTAL,
+                f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {held}, "
+                f"adding {added}",
+                field=name,
+            )
     agent_run.tokens_in += tokens_in
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost

@@ -119,7 +119,11 @@ async def mark_running(agent_run_id: uuid.UUID, store: TenantStore) -> AgentRunO
 
 @router.post("/agent-runs/{agent_run_id}/usage", response_model=AgentRunOut)
 async def record_usage(agent_run_id: uuid.UUID, body: Usage, store: TenantStore) -> AgentRunOut:
-    """Add tokens and cost as they are spent; the run's totals follow."""
+    """Add tokens and cost as they are spent; the run's totals follow.
+
+    A 422 when the cost would take the agent run's or the run's total to 100,000,000 USD
+    or more (what the totals' column holds); nothing is added.
+    """
     return AgentRunOut.model_validate(
         await store.agent_runs.record_usage(agent_run_id, **body.model_dump())
     )
