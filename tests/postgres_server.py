@@ -39,10 +39,14 @@ class PostgresServer:
         self.url = url
         self.created: list[str] = []
 
-    def create_database(self, prefix: str = "flightlog_test") -> DatabaseUrl:
+    def create_database(
+        self, prefix: str = "flightlog_test", *, template: str | None = None
+    ) -> DatabaseUrl:
+        """A new database, empty or a copy of ``template`` (which must have no connections)."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template is not None else ""
         with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         self.created.append(name)
         return DatabaseUrl.parse(self.url.url.set(database=name))
 

@@ -12,7 +12,6 @@ from sqlalchemy import func, select, update
 from concurrency import run_in_threads
 from flightlog import Conflict, RunStatus, TaskStatus
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import Task, TaskRun
 from flightlog.services import tasks as task_service
 from flightlog.services._common import utc_now
@@ -95,16 +94,17 @@ WORKERS = 8
 
 
 @pytest.fixture
-async def queue(fresh_url: DatabaseUrl, test_settings: Settings) -> tuple[DatabaseUrl, uuid.UUID]:
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = fresh_url.url.render_as_string(hide_password=False)
+async def queue(
+    fresh_head_url: DatabaseUrl, test_settings: Settings
+) -> tuple[DatabaseUrl, uuid.UUID]:
+    url = fresh_head_url.url.render_as_string(hide_password=False)
     async with open_store(url, settings=test_settings, upgrade=False) as store:
         async with store.transaction() as s:
             for i in range(TASKS):
                 await s.run_sync(
                     task_service.create_task, store.customer_id, title=f"job {i}", priority=i % 5
                 )
-        return fresh_url, store.customer_id
+        return fresh_head_url, store.customer_id
 
 
 def test_eight_workers_run_every_task_exactly_once(

@@ -332,13 +332,12 @@ async def test_a_connection_lost_in_the_commit_leaves_the_outcome_unknown(
 
 @pytest.mark.postgres_only
 async def test_a_database_closed_to_connections_is_unavailable_not_a_server_error(
-    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings
+    dialect: str, fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> None:
     """``ALTER DATABASE … ALLOW_CONNECTIONS false`` (SQLSTATE 55000): 503, never a 500."""
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = fresh_url.url.render_as_string(hide_password=False)
-    admin = fresh_url.url.set(drivername="postgresql", database="postgres")
-    name = fresh_url.url.database
+    url = fresh_head_url.url.render_as_string(hide_password=False)
+    admin = fresh_head_url.url.set(drivername="postgresql", database="postgres")
+    name = fresh_head_url.url.database
     async with open_store(url, settings=test_settings) as store:
         key = (await store.api_keys.create("closed database")).key
         app = create_app(store.settings, engine=store.engine)

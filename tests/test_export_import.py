@@ -131,21 +131,20 @@ async def test_round_trip_sqlite_to_postgres_and_back_is_lossless(
 
 
 async def test_identity_continues_after_import(
-    fresh_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
+    fresh_head_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
 ) -> None:
     settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
     source = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'src.db'}")
     ids = await _populate(source, settings)
     lines = _export(source, settings)
-    Migrator(settings, fresh_url).upgrade("head")
-    _import(fresh_url, settings, lines)
+    _import(fresh_head_url, settings, lines)
     async with open_store(
-        fresh_url.url.render_as_string(hide_password=False),
+        fresh_head_url.url.render_as_string(hide_password=False),
         settings=settings,
         customer_id=ids["customer"],
     ) as store:
         new = await store.events.append({"event_type": "LOG", "task_id": ids["child"]})
-    engine = create_sync_engine(settings, url=fresh_url)
+    engine = create_sync_engine(settings, url=fresh_head_url)
     with engine.connect() as connection:
         imported_max = connection.scalar(select(func.max(Event.id)).where(Event.id < new.id))
     engine.dispose()
@@ -154,7 +153,7 @@ async def test_identity_continues_after_import(
 
 
 async def test_task_scope_holds_the_task_tree_and_what_it_needs(
-    fresh_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
+    fresh_head_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
 ) -> None:
     settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
     source = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'src.db'}")
@@ -165,32 +164,30 @@ async def test_task_scope_holds_the_task_tree_and_what_it_needs(
     rows = [json.loads(x) for x in lines[1:-1]]
     task_ids = {row["row"]["id"] for row in rows if row["table"] == "tasks"}
     assert task_ids == {str(ids["epic"]), str(ids["child"])}  # the subtree, not "Unrelated"
-    Migrator(settings, fresh_url).upgrade("head")
-    assert _import(fresh_url, settings, lines) == len(lines) - 2
+    assert _import(fresh_head_url, settings, lines) == len(lines) - 2
 
 
 async def test_import_is_atomic_on_a_corrupt_file(
-    fresh_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
+    fresh_head_url: DatabaseUrl, tmp_path: Path, test_settings: Settings
 ) -> None:
     settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
     source = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'src.db'}")
     await _populate(source, settings)
     lines = _export(source, settings)
-    Migrator(settings, fresh_url).upgrade("head")
     corrupt = [*lines[: len(lines) - 3], '{"table": "events", "row": {"id": 1', *lines[-3:]]
     with pytest.raises(ValidationError, match=f"line {len(lines) - 2}"):
-        _import(fresh_url, settings, corrupt)
+        _import(fresh_head_url, settings, corrupt)
     unknown_version = [lines[0].replace('"version":2', '"version":99'), *lines[1:]]
     with pytest.raises(ValidationError, match="version 99"):
-        _import(fresh_url, settings, unknown_version)
-    engine = create_sync_engine(settings, url=fresh_url)
+        _import(fresh_head_url, settings, unknown_version)
+    engine = create_sync_engine(settings, url=fresh_head_url)
     with engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             assert connection.scalar(select(func.count()).select_from(table)) == 0, table.name
     engine.dispose()
-    _import(fresh_url, settings, lines)
+    _import(fresh_head_url, settings, lines)
     with pytest.raises(Conflict, match="Nothing was imported"):
-        _import(fresh_url, settings, lines)  # the same ids again
+        _import(fresh_head_url, settings, lines)  # the same ids again
 
 
 def test_export_of_unknown_scope_id_is_not_found(

@@ -20,7 +20,6 @@ from cli_runner import Cli, make_cli, one_sentence, url_of
 from flightlog import Conflict, EventType, ValidationError
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import ArtifactBlob, Base, Customer, Event, Task
 from flightlog.ops.export import export_to_file
 from flightlog.ops.export_scope import NEVER_EXPORTED, Scope
@@ -132,22 +131,21 @@ def _damaged(good: bytes) -> dict[str, tuple[bytes, str]]:
 
 
 def test_import_refuses_a_damaged_file_and_writes_nothing(
-    fresh_url: DatabaseUrl, good_export: Path, settings: Settings, cli: Cli, tmp_path: Path
+    fresh_head_url: DatabaseUrl, good_export: Path, settings: Settings, cli: Cli, tmp_path: Path
 ) -> None:
-    Migrator(settings, fresh_url).upgrade("head")
     for damage, (content, says) in _damaged(good_export.read_bytes()).items():
         path = tmp_path / "damaged.jsonl"
         path.write_bytes(content)
-        code, _, err = cli("import", str(path), "-d", url_of(fresh_url))
+        code, _, err = cli("import", str(path), "-d", url_of(fresh_head_url))
         assert code == 1, damage
         message = one_sentence(err)
         assert message.startswith("Error:"), (damage, message)
         assert says in message, (damage, message)
-        _nothing_in(fresh_url, settings)
+        _nothing_in(fresh_head_url, settings)
     # The database was left usable: the whole file goes in.
-    code, _, err = cli("import", str(good_export), "-d", url_of(fresh_url))
+    code, _, err = cli("import", str(good_export), "-d", url_of(fresh_head_url))
     assert code == 0, err
-    assert _counts(fresh_url, settings)["artifact_blobs"] == 2
+    assert _counts(fresh_head_url, settings)["artifact_blobs"] == 2
 
 
 @pytest.mark.sqlite_only
@@ -163,13 +161,12 @@ def test_a_refused_import_creates_no_database(
 
 
 def test_the_trailer_is_checked_inside_the_import_transaction(
-    fresh_url: DatabaseUrl, good_export: Path, settings: Settings
+    fresh_head_url: DatabaseUrl, good_export: Path, settings: Settings
 ) -> None:
     """Without the command's first pass over the file, the import itself refuses (rows already
     inserted are rolled back with the transaction)."""
-    Migrator(settings, fresh_url).upgrade("head")
     damaged = _damaged(good_export.read_bytes())
-    engine = create_sync_engine(settings, url=fresh_url)
+    engine = create_sync_engine(settings, url=fresh_head_url)
     try:
         for damage in ("first half (cut at a line end)", "a changed byte in a row"):
             content, says = damaged[damage]
@@ -179,24 +176,23 @@ def test_the_trailer_is_checked_inside_the_import_transaction(
                     content.splitlines(keepends=True),
                     blob_dir=settings.blob_dir,
                 )
-            _nothing_in(fresh_url, settings)
+            _nothing_in(fresh_head_url, settings)
     finally:
         engine.dispose()
 
 
 def test_a_version_1_file_imports_only_when_allowed(
-    fresh_url: DatabaseUrl, good_export: Path, settings: Settings, cli: Cli, tmp_path: Path
+    fresh_head_url: DatabaseUrl, good_export: Path, settings: Settings, cli: Cli, tmp_path: Path
 ) -> None:
     content, _ = _damaged(good_export.read_bytes())["version 1 (no trailer)"]
     (tmp_path / "v1.jsonl").write_bytes(content)
-    Migrator(settings, fresh_url).upgrade("head")
-    code, _, err = cli("import", "v1.jsonl", "-d", url_of(fresh_url))
+    code, _, err = cli("import", "v1.jsonl", "-d", url_of(fresh_head_url))
     assert code == 1
     assert "version 1" in one_sentence(err)
-    _nothing_in(fresh_url, settings)
-    code, _, err = cli("import", "v1.jsonl", "--allow-unverified", "-d", url_of(fresh_url))
+    _nothing_in(fresh_head_url, settings)
+    code, _, err = cli("import", "v1.jsonl", "--allow-unverified", "-d", url_of(fresh_head_url))
     assert code == 0, err
-    assert _counts(fresh_url, settings)["tasks"] == 3
+    assert _counts(fresh_head_url, settings)["tasks"] == 3
 
 
 def _listing(directory: Path) -> dict[str, bytes]:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from api_client import app_for
 from flightlog.db.engine import create_sync_engine, sync_session_factory
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import ApiKey, Customer, LocalSignIn
 from flightlog.services import local_sign_in
 from flightlog.services.local_sign_in import SignInRefused, issue_link, redeem
@@ -219,10 +218,9 @@ def _blocked_backends(engine: Any) -> int:
 
 
 def test_two_redemptions_racing_exactly_one_wins(
-    fresh_url: DatabaseUrl, test_settings: Settings
+    fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
-    engine = create_sync_engine(test_settings, url=fresh_url)
+    engine = create_sync_engine(test_settings, url=fresh_head_url)
     try:
         with Session(engine) as session, session.begin():
             customer = Customer(name="Racer", email="racer@test.local")
@@ -231,13 +229,13 @@ def test_two_redemptions_racing_exactly_one_wins(
             token = issue_link(session, customer.id)
     finally:
         engine.dispose()
-    outcomes = _race(fresh_url, test_settings, token)
+    outcomes = _race(fresh_head_url, test_settings, token)
     winners = [o for o in outcomes if not isinstance(o, SignInRefused)]
     losers = [o for o in outcomes if isinstance(o, SignInRefused)]
     assert len(winners) == 1, outcomes
     assert len(losers) == 1, outcomes
     assert losers[0].reason == "used"
-    engine = create_sync_engine(test_settings, url=fresh_url)
+    engine = create_sync_engine(test_settings, url=fresh_head_url)
     try:
         with engine.connect() as connection:
             keys = connection.scalar(text("SELECT count(*) FROM api_keys"))

@@ -12,7 +12,6 @@ from concurrency import run_in_threads
 from flightlog import InvalidTransition, NotFound, ValidationError
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import EventType, ModificationStatus
-from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Modification, Project
 from flightlog.services.modifications import MODIFICATION_LIFECYCLE
 from flightlog.settings import Settings
@@ -317,15 +316,14 @@ async def test_customers_cannot_touch_each_others_modifications(
 
 @pytest.fixture
 async def committed_modification(
-    fresh_url: DatabaseUrl, test_settings: Settings
+    fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> tuple[DatabaseUrl, uuid.UUID, uuid.UUID]:
     """A fresh database at head with one PENDING modification, committed."""
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = fresh_url.url.render_as_string(hide_password=False)
+    url = fresh_head_url.url.render_as_string(hide_password=False)
     async with open_store(url, settings=test_settings, upgrade=False) as store:
         target = await Projects(store).create(name="contended")
         made = await Modifications(store).request(target.id, request="one decision only")
-        return fresh_url, store.customer_id, made.id
+        return fresh_head_url, store.customer_id, made.id
 
 
 def test_concurrent_deciders_cannot_both_win(

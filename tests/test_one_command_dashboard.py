@@ -28,7 +28,6 @@ from cli_runner import url_of
 from flightlog.cli.local_sign_in import link_base, sign_in_lines
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.ops.demo import LAPSED_AGENT
 from flightlog.settings import Settings
 from pg_cluster import free_port
@@ -163,13 +162,12 @@ def test_demo_serve_prints_a_link_that_lands_signed_in_on_the_demo(
 
 
 def test_serve_with_two_workers_redeems_the_link_the_parent_printed_once(
-    fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
+    fresh_head_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
 ) -> None:
     """The parent process writes the token; whichever worker answers finds it in the database."""
-    Migrator(test_settings, fresh_url).upgrade("head")
     port = free_port()
     with running(
-        tmp_path, "serve", "--workers", "2", "--port", str(port), "-d", url_of(fresh_url)
+        tmp_path, "serve", "--workers", "2", "--port", str(port), "-d", url_of(fresh_head_url)
     ) as served:
         wait_until(lambda: _answers(served), STARTUP_SECONDS, "serve --workers 2 to answer")
         link = served.link()

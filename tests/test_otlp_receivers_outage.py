@@ -24,7 +24,6 @@ from flightlog import open_store
 from flightlog.api import create_app
 from flightlog.db.engine import create_async_db_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings
 from otlp_receiving import Kind, otlp_client, post, rejected, status, stock
 from otlp_requests import JSON, PB, metrics_request
@@ -96,13 +95,12 @@ def _database_gone(dialect: str, url: DatabaseUrl) -> Iterator[None]:
 
 @pytest.mark.parametrize("content_type", [PB, JSON])
 async def test_a_database_lost_while_recording_is_503_and_nothing_is_written(
-    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings, content_type: str
+    dialect: str, fresh_head_url: DatabaseUrl, test_settings: Settings, content_type: str
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
     settings = test_settings.model_copy(
         update={"sqlite_busy_timeout_ms": 200, "api_key_cache_seconds": 3600.0}
     )
-    url = fresh_url.url.render_as_string(hide_password=False)
+    url = fresh_head_url.url.render_as_string(hide_password=False)
     async with open_store(url, settings=settings) as store:
         key = (await store.api_keys.create("outage")).key
         app = create_app(settings, engine=store.engine, dashboard=False)
@@ -110,7 +108,7 @@ async def test_a_database_lost_while_recording_is_503_and_nothing_is_written(
             # Verified and cached: the outage meets the recording, not the key check.
             assert rejected(await post(client, "metrics", metrics_request())) == (0, "")
             before = await stock(store)
-            with _database_gone(dialect, fresh_url):
+            with _database_gone(dialect, fresh_head_url):
                 await _both_kinds(client, content_type)
             assert await stock(store) == before
             # The exporter's retry, once the database is back, records the trace once.

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from concurrency import run_in_threads
 from flightlog import Conflict, NotFound, ValidationError
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import (
     Artifact,
     ArtifactBlob,
@@ -328,14 +327,13 @@ async def test_customers_cannot_touch_each_others_contexts(store: Store, other: 
 
 @pytest.fixture
 async def committed_project(
-    fresh_url: DatabaseUrl, test_settings: Settings
+    fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> tuple[DatabaseUrl, uuid.UUID, uuid.UUID]:
     """A fresh database at head with one project, committed (for multi-connection tests)."""
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = fresh_url.url.render_as_string(hide_password=False)
+    url = fresh_head_url.url.render_as_string(hide_password=False)
     async with open_store(url, settings=test_settings, upgrade=False) as store:
         project = await Projects(store).create(name="contended")
-        return fresh_url, store.customer_id, project.id
+        return fresh_head_url, store.customer_id, project.id
 
 
 def test_concurrent_iterations_are_numbered_without_gaps(

@@ -66,21 +66,20 @@ def _remaining(url: DatabaseUrl, settings: Settings) -> tuple[list[datetime], li
 
 
 async def test_purge_deletes_only_old_rows_in_batches(
-    fresh_url: DatabaseUrl, test_settings: Settings
+    fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
-    ids = await _history(fresh_url, test_settings)
-    engine = create_sync_engine(test_settings, url=fresh_url)
+    ids = await _history(fresh_head_url, test_settings)
+    engine = create_sync_engine(test_settings, url=fresh_head_url)
     cutoff = NOW - timedelta(days=90)
     dry = purge(engine, cutoff=cutoff, dry_run=True)
     assert (dry.events, dry.metric_points) == (12, 7)
-    assert len(_remaining(fresh_url, test_settings)[0]) == ids["task_events"]
+    assert len(_remaining(fresh_head_url, test_settings)[0]) == ids["task_events"]
     report = purge(engine, cutoff=cutoff, batch_size=5)
     assert (report.events, report.metric_points) == (12, 7)
     with engine.connect() as connection:
         child = connection.execute(select(Event).where(Event.id == ids["child"])).one()
     engine.dispose()
-    events, points = _remaining(fresh_url, test_settings)
+    events, points = _remaining(fresh_head_url, test_settings)
     assert len(events) == 2
     assert all(t >= cutoff for t in events)
     assert points == [RECENT]

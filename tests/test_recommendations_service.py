@@ -26,7 +26,6 @@ from flightlog.enums import (
     RecommendationStatus,
 )
 from flightlog.errors import Conflict
-from flightlog.migrations.runner import Migrator
 from flightlog.models import (
     Agent,
     Approval,
@@ -627,14 +626,13 @@ async def test_another_customers_recommendations_are_invisible(
 
 @pytest.fixture
 async def committed_recommendation(
-    fresh_url: DatabaseUrl, test_settings: Settings
+    fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> tuple[DatabaseUrl, uuid.UUID, uuid.UUID]:
     """A fresh database at head with one PENDING recommendation, committed."""
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = fresh_url.url.render_as_string(hide_password=False)
+    url = fresh_head_url.url.render_as_string(hide_password=False)
     async with open_store(url, settings=test_settings, upgrade=False) as store:
         rec = await _new(Recommendations(store))
-        return fresh_url, store.customer_id, rec.id
+        return fresh_head_url, store.customer_id, rec.id
 
 
 def test_concurrent_deciders_and_starters_have_exactly_one_winner(

@@ -192,14 +192,13 @@ async def test_agent_runs_nest_and_sum_into_the_run(store: Store) -> None:
 
 @pytest.fixture
 async def committed_task(
-    fresh_url: DatabaseUrl, test_settings: Settings
+    fresh_head_url: DatabaseUrl, test_settings: Settings
 ) -> tuple[DatabaseUrl, uuid.UUID, uuid.UUID]:
     """A fresh database at head with one task, committed (for multi-connection tests)."""
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = fresh_url.url.render_as_string(hide_password=False)
+    url = fresh_head_url.url.render_as_string(hide_password=False)
     async with open_store(url, settings=test_settings, upgrade=False) as store:
         task = await store.tasks.create(title="contended")
-        return fresh_url, store.customer_id, task.id
+        return fresh_head_url, store.customer_id, task.id
 
 
 def test_32_concurrent_starters_get_gap_free_unique_numbers(

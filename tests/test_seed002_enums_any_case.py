@@ -115,11 +115,12 @@ def test_seed002_python_api_takes_enum_values_in_any_case(sync_store: SyncStore)
         store.tasks.list(status="paused")
     with pytest.raises(ValidationError):
         store.agents.register(name="other", agent_type="janitor")
-    # Any letter case, but ASCII letters only: "pendıng" (dotless ı) upper-cases to PENDING.
+    # Any letter case, but ASCII letters only: with a dotless i (U+0131), "pend\u0131ng"
+    # upper-cases to PENDING.
     with pytest.raises(ValidationError):
         store.tasks.list(status="pend\u0131ng")
     with pytest.raises(ValidationError):
-        store.tasks.create(title="look-alike", assigned_agent_type="q\u0430")  # Cyrillic а
+        store.tasks.create(title="look-alike", assigned_agent_type="q\u0430")  # a Cyrillic a
     assert [a.name for a in store.agents.list()] == ["bot"]
     assert [t.title for t in store.tasks.list().items] == ["any case"]
 

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from flightlog import RunStatus
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import Event, Task, TaskRun
 from flightlog.settings import Settings
 from pg_cluster import free_port
@@ -38,14 +37,13 @@ def _run_program(source: str, cwd: Path) -> tuple[subprocess.CompletedProcess[st
 
 
 def test_records_still_buffered_at_exit_are_delivered(
-    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
+    dialect: str, fresh_head_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
     program = f"""
         import flightlog.tracing as fl
 
         # Nothing is due for an hour: only the exit hook can send the late events.
-        fl.configure({url_text(fresh_url)!r}, config=fl.TracerConfig(flush_interval=3600,
+        fl.configure({url_text(fresh_head_url)!r}, config=fl.TracerConfig(flush_interval=3600,
                      max_batch=100_000))
         with fl.run(title="Exit without flushing") as run:
             pass
@@ -55,7 +53,7 @@ def test_records_still_buffered_at_exit_are_delivered(
     """
     result, _elapsed = _run_program(program, tmp_path)
     assert result.returncode == 0, result.stderr
-    engine = create_sync_engine(test_settings, url=fresh_url)
+    engine = create_sync_engine(test_settings, url=fresh_head_url)
     try:
         with Session(engine) as session:
             run = session.scalars(
@@ -89,15 +87,14 @@ def test_exit_gives_up_after_exit_timeout_when_flightlog_is_unreachable(tmp_path
 
 
 def test_runs_of_non_daemon_threads_still_open_at_exit_are_finished_and_delivered(
-    dialect: str, fresh_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
+    dialect: str, fresh_head_url: DatabaseUrl, test_settings: Settings, tmp_path: Path
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
     program = f"""
         import threading
 
         import flightlog.tracing as fl
 
-        fl.configure({url_text(fresh_url)!r})
+        fl.configure({url_text(fresh_head_url)!r})
 
         def agent() -> None:
             with fl.run(title="Outlives the main thread") as run:
@@ -114,7 +111,7 @@ def test_runs_of_non_daemon_threads_still_open_at_exit_are_finished_and_delivere
     result, _elapsed = _run_program(program, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "after the tracer closed" not in result.stderr, result.stderr
-    engine = create_sync_engine(test_settings, url=fresh_url)
+    engine = create_sync_engine(test_settings, url=fresh_head_url)
     try:
         with Session(engine) as session:
             run = session.scalars(

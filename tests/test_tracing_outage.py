@@ -113,20 +113,19 @@ def engine_on(test_settings: Settings) -> Iterator[Callable[[DatabaseUrl], Engin
 
 def test_a_killed_server_restarted_on_its_port(
     dialect: str,
-    fresh_url: DatabaseUrl,
+    fresh_head_url: DatabaseUrl,
     test_settings: Settings,
     tmp_path: Path,
     engine_on: Callable[[DatabaseUrl], Engine],
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
-    url = url_text(fresh_url)
+    url = url_text(fresh_head_url)
     key = make_api_key(url, test_settings)
     served = [Served(url, tmp_path / "serve.log")]
     tracer = Tracer.remote(served[0].base, api_key=key, config=FAST)
     try:
         _through_an_outage(
             tracer,
-            engine_on(fresh_url),
+            engine_on(fresh_head_url),
             go_down=served[0].kill,
             come_back=lambda: served.append(
                 Served(url, tmp_path / "serve.log", port=served[0].port)
@@ -167,13 +166,12 @@ def test_postgres_stopped_and_started_under_an_embedded_tracer(
 @pytest.mark.sqlite_only
 def test_sqlite_locked_past_the_busy_timeout_under_an_embedded_tracer(
     dialect: str,
-    fresh_url: DatabaseUrl,
+    fresh_head_url: DatabaseUrl,
     test_settings: Settings,
     engine_on: Callable[[DatabaseUrl], Engine],
 ) -> None:
-    Migrator(test_settings, fresh_url).upgrade("head")
     settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 100})
-    path = fresh_url.url.database
+    path = fresh_head_url.url.database
     assert path is not None
     locker = sqlite3.connect(path, isolation_level=None)
 
@@ -181,11 +179,11 @@ def test_sqlite_locked_past_the_busy_timeout_under_an_embedded_tracer(
         locker.execute("BEGIN IMMEDIATE")
         locker.execute("UPDATE customers SET name = name")
 
-    tracer = Tracer.embedded(url_text(fresh_url), settings=settings, config=FAST)
+    tracer = Tracer.embedded(url_text(fresh_head_url), settings=settings, config=FAST)
     try:
         _through_an_outage(
             tracer,
-            engine_on(fresh_url),
+            engine_on(fresh_head_url),
             go_down=lock,
             come_back=lambda: locker.execute("ROLLBACK"),
         )

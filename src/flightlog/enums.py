@@ -19,7 +19,7 @@ class _CaseInsensitive(StrEnum):
     @classmethod
     def _missing_(cls, value: Any) -> Any:
         if not isinstance(value, str) or not value.isascii():
-            # ASCII only: str.upper() maps look-alikes ("pendıng", with a dotless ı) onto
+            # ASCII only: str.upper() maps look-alikes ("pend\u0131ng", a dotless i) onto
             # a member's name, and a value nobody typed must not be accepted as PENDING.
             return None
         key = value.strip().upper()
