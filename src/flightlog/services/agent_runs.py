@@ -244,6 +244,37 @@ def _lock(
     return run, locked
 
 
+def _refuse_overflowing_totals(
+    agent_run: AgentRun, run: TaskRun | None, tokens_in: int, tokens_out: int, cost: Decimal
+) -> None:
+    """Refuse usage that would take the agent run's or its run's totals past their columns.
+
+    Costs are NUMERIC(14, 6) (under MAX_COST_USD) and tokens INTEGER (MAX_TOKEN_TOTAL): a
+    sum past them would be the database's overflow error, so it is refused by name first.
+    """
+    holders: list[tuple[str, AgentRun | TaskRun]] = [("agent run", agent_run)]
+    if run is not None:
+        holders.append(("run", run))
+    for what, holder in holders:
+        total = Decimal(holder.cost_usd)
+        require(
+            total + cost < MAX_COST_USD,
+            f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
+            f"{total}, adding {cost}",
+            field="cost_usd",
+        )
+        for name, held, added in (
+            ("tokens_in", holder.tokens_in, tokens_in),
+            ("tokens_out", holder.tokens_out, tokens_out),
+        ):
+            require(
+                held + added <= MAX_TOKEN_TOTAL,
+                f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {held}, "
+                f"adding {added}",
+                field=name,
+            )
+
+
 def roll_up_usage(session: Session, run: TaskRun) -> None:
     """Set the run's token and cost totals to the sum of its agent runs' (kept exact so)."""
     totals = (
@@ -277,30 +308,7 @@ def record_usage(
     run, agent_run = _lock(session, agent_run_id, customer_id)
     if AGENT_RUN_LIFECYCLE.terminal(agent_run.status):
         raise Conflict(f"agent run {agent_run_id} already finished ({agent_run.status})")
-    # Totals are stored in NUMERIC(14, 6): a sum past MAX_COST_USD would be the database's
-    # overflow error, so it is refused here, by name, before anything changes.
-    # Token totals are INTEGER columns (at most MAX_TOKEN_TOTAL), checked the same way.
-    holders: list[tuple[str, AgentRun | TaskRun]] = [("agent run", agent_run)]
-    if run is not None:
-        holders.append(("run", run))
-    for what, holder in holders:
-        total = Decimal(holder.cost_usd)
-        require(
-            total + cost < MAX_COST_USD,
-            f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
-            f"{total}, adding {cost}",
-            field="cost_usd",
-        )
-        for name, held, added in (
-            ("tokens_in", holder.tokens_in, tokens_in),
-            ("tokens_out", holder.tokens_out, tokens_out),
-        ):
-            require(
-                held + added <= MAX_TOKEN_TOTAL,
-                f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {held}, "
-                f"adding {added}",
-                field=name,
-            )
+    _refuse_overflowing_totals(agent_run, run, tokens_in, tokens_out, cost)
     agent_run.tokens_in += tokens_in
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
@@ -360,30 +368,7 @@ def finish_agent_run(
     AGENT_RUN_LIFECYCLE.assign(agent_run, status, at=at)
     agent_run.output_summary = output_summary
     agent_run.error_message = error_message
-    # Totals are stored in NUMERIC(14, 6): a sum past MAX_COST_USD would be the database's
-    # overflow error, so it is refused here, by name, before anything changes.
-    # Token totals are INTEGER columns (at most MAX_TOKEN_TOTAL), checked the same way.
-    holders: list[tuple[str, AgentRun | TaskRun]] = [("agent run", agent_run)]
-    if run is not None:
-        holders.append(("run", run))
-    for what, holder in holders:
-        total = Decimal(holder.cost_usd)
-        require(
-            total + cost < MAX_COST_USD,
-            f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
-            f"{total}, adding {cost}",
-            field="cost_usd",
-        )
-        for name, held, added in (
-            ("tokens_in", holder.tokens_in, tokens_in),
-            ("tokens_out", holder.tokens_out, tokens_out),
-        ):
-            require(
-                held + added <= MAX_TOKEN_TOTAL,
-                f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {held}, "
-                f"adding {added}",
-                field=name,
-            )
+    _refuse_overflowing_totals(agent_run, run, tokens_in, tokens_out, cost)
     agent_run.tokens_in += tokens_in
     agent_run.tokens_out += tokens_out
     agent_run.cost_usd = Decimal(agent_run.cost_usd) + cost
