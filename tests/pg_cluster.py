@@ -186,3 +186,95 @@ class PrivateCluster:
         if done.returncode != 0:
             log = self.log.read_text() if self.log.exists() else ""
             raise RuntimeError(f"{program} failed: {done.stderr.strip()}\n{log[-2000:]}")
+
+
+class StandbyCluster(PrivateCluster):
+    """A hot standby of ``primary``: ``pg_basebackup -R -X stream`` into a directory of its own.
+
+    ``-R`` writes ``standby.signal`` and the ``primary_conninfo`` to stream from;
+    the copied ``postgresql.conf`` names the primary's port and socket directory,
+    so ``postgresql.auto.conf`` (read last, it wins) gives the standby its own.
+    """
+
+    def __init__(self, primary: PrivateCluster) -> None:
+        # Not PrivateCluster.__init__: a standby is copied from its primary, not initdb-ed.
+        self.bindir = primary.bindir
+        self.root = Path(tempfile.mkdtemp(prefix="flightlog-pg-standby-"))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = free_port()
+        self.tls = False
+        self._as_postgres = primary._as_postgres
+        if self._as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.data), "-R", "-X", "stream", "-c", "fast"),
+        )
+        with (self.data / "postgresql.auto.conf").open("a") as conf:
+            conf.write(f"port = {self.port}\nunix_socket_directories = '{self.root}'\n")
+
+
+class ReplicatedPair:
+    """A primary and one streaming hot standby of it, both on loopback, both throwaway.
+
+    The primary has ``wal_level = replica``, WAL senders and a ``host replication``
+    trust line for 127.0.0.1; the standby is a base backup of it that streams from
+    it. :meth:`wait_replayed` is how a test knows the standby has caught up.
+    """
+
+    def __init__(self) -> None:
+        self.primary = PrivateCluster()
+        self.standby: StandbyCluster | None = None
+        try:
+            with (self.primary.data / "postgresql.conf").open("a") as conf:
+                conf.write("wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\n")
+            with (self.primary.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host replication all 127.0.0.1/32 trust\n")
+            self.primary.start()
+            self.standby = StandbyCluster(self.primary)
+            self.standby.start()
+        except BaseException:
+            self.remove()
+            raise
+
+    @property
+    def replica(self) -> StandbyCluster:
+        assert self.standby is not None
+        return self.standby
+
+    def create_database(self, name: str) -> tuple[DatabaseUrl, DatabaseUrl]:
+        """A database on the primary, and the URL of the same database on the standby."""
+        return self.primary.create_database(name), self.replica.url(name)
+
+    def primary_position(self) -> str:
+        """The primary's WAL insert position now (every commit so far is before it)."""
+        return self._scalar(self.primary, "SELECT pg_current_wal_insert_lsn()::text")
+
+    def wait_replayed(self, timeout: float = 30.0) -> None:
+        """Until the standby has replayed everything the primary had written when called."""
+        import time
+
+        target = self.primary_position()
+        query = f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
+        deadline = time.monotonic() + timeout
+        while self._scalar(self.replica, query) != "True":
+            assert time.monotonic() < deadline, f"the standby did not replay {target} in time"
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        """Stop and delete both clusters (the standby first)."""
+        if self.standby is not None:
+            self.standby.remove()
+        self.primary.remove()
+
+    @staticmethod
+    def _scalar(cluster: PrivateCluster, sql: str) -> str:
+        import psycopg
+
+        with psycopg.connect(
+            cluster.url().url.render_as_string(hide_password=False), autocommit=True
+        ) as conn:
+            row = conn.execute(sql).fetchone()
+        return str(row[0]) if row else ""
