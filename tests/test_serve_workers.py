@@ -8,7 +8,9 @@ the request's TCP connection is a socket that one worker process holds open.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from cli_runner import Cli, make_cli, url_of
-from flightlog.cli.serve import cpu_count, default_workers
+from flightlog.cli.serve import cpu_count, default_workers, tcp_listener
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
+from pg_cluster import free_port
 from serving import STARTUP_SECONDS, Served
 from serving import serving as serve_process
 from waiting import wait_until
@@ -299,3 +303,27 @@ def test_the_default_follows_the_database(dialect: str, fresh_url: DatabaseUrl) 
     expected = cpu_count() if dialect == "postgresql" else 1
     assert default_workers(settings) == expected
     assert cpu_count() >= 1
+
+
+async def test_connections_to_the_workers_shared_listener_send_without_nagle() -> None:
+    """uvicorn binds the workers' listener with ``proto`` 0, so asyncio left Nagle on for every
+    connection and each keep-alive answer waited ~40 ms for a delayed ACK (2 workers served
+    fewer requests than 1); ``tcp_listener`` is what ``flightlog serve --workers N`` listens on.
+    """
+    bound = uvicorn.Config("flightlog.api.served:app_from_environment", port=free_port())
+    listener = tcp_listener(bound.bind_socket())
+    nodelay: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def accepted(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted_socket = writer.get_extra_info("socket")
+        nodelay.set_result(accepted_socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=listener)
+    async with server:
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        assert await asyncio.wait_for(nodelay, 30) == 1
+        writer.close()
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with unix:
+        assert tcp_listener(unix) is unix  # nothing to turn off on a Unix socket
