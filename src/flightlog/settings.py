@@ -85,11 +85,33 @@ class Settings(BaseSettings):
     #: ``db_check_exclude`` names tables, views, indexes or triggers never to compare.
     db_check_include: str = Field(default="", description="Globs of extra tables to check.")
     db_check_exclude: str = Field(default="", description="Globs of names db check skips.")
+    #: Streaming read replicas (hot standbys) of the PostgreSQL database, comma-separated.
+    #: Reads that may be a moment stale (lists, timelines, search, statistics, exports) go
+    #: there; writes, and reads of what the same client just wrote, see the primary's data
+    #: (docs/decisions/0017-read-replicas.md). PostgreSQL only.
+    database_replica_urls: str = Field(
+        default="", description="Comma-separated postgresql:// URLs of hot standbys."
+    )
+    #: A replica further behind than this serves no read that carries no position of its own.
+    replica_max_lag_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    #: How long a replica that failed (down, refusing, not a standby) is left alone.
+    replica_retry_seconds: float = Field(default=10.0, gt=0, le=3600)
+    #: How often a replica's replay position and lag are read again, at most (0: every read).
+    replica_check_seconds: float = Field(default=1.0, ge=0, le=3600)
+    #: How long connecting to a replica may take before the read goes to the primary.
+    replica_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
     @field_validator("database_url")
     @classmethod
     def _url_must_be_supported(cls, value: str) -> str:
         DatabaseUrl.parse(value)
+        return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_urls_must_be_postgres(cls, value: str) -> str:
+        for part in split_urls(value):
+            replica_url(part)
         return value
 
     @field_validator("blob_dir")
@@ -130,14 +152,51 @@ class Settings(BaseSettings):
         url = DatabaseUrl.parse(self.database_url)
         if url.dialect != "postgresql":
             return url
-        return url.with_tls_defaults(
-            {
-                "sslmode": self.ssl_mode,
-                "sslrootcert": _path_or_none(self.ssl_root_cert),
-                "sslcert": _path_or_none(self.ssl_cert),
-                "sslkey": _path_or_none(self.ssl_key),
-            }
+        return url.with_tls_defaults(self._tls_defaults())
+
+    def _tls_defaults(self) -> dict[str, str | None]:
+        """The TLS settings in libpq's terms, for every PostgreSQL URL Flightlog connects to."""
+        return {
+            "sslmode": self.ssl_mode,
+            "sslrootcert": _path_or_none(self.ssl_root_cert),
+            "sslcert": _path_or_none(self.ssl_cert),
+            "sslkey": _path_or_none(self.ssl_key),
+        }
+
+    @property
+    def replica_databases(self) -> tuple[DatabaseUrl, ...]:
+        """The read replicas' parsed URLs, with the same TLS settings as the primary's.
+
+        Refused when the database is SQLite: a SQLite file has no replicas, and
+        reads that silently ignored the setting would hide the mistake.
+        """
+        urls = split_urls(self.database_replica_urls)
+        if not urls:
+            return ()
+        if self.database.dialect != "postgresql":
+            raise ConfigurationError(
+                "Read replicas need PostgreSQL, but the database is SQLite: unset "
+                "FLIGHTLOG_DATABASE_REPLICA_URLS (or --replica-url), or use a PostgreSQL database."
+            )
+        tls = self._tls_defaults()
+        return tuple(replica_url(url).with_tls_defaults(tls) for url in urls)
+
+
+def replica_url(raw: str) -> DatabaseUrl:
+    """One read replica's URL, parsed; refused unless it is PostgreSQL's."""
+    url = DatabaseUrl.parse(raw)
+    if url.dialect != "postgresql":
+        raise ConfigurationError(
+            f"The read replica URL {url.redacted()!r} is not PostgreSQL's: every replica "
+            "(FLIGHTLOG_DATABASE_REPLICA_URLS, --replica-url) must be a postgresql:// URL of "
+            "a hot standby."
         )
+    return url
+
+
+def split_urls(value: str) -> list[str]:
+    """The URLs of a comma-separated list, blanks left out."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def default_blob_dir(database: DatabaseUrl) -> Path:
@@ -249,7 +308,7 @@ def _environment_name(field: str) -> str:
 
 
 def _shown_value(field: str, value: Any) -> str:
-    if field == "database_url":
+    if field in ("database_url", "database_replica_urls"):
         return "not a URL"  # it may hold a password
     text = repr(value) if isinstance(value, str) else repr(str(value))
     return text if len(text) <= 60 else text[:57] + "...'"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +121,19 @@ def _postgres_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def create_sync_engine(
-    settings: Settings, *, url: DatabaseUrl | None = None, sqlite_foreign_keys: bool = True
+    settings: Settings,
+    *,
+    url: DatabaseUrl | None = None,
+    sqlite_foreign_keys: bool = True,
+    connect_timeout: float | None = None,
 ) -> Engine:
     """A sync engine (psycopg 3 or sqlite3): migrations, bulk COPY, the CLI.
 
     Migrations pass ``sqlite_foreign_keys=False``: SQLite's batch mode
     rebuilds a table by copy-and-drop, and with foreign keys on, dropping
-    the old table would cascade-delete every child row.
+    the old table would cascade-delete every child row. ``connect_timeout``
+    (PostgreSQL; seconds, libpq rounds it to a whole number, at least 2) is
+    for servers whose absence must not hold a caller up, read replicas.
     """
     url = url or settings.database
     if url.is_memory:
@@ -150,17 +157,25 @@ def create_sync_engine(
         )
         _install_sqlite_tuning(engine, settings, foreign_keys=sqlite_foreign_keys)
         return engine
+    connect_args = _psycopg_connect_args(settings, url)
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
     return create_engine(
         url.sync_url,
-        connect_args=_psycopg_connect_args(settings, url),
+        connect_args=connect_args,
         echo=settings.echo_sql,
         json_serializer=strict_json,
         **_postgres_kwargs(settings),
     )
 
 
-def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None) -> AsyncEngine:
-    """An async engine (asyncpg or aiosqlite): the service layer's engine."""
+def create_async_db_engine(
+    settings: Settings, *, url: DatabaseUrl | None = None, connect_timeout: float | None = None
+) -> AsyncEngine:
+    """An async engine (asyncpg or aiosqlite): the service layer's engine.
+
+    ``connect_timeout`` (PostgreSQL, seconds) as for :func:`create_sync_engine`.
+    """
     url = url or settings.database
     if url.is_memory:
         engine = create_async_engine(
@@ -187,6 +202,7 @@ def create_async_db_engine(settings: Settings, *, url: DatabaseUrl | None = None
         connect_args={
             "server_settings": _asyncpg_server_settings(settings),
             **url.async_connect_args(),
+            **({} if connect_timeout is None else {"timeout": connect_timeout}),
         },
         echo=settings.echo_sql,
         json_serializer=strict_json,

@@ -16,12 +16,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import URL, text
+from sqlalchemy import URL, Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
+from flightlog.db.positions import format_position
+from flightlog.db.replicas import Replay, Replica, ReplicaSet, read_replay
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import read_revision, shipped_head
 from flightlog.ops.database_report import collect
@@ -30,6 +33,7 @@ from flightlog.schemas.health import (
     DatabaseStatistics,
     IndexUsageOut,
     PoolStatus,
+    ReplicaHealth,
 )
 from flightlog.services.index_usage import index_usage
 
@@ -152,6 +156,78 @@ def describe_failure(exc: BaseException, url: str | URL) -> str:
     return f"Cannot reach the database at {shown_url(url)}: {reason}"
 
 
+@dataclass(frozen=True)
+class ReplicaProbe:
+    """What one check of a replica found, and how long it took."""
+
+    latency_ms: float
+    replay: Replay
+
+
+def replica_probe(session: Session) -> ReplicaProbe:
+    """Time one replay check (:data:`flightlog.db.replicas.REPLAY_SQL`) on a replica's session."""
+    started = time.perf_counter()
+    found = read_replay(session)
+    return ReplicaProbe(round((time.perf_counter() - started) * 1000, 3), found)
+
+
+def replica_report(
+    replicas: ReplicaSet[Any],
+    replica: Replica[Any],
+    found: ReplicaProbe | BaseException,
+    primary_position: int | None,
+) -> ReplicaHealth:
+    """One replica's health: what the probe found (or why it failed) and how this process uses it.
+
+    ``serving`` follows the same rules the reads follow (:class:`ReplicaSet`), applied
+    to what the probe found now.
+    """
+    now = time.monotonic()
+    state = replica.state
+    retry_in = round(state.down_until - now, 3) if state.down_until > now else None
+    if isinstance(found, BaseException):
+        return ReplicaHealth(
+            database=replica.name,
+            reachable=False,
+            standby=None,
+            latency_ms=None,
+            replay_position=None,
+            behind_bytes=None,
+            lag_seconds=None,
+            serving=False,
+            retry_in_seconds=retry_in,
+            error=describe_failure(found, replica.url.url),
+        )
+    replay = found.replay
+    standby = replay.in_recovery and replay.position is not None
+    behind = None
+    if standby and primary_position is not None and replay.position is not None:
+        behind = max(0, primary_position - replay.position)
+    lag_ok = replay.lag_seconds <= replicas.policy.max_lag_seconds
+    error = None
+    if not standby:
+        error = f"{replica.name} is not a hot standby: reads stay on the primary"
+    elif not lag_ok:
+        error = (
+            f"{replica.name} is {replay.lag_seconds:.1f} s behind, more than "
+            f"FLIGHTLOG_REPLICA_MAX_LAG_SECONDS ({replicas.policy.max_lag_seconds:g})"
+        )
+    elif retry_in is not None:
+        error = state.error
+    return ReplicaHealth(
+        database=replica.name,
+        reachable=True,
+        standby=standby,
+        latency_ms=found.latency_ms,
+        replay_position=None if replay.position is None else format_position(replay.position),
+        behind_bytes=behind,
+        lag_seconds=round(replay.lag_seconds, 3),
+        serving=standby and lag_ok and retry_in is None,
+        retry_in_seconds=retry_in,
+        error=error,
+    )
+
+
 def statistics(session: Session, *, url: str | URL, pool: Pool) -> DatabaseStatistics:
     """Every customer's rows counted, run outcomes, size, the pool and index usage.
 
@@ -175,6 +251,13 @@ def statistics(session: Session, *, url: str | URL, pool: Pool) -> DatabaseStati
         index_usage=_index_usage(session),
         collected_at=datetime.now(UTC),
     )
+
+
+def statistics_here(session: Session) -> DatabaseStatistics:
+    """:func:`statistics` of the server ``session`` is on (the primary, or a read replica)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return statistics(session, url=engine.url, pool=engine.pool)
 
 
 def _index_usage(session: Session) -> list[IndexUsageOut] | None:

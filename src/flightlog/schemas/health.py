@@ -42,6 +42,37 @@ class PoolStatus(BaseModel):
     overflow: int | None
 
 
+class ReplicaHealth(BaseModel):
+    """One read replica as this process sees it: up, a standby, how far behind, in use.
+
+    A replica that is down or behind never fails a read (the primary serves it),
+    so it never makes the database's own ``status`` other than ``ok``; this says
+    what an operator should look at.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The replica's URL with its password hidden.
+    database: str
+    reachable: bool
+    #: Whether it is a hot standby (``pg_is_in_recovery()``); None when unreachable.
+    standby: bool | None
+    #: Round trip of the check, in milliseconds.
+    latency_ms: float | None
+    #: The WAL position it has replayed, as PostgreSQL writes it.
+    replay_position: str | None
+    #: Bytes of the primary's WAL it had still to replay when checked (None: not known).
+    behind_bytes: int | None
+    #: Seconds behind: 0 when it has replayed all it received, else the age of the last
+    #: transaction it replayed.
+    lag_seconds: float | None
+    #: Whether this process sends stale-tolerant reads there now.
+    serving: bool
+    #: Seconds before this process tries it again after a failure; None when not left alone.
+    retry_in_seconds: float | None
+    error: str | None = None
+
+
 class DatabaseHealth(BaseModel):
     """Whether the database answers, how fast, at which schema revision, and the pool's state.
 
@@ -72,6 +103,8 @@ class DatabaseHealth(BaseModel):
     busy_timeout_ms: int | None
     error: str | None = None
     checked_at: datetime
+    #: The read replicas (``FLIGHTLOG_DATABASE_REPLICA_URLS``); empty without any.
+    replicas: list[ReplicaHealth] = Field(default_factory=list)
 
 
 class IndexUsageOut(BaseModel):

@@ -74,8 +74,9 @@ UntenantedService = Callable[Concatenate[Session, P], R]
 AfterCommit = Callable[["StoreState", R], None]
 #: Keyword-only parameters a bound call takes from the Store when the caller leaves them out.
 StoreDefaults = Mapping[str, Callable[["StoreState"], object]]
-#: Which unit of work a call runs in (see ``StoreState.unit_of_work``).
-UnitKind = Literal["write", "read", "operator"]
+#: Which unit of work a call runs in (see ``StoreState.unit_of_work``): ``"stale"`` is a
+#: read that may be served by a read replica (:mod:`flightlog.store.replica_reads`).
+UnitKind = Literal["write", "read", "stale", "operator"]
 
 
 class Facade(Generic[S]):
@@ -168,6 +169,8 @@ class Operation(Generic[P, R]):
         service, after_commit, unit = self.service, self.after_commit, self.unit
 
         async def run(*args: Any, **kwargs: Any) -> R:
+            if unit == "stale":
+                return await store.read_routed(_in_unit, service, *args, **kwargs)
             async with store.unit_of_work(unit) as session:
                 session.info[UNIT_SERVICE] = service
                 return await session.run_sync(service, *args, **kwargs)
@@ -177,7 +180,10 @@ class Operation(Generic[P, R]):
             if plan is not None:
                 from flightlog.store.one_statement import run_asyncpg
 
-                planned = await run_asyncpg(store.engine, plan)
+                try:
+                    planned = await run_asyncpg(store.engine, plan)
+                finally:
+                    store.note_write()
                 if planned is not None:
                     return planned
             leading = self._leading(store)
@@ -203,7 +209,7 @@ class Operation(Generic[P, R]):
         assert lane is not None
         assert twin is not None
         sync_call = self._sync_call(twin)
-        run_on = lane.read if self.unit == "read" else lane.write
+        run_on = lane.read if self.unit in ("read", "stale") else lane.write
 
         async def call(*args: Any, **kwargs: Any) -> R:
             plan = self._plan(store, lane.engine.dialect, args, kwargs)
@@ -251,7 +257,10 @@ class Operation(Generic[P, R]):
         def call(*args: Any, **kwargs: Any) -> R:
             plan = self._plan(store, store.engine.dialect, args, kwargs)
             if plan is not None:
-                result = run(store.engine, plan)
+                try:
+                    result = run(store.engine, plan)
+                finally:
+                    store.note_write()
                 if result is not None:
                     return result
             return declared(*args, **kwargs)
@@ -264,9 +273,12 @@ class Operation(Generic[P, R]):
         def call(*args: Any, **kwargs: Any) -> R:
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
-            with store.unit_of_work(unit) as session:
-                session.info[UNIT_SERVICE] = service
-                result: R = service(session, *leading, *args, **kwargs)
+            if unit == "stale":
+                result: R = store.read_routed(_in_unit, service, *leading, *args, **kwargs)
+            else:
+                with store.unit_of_work(unit) as session:
+                    session.info[UNIT_SERVICE] = service
+                    result = service(session, *leading, *args, **kwargs)
             if after_commit is not None:
                 after_commit(store, result)
             return result
@@ -282,6 +294,12 @@ class Operation(Generic[P, R]):
             parameters=list(signature.parameters.values())[self.stripped :]
         )
         return call
+
+
+def _in_unit(session: Session, service: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+    """``service`` on ``session``, marked as running it (services ask, see ``UNIT_SERVICE``)."""
+    session.info[UNIT_SERVICE] = service
+    return service(session, *args, **kwargs)
 
 
 async def _uncancellable(unit: Coroutine[Any, Any, R]) -> R:
@@ -362,7 +380,10 @@ def writes(
 
 @overload
 def reads(
-    service: Service[P, R], *, store_defaults: StoreDefaults | None = None
+    service: Service[P, R],
+    *,
+    store_defaults: StoreDefaults | None = None,
+    stale_ok: bool = False,
 ) -> Operation[P, R]: ...
 
 
@@ -372,6 +393,7 @@ def reads(
     *,
     using: Callable[[StoreState], C],
     store_defaults: StoreDefaults | None = None,
+    stale_ok: bool = False,
 ) -> Operation[P, R]: ...
 
 
@@ -385,7 +407,9 @@ def reads(
 
 
 @overload
-def reads(service: UntenantedService[P, R], *, tenant: Literal[False]) -> Operation[P, R]: ...
+def reads(
+    service: UntenantedService[P, R], *, tenant: Literal[False], stale_ok: bool = False
+) -> Operation[P, R]: ...
 
 
 def reads(
@@ -394,8 +418,19 @@ def reads(
     using: Callable[[StoreState], object] | None = None,
     tenant: bool = True,
     store_defaults: StoreDefaults | None = None,
+    stale_ok: bool = False,
 ) -> Operation[..., R]:
-    """Bind ``service`` as a read: on SQLite it never takes the write lock."""
+    """Bind ``service`` as a read: on SQLite it never takes the write lock.
+
+    ``stale_ok=True`` says the answer may trail the latest commits by a moment
+    (a list, a timeline, a chart): with read replicas configured it is read on
+    one that has replayed the caller's own writes (:mod:`flightlog.store.replica_reads`).
+    Leave it off for reads a workflow decides by (an entity by id, a queue).
+    """
     return Operation(
-        service, unit="read", tenant=tenant, store_defaults=store_defaults, using=using
+        service,
+        unit="stale" if stale_ok else "read",
+        tenant=tenant,
+        store_defaults=store_defaults,
+        using=using,
     )

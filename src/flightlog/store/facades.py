@@ -67,11 +67,11 @@ class Tasks(Facade[S]):
     create = writes(tasks.create_task)
     get = reads(tasks.get_task)
     update = writes(tasks.update_task)
-    list = reads(tasks.list_tasks)
-    subtasks = reads(tasks.subtasks)
+    list = reads(tasks.list_tasks, stale_ok=True)
+    subtasks = reads(tasks.subtasks, stale_ok=True)
     add_dependency = writes(tasks.add_dependency)
     remove_dependency = writes(tasks.remove_dependency)
-    dependencies = reads(tasks.dependencies)
+    dependencies = reads(tasks.dependencies, stale_ok=True)
     ready = reads(tasks.ready_tasks)
     cancel = writes(runs.cancel_task)
     delete = writes(deletion.delete_task, after_commit=remove_blob_files)
@@ -84,8 +84,8 @@ class Runs(Facade[S]):
     enqueue = writes(run_queue.enqueue_run)
     begin = writes(run_queue.begin_run)
     get = reads(runs.get_run)
-    list = reads(runs.list_runs)
-    timeline = reads(timeline.run_timeline)
+    list = reads(runs.list_runs, stale_ok=True)
+    timeline = reads(timeline.run_timeline, stale_ok=True)
     submit_plan = writes(runs.submit_plan)
     decide_plan = writes(runs.decide_plan)
     approve_plan = writes(runs.approve_plan)
@@ -105,8 +105,8 @@ class AgentRuns(Facade[S]):
     running = writes(agent_runs.mark_running)
     record_usage = writes(agent_runs.record_usage)
     finish = writes(agent_runs.finish_agent_run)
-    list = reads(agent_runs.list_agent_runs)
-    list_for_task = reads(task_agent_runs.list_task_agent_runs)
+    list = reads(agent_runs.list_agent_runs, stale_ok=True)
+    list_for_task = reads(task_agent_runs.list_task_agent_runs, stale_ok=True)
 
 
 class Events(Facade[S]):
@@ -122,7 +122,7 @@ class Events(Facade[S]):
         ingest_events_returning_ids, using=event_payload_limit, one_statement=small.plan_events
     )
     ingest = writes(ingest_events, using=event_payload_limit)
-    list = reads(events.list_events)
+    list = reads(events.list_events, stale_ok=True)
 
 
 class Metrics(Facade[S]):
@@ -133,11 +133,11 @@ class Metrics(Facade[S]):
 
     record = writes(metrics.record_metric)
     record_batch = writes(ingest_metrics)
-    series = reads(metrics.series)
-    summarize = reads(metrics.summarize)
-    buckets = reads(metrics.buckets)
-    names = reads(metrics.metric_names)
-    sources = reads(metrics.metric_sources)
+    series = reads(metrics.series, stale_ok=True)
+    summarize = reads(metrics.summarize, stale_ok=True)
+    buckets = reads(metrics.buckets, stale_ok=True)
+    names = reads(metrics.metric_names, stale_ok=True)
+    sources = reads(metrics.metric_sources, stale_ok=True)
 
 
 class Artifacts(Facade[S]):
@@ -146,8 +146,8 @@ class Artifacts(Facade[S]):
     put = writes(artifacts.put, using=blob_policy)
     get = reads(artifacts.get)
     read = reads(artifacts.read, using=blob_policy)
-    versions = reads(artifacts.versions)
-    latest = reads(artifacts.latest)
+    versions = reads(artifacts.versions, stale_ok=True)
+    latest = reads(artifacts.latest, stale_ok=True)
 
     sweep = reads(deletion.sweep_unreferenced_blobs, using=blob_policy, tenant=False)
 
@@ -172,7 +172,7 @@ class Traces(Facade[S]):
 class Sessions(Facade[S]):
     """``store.sessions``: the conversations runs belong to, with their totals."""
 
-    list = reads(sessions.list_sessions)
-    page = reads(sessions.session_page)
+    list = reads(sessions.list_sessions, stale_ok=True)
+    page = reads(sessions.session_page, stale_ok=True)
     get = reads(sessions.get_session)
-    runs = reads(sessions.session_runs)
+    runs = reads(sessions.session_runs, stale_ok=True)

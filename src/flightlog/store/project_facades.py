@@ -28,7 +28,7 @@ class Projects(Facade[S]):
     get = reads(projects.get_project)
     get_by_name = reads(projects.get_project_by_name)
     update = writes(projects.update_project)
-    list = reads(projects.list_projects)
+    list = reads(projects.list_projects, stale_ok=True)
     delete = writes(projects.delete_project, after_commit=_remove_files)
 
 
@@ -39,9 +39,9 @@ class ProjectContexts(Facade[S]):
     add_iteration = writes(project_contexts.add_iteration)
     latest = reads(project_contexts.latest)
     get = reads(project_contexts.get_iteration)
-    list = reads(project_contexts.list_iterations)
-    page = reads(project_contexts.list_contexts)
-    compare = reads(project_contexts.compare)
+    list = reads(project_contexts.list_iterations, stale_ok=True)
+    page = reads(project_contexts.list_contexts, stale_ok=True)
+    compare = reads(project_contexts.compare, stale_ok=True)
 
 
 class Templates(Facade[S]):
@@ -51,7 +51,7 @@ class Templates(Facade[S]):
     get = reads(templates.get_template)
     get_by_name = reads(templates.get_template_by_name)
     update = writes(templates.update_template)
-    list = reads(templates.list_templates)
+    list = reads(templates.list_templates, stale_ok=True)
     delete = writes(templates.delete_template)
     render = reads(templates.render)
     create_project = writes(templates.create_project_from_template)
@@ -62,7 +62,7 @@ class Modifications(Facade[S]):
 
     request = writes(modifications.request_modification)
     get = reads(modifications.get_modification)
-    list = reads(modifications.list_modifications)
+    list = reads(modifications.list_modifications, stale_ok=True)
     decide = writes(modifications.decide)
     approve = writes(modifications.approve)
     reject = writes(modifications.reject)

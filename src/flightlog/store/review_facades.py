@@ -29,9 +29,9 @@ class Recommendations(Facade[S]):
     decide = writes(recommendations.decide)
     approve = writes(recommendations.approve_recommendation)
     reject = writes(recommendations.reject_recommendation)
-    list = reads(recommendations.list_recommendations)
-    pending_approvals = reads(recommendations.pending_approvals)
-    approvals = reads(recommendations.approvals_for)
+    list = reads(recommendations.list_recommendations, stale_ok=True)
+    pending_approvals = reads(recommendations.pending_approvals, stale_ok=True)
+    approvals = reads(recommendations.approvals_for, stale_ok=True)
 
 
 class Optimizations(Facade[S]):
@@ -45,7 +45,7 @@ class Optimizations(Facade[S]):
     fail = writes(optimizations.fail)
     rollback = writes(optimizations.rollback)
     get = reads(optimizations.get_optimization)
-    list = reads(optimizations.list_optimizations)
+    list = reads(optimizations.list_optimizations, stale_ok=True)
 
 
 class PullRequests(Facade[S]):
@@ -61,32 +61,32 @@ class PullRequests(Facade[S]):
     merge = writes(pull_requests.merge_pull_request)
     close = writes(pull_requests.close_pull_request)
     record_check = writes(pull_requests.record_check)
-    checks = reads(pull_requests.list_checks)
-    list = reads(pull_requests.list_pull_requests)
-    page = reads(pull_requests.pull_request_page)
-    history = reads(pull_request_history.review_history)
+    checks = reads(pull_requests.list_checks, stale_ok=True)
+    list = reads(pull_requests.list_pull_requests, stale_ok=True)
+    page = reads(pull_requests.pull_request_page, stale_ok=True)
+    history = reads(pull_request_history.review_history, stale_ok=True)
 
 
 class Search(Facade[S]):
     """``store.search``: full-text search over the customer's tasks."""
 
-    tasks = reads(search.search_tasks)
-    page = reads(search.search_page)
+    tasks = reads(search.search_tasks, stale_ok=True)
+    page = reads(search.search_page, stale_ok=True)
 
 
 class Views(Facade[S]):
     """``store.views``: the front page, what waits for a person, the reporting views
     (active tasks, execution summary, PR validation) and the charts' aggregates over time."""
 
-    overview = reads(overview_service.customer_overview)
-    plans_waiting = reads(overview_service.plans_waiting)
-    waiting_counts = reads(overview_service.waiting_counts)
-    modifications_waiting = reads(overview_service.modifications_waiting)
-    active_tasks = reads(views.active_tasks)
-    task_execution_summary = reads(views.task_execution_summary)
-    task_execution_summaries = reads(views.task_execution_summaries)
-    pr_validation_status = reads(views.pr_validation_status)
-    pr_validation_statuses = reads(views.pr_validation_statuses)
-    usage = reads(insights.usage)
-    run_outcomes = reads(insights.run_outcomes)
-    run_durations = reads(insights.run_durations)
+    overview = reads(overview_service.customer_overview, stale_ok=True)
+    plans_waiting = reads(overview_service.plans_waiting, stale_ok=True)
+    waiting_counts = reads(overview_service.waiting_counts, stale_ok=True)
+    modifications_waiting = reads(overview_service.modifications_waiting, stale_ok=True)
+    active_tasks = reads(views.active_tasks, stale_ok=True)
+    task_execution_summary = reads(views.task_execution_summary, stale_ok=True)
+    task_execution_summaries = reads(views.task_execution_summaries, stale_ok=True)
+    pr_validation_status = reads(views.pr_validation_status, stale_ok=True)
+    pr_validation_statuses = reads(views.pr_validation_statuses, stale_ok=True)
+    usage = reads(insights.usage, stale_ok=True)
+    run_outcomes = reads(insights.run_outcomes, stale_ok=True)
+    run_durations = reads(insights.run_durations, stale_ok=True)

@@ -22,6 +22,7 @@ from flightlog.store import facades
 from flightlog.store import project_facades as projects
 from flightlog.store import review_facades as reviews
 from flightlog.store import tenancy_facades as tenancy
+from flightlog.store.replica_reads import ReadFloor, current_floor
 
 
 class StoreState:
@@ -33,6 +34,11 @@ class StoreState:
     def __init__(self: Self, settings: Settings, customer_id: uuid.UUID, url: str | URL) -> None:
         self.settings = settings
         self.customer_id = customer_id
+        #: Whether reads bound ``stale_ok`` may go to read replicas (set by the Store classes).
+        self.has_replicas = False
+        #: This Store's own writes, which its replica reads must include (read-your-writes);
+        #: an HTTP request's floor takes its place while the request is served.
+        self.read_floor = ReadFloor()
         database = DatabaseUrl.parse(url)
         #: On an in-memory SQLite database (flightlog.db.memory): one connection, whose units
         #: of work take turns, and no one-statement paths beside them.
@@ -65,3 +71,12 @@ class StoreState:
         self.pull_requests: reviews.PullRequests[Self] = reviews.PullRequests(self)
         self.search: reviews.Search[Self] = reviews.Search(self)
         self.views: reviews.Views[Self] = reviews.Views(self)
+
+    def note_write(self) -> None:
+        """A write was made (or tried): the next replica read must include it.
+
+        Called after every write unit, committed or not (a commit whose answer was
+        lost may have happened). Nothing to do without replicas.
+        """
+        if self.has_replicas:
+            current_floor(self.read_floor).wrote()

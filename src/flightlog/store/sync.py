@@ -13,10 +13,10 @@ takes its own pooled connection.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.orm import (
@@ -33,19 +33,24 @@ from flightlog.db.base import Base
 from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine, sync_session_factory
 from flightlog.db.failures import driver_errors
 from flightlog.db.presence import require_existing_database
+from flightlog.db.replicas import ReplicaSet, sync_replicas
 from flightlog.migrations.runner import Migrator
 from flightlog.ops import database_health
-from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics
+from flightlog.schemas.health import DatabaseHealth, DatabaseStatistics, ReplicaHealth
 from flightlog.services.customers import (
     assert_can_write,
     ensure_default_customer,
     find_default_customer,
 )
-from flightlog.settings import Settings, get_settings
+from flightlog.settings import Settings
 from flightlog.store.binding import UnitKind
 from flightlog.store.memory_turns import turns_for
+from flightlog.store.replica_reads import SyncReplicaReads, current_floor, primary_position_sync
 from flightlog.store.state import StoreState
 from flightlog.store.translation import Progress, database_errors_as_domain_errors
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _sync_sessions(engine: Engine, connection: Connection | None) -> sessionmaker[Session]:
@@ -75,12 +80,19 @@ class SyncStore(StoreState):
         customer_id: uuid.UUID,
         *,
         connection: Connection | None = None,
+        replicas: ReplicaSet[Engine] | None = None,
     ) -> None:
-        """Normally built by :func:`open_store_sync`; ``connection`` as for the async Store."""
+        """Normally built by :func:`open_store_sync`; ``connection`` and ``replicas`` as for
+        the async Store (a Store it opens itself disposes of its replicas' pools on close)."""
         super().__init__(settings, customer_id, engine.url)
         self.engine = engine
         self.connection = connection
         self._sessions = _sync_sessions(engine, connection)
+        #: Where stale-tolerant reads go (None: the primary, as every read).
+        self.replica_reads: SyncReplicaReads | None = None
+        if replicas is not None and connection is None:
+            self.replica_reads = SyncReplicaReads(replicas, engine)
+            self.has_replicas = True
         #: On an in-memory database, the turns of its one connection (flightlog.db.memory).
         self.memory_turns = turns_for(engine) if self.in_memory else None
 
@@ -94,6 +106,8 @@ class SyncStore(StoreState):
             return self.transaction()
         if kind == "read":
             return self.reader()
+        if kind == "stale":
+            return self.reading()
         return self.operator_transaction()
 
     @contextmanager
@@ -106,16 +120,19 @@ class SyncStore(StoreState):
                 task = services.tasks.create_task(session, store.customer_id, title="x")
         """
         progress = Progress()
-        with (
-            database_errors_as_domain_errors(progress),
-            self._turn(),
-            self._sessions() as session,
-            session.begin(),
-        ):
-            # See Store.transaction: on PostgreSQL this takes the transaction id too.
-            assert_can_write(session, self.customer_id)
-            yield session
-            progress.committing = True
+        try:
+            with (
+                database_errors_as_domain_errors(progress),
+                self._turn(),
+                self._sessions() as session,
+                session.begin(),
+            ):
+                # See Store.transaction: on PostgreSQL this takes the transaction id too.
+                assert_can_write(session, self.customer_id)
+                yield session
+                progress.committing = True
+        finally:
+            self.note_write()
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -128,14 +145,46 @@ class SyncStore(StoreState):
     def operator_transaction(self) -> Iterator[Session]:
         """A write transaction that skips the tenant write guard (see the async Store's)."""
         progress = Progress()
-        with (
-            database_errors_as_domain_errors(progress),
-            self._turn(),
-            self._sessions() as session,
-            session.begin(),
-        ):
-            yield session
-            progress.committing = True
+        try:
+            with (
+                database_errors_as_domain_errors(progress),
+                self._turn(),
+                self._sessions() as session,
+                session.begin(),
+            ):
+                yield session
+                progress.committing = True
+        finally:
+            self.note_write()
+
+    @contextmanager
+    def reading(self, *, at_least: int | None = None) -> Iterator[Session]:
+        """A read-only session on a replica that has this Store's writes, else the primary's
+        (see the async Store's :meth:`~flightlog.store.Store.reading`)."""
+        if self.replica_reads is None:
+            with self.reader() as session:
+                yield session
+            return
+        with database_errors_as_domain_errors():
+            floor = self._floor(at_least)
+            with self.replica_reads.session(floor, self.reader) as session:
+                yield session
+
+    def read_routed(
+        self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """``work`` on a fit replica, or on the primary (see the async Store's)."""
+        if self.replica_reads is None:
+            with self.reader() as session:
+                return work(session, *args, **kwargs)
+        with database_errors_as_domain_errors():
+            floor = self._floor(None)
+            return self.replica_reads.run(floor, self.reader, work, *args, **kwargs)
+
+    def _floor(self, at_least: int | None) -> int:
+        assert self.replica_reads is not None
+        own = self.replica_reads.floor_position(current_floor(self.read_floor))
+        return max(own, at_least or 0)
 
     def health(self) -> DatabaseHealth:
         """Whether the database answers, its latency, schema revision and this pool's state.
@@ -150,12 +199,32 @@ class SyncStore(StoreState):
                 found = database_health.probe(session)
         except driver_errors() as exc:
             return database_health.unreachable(exc, url=self.engine.url, pool=self.engine.pool)
-        return database_health.healthy(found, url=self.engine.url, pool=self.engine.pool)
+        report = database_health.healthy(found, url=self.engine.url, pool=self.engine.pool)
+        if self.replica_reads is None:
+            return report
+        return report.model_copy(update={"replicas": self._replica_health()})
+
+    def _replica_health(self) -> list[ReplicaHealth]:
+        assert self.replica_reads is not None
+        replicas = self.replica_reads.replicas
+        try:
+            position: int | None = primary_position_sync(self.engine)
+        except driver_errors():
+            position = None
+        reports = []
+        for replica in replicas.replicas:
+            found: database_health.ReplicaProbe | BaseException
+            try:
+                with Session(replica.engine) as session:
+                    found = database_health.replica_probe(session)
+            except driver_errors() as exc:
+                found = exc
+            reports.append(database_health.replica_report(replicas, replica, found, position))
+        return reports
 
     def stats(self) -> DatabaseStatistics:
         """Rows per table, run outcomes, size, the pool and index usage (see the async Store's)."""
-        with self.reader() as session:
-            return database_health.statistics(session, url=self.engine.url, pool=self.engine.pool)
+        return self.read_routed(database_health.statistics_here)
 
     def session(self) -> Session:
         """A plain SQLAlchemy ``Session`` for querying the models yourself.
@@ -184,9 +253,12 @@ class SyncStore(StoreState):
         return session
 
     def close(self) -> None:
-        """Close the pool's connections (only those the Store opened itself)."""
+        """Close the pool's connections (only those the Store opened itself), and the replicas'."""
         if self.connection is None:
             self.engine.dispose()
+        if self.replica_reads is not None:
+            for replica in self.replica_reads.replicas.replicas:
+                replica.engine.dispose()
 
     def __enter__(self) -> SyncStore:
         return self
@@ -277,6 +349,7 @@ def open_store_sync(
     settings: Settings | None = None,
     customer_id: uuid.UUID | None = None,
     upgrade: bool = True,
+    replica_urls: Sequence[str] | None = None,
 ) -> SyncStore:
     """Open Flightlog on ``url`` synchronously (default: settings), upgrading unless told not to.
 
@@ -288,11 +361,12 @@ def open_store_sync(
 
     ``"sqlite:///:memory:"`` opens a new, private in-memory database (see
     :func:`flightlog.open_store`): its calls take turns on its one connection,
-    from any thread, and it is gone when the Store is closed.
+    from any thread, and it is gone when the Store is closed. ``replica_urls``
+    as for :func:`flightlog.open_store`.
     """
-    settings = settings or get_settings(database_url=url)
-    if url is not None:
-        settings = settings.model_copy(update={"database_url": url})
+    from flightlog.store.core import store_settings
+
+    settings = store_settings(settings, url, replica_urls)
     database = settings.database
     if database.is_memory:
         pass  # a new database, created at head as the engine connects (flightlog.db.memory)
@@ -302,10 +376,14 @@ def open_store_sync(
         require_existing_database(database)  # never create a SQLite file it was not asked to
         Migrator(settings, database).require_head()
     engine = create_sync_engine(settings, url=database)
+    replicas = None
     try:
+        replicas = sync_replicas(settings)
         if customer_id is None:
             customer_id = _default_customer(engine)
-        return SyncStore(engine, settings, customer_id)
+        return SyncStore(engine, settings, customer_id, replicas=replicas)
     except BaseException:
         engine.dispose()
+        for replica in replicas.replicas if replicas is not None else ():
+            replica.engine.dispose()
         raise

@@ -59,7 +59,7 @@ class Customers(Facade[S]):
         customer_deletion.delete_customer, operator=True, after_commit=_remove_customer_files
     )
     #: Operator: the audit records of deleted customers (they belong to no customer).
-    deletions = reads(customer_deletion.list_customer_deletions, tenant=False)
+    deletions = reads(customer_deletion.list_customer_deletions, stale_ok=True, tenant=False)
 
 
 class ApiKeys(Facade[S]):
@@ -85,7 +85,7 @@ class ModelPrices(Facade[S]):
     them only to operators. ``list`` shows the shipped defaults too.
     """
 
-    list = reads(model_prices.list_prices, tenant=False)
+    list = reads(model_prices.list_prices, stale_ok=True, tenant=False)
     set = writes(model_prices.set_price, tenant=False, operator=True)
     set_many = writes(model_prices.set_prices, tenant=False, operator=True)
     delete = writes(model_prices.delete_price, tenant=False, operator=True)
@@ -116,5 +116,5 @@ class Agents(Facade[S]):
     heartbeat = writes(agents.heartbeat)
     deregister = writes(agents.deregister)
     delete = writes(agents.delete_agent)
-    list = reads(agents.list_agents, store_defaults=_HEALTH_THRESHOLDS)
-    activity = reads(agent_activity.agent_activity)
+    list = reads(agents.list_agents, stale_ok=True, store_defaults=_HEALTH_THRESHOLDS)
+    activity = reads(agent_activity.agent_activity, stale_ok=True)
