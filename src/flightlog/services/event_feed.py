@@ -52,19 +52,27 @@ _OLDEST_RUNNING = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
 
 class Watermark:
     """One live reader's watermark: per poll, :meth:`sample` in a short transaction, then
-    :meth:`safe_id` in the next (the one that reads the events up to it)."""
+    :meth:`safe_id` in the next (the one that reads the events up to it).
 
-    def __init__(self) -> None:
+    ``table`` is the append-only table whose identity ids are followed: ``events`` for
+    the live stream, ``metric_points`` too for the columnar sink (its writers take their
+    transaction id first in the same transactions, so the same reasoning holds).
+    """
+
+    def __init__(self, table: str = "events") -> None:
         self._samples: deque[tuple[int, int]] = deque()
         self._safe = 0
         self._sequence: str | None = None
+        self._table = table
 
     def sample(self, session: Session) -> None:
         """Step 1 of a poll, in a transaction that ends right after (a reader of its own)."""
         if dialect_name(session) != "postgresql" or session.scalar(_WRITING):
             return
         if self._sequence is None:
-            found = session.scalar(text("SELECT pg_get_serial_sequence('events', 'id')"))
+            found = session.scalar(
+                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": self._table}
+            )
             self._sequence = str(found)
         # The last id first, then an id of this transaction: whoever drew an id up to
         # ``drawn`` took its transaction id before, so an older one than ``own``.
