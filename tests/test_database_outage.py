@@ -10,6 +10,8 @@ the busy timeout, SQLite's way of being unavailable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -113,6 +115,7 @@ class StreamFollower:
     def __init__(self, base: str, key: str, task_id: str) -> None:
         self.lines: list[str] = []
         self.ended = threading.Event()
+        self._socket: socket.socket | None = None
         self._client = httpx.Client(timeout=60)
         self._args = (base, key, task_id)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -126,6 +129,8 @@ class StreamFollower:
             with self._client.stream(
                 "GET", f"{base}/api/v1/events/stream", params=params, headers=headers
             ) as response:
+                # Kept so that close() can end a read blocked between keep-alives at once.
+                self._socket = response.extensions["network_stream"].get_extra_info("socket")
                 self.lines.append(f"status: {response.status_code}")
                 for line in response.iter_lines():
                     self.lines.append(line)
@@ -138,7 +143,14 @@ class StreamFollower:
         return any(words in line for line in self.lines)
 
     def close(self) -> None:
-        """Hang up (the server waits for open streams before it stops)."""
+        """Hang up (the server waits for open streams before it stops).
+
+        Closing the client alone leaves the reader thread blocked in ``recv`` until
+        the server's next keep-alive (15 s); shutting the socket down ends it now.
+        """
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
         self._client.close()
         self._thread.join(timeout=30)
 

@@ -57,11 +57,13 @@ class Running:
 
 
 @contextmanager
-def running(cwd: Path, *args: str) -> Iterator[Running]:
-    """``flightlog *args`` in its own process group until the block ends."""
+def running(cwd: Path, *args: str, settings: dict[str, str] | None = None) -> Iterator[Running]:
+    """``flightlog *args`` in its own process group until the block ends, with only the
+    ``FLIGHTLOG_*`` ``settings`` given (none of the test run's own)."""
     log = cwd / "out.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTLOG_")}
     env["FLIGHTLOG_BLOB_DIR"] = str(cwd / "blobs")
+    env.update(settings or {})
     env.pop("DATABASE_URL", None)
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -129,7 +131,12 @@ def test_demo_serve_prints_a_link_that_lands_signed_in_on_the_demo(
 ) -> None:
     url = url_of(fresh_url)
     port = free_port()
-    with running(tmp_path, "demo", "--serve", "--port", str(port), "-d", url) as served:
+    # The team heartbeats every third of the degraded-after time (20 s by default): 3 s
+    # here, so the test sees a beat after start-up without waiting 20 s for it.
+    quick_beats = {"FLIGHTLOG_AGENT_DEGRADED_AFTER_SECONDS": "9"}
+    with running(
+        tmp_path, "demo", "--serve", "--port", str(port), "-d", url, settings=quick_beats
+    ) as served:
         wait_until(lambda: _answers(served), STARTUP_SECONDS, "demo --serve to answer")
         link = served.link()
         assert link is not None
