@@ -254,13 +254,29 @@ class ReplicatedPair:
 
     def wait_replayed(self, timeout: float = 30.0) -> None:
         """Until the standby has replayed everything the primary had written when called."""
+        target = self.primary_position()
+        self._wait(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn", timeout, "replay")
+
+    def wait_received(self, timeout: float = 30.0) -> None:
+        """Until the standby has received (not necessarily replayed) all the primary wrote."""
+        target = self.primary_position()
+        self._wait(f"SELECT pg_last_wal_receive_lsn() >= '{target}'::pg_lsn", timeout, "receive")
+
+    def pause_replay(self, timeout: float = 30.0) -> None:
+        """Stop the standby replaying (it still receives WAL): a replica that lags, on demand."""
+        self._scalar(self.replica, "SELECT pg_wal_replay_pause()")
+        query = "SELECT pg_get_wal_replay_pause_state() = 'paused'"
+        self._wait(query, timeout, "pause replay")
+
+    def resume_replay(self) -> None:
+        self._scalar(self.replica, "SELECT pg_wal_replay_resume()")
+
+    def _wait(self, query: str, timeout: float, what: str) -> None:
         import time
 
-        target = self.primary_position()
-        query = f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
         deadline = time.monotonic() + timeout
         while self._scalar(self.replica, query) != "True":
-            assert time.monotonic() < deadline, f"the standby did not replay {target} in time"
+            assert time.monotonic() < deadline, f"the standby did not {what} in {timeout:.0f} s"
             time.sleep(0.02)
 
     def remove(self) -> None:

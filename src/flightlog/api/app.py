@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import flightlog
 from flightlog.api.batches import publish_body_schemas
+from flightlog.api.consistency import ReadYourWrites
 from flightlog.api.context import ApiContext
 from flightlog.api.docs_pages import install as install_docs_pages
 from flightlog.api.errors import install_error_handlers
@@ -41,6 +42,7 @@ from flightlog.db.presence import require_existing_database
 from flightlog.schemas.events import EventBatch
 from flightlog.schemas.metrics import MetricBatch
 from flightlog.settings import Settings, get_settings
+from flightlog.store.core import dispose_replicas
 
 API_PREFIX = "/api/v1"
 
@@ -66,7 +68,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if engine is not None:
-            yield
+            try:
+                yield
+            finally:
+                await dispose_replicas(app.state.flightlog.replicas)
             return
         require_existing_database(settings.database)  # a mistyped SQLite path is not created
         owned = create_async_db_engine(settings)
@@ -75,6 +80,7 @@ def create_app(
             yield
         finally:
             await owned.dispose()
+            await dispose_replicas(app.state.flightlog.replicas)
 
     app = FastAPI(
         title="Flightlog",
@@ -87,6 +93,8 @@ def create_app(
     if engine is not None:
         app.state.flightlog = ApiContext(engine, settings, connection)
     install_error_handlers(app)
+    # Added first, so innermost: a body the limits refuse never reaches the database.
+    app.add_middleware(ReadYourWrites)
     # Added last, so outermost: the size ceiling applies before the depth check reads a body.
     raw_bodies = [(method, API_PREFIX + path) for method, path in artifacts.RAW_BODY_ROUTES]
     raw_bodies += otlp.RAW_BODY_ROUTES

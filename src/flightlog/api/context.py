@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flightlog.api.keys import KeyCache
+from flightlog.db.replicas import ReplicaSet, async_replicas
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 from flightlog.store.core import Store, session_factory
@@ -23,6 +24,8 @@ class ApiContext:
 
     ``connection`` is for embedders and tests: every request then runs in
     savepoints of that one connection's transaction, which the owner rolls back.
+    The read replicas of the settings (``FLIGHTLOG_DATABASE_REPLICA_URLS``) get
+    their engines here, shared by every customer's Store; the app disposes of them.
     """
 
     engine: AsyncEngine
@@ -30,9 +33,12 @@ class ApiContext:
     connection: AsyncConnection | None = None
     sessions: Sessions = field(init=False)
     keys: KeyCache = field(init=False)
+    replicas: ReplicaSet[AsyncEngine] | None = field(init=False, default=None)
     _stores: dict[uuid.UUID, Store] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.connection is None:
+            self.replicas = async_replicas(self.settings)
         sessions = session_factory(self.engine, self.connection)
         self.sessions = sessions
         if self.connection is None and DatabaseUrl.parse(self.engine.url).is_memory:
@@ -51,6 +57,12 @@ class ApiContext:
         if store is None:
             if len(self._stores) >= _MAX_STORES:
                 self._stores.clear()
-            store = Store(self.engine, self.settings, customer_id, connection=self.connection)
+            store = Store(
+                self.engine,
+                self.settings,
+                customer_id,
+                connection=self.connection,
+                replicas=self.replicas,
+            )
             self._stores[customer_id] = store
         return store

@@ -26,7 +26,13 @@ from flightlog.client.binding import (
     reader,
     written_out,
 )
-from flightlog.client.transport import AsyncRunner, Runner, SyncRunner, header_problem
+from flightlog.client.transport import (
+    AsyncRunner,
+    Consistency,
+    Runner,
+    SyncRunner,
+    header_problem,
+)
 from flightlog.errors import ConfigurationError, PermissionDenied
 from flightlog.schemas.health import Health, HealthDetail
 
@@ -60,6 +66,16 @@ class _Faces(Facade[M]):
         self.sessions: sessions.Sessions[M] = sessions.Sessions(runner)
         self.traces: sessions.Traces[M] = sessions.Traces(runner)
         self.customers: customers.Customers[M] = customers.Customers(runner)
+
+    @property
+    def consistency(self) -> Consistency:
+        """This client's read-your-writes token (``consistency.token``, None before a write).
+
+        Sent with every request, so that reads show this client's writes even when
+        the server reads from replicas; hand ``consistency.token`` to another client
+        (``other.consistency.token = ...``) for its reads to show them too.
+        """
+        return self._runner.consistency
 
     @written_out("GET", "/health", why="no Store twin: the server's own state")
     @staticmethod

@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from flightlog.client.binding import Async, Exchange, M, Request, Sync
 from flightlog.client.streams import EventFollower
+from flightlog.db.positions import parse_position, token_position
 from flightlog.errors import (
     ConfigurationError,
     DatabaseUnavailable,
@@ -162,8 +163,61 @@ def read_answer(request: Request[R], response: httpx.Response) -> R:
         ) from None
 
 
+#: The server's read-your-writes token (see flightlog.api.consistency): on answers to writes,
+#: and sent back on every later request of the same client.
+CONSISTENCY_HEADER = "Flightlog-Consistency"
+
+
+class Consistency:
+    """The newest consistency token a client was given, which it sends with every request.
+
+    With read replicas behind the server, this is what makes a client's reads
+    show its own writes whichever server process answers. The tokens are WAL
+    positions; the newest is the furthest one.
+    """
+
+    def __init__(self) -> None:
+        self._token: str | None = None
+        self._position = -1
+
+    @property
+    def token(self) -> str | None:
+        """The token sent with each request; None until the client has written something."""
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        """Take another client's token (or None to forget); a malformed one is refused."""
+        if value is None:
+            self._token, self._position = None, -1
+            return
+        self._position = token_position(value, source="consistency token")
+        self._token = value
+
+    def headers(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """The request's headers, with the token when there is one."""
+        if self._token is None or CONSISTENCY_HEADER in headers:
+            return headers
+        return {**headers, CONSISTENCY_HEADER: self._token}
+
+    def keep(self, response: httpx.Response) -> None:
+        """Remember the answer's token when it is newer than the one kept."""
+        token = response.headers.get(CONSISTENCY_HEADER)
+        if token is None:
+            return
+        try:
+            position = parse_position(token)
+        except ValueError:
+            return  # not the server's own token (a proxy's?): keep the one we have
+        if position > self._position:
+            self._token, self._position = token, position
+
+
 class Runner(ABC, Generic[M]):
     """Runs a facade's calls: ``bind`` makes a method of a call's exchange."""
+
+    #: The client's read-your-writes token (one per client, shared by its facades).
+    consistency: Consistency
 
     @abstractmethod
     def bind(self, build: Callable[P, Exchange[R]]) -> Callable[P, Any]: ...
@@ -175,6 +229,7 @@ class Runner(ABC, Generic[M]):
 class AsyncRunner(Runner[Async]):
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
+        self.consistency = Consistency()
 
     async def send(self, request: Request[Any]) -> httpx.Response:
         check_headers(request.headers)
@@ -184,8 +239,9 @@ class AsyncRunner(Runner[Async]):
                 request.path,
                 params=request.params,
                 content=request.content,
-                headers=request.headers,
+                headers=self.consistency.headers(request.headers),
             )
+        self.consistency.keep(response)
         raise_for(response, request.answers)
         return response
 
@@ -234,6 +290,7 @@ class AsyncRunner(Runner[Async]):
 class SyncRunner(Runner[Sync]):
     def __init__(self, http: httpx.Client) -> None:
         self._http = http
+        self.consistency = Consistency()
 
     def send(self, request: Request[Any]) -> httpx.Response:
         check_headers(request.headers)
@@ -243,8 +300,9 @@ class SyncRunner(Runner[Sync]):
                 request.path,
                 params=request.params,
                 content=request.content,
-                headers=request.headers,
+                headers=self.consistency.headers(request.headers),
             )
+        self.consistency.keep(response)
         raise_for(response, request.answers)
         return response
 

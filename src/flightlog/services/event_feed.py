@@ -27,6 +27,15 @@ the statement), so a transaction cannot hold an id without being seen as
 running. SQLite serialises writers; its ids commit in order and need no
 watermark. Neither does a reader inside a transaction that writes (a Store on
 an embedder's connection): it reads its own writes.
+
+With read replicas, both steps stay on the primary (a hot standby has no
+transaction ids to hand out, and its snapshot knows nothing of the primary's
+running writers), and only the rows are read on a replica. :meth:`Watermark.release`
+also takes the primary's WAL insert position right after it has seen that
+every writer of the released ids has ended: their commit records all lie
+before that position, so a replica that has replayed it shows every one of
+them, and the page up to the watermark is read there (or on the primary when
+no replica has got that far).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from collections import deque
 from sqlalchemy import func, text
 from sqlalchemy.orm import Session
 
+from flightlog.db.positions import PRIMARY_POSITION_SQL, parse_position
 from flightlog.services._dialect import dialect_name
 
 #: Assigns the transaction its id now (PostgreSQL assigns one lazily, at the first write).
@@ -48,6 +58,7 @@ _LAST_DRAWN = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {seque
 _WRITING = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
 _OWN_ID = text("SELECT pg_current_xact_id()::text")
 _OLDEST_RUNNING = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+_PRIMARY_POSITION = text(PRIMARY_POSITION_SQL)
 
 
 class Watermark:
@@ -93,3 +104,12 @@ class Watermark:
         while self._samples and self._samples[0][0] < oldest_running:
             self._safe = max(self._safe, self._samples.popleft()[1])
         return self._safe
+
+    def release(self, session: Session) -> tuple[int | None, int]:
+        """Step 2 for a reader of a replica, on the primary: :meth:`safe_id`, then the WAL
+        position a replica must have replayed to show every event up to it (0 on SQLite)."""
+        safe = self.safe_id(session)
+        if dialect_name(session) != "postgresql":
+            return safe, 0
+        # After safe_id's statement: the writers it saw end had written their commits.
+        return safe, parse_position(str(session.scalar(_PRIMARY_POSITION)))

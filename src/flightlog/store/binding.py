@@ -170,7 +170,7 @@ class Operation(Generic[P, R]):
 
         async def run(*args: Any, **kwargs: Any) -> R:
             if unit == "stale":
-                return await store.read_routed(_in_unit, service, *args, **kwargs)
+                return await store.read_routed(in_unit, service, *args, **kwargs)
             async with store.unit_of_work(unit) as session:
                 session.info[UNIT_SERVICE] = service
                 return await session.run_sync(service, *args, **kwargs)
@@ -274,7 +274,7 @@ class Operation(Generic[P, R]):
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
             if unit == "stale":
-                result: R = store.read_routed(_in_unit, service, *leading, *args, **kwargs)
+                result: R = store.read_routed(in_unit, service, *leading, *args, **kwargs)
             else:
                 with store.unit_of_work(unit) as session:
                     session.info[UNIT_SERVICE] = service
@@ -296,7 +296,7 @@ class Operation(Generic[P, R]):
         return call
 
 
-def _in_unit(session: Session, service: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+def in_unit(session: Session, service: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
     """``service`` on ``session``, marked as running it (services ask, see ``UNIT_SERVICE``)."""
     session.info[UNIT_SERVICE] = service
     return service(session, *args, **kwargs)

@@ -25,7 +25,7 @@ from flightlog.services.customers import (
     find_default_customer,
 )
 from flightlog.settings import Settings, get_settings
-from flightlog.store.binding import UnitKind
+from flightlog.store.binding import UnitKind, in_unit
 from flightlog.store.memory_turns import MemoryTurns, turns_for
 from flightlog.store.replica_reads import AsyncReplicaReads, current_floor, primary_position
 from flightlog.store.sqlite_lane import WriterLane, close_lane, lane_for
@@ -248,7 +248,7 @@ class Store(StoreState):
         read replicas, counted on one (``database`` says which; its index usage
         is then that server's own).
         """
-        return await self.read_routed(database_health.statistics_here)
+        return await self.read_routed(in_unit, database_health.statistics_here)
 
     def _write_turn(self) -> AbstractAsyncContextManager[None]:
         """On SQLite, this process's turn to write (see :mod:`flightlog.store.sqlite_lane`)."""

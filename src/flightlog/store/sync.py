@@ -43,7 +43,7 @@ from flightlog.services.customers import (
     find_default_customer,
 )
 from flightlog.settings import Settings
-from flightlog.store.binding import UnitKind
+from flightlog.store.binding import UnitKind, in_unit
 from flightlog.store.memory_turns import turns_for
 from flightlog.store.replica_reads import SyncReplicaReads, current_floor, primary_position_sync
 from flightlog.store.state import StoreState
@@ -224,7 +224,7 @@ class SyncStore(StoreState):
 
     def stats(self) -> DatabaseStatistics:
         """Rows per table, run outcomes, size, the pool and index usage (see the async Store's)."""
-        return self.read_routed(database_health.statistics_here)
+        return self.read_routed(in_unit, database_health.statistics_here)
 
     def session(self) -> Session:
         """A plain SQLAlchemy ``Session`` for querying the models yourself.

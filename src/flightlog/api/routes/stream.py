@@ -10,7 +10,9 @@ message carries the event id, so a client that reconnects with
 On PostgreSQL ids are drawn at insert but transactions commit in their own
 order, so the stream reads only up to the watermark of
 :mod:`flightlog.services.event_feed`: ids below it can no longer appear, and
-the cursor never passes an event that is still to come.
+the cursor never passes an event that is still to come. With read replicas the
+pages are read on one that has replayed the watermark's commits
+(:mod:`flightlog.store.event_pages`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from flightlog.db.failures import database_unreachable
 from flightlog.enums import EventType
 from flightlog.errors import DatabaseUnavailable, PermissionDenied
 from flightlog.schemas.events import EventOut
-from flightlog.services.event_feed import Watermark
-from flightlog.services.events import MAX_EVENT_ID, MAX_PAGE_SIZE, event_page
+from flightlog.services.events import MAX_EVENT_ID
 from flightlog.store.core import Store
+from flightlog.store.event_pages import EventPages
 
 router = APIRouter(prefix="/events", tags=["events"])
 #: A comment line this often keeps proxies from closing an idle stream.
@@ -73,8 +75,7 @@ async def follow(
     deadline = time.monotonic() + timeout_seconds
     quiet_since = checked_at = time.monotonic()
     cursor = after_id
-    watermark = Watermark()
-    postgres = store.engine.dialect.name == "postgresql"
+    pages = EventPages(store, task_id=task_id, run_id=run_id)
     yield "retry: 2000\n\n"
     while time.monotonic() < deadline and not await request.is_disconnected():
         try:
@@ -85,21 +86,8 @@ async def follow(
                     return  # the key was revoked or its customer suspended: stop here
                 checked_at = time.monotonic()
             # The tenant check was made once, before the stream started; each poll is
-            # short reads (DEFERRED on SQLite: they never take the write lock). On
-            # PostgreSQL the watermark samples in a transaction of its own first.
-            if postgres:
-                async with store.reader() as session:
-                    await session.run_sync(watermark.sample)
-            async with store.reader() as session:
-                page = await session.run_sync(
-                    event_page,
-                    store.customer_id,
-                    task_id=task_id,
-                    run_id=run_id,
-                    after_id=cursor,
-                    limit=MAX_PAGE_SIZE,
-                    up_to_id=await session.run_sync(watermark.safe_id),
-                )
+            # short reads (see EventPages: DEFERRED on SQLite, the watermark on PostgreSQL).
+            page = await pages.next(cursor)
         except Exception as exc:
             if not (isinstance(exc, DatabaseUnavailable) or database_unreachable(exc)):
                 raise
