@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flightlog.enums import AgentRunStatus
 from flightlog.models import AgentSession
 from flightlog.store import Store
 
@@ -39,7 +40,7 @@ async def make_rows(store: Store) -> Rows:
     task = await store.tasks.create(title="replicated work", project_id=project.id)
     run = await store.runs.start(task.id, agent_id=agent.id)
     agent_run = await store.agent_runs.start(run.id, agent_name="Engineer", agent_id=agent.id)
-    await store.agent_runs.finish(agent_run.id, status="COMPLETED")
+    await store.agent_runs.finish(agent_run.id, status=AgentRunStatus.COMPLETED)
     await store.events.append(
         {"task_id": task.id, "run_id": run.id, "event_type": "LOG", "content": "hello"}
     )
