@@ -26,6 +26,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction
 
+from cli_runner import Cli, make_cli, one_sentence
 from flightlog import AsyncClient, Client, ConfigurationError, ValidationError, open_store_sync
 from flightlog.api import create_app
 from flightlog.db.engine import async_session_factory, create_async_db_engine
@@ -138,6 +139,19 @@ def spy() -> Iterator[ServerSpy]:
     finally:
         event.remove(Session, "after_begin", found.began)
         event.remove(Session, "after_transaction_end", found.ended)
+
+
+@pytest.fixture
+def cli(
+    replicated: Replicated,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> Cli:
+    """The console script, with the standby as its read replica (in the environment)."""
+    monkeypatch.setenv("FLIGHTLOG_DATABASE_REPLICA_URLS", url_text(replicated.replica))
+    monkeypatch.setenv("FLIGHTLOG_BLOB_DIR", str(tmp_path / "blobs"))
+    return make_cli(monkeypatch, capsys, tmp_path)
 
 
 @asynccontextmanager
@@ -268,11 +282,14 @@ async def test_a_standby_further_behind_than_the_lag_limit_serves_no_one(
 
 
 async def test_a_stopped_standby_falls_back_to_the_primary_and_is_used_again_when_back(
-    replicated: Replicated, spy: ServerSpy
+    replicated: Replicated, spy: ServerSpy, cli: Cli
 ) -> None:
     rows = replicated.rows
     settings = replicated.settings()
     sync_store = open_store_sync(settings=settings, upgrade=False)
+    code, out, err = cli("doctor", "-d", url_text(replicated.primary))
+    assert code == 0, out + err
+    assert "A hot standby, replayed to" in " ".join(out.split())
     try:
         async with store_on(replicated) as store:
             await store.tasks.list()
@@ -287,6 +304,11 @@ async def test_a_stopped_standby_falls_back_to_the_primary_and_is_used_again_whe
                 assert (report.reachable, report.serving) == (False, False)
                 assert "Cannot reach" in (report.error or "")
                 assert [r.reachable for r in sync_store.health().replicas] == [False]
+                code, out, err = cli("doctor", "-d", url_text(replicated.primary))
+                assert code == 1
+                line = " ".join(out.split())
+                assert f"✗ │ read replica {replicated.replica.redacted()}" in line
+                assert "Reads go to the primary meanwhile" in line
             finally:
                 replicated.pair.replica.start()
 
@@ -344,6 +366,7 @@ async def test_the_api_gives_writers_a_token_that_makes_their_reads_show_their_w
     try:
         async with store_on(replicated) as store:
             key = (await store.api_keys.create("replica test")).key
+            operator = (await store.api_keys.create("ops", scopes=["operator"])).key
         transport = httpx.ASGITransport(app=app)
         async with (
             AsyncClient("http://flightlog.test", key, transport=transport) as writer,
@@ -362,6 +385,10 @@ async def test_the_api_gives_writers_a_token_that_makes_their_reads_show_their_w
                 stranger.consistency.token = writer.consistency.token
                 handed = await stranger.tasks.list(limit=500)
                 assert task.id in {t.id for t in handed.items}
+        async with AsyncClient("http://flightlog.test", operator, transport=transport) as ops:
+            [report] = (await ops.health_detail()).health.replicas
+        assert report.database == replicated.replica.redacted()
+        assert (report.reachable, report.standby, report.serving) == (True, True, True)
     finally:
         await engine.dispose()
         await dispose_replicas(app.state.flightlog.replicas)
@@ -400,9 +427,9 @@ def test_reads_show_the_writers_writes_whichever_of_several_server_processes_ans
 
     with open_store_sync(settings=replicated.settings(), upgrade=False) as store:
         key = store.api_keys.create("workers").key
-    env = {"FLIGHTLOG_DATABASE_REPLICA_URLS": url_text(replicated.replica)}
+    replica = ("--replica-url", url_text(replicated.replica))
     with (
-        serving(url_text(replicated.primary), tmp_path, "--workers", "2", env=env) as served,
+        serving(url_text(replicated.primary), tmp_path, "--workers", "2", *replica) as served,
         Client(served.base, key) as writer,
     ):
         writer.tasks.list()
@@ -533,3 +560,16 @@ async def test_a_follower_on_the_standby_gets_every_event_once_from_concurrent_w
 @asynccontextmanager
 async def _nothing() -> AsyncIterator[None]:
     yield
+
+
+def test_serving_a_sqlite_database_with_a_replica_is_refused_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cli = make_cli(monkeypatch, capsys, tmp_path)
+    path = tmp_path / "flightlog.db"
+    assert cli("db", "upgrade", "-d", f"sqlite:///{path}")[0] == 0
+    replica = "postgresql://postgres:secret@127.0.0.1:1/flightlog"
+    code, out, err = cli("serve", "-d", f"sqlite:///{path}", "--replica-url", replica)
+    assert code == 1
+    assert "Read replicas need PostgreSQL" in one_sentence(err)
+    assert "secret" not in out + err

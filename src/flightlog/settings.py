@@ -163,6 +163,12 @@ class Settings(BaseSettings):
             "sslkey": _path_or_none(self.ssl_key),
         }
 
+    def with_replica_urls(self, urls: Sequence[str]) -> Settings:
+        """These settings with ``urls`` as the read replicas, checked as the setting is."""
+        chosen = self.model_copy(update={"database_replica_urls": ",".join(urls)})
+        chosen.replica_databases  # noqa: B018 - parses each, refuses them for SQLite
+        return chosen
+
     @property
     def replica_databases(self) -> tuple[DatabaseUrl, ...]:
         """The read replicas' parsed URLs, with the same TLS settings as the primary's.

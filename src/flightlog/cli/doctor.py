@@ -20,15 +20,27 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from flightlog.cli.options import DatabaseUrlOption
 from flightlog.db.engine import SQLITE_BEGIN_MODE, create_sync_engine, sync_session_factory
 from flightlog.db.failures import driver_errors
 from flightlog.db.presence import sqlite_file
-from flightlog.errors import FlightlogError
+from flightlog.db.replicas import sync_replicas
+from flightlog.errors import ConfigurationError, FlightlogError
 from flightlog.migrations.runner import Migrator
-from flightlog.ops.database_health import Probe, describe_failure, probe
-from flightlog.settings import Settings, get_settings
+from flightlog.ops.database_health import (
+    Probe,
+    ReplicaProbe,
+    describe_failure,
+    probe,
+    replica_probe,
+    replica_report,
+    shown_url,
+)
+from flightlog.schemas.health import ReplicaHealth
+from flightlog.settings import Settings, get_settings, split_urls
+from flightlog.store.replica_reads import primary_position_sync
 
 console = Console(soft_wrap=True)
 
@@ -58,6 +70,7 @@ def doctor(database_url: str | None = DatabaseUrlOption) -> None:
     found = _connection(settings, checks)
     if found is not None:
         _schema(settings, found, checks)
+    checks.extend(replica_checks(settings))
     checks.append(_blob_dir(settings))
     table = Table("", "check", "result", title="Flightlog doctor", title_justify="left")
     for check in checks:
@@ -78,6 +91,8 @@ def shown_settings(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if name == "database_url":
             value = settings.database.redacted()
+        elif name == "database_replica_urls":
+            value = ", ".join(shown_url(url) for url in split_urls(value))
         elif name == "blob_dir":
             value = f"{settings.resolved_blob_dir()}" + ("" if value is not None else " (default)")
         shown[name] = "" if value is None else str(value)
@@ -134,6 +149,63 @@ def _connection(settings: Settings, checks: list[Check]) -> Probe | None:
         )
     )
     return found
+
+
+def replica_checks(settings: Settings) -> list[Check]:
+    """One line per read replica: a standby within the lag limit, or what to look at.
+
+    The same rules as the reads (:func:`flightlog.ops.database_health.replica_report`):
+    a line is a tick exactly when this installation would send reads there.
+    """
+    try:
+        urls = settings.replica_databases
+    except ConfigurationError as exc:
+        return [Check("read replicas", False, exc.message)]
+    if not urls:
+        return []
+    failures: tuple[type[Exception], ...] = (FlightlogError, *driver_errors())
+    replicas = sync_replicas(settings)
+    assert replicas is not None
+    primary = create_sync_engine(settings)
+    try:
+        try:
+            position: int | None = primary_position_sync(primary)
+        except failures:
+            position = None
+        checks = []
+        for replica in replicas.replicas:
+            found: ReplicaProbe | BaseException
+            try:
+                with Session(replica.engine) as session:
+                    found = replica_probe(session)
+            except failures as exc:
+                found = exc
+            checks.append(_replica_check(replica_report(replicas, replica, found, position)))
+        return checks
+    finally:
+        primary.dispose()
+        for replica in replicas.replicas:
+            replica.engine.dispose()
+
+
+def _replica_check(report: ReplicaHealth) -> Check:
+    name = f"read replica {report.database}"
+    if report.serving:
+        behind = "" if report.behind_bytes is None else f"{report.behind_bytes:,} bytes, "
+        return Check(
+            name,
+            True,
+            f"A hot standby, replayed to {report.replay_position} ({behind}"
+            f"{report.lag_seconds or 0:.1f} s behind); stale-tolerant reads go there.",
+        )
+    if not report.reachable:
+        what = "check the URL (FLIGHTLOG_DATABASE_REPLICA_URLS) and that the standby runs"
+    elif not report.standby:
+        what = "point FLIGHTLOG_DATABASE_REPLICA_URLS at hot standbys only"
+    else:
+        what = "check the standby's replication (pg_stat_replication on the primary)"
+    reason = (report.error or "it cannot serve reads").rstrip(".")
+    return Check(name, False, f"{reason}; {what}. Reads go to the primary meanwhile.")
 
 
 def _schema(settings: Settings, found: Probe, checks: list[Check]) -> None:

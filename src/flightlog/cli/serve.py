@@ -35,6 +35,13 @@ def serve(
         "(written to the database; works once, for 10 minutes).",
     ),
     database_url: str | None = DatabaseUrlOption,
+    replica_url: list[str] = typer.Option(
+        [],
+        "--replica-url",
+        help="A read replica (hot standby) of the PostgreSQL database; repeat for several. "
+        "Default: FLIGHTLOG_DATABASE_REPLICA_URLS (comma-separated).",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the dashboard (at /); both take API keys.
 
@@ -45,6 +52,9 @@ def serve(
     Example: [bold]flightlog serve --port 8000[/bold]
     """
     settings = settings_for(database_url)
+    # Checked before serving: replicas of a SQLite database are refused here, not at startup.
+    settings = settings.with_replica_urls(replica_url) if replica_url else settings
+    settings.replica_databases  # noqa: B018
     require_head(settings)
     run_server(
         settings,

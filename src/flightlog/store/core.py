@@ -344,9 +344,7 @@ def store_settings(
     if url is not None:
         settings = settings.model_copy(update={"database_url": url})
     if replica_urls is not None:
-        if isinstance(replica_urls, str):
-            replica_urls = [replica_urls]
-        joined = ",".join(replica_urls)
-        settings = settings.model_copy(update={"database_replica_urls": joined})
+        urls = [replica_urls] if isinstance(replica_urls, str) else replica_urls
+        return settings.with_replica_urls(urls)
     settings.replica_databases  # noqa: B018 - refuses replicas of SQLite, or unusable URLs
     return settings
