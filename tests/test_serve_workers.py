@@ -1,34 +1,49 @@
-"""``flightlog serve --workers 2`` as a real process: every worker serves the API, the
-dashboard and the live stream, writes through any worker are all there, and a key
-revoked from another process is refused by every worker.
+"""``flightlog serve --workers 2`` as a real process, on both databases: clients connected to
+different workers each get every event of the live stream once and in order; concurrent
+writes through both workers are all answered and all stored; and what a process could keep
+to itself (a verified key, a sign-in link, a form token, a pending span, a price) is honoured
+by the other worker and by other processes.
 
-Which worker answered a request is read from Linux's socket table: the server side of
-the request's TCP connection is a socket that one worker process holds open.
+Which worker answered a request is read from Linux's socket table: the server side of the
+request's TCP connection is a socket that one worker process holds open. Starting a server
+is most of the cost, so one server per database serves the module (``shared``); the tests
+that stop a server start their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
 
 from cli_runner import Cli, make_cli, url_of
-from flightlog.cli.serve import cpu_count, default_workers, tcp_listener
+from flightlog import open_store_sync
+from flightlog.cli.serve import cpu_count, default_workers
+from flightlog.cli.worker_listeners import tcp_listener
 from flightlog.db.urls import DatabaseUrl
+from flightlog.migrations.runner import Migrator
+from flightlog.otlp.spans import Span
 from flightlog.settings import Settings
+from otlp_spans import team
 from pg_cluster import free_port
-from serving import STARTUP_SECONDS, Served
-from serving import serving as serve_process
+from postgres_server import DIALECTS, PostgresServer
+from serving import STARTUP_SECONDS, Served, serving
 from waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -36,6 +51,7 @@ pytestmark = pytest.mark.skipif(
 )
 #: Far longer than any wait below: only the revocation fingerprint can explain a refusal.
 CACHE_SECONDS = "3600"
+SERVER_ENV = {"FLIGHTLOG_API_KEY_CACHE_SECONDS": CACHE_SECONDS}
 
 
 @pytest.fixture
@@ -43,12 +59,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     return make_cli(monkeypatch, capsys, tmp_path)
 
 
-@contextmanager
-def serving(url: str, cwd: Path, *args: str) -> Iterator[Served]:
-    """``flightlog serve`` (tests/serving.py) trusting a verified key for CACHE_SECONDS."""
-    env = {"FLIGHTLOG_API_KEY_CACHE_SECONDS": CACHE_SECONDS}
-    with serve_process(url, cwd, *args, env=env) as served:
-        yield served
+# --- which worker answered --------------------------------------------------------------
 
 
 def worker_pids(server_pid: int) -> set[int]:
@@ -65,6 +76,17 @@ def worker_pids(server_pid: int) -> set[int]:
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         if parent == server_pid and b"spawn_main" in command:
             found.add(int(entry.name))
+    return found
+
+
+def two_workers(served: Served) -> set[int]:
+    found: set[int] = set()
+
+    def started() -> bool:
+        found.update(worker_pids(served.process.pid))
+        return len(found) == 2
+
+    wait_until(started, STARTUP_SECONDS, "two worker processes")
     return found
 
 
@@ -86,13 +108,10 @@ def serving_pid(served: Served, client_port: int, workers: set[int]) -> int:
     assert inode is not None, f"no server socket for client port {client_port}"
     target = f"socket:[{inode}]"
     for pid in workers:
-        fds = Path(f"/proc/{pid}/fd")
-        for fd in fds.iterdir():
-            try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with suppress(OSError):
                 if os.readlink(fd) == target:
                     return pid
-            except OSError:
-                continue
     raise AssertionError(f"no worker holds {target}")
 
 
@@ -103,178 +122,437 @@ def client_port(response: httpx.Response) -> int:
     return port
 
 
-class Workers:
-    """Requests sent through a chosen worker: new connections until one lands there."""
+# --- the module's server ----------------------------------------------------------------
 
-    def __init__(self, served: Served, key: str, pids: set[int]) -> None:
-        self.served, self.pids = served, pids
-        self.headers = {"Authorization": f"Bearer {key}"}
 
-    def send(self, pid: int | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The answer from worker ``pid`` (any worker when None); others' answers are dropped
-        (so only idempotent requests, or ones the caller counts, may be sent to a pid)."""
+@dataclass
+class Shared:
+    """One ``flightlog serve --workers 2`` for the module, on a database of one dialect."""
+
+    served: Served
+    url: str
+    key: str
+    pids: set[int]
+
+    def answered_by(self, response: httpx.Response) -> int:
+        return serving_pid(self.served, client_port(response), self.pids)
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        """A new client (its first request opens a new connection, to either worker)."""
+        headers = {"Authorization": f"Bearer {key or self.key}"} if key != "" else {}
+        return httpx.Client(base_url=self.served.base, headers=headers, timeout=60)
+
+    @contextmanager
+    def pinned(self, key: str | None = None) -> Iterator[dict[int, httpx.Client]]:
+        """A keep-alive client per worker: new connections until each worker holds one."""
+        with ExitStack() as stack:
+            clients: dict[int, httpx.Client] = {}
+            for _ in range(500):
+                client = stack.enter_context(self.client(key))
+                pid = self.answered_by(client.get("/api/v1/health"))
+                clients.setdefault(pid, client)
+                if len(clients) == len(self.pids):
+                    yield clients
+                    return
+            raise AssertionError("new connections kept landing on one worker")
+
+    def send(self, pid: int, method: str, path: str, key: str | None = None) -> httpx.Response:
+        """An idempotent request answered by worker ``pid`` (new connections until one is)."""
         for _ in range(500):
-            with httpx.Client(base_url=self.served.base, headers=self.headers, timeout=30) as c:
-                response = c.request(method, path, **kwargs)
-                answered = serving_pid(self.served, client_port(response), self.pids)
-            if pid is None or answered == pid:
-                return response
+            with self.client(key) as client:
+                response = client.request(method, path)
+                if self.answered_by(response) == pid:
+                    return response
         raise AssertionError(f"no connection landed on worker {pid} in 500 tries")
 
-    def send_counting(self, method: str, path: str, **kwargs: Any) -> tuple[int, httpx.Response]:
-        """One request on a new connection, and the worker that answered it."""
-        with httpx.Client(base_url=self.served.base, headers=self.headers, timeout=60) as c:
-            response = c.request(method, path, **kwargs)
-            return serving_pid(self.served, client_port(response), self.pids), response
+    def new_key(self, name: str) -> str:
+        with open_store_sync(self.url, upgrade=False) as store:
+            return store.api_keys.create(name).key
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def shared(
+    request: pytest.FixtureRequest,
+    postgres_server: PostgresServer | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    test_settings: Settings,
+) -> Iterator[Shared]:
+    folder = tmp_path_factory.mktemp("workers")
+    if request.param == "sqlite":
+        database = DatabaseUrl.parse(f"sqlite:///{folder / 'flightlog.db'}")
+    elif postgres_server is None:
+        pytest.skip("PostgreSQL server unreachable: see the warning at the start of the run")
+    else:
+        database = postgres_server.create_database("flightlog_workers")
+    try:
+        Migrator(test_settings, database).upgrade("head")
+        url = url_of(database)
+        with open_store_sync(url, upgrade=False) as store:
+            key = store.api_keys.create("workers").key
+        with serving(url, folder, "--workers", "2", env=SERVER_ENV) as served:
+            yield Shared(served, url, key, two_workers(served))
+    finally:
+        if postgres_server is not None and request.param == "postgresql":
+            postgres_server.drop_database(database)
+
+
+def _task(shared: Shared, title: str) -> str:
+    with shared.client() as client:
+        created = client.post("/api/v1/tasks", json={"title": title})
+    assert created.status_code == 201, created.text
+    task_id: str = created.json()["id"]
+    return task_id
+
+
+def _event_ids(client: httpx.Client, task_id: str) -> list[int]:
+    """Every event of the task, read page by page through ``client``'s worker."""
+    ids: list[int] = []
+    after = 0
+    while True:
+        params: dict[str, str | int] = {"task_id": task_id, "after_id": after, "limit": 1000}
+        page = client.get("/api/v1/events", params=params)
+        assert page.status_code == 200, page.text
+        ids += [item["id"] for item in page.json()["items"]]
+        if page.json()["next_after_id"] is None:
+            return ids
+        after = page.json()["next_after_id"]
+
+
+def _events(task_id: str, label: str, count: int = 1) -> dict[str, Any]:
+    return {
+        "events": [
+            {"event_type": "LOG", "task_id": task_id, "content": f"{label} {i}"}
+            for i in range(count)
+        ]
+    }
+
+
+# --- the live stream --------------------------------------------------------------------
 
 
 class Follower:
-    """``GET /api/v1/events/stream`` read in a thread; notes which worker serves it."""
+    """``GET /api/v1/events/stream`` of one task, read in a thread; notes its worker."""
 
-    def __init__(self, workers: Workers, task_id: str) -> None:
-        self.workers, self.task_id = workers, task_id
+    def __init__(self, shared: Shared, task_id: str) -> None:
+        self.shared, self.task_id = shared, task_id
         self.ids: list[int] = []
         self.pid: int | None = None
+        self.error: BaseException | None = None
         self.connected = threading.Event()
-        self.stop = threading.Event()
+        self._closing = threading.Event()
+        self._socket: socket.socket | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        params = {"task_id": self.task_id, "poll_seconds": 0.25, "timeout_seconds": 120}
-        with httpx.stream(
-            "GET",
-            f"{self.workers.served.base}/api/v1/events/stream",
-            params=params,
-            headers=self.workers.headers,
-            timeout=httpx.Timeout(30, read=60),
-        ) as response:
-            self.pid = serving_pid(self.workers.served, client_port(response), self.workers.pids)
+        params: dict[str, str | float] = {"task_id": self.task_id, "poll_seconds": 0.25}
+        params["timeout_seconds"] = 120
+        try:
+            with (
+                self.shared.client() as client,
+                client.stream("GET", "/api/v1/events/stream", params=params) as response,
+            ):
+                self._socket = response.extensions["network_stream"].get_extra_info("socket")
+                self.pid = self.shared.answered_by(response)
+                self.connected.set()
+                for line in response.iter_lines():
+                    if line.startswith("id: "):
+                        self.ids.append(int(line.removeprefix("id: ")))
+        except Exception as exc:  # the stream's end when closed; anything else is kept
+            if not self._closing.is_set():
+                self.error = exc
+        finally:
             self.connected.set()
-            for line in response.iter_lines():
-                if line.startswith("id: "):
-                    self.ids.append(int(line.removeprefix("id: ")))
-                if self.stop.is_set():
-                    return
+
+    def close(self) -> None:
+        """Hang up (the blocked read returns) and wait for the thread."""
+        self._closing.set()
+        if self._socket is not None:
+            with suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+        self.thread.join(timeout=30)
 
 
-def _start(cli: Callable[..., tuple[int, str, str]], fresh_url: DatabaseUrl) -> tuple[str, str]:
+@contextmanager
+def followers_on_both_workers(
+    shared: Shared, task_id: str, each: int = 2
+) -> Iterator[list[Follower]]:
+    """Stream clients of the task until each worker serves ``each`` of them (or more)."""
+    followers: list[Follower] = []
+    try:
+        for _ in range(40):
+            follower = Follower(shared, task_id)
+            followers.append(follower)
+            assert follower.connected.wait(60), "the stream did not answer"
+            assert follower.error is None, follower.error
+            served = [f.pid for f in followers]
+            if all(served.count(pid) >= each for pid in shared.pids):
+                yield followers
+                return
+        raise AssertionError("stream clients kept landing on one worker")
+    finally:
+        for follower in followers:
+            follower.close()
+
+
+def test_stream_clients_on_both_workers_each_get_every_event_once_in_order(
+    shared: Shared,
+) -> None:
+    task_id = _task(shared, "followed from two workers")
+    with followers_on_both_workers(shared, task_id) as followers:
+        assert {f.pid for f in followers} == shared.pids
+        written: dict[int, list[int]] = {pid: [] for pid in shared.pids}
+
+        def write(pid: int, client: httpx.Client) -> None:
+            # Both workers write at once, so ids are drawn and committed interleaved.
+            for i in range(12):
+                response = client.post("/api/v1/events", json=_events(task_id, f"w{pid}-{i}", 3))
+                assert response.status_code == 201, response.text
+                written[shared.answered_by(response)] += response.json()["ids"]
+
+        with shared.pinned() as clients, ThreadPoolExecutor(len(clients)) as pool:
+            for done in [pool.submit(write, pid, c) for pid, c in clients.items()]:
+                done.result()
+            expected = _event_ids(next(iter(clients.values())), task_id)
+        assert all(written.values()), "both workers wrote"
+        assert {i for ids in written.values() for i in ids} <= set(expected)
+
+        wait_until(
+            lambda: all(len(f.ids) >= len(expected) for f in followers),
+            60,
+            "every stream client to receive every event",
+        )
+        for follower in followers:
+            assert follower.error is None, follower.error
+            assert follower.ids == expected, f"client on worker {follower.pid}"
+
+
+def test_concurrent_writes_through_both_workers_are_all_answered_and_stored(
+    shared: Shared,
+) -> None:
+    task_id = _task(shared, "written by many")
+    with shared.client() as client:
+        before = set(_event_ids(client, task_id))
+
+    def writer(n: int) -> list[tuple[int, int, list[int]]]:
+        answers = []
+        with shared.client() as client:  # a connection of its own: either worker
+            for i in range(10):
+                response = client.post("/api/v1/events", json=_events(task_id, f"c{n}-{i}"))
+                ids = response.json().get("ids", []) if response.status_code == 201 else []
+                answers.append((shared.answered_by(response), response.status_code, ids))
+        return answers
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = [a for batch in pool.map(writer, range(16)) for a in batch]
+    assert [status for _, status, _ in answers] == [201] * 160, "no write failed"
+    acknowledged = {i for _, _, ids in answers for i in ids}
+    assert len(acknowledged) == 160
+    by_worker = {pid: [i for p, _, ids in answers if p == pid for i in ids] for pid in shared.pids}
+    with shared.pinned() as clients:
+        for pid in (pid for pid, ids in by_worker.items() if not ids):  # all on one worker
+            response = clients[pid].post("/api/v1/events", json=_events(task_id, "top-up"))
+            assert response.status_code == 201, response.text
+            acknowledged.update(response.json()["ids"])
+        for pid, client in clients.items():
+            listed = _event_ids(client, task_id)
+            assert set(listed) == before | acknowledged, f"read through worker {pid}"
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """The sockets listening on ``port`` (Linux's socket table, state 0A)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+            found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def _held(pid: int, inodes: set[str]) -> set[str]:
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            if (target := os.readlink(fd)) in inodes:
+                held.add(target)
+    return held
+
+
+def test_each_worker_accepts_on_a_listener_of_its_own(shared: Shared) -> None:
+    """One shared listener let the worker already awake take a whole burst of new
+    connections; with a listener per worker the kernel spreads them by address."""
+    listening = _listening_inodes(shared.served.port)
+    assert len(listening) == len(shared.pids)
+    held = [_held(pid, listening) for pid in sorted(shared.pids)]
+    assert all(len(one) == 1 for one in held), held
+    assert set.union(*held) == listening
+
+
+def test_a_port_in_use_is_refused_not_joined(tmp_path: Path, cli: Cli) -> None:
+    # Binding comes before any database work, whichever the database: one is enough.
+    url = f"sqlite:///{tmp_path / 'flightlog.db'}"
+    assert cli("db", "upgrade", "-d", url)[0] == 0
+    with socket.socket() as taken:  # as an older 'flightlog serve --workers 2' listens
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "flightlog", "serve", "--workers", "2", "--port",
+                str(port), "-d", url, "--no-sign-in-link"]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"cannot listen on 127.0.0.1:{port}" in said
+    assert "choose another with --port" in said
+    assert "Traceback" not in said
+
+
+# --- what a process could keep to itself ------------------------------------------------
+
+
+def test_a_key_revoked_by_another_process_is_refused_by_every_worker(
+    shared: Shared, cli: Cli
+) -> None:
+    key = shared.new_key("revoked soon")
+    for pid in shared.pids:  # each worker verifies it and remembers it for an hour
+        assert shared.send(pid, "GET", "/api/v1/tasks", key=key).status_code == 200
+    assert cli("api-key", "revoke", key[:11], "-d", shared.url)[0] == 0
+    for pid in shared.pids:
+        wait_until(_refuses(shared, pid, key), 20, f"worker {pid} to refuse the revoked key")
+    assert shared.send(min(shared.pids), "GET", "/api/v1/tasks").status_code == 200  # others'
+
+
+def _refuses(shared: Shared, pid: int, key: str) -> Callable[[], bool]:
+    return lambda: shared.send(pid, "GET", "/api/v1/tasks", key=key).status_code == 401
+
+
+def _cookie(response: httpx.Response, name: str) -> str:
+    value = response.cookies.get(name)
+    assert value, f"no {name} cookie in the answer"
+    return value
+
+
+def test_a_sign_in_a_form_and_its_outcome_cross_workers(shared: Shared) -> None:
+    """The one-time link (a row), the form token (an HMAC of the key) and the outcome (a
+    cookie) hold nothing in a process: whichever worker a browser's next request reaches."""
+    found = re.search(r"sign in\s+(http://\S+/login/local\?token=\S+)", shared.served.output())
+    assert found, shared.served.output()
+    link = urlsplit(found.group(1))
+    local = f"{link.path}?{link.query}"
+    task_id = _task(shared, "cancelled from the dashboard")
+    page_path = f"/tasks/{task_id}"
+    with shared.pinned(key="") as browsers:
+        first, second = sorted(browsers)
+        signed = browsers[first].get(local)
+        assert signed.status_code == 303, signed.text[:300]
+        session = _cookie(signed, "flightlog_key")
+        again = browsers[second].get(local)
+        assert again.status_code == 410, "a link signs in once, whichever worker sees it"
+        assert "already been used" in again.text
+
+        cookie = {"Cookie": f"flightlog_key={session}"}
+        page = browsers[second].get(page_path, headers=cookie)
+        assert page.status_code == 200, page.text[:300]
+        token = re.search(r'<meta name="flightlog-csrf" content="([0-9a-f]+)">', page.text)
+        assert token, "a signed-in page carries the form token"
+        form = {"csrf": token.group(1), "next": page_path}
+        origin = {"Origin": shared.served.base}
+        acted = browsers[first].post(
+            f"/actions/tasks/{task_id}/cancel", data=form, headers=cookie | origin
+        )
+        assert acted.status_code == 303, acted.text[:300]
+        flash = _cookie(acted, "flightlog_flash")
+        shown = browsers[second].get(
+            page_path, headers={"Cookie": f"flightlog_key={session}; flightlog_flash={flash}"}
+        )
+        assert 'data-flash="done"' in shown.text
+    with shared.client() as client:
+        assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "CANCELLED"
+
+
+def _otlp_value(value: object) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": str(value)}
+
+
+def _otlp_json(spans: list[Span]) -> bytes:
+    """An OTLP/JSON trace export of ``spans``, as an exporter posts it to ``/v1/traces``."""
+    encoded = [
+        {
+            "traceId": span.trace_id,
+            "spanId": span.span_id,
+            **({"parentSpanId": span.parent_span_id} if span.parent_span_id else {}),
+            "name": span.name,
+            "kind": 1,
+            "startTimeUnixNano": str(span.start_time_unix_nano),
+            "endTimeUnixNano": str(span.end_time_unix_nano),
+            "attributes": [{"key": k, "value": _otlp_value(v)} for k, v in span.attributes.items()],
+        }
+        for span in spans
+    ]
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "workers"}}]}
+    scope = {"scope": {"name": "tests"}, "spans": encoded}
+    return json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [scope]}]}).encode()
+
+
+def _export(client: httpx.Client, spans: list[Span]) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = client.post("/v1/traces", content=_otlp_json(spans), headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_a_trace_split_across_workers_is_recorded_once_at_a_price_set_elsewhere(
+    shared: Shared, cli: Cli
+) -> None:
+    """Spans waiting for their parent are kept in the database, not by the worker that got
+    them; the price table in force is read there too, wherever it was changed."""
+    before, after = team(), team()
+    with shared.pinned() as clients:
+        first, second = sorted(clients)
+        _export(clients[second], before.in_end_order())  # the second worker prices a trace
+        code, _, err = cli(
+            "prices", "set", "gpt-4o-mini", "--input", "1000000", "--output", "2000000",
+            "-d", shared.url,
+        )  # fmt: skip
+        assert code == 0, err
+        children, root = after.in_end_order()[:-1], after.in_end_order()[-1]
+        assert root is after.root
+        _export(clients[first], children)
+        waiting = clients[second].get(f"/api/v1/traces/{after.trace_id}").json()
+        assert (waiting["run"], waiting["waiting_spans"]) == (None, len(children))
+        _export(clients[second], [root])
+        recorded = clients[first].get(f"/api/v1/traces/{after.trace_id}").json()
+        earlier = clients[first].get(f"/api/v1/traces/{before.trace_id}").json()
+    run = recorded["run"]
+    assert (recorded["waiting_spans"], run["status"]) == (0, "COMPLETED")
+    assert (run["tokens_in"], run["tokens_out"]) == after.tokens
+    assert sorted(step["agent_name"] for step in recorded["agent_runs"]) == ["coder", "planner"]
+    kinds = sorted(event["event_type"] for event in recorded["events"])
+    assert (kinds.count("MODEL_CALL"), kinds.count("TOOL_CALL")) == (3, 2)  # each span once
+    # 350 input tokens at $1 each and 70 output tokens at $2 each, by the price set
+    # from the CLI after the second worker had priced a trace with the shipped table.
+    assert run["cost_usd"] == "490.000000"
+    assert earlier["run"]["cost_usd"] not in ("490.000000", "0.000000")
+
+
+# --- servers of their own ---------------------------------------------------------------
+
+
+def _own_server_database(cli: Cli, fresh_url: DatabaseUrl) -> str:
     url = url_of(fresh_url)
     assert cli("db", "upgrade", "-d", url)[0] == 0
-    code, out, err = cli("api-key", "create", "--name", "workers", "-d", url)
-    assert code == 0, err
-    return url, out.split()[0]
-
-
-def test_two_workers_serve_the_api_the_dashboard_and_the_stream_and_share_revocations(
-    fresh_url: DatabaseUrl, tmp_path: Path, cli: Cli
-) -> None:
-    url, key = _start(cli, fresh_url)
-    with serving(url, tmp_path, "--workers", "2") as served:
-        assert "workers    2 processes" in served.log.read_text()
-        found: set[int] = set()
-
-        def two_workers() -> bool:
-            found.update(worker_pids(served.process.pid))
-            return len(found) == 2
-
-        wait_until(two_workers, STARTUP_SECONDS, "two worker processes")
-        workers = Workers(served, key, found)
-        # Every worker answers with the key (and remembers it, for an hour).
-        for pid in found:
-            assert workers.send(pid, "GET", "/api/v1/tasks").status_code == 200
-        task = workers.send(None, "POST", "/api/v1/tasks", json={"title": "two workers"})
-        assert task.status_code == 201, task.text
-        task_id = task.json()["id"]
-
-        follower = Follower(workers, task_id)
-        assert follower.connected.wait(30), "the stream did not answer"
-        wait_until(lambda: bool(follower.ids), 30, "the task's own event on the stream")
-
-        # Many writes from many connections at once, through whichever worker takes each.
-        def write(i: int) -> tuple[int, list[int]]:
-            body = {"events": [{"event_type": "LOG", "task_id": task_id, "content": f"n{i}"}]}
-            pid, response = workers.send_counting("POST", "/api/v1/events", json=body)
-            assert response.status_code == 201, response.text
-            return pid, response.json()["ids"]
-
-        with ThreadPoolExecutor(8) as pool:
-            written = list(pool.map(write, range(80)))
-        by_worker = {pid: [i for p, ids in written if p == pid for i in ids] for pid in found}
-        acknowledged = {i for _, ids in written for i in ids}
-        assert len(acknowledged) == 80
-        # Both workers wrote, or the test proves nothing about crossing processes.
-        while not all(by_worker.values()):
-            missing = next(pid for pid, ids in by_worker.items() if not ids)
-            extra = workers.send(missing, "POST", "/api/v1/events", json=_event(task_id, "x"))
-            assert extra.status_code == 201, extra.text
-            by_worker[missing] += extra.json()["ids"]
-            acknowledged.update(extra.json()["ids"])
-
-        # Every acknowledged write is in the log, read back through each worker.
-        for pid in found:
-            listed = _all_event_ids(workers, pid, task_id)
-            assert acknowledged <= listed
-
-        # The stream, held by one worker, delivers what the other worker wrote.
-        assert follower.pid in found
-        other = next(pid for pid in found if pid != follower.pid)
-        wait_until(
-            lambda: set(by_worker[other]) <= set(follower.ids),
-            30,
-            "the other worker's events on the stream",
-        )
-        assert set(follower.ids) >= acknowledged
-        follower.stop.set()
-
-        # The dashboard, through each worker, signed in with the key.
-        for pid in found:
-            page = workers.send(pid, "GET", "/", headers={"Cookie": f"flightlog_key={key}"})
-            assert page.status_code == 200, page.text[:300]
-            assert "text/html" in page.headers["content-type"]
-            assert "<h1>" in page.text
-
-        # Revoked from another process (the CLI, here in the test's process): every
-        # worker, though it remembers the key for an hour, refuses it within seconds.
-        assert cli("api-key", "revoke", key[:11], "-d", url)[0] == 0
-        for pid in found:
-            wait_until(_refuses(workers, pid), 20, f"worker {pid} to refuse the revoked key")
-        assert (
-            workers.send(None, "GET", "/", headers={"Cookie": f"flightlog_key={key}"}).status_code
-            == 303
-        )
-
-
-def _refuses(workers: Workers, pid: int) -> Callable[[], bool]:
-    return lambda: workers.send(pid, "GET", "/api/v1/tasks").status_code == 401
-
-
-def _event(task_id: str, content: str) -> dict[str, Any]:
-    return {"events": [{"event_type": "LOG", "task_id": task_id, "content": content}]}
-
-
-def _all_event_ids(workers: Workers, pid: int, task_id: str) -> set[int]:
-    ids: set[int] = set()
-    after = 0
-    while True:
-        params = {"task_id": task_id, "after_id": after, "limit": 1000}
-        page = workers.send(pid, "GET", "/api/v1/events", params=params).json()
-        ids.update(item["id"] for item in page["items"])
-        if page["next_after_id"] is None:
-            return ids
-        after = page["next_after_id"]
+    return url
 
 
 def test_workers_die_with_a_killed_server(fresh_url: DatabaseUrl, tmp_path: Path, cli: Cli) -> None:
-    url, _ = _start(cli, fresh_url)
+    url = _own_server_database(cli, fresh_url)
     with serving(url, tmp_path, "--workers", "2") as served:
-        found: set[int] = set()
-
-        def two_workers() -> bool:
-            found.update(worker_pids(served.process.pid))
-            return len(found) == 2
-
-        wait_until(two_workers, STARTUP_SECONDS, "two worker processes")
+        found = two_workers(served)
         served.process.kill()  # the parent alone, as a crash or the OOM killer would
         served.process.wait(timeout=30)
         wait_until(
@@ -286,10 +564,8 @@ def test_workers_die_with_a_killed_server(fresh_url: DatabaseUrl, tmp_path: Path
             httpx.get(f"{served.base}/api/v1/health", timeout=5)
 
 
-def test_workers_zero_is_refused_before_anything_starts(
-    fresh_url: DatabaseUrl, tmp_path: Path, cli: Cli
-) -> None:
-    url, _ = _start(cli, fresh_url)
+def test_workers_zero_is_refused_before_anything_starts(fresh_url: DatabaseUrl, cli: Cli) -> None:
+    url = _own_server_database(cli, fresh_url)
     for value in ("0", "-3"):
         code, out, err = cli("serve", "--workers", value, "-d", url)
         assert code == 2
@@ -305,7 +581,7 @@ def test_the_default_follows_the_database(dialect: str, fresh_url: DatabaseUrl) 
     assert cpu_count() >= 1
 
 
-async def test_connections_to_the_workers_shared_listener_send_without_nagle() -> None:
+async def test_connections_to_the_workers_listener_send_without_nagle() -> None:
     """uvicorn binds the workers' listener with ``proto`` 0, so asyncio left Nagle on for every
     connection and each keep-alive answer waited ~40 ms for a delayed ACK (2 workers served
     fewer requests than 1); ``tcp_listener`` is what ``flightlog serve --workers N`` listens on.

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-from typing import TYPE_CHECKING
 
 import typer
 
 from flightlog.cli.local_sign_in import sign_in_lines
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 from flightlog.settings import Settings
-
-if TYPE_CHECKING:
-    import uvicorn
 
 
 def serve(
@@ -93,6 +88,7 @@ def run_server(
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
         return
     from flightlog.api.served import FACTORY, settings_to_environment
+    from flightlog.cli.worker_listeners import serve_workers
 
     # Spawned workers cannot be handed an app object: each imports the factory and
     # builds its own app (and engine) from the settings resolved here.
@@ -101,33 +97,6 @@ def run_server(
         FACTORY, factory=True, workers=count, host=host, port=port, log_level=log_level
     )
     serve_workers(config)
-
-
-def serve_workers(config: uvicorn.Config) -> None:
-    """What ``uvicorn.run`` does for several workers, on a listener that keeps Nagle off.
-
-    uvicorn binds the shared listening socket itself with ``proto`` 0; the sockets
-    it accepts inherit that, and asyncio turns ``TCP_NODELAY`` on only for a socket
-    that says ``IPPROTO_TCP``. With Nagle left on, an answer's body (written after
-    its headers) waits for the client's delayed ACK: every keep-alive request took
-    about 40 ms more, and 2 workers served fewer requests than 1 (uvicorn issue
-    3149; one process is spared because asyncio binds it from ``getaddrinfo``).
-    """
-    from uvicorn.supervisors import Multiprocess
-
-    Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
-
-
-def tcp_listener(bound: socket.socket) -> socket.socket:
-    """``bound`` (listening, same descriptor) as a socket that says it speaks TCP.
-
-    Only the ``proto`` Python records for the descriptor changes, and the sockets
-    accepted from it inherit it, so asyncio sets ``TCP_NODELAY`` on each. A Unix
-    socket is returned as it is.
-    """
-    if bound.family not in (socket.AF_INET, socket.AF_INET6) or bound.proto:
-        return bound
-    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, bound.detach())
 
 
 def cpu_count() -> int:

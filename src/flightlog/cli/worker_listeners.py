@@ -1,0 +1,138 @@
+"""How ``flightlog serve --workers N`` listens: a socket of its own per worker, Nagle off.
+
+What ``uvicorn.run(..., workers=N)`` does, with two differences that decide how
+well N processes share the load (measured in ``benchmarks/workers.py``):
+
+- **Nagle off on every connection.** uvicorn binds the workers' listener with
+  ``proto`` 0; the sockets accepted from it inherit that, and asyncio turns
+  ``TCP_NODELAY`` on only for a socket that says ``IPPROTO_TCP``. With Nagle
+  on, an answer's body (written after its headers) waited for the client's
+  delayed ACK: every keep-alive request took about 40 ms more, and 2 workers
+  served fewer requests than 1 (uvicorn issue 3149; one process is spared,
+  because asyncio binds it from ``getaddrinfo``).
+- **A listener per worker (Linux).** With one shared listener, every worker
+  waits on it and the first awake takes all that is queued; a worker that is
+  already running wins that race, so a burst of new keep-alive connections
+  (a fleet of agents starting) piled onto one worker and stayed there (15 of
+  16 in a measured run) while the other idled. Each worker here accepts on a
+  socket of its own, all bound to the port with ``SO_REUSEPORT``, and the
+  kernel spreads new connections over them by a hash of their addresses.
+  Before those are bound, a plain bind checks the port is free, so a port in
+  use is refused rather than shared with whatever listens there.
+
+A worker that dies is replaced by uvicorn's supervisor; the replacement listens
+on every worker's socket, so no socket is left without a process to accept on
+it. Elsewhere than Linux (where ``SO_REUSEPORT`` does not balance) the workers
+share one listener, as with uvicorn's own command.
+"""
+
+from __future__ import annotations
+
+import inspect
+import socket
+import sys
+from typing import TYPE_CHECKING, Any
+
+from flightlog.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def tcp_listener(bound: socket.socket) -> socket.socket:
+    """``bound`` (same descriptor) as a socket that says it speaks TCP.
+
+    Only the ``proto`` Python records for the descriptor changes, and the sockets
+    accepted from it inherit it, so asyncio sets ``TCP_NODELAY`` on each. A Unix
+    socket, or one that already says TCP, is returned as it is.
+    """
+    if bound.family not in (socket.AF_INET, socket.AF_INET6) or bound.proto:
+        return bound
+    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, bound.detach())
+
+
+def balances_by_port() -> bool:
+    """Whether this system spreads connections over sockets sharing a port (Linux 3.9+)."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def reuseport_listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
+    """``count`` TCP sockets listening on ``host:port`` with ``SO_REUSEPORT``.
+
+    They listen from here on, before any worker runs: the kernel spreads connections
+    over listening sockets only, so one bound by a worker still starting would leave
+    every early connection to the worker that started first. Raises ``OSError``
+    (``EADDRINUSE``) when anything listens on the port already.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # Joining needs SO_REUSEPORT on every socket of the port, so a plain bind fails when
+    # anyone listens there (an older server of the same user would otherwise be joined).
+    with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    listeners = []
+    try:
+        for _ in range(count):
+            listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            listeners.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            listener.bind((host, port))
+            listener.listen(backlog)
+            listener.set_inheritable(True)
+    except OSError:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+def serve_workers(config: uvicorn.Config) -> None:
+    """Serve ``config.workers`` processes of ``config`` until stopped (see the module)."""
+    if config.uds or config.fd is not None or not balances_by_port():
+        _supervise(config, [tcp_listener(config.bind_socket())], own=False)
+        return
+    try:
+        listeners = reuseport_listeners(config.host, config.port, config.workers, config.backlog)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot listen on {config.host}:{config.port} ({exc.strerror}): stop what uses "
+            "the port or choose another with --port"
+        ) from None
+    _supervise(config, listeners, own=True)
+
+
+def _supervise(config: uvicorn.Config, listeners: list[socket.socket], *, own: bool) -> None:
+    """uvicorn's supervisor on ``listeners``; ``own``: each first worker on one of its own."""
+    from uvicorn import Server
+    from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import Process
+
+    # uvicorn up to 0.3x takes the workers' entry point (target); later ones build it.
+    with_target = "target" in inspect.signature(Multiprocess.__init__).parameters
+    target = Server(config).run
+
+    def process(sockets: list[socket.socket]) -> Any:
+        if with_target:
+            return Process(config, target, sockets)  # type: ignore[call-arg,arg-type,unused-ignore]
+        return Process(config, sockets)
+
+    if with_target:
+        supervisor = Multiprocess(config, target, listeners)  # type: ignore[call-arg,arg-type,unused-ignore]
+    else:
+        supervisor = Multiprocess(config, sockets=listeners)
+    if own:
+
+        def init_processes() -> None:
+            # A worker per listener; a later worker (a replacement) gets them all.
+            for listener in listeners[: supervisor.processes_num]:
+                started = process([listener])
+                started.start()
+                supervisor.processes.append(started)
+
+        def handle_ttou() -> None:
+            """Ignored: a retired worker would leave its listener with nobody accepting."""
+
+        supervisor.init_processes = init_processes  # type: ignore[method-assign]
+        supervisor.handle_ttou = handle_ttou  # type: ignore[method-assign]
+    supervisor.run()
