@@ -1,7 +1,7 @@
 """The ceiling of ``benchmarks.http_writes``: a bare ASGI app that takes the same request
 and writes the same event with the raw driver, served by uvicorn like ``flightlog serve``.
 
-``python -m uvicorn benchmarks._http_ceiling:app --port P [--workers N]`` with
+``python -m benchmarks._http_ceiling --port P [--workers N]`` with
 ``BENCH_CEILING_DIALECT`` (``sqlite`` or ``postgresql``), ``BENCH_CEILING_TARGET``
 (the SQLite file or a libpq URL), and for SQLite ``BENCH_CEILING_BUSY_MS`` and
 ``BENCH_CEILING_CACHE_MIB`` (Flightlog's pragmas).
@@ -15,10 +15,15 @@ customer's status, the task's owner, INSERT ... RETURNING id, COMMIT.
   writer at a time anyway, so this is its fastest path).
 - PostgreSQL: an asyncpg pool of 16 connections (the most concurrent clients
   measured), prepared statements, ``conn.transaction()``.
+
+Several workers listen as ``flightlog serve --workers N`` does
+(``flightlog.cli.worker_listeners``: Nagle off, a listener per worker), so the
+ceiling is not held back by what Flightlog fixed in its own server.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -26,6 +31,9 @@ import uuid
 from typing import Any
 
 import asyncpg
+import uvicorn
+
+from flightlog.cli.worker_listeners import serve_workers
 
 Scope = dict[str, Any]
 INSERT_COLUMNS = "customer_id, task_id, event_type, severity, agent_role, content, data"
@@ -139,3 +147,25 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
     else:
         event_id = await _postgres_insert(_state["pool"], _state["customer"], event)
     await _respond(send, 201, {"ids": [event_id]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._http_ceiling")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if args.workers == 1:
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    config = uvicorn.Config(
+        "benchmarks._http_ceiling:app",
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    serve_workers(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -34,7 +34,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
@@ -123,9 +123,13 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("FLIGHTLOG_", "BENCH_"))}
 
 
-def flightlog_server(db: Database, workers: int, log: Path) -> ServerProcess:
+def flightlog_server(
+    db: Database, workers: int, log: Path, settings: Mapping[str, str] | None = None
+) -> ServerProcess:
+    """``flightlog serve`` on ``db``; ``settings`` are extra ``FLIGHTLOG_*`` variables."""
     env = _environment()
     env["FLIGHTLOG_BLOB_DIR"] = str(db.settings.blob_dir)
+    env.update(settings or {})
     url = db.url.url.render_as_string(hide_password=False)
     argv = [sys.executable, "-m", "flightlog", "serve", "--port", str(_free_port()), "-d", url,
             "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
@@ -140,9 +144,8 @@ def ceiling_server(db: Database, workers: int, log: Path) -> ServerProcess:
         BENCH_CEILING_BUSY_MS=str(db.settings.sqlite_busy_timeout_ms),
         BENCH_CEILING_CACHE_MIB=str(db.settings.sqlite_cache_mib),
     )
-    argv = [sys.executable, "-m", "uvicorn", "benchmarks._http_ceiling:app", "--host",
-            "127.0.0.1", "--port", str(_free_port()), "--workers", str(workers),
-            "--log-level", "warning"]  # fmt: skip
+    argv = [sys.executable, "-m", "benchmarks._http_ceiling", "--port", str(_free_port()),
+            "--workers", str(workers)]  # fmt: skip
     return ServerProcess(argv, env, "/", log)
 
 
