@@ -11,6 +11,7 @@ connection when it begins, and records it with the service the session ran
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 import uuid
@@ -304,6 +305,10 @@ async def test_a_stopped_standby_falls_back_to_the_primary_and_is_used_again_whe
                 assert (report.reachable, report.serving) == (False, False)
                 assert "Cannot reach" in (report.error or "")
                 assert [r.reachable for r in sync_store.health().replicas] == [False]
+                export = Path("while-down.jsonl")
+                assert cli("export", str(export), "-d", url_text(replicated.primary))[0] == 0
+                written = await asyncio.to_thread(export.read_text)
+                assert str(rows.task) in written  # from the primary
                 code, out, err = cli("doctor", "-d", url_text(replicated.primary))
                 assert code == 1
                 line = " ".join(out.split())
@@ -321,6 +326,25 @@ async def test_a_stopped_standby_falls_back_to_the_primary_and_is_used_again_whe
             assert (await store.health()).replicas[0].serving
     finally:
         sync_store.close()
+
+
+def test_export_and_statistics_commands_read_on_the_standby(
+    replicated: Replicated, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLIGHTLOG_REPLICA_MAX_LAG_SECONDS", "3600")  # paused is fine here
+    primary = url_text(replicated.primary)
+    with open_store_sync(settings=replicated.settings(), upgrade=False) as store:
+        with replay_paused_sync(replicated):
+            task = store.tasks.create(title="written after the standby paused")
+            code, out, err = cli("export", "paused.jsonl", "-d", primary)
+            assert code == 0, err
+            assert str(task.id) not in Path("paused.jsonl").read_text()
+            code, out, err = cli("stats", "--json", "-d", primary)
+            assert code == 0, err
+            assert json.loads(out)["database"] == replicated.replica.redacted()
+        replicated.pair.wait_replayed()
+        assert cli("export", "caught-up.jsonl", "-d", primary)[0] == 0
+        assert str(task.id) in Path("caught-up.jsonl").read_text()
 
 
 async def test_the_synchronous_store_reads_stale_tolerant_paths_on_the_standby(

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from flightlog.cli.options import DatabaseUrlOption, settings_for
 from flightlog.cli.report import render_stats
@@ -16,6 +17,8 @@ from flightlog.errors import MigrationError
 from flightlog.migrations.runner import Migrator
 from flightlog.ops.database_health import statistics
 from flightlog.ops.database_report import DatabaseStats
+from flightlog.ops.read_target import run_read
+from flightlog.schemas.health import DatabaseStatistics
 from flightlog.services.index_usage import NOT_TRACKED, index_usage
 from flightlog.settings import Settings
 
@@ -52,13 +55,13 @@ def stats(
     if indexes:
         _show_indexes(settings, as_json=as_json)
         return
-    engine = create_sync_engine(settings)
-    try:
+
+    def counted(engine: Engine) -> DatabaseStatistics:
         with sync_session_factory(engine)() as session:
             session.connection(execution_options={SQLITE_BEGIN_MODE: "DEFERRED"})  # no write lock
-            found = statistics(session, url=engine.url, pool=engine.pool)
-    finally:
-        engine.dispose()
+            return statistics(session, url=engine.url, pool=engine.pool)
+
+    found = run_read(settings, counted)  # on a read replica when one is fit
     if as_json:
         typer.echo(json.dumps(found.model_dump(mode="json"), sort_keys=True))
         return

@@ -12,6 +12,7 @@ from typing import TextIO
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 
 from flightlog.cli.options import DatabaseUrlOption, settings_for
 from flightlog.db.engine import create_sync_engine
@@ -20,6 +21,7 @@ from flightlog.migrations.runner import Migrator
 from flightlog.ops.export import export_to, export_to_file
 from flightlog.ops.export_scope import Scope
 from flightlog.ops.importer import import_lines, verify_export_file
+from flightlog.ops.read_target import run_read
 from flightlog.services.blobs import BlobStaging
 
 console = Console(stderr=True)
@@ -77,8 +79,8 @@ def export(
     if revision is None:
         raise MigrationError(f"No Flightlog schema at {migrator.url.redacted()}.")
     scope = _scope(customer, project, task)
-    engine = create_sync_engine(settings)
-    try:
+
+    def exported(engine: Engine) -> int:
         with _progress() as bar, engine.connect() as connection:
             job = bar.add_task("exporting", total=None)
 
@@ -87,7 +89,7 @@ def export(
 
             if str(output) == "-":
                 _utf8(sys.stdout)
-                rows = export_to(
+                return export_to(
                     connection,
                     scope,
                     sys.stdout,
@@ -95,17 +97,18 @@ def export(
                     blob_dir=settings.resolved_blob_dir(),
                     progress=advance,
                 )
-            else:
-                rows = export_to_file(
-                    connection,
-                    scope,
-                    output,
-                    schema_revision=revision,
-                    blob_dir=settings.resolved_blob_dir(),
-                    progress=advance,
-                )
-    finally:
-        engine.dispose()
+            return export_to_file(
+                connection,
+                scope,
+                output,
+                schema_revision=revision,
+                blob_dir=settings.resolved_blob_dir(),
+                progress=advance,
+            )
+
+    # On a read replica when one is fit; a file (written whole or not at all) is written
+    # again on the primary if the replica fails part-way, standard output cannot be.
+    rows = run_read(settings, exported, repeatable=str(output) != "-")
     console.print(f"[green]Exported {rows:,} rows[/green] ({scope.kind}) to {output}")
 
 
