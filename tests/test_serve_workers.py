@@ -34,6 +34,7 @@ import uvicorn
 
 from cli_runner import Cli, make_cli, url_of
 from flightlog import open_store_sync
+from flightlog.cli.pool_budget import allowed_connections, pool_budget_warning
 from flightlog.cli.serve import cpu_count, default_workers
 from flightlog.cli.worker_listeners import tcp_listener
 from flightlog.db.urls import DatabaseUrl
@@ -189,7 +190,11 @@ def shared(
         url = url_of(database)
         with open_store_sync(url, upgrade=False) as store:
             key = store.api_keys.create("workers").key
-        with serving(url, folder, "--workers", "2", env=SERVER_ENV) as served:
+        env = dict(SERVER_ENV)
+        allowed = allowed_connections(Settings(database_url=url))
+        if allowed is not None:  # pools that could outgrow PostgreSQL: the banner says so
+            env["FLIGHTLOG_MAX_OVERFLOW"] = str(min(allowed, 1000))
+        with serving(url, folder, "--workers", "2", env=env) as served:
             yield Shared(served, url, key, two_workers(served))
     finally:
         if postgres_server is not None and request.param == "postgresql":
@@ -538,6 +543,39 @@ def test_a_trace_split_across_workers_is_recorded_once_at_a_price_set_elsewhere(
     # from the CLI after the second worker had priced a trace with the shipped table.
     assert run["cost_usd"] == "490.000000"
     assert earlier["run"]["cost_usd"] not in ("490.000000", "0.000000")
+
+
+def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
+    shared: Shared,
+) -> None:
+    allowed = allowed_connections(Settings(database_url=shared.url))
+    warned = [line for line in shared.served.output().splitlines() if "warning" in line]
+    if allowed is None:  # SQLite: no connection limit to outgrow
+        assert warned == []
+        return
+    overflow = min(allowed, 1000)
+    assert warned == [
+        f"  warning    2 workers may open {2 * (10 + overflow)} database connections (each up "
+        f"to FLIGHTLOG_POOL_SIZE 10 + FLIGHTLOG_MAX_OVERFLOW {overflow}) but PostgreSQL "
+        f"allows {allowed}: lower those or --workers, or raise max_connections"
+    ]
+
+
+@pytest.mark.postgres_only
+def test_pools_are_checked_against_the_connections_postgresql_allows(
+    dialect: str, db_url: DatabaseUrl
+) -> None:
+    settings = Settings(database_url=url_of(db_url))  # pools of 10 + 20 overflow
+    allowed = allowed_connections(settings)
+    assert allowed is not None
+    assert allowed > 30
+    fit = allowed // 30
+    assert pool_budget_warning(settings, fit) is None
+    warned = pool_budget_warning(settings, fit + 1)
+    assert warned is not None
+    assert f"{fit + 1} workers may open {(fit + 1) * 30} database connections" in warned
+    assert f"PostgreSQL allows {allowed}" in warned
+    assert pool_budget_warning(Settings(database_url="sqlite:///unused.db"), 1000) is None
 
 
 # --- servers of their own ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import typer
 
 from flightlog.cli.local_sign_in import sign_in_lines
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
+from flightlog.cli.pool_budget import pool_budget_warning
 from flightlog.settings import Settings
 
 
@@ -82,6 +83,9 @@ def run_server(
     count = workers if workers is not None else default_workers(settings)
     sign_in = sign_in_lines(settings, host, port, database_url) if sign_in_link else []
     typer.echo(_where(host, port, count, settings, sign_in))
+    budget = pool_budget_warning(settings, count)
+    if budget is not None:
+        typer.echo(budget)
     if count == 1:
         from flightlog.api import create_app
 
