@@ -23,10 +23,24 @@ class SchemaShape:
 NOT_OURS = {"alembic_version", "sqlite_sequence"}
 
 
+def partitions(engine: Engine) -> set[str]:
+    """PostgreSQL's partitions (of events and metric_points): parts of a table, not tables."""
+    if engine.dialect.name != "postgresql":
+        return set()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT relname FROM pg_class WHERE relispartition "
+                "AND relnamespace = current_schema()::regnamespace"
+            )
+        )
+        return {str(row[0]) for row in rows}
+
+
 def shape(engine: Engine) -> SchemaShape:
     inspector = inspect(engine)
     result = SchemaShape()
-    result.tables = set(inspector.get_table_names()) - NOT_OURS
+    result.tables = set(inspector.get_table_names()) - NOT_OURS - partitions(engine)
     result.views = set(inspector.get_view_names())
     for table in result.tables:
         for column in inspector.get_columns(table):

@@ -10,6 +10,7 @@ reading and sorting every old row.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,7 +146,17 @@ def _plan(session: Session, statement: str, parameters: Any) -> str:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-        return "\n".join(str(row[0]) for row in rows)
+        # The table is partitioned by month (migration 0010): each partition's index is named
+        # after the partition; the plan says which of the table's indexes it is.
+        parents = dict(
+            connection.exec_driver_sql(
+                "SELECT c.relname, p.relname FROM pg_inherits AS i "
+                "JOIN pg_class AS c ON c.oid = i.inhrelid "
+                "JOIN pg_class AS p ON p.oid = i.inhparent WHERE c.relkind = 'i'"
+            ).all()
+        )
+        plan = "\n".join(str(row[0]) for row in rows)
+        return re.sub(r"\w+", lambda word: parents.get(word[0], word[0]), plan)
     rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
     return "\n".join(str(row[-1]) for row in rows)
 
@@ -226,5 +237,6 @@ def test_purge_batches_walk_the_primary_key_and_stop_at_the_batch_size(
         # The rowid order is the id order: no sort, so the walk stops at the LIMIT.
         assert plan.strip() == "SCAN metric_points", plan
     else:
-        assert "Index Scan using pk_metric_points" in plan, plan
+        # Index Only Scan where the key holds the partition's time (migration 0010).
+        assert re.search(r"Index (Only )?Scan using pk_metric_points", plan), plan
         assert "Sort" not in plan, plan

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from flightlog.db.failures import sqlstate
+from flightlog.db.partition_layout import slots_of
+from flightlog.db.partitions import ensure_slots
 from flightlog.errors import ValidationError
 from flightlog.ingest._pipeline import Row, Stream
 from flightlog.services._common import translate_integrity_error
@@ -108,6 +110,10 @@ class PostgresWriter:
                     row if row[clock] is not None else (*row[:clock], now, *row[clock + 1 :])
                     for row in rows
                 ]
+        if clock is not None:
+            # A partitioned table refuses a row whose month has no partition: make them first.
+            needed = slots_of([row[clock] for row in rows])
+            ensure_slots(self._session.connection(), self._stream.table, needed)
         if ids is not None:
             new_ids = self._next_ids(len(rows))
             rows = [(new_id, *row) for new_id, row in zip(new_ids, rows, strict=True)]

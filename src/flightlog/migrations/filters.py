@@ -6,6 +6,12 @@ search table with its shadow tables on SQLite (created by migration, not a
 model). Without these filters ``flightlog db check`` would report them as
 drift on the other dialect.
 
+On PostgreSQL ``events`` and ``metric_points`` are partitioned (migration
+0010): their partitions are never compared as tables, whatever ``include``
+says, and the parent event reference, a foreign key in the models, is kept
+by triggers there (:mod:`flightlog.migrations.objects` looks for those and for
+the partitioning itself).
+
 A database Flightlog shares with a team's own tables is not drifted by them:
 only the models' tables are compared, unless a name matches an ``include``
 pattern (then an extra table is reported, as Alembic would). Names matching an
@@ -24,6 +30,8 @@ from typing import Any
 from sqlalchemy import Index
 from sqlalchemy.schema import SchemaItem
 
+from flightlog.db.partition_layout import is_partition_name
+
 #: Tables that migrations create outside the ORM, on SQLite only.
 SQLITE_ONLY_TABLE_PREFIXES = ("tasks_fts",)
 
@@ -35,6 +43,10 @@ MIGRATION_ONLY_INDEXES = frozenset({"ix_tasks_search_gin"})
 #: report them as changed there. On SQLite they are checked by name instead
 #: (:mod:`flightlog.migrations.objects`); PostgreSQL compares them in full.
 SQLITE_NAME_ONLY_INDEXES = frozenset({"ix_tasks_pending"})
+
+#: Foreign keys of the models that PostgreSQL keeps as triggers instead (a partitioned
+#: table cannot be referenced by a key without its partition key; migration 0010).
+POSTGRES_TRIGGER_KEPT_FKS = frozenset({"fk_events_parent_event_id_events"})
 
 IncludeObject = Callable[[SchemaItem, str | None, str, bool, Any], bool]
 IncludeName = Callable[[str | None, str, MutableMapping[Any, Any]], bool]
@@ -73,7 +85,7 @@ def include_name_for(
         if patterns.excluded(name):
             return False
         if type_ == "table":
-            if name.startswith(SQLITE_ONLY_TABLE_PREFIXES):
+            if name.startswith(SQLITE_ONLY_TABLE_PREFIXES) or is_partition_name(name):
                 return False
             return name in model_tables or patterns.included(name)
         if type_ == "index":
@@ -92,6 +104,12 @@ def include_object_for(dialect_name: str, patterns: NamePatterns = NamePatterns(
         if name is not None and patterns.excluded(name):
             return False
         if type_ == "index" and dialect_name == "sqlite" and name in SQLITE_NAME_ONLY_INDEXES:
+            return False
+        if (
+            type_ == "foreign_key_constraint"
+            and dialect_name == "postgresql"
+            and name in POSTGRES_TRIGGER_KEPT_FKS
+        ):
             return False
         if type_ == "index" and isinstance(obj, Index) and not reflected:
             restricted_to = ddl_dialect(obj)

@@ -7,6 +7,11 @@ lacks. A missing ``updated_at`` trigger, say, would let rows changed by raw SQL
 keep a stale time without anything else noticing. On PostgreSQL a trigger that
 is there but disabled (``ALTER TABLE ... DISABLE TRIGGER``) is reported too.
 
+On PostgreSQL ``events`` and ``metric_points`` must be partitioned by their
+time column (migration 0010), and ``events`` must have the two triggers that
+keep its parent event reference in place of a foreign key; a plain table
+there, or a missing trigger, is drift.
+
 Only Flightlog's own names are looked for: a team's views and triggers in the
 same database are not drift. So are indexes SQLite reflects incompletely
 (see :data:`~flightlog.migrations.filters.SQLITE_NAME_ONLY_INDEXES`): there
@@ -19,6 +24,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, MetaData, inspect, text
 
+from flightlog.db.partition_layout import PARTITION_KEYS
 from flightlog.migrations.filters import SQLITE_NAME_ONLY_INDEXES
 
 #: The views migrations create (0003, 0009), on both dialects.
@@ -29,6 +35,9 @@ DEPENDENCY_CYCLE_TRIGGERS = (
     "trg_task_dependencies_no_cycle_insert",
     "trg_task_dependencies_no_cycle_update",
 )
+
+#: The triggers that keep the parent event reference on PostgreSQL (0010).
+POSTGRES_EVENT_PARENT_TRIGGERS = ("trg_events_parent_exists", "trg_events_parent_deleted")
 
 #: The triggers that keep SQLite's FTS5 search table in step with ``tasks`` (0002).
 SQLITE_FTS_TRIGGERS = ("tasks_fts_after_insert", "tasks_fts_after_update", "tasks_fts_after_delete")
@@ -50,7 +59,29 @@ def expected_triggers(metadata: MetaData, dialect: str) -> dict[str, str]:
     expected.update(dict.fromkeys(DEPENDENCY_CYCLE_TRIGGERS, "task_dependencies"))
     if dialect == "sqlite":
         expected.update(dict.fromkeys(SQLITE_FTS_TRIGGERS, "tasks"))
+    else:
+        expected.update(dict.fromkeys(POSTGRES_EVENT_PARENT_TRIGGERS, "events"))
     return expected
+
+
+def unpartitioned_tables(connection: Connection) -> list[str]:
+    """On PostgreSQL, each telemetry table that is not RANGE-partitioned by its time column."""
+    if connection.dialect.name != "postgresql":
+        return []
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, pg_get_partkeydef(c.oid) FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relname = ANY(:tables)"
+        ),
+        {"tables": list(PARTITION_KEYS)},
+    )
+    found = {str(name): key for name, key in rows}
+    return [
+        f"{table} by RANGE ({key})"
+        for table, key in PARTITION_KEYS.items()
+        if table in found and found[table] != f"RANGE ({key})"
+    ]
 
 
 def live_triggers(connection: Connection) -> dict[str, bool]:
@@ -88,6 +119,9 @@ def missing_objects(
         for index in sorted(SQLITE_NAME_ONLY_INDEXES - indexes):
             if not skip(index):
                 problems.append(("add_index", index))
+    for table in unpartitioned_tables(connection):
+        if not skip(table.split()[0]):
+            problems.append(("partition_table", table))
     live = live_triggers(connection)
     for trigger, table in sorted(expected_triggers(metadata, connection.dialect.name).items()):
         if skip(trigger) or skip(table):

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Identity, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from flightlog.db import partitions as _partitions  # noqa: F401  (its INSERT hook)
 from flightlog.db.base import Base, CreatedAt, str_enum
+from flightlog.db.partition_layout import PARTITION_KEY_INFO
 from flightlog.db.types import BigIntIdentity
 from flightlog.enums import EventSeverity, EventType
 from flightlog.models._columns import owner_fk, shared_fk
@@ -19,6 +21,12 @@ class Event(CreatedAt, Base):
 
     SQLite's AUTOINCREMENT keeps ids from being reused after the newest rows
     are deleted; without it a reader holding cursor N could miss new rows.
+
+    On PostgreSQL the table is partitioned by month of ``created_at`` (migration
+    0010, decision 0016): its primary key there is (id, created_at), ids still
+    come from the one identity, and the parent event reference is kept by
+    triggers rather than a foreign key. The model describes what both dialects
+    share; ``info`` names the partition key for :mod:`flightlog.db.partitions`.
     """
 
     __tablename__ = "events"
@@ -37,7 +45,7 @@ class Event(CreatedAt, Base):
             postgresql_where=text("trace_id IS NOT NULL"),
             sqlite_where=text("trace_id IS NOT NULL"),
         ),
-        {"sqlite_autoincrement": True},
+        {"sqlite_autoincrement": True, "info": {PARTITION_KEY_INFO: "created_at"}},
     )
 
     id: Mapped[int] = mapped_column(BigIntIdentity, Identity(), primary_key=True)
