@@ -96,3 +96,6 @@ def purge(
     console.print(
         f"{verb} {_what(report, tasks)}, recorded before {report.cutoff:%Y-%m-%d %H:%M:%S} UTC."
     )
+    if report.partitions:
+        how = "would go whole" if report.dry_run else "went whole"
+        console.print(f"Partitions that {how} (PostgreSQL): {', '.join(report.partitions)}.")

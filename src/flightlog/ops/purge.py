@@ -7,12 +7,21 @@ Each batch is its own short transaction that deletes at most ``batch_size``
 rows by primary key, so writers are never blocked for long and a purge can
 be interrupted and resumed. Rows newer than the cutoff are never touched.
 Events that pointed at a purged parent event keep existing with the parent
-reference set to NULL (the foreign key's ON DELETE SET NULL). The audit records of
-deleted customers (events of no customer) are kept whatever their age.
+reference set to NULL (the foreign key's ON DELETE SET NULL; on PostgreSQL a
+trigger, migration 0010). The audit records of deleted customers (events of no
+customer) are kept whatever their age.
+
+On PostgreSQL, where both tables are partitioned by month, the months that lie
+wholly before the cutoff are dropped first, a partition at a time
+(:mod:`flightlog.ops.purge_partitions`), and the batches delete only what is
+left: the month the cutoff falls in. A purge also makes the coming months'
+partitions there (:func:`flightlog.db.partitions.ensure_window`), so running it
+on a schedule keeps them ready. The counts are exact either way.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, not_, select
+from sqlalchemy.exc import DBAPIError
 
 from flightlog import models as m
+from flightlog.db.partition_layout import partition_name
+from flightlog.db.partitions import ensure_window
 from flightlog.enums import EventType
 from flightlog.errors import ValidationError
+from flightlog.ops.purge_partitions import drop_whole_partitions, droppable
 from flightlog.ops.purge_tasks import DEFAULT_TASK_BATCH, purge_finished_tasks
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -67,6 +82,7 @@ class PurgeReport:
     dry_run: bool
     tasks: int = 0
     blobs: int = 0
+    partitions: tuple[str, ...] = ()
 
 
 def _targets() -> list[tuple[str, Any, Any, ColumnElement[bool] | None]]:
@@ -127,6 +143,9 @@ def purge(
     if batch_size < 1 or task_batch_size < 1:
         raise ValidationError("batch size must be at least 1")
     counts: dict[str, int] = {}
+    partitions: list[str] = []
+    if not dry_run:
+        _keep_months_ready(engine)
     for name, table, timestamp, kept in _targets():
         id_column = table.c.id
         if dry_run:
@@ -137,12 +156,21 @@ def purge(
                     )
                     or 0
                 )
+                partitions += [
+                    partition_name(name, slot) for slot in droppable(connection, name, cutoff)
+                ]
             continue
-        total = 0
+        dropped = drop_whole_partitions(
+            engine, table=table, timestamp=timestamp, cutoff=cutoff, kept=kept, progress=progress
+        )
+        partitions += dropped.partitions
+        total = dropped.rows
         while True:
             with engine.begin() as connection:
                 batch = oldest_batch(table, timestamp, cutoff, batch_size, kept)
-                deleted = connection.execute(delete(table).where(id_column.in_(batch))).rowcount
+                # The time condition lets PostgreSQL look in the old partitions only.
+                doomed = and_(id_column.in_(batch), timestamp < cutoff)
+                deleted = connection.execute(delete(table).where(doomed)).rowcount
             total += deleted
             if progress is not None and deleted:
                 progress(name, deleted)
@@ -166,4 +194,13 @@ def purge(
         dry_run=dry_run,
         tasks=0 if finished is None else finished.tasks,
         blobs=0 if finished is None else finished.blobs,
+        partitions=tuple(partitions),
     )
+
+
+def _keep_months_ready(engine: Engine) -> None:
+    """Make the coming months' partitions (PostgreSQL); busy locks only postpone it."""
+    try:
+        ensure_window(engine)
+    except DBAPIError as exc:
+        log.warning("purge could not make the coming months' partitions now: %s", exc.orig)
