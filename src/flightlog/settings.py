@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     #: would read index pages back from the OS; the cache only grows as used.
     sqlite_cache_mib: int = Field(default=64, ge=1, le=65_536)
     echo_sql: bool = False
+    #: The columnar telemetry sink (docs/sink.md): ``chdb:///dir`` (ClickHouse in one owner
+    #: process) or ``clickhouse://user:password@host:8123/db`` (a server). Unset: no sink.
+    sink_url: str = Field(default="", description="chdb:///dir or clickhouse://host:8123/db.")
+    #: Days of telemetry the sink keeps (its TTL); older windows are read from the database.
+    sink_retention_days: int = Field(default=400, ge=2, le=36_500)
+    #: Rows the sink worker reads per table per cycle.
+    sink_batch_rows: int = Field(default=20_000, ge=10, le=1_000_000)
+    #: Pause between the worker's cycles once it has caught up.
+    sink_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+    #: The dashboard reads aggregates from the sink only while it is at most this far behind.
+    sink_max_lag_seconds: float = Field(default=60.0, gt=0, le=86_400)
     max_event_payload_bytes: int = Field(default=1_048_576, ge=1024)
     #: Span content (messages, tool arguments and results) kept inline in an event up to
     #: this many bytes each; larger content becomes an artifact the event points to.
@@ -131,6 +142,15 @@ class Settings(BaseSettings):
         if self.blob_dir is not None:
             return self.blob_dir.expanduser().resolve()
         return default_blob_dir(database or DatabaseUrl.parse(self.database_url))
+
+    @field_validator("sink_url")
+    @classmethod
+    def _sink_url_must_be_usable(cls, value: str) -> str:
+        if value.strip():
+            from flightlog.sink.url import SinkUrl
+
+            SinkUrl.parse(value)  # ConfigurationError naming FLIGHTLOG_SINK_URL, no password
+        return value.strip()
 
     def db_check_patterns(
         self, include: Sequence[str] = (), exclude: Sequence[str] = ()

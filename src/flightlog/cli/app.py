@@ -22,6 +22,7 @@ from flightlog.cli import prices as price_commands
 from flightlog.cli import purge as purge_commands
 from flightlog.cli import seed as seed_commands
 from flightlog.cli import serve as serve_commands
+from flightlog.cli import sink as sink_commands
 from flightlog.cli import stats as stats_commands
 from flightlog.cli import transfer as transfer_commands
 from flightlog.cli.options import STATE
@@ -47,6 +48,7 @@ app.command("sign-in-link")(sign_in_commands.sign_in_link)
 app.add_typer(key_commands.app, name="api-key")
 app.add_typer(price_commands.app, name="prices")
 app.add_typer(customer_commands.app, name="customer")
+app.add_typer(sink_commands.app, name="sink")
 app.command("clear-data")(customer_commands.clear_data)
 
 err_console = Console(stderr=True, soft_wrap=True)

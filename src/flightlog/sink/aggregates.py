@@ -1,0 +1,319 @@
+"""The dashboard's heavy aggregates, answered by the sink with the database's own results.
+
+Each function is the columnar twin of a service (:mod:`flightlog.services.insights`,
+:mod:`flightlog.services.metrics`): same parameters, same checks (the services'
+own), same result classes, and the same windows, because ClickHouse counts whole
+seconds since the window's origin exactly as ``_dialect.bucket_after`` does on
+both dialects. Rows are read ``FINAL`` (one version per id, deleted ones left
+out) and scoped by ``customer_id``, which the sink copied from each row's task.
+Averages of float metrics are the one figure that may differ from the
+database's in the last bits (sums taken in another order).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flightlog.errors import ValidationError
+from flightlog.services import insights
+from flightlog.services._common import require
+from flightlog.services.insights import DurationBin, OutcomeBucket, UsageBucket
+from flightlog.services.metrics import MAX_NAMES, MetricBucket, MetricName, MetricSummary
+from flightlog.sink.backend import SinkBackend
+from flightlog.sink.statements import READ, TIME, ParamValue, Statement, time_text
+
+_CENTS = Decimal("0.000001")
+_FINISHED = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
+_OUTCOME = {
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+    "TIMEOUT": "timed_out",
+    "CANCELLED": "cancelled",
+}
+
+
+def _moment(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def _windowed(column: str) -> str:
+    return f"{column} >= {{start:{TIME}}} AND {column} < {{end:{TIME}}}"
+
+
+def usage_statement(
+    database: str, customer_id: uuid.UUID, *, start: datetime, end: datetime, bucket_seconds: int
+) -> Statement:
+    return Statement(
+        "SELECT intDiv(toInt64(toUnixTimestamp(time)) - {origin:Int64}, {width:UInt32}) AS bucket,"
+        " agent_name, count(), sum(tokens_in), sum(tokens_out), sum(cost_usd)"
+        f" FROM {database}.agent_runs FINAL"
+        f" WHERE customer_id = {{customer:UUID}} AND {_windowed('time')}"
+        f" GROUP BY bucket, agent_name {READ}",
+        {
+            "origin": int(start.timestamp()),
+            "width": bucket_seconds,
+            "customer": str(customer_id),
+            "start": time_text(start),
+            "end": time_text(end),
+        },
+    )
+
+
+def usage(
+    backend: SinkBackend,
+    customer_id: uuid.UUID,
+    *,
+    since: datetime,
+    bucket_seconds: int = 86_400,
+    buckets: int = 30,
+) -> list[UsageBucket]:
+    """:func:`flightlog.services.insights.usage` with ``by="agent"``, from the sink."""
+    start, end = insights._window(since, bucket_seconds, buckets)
+    rows = backend.select(
+        usage_statement(
+            backend.url.database, customer_id, start=start, end=end, bucket_seconds=bucket_seconds
+        )
+    )
+    found = [
+        UsageBucket(
+            start=start + timedelta(seconds=int(index) * bucket_seconds),
+            group=str(name),
+            agent_runs=int(n),
+            tokens_in=int(tokens_in),
+            tokens_out=int(tokens_out),
+            cost_usd=Decimal(str(cost)).quantize(_CENTS),
+        )
+        for index, name, n, tokens_in, tokens_out, cost in rows
+    ]
+    return sorted(found, key=lambda b: (b.start, b.group is None, b.group or ""))
+
+
+def outcomes_statement(
+    database: str, customer_id: uuid.UUID, *, start: datetime, end: datetime, bucket_seconds: int
+) -> Statement:
+    finished = ", ".join(f"'{status}'" for status in _FINISHED)
+    return Statement(
+        "SELECT intDiv(toInt64(toUnixTimestamp(assumeNotNull(completed_at))) - {origin:Int64},"
+        " {width:UInt32}) AS bucket, status, count()"
+        f" FROM {database}.task_runs FINAL"
+        f" WHERE customer_id = {{customer:UUID}} AND status IN ({finished})"
+        f" AND {_windowed('completed_at')} GROUP BY bucket, status {READ}",
+        {
+            "origin": int(start.timestamp()),
+            "width": bucket_seconds,
+            "customer": str(customer_id),
+            "start": time_text(start),
+            "end": time_text(end),
+        },
+    )
+
+
+def run_outcomes(
+    backend: SinkBackend,
+    customer_id: uuid.UUID,
+    *,
+    since: datetime,
+    bucket_seconds: int = 86_400,
+    buckets: int = 30,
+) -> list[OutcomeBucket]:
+    """:func:`flightlog.services.insights.run_outcomes`, from the sink."""
+    start, end = insights._window(since, bucket_seconds, buckets)
+    rows = backend.select(
+        outcomes_statement(
+            backend.url.database, customer_id, start=start, end=end, bucket_seconds=bucket_seconds
+        )
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for index, status, n in rows:
+        counts.setdefault(int(index), {})[_OUTCOME[str(status)]] = int(n)
+    found = []
+    for index in sorted(counts):
+        seen = counts[index]
+        completed, failed = seen.get("completed", 0), seen.get("failed", 0)
+        timed_out = seen.get("timed_out", 0)
+        found.append(
+            OutcomeBucket(
+                start=start + timedelta(seconds=index * bucket_seconds),
+                completed=completed,
+                failed=failed,
+                timed_out=timed_out,
+                cancelled=seen.get("cancelled", 0),
+                success_rate=insights._success_rate(completed, failed + timed_out),
+            )
+        )
+    return found
+
+
+def durations_statement(
+    database: str, customer_id: uuid.UUID, *, since: datetime, until: datetime | None
+) -> Statement:
+    edges = insights.DURATION_EDGES
+    bins = ", ".join(f"duration_seconds < {high}, {i}" for i, high in enumerate(edges[1:]))
+    finished = ", ".join(f"'{status}'" for status in _FINISHED)
+    params: dict[str, ParamValue] = {"customer": str(customer_id), "start": time_text(since)}
+    ends = ""
+    if until is not None:
+        ends = f" AND completed_at < {{end:{TIME}}}"
+        params["end"] = time_text(until)
+    return Statement(
+        f"SELECT multiIf({bins}, {len(edges) - 1}) AS bin, status, count()"
+        f" FROM {database}.task_runs FINAL"
+        f" WHERE customer_id = {{customer:UUID}} AND status IN ({finished})"
+        f" AND duration_seconds IS NOT NULL AND completed_at >= {{start:{TIME}}}{ends}"
+        f" GROUP BY bin, status {READ}",
+        params,
+    )
+
+
+def run_durations(
+    backend: SinkBackend, customer_id: uuid.UUID, *, since: datetime, until: datetime | None = None
+) -> list[DurationBin]:
+    """:func:`flightlog.services.insights.run_durations`, from the sink."""
+    start = insights._start(since, "since")
+    end = None if until is None else insights._start(until, "until")
+    rows = backend.select(
+        durations_statement(backend.url.database, customer_id, since=start, until=end)
+    )
+    edges = insights.DURATION_EDGES
+    counts = [{"runs": 0, "completed": 0, "failed": 0} for _ in edges]
+    for i, status, n in rows:
+        counted = counts[int(i)]
+        counted["runs"] += int(n)
+        outcome = _OUTCOME[str(status)]
+        if outcome == "completed":
+            counted["completed"] += int(n)
+        elif outcome in ("failed", "timed_out"):
+            counted["failed"] += int(n)
+    return [
+        DurationBin(
+            low_seconds=float(low),
+            high_seconds=float(edges[i + 1]) if i + 1 < len(edges) else None,
+            **counts[i],
+        )
+        for i, low in enumerate(edges)
+    ]
+
+
+def metric_names(
+    backend: SinkBackend, customer_id: uuid.UUID, *, limit: int = 500
+) -> list[MetricName]:
+    """:func:`flightlog.services.metrics.metric_names`, from the sink."""
+    require(1 <= limit <= MAX_NAMES, f"limit must be between 1 and {MAX_NAMES}")
+    rows = backend.select(
+        Statement(
+            "SELECT name, count(), max(unit), max(time)"
+            f" FROM {backend.url.database}.metric_points FINAL"
+            " WHERE customer_id = {customer:UUID}"
+            f" GROUP BY name ORDER BY name LIMIT {{limit:UInt32}} {READ}",
+            {"customer": str(customer_id), "limit": limit},
+        )
+    )
+    return [MetricName(str(name), int(n), unit, _moment(last)) for name, n, unit, last in rows]
+
+
+def _metric_filters(
+    task_id: uuid.UUID | None,
+    run_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[list[str], dict[str, ParamValue]]:
+    if task_id is None and run_id is None:
+        raise ValidationError("give a task_id or a run_id to read metrics")
+    where = ["customer_id = {customer:UUID}"]
+    params: dict[str, ParamValue] = {}
+    if task_id is not None:
+        where.append("task_id = {task:UUID}")
+        params["task"] = str(task_id)
+    if run_id is not None:
+        where.append("run_id = {run:UUID}")
+        params["run"] = str(run_id)
+    if since is not None:
+        where.append(f"time >= {{since:{TIME}}}")
+        params["since"] = time_text(since)
+    if until is not None:
+        where.append(f"time < {{until:{TIME}}}")
+        params["until"] = time_text(until)
+    return where, params
+
+
+def _float(value: Any) -> float:
+    return float(value)
+
+
+def metric_summary(
+    backend: SinkBackend,
+    customer_id: uuid.UUID,
+    *,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    names: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, MetricSummary]:
+    """:func:`flightlog.services.metrics.summarize`, from the sink (the latest value is the
+    one with the latest time, then the highest id, as there)."""
+    where, params = _metric_filters(task_id, run_id, since, until)
+    params["customer"] = str(customer_id)
+    if names:
+        where.append("name IN {names:Array(String)}")
+        params["names"] = [str(name) for name in names]
+    rows = backend.select(
+        Statement(
+            "SELECT name, count(), min(value), max(value), avg(value), argMax(value, (time, id))"
+            f" FROM {backend.url.database}.metric_points FINAL WHERE {' AND '.join(where)}"
+            f" GROUP BY name {READ}",
+            params,
+        )
+    )
+    return {
+        str(name): MetricSummary(
+            name=str(name),
+            count=int(n),
+            min=_float(low),
+            max=_float(high),
+            avg=_float(mean),
+            last=_float(last),
+        )
+        for name, n, low, high, mean, last in rows
+    }
+
+
+def metric_buckets(
+    backend: SinkBackend,
+    customer_id: uuid.UUID,
+    name: str,
+    *,
+    bucket_seconds: int,
+    task_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[MetricBucket]:
+    """:func:`flightlog.services.metrics.buckets` (a series over a long range), from the sink."""
+    require(bucket_seconds >= 1, "bucket_seconds must be at least 1")
+    where, params = _metric_filters(task_id, run_id, since, until)
+    where.append("name = {name:String}")
+    params.update({"customer": str(customer_id), "name": name, "width": bucket_seconds})
+    rows = backend.select(
+        Statement(
+            "SELECT intDiv(toInt64(toUnixTimestamp(time)), {width:UInt32}) AS bucket,"
+            " count(), min(value), max(value), avg(value)"
+            f" FROM {backend.url.database}.metric_points FINAL WHERE {' AND '.join(where)}"
+            f" GROUP BY bucket ORDER BY bucket {READ}",
+            params,
+        )
+    )
+    return [
+        MetricBucket(
+            start=datetime.fromtimestamp(int(index) * bucket_seconds, tz=UTC),
+            count=int(n),
+            min=_float(low),
+            max=_float(high),
+            avg=_float(mean),
+        )
+        for index, n, low, high, mean in rows
+    ]

@@ -1,0 +1,81 @@
+"""One interface over the sink's two stores: chdb in this process, or a ClickHouse server.
+
+Both run the statements of :mod:`flightlog.sink.statements` and
+:mod:`flightlog.sink.schema` as they are and read results in one format, so
+everything above this module (the worker, the aggregates, the status) is
+written once. :func:`open_backend` imports the backend's library only when a
+sink is used: ``import flightlog`` never loads chdb (pyarrow, pandas) or
+clickhouse-connect.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from flightlog.errors import FlightlogError
+from flightlog.sink.schema import TABLES, schema_statements
+from flightlog.sink.statements import Insert, Statement, modify_ttl_needed, table_ttl
+from flightlog.sink.url import SinkUrl
+
+
+class SinkUnavailable(FlightlogError):
+    """The sink's store cannot be reached or used right now; the database still serves."""
+
+    code = "sink_unavailable"
+
+
+class SinkBusy(SinkUnavailable):
+    """Another process owns the chdb data directory (one owner per directory)."""
+
+    code = "sink_busy"
+
+
+class SinkBackend(Protocol):
+    """What the sink needs of a store: run a statement, insert rows, read rows."""
+
+    url: SinkUrl
+
+    def command(self, statement: Statement) -> None:
+        """Run a statement that returns nothing (DDL, ALTER)."""
+
+    def insert(self, batch: Insert) -> None:
+        """Insert a batch of rows (atomically: one part)."""
+
+    def select(self, statement: Statement) -> list[list[Any]]:
+        """The rows of a query that ends in ``FORMAT JSONCompact``."""
+
+    def close(self) -> None:
+        """Release the store (for chdb: the data directory's lock)."""
+
+
+def rows_of(raw: bytes) -> list[list[Any]]:
+    """The ``data`` of a JSONCompact answer (an empty answer is no rows)."""
+    if not raw.strip():
+        return []
+    data: list[list[Any]] = json.loads(raw)["data"]
+    return data
+
+
+def open_backend(url: SinkUrl) -> SinkBackend:
+    """The backend ``url`` names, connected; SinkUnavailable (or SinkBusy) if it cannot be."""
+    if url.kind == "chdb":
+        from flightlog.sink.chdb_backend import ChdbBackend
+
+        return ChdbBackend(url)
+    from flightlog.sink.server_backend import ClickHouseServerBackend
+
+    return ClickHouseServerBackend(url)
+
+
+def ensure_schema(backend: SinkBackend, retention_days: int) -> None:
+    """Create the database and tables if missing; bring each table's TTL to the retention."""
+    database = backend.url.database
+    for sql in schema_statements(database, retention_days):
+        backend.command(Statement(sql))
+    for table in TABLES:
+        found = backend.select(table_ttl(database, table.name))
+        engine = str(found[0][0]) if found else ""
+        change = modify_ttl_needed(database, table, engine, retention_days)
+        if change is not None:
+            backend.command(change)

@@ -1,0 +1,239 @@
+"""The sink's tables, and the DDL both backends run: generated here, once.
+
+Every table is a ``ReplacingMergeTree(_version, _deleted)`` partitioned by
+month and ordered by ``(customer_id, time, id)``, with a TTL of the configured
+retention. ClickHouse collapses rows with the same sorting key to the one with
+the highest ``_version`` when parts merge, and ``SELECT … FINAL`` does the same
+at read time, dropping rows whose ``_deleted`` is 1. So writing a row twice
+(after a ``kill -9`` the worker re-reads from its last saved position) leaves
+one copy, and a row re-read after it changed replaces the old one. That needs
+the sorting key of a row to be fixed for life: ``customer_id`` comes from the
+row's task (which never changes customer) and ``time`` from a column that never
+changes after the insert (``created_at``, ``started_at``, ``recorded_at``).
+
+``time`` is clamped into ClickHouse's ``DateTime64`` range (1900-2299); the TTL
+drops rows older than the retention, so the sink holds the recent past only
+and the aggregates it answers are limited to that window (older ones fall back
+to the database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: How a value read from the primary is written into a JSONCompactEachRow cell.
+Kind = Literal["uint", "int", "uuid", "time", "float", "decimal", "text", "json"]
+Table = Literal["events", "metric_points", "agent_runs", "task_runs"]
+
+TIME = "DateTime64(6, 'UTC')"
+#: The columns every sink table ends with: the row's fingerprint, its version, a tombstone flag.
+BOOKKEEPING = ("_hash", "_version", "_deleted")
+PROGRESS = "sink_progress"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One sink column: its ClickHouse type, how values are encoded, and whether NULL is allowed."""
+
+    name: str
+    type: str
+    kind: Kind
+    nullable: bool = False
+    low_cardinality: bool = False
+
+    @property
+    def ddl_type(self) -> str:
+        inner = f"Nullable({self.type})" if self.nullable else self.type
+        return f"LowCardinality({inner})" if self.low_cardinality else inner
+
+
+@dataclass(frozen=True)
+class SinkTable:
+    """A table of the primary as the sink keeps it.
+
+    ``time_source`` is the primary's column that becomes ``time``; ``mutable``
+    tables (rows updated after insert) are re-read by id, the others tailed by id;
+    ``open_statuses`` are the statuses of rows that may still change.
+    """
+
+    name: Table
+    id_kind: Kind
+    time_source: str
+    columns: tuple[Column, ...]
+    mutable: bool = False
+    open_statuses: tuple[str, ...] = ()
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        """Every column in the order rows are written and read: id, customer, time, payload, …"""
+        return ("id", "customer_id", "time", *(c.name for c in self.columns), *BOOKKEEPING)
+
+    @property
+    def payload(self) -> tuple[Column, ...]:
+        """``id``, ``customer_id``, ``time`` and the copied columns: what the fingerprint covers."""
+        first = (
+            Column("id", "UInt64" if self.id_kind == "uint" else "UUID", self.id_kind),
+            Column("customer_id", "UUID", "uuid"),
+            Column("time", TIME, "time"),
+        )
+        return first + self.columns
+
+
+def _c(name: str, type_: str, kind: Kind, nullable: bool = False) -> Column:
+    return Column(name, type_, kind, nullable)
+
+
+def _uuid(name: str, nullable: bool = True) -> Column:
+    return Column(name, "UUID", "uuid", nullable)
+
+
+def _text(name: str, nullable: bool = True, low_cardinality: bool = False) -> Column:
+    return Column(name, "String", "text", nullable, low_cardinality)
+
+
+EVENTS = SinkTable(
+    "events",
+    "uint",
+    "created_at",
+    (
+        _uuid("task_id"),
+        _uuid("run_id"),
+        _uuid("agent_run_id"),
+        _uuid("agent_id"),
+        _c("parent_event_id", "UInt64", "uint", nullable=True),
+        _text("event_type", nullable=False, low_cardinality=True),
+        _text("severity", nullable=False, low_cardinality=True),
+        _text("agent_role", low_cardinality=True),
+        _text("content"),
+        _c("data", "String", "json", nullable=True),
+        _text("entity_type", low_cardinality=True),
+        _text("entity_id"),
+        _text("actor"),
+        _text("trace_id"),
+        _text("span_id"),
+    ),
+)
+
+METRIC_POINTS = SinkTable(
+    "metric_points",
+    "uint",
+    "recorded_at",
+    (
+        _uuid("task_id"),
+        _uuid("run_id"),
+        _uuid("agent_run_id"),
+        _text("name", nullable=False, low_cardinality=True),
+        _text("metric_type", nullable=False, low_cardinality=True),
+        _c("value", "Float64", "float"),
+        _text("unit", low_cardinality=True),
+        _c("labels", "String", "json"),
+    ),
+)
+
+AGENT_RUNS = SinkTable(
+    "agent_runs",
+    "uuid",
+    "started_at",
+    (
+        _uuid("task_id", nullable=False),
+        _uuid("run_id"),
+        _uuid("parent_id"),
+        _uuid("agent_id"),
+        _text("agent_name", nullable=False, low_cardinality=True),
+        _text("status", nullable=False, low_cardinality=True),
+        _c("finished_at", TIME, "time", nullable=True),
+        _c("duration_seconds", "Float64", "float", nullable=True),
+        _text("output_summary"),
+        _text("error_message"),
+        _c("tokens_in", "Int64", "int"),
+        _c("tokens_out", "Int64", "int"),
+        _c("cost_usd", "Decimal(18, 6)", "decimal"),
+        _c("details", "String", "json"),
+        _text("trace_id"),
+        _text("span_id"),
+    ),
+    mutable=True,
+    open_statuses=("STARTED", "RUNNING"),
+)
+
+#: Task runs, for run outcomes and durations: the columns those charts and usage need, not
+#: the plans, contexts and results (JSON documents that belong to the system of record).
+TASK_RUNS = SinkTable(
+    "task_runs",
+    "uuid",
+    "created_at",
+    (
+        _uuid("task_id", nullable=False),
+        _c("run_number", "Int64", "int"),
+        _text("status", nullable=False, low_cardinality=True),
+        _uuid("agent_id"),
+        _text("agent_type", low_cardinality=True),
+        _c("started_at", TIME, "time", nullable=True),
+        _c("completed_at", TIME, "time", nullable=True),
+        _c("duration_seconds", "Float64", "float", nullable=True),
+        _c("tokens_in", "Int64", "int"),
+        _c("tokens_out", "Int64", "int"),
+        _c("cost_usd", "Decimal(18, 6)", "decimal"),
+        _uuid("session_id"),
+        _text("trace_id"),
+        _c("updated_at", TIME, "time"),
+    ),
+    mutable=True,
+    open_statuses=("PENDING", "RUNNING", "WAITING_APPROVAL"),
+)
+
+TABLES: tuple[SinkTable, ...] = (EVENTS, METRIC_POINTS, AGENT_RUNS, TASK_RUNS)
+BY_NAME: dict[str, SinkTable] = {table.name: table for table in TABLES}
+
+
+def ttl(retention_days: int) -> str:
+    """The TTL clause: rows older than the retention are dropped when parts merge."""
+    return f"time + toIntervalDay({int(retention_days)})"
+
+
+def create_database(database: str) -> str:
+    return f"CREATE DATABASE IF NOT EXISTS {database}"
+
+
+def create_table(database: str, table: SinkTable, retention_days: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of one sink table."""
+    columns = [f"    {c.name} {c.ddl_type}" for c in table.payload]
+    columns += ["    _hash UInt64", "    _version UInt64", "    _deleted UInt8"]
+    body = ",\n".join(columns)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {database}.{table.name} (\n{body}\n)\n"
+        "ENGINE = ReplacingMergeTree(_version, _deleted)\n"
+        "PARTITION BY toYYYYMM(time)\n"
+        "ORDER BY (customer_id, time, id)\n"
+        f"TTL {ttl(retention_days)}"
+    )
+
+
+def modify_ttl(database: str, table: SinkTable, retention_days: int) -> str:
+    """Change a table's retention (run only when it differs: ClickHouse rewrites the TTL)."""
+    return f"ALTER TABLE {database}.{table.name} MODIFY TTL {ttl(retention_days)}"
+
+
+def create_progress(database: str) -> str:
+    """Where the worker keeps its positions: one row per stream, the latest cycle's wins."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {database}.{PROGRESS} (\n"
+        "    stream String,\n"
+        "    position String,\n"
+        "    cycle UInt64,\n"
+        f"    caught_up_at {TIME},\n"
+        f"    updated_at {TIME}\n"
+        ")\n"
+        "ENGINE = ReplacingMergeTree(cycle)\n"
+        "ORDER BY stream"
+    )
+
+
+def schema_statements(database: str, retention_days: int) -> list[str]:
+    """Everything ``ensure_schema`` runs, in order (each is idempotent)."""
+    return [
+        create_database(database),
+        *(create_table(database, table, retention_days) for table in TABLES),
+        create_progress(database),
+    ]

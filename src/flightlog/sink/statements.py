@@ -1,0 +1,180 @@
+"""The SQL the sink sends, as text plus typed parameters, the same for both backends.
+
+Parameters use ClickHouse's server-side form ``{name:Type}``: chdb binds them
+in-process, and clickhouse-connect sends them as ``param_name`` values over
+HTTP; the SQL text never has a value spliced in, so the two backends run the
+very same statement (tests/test_sink_contract.py proves it on chdb, through
+clickhouse-connect's own binding). Results come back as ``JSONCompact``, read
+the same way from both, with 64-bit integers as numbers and decimals and
+non-finite floats as strings (exact).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flightlog.sink.schema import PROGRESS, TIME, SinkTable, modify_ttl, ttl
+
+ParamValue = str | int | float | list[str] | None
+#: How results are asked for: JSONCompact, exact numbers.
+READ = (
+    "SETTINGS output_format_json_quote_64bit_integers = 0, "
+    "output_format_json_quote_decimals = 1, output_format_json_quote_denormals = 1 "
+    "FORMAT JSONCompact"
+)
+INSERT_FORMAT = "JSONCompactEachRow"
+#: The instants ClickHouse's DateTime64 can hold; times outside are clamped into it.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement: SQL with ``{name:Type}`` placeholders and their values."""
+
+    sql: str
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Insert:
+    """``INSERT … FORMAT JSONCompactEachRow`` and its rows, one JSON array per line."""
+
+    sql: str
+    payload: str
+    rows: int
+
+
+def time_text(moment: datetime) -> str:
+    """A timezone-aware instant as DateTime64(6, 'UTC') text, clamped into its range."""
+    moment = min(max(moment.astimezone(UTC), EARLIEST), LATEST)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def insert(database: str, table: str, columns: Sequence[str], rows: Iterable[list[Any]]) -> Insert:
+    """The INSERT of ``rows`` (lists of JSON-ready cells in ``columns`` order)."""
+    lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
+    head = f"INSERT INTO {database}.{table} ({', '.join(columns)}) FORMAT {INSERT_FORMAT}"
+    return Insert(head, "\n".join(lines), len(lines))
+
+
+def progress(database: str) -> Statement:
+    """Every stream's saved position (the highest cycle's row of each)."""
+    return Statement(
+        f"SELECT stream, position, cycle, caught_up_at FROM {database}.{PROGRESS} FINAL {READ}"
+    )
+
+
+PROGRESS_COLUMNS = ("stream", "position", "cycle", "caught_up_at", "updated_at")
+
+
+def table_ttl(database: str, table: str) -> Statement:
+    """The table's engine clause, to see whether its TTL is the configured one."""
+    return Statement(
+        f"SELECT engine_full FROM system.tables WHERE database = {{db:String}} "
+        f"AND name = {{table:String}} {READ}",
+        {"db": database, "table": table},
+    )
+
+
+def modify_ttl_needed(
+    database: str, table: SinkTable, engine_full: str, retention_days: int
+) -> Statement | None:
+    """The ALTER that sets the retention, or None when the table has it already."""
+    if f"TTL {ttl(retention_days)}" in engine_full:
+        return None
+    return Statement(modify_ttl(database, table, retention_days))
+
+
+def _id_after(table: SinkTable, name: str) -> str:
+    """``id > {name}`` in the primary's id order (UUIDs compare as their text there)."""
+    if table.id_kind == "uint":
+        return f"id > {{{name}:UInt64}}"
+    return f"toString(id) > {{{name}:String}}"
+
+
+def _id_upto(table: SinkTable, name: str) -> str:
+    if table.id_kind == "uint":
+        return f"id <= {{{name}:UInt64}}"
+    return f"toString(id) <= {{{name}:String}}"
+
+
+def id_param(table: SinkTable, value: int | str) -> ParamValue:
+    return int(value) if table.id_kind == "uint" else str(value)
+
+
+def open_ids(database: str, table: SinkTable) -> Statement:
+    """Ids (and fingerprints) of the rows the sink holds in a status that may still change."""
+    statuses = ", ".join(f"'{status}'" for status in table.open_statuses)
+    return Statement(
+        f"SELECT toString(id), _hash FROM {database}.{table.name} FINAL "
+        f"WHERE status IN ({statuses}) {READ}"
+    )
+
+
+def fingerprints(
+    database: str, table: SinkTable, after: int | str, upto: int | str | None
+) -> Statement:
+    """(id, customer, time, fingerprint) of the live rows with ids in ``(after, upto]``."""
+    where = [_id_after(table, "after")]
+    params: dict[str, ParamValue] = {"after": id_param(table, after)}
+    if upto is not None:
+        where.append(_id_upto(table, "upto"))
+        params["upto"] = id_param(table, upto)
+    return Statement(
+        f"SELECT toString(id), toString(customer_id), time, _hash "
+        f"FROM {database}.{table.name} FINAL WHERE {' AND '.join(where)} {READ}",
+        params,
+    )
+
+
+def rows_page(database: str, table: SinkTable, after: int | str, limit: int) -> Statement:
+    """Live rows with ids after ``after``, in id order: for comparing with the primary."""
+    order = "id" if table.id_kind == "uint" else "toString(id)"
+    columns = ", ".join(
+        f"toString({c.name})" if c.kind == "uuid" else c.name for c in table.payload
+    )
+    return Statement(
+        f"SELECT {columns} FROM {database}.{table.name} FINAL "
+        f"WHERE {_id_after(table, 'after')} ORDER BY {order} LIMIT {{limit:UInt32}} {READ}",
+        {"after": id_param(table, after), "limit": int(limit)},
+    )
+
+
+def count_live(database: str, table: SinkTable) -> Statement:
+    return Statement(f"SELECT count() FROM {database}.{table.name} FINAL {READ}")
+
+
+def customer_rows(database: str, table: SinkTable, customer: str) -> Statement:
+    """Tombstones for every row of one customer (a deleted customer's telemetry)."""
+    return Statement(
+        f"SELECT toString(id), toString(customer_id), time FROM {database}.{table.name} FINAL "
+        f"WHERE customer_id = {{customer:UUID}} {READ}",
+        {"customer": customer},
+    )
+
+
+__all__ = [
+    "INSERT_FORMAT",
+    "PROGRESS_COLUMNS",
+    "READ",
+    "TIME",
+    "Insert",
+    "ParamValue",
+    "Statement",
+    "count_live",
+    "customer_rows",
+    "fingerprints",
+    "id_param",
+    "insert",
+    "modify_ttl_needed",
+    "open_ids",
+    "progress",
+    "rows_page",
+    "table_ttl",
+    "time_text",
+]

@@ -1,0 +1,264 @@
+"""The tail loop: copy committed rows from the primary into the sink, exactly once.
+
+How each table is followed (docs/decisions/0018-columnar-sink.md):
+
+* **events, metric points** (append-only, integer ids): by id, never past the
+  commit watermark (:class:`flightlog.services.event_feed.Watermark`, one per
+  table). On PostgreSQL ids commit out of order; the watermark is the highest id
+  below which nothing can still appear, so a position never skips a row that
+  commits late. On SQLite writers are serialised and every visible id is final.
+* **agent runs, task runs** (updated after insert: status, tokens, cost; no
+  change column to follow): re-read by id, at their current state, when
+  (a) a copied event names them (every service path that starts or ends one
+  writes an event in the same transaction), (b) the sink holds them in a status
+  that may still change (usage is added to running agent runs without an
+  event), and (c) a sweep reaches them: each cycle compares the next slice of
+  the table, by id, with the sink's fingerprints and copies what differs or is
+  missing (rows written by bulk paths: import, seeding, OTLP late usage) and
+  removes what the primary no longer has. A re-read row gets the cycle number as
+  its version, so the newest read wins; reading one too often is harmless.
+
+Each cycle inserts the rows, then saves the positions (:mod:`flightlog.sink.progress`).
+A ``kill -9`` anywhere in between leaves positions behind the rows: the next run
+copies those rows again, and the tables keep one copy (ReplacingMergeTree by id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from flightlog.services.event_feed import Watermark
+from flightlog.sink import rows as source
+from flightlog.sink.backend import SinkBackend, ensure_schema
+from flightlog.sink.progress import REREAD, SWEPT, TAILED, Progress, load, save
+from flightlog.sink.schema import BOOKKEEPING, BY_NAME, EVENTS, SinkTable
+from flightlog.sink.statements import fingerprints, insert, open_ids, time_text
+
+#: An id-only sweep of an append-only table reads this many batches' worth of ids per cycle.
+ID_SWEEP = 10
+#: Events name the agent runs and runs they are about in these payload columns.
+_TOUCHES = {"agent_runs": "agent_run_id", "task_runs": "run_id"}
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did: rows written per table, rows removed, whether it caught up."""
+
+    cycle: int
+    started: datetime
+    copied: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    safe: dict[str, int | None] = field(default_factory=dict)
+    caught_up: bool = False
+    wrapped: set[str] = field(default_factory=set)
+
+    @property
+    def total(self) -> int:
+        return sum(self.copied.values()) + sum(self.removed.values())
+
+
+class SinkWorker:
+    """One owner's tail loop over one primary (``engine``) and one sink (``backend``)."""
+
+    def __init__(
+        self,
+        backend: SinkBackend,
+        engine: Engine,
+        *,
+        batch_rows: int,
+        retention_days: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.backend = backend
+        self.engine = source.reading(engine)
+        self.batch_rows = batch_rows
+        self.retention_days = retention_days
+        self.clock = clock
+        self.database = backend.url.database
+        self.progress = Progress()
+        self._watermarks = {name: Watermark(name) for name in TAILED}
+
+    def start(self) -> Progress:
+        """Create the schema if needed and load the saved positions."""
+        ensure_schema(self.backend, self.retention_days)
+        self.progress = load(self.backend)
+        return self.progress
+
+    # --- one cycle -------------------------------------------------------------------------------
+
+    def cycle(self, *, sweep_rows: int | None = None) -> CycleReport:
+        """Copy what is new, re-read what may have changed, save the positions."""
+        state = self.progress
+        report = CycleReport(state.cycle + 1, self.clock())
+        for watermark in self._watermarks.values():
+            # One short transaction per sample: a sample takes its transaction's id, and a
+            # transaction holding an id is a writer, which the next sample would refuse.
+            with Session(self.engine) as session, session.begin():
+                watermark.sample(session)
+        touched: dict[str, set[uuid.UUID]] = {name: set() for name in REREAD}
+        full = False
+        with Session(self.engine) as session, session.begin():
+            for name in TAILED:
+                table = BY_NAME[name]
+                safe = self._watermarks[name].safe_id(session)
+                report.safe[name] = safe
+                found = source.rows_after(session, table, state.tailed[name], safe, self.batch_rows)
+                full = full or len(found) == self.batch_rows
+                cells = [source.encode(table, row) for row in found]
+                self._write(table, [source.sink_row(c, 1) for c in cells], report)
+                if table is EVENTS:
+                    self._note_touched(cells, touched)
+                if cells:
+                    state.tailed[name] = int(cells[-1][0])
+        version = report.cycle
+        for name in REREAD:
+            self._refresh(BY_NAME[name], touched[name], version, report)
+            self._sweep(BY_NAME[name], version, sweep_rows or self.batch_rows, report)
+        for name in TAILED:
+            self._sweep_ids(BY_NAME[name], version, ID_SWEEP * self.batch_rows, report)
+        report.caught_up = not full
+        if report.caught_up:
+            state.caught_up_at = report.started
+        state.cycle = report.cycle
+        self.backend.insert(save(self.database, state, self.clock()))
+        return report
+
+    def _write(self, table: SinkTable, rows: Sequence[list[Any]], report: CycleReport) -> None:
+        if rows:
+            self.backend.insert(insert(self.database, table.name, table.all_columns, rows))
+        report.copied[table.name] = report.copied.get(table.name, 0) + len(rows)
+
+    def _note_touched(self, cells: list[list[Any]], touched: dict[str, set[uuid.UUID]]) -> None:
+        names = [column.name for column in EVENTS.payload]
+        for table, column in _TOUCHES.items():
+            index = names.index(column)
+            touched[table].update(uuid.UUID(row[index]) for row in cells if row[index])
+
+    def _refresh(
+        self, table: SinkTable, touched: set[uuid.UUID], version: int, report: CycleReport
+    ) -> None:
+        """Re-read the rows events named and the rows the sink holds as still open; write
+        those that are new or changed."""
+        held = {
+            uuid.UUID(row[0]): int(row[1])
+            for row in self.backend.select(open_ids(self.database, table))
+        }
+        ids = touched | set(held)
+        if not ids:
+            return
+        with Session(self.engine) as session, session.begin():
+            found = source.rows_by_id(session, table, ids)
+        changed = []
+        for row in found:
+            cells = source.encode(table, row)
+            mark = source.fingerprint(cells)
+            if held.get(uuid.UUID(cells[0])) != mark:
+                changed.append([*cells, mark, version, 0])
+        self._write(table, changed, report)
+
+    def _sweep(self, table: SinkTable, version: int, limit: int, report: CycleReport) -> None:
+        """Compare the next ``limit`` rows of the primary (by id) with the sink's; fix the sink."""
+        cursor = self.progress.sweeps[table.name]
+        with Session(self.engine) as session, session.begin():
+            found = source.rows_after(session, table, cursor, None, limit)
+        cells = [source.encode(table, row) for row in found]
+        last = str(cells[-1][0]) if len(cells) == limit else None
+        held = {
+            str(row[0]): (str(row[1]), str(row[2]), int(row[3]))
+            for row in self.backend.select(fingerprints(self.database, table, cursor, last))
+        }
+        horizon = time_text(self.clock() - timedelta(days=self.retention_days))
+        upserts: list[list[Any]] = []
+        tombstones: list[list[Any]] = []
+        seen: set[str] = set()
+        for row in cells:
+            key = str(row[0])
+            seen.add(key)
+            if row[2] < horizon:
+                continue  # past the retention: the TTL has dropped it, or will
+            mark = source.fingerprint(row)
+            had = held.get(key)
+            if had is not None and had[2] == mark:
+                continue
+            if had is not None and had[:2] != (row[1], row[2]):
+                tombstones.append(_tombstone(key, had[0], had[1], version))
+            upserts.append([*row, mark, version, 0])
+        tombstones += [
+            _tombstone(key, customer, time, version)
+            for key, (customer, time, _) in held.items()
+            if key not in seen
+        ]
+        self._write(table, upserts, report)
+        if tombstones:
+            columns = ("id", "customer_id", "time", *BOOKKEEPING)
+            self.backend.insert(insert(self.database, table.name, columns, tombstones))
+        report.removed[table.name] = len(tombstones)
+        self.progress.sweeps[table.name] = last or ""
+        if last is None:
+            report.wrapped.add(table.name)
+
+    def _sweep_ids(self, table: SinkTable, version: int, limit: int, report: CycleReport) -> None:
+        """Remove from the sink the copied rows of an append-only table that the primary no
+        longer has (a deleted task's events, a purge): ids only, up to the tail's position."""
+        cursor = int(self.progress.sweeps[table.name] or 0)
+        upto = self.progress.tailed[table.name]
+        with Session(self.engine) as session, session.begin():
+            kept = set(source.ids_after(session, table, cursor, upto, limit))
+        last = max(kept) if len(kept) == limit else upto
+        held = self.backend.select(fingerprints(self.database, table, cursor, last))
+        tombstones = [
+            _tombstone(int(row[0]), str(row[1]), str(row[2]), version)
+            for row in held
+            if int(row[0]) not in kept
+        ]
+        if tombstones:
+            columns = ("id", "customer_id", "time", *BOOKKEEPING)
+            self.backend.insert(insert(self.database, table.name, columns, tombstones))
+        report.removed[table.name] = len(tombstones)
+        wrapped = len(kept) < limit
+        self.progress.sweeps[table.name] = "" if wrapped else str(last)
+        if wrapped:
+            report.wrapped.add(table.name)
+
+    # --- loops -----------------------------------------------------------------------------------
+
+    def committed_ids(self) -> dict[str, int]:
+        """The highest id of each tailed table that is visible now."""
+        with Session(self.engine) as session:
+            return {
+                name: int(session.scalar(select(func.max(source.id_column(BY_NAME[name])))) or 0)
+                for name in TAILED
+            }
+
+    def catch_up(self) -> Iterator[CycleReport]:
+        """Cycles until everything committed before the call is in, then one whole sweep of
+        every table that starts after that (``flightlog sink run --once``)."""
+        target = self.committed_ids()
+        unswept: set[str] | None = None  # counted once the tail has reached the target
+        while True:
+            report = self.cycle()
+            yield report
+            if unswept is None:
+                reached = all(
+                    report.safe[name] is None or (report.safe[name] or 0) >= target[name]
+                    for name in TAILED
+                )
+                if report.caught_up and reached:
+                    self.progress.sweeps = dict.fromkeys(SWEPT, "")
+                    unswept = set(SWEPT)
+                continue
+            unswept -= report.wrapped
+            if not unswept:
+                return
+
+
+def _tombstone(key: str | int, customer: str, time: str, version: int) -> list[Any]:
+    """A row that hides ``key`` at its sorting key (``_deleted`` = 1 wins at ``version``)."""
+    return [key, customer, time, 0, version, 1]
