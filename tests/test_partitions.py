@@ -26,6 +26,7 @@ from flightlog.db.partition_layout import ahead_slots, partition_name, slot_of
 from flightlog.db.partitions import forget
 from flightlog.db.urls import DatabaseUrl
 from flightlog.enums import EventType
+from flightlog.errors import Conflict
 from flightlog.ops.export import export_lines
 from flightlog.ops.export_scope import Scope
 from flightlog.ops.importer import import_lines
@@ -171,6 +172,29 @@ def test_the_importer_makes_the_months_it_loads(
             assert connection.scalar(select(func.count()).select_from(m.Event)) >= 1
     finally:
         target.dispose()
+
+
+def test_an_imported_event_whose_id_is_taken_is_refused_whatever_its_time(
+    fresh_head_url: DatabaseUrl, dialect: str, tmp_path: Path, test_settings: Settings
+) -> None:
+    source = DatabaseUrl.parse(f"sqlite:///{tmp_path / 'source.db'}")
+    settings = test_settings.model_copy(update={"blob_dir": tmp_path / "blobs"})
+    with open_store_sync(source.url.render_as_string(), settings=settings) as store:
+        store.events.append({"event_type": "LOG", "created_at": _at(2031, 9)})
+        with store.engine.connect() as connection:
+            lines = list(
+                export_lines(connection, Scope("all"), schema_revision="0010", blob_dir=tmp_path)
+            )
+    url = fresh_head_url.url.render_as_string(hide_password=False)
+    with open_store_sync(url, settings=settings) as target:
+        taken = target.events.append({"event_type": "LOG"})  # the same id, another month
+        assert taken.id == 1
+        with target.engine.begin() as connection:  # only the event's id may clash
+            connection.execute(text("UPDATE customers SET email = 'target@example.test'"))
+        with target.engine.begin() as connection, pytest.raises(Conflict, match="events"):
+            import_lines(connection, lines, blob_dir=tmp_path / "blobs")
+        with target.engine.connect() as connection:
+            assert connection.scalar(select(func.count()).select_from(m.Event)) == 1
 
 
 def _fresh_engine(url: DatabaseUrl, settings: Settings) -> Engine:

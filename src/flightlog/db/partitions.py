@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, Table, event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import BindParameter
@@ -282,6 +282,22 @@ def ensure_window(engine: Engine, *, lock_timeout_ms: int = 5000) -> list[str]:
     for table in PARTITION_KEYS:
         made += create_ahead(engine, table, lock_timeout_ms=lock_timeout_ms)
     return made
+
+
+def ids_taken(connection: Connection, table: Table, ids: Sequence[int]) -> bool:
+    """Whether an explicit id is repeated in ``ids`` or used in ``table`` already (PostgreSQL).
+
+    A partitioned table's primary key is (id, time): it does not refuse a row
+    whose id another row of another time has. Ids drawn from the identity never
+    meet; a writer that brings its own (the importer) asks this first. One
+    probe of each partition's primary key index per id. False on SQLite, where
+    the primary key is the id alone.
+    """
+    if connection.dialect.name != "postgresql":
+        return False
+    if len(set(ids)) < len(ids):
+        return True
+    return connection.scalar(select(table.c.id).where(table.c.id.in_(ids)).limit(1)) is not None
 
 
 def _insert_times(

@@ -34,6 +34,8 @@ from sqlalchemy import Connection, Table, bindparam, event, func, select, text, 
 from sqlalchemy.exc import IntegrityError
 
 from flightlog import models as m
+from flightlog.db.partition_layout import PARTITION_KEYS
+from flightlog.db.partitions import ids_taken
 from flightlog.errors import Conflict, ValidationError
 from flightlog.ops.jsonl_format import (
     BLOB_FILE_FIELD,
@@ -254,6 +256,7 @@ class _Loader:
     def _flush_batch(self) -> None:
         if self.table is None or not self.batch:
             return
+        _refuse_taken_ids(self.connection, self.table, self.batch)
         self.connection.execute(insert_statement(self.table, self.batch[0]), self.batch)
         name = self.table.name
         self.result.counts[name] = self.result.counts.get(name, 0) + len(self.batch)
@@ -284,6 +287,15 @@ class _Loader:
         if self.progress is not None:
             self.progress(table.name, self.result.counts.get(table.name, 0))
         self.table = None
+
+
+def _refuse_taken_ids(connection: Connection, table: Table, batch: list[dict[str, Any]]) -> None:
+    """A file's id that is taken is a clash, on partitioned tables too (see ``ids_taken``)."""
+    if table.name in PARTITION_KEYS and ids_taken(connection, table, [r["id"] for r in batch]):
+        raise Conflict(
+            f"The import clashes with rows already in the database: an id of {table.name} "
+            "is already taken (or repeated in the file). Nothing was imported."
+        )
 
 
 def _bind(name: str) -> Any:
