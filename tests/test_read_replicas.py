@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -413,6 +414,49 @@ async def test_the_api_gives_writers_a_token_that_makes_their_reads_show_their_w
             [report] = (await ops.health_detail()).health.replicas
         assert report.database == replicated.replica.redacted()
         assert (report.reachable, report.standby, report.serving) == (True, True, True)
+    finally:
+        await engine.dispose()
+        await dispose_replicas(app.state.flightlog.replicas)
+
+
+async def test_the_dashboard_page_after_a_form_shows_what_the_form_did_while_the_standby_lags(
+    replicated: Replicated,
+) -> None:
+    settings = replicated.settings()
+    engine = create_async_db_engine(settings)
+    app = create_app(settings, engine=engine)
+    primary_only = SETTINGS.model_copy(update={"database_url": url_text(replicated.primary)})
+    try:
+        async with open_store(
+            settings=primary_only, customer_id=replicated.customer_id, upgrade=False
+        ) as plain:
+            key = (await plain.api_keys.create("Ada", scopes=["read", "write"])).key
+            task = await plain.tasks.create(title="retried from the dashboard")
+            await asyncio.to_thread(replicated.pair.wait_replayed)
+            transport = httpx.ASGITransport(app=app)
+            async with (
+                httpx.AsyncClient(transport=transport, base_url="http://flightlog.test") as ada,
+                httpx.AsyncClient(transport=transport, base_url="http://flightlog.test") as bob,
+            ):
+                for browser in (ada, bob):
+                    signed = await browser.post("/login", data={"key": key, "next": "/"})
+                    assert signed.status_code == 303
+                page = f"/tasks/{task.id}"
+                found = re.search(
+                    r'name="flightlog-csrf" content="([0-9a-f]+)"', (await ada.get(page)).text
+                )
+                assert found is not None
+                async with replay_paused(replicated):
+                    answer = await ada.post(
+                        f"/actions/tasks/{task.id}/retry",
+                        data={"csrf": found.group(1), "next": page},
+                    )
+                    assert answer.status_code == 303
+                    assert "flightlog_consistency=" in answer.headers["set-cookie"]
+                    [run] = await plain.runs.list(task.id)
+                    assert f'data-run="{run.id}"' in (await ada.get(page)).text
+                    # Another browser, which did nothing, reads the lagging standby.
+                    assert f'data-run="{run.id}"' not in (await bob.get(page)).text
     finally:
         await engine.dispose()
         await dispose_replicas(app.state.flightlog.replicas)
