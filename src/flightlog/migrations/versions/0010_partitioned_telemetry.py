@@ -41,6 +41,8 @@ from datetime import UTC, datetime
 from alembic import op
 from sqlalchemy import Connection, text
 
+from flightlog.errors import MigrationError
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -221,7 +223,7 @@ def _refuse_dependent_views(bind: Connection, table: str) -> None:
     ).scalars()
     found = sorted(str(view) for view in views)
     if found:
-        raise RuntimeError(
+        raise MigrationError(
             f"Views {', '.join(found)} depend on {table}, which this migration rebuilds: "
             "drop them, migrate, and create them again."
         )
