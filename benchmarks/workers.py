@@ -69,6 +69,8 @@ console = Console()
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = ".venv/bin/python -m benchmarks.workers"
 TARGET = 1.6
+#: The most of the machine's busy time other work may take for a ratio to be judged.
+QUIET = 0.15
 CLIENTS = 16
 TASKS = 300
 EVENTS_PER_TASK = 200
@@ -432,29 +434,51 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def comparisons(cases: list[Case]) -> list[Case]:
-    """Per mix: the mean rate of 2 workers over 1, and the most 2 cores allow at this cost.
+def _costs(cases: list[Case]) -> tuple[float, float]:
+    """Mean CPU ms per request of the server (workers and parent) and of all that is ours
+    (server, database backends, client), leaving out other work on the machine."""
+    server = _mean(
+        [c.extra["cpu_ms_per_request"]["server_workers"]
+         + c.extra["cpu_ms_per_request"]["server_parent"] for c in cases]
+    )  # fmt: skip
+    database_and_client = _mean(
+        [c.extra["cpu_ms_per_request"]["database_backends"]
+         + c.extra["cpu_ms_per_request"]["client"] for c in cases]
+    )  # fmt: skip
+    return server, server + database_and_client
 
-    The bound assumes the machine does nothing else and every core is busy:
-    2 cores over the whole machine's CPU per request measured with 2 workers
-    (client, workers, database and the rest), as a multiple of 1 worker's rate.
+
+def _other_share(cases: list[Case]) -> float:
+    """How much of the machine's busy time was not ours, on average over ``cases``."""
+    cpu = [c.extra["cpu_ms_per_request"] for c in cases]
+    return _mean([c["everything_else"] / c["whole_machine"] for c in cpu])
+
+
+def best_rate(workers: int, server_ms: float, ours_ms: float, cores: int) -> float:
+    """The most requests/s at these CPU costs on an otherwise idle machine: each worker is
+    one process (at most one core), and all that is ours shares the cores."""
+    return min(workers * 1000 / server_ms, cores * 1000 / ours_ms)
+
+
+def comparisons(cases: list[Case]) -> list[Case]:
+    """Per mix: the mean rate of 2 workers over 1, and what the CPU costs allow.
+
+    ``cpu_bound_ratio`` is :func:`best_rate` with 2 workers over that with 1, each
+    from the CPU per request measured in its own runs: the ratio an idle machine of
+    this many cores could show, whatever else ran during the measurement.
     """
     out = []
+    cores = os.cpu_count() or 1
     for mix in MIXES:
         one = [c for c in cases if c.extra["mix"] == mix and c.extra["workers"] == 1]
         two = [c for c in cases if c.extra["mix"] == mix and c.extra["workers"] == 2]
         rate_one = _mean([c.rate or 0.0 for c in one])
         rate_two = _mean([c.rate or 0.0 for c in two])
-        ours = _mean(
-            [
-                sum(v for k, v in c.extra["cpu_ms_per_request"].items()
-                    if k not in ("everything_else", "whole_machine"))
-                for c in two
-            ]
-        )  # fmt: skip
-        cores = os.cpu_count() or 1
-        bound = cores * 1000 / ours / rate_one if ours else None
+        (server_one, ours_one), (server_two, ours_two) = _costs(one), _costs(two)
+        best_one = best_rate(1, server_one, ours_one, cores)
+        best_two = best_rate(2, server_two, ours_two, cores)
         ratio = rate_two / rate_one
+        other = _other_share(one + two)
         out.append(
             Case(
                 name=f"{mix}: --workers 2 vs --workers 1",
@@ -463,14 +487,19 @@ def comparisons(cases: list[Case]) -> list[Case]:
                 ceiling_rate=round(rate_one, 1),
                 ratio=round(ratio, 3),
                 target=f">= {TARGET}x",
-                met=ratio >= TARGET,
+                # Not judged when other work took much of the machine: CPU is shared per
+                # process, so 2 workers win a larger share of a busy machine than 1 does.
+                met=ratio >= TARGET if other <= QUIET else None,
                 extra={
                     "mix": mix,
                     "comparison": "workers",
                     "rates_one": [c.rate for c in one],
                     "rates_two": [c.rate for c in two],
-                    "our_cpu_ms_per_request_two": round(ours, 3),
-                    "cpu_bound_ratio": bound and round(bound, 2),
+                    "server_cpu_ms_per_request": [round(server_one, 3), round(server_two, 3)],
+                    "our_cpu_ms_per_request": [round(ours_one, 3), round(ours_two, 3)],
+                    "best_rates_on_an_idle_machine": [round(best_one), round(best_two)],
+                    "cpu_bound_ratio": round(best_two / best_one, 2),
+                    "other_work_share_of_the_machine": round(other, 2),
                 },
             )
         )
@@ -486,11 +515,13 @@ def table_lines(report: dict[str, Any]) -> list[str]:
     for c in report["cases"]:
         e = c["extra"]
         if e.get("comparison") == "workers":
-            verdict = "met" if c["met"] else "**missed**"
+            verdict = {True: "met", False: "**missed**", None: "not judged"}[c["met"]]
             bound = e["cpu_bound_ratio"]
+            cores = report["machine"]["cores"]
             lines.append(
                 f"| {e['mix']} | 2 vs 1 | {c['rate']:,.0f}/s vs {c['ceiling_rate']:,.0f}/s | | "
-                f"| | | 2 cores at this CPU per request allow at most {bound:.2f}x | | "
+                f"| | | at these CPU costs an idle {cores}-core machine allows at most "
+                f"{bound:.2f}x | other work: {e['other_work_share_of_the_machine']:.0%} | "
                 f"{c['ratio']:.2f}x | {c['target']} | {verdict} |"
             )
             continue

@@ -394,9 +394,7 @@ def test_each_worker_accepts_on_a_listener_of_its_own(shared: Shared) -> None:
 
 
 def test_a_port_in_use_is_refused_not_joined(tmp_path: Path, cli: Cli) -> None:
-    # Binding comes before any database work, whichever the database: one is enough.
-    url = f"sqlite:///{tmp_path / 'flightlog.db'}"
-    assert cli("db", "upgrade", "-d", url)[0] == 0
+    url = _own_server_database(cli, tmp_path)
     with socket.socket() as taken:  # as an older 'flightlog serve --workers 2' listens
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
@@ -581,14 +579,16 @@ def test_pools_are_checked_against_the_connections_postgresql_allows(
 # --- servers of their own ---------------------------------------------------------------
 
 
-def _own_server_database(cli: Cli, fresh_url: DatabaseUrl) -> str:
-    url = url_of(fresh_url)
+def _own_server_database(cli: Cli, folder: Path) -> str:
+    """A SQLite database at head: for what happens before or beside any database work
+    (binding, arguments, the parent's death), which one dialect shows for both."""
+    url = f"sqlite:///{folder / 'flightlog.db'}"
     assert cli("db", "upgrade", "-d", url)[0] == 0
     return url
 
 
-def test_workers_die_with_a_killed_server(fresh_url: DatabaseUrl, tmp_path: Path, cli: Cli) -> None:
-    url = _own_server_database(cli, fresh_url)
+def test_workers_die_with_a_killed_server(tmp_path: Path, cli: Cli) -> None:
+    url = _own_server_database(cli, tmp_path)
     with serving(url, tmp_path, "--workers", "2") as served:
         found = two_workers(served)
         served.process.kill()  # the parent alone, as a crash or the OOM killer would
@@ -602,8 +602,8 @@ def test_workers_die_with_a_killed_server(fresh_url: DatabaseUrl, tmp_path: Path
             httpx.get(f"{served.base}/api/v1/health", timeout=5)
 
 
-def test_workers_zero_is_refused_before_anything_starts(fresh_url: DatabaseUrl, cli: Cli) -> None:
-    url = _own_server_database(cli, fresh_url)
+def test_workers_zero_is_refused_before_anything_starts(tmp_path: Path, cli: Cli) -> None:
+    url = _own_server_database(cli, tmp_path)
     for value in ("0", "-3"):
         code, out, err = cli("serve", "--workers", value, "-d", url)
         assert code == 2
