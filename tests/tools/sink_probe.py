@@ -7,17 +7,18 @@ answers as a JSON list (datetimes in ISO form, decimals as text), in order.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import uuid
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for sink_answers
 
 from flightlog.sink import aggregates
 from flightlog.sink.backend import open_backend
 from flightlog.sink.url import SinkUrl
+from sink_answers import plain
 
 ASKS = {
     "usage": aggregates.usage,
@@ -29,21 +30,6 @@ ASKS = {
 }
 TIMES = ("since", "until")
 IDS = ("task_id", "run_id")
-
-
-def plain(value: Any) -> Any:
-    """The answer as JSON: dataclasses as dicts, times as ISO text, decimals as text."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (Decimal, uuid.UUID)):
-        return str(value)
-    return value
 
 
 def main() -> None:

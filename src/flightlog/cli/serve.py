@@ -9,6 +9,7 @@ import typer
 from flightlog.cli.local_sign_in import sign_in_lines
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 from flightlog.cli.pool_budget import pool_budget_warning
+from flightlog.errors import ConfigurationError
 from flightlog.settings import Settings
 
 
@@ -81,6 +82,7 @@ def run_server(
     import uvicorn
 
     count = workers if workers is not None else default_workers(settings)
+    refuse_workers_sharing_chdb(settings, count)
     sign_in = sign_in_lines(settings, host, port, database_url) if sign_in_link else []
     typer.echo(_where(host, port, count, settings, sign_in))
     budget = pool_budget_warning(settings, count)
@@ -88,8 +90,15 @@ def run_server(
         typer.echo(budget)
     if count == 1:
         from flightlog.api import create_app
+        from flightlog.web.sink_reads import start_sink
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        app = create_app(settings)
+        sink = start_sink(app, settings)  # a chdb sink is tailed and read in this process
+        try:
+            uvicorn.run(app, host=host, port=port, log_level=log_level)
+        finally:
+            if sink is not None:
+                sink.stop()
         return
     from flightlog.api.served import FACTORY, settings_to_environment
     from flightlog.cli.worker_listeners import serve_workers
@@ -114,14 +123,30 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+def _chdb_sink(settings: Settings) -> bool:
+    return settings.sink_url.startswith("chdb:")
+
+
+def refuse_workers_sharing_chdb(settings: Settings, workers: int) -> None:
+    """A chdb sink has one owner process, which must also answer the dashboard: one worker."""
+    if workers > 1 and _chdb_sink(settings):
+        raise ConfigurationError(
+            f"A chdb sink (FLIGHTLOG_SINK_URL=chdb:...) is owned by one process, so flightlog "
+            f"serve runs one worker with it, not {workers}: drop --workers, or use a ClickHouse "
+            "server sink (clickhouse://...) with flightlog sink run to serve from several."
+        )
+
+
 def default_workers(settings: Settings) -> int:
-    """1 on SQLite, the CPU count on PostgreSQL.
+    """1 on SQLite or with a chdb sink (one owner process), the CPU count on PostgreSQL.
 
     SQLite lets one connection write at a time, across processes too: more
     workers on one file would add processes that wait on each other's writes
     (reads would still spread). PostgreSQL takes writers concurrently, so a
     process per core uses the machine.
     """
+    if _chdb_sink(settings):
+        return 1
     return cpu_count() if settings.database.dialect == "postgresql" else 1
 
 

@@ -148,6 +148,11 @@ class SinkRuntime:
             if self.lag_seconds() > self.settings.sink_max_lag_seconds:
                 return None
             return question(backend)
+        except FlightlogError as exc:
+            if not isinstance(exc, SinkUnavailable):
+                raise  # the question's own refusal (a bad window): the database's would be the same
+            self._failed(exc)
+            return None
         except Exception as exc:  # a read must not fail because the sink did
             self._failed(exc)
             return None

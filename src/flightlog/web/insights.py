@@ -3,9 +3,12 @@ explorer (/metrics).
 
 The numbers come from the Store operations the API serves (``store.views.usage``,
 ``run_outcomes``, ``run_durations``; ``store.metrics.names``, ``sources``, ``series``,
-``summarize``), shaped by :mod:`flightlog.web.chart_data`. Each chart's data is a JSON
-island that ``static/charts.js`` draws with the vendored uPlot, and the same numbers
-are in a table beside it, so the page reads without JavaScript and to a screen reader.
+``summarize``), shaped by :mod:`flightlog.web.chart_data`; with a columnar sink
+configured, the heavy ones (usage by agent, outcomes, durations, metric names) come
+from it while it is fresh, with the same numbers (:mod:`flightlog.web.sink_reads`).
+Each chart's data is a JSON island that ``static/charts.js`` draws with the vendored
+uPlot, and the same numbers are in a table beside it, so the page reads without
+JavaScript and to a screen reader.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from flightlog.errors import NotFound
 from flightlog.services.insights import UsageBy
+from flightlog.web import sink_reads
 from flightlog.web.chart_data import (
     DEFAULT_RANGE,
     RANGES,
@@ -55,11 +59,14 @@ async def insights(
     since = chosen.since(now)
     starts = chosen.starts(now)
     width, buckets = chosen.bucket_seconds, chosen.buckets
-    usage_rows = await store.views.usage(since=since, bucket_seconds=width, buckets=buckets, by=by)
-    outcome_rows = await store.views.run_outcomes(
-        since=since, bucket_seconds=width, buckets=buckets
+    # From the columnar sink when one is configured and fresh (docs/sink.md), else the database.
+    usage_rows = await sink_reads.usage(
+        request, store, since=since, bucket_seconds=width, buckets=buckets, by=by
     )
-    bins = await store.views.run_durations(since=since)
+    outcome_rows = await sink_reads.run_outcomes(
+        request, store, since=since, bucket_seconds=width, buckets=buckets
+    )
+    bins = await sink_reads.run_durations(request, store, since=since)
     usage = usage_charts(usage_rows, starts)
     outcomes = outcome_charts(outcome_rows, starts)
     return page(
@@ -80,6 +87,8 @@ async def insights(
             "bin_label": bin_label,
             "durations": duration_chart(bins),
             "has_durations": any(b.runs for b in bins),
+            "aggregates_from": getattr(request.state, "aggregates_from", sink_reads.DATABASE),
+            "sink_lag_seconds": getattr(request.state, "sink_lag_seconds", None),
         },
     )
 
@@ -93,7 +102,9 @@ async def metrics(
     run_id: uuid.UUID | None = None,
 ) -> Response:
     """Pick a metric name, then a task or run that recorded it: its series by label set."""
-    names = await store.metrics.names()
+    names = await sink_reads.metric_names(request, store)
+    if name is not None and name not in {n.name for n in names}:
+        names = await store.metrics.names()  # recorded since the sink's last copy: not a 404
     context: dict[str, object] = {"nav": "metrics", "names": names, "name": name}
     if not names and name is None:
         return page(request, "metrics.html", context)

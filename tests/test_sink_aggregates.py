@@ -1,0 +1,272 @@
+"""The dashboard's heavy aggregates from the sink equal the database's, on both dialects.
+
+The same work (tests/sink_data.py: edges of windows and bins, open steps, odd names,
+a second customer) is copied by ``flightlog sink run --once``; a probe process that
+owns the chdb sink answers every question, and the Store answers the same ones from
+the database. Then the dashboard itself: ``flightlog serve`` with a chdb sink tails
+and answers /insights from it (and says so) with the page the database gives, a sink
+that is down leaves the page to the database, and ``--workers 2`` with chdb is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from cli_runner import url_of
+from flightlog.api import create_app
+from flightlog.db.engine import create_sync_engine
+from flightlog.db.urls import DatabaseUrl
+from flightlog.models import Customer
+from flightlog.settings import Settings
+from flightlog.store import Store, open_store
+from flightlog.web.session import COOKIE
+from pg_cluster import free_port
+from serving import serving
+from sink_answers import plain, same
+from sink_data import METRICS, Filled, fill
+from sink_support import Sources, environment, flightlog, module_sources, probe
+from waiting import wait_until
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory, test_settings: Settings) -> Iterator[Sources]:
+    yield from module_sources(tmp_path_factory, test_settings)
+
+
+@dataclass
+class Copied:
+    """A source with the work of two customers, copied into a chdb sink by ``--once``."""
+
+    source: DatabaseUrl
+    sink: Path
+    customer: uuid.UUID
+    other: uuid.UUID
+    filled: Filled
+    theirs: Filled
+    key: str
+
+    @property
+    def sink_url(self) -> str:
+        return f"chdb://{self.sink}"
+
+
+_copied: dict[str, Copied] = {}
+
+
+def _customer(url: DatabaseUrl, settings: Settings) -> uuid.UUID:
+    engine = create_sync_engine(settings, url=url)
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            customer = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
+            session.add(customer)
+        return customer.id
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+async def copied(
+    dialect: str,
+    sources: Sources,
+    tmp_path_factory: pytest.TempPathFactory,
+    test_settings: Settings,
+) -> Copied:
+    """Filled and copied once per dialect, shared by the module's tests."""
+    if dialect not in _copied:
+        source = sources.fresh(dialect)
+        other = _customer(source, test_settings)
+        async with open_store(url_of(source), upgrade=False) as store:
+            filled = await fill(store)
+            key = (await store.api_keys.create("sink test", scopes=["read"])).key
+            customer = store.customer_id
+        async with open_store(url_of(source), customer_id=other, upgrade=False) as store:
+            theirs = await fill(store, seed=99, runs=8)
+        sink = tmp_path_factory.mktemp(f"sink-{dialect}") / "sink"
+        done = flightlog(environment(source, f"chdb://{sink}"), "sink", "run", "--once", "-q")
+        assert done.returncode == 0, done.stderr
+        _copied[dialect] = Copied(source, sink, customer, other, filled, theirs, key)
+    return _copied[dialect]
+
+
+def _questions(filled: Filled) -> list[dict[str, Any]]:
+    base = filled.base
+    windows = [
+        {"since": base, "bucket_seconds": 3600, "buckets": 240},
+        {"since": base + timedelta(days=1), "bucket_seconds": 86_400, "buckets": 10},
+    ]
+    asked: list[dict[str, Any]] = []
+    for window in windows:
+        asked += [{"ask": "usage", **window}, {"ask": "run_outcomes", **window}]
+    asked += [
+        {"ask": "run_durations", "since": base},
+        {
+            "ask": "run_durations",
+            "since": base + timedelta(days=3),
+            "until": base + timedelta(days=6),
+        },
+        {"ask": "metric_names"},
+        {"ask": "metric_summary", "task_id": filled.tasks[0]},
+        {"ask": "metric_summary", "run_id": filled.runs[1], "names": list(METRICS[:2])},
+        {
+            "ask": "metric_summary",
+            "task_id": filled.tasks[2],
+            "since": base + timedelta(days=2),
+            "until": base + timedelta(days=5),
+        },
+    ]
+    for name in METRICS:
+        asked.append(
+            {
+                "ask": "metric_buckets",
+                "name": name,
+                "bucket_seconds": 3600,
+                "task_id": filled.tasks[1],
+                "since": base,
+                "until": base + timedelta(days=9),
+            }
+        )
+    asked.append(
+        {
+            "ask": "metric_buckets",
+            "name": METRICS[0],
+            "bucket_seconds": 86_400,
+            "run_id": filled.runs[3],
+        }
+    )
+    return asked
+
+
+async def _database(store: Store, question: dict[str, Any]) -> Any:
+    asked = dict(question)
+    kind = asked.pop("ask")
+    if kind == "usage":
+        return await store.views.usage(**asked, by="agent")
+    if kind == "run_outcomes":
+        return await store.views.run_outcomes(**asked)
+    if kind == "run_durations":
+        return await store.views.run_durations(**asked)
+    if kind == "metric_names":
+        return await store.metrics.names()
+    if kind == "metric_summary":
+        return await store.metrics.summarize(**asked)
+    return await store.metrics.buckets(asked.pop("name"), **asked)
+
+
+def _wire(question: dict[str, Any], customer: uuid.UUID) -> dict[str, Any]:
+    return {**plain(question), "customer": str(customer)}
+
+
+@pytest.mark.parametrize("whose", ["customer", "other"])
+async def test_the_sinks_aggregates_equal_the_databases(copied: Copied, whose: str) -> None:
+    customer, filled = (
+        (copied.customer, copied.filled) if whose == "customer" else (copied.other, copied.theirs)
+    )
+    questions = _questions(filled)
+    answers = probe(copied.sink_url, [_wire(q, customer) for q in questions])
+    async with open_store(url_of(copied.source), customer_id=customer, upgrade=False) as store:
+        expected = [plain(await _database(store, q)) for q in questions]
+    assert len(answers) == len(expected)
+    differences = [
+        d
+        for q, a, e in zip(questions, answers, expected, strict=True)
+        for d in same(a, e, q["ask"])
+    ]
+    assert differences == []
+    # The work is there to compare, not empty on both sides.
+    assert len(expected[0]) > (20 if whose == "customer" else 3)
+    assert len(expected[6]) == len(METRICS)
+    assert sum(b["runs"] for b in expected[4]) >= (20 if whose == "customer" else 4)
+
+
+def test_the_sink_answers_nothing_of_another_customers_tasks(copied: Copied) -> None:
+    """Scoped by the customer each row was copied with: the other's ids give nothing."""
+    theirs = [
+        q for q in _questions(copied.filled) if "metric_" in q["ask"] and q["ask"] != "metric_names"
+    ]
+    answers = probe(copied.sink_url, [_wire(q, copied.other) for q in theirs])
+    assert all(answer in ({}, []) for answer in answers)
+
+
+def _without_the_sink_note(page: str) -> str:
+    """The insights page without what may differ between two servers: the sink's note."""
+    page = re.sub(r"<p class=\"muted\" id=\"aggregates-from\">.*?</p>", "", page)
+    return page
+
+
+async def _database_page(copied: Copied, settings: Settings) -> str:
+    app = create_app(settings.model_copy(update={"database_url": url_of(copied.source)}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dashboard") as browser:
+            browser.cookies.set(COOKIE, copied.key)
+            response = await browser.get("/insights", params={"range": "30d", "by": "agent"})
+    assert response.status_code == 200
+    return response.text
+
+
+def _from_sink(page: str, pages: list[str]) -> bool:
+    pages.append(page)
+    return "Counted by the columnar sink" in page
+
+
+def _served_page(base: str, key: str) -> str:
+    response = httpx.get(
+        f"{base}/insights",
+        params={"range": "30d", "by": "agent"},
+        cookies={COOKIE: key},
+        timeout=60,
+    )
+    assert response.status_code == 200
+    return response.text
+
+
+@pytest.mark.slow
+async def test_serve_with_a_chdb_sink_answers_insights_from_it_with_the_databases_numbers(
+    copied: Copied, tmp_path: Path, test_settings: Settings
+) -> None:
+    env = environment(copied.source, copied.sink_url)
+    pages: list[str] = []
+    with serving(url_of(copied.source), tmp_path, env=env) as served:
+        # The database answers until the server's worker thread has opened the sink and
+        # caught up; then the sink does.
+        wait_until(
+            lambda: _from_sink(_served_page(served.base, copied.key), pages),
+            120,
+            "the sink to answer /insights",
+        )
+    page = pages[-1]
+    assert _without_the_sink_note(page) == _without_the_sink_note(
+        await _database_page(copied, test_settings)
+    )
+
+
+async def test_a_sink_that_is_down_leaves_insights_to_the_database(
+    copied: Copied, tmp_path: Path, test_settings: Settings
+) -> None:
+    down = f"clickhouse://127.0.0.1:{free_port()}/flightlog"
+    env = environment(copied.source, down)
+    with serving(url_of(copied.source), tmp_path, env=env) as served:
+        page = _served_page(served.base, copied.key)
+        assert served.process.poll() is None
+    assert "Counted by the columnar sink" not in page
+    assert page == await _database_page(copied, test_settings)
+
+
+@pytest.mark.sqlite_only
+def test_serve_refuses_several_workers_with_a_chdb_sink(copied: Copied) -> None:
+    env = environment(copied.source, copied.sink_url)
+    done = flightlog(env, "serve", "--workers", "2", "--port", str(free_port()), timeout=120)
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert "is owned by one process, so flightlog serve runs one worker with it, not 2" in message
+    assert "Traceback" not in done.stderr
