@@ -25,7 +25,9 @@ reader that wrote nothing (the replica's position is read at most once a
 second), on the replica checked before every read (``replica_check_seconds=0``),
 and right after a write of the same Store (the primary's WAL position, then the
 replica's, then the read) beside the same write-then-read with no replica.
-Ratios are baseline over case (1.0: no cost). Results go to
+Each case has a Store of its own, and the cases take turns in 20 short rounds,
+so that the machine's other load falls on all of them alike. Ratios are
+baseline over case (1.0: no cost). Results go to
 ``benchmarks/results/<date>-replicas.json`` and the README's table.
 """
 
@@ -49,12 +51,13 @@ from typing import Any
 import psycopg
 from rich.console import Console
 from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from benchmarks._phases import ROOT
 from benchmarks._replica_load import backends_cpu_seconds, cluster_cpu_seconds, cpu_since
 from benchmarks._report import RESULTS, machine, replace_readme_block, versions
 from flightlog.db.engine import create_async_db_engine
-from flightlog.db.replicas import async_replicas
+from flightlog.db.replicas import READ_FROM, async_replicas
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.settings import Settings
@@ -79,7 +82,7 @@ class Plan:
     calls: int
 
 
-FULL = Plan(size="medium", seconds=12.0, repeats=2, calls=2000)
+FULL = Plan(size="medium", seconds=8.0, repeats=3, calls=2000)
 QUICK = Plan(size="small", seconds=3.0, repeats=1, calls=200)
 
 
@@ -305,74 +308,104 @@ async def offload(world: World, plan: Plan) -> dict[str, Any]:
     return {"runs": runs[False] + runs[True], "summary": summary, "ratios": ratios}
 
 
-async def _median_ms(call: Callable[[], Awaitable[object]], calls: int) -> float:
-    for _ in range(max(20, calls // 10)):
-        await call()
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
-    return round(1000 * statistics.median(samples), 4)
+async def _timed(call: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return time.perf_counter() - started
 
 
-async def _after_write_ms(store: Store, world: World, calls: int) -> float:
-    """The median of a read made right after a write of the same Store (the write not timed)."""
-    event = {"task_id": world.write_task, "event_type": "LOG", "content": "x"}
-    samples = []
-    for number in range(calls + calls // 10):
-        await store.events.append(event)
-        started = time.perf_counter()
-        await store.tasks.list(limit=20)
-        if number >= calls // 10:
-            samples.append(time.perf_counter() - started)
-    return round(1000 * statistics.median(samples), 4)
+async def _read_after_write(store: Store, world: World) -> float:
+    """One read made right after a write of the same Store; only the read is timed."""
+    await store.events.append({"task_id": world.write_task, "event_type": "LOG", "content": "x"})
+    return await _timed(lambda: store.tasks.list(limit=20))
+
+
+#: Each routing case, and the case it is compared with.
+BASELINES = {
+    "primary only": "primary only",
+    "replica, reader that wrote nothing": "primary only",
+    "replica, checked before every read": "primary only",
+    "primary only, after a write": "primary only, after a write",
+    "replica, after a write (position + check)": "primary only, after a write",
+}
+AFTER_WRITE = "replica, after a write (position + check)"
 
 
 async def routing_cost(world: World, plan: Plan) -> list[dict[str, Any]]:
-    """Medians of one read, sequential, each case beside the primary-only baseline."""
-
-    async def read(store: Store) -> object:
-        return await store.tasks.list(limit=20)
-
-    cases: dict[str, list[float]] = {}
-    for _ in range(plan.repeats):
-        async with _store(world, replicas=False) as store:
-            cases.setdefault("primary only", []).append(
-                await _median_ms(lambda: read(store), plan.calls)
-            )
-            cases.setdefault("primary only, after a write", []).append(
-                await _after_write_ms(store, world, plan.calls)
-            )
-        async with _store(world, replicas=True) as store:
-            cases.setdefault("replica, reader that wrote nothing", []).append(
-                await _median_ms(lambda: read(store), plan.calls)
-            )
-            cases.setdefault("replica, after a write (position + check)", []).append(
-                await _after_write_ms(store, world, plan.calls)
-            )
-        async with _store(world, replicas=True, replica_check_seconds=0) as store:
-            cases.setdefault("replica, checked before every read", []).append(
-                await _median_ms(lambda: read(store), plan.calls)
-            )
-    medians = {name: statistics.median(found) for name, found in cases.items()}
-    baseline = {
-        "primary only": medians["primary only"],
-        "replica, reader that wrote nothing": medians["primary only"],
-        "replica, checked before every read": medians["primary only"],
-        "primary only, after a write": medians["primary only, after a write"],
-        "replica, after a write (position + check)": medians["primary only, after a write"],
-    }
-    return [
+    """Medians of one read, sequential. The cases take turns in short rounds, each on a
+    Store of its own, so that the machine's other load falls on all of them alike."""
+    rounds = 20
+    async with (
+        _store(world, replicas=False) as plain,
+        _store(world, replicas=False) as plain_writer,
+        _store(world, replicas=True) as reader,
+        _store(world, replicas=True, replica_check_seconds=0) as checked,
+        _store(world, replicas=True) as writer,
+    ):
+        cases: dict[str, Callable[[], Awaitable[float]]] = {
+            "primary only": lambda: _timed(lambda: plain.tasks.list(limit=20)),
+            "replica, reader that wrote nothing": lambda: _timed(
+                lambda: reader.tasks.list(limit=20)
+            ),
+            "replica, checked before every read": lambda: _timed(
+                lambda: checked.tasks.list(limit=20)
+            ),
+            "primary only, after a write": lambda: _read_after_write(plain_writer, world),
+            AFTER_WRITE: lambda: _read_after_write(writer, world),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(max(2, plan.calls // 100)):  # warm-up, not kept
+            for case in cases.values():
+                await case()
+        served = _served_by(writer)
+        try:
+            for _ in range(rounds):
+                for name, case in cases.items():
+                    for _ in range(plan.calls // rounds):
+                        samples[name].append(await case())
+        finally:
+            event.remove(Session, "after_transaction_end", served.note)
+    medians = {name: 1000 * statistics.median(found) for name, found in samples.items()}
+    found = [
         {
             "case": name,
             "median_ms": round(median, 4),
-            "baseline_ms": round(baseline[name], 4),
-            "overhead_ms": round(median - baseline[name], 4),
-            "ratio": round(baseline[name] / median, 3),
+            "baseline_ms": round(medians[BASELINES[name]], 4),
+            "overhead_ms": round(median - medians[BASELINES[name]], 4),
+            "ratio": round(medians[BASELINES[name]] / median, 3),
         }
         for name, median in medians.items()
     ]
+    after_write = next(c for c in found if c["case"] == AFTER_WRITE)
+    after_write["served_by_the_replica"] = served.share()
+    return found
+
+
+class _ServedBy:
+    """Where the routed reads of one Store ran: its replica or (fallen back) its primary."""
+
+    def __init__(self, store: Store) -> None:
+        assert store.replica_reads is not None
+        self.engines = {
+            store.replica_reads.replicas.replicas[0].engine.sync_engine: "replica",
+            store.engine.sync_engine: "primary",
+        }
+        self.counts: Counter[str] = Counter()
+
+    def note(self, session: Session, transaction: SessionTransaction) -> None:
+        bind = session.bind
+        if transaction.parent is None and READ_FROM in session.info and bind in self.engines:
+            self.counts[self.engines[bind]] += 1
+
+    def share(self) -> float:
+        total = sum(self.counts.values())
+        return round(self.counts["replica"] / total, 3) if total else 0.0
+
+
+def _served_by(store: Store) -> _ServedBy:
+    served = _ServedBy(store)
+    event.listen(Session, "after_transaction_end", served.note)
+    return served
 
 
 def table_lines(report: dict[str, Any]) -> list[str]:
@@ -421,6 +454,11 @@ def table_lines(report: dict[str, Any]) -> list[str]:
             f"| {case['case']} | {case['median_ms']:.3f} ms | {case['baseline_ms']:.3f} ms "
             f"| {case['overhead_ms']:+.3f} ms | {case['ratio']:.2f}x |"
         )
+    share = next(c for c in report["routing"] if c["case"] == AFTER_WRITE).get(
+        "served_by_the_replica"
+    )
+    if share is not None:
+        lines += ["", f"Reads right after a write served by the replica: {share:.0%}."]
     return lines
 
 

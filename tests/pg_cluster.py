@@ -263,7 +263,13 @@ class ReplicatedPair:
         self._wait(f"SELECT pg_last_wal_receive_lsn() >= '{target}'::pg_lsn", timeout, "receive")
 
     def pause_replay(self, timeout: float = 30.0) -> None:
-        """Stop the standby replaying (it still receives WAL): a replica that lags, on demand."""
+        """Stop the standby replaying (it still receives WAL): a replica that lags, on demand.
+
+        A commit is replayed first, so that the standby's lag (the age of the last
+        transaction it replayed) counts from now, not from the last test's write.
+        """
+        self._scalar(self.primary, "SELECT pg_current_xact_id()")  # a commit, in autocommit
+        self.wait_replayed(timeout)
         self._scalar(self.replica, "SELECT pg_wal_replay_pause()")
         query = "SELECT pg_get_wal_replay_pause_state() = 'paused'"
         self._wait(query, timeout, "pause replay")
