@@ -20,7 +20,8 @@ replay, an import, OTLP spans, a backfill) may need any month, made then.
   what a transaction created is remembered only once another one sees it.
 * **Ahead: never in the writer's way.** The current month and the next
   :data:`~flightlog.db.partition_layout.AHEAD_MONTHS` are made by the
-  migration, by ``flightlog purge``, and by a writer that finds one missing, on
+  migration, by ``flightlog purge``, and, when a writer finds one missing, as
+  the next transaction on that database begins (before it holds any lock), on
   a connection of its own with a short lock timeout: if the locks are busy it
   gives up and tries again a minute later; the month it writes exists already.
 
@@ -99,10 +100,13 @@ class _Known:
     partitioned: dict[str, bool] = field(default_factory=dict)
     slots: dict[str, frozenset[int]] = field(default_factory=dict)
     ahead_retry_at: dict[str, float] = field(default_factory=dict)
+    ahead_wanted: set[str] = field(default_factory=set)
 
 
 _known: dict[str, _Known] = {}
 _known_lock = threading.Lock()
+#: Databases (keys of ``_known``) whose months ahead a writer found missing.
+_wanted: set[str] = set()
 
 
 def _database_key(connection: Connection | Engine) -> str:
@@ -126,8 +130,10 @@ def forget(engine: Engine | Connection | None = None) -> None:
     with _known_lock:
         if engine is None:
             _known.clear()
+            _wanted.clear()
         else:
             _known.pop(_database_key(engine), None)
+            _wanted.discard(_database_key(engine))
 
 
 def read_catalog(connection: Connection, table: str) -> Catalog | None:
@@ -218,21 +224,43 @@ def _create_locked(connection: Connection, table: str, absent: set[int], now: da
 
 
 def _keep_ahead(connection: Connection, known: _Known, table: str, now: datetime) -> None:
-    """Make the months ahead if they are missing, at most once a minute, never blocking long."""
-    if ahead_slots(now) <= known.slots.get(table, frozenset()) or _created_here(connection):
+    """Note the months ahead as wanted when they are missing; :func:`_make_ahead` makes them
+    as the next transaction on this database begins.
+
+    Not now, on a connection of its own: this transaction may hold the very
+    locks that would need (a row it wrote in ``tasks``, say), so the attempt
+    would wait for its own writer and give up every time.
+    """
+    if ahead_slots(now) <= known.slots.get(table, frozenset()):
         return
-    clock = time.monotonic()
     with _known_lock:
-        if clock < known.ahead_retry_at.get(table, 0.0):
+        if time.monotonic() >= known.ahead_retry_at.get(table, 0.0):
+            known.ahead_wanted.add(table)
+            _wanted.add(_database_key(connection))
+
+
+def _make_ahead(connection: Connection) -> None:
+    """When a transaction begins on a database whose months ahead are wanted: make them, on
+    another connection, with a short lock timeout; busy locks postpone it by a minute."""
+    if not _wanted:
+        return
+    key = _database_key(connection)
+    with _known_lock:
+        known = _known.get(key)
+        if key not in _wanted or known is None:
             return
-        known.ahead_retry_at[table] = clock + AHEAD_RETRY_SECONDS
+        _wanted.discard(key)
+        tables, known.ahead_wanted = sorted(known.ahead_wanted), set()
+        retry_at = time.monotonic() + AHEAD_RETRY_SECONDS
+        known.ahead_retry_at.update(dict.fromkeys(tables, retry_at))
     if not _pool_has_room(connection.engine):
         return
-    try:
-        create_ahead(connection.engine, table, lock_timeout_ms=AHEAD_LOCK_TIMEOUT_MS)
-    except DBAPIError as exc:
-        # Busy locks (lock_timeout) or anything else: the months are not needed yet.
-        log.info("could not create the coming months' partitions of %s yet: %s", table, exc.orig)
+    for table in tables:
+        try:
+            create_ahead(connection.engine, table, lock_timeout_ms=AHEAD_LOCK_TIMEOUT_MS)
+        except DBAPIError as exc:
+            # Busy locks (lock_timeout) or anything else: the months are not needed yet.
+            log.info("could not make the coming months' partitions of %s yet: %s", table, exc.orig)
 
 
 def _pool_has_room(engine: Engine) -> bool:
@@ -345,3 +373,4 @@ def _before_insert(
 
 
 event.listen(Engine, "before_execute", _before_insert)
+event.listen(Engine, "begin", _make_ahead)

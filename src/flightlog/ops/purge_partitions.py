@@ -4,21 +4,25 @@ A batched DELETE of a month of telemetry writes every row to the WAL, leaves
 dead tuples for VACUUM and fires the parent-reference trigger per batch; a
 ``DROP TABLE`` of the month's partition costs the same whatever it holds
 (decision 0016, benchmark ``partitions``). So :func:`drop_whole_partitions`
-handles each of Flightlog's partitions whose whole range lies before the
-cutoff, oldest first, one short transaction each:
+handles all of Flightlog's partitions whose whole range lies before the
+cutoff in one short transaction:
 
-1. ``LOCK ... IN SHARE MODE`` on the partition: nobody writes there
-   meanwhile (readers go on), so the rows counted are the rows removed;
+1. ``LOCK ... IN SHARE MODE`` on each: nobody writes there meanwhile
+   (readers go on), so the rows counted (one scan) are the rows removed;
 2. events only: children elsewhere whose parent is about to go get NULL,
    as the deleted parents' trigger does for a DELETE (ON DELETE SET NULL);
 3. no kept rows: ``DROP TABLE``. Kept rows (a deleted customer's audit
    records, see :func:`flightlog.ops.purge._kept_events`): the partition is
-   replaced by a new one holding only them, with their ids.
+   replaced by a new one holding only them, with their ids;
+4. one commit. The exclusive lock ``DROP`` takes on the parent table is held
+   from the first ``DROP`` to the commit only: milliseconds.
 
-A partition whose locks are not granted within :data:`LOCK_TIMEOUT_MS` (a long
-transaction reads or writes it, or a deadlock with a writer of that month) is
-left for the batched DELETE that :func:`flightlog.ops.purge.purge` runs next
-on whatever is older than the cutoff: the edge month, and anything left.
+If the locks are not granted within :data:`LOCK_TIMEOUT_MS` (a long
+transaction reads or writes the table, or a deadlock with a writer of an old
+month), each partition is tried in a transaction of its own, and one that
+still cannot be locked is left for the batched DELETE that
+:func:`flightlog.ops.purge.purge` runs next on whatever is older than the
+cutoff: the edge month, and anything left.
 On SQLite, and on a table that is not partitioned, nothing happens here.
 """
 
@@ -31,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Engine,
@@ -40,6 +45,7 @@ from sqlalchemy import (
     func,
     insert,
     not_,
+    or_,
     select,
     true,
     update,
@@ -48,6 +54,8 @@ from sqlalchemy import (
     table as table_clause,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import TableClause
 
 from flightlog.db.partition_layout import bounds, partition_name
 from flightlog.db.partitions import forget, read_catalog
@@ -86,32 +94,45 @@ def drop_whole_partitions(
     kept: ColumnElement[bool] | None,
     progress: Progress | None = None,
 ) -> Dropped:
-    """Drop (or shrink to their kept rows) the partitions wholly before ``cutoff``."""
+    """Drop (or shrink to their kept rows) the partitions wholly before ``cutoff``.
+
+    All of them in one transaction (one count, one pass over the children, one
+    commit); if its locks are not granted in time, one partition at a time, and
+    what still cannot be locked is left to the batched DELETE.
+    """
     if engine.dialect.name != "postgresql":
         return Dropped()
     with engine.connect() as connection:
         slots = droppable(connection, table.name, cutoff)
-    names: list[str] = []
-    removed = 0
-    for slot in slots:
-        try:
-            with engine.begin() as connection:
-                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-                rows = _drop_one(connection, table, timestamp, slot, kept)
-        except DBAPIError as exc:
-            log.warning(
-                "purge left %s to the batched delete: %s", partition_name(table.name, slot), exc
-            )
-            continue
-        if rows is None:
-            continue
-        names.append(partition_name(table.name, slot))
-        removed += rows
-        if progress is not None and rows:
-            progress(table.name, rows)
-    if names:
+    if not slots:
+        return Dropped()
+    try:
+        done = _in_a_transaction(engine, table, timestamp, slots, kept)
+    except DBAPIError as exc:
+        log.warning("purge could not drop the old partitions at once: %s", exc.orig)
+        done = {}
+        for slot in slots if len(slots) > 1 else []:
+            try:
+                done.update(_in_a_transaction(engine, table, timestamp, [slot], kept))
+            except DBAPIError as late:
+                name = partition_name(table.name, slot)
+                log.warning("purge left %s to the batched delete: %s", name, late.orig)
+    if progress is not None:
+        for rows in done.values():
+            if rows:
+                progress(table.name, rows)
+    if done:
         forget(engine)
-    return Dropped(tuple(names), removed)
+    names = tuple(partition_name(table.name, slot) for slot in sorted(done))
+    return Dropped(names, sum(done.values()))
+
+
+def _in_a_transaction(
+    engine: Engine, table: Any, timestamp: Any, slots: list[int], kept: ColumnElement[bool] | None
+) -> dict[int, int]:
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+        return _drop(connection, table, timestamp, slots, kept)
 
 
 def _in_range(timestamp: Any, slot: int) -> ColumnElement[bool]:
@@ -121,31 +142,65 @@ def _in_range(timestamp: Any, slot: int) -> ColumnElement[bool]:
     return upper if span.lower is None else and_(timestamp >= span.lower, upper)
 
 
-def _drop_one(
-    connection: Connection, table: Any, timestamp: Any, slot: int, kept: ColumnElement[bool] | None
-) -> int | None:
-    """One partition, in the caller's transaction: the number of rows removed, or None when
-    there was nothing to remove (or another purge got there first)."""
+def _drop(
+    connection: Connection,
+    table: Any,
+    timestamp: Any,
+    slots: list[int],
+    kept: ColumnElement[bool] | None,
+) -> dict[int, int]:
+    """The partitions of ``slots``, in the caller's transaction: rows removed per slot done
+    (a partition holding only kept rows, or gone already, is not done)."""
     catalog = read_catalog(connection, table.name)
-    name = partition_name(table.name, slot)
-    if catalog is None or slot not in catalog.slots:
-        return None
-    qualified = f'"{catalog.schema}"."{name}"'
-    connection.exec_driver_sql(f"LOCK TABLE {qualified} IN SHARE MODE")
-    in_range = _in_range(timestamp, slot)
-    keeping = func.count().filter(kept) if kept is not None else func.count().filter(false())
-    counted = select(func.count(), keeping).select_from(table).where(in_range)
-    total, kept_rows = connection.execute(counted).one()
-    if kept_rows and kept_rows == total:
-        return None  # only kept rows (a partition an earlier purge left them in)
+    if catalog is None:
+        return {}
+    slots = [slot for slot in slots if slot in catalog.slots]
+    for slot in slots:
+        name = partition_name(table.name, slot)
+        connection.exec_driver_sql(f'LOCK TABLE "{catalog.schema}"."{name}" IN SHARE MODE')
+    if not slots:
+        return {}
+    in_range = or_(*(_in_range(timestamp, slot) for slot in slots))
+    counts: dict[int, tuple[int, int]] = {}
+    for slot in slots:
+        # The partition read directly: no range to test per row.
+        part = _partition_clause(table, catalog.schema, partition_name(table.name, slot))
+        keeping = func.count().filter(false() if kept is None else _on(kept, table, part))
+        total, kept_rows = connection.execute(select(func.count(), keeping).select_from(part)).one()
+        counts[slot] = (int(total), int(kept_rows))
     going = in_range if kept is None else and_(in_range, not_(kept))
     if "parent_event_id" in table.c:
         _orphan_children(connection, table, going, staying=not_(going))
-    if kept is not None and kept_rows:
-        _keep_only(connection, table, catalog.schema, slot, and_(in_range, kept))
-    else:
-        connection.exec_driver_sql(f"DROP TABLE {qualified}")
-    return int(total) - int(kept_rows)
+    done: dict[int, int] = {}
+    for slot in slots:
+        name = partition_name(table.name, slot)
+        total, kept_rows = counts[slot]
+        if kept is not None and kept_rows:
+            if kept_rows < total:
+                _keep_only(
+                    connection, table, catalog.schema, slot, and_(_in_range(timestamp, slot), kept)
+                )
+                done[slot] = total - kept_rows
+            continue  # only kept rows: nothing to remove
+        connection.exec_driver_sql(f'DROP TABLE "{catalog.schema}"."{name}"')
+        done[slot] = total
+    return done
+
+
+def _partition_clause(table: Any, schema: str, name: str) -> TableClause:
+    return table_clause(name, *(column(c.name, c.type) for c in table.c), schema=schema)
+
+
+def _on(condition: ColumnElement[bool], table: Any, part: TableClause) -> ColumnElement[bool]:
+    """``condition`` on the table's columns, rewritten onto the partition's."""
+
+    def swap(element: Any, **_: Any) -> Any:
+        if isinstance(element, Column) and element.table is table:
+            return part.c[element.name]
+        return None
+
+    rewritten: ColumnElement[bool] = visitors.replacement_traverse(condition, {}, swap)
+    return rewritten
 
 
 def _orphan_children(
