@@ -33,11 +33,10 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, not_, 
 from sqlalchemy.exc import DBAPIError
 
 from flightlog import models as m
-from flightlog.db.partition_layout import partition_name
 from flightlog.db.partitions import ensure_window
 from flightlog.enums import EventType
 from flightlog.errors import ValidationError
-from flightlog.ops.purge_partitions import drop_whole_partitions, droppable
+from flightlog.ops.purge_partitions import drop_whole_partitions, would_drop
 from flightlog.ops.purge_tasks import DEFAULT_TASK_BATCH, purge_finished_tasks
 
 log = logging.getLogger(__name__)
@@ -156,9 +155,7 @@ def purge(
                     )
                     or 0
                 )
-                partitions += [
-                    partition_name(name, slot) for slot in droppable(connection, name, cutoff)
-                ]
+                partitions += would_drop(connection, table, cutoff, kept)
             continue
         dropped = drop_whole_partitions(
             engine, table=table, timestamp=timestamp, cutoff=cutoff, kept=kept, progress=progress

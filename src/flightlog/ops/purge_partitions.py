@@ -85,6 +85,28 @@ def droppable(connection: Connection, table: str, cutoff: datetime) -> list[int]
     return sorted(slot for slot in catalog.slots if bounds(slot).before(cutoff))
 
 
+def would_drop(
+    connection: Connection, table: Any, cutoff: datetime, kept: ColumnElement[bool] | None
+) -> list[str]:
+    """The partitions a purge would drop or shrink: wholly before ``cutoff``, holding a row
+    that is not kept (a dry run's answer; one short probe per partition)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    catalog = read_catalog(connection, table.name)
+    if catalog is None or not catalog.partitioned:
+        return []
+    names = []
+    for slot in sorted(slot for slot in catalog.slots if bounds(slot).before(cutoff)):
+        name = partition_name(table.name, slot)
+        part = _partition_clause(table, catalog.schema, name)
+        probe = select(true()).select_from(part).limit(1)
+        if kept is not None:
+            probe = probe.where(not_(_on(kept, table, part)))
+        if connection.scalar(probe) is not None:
+            names.append(name)
+    return names
+
+
 def drop_whole_partitions(
     engine: Engine,
     *,
