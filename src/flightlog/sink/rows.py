@@ -22,12 +22,12 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, func, select
+from sqlalchemy import ColumnElement, Engine, Select, Table, Text, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE
 from flightlog.models import AgentRun, Event, MetricPoint, Task, TaskRun
-from flightlog.sink.schema import Kind, SinkTable
+from flightlog.sink.schema import BY_NAME, Kind, SinkTable
 from flightlog.sink.statements import time_text
 
 NO_CUSTOMER = str(uuid.UUID(int=0))
@@ -37,6 +37,9 @@ ID_CHUNK = 500
 
 
 def _json(value: Any) -> str:
+    """JSON as the primary's text (read with a CAST, unparsed), or a value's canonical text."""
+    if isinstance(value, str):
+        return value
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
@@ -64,16 +67,16 @@ _ENCODERS: dict[Kind, Callable[[Any], Any]] = {
 
 
 @cache
-def encoders(table: SinkTable) -> tuple[Callable[[Any], Any], ...]:
-    """One function per payload column turning a primary value into its cell."""
-    return tuple(_ENCODERS[column.kind] for column in table.payload)
+def encoders(table: str) -> tuple[Callable[[Any], Any], ...]:
+    """One function per payload column of ``table`` turning a primary value into its cell."""
+    return tuple(_ENCODERS[column.kind] for column in BY_NAME[table].payload)
 
 
 def encode(table: SinkTable, values: Sequence[Any]) -> list[Any]:
     """The payload cells of one primary row (values in :attr:`SinkTable.payload` order)."""
     cells = [
         None if value is None else encoder(value)
-        for encoder, value in zip(encoders(table), values, strict=True)
+        for encoder, value in zip(encoders(table.name), values, strict=True)
     ]
     if cells[1] is None:
         cells[1] = NO_CUSTOMER  # an audit event of a deleted customer belongs to none
@@ -91,6 +94,12 @@ def fingerprint(cells: Sequence[Any]) -> int:
 def sink_row(cells: list[Any], version: int) -> list[Any]:
     """A row as inserted: payload, fingerprint, version, not deleted."""
     return [*cells, fingerprint(cells), version, 0]
+
+
+def appended_row(cells: list[Any]) -> list[Any]:
+    """An append-only row (event, metric point) as inserted: it never changes, so its
+    version is 1 and no fingerprint is kept (its sweep compares ids only)."""
+    return [*cells, 0, 1, 0]
 
 
 def canonical(table: SinkTable, cells: Sequence[Any]) -> list[Any]:
@@ -157,7 +166,12 @@ def source_select(table: SinkTable) -> Select[Any]:
     source = _source_table(table)
     customer, join = _customer(table)
     columns: list[Any] = [source.c.id, customer, source.c[table.time_source]]
-    columns += [source.c[column.name] for column in table.columns]
+    # JSON is read as the database's text: parsing it only to write it again costs more
+    # than the rest of the row (the text is what the sink stores).
+    columns += [
+        cast(source.c[c.name], Text) if c.kind == "json" else source.c[c.name]
+        for c in table.columns
+    ]
     return join(select(*columns).select_from(source))
 
 
@@ -181,14 +195,14 @@ def rows_after(
         stmt = stmt.where(column > uuid.UUID(str(after)))
     if upto is not None:
         stmt = stmt.where(column <= upto)
-    return list(session.execute(stmt.order_by(column).limit(limit)).tuples())
+    return list(session.execute(stmt.order_by(column).limit(limit)).tuples().all())
 
 
 def ids_after(session: Session, table: SinkTable, after: int, upto: int, limit: int) -> list[int]:
     """Ids of an append-only table in ``(after, upto]``, in order, at most ``limit``."""
     column = id_column(table)
     stmt = select(column).where(column > after, column <= upto).order_by(column).limit(limit)
-    return [int(found) for found in session.scalars(stmt)]
+    return [int(found) for found in session.scalars(stmt).all()]
 
 
 def rows_by_id(session: Session, table: SinkTable, ids: Iterable[uuid.UUID]) -> list[Sequence[Any]]:
@@ -198,5 +212,5 @@ def rows_by_id(session: Session, table: SinkTable, ids: Iterable[uuid.UUID]) -> 
     column = id_column(table)
     for start in range(0, len(wanted), ID_CHUNK):
         part = wanted[start : start + ID_CHUNK]
-        found += session.execute(source_select(table).where(column.in_(part))).tuples()
+        found += session.execute(source_select(table).where(column.in_(part))).tuples().all()
     return found

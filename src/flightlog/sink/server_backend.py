@@ -18,7 +18,7 @@ from flightlog.sink.statements import Insert, Statement
 from flightlog.sink.url import SinkUrl
 
 CONNECT_TIMEOUT_SECONDS = 5
-QUERY_TIMEOUT_SECONDS = 300
+QUERY_TIMEOUT_SECONDS = 30
 
 
 def client_arguments(url: SinkUrl) -> dict[str, Any]:

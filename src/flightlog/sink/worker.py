@@ -93,8 +93,11 @@ class SinkWorker:
 
     # --- one cycle -------------------------------------------------------------------------------
 
-    def cycle(self, *, sweep_rows: int | None = None) -> CycleReport:
-        """Copy what is new, re-read what may have changed, save the positions."""
+    def cycle(self, *, sweep: bool = True) -> CycleReport:
+        """Copy what is new, re-read what may have changed, sweep, save the positions.
+
+        ``sweep=False`` leaves the sweeps where they are (a catch-up sweeps at its end).
+        """
         state = self.progress
         report = CycleReport(state.cycle + 1, self.clock())
         for watermark in self._watermarks.values():
@@ -112,7 +115,7 @@ class SinkWorker:
                 found = source.rows_after(session, table, state.tailed[name], safe, self.batch_rows)
                 full = full or len(found) == self.batch_rows
                 cells = [source.encode(table, row) for row in found]
-                self._write(table, [source.sink_row(c, 1) for c in cells], report)
+                self._write(table, [source.appended_row(c) for c in cells], report)
                 if table is EVENTS:
                     self._note_touched(cells, touched)
                 if cells:
@@ -120,9 +123,11 @@ class SinkWorker:
         version = report.cycle
         for name in REREAD:
             self._refresh(BY_NAME[name], touched[name], version, report)
-            self._sweep(BY_NAME[name], version, sweep_rows or self.batch_rows, report)
+            if sweep:
+                self._sweep(BY_NAME[name], version, self.batch_rows, report)
         for name in TAILED:
-            self._sweep_ids(BY_NAME[name], version, ID_SWEEP * self.batch_rows, report)
+            if sweep:
+                self._sweep_ids(BY_NAME[name], version, ID_SWEEP * self.batch_rows, report)
         report.caught_up = not full
         if report.caught_up:
             state.caught_up_at = report.started
@@ -243,7 +248,7 @@ class SinkWorker:
         target = self.committed_ids()
         unswept: set[str] | None = None  # counted once the tail has reached the target
         while True:
-            report = self.cycle()
+            report = self.cycle(sweep=unswept is not None)
             yield report
             if unswept is None:
                 reached = all(
