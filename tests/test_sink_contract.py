@@ -126,6 +126,21 @@ def test_a_process_cannot_open_a_second_chdb_directory(probed: dict[str, Any]) -
     assert message.endswith("-other.")
 
 
+def test_configuring_a_sink_loads_no_backend_library_until_one_is_used() -> None:
+    code = (
+        "import sys\n"
+        "from flightlog.settings import get_settings\n"
+        "settings = get_settings(sink_url='chdb:///tmp/nowhere', database_url='sqlite:///x.db')\n"
+        "import flightlog, flightlog.cli\n"
+        "from flightlog.web import sink_reads\n"
+        "print(sorted(m for m in ('chdb', 'clickhouse_connect', 'pandas', 'pyarrow') "
+        "if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_an_unreachable_clickhouse_server_is_unavailable_and_keeps_its_password() -> None:
     url = SinkUrl.parse(f"clickhouse://writer:s3cret@127.0.0.1:{free_port()}/telemetry")
     with pytest.raises(SinkUnavailable) as caught:

@@ -35,8 +35,10 @@ SinkUrlOption = typer.Option(
 def _settings(database_url: str | None, sink_url: str | None) -> Settings:
     settings = settings_for(database_url)
     if sink_url is not None:
-        settings = settings.model_copy(update={"sink_url": sink_url})
-        type(settings)._sink_url_must_be_usable(sink_url)
+        from flightlog.sink.url import SinkUrl
+
+        SinkUrl.parse(sink_url)  # a bad one is refused in one sentence, as in the environment
+        settings = settings.model_copy(update={"sink_url": sink_url.strip()})
     if not settings.sink_url:
         raise ConfigurationError(
             "No sink is configured: set FLIGHTLOG_SINK_URL (or --sink-url) to chdb:///dir or "
