@@ -10,11 +10,12 @@ that is down leaves the page to the database, and ``--workers 2`` with chdb is r
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
 from flightlog.models import Customer
 from flightlog.settings import Settings
+from flightlog.sink.status import STATUS_FILE
 from flightlog.store import Store, open_store
 from flightlog.web.session import COOKIE
 from pg_cluster import free_port
@@ -258,6 +260,23 @@ async def test_a_sink_that_is_down_leaves_insights_to_the_database(
     with serving(url_of(copied.source), tmp_path, env=env) as served:
         page = _served_page(served.base, copied.key)
         assert served.process.poll() is None
+    assert "Counted by the columnar sink" not in page
+    assert page == await _database_page(copied, test_settings)
+
+
+async def test_a_sink_further_behind_than_the_limit_leaves_insights_to_the_database(
+    copied: Copied, tmp_path: Path, test_settings: Settings
+) -> None:
+    """The worker caught up once, then pauses an hour: past half a second the sink is stale."""
+    env = environment(copied.source, copied.sink_url)
+    env.update({"FLIGHTLOG_SINK_POLL_SECONDS": "3600", "FLIGHTLOG_SINK_MAX_LAG_SECONDS": "0.5"})
+    status = copied.sink / STATUS_FILE
+    status.unlink(missing_ok=True)
+    with serving(url_of(copied.source), tmp_path, env=env) as served:
+        wait_until(status.exists, 120, "the server's first sink cycle")
+        caught_up = datetime.fromisoformat(json.loads(status.read_text())["caught_up_at"])
+        wait_until(lambda: datetime.now(UTC) - caught_up > timedelta(seconds=1), 10, "a second")
+        page = _served_page(served.base, copied.key)
     assert "Counted by the columnar sink" not in page
     assert page == await _database_page(copied, test_settings)
 
