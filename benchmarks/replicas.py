@@ -65,7 +65,7 @@ from flightlog.store import Store
 from flightlog.store.core import dispose_replicas
 
 sys.path.insert(0, str(ROOT / "tests"))  # the same throwaway clusters the tests build
-from pg_cluster import ReplicatedPair  # type: ignore[import-not-found]  # tests/, on the path above
+from pg_cluster import ReplicatedPair  # type: ignore[import-not-found,unused-ignore]  # tests/
 
 console = Console()
 COMMAND = "python -m benchmarks.replicas"
