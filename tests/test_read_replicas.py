@@ -371,8 +371,8 @@ def replay_paused_sync(replicated: Replicated) -> Iterator[None]:
         replicated.pair.resume_replay()
 
 
-async def test_a_server_that_is_not_a_standby_is_never_read_from(
-    replicated: Replicated, spy: ServerSpy
+async def test_a_replica_url_that_names_no_standby_is_reported_and_left_alone(
+    replicated: Replicated,
 ) -> None:
     settings = replicated.settings(database_replica_urls=url_text(replicated.primary))
     async with open_store(settings=settings, upgrade=False) as store:
