@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -587,14 +588,29 @@ def _own_server_database(cli: Cli, folder: Path) -> str:
     return url
 
 
-def test_workers_die_with_a_killed_server(tmp_path: Path, cli: Cli) -> None:
+def test_a_dead_worker_is_replaced_and_all_die_with_a_killed_server(
+    tmp_path: Path, cli: Cli
+) -> None:
     url = _own_server_database(cli, tmp_path)
     with serving(url, tmp_path, "--workers", "2") as served:
-        found = two_workers(served)
+        first = two_workers(served)
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)  # a worker crashes; its listener stays open
+
+        def replaced() -> bool:
+            alive = {pid for pid in worker_pids(served.process.pid) if pid != victim}
+            return len(alive) == 2 and not Path(f"/proc/{victim}").exists()
+
+        wait_until(replaced, STARTUP_SECONDS, "uvicorn to start a worker in its place")
+        # New connections land on either listener (a hash of their addresses); those on
+        # the dead worker's are accepted by its replacement, so every one is answered.
+        for _ in range(24):
+            assert httpx.get(f"{served.base}/api/v1/health", timeout=60).status_code == 200
+        workers = worker_pids(served.process.pid)
         served.process.kill()  # the parent alone, as a crash or the OOM killer would
         served.process.wait(timeout=30)
         wait_until(
-            lambda: not any(Path(f"/proc/{pid}").exists() for pid in found),
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
             30,
             "the orphaned workers to be gone",
         )
