@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from api_client import release_apps
 from cli_runner import CliCase, make_cli, url_of
 from flightlog.db.engine import create_async_db_engine, create_sync_engine
 from flightlog.db.urls import DatabaseUrl
@@ -312,6 +313,13 @@ def owner(store: Store) -> World:
 def mine(other: Store) -> World:
     """Customer B's own rows, for requests that need one (B's task, to point at A's run)."""
     return World(other)
+
+
+@pytest.fixture(autouse=True)
+def _apps_released() -> Iterator[None]:
+    """The API apps a test was handed go back to ``app_for``'s pool when it ends."""
+    yield
+    release_apps()
 
 
 @pytest.fixture(autouse=True)

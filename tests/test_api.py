@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api_client import app_for, client_for, client_of
+from flightlog.api import create_app
 from flightlog.models import Event
 from flightlog.store import Store
 
@@ -277,7 +278,8 @@ async def test_a_suspension_reaches_an_app_that_remembers_the_key(store: Store) 
 
 
 async def test_an_unexpected_failure_is_a_json_500_without_internals(store: Store) -> None:
-    app = app_for(store)
+    # An app of its own (not app_for's, which later tests take again): a route is added.
+    app = create_app(store.settings, engine=store.engine, connection=store.connection)
 
     async def broken() -> None:
         raise RuntimeError("secret internals: password=hunter2")
