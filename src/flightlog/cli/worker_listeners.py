@@ -108,7 +108,7 @@ def _supervise(config: uvicorn.Config, listeners: list[socket.socket], *, own: b
     from uvicorn.supervisors import Multiprocess
     from uvicorn.supervisors.multiprocess import Process
 
-    # uvicorn up to 0.3x takes the workers' entry point (target); later ones build it.
+    # Older uvicorn releases take the workers' entry point (target); newer ones build it.
     with_target = "target" in inspect.signature(Multiprocess.__init__).parameters
     target = Server(config).run
 
