@@ -8,7 +8,6 @@ delete rows to clean up and never see each other's data.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +34,7 @@ from flightlog.models import Customer
 from flightlog.settings import Settings
 from flightlog.store import Store
 from flightlog.store.sync import SyncStore
+from head_template import copy_of_head
 from postgres_server import (
     DIALECTS,
     PostgresServer,
@@ -159,51 +159,20 @@ def cli_case(
     return CliCase(fresh_url, url_of(fresh_url), settings, run, monkeypatch)
 
 
-@pytest.fixture(scope="session")
-def _head_templates(
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_server: PostgresServer | None,
-    test_settings: Settings,
-) -> dict[str, DatabaseUrl]:
-    """Per dialect, an untouched database at head that ``fresh_head_url`` copies (lazily made).
-
-    Migrating an empty database costs 1-2 s on PostgreSQL and ~0.5 s on SQLite;
-    copying one at head costs a fraction of that, for tests that need a database
-    at head with nothing in it and do not test the migration itself.
-    """
-    return {}
-
-
 @pytest.fixture
 def fresh_head_url(
     dialect: str,
     tmp_path: Path,
     postgres_server: PostgresServer | None,
     test_settings: Settings,
-    _head_templates: dict[str, DatabaseUrl],
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[DatabaseUrl]:
-    """A database of the requested dialect at head with no rows, just for this test."""
-    template = _head_templates.get(dialect)
-    if template is None:
-        if dialect == "sqlite":
-            path = tmp_path_factory.mktemp("head-template") / "head.db"
-            template = DatabaseUrl.parse(f"sqlite:///{path}")
-        else:
-            template = _require_postgres(postgres_server).create_database("flightlog_head")
-        Migrator(test_settings, template).upgrade("head")
-        _head_templates[dialect] = template
-    if dialect == "sqlite":
-        source = Path(str(template.url.database))
-        assert not Path(f"{source}-wal").exists(), "the head template was left open"
-        target = tmp_path / "fresh.db"
-        shutil.copyfile(source, target)
-        yield DatabaseUrl.parse(f"sqlite:///{target}")
-        return
-    server = _require_postgres(postgres_server)
-    url = server.create_database("flightlog_fresh", template=template.url.database)
+    """A database of the requested dialect at head with no rows, just for this test
+    (a copy of a template migrated once per test process: see head_template)."""
+    server = None if dialect == "sqlite" else _require_postgres(postgres_server)
+    url = copy_of_head(dialect, tmp_path / "fresh.db", server, test_settings)
     yield url
-    server.drop_database(url)
+    if server is not None:
+        server.drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from flightlog import open_store
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import AgentRun, Artifact, Event, MetricPoint, Task, TaskRun
 from flightlog.settings import Settings
 from flightlog.tracing import Tracer, TracerConfig
+from head_template import copy_of_head
 from pg_cluster import free_port
 from waiting import wait_until
 
@@ -95,15 +95,11 @@ def make_api_key(url: str, settings: Settings) -> str:
 def new_database(
     dialect: str, tmp_path: Path, server: PostgresServer | None, settings: Settings
 ) -> DatabaseUrl:
-    """An empty database of the dialect, migrated to head."""
-    if dialect == "sqlite":
-        url = DatabaseUrl.parse(f"sqlite:///{tmp_path / f'tracing-{uuid.uuid4().hex[:8]}.db'}")
-    else:
-        if server is None:
-            pytest.skip("PostgreSQL server unreachable: see the warning at the start of the run")
-        url = server.create_database("flightlog_tracing")
-    Migrator(settings, url).upgrade("head")
-    return url
+    """An empty database of the dialect at head (a copy of a migrated template)."""
+    if dialect != "sqlite" and server is None:
+        pytest.skip("PostgreSQL server unreachable: see the warning at the start of the run")
+    target = tmp_path / f"tracing-{uuid.uuid4().hex[:8]}.db"
+    return copy_of_head(dialect, target, server, settings, prefix="flightlog_tracing")
 
 
 def url_text(url: DatabaseUrl) -> str:
