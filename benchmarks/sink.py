@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,8 @@ from benchmarks._sink_fill import FULL, METRICS, QUICK, Filled, Scale, fill
 from flightlog.db.engine import create_sync_engine
 from flightlog.sink import aggregates
 from flightlog.sink.backend import SinkBackend, open_backend
+from flightlog.sink.schema import TABLES
+from flightlog.sink.statements import optimize
 from flightlog.sink.url import SinkUrl
 from flightlog.sink.worker import SinkWorker
 from flightlog.store import Store, open_store
@@ -228,11 +231,20 @@ async def run(scale: Scale, quick: bool) -> dict[str, Any]:
             copied += sum(report.copied.values())
         catch_up_seconds = time.perf_counter() - started
         console.print(f"sink caught up: {copied:,} rows in {catch_up_seconds:.0f} s")
+        as_copied = await aggregate_cases(store, backend, filled)
+        started = time.perf_counter()
+        for table in TABLES:
+            backend.command(optimize(backend.url.database, table))
+        merge_seconds = time.perf_counter() - started
         cases = await aggregate_cases(store, backend, filled)
+        for case, before in zip(cases, as_copied, strict=True):
+            case["sink_ms_as_copied"] = before["sink_ms"]
+            case["ratio_as_copied"] = before["ratio"]
         lag = lag_under_ingest(db, worker, 15 if quick else 60)
         console.print(lag)
         engine.dispose()
         backend.close()
+        shutil.rmtree(directory.parent, ignore_errors=True)
         return {
             "date": date.today().isoformat(),
             "quick": quick,
@@ -245,6 +257,7 @@ async def run(scale: Scale, quick: bool) -> dict[str, Any]:
                 "rate": round(copied / catch_up_seconds),
             },
             "aggregates": cases,
+            "merge_seconds": round(merge_seconds, 1),
             "lag_under_ingest": lag,
         }
 
@@ -262,16 +275,21 @@ def readme_table(report: dict[str, Any]) -> str:
         f"{report['machine']['cores']} cores, with `python -m benchmarks.sink` "
         f"({rows['events']:,} events, {rows['agent_runs']:,} agent runs, "
         f"{rows['task_runs']:,} task runs, {rows['metric_points']:,} metric points; "
-        f"PostgreSQL {report['versions']['database']}, chdb {report['versions']['chdb']}).",
+        f"{report['versions']['database']}, chdb {report['versions']['chdb']}). Sink times "
+        f"after its parts were merged (`OPTIMIZE TABLE … FINAL`, {report['merge_seconds']} s, "
+        "what background merges reach) and right after the catch-up (as copied).",
         "",
-        "| aggregate | PostgreSQL (Store) | sink (chdb) | ratio | target | same answer |",
-        "|---|---:|---:|---:|---|---|",
+        "| aggregate | PostgreSQL (Store) | sink (chdb) | ratio | target | sink as copied "
+        "| ratio as copied | same answer |",
+        "|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for case in report["aggregates"]:
         verdict = "met" if case["met"] else "**missed**"
         lines.append(
             f"| {case['name']} | {case['postgresql_ms']:,.1f} ms | {case['sink_ms']:,.1f} ms | "
-            f"{case['ratio']:,.1f}x | {case['target']} {verdict} | {case['same_answer']} |"
+            f"{case['ratio']:,.1f}x | {case['target']} {verdict} | "
+            f"{case['sink_ms_as_copied']:,.1f} ms | {case['ratio_as_copied']:,.1f}x | "
+            f"{case['same_answer']} |"
         )
     catch_up, lag = report["catch_up"], report["lag_under_ingest"]
     lines += [

@@ -99,6 +99,8 @@ def test_the_newest_version_wins_and_a_tombstone_hides_the_row(probed: dict[str,
     assert checks["after_tombstone"] == [1]
     found = checks["fingerprints"]
     assert [[row[0], row[3]] for row in found] == [checks["expected_fingerprint"]]
+    # Looked up by id: the tombstoned and the unknown id give nothing.
+    assert checks["fingerprints_of"] == [checks["expected_fingerprint"]]
 
 
 def test_progress_is_read_back_as_saved(probed: dict[str, Any]) -> None:

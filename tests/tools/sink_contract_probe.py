@@ -32,6 +32,7 @@ from flightlog.sink.statements import (
     Statement,
     count_live,
     fingerprints,
+    fingerprints_of,
     insert,
     open_ids,
     rows_page,
@@ -177,6 +178,9 @@ def main() -> None:
     checks["after_tombstone"] = [row[0] for row in backend.select(count_live(database, AGENT_RUNS))]
     checks["fingerprints"] = backend.select(fingerprints(database, AGENT_RUNS, "", None))
     checks["expected_fingerprint"] = [str(first), source.fingerprint(rows[1][:-3])]
+    checks["fingerprints_of"] = backend.select(
+        fingerprints_of(database, AGENT_RUNS, [str(first), str(second), str(uuid.uuid4())])
+    )
 
     # Progress: saved after the rows, loaded back.
     state = progress.Progress()

@@ -121,6 +121,15 @@ def open_ids(database: str, table: SinkTable) -> Statement:
     )
 
 
+def fingerprints_of(database: str, table: SinkTable, ids: Sequence[str]) -> Statement:
+    """(id, fingerprint) of the live rows among ``ids`` (UUID text; a few thousand at most)."""
+    return Statement(
+        f"SELECT toString(id), _hash FROM {database}.{table.name} FINAL "
+        f"WHERE id IN {{ids:Array(UUID)}} {READ}",
+        {"ids": list(ids)},
+    )
+
+
 def fingerprints(
     database: str, table: SinkTable, after: int | str, upto: int | str | None
 ) -> Statement:
@@ -150,6 +159,12 @@ def rows_page(database: str, table: SinkTable, after: int | str, limit: int) -> 
     )
 
 
+def optimize(database: str, table: SinkTable) -> Statement:
+    """Merge a table's parts now (what background merges reach in time): ``FINAL`` then
+    has one part per partition to read. For benchmarks and maintenance, not the worker."""
+    return Statement(f"OPTIMIZE TABLE {database}.{table.name} FINAL")
+
+
 def count_live(database: str, table: SinkTable) -> Statement:
     return Statement(f"SELECT count() FROM {database}.{table.name} FINAL {READ}")
 
@@ -174,10 +189,12 @@ __all__ = [
     "count_live",
     "customer_rows",
     "fingerprints",
+    "fingerprints_of",
     "id_param",
     "insert",
     "modify_ttl_needed",
     "open_ids",
+    "optimize",
     "progress",
     "rows_page",
     "table_ttl",

@@ -39,10 +39,14 @@ from flightlog.sink import rows as source
 from flightlog.sink.backend import SinkBackend, ensure_schema
 from flightlog.sink.progress import REREAD, SWEPT, TAILED, Progress, load, save
 from flightlog.sink.schema import BOOKKEEPING, BY_NAME, EVENTS, SinkTable
-from flightlog.sink.statements import fingerprints, insert, open_ids, time_text
+from flightlog.sink.statements import fingerprints, fingerprints_of, insert, open_ids, time_text
 
 #: An id-only sweep of an append-only table reads this many batches' worth of ids per cycle.
 ID_SWEEP = 10
+#: While the tail has more to copy, the sweeps run every this many cycles only.
+SWEEP_EVERY = 10
+#: Ids per fingerprint lookup in the sink.
+LOOKUP_CHUNK = 2000
 #: Events name the agent runs and runs they are about in these payload columns.
 _TOUCHES = {"agent_runs": "agent_run_id", "task_runs": "run_id"}
 
@@ -84,6 +88,7 @@ class SinkWorker:
         self.database = backend.url.database
         self.progress = Progress()
         self._watermarks = {name: Watermark(name) for name in TAILED}
+        self._caught_up = True
 
     def start(self) -> Progress:
         """Create the schema if needed and load the saved positions."""
@@ -93,13 +98,17 @@ class SinkWorker:
 
     # --- one cycle -------------------------------------------------------------------------------
 
-    def cycle(self, *, sweep: bool = True) -> CycleReport:
+    def cycle(self, *, sweep: bool | None = None) -> CycleReport:
         """Copy what is new, re-read what may have changed, sweep, save the positions.
 
-        ``sweep=False`` leaves the sweeps where they are (a catch-up sweeps at its end).
+        ``sweep``: None sweeps when the last cycle had caught up, else every
+        :data:`SWEEP_EVERY` cycles (copying comes first while there is a backlog);
+        False leaves the sweeps where they are (a catch-up sweeps at its end).
         """
         state = self.progress
         report = CycleReport(state.cycle + 1, self.clock())
+        if sweep is None:
+            sweep = self._caught_up or report.cycle % SWEEP_EVERY == 0
         for watermark in self._watermarks.values():
             # One short transaction per sample: a sample takes its transaction's id, and a
             # transaction holding an id is a writer, which the next sample would refuse.
@@ -128,7 +137,7 @@ class SinkWorker:
         for name in TAILED:
             if sweep:
                 self._sweep_ids(BY_NAME[name], version, ID_SWEEP * self.batch_rows, report)
-        report.caught_up = not full
+        report.caught_up = self._caught_up = not full
         if report.caught_up:
             state.caught_up_at = report.started
         state.cycle = report.cycle
@@ -150,19 +159,25 @@ class SinkWorker:
         self, table: SinkTable, touched: set[uuid.UUID], version: int, report: CycleReport
     ) -> None:
         """Re-read the rows events named and the rows the sink holds as still open; write
-        those that are new or changed."""
+        those that are new or changed (a run named by every batch of its events is read
+        again each time, but written only when it differs)."""
         held = {
             uuid.UUID(row[0]): int(row[1])
             for row in self.backend.select(open_ids(self.database, table))
         }
+        unknown = sorted(str(key) for key in touched - set(held))
+        for start in range(0, len(unknown), LOOKUP_CHUNK):
+            part = unknown[start : start + LOOKUP_CHUNK]
+            for row in self.backend.select(fingerprints_of(self.database, table, part)):
+                held[uuid.UUID(row[0])] = int(row[1])
         ids = touched | set(held)
         if not ids:
             return
         with Session(self.engine) as session, session.begin():
             found = source.rows_by_id(session, table, ids)
-        changed = []
-        for row in found:
-            cells = source.encode(table, row)
+        changed: list[list[Any]] = []
+        for values in found:
+            cells = source.encode(table, values)
             mark = source.fingerprint(cells)
             if held.get(uuid.UUID(cells[0])) != mark:
                 changed.append([*cells, mark, version, 0])
