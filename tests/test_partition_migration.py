@@ -56,6 +56,10 @@ def _state(engine: Engine) -> dict[str, Any]:
             sequence = connection.scalar(
                 text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}
             )
+            state[f"{table} grants"] = connection.scalar(
+                text("SELECT relacl::text FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                {"t": table},
+            )
             state[f"{table} sequence"] = tuple(
                 connection.execute(text(f"SELECT last_value, is_called FROM {sequence}")).one()
             )
@@ -88,6 +92,8 @@ def test_a_seeded_database_is_partitioned_and_back_with_every_row_id_and_index(
             connection.execute(
                 text("DELETE FROM events WHERE id > (SELECT max(id) - 5 FROM events)")
             )
+            # A reporting role's access, here everyone's: the rebuilt tables keep it.
+            connection.execute(text("GRANT SELECT ON events, metric_points TO PUBLIC"))
         before = _state(engine)
         assert before["events"][0] == 100_000 - 5
 

@@ -5,8 +5,8 @@ On PostgreSQL each table is rebuilt as a declarative RANGE-partitioned table,
 partition per UTC month that holds rows, the current month and the next two
 (names and the two edge partitions: :mod:`flightlog.db.partition_layout`). The
 conversion keeps every row with its id, every index (by its definition), every
-foreign key but one, the CHECK constraints, and the identity sequence's exact
-position, so new ids continue where they did. The primary key becomes
+foreign key but one, the CHECK constraints, the privileges others were
+granted on the table, and the identity sequence's exact position, so new ids continue where they did. The primary key becomes
 (id, time): PostgreSQL requires the partition key in every unique constraint;
 ids stay unique because only the identity hands them out.
 
@@ -229,6 +229,24 @@ def _refuse_dependent_views(bind: Connection, table: str) -> None:
         )
 
 
+def _grants(bind: Connection, table: str) -> list[str]:
+    """The GRANTs others hold on ``table`` (a reporting role's SELECT, say), to give again."""
+    rows = bind.execute(
+        text(
+            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, "
+            "a.privilege_type, a.is_grantable "
+            "FROM pg_class AS c, aclexplode(c.relacl) AS a "
+            "LEFT JOIN pg_roles AS r ON r.oid = a.grantee "
+            "WHERE c.oid = CAST(:t AS regclass) AND a.grantee <> c.relowner"
+        ),
+        {"t": table},
+    ).all()
+    return [
+        f"GRANT {privilege} ON {table} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}"
+        for grantee, privilege, grantable in rows
+    ]
+
+
 def _rebuild(bind: Connection, table: str, key: str, *, partitioned: bool) -> None:
     """Replace ``table`` by a copy of it, partitioned by month of ``key`` or plain."""
     _refuse_dependent_views(bind, table)
@@ -238,6 +256,7 @@ def _rebuild(bind: Connection, table: str, key: str, *, partitioned: bool) -> No
         text(f"SELECT last_value, is_called FROM {sequence}")
     ).one()
     slots = _slots_in_use(bind, table, key) if partitioned else set()
+    grants = _grants(bind, table)
     old = f"{table}_before_0010" if partitioned else f"{table}_partitioned_0010"
     op.execute(f"ALTER TABLE {table} RENAME TO {old}")
     op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT {pk} TO {pk}_old")
@@ -267,6 +286,8 @@ def _rebuild(bind: Connection, table: str, key: str, *, partitioned: bool) -> No
         op.execute(f"ALTER TABLE events ADD CONSTRAINT {PARENT_FK} {PARENT_FK_SQL}")
     new_sequence = bind.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
     op.execute(f"SELECT setval('{new_sequence}', {int(last_value)}, {bool(is_called)})")
+    for grant in grants:
+        op.execute(grant)
     op.execute(f"DROP TABLE {old}")
 
 
