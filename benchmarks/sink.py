@@ -21,7 +21,7 @@ is 1/25 of it):
    to catch up once ingest stops.
 
 Writes ``results/<date>-sink[-quick].json`` and (full runs) the table in README.md.
-Takes about 15 minutes on 2 cores (fill 4, catch-up 7, aggregates 2, lag 2); quick ~1.
+Takes about 30 minutes on 2 cores (fill 7-9, catch-up 18, aggregates 2, lag 3); quick ~2.
 """
 
 from __future__ import annotations
