@@ -10,6 +10,7 @@ first; a chart fills the gaps with zeros.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -246,6 +247,16 @@ def run_durations(
         )
         .group_by(index, TaskRun.status)
     )
+    return duration_bins(rows)
+
+
+def duration_bins(rows: Iterable[Sequence[Any]]) -> list[DurationBin]:
+    """Every bin of ``DURATION_EDGES`` from ``(bin index, run status, runs)`` rows.
+
+    The database's query above and the columnar sink's both end here, so the two
+    answers are built one way and cannot drift apart.
+    """
+    edges = DURATION_EDGES
     counts = [{"runs": 0, "completed": 0, "failed": 0} for _ in edges]
     for i, status, n in rows:
         counted = counts[int(i)]

@@ -178,24 +178,7 @@ def run_durations(
     rows = backend.select(
         durations_statement(backend.url.database, customer_id, since=start, until=end)
     )
-    edges = insights.DURATION_EDGES
-    counts = [{"runs": 0, "completed": 0, "failed": 0} for _ in edges]
-    for i, status, n in rows:
-        counted = counts[int(i)]
-        counted["runs"] += int(n)
-        outcome = _OUTCOME[str(status)]
-        if outcome == "completed":
-            counted["completed"] += int(n)
-        elif outcome in ("failed", "timed_out"):
-            counted["failed"] += int(n)
-    return [
-        DurationBin(
-            low_seconds=float(low),
-            high_seconds=float(edges[i + 1]) if i + 1 < len(edges) else None,
-            **counts[i],
-        )
-        for i, low in enumerate(edges)
-    ]
+    return insights.duration_bins(rows)
 
 
 def metric_names(
