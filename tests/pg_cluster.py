@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flightlog.db.urls import DatabaseUrl
+from waiting import wait_until
 
 
 def _bindir() -> Path:
@@ -278,12 +279,8 @@ class ReplicatedPair:
         self._scalar(self.replica, "SELECT pg_wal_replay_resume()")
 
     def _wait(self, query: str, timeout: float, what: str) -> None:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while self._scalar(self.replica, query) != "True":
-            assert time.monotonic() < deadline, f"the standby did not {what} in {timeout:.0f} s"
-            time.sleep(0.02)
+        caught_up = lambda: self._scalar(self.replica, query) == "True"  # noqa: E731
+        wait_until(caught_up, timeout, f"the standby to {what}")
 
     def remove(self) -> None:
         """Stop and delete both clusters (the standby first)."""

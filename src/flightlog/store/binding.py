@@ -296,7 +296,9 @@ class Operation(Generic[P, R]):
         return call
 
 
-def in_unit(session: Session, service: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+def in_unit(
+    session: Session, service: UntenantedService[P, R], /, *args: P.args, **kwargs: P.kwargs
+) -> R:
     """``service`` on ``session``, marked as running it (services ask, see ``UNIT_SERVICE``)."""
     session.info[UNIT_SERVICE] = service
     return service(session, *args, **kwargs)
