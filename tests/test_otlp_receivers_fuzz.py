@@ -225,3 +225,21 @@ def _decodes(response: Any, kind: str, content_type: str | None) -> None:
     if response.status_code != 200:
         assert message.code == RPC_CODES[response.status_code]
         assert message.message
+
+
+@pytest.mark.parametrize("kind", ["traces", "metrics"])
+def test_a_lone_surrogate_quoted_in_the_error_is_a_400_not_a_500(
+    served: tuple[TestClient, str], kind: str
+) -> None:
+    """Found by the fuzz test above: the reason quotes the body, and protobuf's UTF-8
+    cannot hold a lone surrogate, so building the Status used to raise."""
+    client, key = served
+    field = "resourceSpans" if kind == "traces" else "resourceMetrics"
+    body = (f'{{"{field}": "\ud800"}}').encode("utf-8", "surrogatepass")
+    response = client.post(
+        f"/v1/{kind}",
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": JSON},
+    )
+    assert response.status_code == 400, response.text
+    _decodes(response, kind, JSON)

@@ -89,5 +89,11 @@ def rpc_code(http_status: int) -> int:
 
 
 def new_status(http_status: int, message: str) -> Message:
-    """A ``Status`` for an error answered with ``http_status``, saying ``message``."""
+    """A ``Status`` for an error answered with ``http_status``, saying ``message``.
+
+    The message may quote the request (a key of a malformed JSON body); a lone
+    surrogate there cannot be protobuf's UTF-8, so it is replaced, not raised.
+    """
+    if not message.isascii():
+        message = message.encode("utf-8", "replace").decode("utf-8")
     return Status(code=rpc_code(http_status), message=message)
