@@ -93,7 +93,7 @@ UNDECIDED = object()
 _UUID = uuid.UUID
 #: ``json.dumps`` as the engines' JSON serializer calls it (NaN refused), minus
 #: the per-call keyword handling.
-_encode = json.JSONEncoder(allow_nan=False).encode
+encode_json = json.JSONEncoder(allow_nan=False).encode
 _dumps = json.dumps
 
 
@@ -132,12 +132,12 @@ def uuid_value(value: Any, codec: Codec) -> Any:
 def json_text(value: dict[str, Any]) -> str | None:
     """``value`` as SQLAlchemy's JSON type would store it, or None if it cannot be."""
     try:
-        return _encode(value)
+        return encode_json(value)
     except (TypeError, ValueError, RecursionError):
         return None
 
 
-def _utf8_length(text: str) -> int | None:
+def utf8_length(text: str) -> int | None:
     if text.isascii():
         return len(text)
     try:
@@ -146,7 +146,7 @@ def _utf8_length(text: str) -> int | None:
         return None
 
 
-def _payload_fits(content_bytes: int, data: dict[str, Any], stored: str, limit: int) -> bool:
+def payload_fits(content_bytes: int, data: dict[str, Any], stored: str, limit: int) -> bool:
     # The limit counts compact JSON; the stored text (default separators, ASCII) is
     # never shorter, so only a row near the limit needs the exact compact size.
     if content_bytes + len(stored) <= limit:
@@ -198,7 +198,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
     if content is not None:
         if type(content) is not str:
             return None
-        size = _utf8_length(content)
+        size = utf8_length(content)
         if size is None:
             return None
         content_bytes = size
@@ -213,7 +213,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         if stored_or_none is None:
             return None
         stored = stored_or_none
-        if not _payload_fits(content_bytes, data, stored, limit):
+        if not payload_fits(content_bytes, data, stored, limit):
             return None
     else:
         return None

@@ -14,12 +14,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, null, select, text, update
+from sqlalchemy import Table, bindparam, null, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.base import Base
+from flightlog.ingest.events import encode_json
+from flightlog.ingest.own_rows import write_own_rows
 from flightlog.models import AgentRun, OtlpSpan, TaskRun
 from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
+
+#: The ledger's columns a new span fills (``received_at`` takes its default).
+LEDGER_COLUMNS = (
+    "customer_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "run_id",
+    "agent_run_id",
+    "pending",
+)
 
 
 def table_of(model: type[Base]) -> Table:
@@ -145,36 +158,27 @@ def write(
     resolved_pending: Sequence[tuple[Span, Placement]],
 ) -> None:
     """Add this request's spans to the ledger and settle the pending ones now recorded."""
-    # Two statements, so that a recorded span's ``pending`` is SQL NULL (left out), not
-    # JSON null: "waiting" is ``pending IS NOT NULL``.
-    recorded = [
-        {
-            "customer_id": customer_id,
-            "trace_id": span.trace_id,
-            "span_id": span.span_id,
-            "parent_span_id": span.parent_span_id,
-            "run_id": placement.run_id,
-            "agent_run_id": placement.agent_run_id,
-        }
-        for span, placement in new
-        if placement is not None
-    ]
-    waiting = [
-        {
-            "customer_id": customer_id,
-            "trace_id": span.trace_id,
-            "span_id": span.span_id,
-            "parent_span_id": span.parent_span_id,
-            "pending": span_to_json(span),
-        }
-        for span, placement in new
-        if placement is None
-    ]
+    # One COPY / executemany of rows in the driver's form (flightlog.ingest.own_rows):
+    # a recorded span's ``pending`` is SQL NULL, a waiting span's its JSON text.
+    write_own_rows(
+        session,
+        "otlp_spans",
+        LEDGER_COLUMNS,
+        [
+            {
+                "customer_id": customer_id,
+                "trace_id": span.trace_id,
+                "span_id": span.span_id,
+                "parent_span_id": span.parent_span_id,
+                "run_id": placement.run_id if placement else None,
+                "agent_run_id": placement.agent_run_id if placement else None,
+                "pending": None if placement else encode_json(span_to_json(span)),
+            }
+            for span, placement in new
+        ],
+    )
     table = table_of(OtlpSpan)
     connection = session.connection()
-    for rows in (recorded, waiting):
-        if rows:
-            connection.execute(insert(table), rows)
     if resolved_pending:
         key = table.c
         connection.execute(

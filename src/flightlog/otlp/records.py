@@ -18,6 +18,7 @@ from typing import Any
 
 from flightlog.db.types import new_uuid
 from flightlog.enums import AgentRunStatus, EventSeverity, EventType, RunStatus
+from flightlog.ingest.own_rows import OwnEvent
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import Placement, clean_text
 from flightlog.otlp.mapping import Role
@@ -108,7 +109,7 @@ class RecordBuilder:
     prices: PriceTable
     runs: list[NewRun] = field(default_factory=list)
     agent_runs: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[OwnEvent] = field(default_factory=list)
     large: list[LargeContent] = field(default_factory=list)
     #: Usage per agent run id: [tokens in, tokens out, cost]; new and earlier agent runs.
     usage: dict[uuid.UUID, list[Any]] = field(default_factory=dict)

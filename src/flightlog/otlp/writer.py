@@ -13,12 +13,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ScalarSelect, func, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.types import new_uuid
 from flightlog.enums import ArtifactType, RunStatus, TaskStatus
-from flightlog.ingest.events import ingest_events
+from flightlog.ingest.own_rows import write_own_events
 from flightlog.models import AgentRun, AgentSession, Task, TaskRun
 from flightlog.otlp.ledger import chunks, clean_text, table_of
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
@@ -26,7 +26,7 @@ from flightlog.otlp.records import span_time as at
 from flightlog.services import artifacts
 from flightlog.services.agent_runs import roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK
-from flightlog.services.task_statistics import refresh_task_statistics
+from flightlog.services.task_statistics import refresh_statistics_of
 from flightlog.services.tasks import transition_task
 
 
@@ -52,8 +52,7 @@ def write(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> N
         )
         large.pointer["artifact_id"] = str(artifact.id)
     _earlier_usage(session, records, earlier_usage)
-    if records.events:
-        ingest_events(session, customer_id, records.limits.max_payload_bytes, records.events)
+    write_own_events(session, customer_id, records.limits.max_payload_bytes, records.events)
     _tasks(session, records.runs)
 
 
@@ -174,53 +173,75 @@ def _earlier_usage(
 
 
 def _tasks(session: Session, runs: list[NewRun]) -> None:
-    """Each task with new runs: its status follows its latest run, its statistics its runs."""
+    """Each task with new runs: its status follows its latest run, its statistics its runs.
+
+    A few statements per request however many tasks and runs: one reads the tasks
+    with what their runs say of their status, one aggregate and one executemany
+    rewrite their statistics (:func:`refresh_statistics_of`); only a task whose
+    status changes costs more (its transitions).
+    """
     by_task: dict[uuid.UUID, list[NewRun]] = defaultdict(list)
     for run in runs:
         by_task[run.task_id].append(run)
     if not by_task:
         return
-    active = [RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]
-    counting = (
-        select(TaskRun.task_id, func.count(TaskRun.id))
-        .where(TaskRun.status.in_(active))
-        .group_by(TaskRun.task_id)
-    )
-    going: dict[uuid.UUID, int] = {
-        task_id: int(count)
-        for part in chunks(sorted(by_task))
-        for task_id, count in session.execute(counting.where(TaskRun.task_id.in_(part))).all()
-    }
-    for task_id in sorted(by_task):
-        task = session.get(Task, task_id)
-        assert task is not None  # locked when its reference was resolved
-        target, since = _status_after(session, task, bool(going.get(task_id)))
+    for task, going, latest_status, latest_completed in _with_latest_runs(session, sorted(by_task)):
+        target, since = _status_after(task, going, latest_status, latest_completed)
         # Only a change of status is a transition: a task that stays COMPLETED while
         # finished runs are added to it is not run again and again.
         if task.status is not target:
             if task.status is not TaskStatus.RUNNING:
-                first = min(by_task[task_id], key=lambda r: r.root.start_time_unix_nano)
+                first = min(by_task[task.id], key=lambda r: r.root.start_time_unix_nano)
                 transition_task(
                     session, task, TaskStatus.RUNNING, at=at(first.root.start_time_unix_nano)
                 )
             if target is not TaskStatus.RUNNING:
                 transition_task(session, task, target, at=since)
-        refresh_task_statistics(session, task_id)
+    refresh_statistics_of(session, by_task)
+
+
+def _with_latest_runs(
+    session: Session, task_ids: list[uuid.UUID]
+) -> list[tuple[Task, int, RunStatus | None, datetime | None]]:
+    """Each task (in id order) with its active runs and its latest run's status and end.
+
+    The latest run is the latest by start (ties by id), whatever order runs arrived in.
+    """
+    active = [RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]
+    going = (
+        select(func.count(TaskRun.id))
+        .where(TaskRun.task_id == Task.id, TaskRun.status.in_(active))
+        .correlate(Task)
+        .scalar_subquery()
+    )
+
+    def latest(column: InstrumentedAttribute[Any]) -> ScalarSelect[Any]:
+        return (
+            select(column)
+            .where(TaskRun.task_id == Task.id)
+            .order_by(TaskRun.started_at.desc(), TaskRun.id.desc())
+            .limit(1)
+            .correlate(Task)
+            .scalar_subquery()
+        )
+
+    reading = select(Task, going, latest(TaskRun.status), latest(TaskRun.completed_at))
+    found = {
+        row[0].id: (row[0], int(row[1]), row[2], row[3])
+        for part in chunks(task_ids)
+        for row in session.execute(reading.where(Task.id.in_(part))).all()
+    }
+    # Every task was locked when its reference was resolved, so none has gone.
+    return [found[task_id] for task_id in task_ids]
 
 
 def _status_after(
-    session: Session, task: Task, others_going: bool
+    task: Task, going: int, latest_status: RunStatus | None, latest_completed: datetime | None
 ) -> tuple[TaskStatus, datetime | None]:
-    """The status the task's latest run (by start) gives it, whatever order runs arrived in."""
-    if others_going:
+    """The status the task's runs give it: RUNNING while one is active, else its latest's."""
+    if going:
         return TaskStatus.RUNNING, None
-    latest = session.execute(
-        select(TaskRun.status, TaskRun.completed_at)
-        .where(TaskRun.task_id == task.id)
-        .order_by(TaskRun.started_at.desc(), TaskRun.id.desc())
-        .limit(1)
-    ).first()
-    if latest is None:
+    if latest_status is None:
         return task.status, None
     # As the run service does: a cancelled latest run leaves the task waiting again.
-    return FINISHED_RUN_TO_TASK.get(latest.status, TaskStatus.PENDING), latest.completed_at
+    return FINISHED_RUN_TO_TASK.get(latest_status, TaskStatus.PENDING), latest_completed
