@@ -37,9 +37,9 @@ def _free_port() -> int:
 
 
 class Server:
-    """``flightlog serve`` in a child process on a free loopback port (one uvicorn worker)."""
+    """``flightlog serve`` in a child process on a free loopback port (``workers`` processes)."""
 
-    def __init__(self, db: Database, log: Path) -> None:
+    def __init__(self, db: Database, log: Path, workers: int = 1) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTLOG_")}
@@ -48,7 +48,7 @@ class Server:
         url = db.url.url.render_as_string(hide_password=False)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flightlog", "serve", "--port", str(self.port), "-d", url,
-             "--workers", "1", "--log-level", "warning"],
+             "--workers", str(workers), "--log-level", "warning"],
             stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -41,10 +41,18 @@ def attributes(pairs: Iterable[KeyValue]) -> dict[str, AttrValue]:
     """
     out: dict[str, AttrValue] = {}
     for pair in pairs:
-        try:
-            out[pair.key] = any_value(pair.value, 0)
-        except _TooDeep:
-            raise AttributeTooDeep(pair.key) from None
+        value = pair.value
+        which = value.WhichOneof("value")
+        # Most attributes are strings and numbers: read those here, without a call.
+        if which == "string_value":
+            out[pair.key] = value.string_value
+        elif which == "int_value":
+            out[pair.key] = value.int_value
+        else:
+            try:
+                out[pair.key] = any_value(value, 0)
+            except _TooDeep:
+                raise AttributeTooDeep(pair.key) from None
     return out
 
 

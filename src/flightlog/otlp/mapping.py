@@ -17,12 +17,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from typing import TypeVar
 
 from flightlog.otlp.spans import Attributes, AttrValue, Span, StatusCode
+
+T = TypeVar("T")
 
 
 class Role(Enum):
@@ -151,8 +154,22 @@ def graph_node(span: Span) -> str | None:
     return node if isinstance(node, str) and node == span.name else None
 
 
+def memoized(span: Span, key: str, read: Callable[[Span], T]) -> T:
+    """``read(span)``, read once per span and kept in its memo under ``key``."""
+    memo = span.memo
+    if key in memo:
+        found: T = memo[key]
+        return found
+    value = memo[key] = read(span)
+    return value
+
+
 def role(span: Span) -> Role:
     """The role of a span in the record (see the table in docs/otlp.md)."""
+    return memoized(span, "role", _role)
+
+
+def _role(span: Span) -> Role:
     attributes = span.attributes
     given = attributes.get("gen_ai.operation.name")
     operation = given if isinstance(given, str) else None
@@ -184,6 +201,10 @@ def agent_name(span: Span) -> str:
 
 def usage(span: Span) -> Usage:
     """The tokens (and any stated cost) of a model call."""
+    return memoized(span, "usage", _usage)
+
+
+def _usage(span: Span) -> Usage:
     attributes = span.attributes
     return Usage(
         input_tokens=_count(first(attributes, INPUT_TOKENS)),
@@ -307,6 +328,10 @@ def _indexed_messages(attributes: Attributes) -> dict[str, object]:
 
 def error(span: Span) -> tuple[str, str | None, str | None] | None:
     """(message, exception type, stack trace) when the span failed, else None."""
+    return memoized(span, "error", _error)
+
+
+def _error(span: Span) -> tuple[str, str | None, str | None] | None:
     exception = next((event for event in span.events if event.name == "exception"), None)
     if span.status_code is not StatusCode.ERROR and exception is None:
         return None

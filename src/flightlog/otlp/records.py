@@ -9,7 +9,6 @@ so a request of 512 spans costs a few statements, not a few per span.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from flightlog.otlp import mapping
 from flightlog.otlp.ledger import Placement, clean_text
 from flightlog.otlp.mapping import Role
 from flightlog.otlp.prices import COST_QUANTUM, PriceTable
+from flightlog.otlp.readings import Content, clean, clean_encoded, model_call, seconds, tool_call
 from flightlog.otlp.spans import Span
 from flightlog.services.artifacts import BlobPolicy
 
@@ -42,40 +42,6 @@ class Limits:
 def span_time(nanoseconds: int) -> datetime:
     """An OTLP timestamp (nanoseconds since the epoch) as an aware UTC datetime."""
     return datetime.fromtimestamp(nanoseconds / 1e9, tz=UTC)
-
-
-def _seconds(span: Span) -> float:
-    return max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
-
-
-def clean(value: object) -> object:
-    """A value JSON columns on both databases can hold (no NUL, no NaN, string keys)."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, list | tuple):
-        return [clean(item) for item in value]
-    if isinstance(value, dict):
-        return {clean_text(str(key)): clean(item) for key, item in value.items()}
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value)
-    return value
-
-
-def _clean_encoded(value: object) -> tuple[object, bytes]:
-    """:func:`clean` and the UTF-8 JSON of the result.
-
-    Encoding first (in C) and looking for what a database refuses in the one
-    resulting string is much cheaper than walking the value in Python; the walk
-    is only for the rare value that needs cleaning.
-    """
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        if "\\u0000" not in text:
-            return value, text.encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError):
-        pass
-    cleaned = clean(value)
-    return cleaned, json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(slots=True)
@@ -199,7 +165,7 @@ class RecordBuilder:
                 "status": AgentRunStatus.FAILED if failure else AgentRunStatus.COMPLETED,
                 "started_at": span_time(span.start_time_unix_nano),
                 "finished_at": span_time(span.end_time_unix_nano),
-                "duration_seconds": _seconds(span),
+                "duration_seconds": seconds(span),
                 "error_message": clean_text(failure[0])[:10_000] if failure else None,
                 "tokens_in": 0,
                 "tokens_out": 0,
@@ -238,9 +204,9 @@ class RecordBuilder:
             }
         )
 
-    def _bounded(self, span: Span, placement: Placement, what: str, content: object) -> object:
+    def _bounded(self, span: Span, placement: Placement, what: str, content: Content) -> object:
         """Content kept inline when small; otherwise a pointer to the artifact it becomes."""
-        cleaned, encoded = _clean_encoded(content)
+        cleaned, encoded = content
         if len(encoded) <= self.limits.inline_content_bytes:
             return cleaned
         pointer: dict[str, Any] = {"artifact_id": None, "bytes": len(encoded)}
@@ -250,18 +216,9 @@ class RecordBuilder:
         return pointer
 
     def _model_call(self, span: Span, placement: Placement) -> None:
-        usage = mapping.usage(span)
-        model = mapping.model_name(span)
-        data: dict[str, Any] = {
-            "model": clean(model),
-            "provider": clean(mapping.provider(span)),
-            "operation": clean(mapping.text(span.attributes.get("gen_ai.operation.name"))),
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "latency_ms": round(_seconds(span) * 1000, 3),
-        }
-        if usage.cached_input_tokens:
-            data["cached_input_tokens"] = usage.cached_input_tokens
+        call = model_call(span)
+        usage, model = call.usage, call.model
+        data = dict(call.data)
         cost = usage.reported_cost_usd
         if cost is not None:
             # To the 6 decimals cost columns keep, so a run's total is its agent runs' sum.
@@ -278,12 +235,10 @@ class RecordBuilder:
             if computed is not None:
                 cost = computed.usd
                 data |= {"cost_usd": str(cost), **computed.describe()}
-        finish = span.attributes.get("gen_ai.response.finish_reasons")
-        if finish is not None:
-            data["finish_reasons"] = clean(mapping.text(finish))
-        found = mapping.messages(span)
-        if found:
-            data["messages"] = self._bounded(span, placement, "messages", found)
+        if call.finish_reasons is not None:
+            data["finish_reasons"] = call.finish_reasons
+        if call.messages is not None:
+            data["messages"] = self._bounded(span, placement, "messages", call.messages)
         self._event(span, placement, EventType.MODEL_CALL, model or span.name, data)
         if placement.agent_run_id is not None:
             totals = self.usage.setdefault(placement.agent_run_id, [0, 0, Decimal(0)])
@@ -293,18 +248,13 @@ class RecordBuilder:
             self.run_of[placement.agent_run_id] = placement.run_id
 
     def _tool_call(self, span: Span, placement: Placement) -> None:
-        name, call_id, arguments, result = mapping.tool_call(span)
-        data: dict[str, Any] = {
-            "tool": clean_text(name),
-            "latency_ms": round(_seconds(span) * 1000, 3),
-        }
-        if call_id:
-            data["call_id"] = clean_text(call_id)[:200]
-        if arguments is not None:
-            data["arguments"] = self._bounded(span, placement, "arguments", arguments)
-        if result is not None:
-            data["result"] = self._bounded(span, placement, "result", result)
-        self._event(span, placement, EventType.TOOL_CALL, name, data)
+        call = tool_call(span)
+        data = dict(call.data)
+        if call.arguments is not None:
+            data["arguments"] = self._bounded(span, placement, "arguments", call.arguments)
+        if call.result is not None:
+            data["result"] = self._bounded(span, placement, "result", call.result)
+        self._event(span, placement, EventType.TOOL_CALL, call.name, data)
 
     def _error(self, span: Span, placement: Placement) -> None:
         failure = mapping.error(span)
@@ -315,7 +265,9 @@ class RecordBuilder:
         if kind:
             data["exception_type"] = clean_text(kind)[:500]
         if stacktrace:
-            data["stacktrace"] = self._bounded(span, placement, "stacktrace", stacktrace)
+            data["stacktrace"] = self._bounded(
+                span, placement, "stacktrace", clean_encoded(stacktrace)
+            )
         self._event(span, placement, EventType.ERROR, message, data, EventSeverity.ERROR)
 
 

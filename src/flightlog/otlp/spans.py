@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 #: An attribute value after decoding an OTLP ``AnyValue``: arrays become tuples,
 #: key-value lists become dicts, bytes stay bytes.
@@ -49,7 +50,13 @@ class SpanEvent:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """One finished span. Ids are lowercase hex: 32 characters for a trace, 16 for a span."""
+    """One finished span. Ids are lowercase hex: 32 characters for a trace, 16 for a span.
+
+    ``memo`` holds what :mod:`flightlog.otlp.mapping` read from the span (its role,
+    usage, messages…), so each is read once, and can be read ahead, before the
+    ingest takes its lock (:func:`flightlog.otlp.records.read_ahead`). It is not
+    part of the span's value: equality and ``repr`` ignore it.
+    """
 
     trace_id: str
     span_id: str
@@ -64,6 +71,7 @@ class Span:
     status_message: str
     resource: Attributes
     scope_name: str
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

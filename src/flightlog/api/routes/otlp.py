@@ -25,6 +25,7 @@ from flightlog.api.openapi import OWN_ERRORS
 from flightlog.db.failures import database_unreachable
 from flightlog.errors import FlightlogError, http_status
 from flightlog.otlp import wire
+from flightlog.otlp.readings import read_ahead
 from flightlog.otlp.spans import Rejected
 from flightlog.store.core import Store
 
@@ -214,6 +215,7 @@ async def _export(
         encoding = request.headers.get("content-encoding")
         if kind == "traces":
             traces = wire.decode_traces(body, content_type, encoding, max_bytes=max_bytes)
+            read_ahead(traces.spans)  # before the ingest's lock (flightlog.otlp.readings)
             recorded = await store.traces.record(traces.spans)
             rejected = [*traces.rejected, *recorded.rejected]
         else:

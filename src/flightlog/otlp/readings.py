@@ -1,0 +1,150 @@
+"""What a span says, read once: its model or tool call, cleaned and encoded for storage.
+
+Reading a span (its role, usage, messages parsed and re-encoded, tool arguments) is
+pure work on the span and most of what recording one costs. It is kept in the span's
+memo, so it happens once per span however often the mapping asks, and the receivers
+do it (:func:`read_ahead`) before the ingest's transaction and its per-customer lock:
+with several server processes, one reads a request while another records one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flightlog.otlp import mapping
+from flightlog.otlp.ledger import clean_text
+from flightlog.otlp.mapping import Role
+from flightlog.otlp.spans import Span
+
+
+def seconds(span: Span) -> float:
+    return max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
+
+
+def clean(value: object) -> object:
+    """A value JSON columns on both databases can hold (no NUL, no NaN, string keys)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(str(key)): clean(item) for key, item in value.items()}
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+def clean_encoded(value: object) -> tuple[object, bytes]:
+    """:func:`clean` and the UTF-8 JSON of the result.
+
+    Encoding first (in C) and looking for what a database refuses in the one
+    resulting string is much cheaper than walking the value in Python; the walk
+    is only for the rare value that needs cleaning.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        if "\\u0000" not in text:
+            return value, text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError):
+        pass
+    cleaned = clean(value)
+    return cleaned, json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
+
+
+#: Content as stored inline (cleaned) and as its artifact would hold it (UTF-8 JSON).
+Content = tuple[object, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """What a model-call span says, whatever run it lands in (read once, see :func:`read_ahead`)."""
+
+    usage: mapping.Usage
+    model: str | None
+    #: The event's data before cost, finish reasons and messages.
+    data: dict[str, Any]
+    finish_reasons: object
+    messages: Content | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """What a tool span says (read once, see :func:`read_ahead`)."""
+
+    name: str
+    data: dict[str, Any]
+    arguments: Content | None
+    result: Content | None
+
+
+def model_call(span: Span) -> ModelCall:
+    """The model call a span records, read once per span."""
+    return mapping.memoized(span, "model_call", _read_model_call)
+
+
+def _read_model_call(span: Span) -> ModelCall:
+    usage = mapping.usage(span)
+    model = mapping.model_name(span)
+    data: dict[str, Any] = {
+        "model": clean(model),
+        "provider": clean(mapping.provider(span)),
+        "operation": clean(mapping.text(span.attributes.get("gen_ai.operation.name"))),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "latency_ms": round(seconds(span) * 1000, 3),
+    }
+    if usage.cached_input_tokens:
+        data["cached_input_tokens"] = usage.cached_input_tokens
+    finish = span.attributes.get("gen_ai.response.finish_reasons")
+    found = mapping.messages(span)
+    return ModelCall(
+        usage=usage,
+        model=model,
+        data=data,
+        finish_reasons=None if finish is None else clean(mapping.text(finish)),
+        messages=clean_encoded(found) if found else None,
+    )
+
+
+def tool_call(span: Span) -> ToolCall:
+    """The tool call a span records, read once per span."""
+    return mapping.memoized(span, "tool_call", _read_tool_call)
+
+
+def _read_tool_call(span: Span) -> ToolCall:
+    name, call_id, arguments, result = mapping.tool_call(span)
+    data: dict[str, Any] = {
+        "tool": clean_text(name),
+        "latency_ms": round(seconds(span) * 1000, 3),
+    }
+    if call_id:
+        data["call_id"] = clean_text(call_id)[:200]
+    return ToolCall(
+        name=name,
+        data=data,
+        arguments=None if arguments is None else clean_encoded(arguments),
+        result=None if result is None else clean_encoded(result),
+    )
+
+
+def read_ahead(spans: Iterable[Span]) -> None:
+    """Read what each span says now, so that recording them later only places and writes.
+
+    Pure work on the spans, kept in their memos: the receivers call it before the
+    ingest's transaction (and its per-customer lock), so that with several server
+    processes one reads a request while another records one.
+    """
+    for span in spans:
+        try:
+            role = mapping.role(span)
+            mapping.error(span)
+            if role is Role.MODEL:
+                model_call(span)
+            elif role is Role.TOOL:
+                tool_call(span)
+        except Exception:  # content no rule foresaw
+            # Read again while recording, where such a failure rejects only its trace.
+            span.memo.clear()
