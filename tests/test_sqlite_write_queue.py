@@ -219,6 +219,35 @@ async def test_a_write_lock_held_by_another_process_is_waited_for_off_the_loop(
     assert await _contents(live) == ["waited"]
 
 
+async def test_another_process_holding_the_lock_past_the_busy_timeout_is_database_unavailable(
+    fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """The writer thread waits for another process's lock in short steps of its own
+    (flightlog.db.engine), up to the busy timeout: then it is the usual DatabaseUnavailable,
+    nothing is written, and writes go through once the lock is released."""
+    import sqlite3
+
+    settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 200})
+    async with open_store(_url(fresh_url), settings=settings) as store:
+        task = await store.tasks.create(title="before")
+        database = fresh_url.url.database
+        assert database is not None
+        other = sqlite3.connect(database, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(DatabaseUnavailable):
+                await store.tasks.create(title="refused")
+            with pytest.raises(DatabaseUnavailable):
+                await store.runs.start(task.id)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        await store.tasks.create(title="after")
+        titles = {t.title for t in (await store.tasks.list()).items}
+        assert titles == {"before", "after"}
+        assert list(await store.runs.list(task.id)) == []
+
+
 async def test_writes_on_the_loop_thread_still_get_their_wal_checkpointed(
     live: Store, fresh_url: DatabaseUrl
 ) -> None:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flightlog.db.engine import create_sync_engine
+from flightlog.db.engine import SQLITE_WAIT_IN_STEPS, create_sync_engine
 from flightlog.db.failures import unavailable_error
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
@@ -263,7 +263,9 @@ def lane_for(engine: AsyncEngine, settings: Settings) -> WriterLane:
     """The lane of ``engine``'s database, shared by every Store on that engine."""
     lane = _lanes.get(engine)
     if lane is None:
-        sync_engine = create_sync_engine(settings, url=DatabaseUrl.parse(engine.url))
+        sync_engine = create_sync_engine(
+            settings, url=DatabaseUrl.parse(engine.url)
+        ).execution_options(**{SQLITE_WAIT_IN_STEPS: True})
         lane = WriterLane(sync_engine, wait_seconds=settings.sqlite_busy_timeout_ms / 1000)
         _lanes[engine] = lane
     return lane
