@@ -16,7 +16,7 @@ error is word for word the one the batch path gives.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -110,23 +110,16 @@ def write_own_events(
     open_writer(session, EVENTS).write(rows, None)
 
 
-def write_own_rows(
-    session: Session, table: str, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
-) -> None:
-    """Insert plain rows (text, numbers, UUIDs, JSON already encoded as text) into ``table``.
+def uuid_encoder(session: Session) -> Callable[[uuid.UUID], Any]:
+    """How the session's driver takes a UUID (native on PostgreSQL, hex text on SQLite)."""
+    return session_codec(session).encode_uuid
 
-    For rows whose every value a service produced itself; UUIDs are put in the
-    driver's form here. Columns left out take their defaults.
-    """
-    if not rows:
-        return
-    codec = session_codec(session)
-    encode_uuid = codec.encode_uuid
-    prepared: list[Row] = [
-        tuple(
-            encode_uuid(value) if isinstance(value, uuid.UUID) else value
-            for value in (row[column] for column in columns)
-        )
-        for row in rows
-    ]
-    open_writer(session, Stream(table=table, columns=columns, references=())).write(prepared, None)
+
+def write_own_rows(
+    session: Session, table: str, columns: tuple[str, ...], rows: Sequence[Row]
+) -> None:
+    """Insert rows a service built, already in the driver's form (see :func:`uuid_encoder`;
+    JSON as text), into ``table``'s ``columns``; columns left out take their defaults."""
+    if rows:
+        stream = Stream(table=table, columns=columns, references=())
+        open_writer(session, stream).write(list(rows), None)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.base import Base
 from flightlog.ingest.events import encode_json
-from flightlog.ingest.own_rows import write_own_rows
+from flightlog.ingest.own_rows import uuid_encoder, write_own_rows
 from flightlog.models import AgentRun, OtlpSpan, TaskRun
 from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
 
@@ -160,23 +160,31 @@ def write(
     """Add this request's spans to the ledger and settle the pending ones now recorded."""
     # One COPY / executemany of rows in the driver's form (flightlog.ingest.own_rows):
     # a recorded span's ``pending`` is SQL NULL, a waiting span's its JSON text.
-    write_own_rows(
-        session,
-        "otlp_spans",
-        LEDGER_COLUMNS,
-        [
-            {
-                "customer_id": customer_id,
-                "trace_id": span.trace_id,
-                "span_id": span.span_id,
-                "parent_span_id": span.parent_span_id,
-                "run_id": placement.run_id if placement else None,
-                "agent_run_id": placement.agent_run_id if placement else None,
-                "pending": None if placement else encode_json(span_to_json(span)),
-            }
-            for span, placement in new
-        ],
-    )
+    encode = uuid_encoder(session)
+    customer = encode(customer_id)
+    rows = [
+        (
+            customer,
+            span.trace_id,
+            span.span_id,
+            span.parent_span_id,
+            encode(placement.run_id),
+            None if placement.agent_run_id is None else encode(placement.agent_run_id),
+            None,
+        )
+        if placement is not None
+        else (
+            customer,
+            span.trace_id,
+            span.span_id,
+            span.parent_span_id,
+            None,
+            None,
+            encode_json(span_to_json(span)),
+        )
+        for span, placement in new
+    ]
+    write_own_rows(session, "otlp_spans", LEDGER_COLUMNS, rows)
     table = table_of(OtlpSpan)
     connection = session.connection()
     if resolved_pending:
