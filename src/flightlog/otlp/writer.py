@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, insert, select, update
+from sqlalchemy import ScalarSelect, bindparam, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.types import new_uuid
@@ -26,7 +26,7 @@ from flightlog.otlp.records import span_time as at
 from flightlog.services import artifacts
 from flightlog.services.agent_runs import roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK
-from flightlog.services.task_statistics import refresh_statistics_of
+from flightlog.services.task_statistics import tally_runs, write_statistics
 from flightlog.services.tasks import transition_task
 
 
@@ -175,18 +175,22 @@ def _earlier_usage(
 def _tasks(session: Session, runs: list[NewRun]) -> None:
     """Each task with new runs: its status follows its latest run, its statistics its runs.
 
-    A few statements per request however many tasks and runs: one reads the tasks
-    with what their runs say of their status, one aggregate and one executemany
-    rewrite their statistics (:func:`refresh_statistics_of`); only a task whose
-    status changes costs more (its transitions).
+    A few statements per request however many tasks and runs: one aggregate tallies
+    their runs (statistics and active runs), one reads the tasks with their latest
+    run, one executemany writes the statistics and one reloads the tasks
+    (:mod:`flightlog.services.task_statistics`); only a task whose status changes
+    costs more (its transitions, which touch no run, so the tally stays true).
     """
     by_task: dict[uuid.UUID, list[NewRun]] = defaultdict(list)
     for run in runs:
         by_task[run.task_id].append(run)
     if not by_task:
         return
-    for task, going, latest_status, latest_completed in _with_latest_runs(session, sorted(by_task)):
-        target, since = _status_after(task, going, latest_status, latest_completed)
+    tallies = tally_runs(session, by_task)
+    for task, latest_status, latest_completed in _with_latest_runs(session, sorted(by_task)):
+        target, since = _status_after(
+            task, tallies[task.id].active, latest_status, latest_completed
+        )
         # Only a change of status is a transition: a task that stays COMPLETED while
         # finished runs are added to it is not run again and again.
         if task.status is not target:
@@ -197,49 +201,45 @@ def _tasks(session: Session, runs: list[NewRun]) -> None:
                 )
             if target is not TaskStatus.RUNNING:
                 transition_task(session, task, target, at=since)
-    refresh_statistics_of(session, by_task)
+    write_statistics(session, tallies)
 
 
-def _with_latest_runs(
-    session: Session, task_ids: list[uuid.UUID]
-) -> list[tuple[Task, int, RunStatus | None, datetime | None]]:
-    """Each task (in id order) with its active runs and its latest run's status and end.
-
-    The latest run is the latest by start (ties by id), whatever order runs arrived in.
-    """
-    active = [RunStatus.RUNNING.value, RunStatus.WAITING_APPROVAL.value]
-    going = (
-        select(func.count(TaskRun.id))
-        .where(TaskRun.task_id == Task.id, TaskRun.status.in_(active))
+def _latest(column: InstrumentedAttribute[Any]) -> ScalarSelect[Any]:
+    """The column of the task's latest run by start (ties by id), whatever the arrival order."""
+    return (
+        select(column)
+        .where(TaskRun.task_id == Task.id)
+        .order_by(TaskRun.started_at.desc(), TaskRun.id.desc())
+        .limit(1)
         .correlate(Task)
         .scalar_subquery()
     )
 
-    def latest(column: InstrumentedAttribute[Any]) -> ScalarSelect[Any]:
-        return (
-            select(column)
-            .where(TaskRun.task_id == Task.id)
-            .order_by(TaskRun.started_at.desc(), TaskRun.id.desc())
-            .limit(1)
-            .correlate(Task)
-            .scalar_subquery()
-        )
 
-    reading = select(Task, going, latest(TaskRun.status), latest(TaskRun.completed_at))
+# Built once: every request runs it.
+_LATEST_RUNS = select(Task, _latest(TaskRun.status), _latest(TaskRun.completed_at)).where(
+    Task.id.in_(bindparam("task_ids", expanding=True))
+)
+
+
+def _with_latest_runs(
+    session: Session, task_ids: list[uuid.UUID]
+) -> list[tuple[Task, RunStatus | None, datetime | None]]:
+    """Each task (in id order) with its latest run's status and end."""
     found = {
-        row[0].id: (row[0], int(row[1]), row[2], row[3])
+        row[0].id: (row[0], row[1], row[2])
         for part in chunks(task_ids)
-        for row in session.execute(reading.where(Task.id.in_(part))).all()
+        for row in session.execute(_LATEST_RUNS, {"task_ids": part}).all()
     }
     # Every task was locked when its reference was resolved, so none has gone.
     return [found[task_id] for task_id in task_ids]
 
 
 def _status_after(
-    task: Task, going: int, latest_status: RunStatus | None, latest_completed: datetime | None
+    task: Task, active: int, latest_status: RunStatus | None, latest_completed: datetime | None
 ) -> tuple[TaskStatus, datetime | None]:
     """The status the task's runs give it: RUNNING while one is active, else its latest's."""
-    if going:
+    if active:
         return TaskStatus.RUNNING, None
     if latest_status is None:
         return task.status, None

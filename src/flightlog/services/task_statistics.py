@@ -11,22 +11,30 @@ count toward ``total_runs`` only; ``success_rate`` is
 ``avg_duration_seconds`` averages the runs that have a duration.
 
 :func:`refresh_task_statistics` does one task; :func:`refresh_statistics_of`
-does many in a few statements (span ingest touches several tasks per request).
-Both aggregate with the same expressions and derive the counters with the same
+(or :func:`tally_runs` then :func:`write_statistics`) does many in a few
+statements, as span ingest needs for the several tasks of each request. Both
+aggregate with the same expressions and derive the counters with the same
 Python, so they write the same values. The average is recomputed rather than
 updated from the new runs: a running float average cannot reproduce the
-database's ``avg`` exactly.
+database's ``avg`` exactly. And it sums the durations in a fixed order (by run
+id) where the database takes one (PostgreSQL): a float sum depends on the order
+of its terms, and a scan's order on the plan, so one task refreshed alone and
+among others could otherwise differ in the last bit. SQLite reads a task's runs
+through the same index either way.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Sequence
-from typing import Any
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Float, Table, bindparam, case, func, select, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from flightlog.db.types import UtcDateTime
 from flightlog.enums import RunStatus
@@ -34,27 +42,41 @@ from flightlog.models import Task, TaskRun
 
 #: Tasks per statement: IN lists stay far below any driver's limit on parameters.
 _CHUNK = 1000
+#: The run statuses that keep a task RUNNING.
+_ACTIVE = (RunStatus.RUNNING, RunStatus.WAITING_APPROVAL)
+
+
+class avg_in_order(FunctionElement[float]):  # noqa: N801 - reads like the SQL it renders
+    """``avg(value)``, summed in the order of the other arguments where the database can."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(avg_in_order)
+def _avg_any_order(element: avg_in_order, compiler: SQLCompiler, **options: Any) -> str:
+    value = next(iter(element.clauses))
+    return f"avg({compiler.process(value, **options)})"
+
+
+@compiles(avg_in_order, "postgresql")
+def _avg_in_order(element: avg_in_order, compiler: SQLCompiler, **options: Any) -> str:
+    value, *order = element.clauses
+    by = ", ".join(compiler.process(column, **options) for column in order)
+    return f"avg({compiler.process(value, **options)} ORDER BY {by})"
+
+
+def _count_of(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _aggregates() -> tuple[ColumnElement[Any], ...]:
     """Runs, successful, failed, average duration, last run time: over the runs selected."""
-    succeeded = func.coalesce(
-        func.sum(case((TaskRun.status == RunStatus.COMPLETED.value, 1), else_=0)), 0
-    )
-    failed = func.coalesce(
-        func.sum(
-            case(
-                (TaskRun.status.in_([RunStatus.FAILED.value, RunStatus.TIMEOUT.value]), 1),
-                else_=0,
-            )
-        ),
-        0,
-    )
     return (
         func.count(TaskRun.id),
-        succeeded,
-        failed,
-        func.avg(TaskRun.duration_seconds),
+        _count_of(TaskRun.status == RunStatus.COMPLETED.value),
+        _count_of(TaskRun.status.in_([RunStatus.FAILED.value, RunStatus.TIMEOUT.value])),
+        avg_in_order(TaskRun.duration_seconds, TaskRun.id),
         func.max(func.coalesce(TaskRun.started_at, TaskRun.created_at), type_=UtcDateTime()),
     )
 
@@ -87,41 +109,73 @@ def refresh_task_statistics(session: Session, task_id: uuid.UUID) -> None:
     ).all()  # fetching the rows is what refreshes the Task (an async session prebuffers them)
 
 
-def refresh_statistics_of(session: Session, task_ids: Collection[uuid.UUID]) -> None:
-    """Recompute many tasks' counters, as :func:`refresh_task_statistics` would each.
+class RunTally(NamedTuple):
+    """What a task's runs add up to: its counters' values, and how many runs are active."""
 
-    Call with the task rows locked. One grouped aggregate and one executemany
-    UPDATE per thousand tasks, whatever their number; Task objects already in
-    the session are then reloaded (one SELECT), as the one-task refresh does.
-    """
-    ordered = sorted(set(task_ids))
-    if not ordered:
-        return
-    no_runs = (0, 0, 0, None, None)  # what the ungrouped aggregate gives a task without runs
-    grouped = select(TaskRun.task_id, *_aggregates()).group_by(TaskRun.task_id)
-    rows: list[dict[str, Any]] = []
-    for part in _chunks(ordered):
-        found = {
-            row[0]: row[1:]
-            for row in session.execute(grouped.where(TaskRun.task_id.in_(part))).all()
-        }
-        rows.extend(
-            {"task_id": task_id, **_counters(found.get(task_id, no_runs))} for task_id in part
-        )
+    counters: dict[str, Any]
+    active: int
+
+
+def _table() -> Table:
     table = Task.__table__
     assert isinstance(table, Table)
-    # Core, so it is one executemany; updated_at still takes its onupdate (the database clock).
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("task_id"))
-        .values({name: bindparam(name) for name in rows[0] if name != "task_id"}),
-        rows,
+    return table
+
+
+# Built once: span ingest runs these for every request.
+_TALLY = (
+    select(
+        TaskRun.task_id,
+        *_aggregates(),
+        _count_of(TaskRun.status.in_([status.value for status in _ACTIVE])),
     )
+    .where(TaskRun.task_id.in_(bindparam("task_ids", expanding=True)))
+    .group_by(TaskRun.task_id)
+)
+_WRITE = (
+    update(_table())
+    .where(_table().c.id == bindparam("task_id"))
+    # Core, so it is one executemany; updated_at still takes its onupdate (the database clock).
+    .values({name: bindparam(name) for name in _counters((0, 0, 0, None, None))})
+)
+_RELOAD = (
+    select(Task)
+    .where(Task.id.in_(bindparam("task_ids", expanding=True)))
+    .execution_options(populate_existing=True)
+)
+
+
+def tally_runs(session: Session, task_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, RunTally]:
+    """Each task's tally, one grouped aggregate per thousand tasks. Call with the tasks locked."""
+    no_runs = (0, 0, 0, None, None, 0)  # what the ungrouped aggregate gives a task without runs
+    tallies: dict[uuid.UUID, RunTally] = {}
+    for part in _chunks(sorted(set(task_ids))):
+        found = {row[0]: row[1:] for row in session.execute(_TALLY, {"task_ids": part}).all()}
+        for task_id in part:
+            row = found.get(task_id, no_runs)
+            tallies[task_id] = RunTally(_counters(row), int(row[5]))
+    return tallies
+
+
+def write_statistics(session: Session, tallies: Mapping[uuid.UUID, RunTally]) -> None:
+    """Write tallied counters: one executemany UPDATE, then one SELECT reloads the Task
+    objects already in the session (as the one-task refresh's RETURNING does)."""
+    if not tallies:
+        return
+    ordered = sorted(tallies)
+    rows = [{"task_id": task_id, **tallies[task_id].counters} for task_id in ordered]
+    session.execute(_WRITE, rows)
     present = [i for i in ordered if identity_key(Task, i) in session.identity_map]
     for part in _chunks(present):
-        session.scalars(
-            select(Task).where(Task.id.in_(part)).execution_options(populate_existing=True)
-        ).all()
+        session.scalars(_RELOAD, {"task_ids": part}).all()
+
+
+def refresh_statistics_of(session: Session, task_ids: Collection[uuid.UUID]) -> None:
+    """Recompute many tasks' counters, each as :func:`refresh_task_statistics` would.
+
+    Call with the task rows locked. A few statements whatever the number of tasks.
+    """
+    write_statistics(session, tally_runs(session, task_ids))
 
 
 def _chunks(values: list[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
