@@ -9,6 +9,7 @@ Store (``store.traces.record`` is what ``POST /v1/traces`` calls).
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import uuid
@@ -324,3 +325,41 @@ def test_a_total_the_database_cannot_hold_rejects_only_its_trace(
         heavy_run = sync_store.traces.get(heavy.trace_id).run
         assert heavy_run is not None
         assert heavy_run.tokens_in == 2_700_000_000
+
+
+def test_content_is_stored_as_sent_and_an_event_over_the_payload_limit_rejects_its_trace(
+    sync_store: SyncStore,
+) -> None:
+    """Inline content is spliced into the event's stored JSON as read ahead (not encoded
+    again under the lock): it reads back as sent, non-ASCII included. An event over
+    FLIGHTLOG_MAX_EVENT_PAYLOAD_BYTES gets the batch path's own refusal, for its trace only."""
+    limit = 2048
+    settings = sync_store.settings.model_copy(update={"max_event_payload_bytes": limit})
+    store = SyncStore(
+        sync_store.engine, settings, sync_store.customer_id, connection=sync_store.connection
+    )
+    fits, over = team(), team()
+    sent = [{"role": "assistant", "parts": [{"type": "text", "content": "héllo ✓ " * 80}]}]
+    large = [{"role": "assistant", "parts": [{"type": "text", "content": "x" * (limit + 100)}]}]
+    spans = list(fits.spans)
+    spans[1] = replace(
+        spans[1], attributes={**spans[1].attributes, "gen_ai.output.messages": json.dumps(sent)}
+    )
+    too_big = list(over.spans)
+    too_big[1] = replace(
+        too_big[1],
+        attributes={**too_big[1].attributes, "gen_ai.output.messages": json.dumps(large)},
+    )
+    recorded = store.traces.record([*spans, *too_big])
+    assert {r.what for r in recorded.rejected} == {f"span {s.span_id}" for s in too_big}
+    assert all("payload" in r.reason for r in recorded.rejected), recorded.rejected
+    one = store.traces.get(fits.trace_id, span_id=spans[1].span_id)
+    [event] = one.events
+    assert event.data is not None
+    assert event.data["messages"]["output"] == sent
+    assert event.data["messages"]["input"] == [
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+    ]
+    assert event.data["model"] == "gpt-4o-mini"
+    with pytest.raises(NotFound):
+        store.traces.get(over.trace_id)

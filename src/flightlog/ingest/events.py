@@ -146,7 +146,7 @@ def utf8_length(text: str) -> int | None:
         return None
 
 
-def payload_fits(content_bytes: int, data: dict[str, Any], stored: str, limit: int) -> bool:
+def _payload_fits(content_bytes: int, data: dict[str, Any], stored: str, limit: int) -> bool:
     # The limit counts compact JSON; the stored text (default separators, ASCII) is
     # never shorter, so only a row near the limit needs the exact compact size.
     if content_bytes + len(stored) <= limit:
@@ -213,7 +213,7 @@ def fast_event(raw: Any, codec: Codec, customer: Any, limit: int) -> Row | None:
         if stored_or_none is None:
             return None
         stored = stored_or_none
-        if not payload_fits(content_bytes, data, stored, limit):
+        if not _payload_fits(content_bytes, data, stored, limit):
             return None
     else:
         return None

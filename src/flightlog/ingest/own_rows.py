@@ -28,7 +28,6 @@ from flightlog.ingest.events import (
     EVENTS,
     encode_json,
     event_preparer,
-    payload_fits,
     utf8_length,
 )
 
@@ -40,6 +39,9 @@ class OwnEvent(TypedDict):
     severity: EventSeverity
     content: str
     data: dict[str, Any]
+    #: More members of ``data``, already encoded: (key, value, its JSON as ``encode_json``
+    #: writes it), spliced into the stored text rather than encoded again.
+    inline: Sequence[tuple[str, object, str]]
     task_id: uuid.UUID
     run_id: uuid.UUID
     agent_run_id: uuid.UUID | None
@@ -68,22 +70,23 @@ def write_own_events(
     for index, event in enumerate(events):
         data = event["data"]
         content = event["content"]
+        inline = event["inline"]
         stored: str | None
         try:
             stored = encode_json(data)
         except (TypeError, ValueError, RecursionError):
             stored = None
+        if stored is not None and inline:
+            stored = _spliced(stored, inline)
         size = utf8_length(content)
-        if (
-            stored is None
-            or size is None
-            or size > max_payload_bytes
-            or not payload_fits(size, data, stored, max_payload_bytes)
-        ):
-            # The batch path decides and words the refusal (or, if it finds the row
-            # fine after all, prepares it).
+        if stored is None or size is None or size + len(stored) > max_payload_bytes:
+            # Not plainly within the limit (the stored text is never shorter than the
+            # compact JSON the limit counts): the batch path decides, and words the
+            # refusal, or finds the row fine after all and prepares it.
             prepare = event_preparer(codec, customer_id, max_payload_bytes)
-            rows.append(prepare(dict(event), index))
+            whole = {key: value for key, value in event.items() if key != "inline"}
+            whole["data"] = {**data, **{key: value for key, value, _ in inline}}
+            rows.append(prepare(whole, index))
             continue
         agent_run_id = event["agent_run_id"]
         rows.append(
@@ -113,6 +116,16 @@ def write_own_events(
 def uuid_encoder(session: Session) -> Callable[[uuid.UUID], Any]:
     """How the session's driver takes a UUID (native on PostgreSQL, hex text on SQLite)."""
     return session_codec(session).encode_uuid
+
+
+def _spliced(stored: str, members: Sequence[tuple[str, object, str]]) -> str:
+    """``stored`` (a JSON object's text) with ``members`` added at its end.
+
+    What ``encode_json`` writes for a dict is its members' encodings in order, so
+    this is the text of the whole dict, without encoding the members again.
+    """
+    added = ", ".join(f"{encode_json(key)}: {text}" for key, _, text in members)
+    return f"{stored[:-1]}, {added}}}" if stored != "{}" else f"{{{added}}}"
 
 
 def write_own_rows(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from flightlog.ingest.events import encode_json
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.mapping import Role
@@ -37,8 +38,22 @@ def clean(value: object) -> object:
     return value
 
 
-def clean_encoded(value: object) -> tuple[object, bytes]:
-    """:func:`clean` and the UTF-8 JSON of the result.
+class Content(NamedTuple):
+    """Content of a span, cleaned, in the two encodings the record needs.
+
+    ``utf8`` is what an artifact holds and what the inline limit counts;
+    ``stored`` is the JSON the events table stores for it (the engines'
+    serializer), spliced into its event's data as it is, so that it is not
+    encoded again while the ingest holds its lock.
+    """
+
+    value: object
+    utf8: bytes
+    stored: str
+
+
+def clean_encoded(value: object) -> Content:
+    """:func:`clean` of ``value``, with its JSON (see :class:`Content`).
 
     Encoding first (in C) and looking for what a database refuses in the one
     resulting string is much cheaper than walking the value in Python; the walk
@@ -47,15 +62,12 @@ def clean_encoded(value: object) -> tuple[object, bytes]:
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
         if "\\u0000" not in text:
-            return value, text.encode("utf-8")
+            return Content(value, text.encode("utf-8"), encode_json(value))
     except (TypeError, ValueError, UnicodeEncodeError):
         pass
     cleaned = clean(value)
-    return cleaned, json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
-
-
-#: Content as stored inline (cleaned) and as its artifact would hold it (UTF-8 JSON).
-Content = tuple[object, bytes]
+    text = json.dumps(cleaned, ensure_ascii=False)
+    return Content(cleaned, text.encode("utf-8"), encode_json(cleaned))
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,7 @@ class RecordBuilder:
         event_type: EventType,
         content: str,
         data: dict[str, Any],
+        inline: list[tuple[str, object, str]],
         severity: EventSeverity = EventSeverity.INFO,
     ) -> None:
         self.events.append(
@@ -194,6 +195,7 @@ class RecordBuilder:
                 "severity": severity,
                 "content": clean_text(content)[:2000],
                 "data": data,
+                "inline": inline,
                 "task_id": placement.task_id,
                 "run_id": placement.run_id,
                 "agent_run_id": placement.agent_run_id,
@@ -204,16 +206,25 @@ class RecordBuilder:
             }
         )
 
-    def _bounded(self, span: Span, placement: Placement, what: str, content: Content) -> object:
-        """Content kept inline when small; otherwise a pointer to the artifact it becomes."""
-        cleaned, encoded = content
-        if len(encoded) <= self.limits.inline_content_bytes:
-            return cleaned
-        pointer: dict[str, Any] = {"artifact_id": None, "bytes": len(encoded)}
+    def _bounded(
+        self,
+        span: Span,
+        placement: Placement,
+        what: str,
+        content: Content,
+        data: dict[str, Any],
+        inline: list[tuple[str, object, str]],
+    ) -> None:
+        """Content kept inline when small (spliced in as encoded); otherwise ``data[what]``
+        points to the artifact it becomes."""
+        if len(content.utf8) <= self.limits.inline_content_bytes:
+            inline.append((what, content.value, content.stored))
+            return
+        pointer: dict[str, Any] = {"artifact_id": None, "bytes": len(content.utf8)}
         self.large.append(
-            LargeContent(pointer, span, what, encoded, placement.task_id, placement.run_id)
+            LargeContent(pointer, span, what, content.utf8, placement.task_id, placement.run_id)
         )
-        return pointer
+        data[what] = pointer
 
     def _model_call(self, span: Span, placement: Placement) -> None:
         call = model_call(span)
@@ -237,9 +248,10 @@ class RecordBuilder:
                 data |= {"cost_usd": str(cost), **computed.describe()}
         if call.finish_reasons is not None:
             data["finish_reasons"] = call.finish_reasons
+        inline: list[tuple[str, object, str]] = []
         if call.messages is not None:
-            data["messages"] = self._bounded(span, placement, "messages", call.messages)
-        self._event(span, placement, EventType.MODEL_CALL, model or span.name, data)
+            self._bounded(span, placement, "messages", call.messages, data, inline)
+        self._event(span, placement, EventType.MODEL_CALL, model or span.name, data, inline)
         if placement.agent_run_id is not None:
             totals = self.usage.setdefault(placement.agent_run_id, [0, 0, Decimal(0)])
             totals[0] += usage.input_tokens
@@ -250,11 +262,12 @@ class RecordBuilder:
     def _tool_call(self, span: Span, placement: Placement) -> None:
         call = tool_call(span)
         data = dict(call.data)
+        inline: list[tuple[str, object, str]] = []
         if call.arguments is not None:
-            data["arguments"] = self._bounded(span, placement, "arguments", call.arguments)
+            self._bounded(span, placement, "arguments", call.arguments, data, inline)
         if call.result is not None:
-            data["result"] = self._bounded(span, placement, "result", call.result)
-        self._event(span, placement, EventType.TOOL_CALL, call.name, data)
+            self._bounded(span, placement, "result", call.result, data, inline)
+        self._event(span, placement, EventType.TOOL_CALL, call.name, data, inline)
 
     def _error(self, span: Span, placement: Placement) -> None:
         failure = mapping.error(span)
@@ -264,11 +277,10 @@ class RecordBuilder:
         data: dict[str, Any] = {"span_name": clean_text(span.name)[:500]}
         if kind:
             data["exception_type"] = clean_text(kind)[:500]
+        inline: list[tuple[str, object, str]] = []
         if stacktrace:
-            data["stacktrace"] = self._bounded(
-                span, placement, "stacktrace", clean_encoded(stacktrace)
-            )
-        self._event(span, placement, EventType.ERROR, message, data, EventSeverity.ERROR)
+            self._bounded(span, placement, "stacktrace", clean_encoded(stacktrace), data, inline)
+        self._event(span, placement, EventType.ERROR, message, data, inline, EventSeverity.ERROR)
 
 
 def run_outcome(root: Span) -> tuple[RunStatus, str | None, dict[str, Any] | None]:

@@ -71,7 +71,7 @@ class Span:
     status_message: str
     resource: Attributes
     scope_name: str
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
