@@ -121,10 +121,13 @@ def uuid_encoder(session: Session) -> Callable[[uuid.UUID], Any]:
 def _spliced(stored: str, members: Sequence[tuple[str, object, str]]) -> str:
     """``stored`` (a JSON object's text) with ``members`` added at its end.
 
+    Their keys are names a service chose (``messages``, ``result``): plain text that
+    JSON writes as it is.
+
     What ``encode_json`` writes for a dict is its members' encodings in order, so
     this is the text of the whole dict, without encoding the members again.
     """
-    added = ", ".join(f"{encode_json(key)}: {text}" for key, _, text in members)
+    added = ", ".join(f'"{key}": {text}' for key, _, text in members)
     return f"{stored[:-1]}, {added}}}" if stored != "{}" else f"{{{added}}}"
 
 

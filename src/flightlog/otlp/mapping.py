@@ -166,7 +166,8 @@ def memoized(span: Span, key: str, read: Callable[[Span], T]) -> T:
 
 def role(span: Span) -> Role:
     """The role of a span in the record (see the table in docs/otlp.md)."""
-    return memoized(span, "role", _role)
+    found: Role | None = span.memo.get("role")  # the hot path: read ahead already
+    return found if found is not None else memoized(span, "role", _role)
 
 
 def _role(span: Span) -> Role:
