@@ -14,6 +14,7 @@ import random
 import threading
 import uuid
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from flightlog.enums import AgentRunStatus, EventType, RunStatus
 from flightlog.errors import NotFound
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Artifact, Event, OtlpSpan, Task, TaskRun
+from flightlog.otlp.prices import load_price_table
+from flightlog.otlp.readings import read_ahead
 from flightlog.settings import Settings
 from flightlog.store.sync import SyncStore
 from otlp_spans import Team, agent, chat, failing, shape, team, with_new_ids
@@ -363,3 +366,35 @@ def test_content_is_stored_as_sent_and_an_event_over_the_payload_limit_rejects_i
     assert event.data["model"] == "gpt-4o-mini"
     with pytest.raises(NotFound):
         store.traces.get(over.trace_id)
+
+
+def test_a_cost_read_ahead_with_an_older_price_table_is_worked_out_again(
+    sync_store: SyncStore,
+) -> None:
+    """The receivers read spans ahead, costs included, with the last price table built;
+    if the operator's prices changed before the ingest's transaction, the cost recorded
+    is the one the table in force gives."""
+    trace = team()
+    spans = trace.in_end_order()
+    with sync_store.session() as db:
+        before = load_price_table(db)
+    read_ahead(spans, before)
+    sync_store.model_prices.set(
+        model="gpt-4o-mini", input_usd_per_mtok=1000, output_usd_per_mtok=1000
+    )
+    sync_store.traces.record(spans)
+    record = sync_store.traces.get(trace.trace_id)
+    costs = {
+        e.data["cost_usd"]
+        for e in record.events
+        if e.event_type is EventType.MODEL_CALL and e.data is not None
+    }
+    chats = [s for s in trace.spans if s.name.startswith("chat")]
+    expected = {
+        str(
+            (Decimal(s.attributes["gen_ai.usage.input_tokens"]) * 1000 / 1_000_000)  # type: ignore[arg-type]
+            + (Decimal(s.attributes["gen_ai.usage.output_tokens"]) * 1000 / 1_000_000)  # type: ignore[arg-type]
+        )
+        for s in chats
+    }
+    assert {Decimal(c) for c in costs} == {Decimal(c) for c in expected}

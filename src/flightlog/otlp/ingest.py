@@ -33,7 +33,8 @@ from flightlog.errors import FlightlogError, ValidationError
 from flightlog.otlp import ledger, mapping, writer
 from flightlog.otlp.ledger import Placement, TraceState
 from flightlog.otlp.prices import PriceTable, load_price_table
-from flightlog.otlp.records import Limits, RecordBuilder, span_time
+from flightlog.otlp.readings import span_time
+from flightlog.otlp.records import Limits, RecordBuilder
 from flightlog.otlp.spans import Rejected, Span
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now

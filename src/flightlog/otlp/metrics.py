@@ -21,7 +21,7 @@ from flightlog.enums import MetricType
 from flightlog.ingest.metrics import ingest_metrics
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import clean_text, lock_customer
-from flightlog.otlp.records import span_time
+from flightlog.otlp.readings import span_time
 from flightlog.otlp.spans import MetricPoint, Rejected
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 

@@ -44,7 +44,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import URL, select
 from sqlalchemy.orm import Session
 
 from flightlog.errors import ValidationError
@@ -334,6 +334,21 @@ _BUILT: dict[str, tuple[tuple[tuple[Any, ...], ...], PriceTable]] = {}
 _BUILT_LOCK = threading.Lock()
 
 
+def _database_key(url: URL) -> str:
+    """One database's key whatever driver reaches it (the async Store's and its lanes')."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
+
+def last_price_table(url: URL) -> PriceTable | None:
+    """The table :func:`load_price_table` last built for this database, if any.
+
+    For work done before a transaction (reading spans ahead): whatever is done
+    with it is checked against the table loaded in the transaction.
+    """
+    cached = _BUILT.get(_database_key(url))
+    return cached[1] if cached is not None else None
+
+
 def load_price_table(session: Session) -> PriceTable:
     """The price table in force: the shipped defaults and the operator's rows in ``session``.
 
@@ -343,7 +358,7 @@ def load_price_table(session: Session) -> PriceTable:
     next call and an unchanged table costs no rebuild.
     """
     rows = tuple(tuple(row) for row in session.execute(select(*_COLUMNS)).all())
-    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    key = _database_key(session.get_bind().engine.url)
     cached = _BUILT.get(key)
     if cached is not None and cached[0] == rows:
         return cached[1]

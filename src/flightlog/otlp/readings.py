@@ -12,13 +12,56 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from flightlog.ingest.events import encode_json
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.mapping import Role
+from flightlog.otlp.prices import ComputedCost, PriceTable
 from flightlog.otlp.spans import Span
+
+
+def span_time(nanoseconds: int) -> datetime:
+    """An OTLP timestamp (nanoseconds since the epoch) as an aware UTC datetime."""
+    return datetime.fromtimestamp(nanoseconds / 1e9, tz=UTC)
+
+
+def started_at(span: Span) -> datetime:
+    """When the span started (read once)."""
+    found: datetime | None = span.memo.get("started_at")
+    if found is None:
+        found = span.memo["started_at"] = span_time(span.start_time_unix_nano)
+    return found
+
+
+def estimated_cost(span: Span, prices: PriceTable) -> ComputedCost | None:
+    """The cost of a model call by ``prices`` (read ahead when the table was known then).
+
+    Kept with the table it came from: ``load_price_table`` hands out the same
+    object while the operator's prices are unchanged, so a cost read ahead with
+    another table (prices edited meanwhile) is worked out again.
+    """
+    memo = span.memo.get("cost")
+    if memo is not None and memo[0] is prices:
+        found: ComputedCost | None = memo[1]
+        return found
+    call = model_call(span)
+    usage = call.usage
+    computed = (
+        None
+        if call.model is None
+        else prices.estimate(
+            call.model,
+            started_at(span),
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cached_input_tokens,
+        )
+    )
+    span.memo["cost"] = (prices, computed)
+    return computed
 
 
 def seconds(span: Span) -> float:
@@ -142,7 +185,7 @@ def _read_tool_call(span: Span) -> ToolCall:
     )
 
 
-def read_ahead(spans: Iterable[Span]) -> None:
+def read_ahead(spans: Iterable[Span], prices: PriceTable | None = None) -> None:
     """Read what each span says now, so that recording them later only places and writes.
 
     Pure work on the spans, kept in their memos: the receivers call it before the
@@ -153,8 +196,11 @@ def read_ahead(spans: Iterable[Span]) -> None:
         try:
             role = mapping.role(span)
             mapping.error(span)
+            started_at(span)
             if role is Role.MODEL:
-                model_call(span)
+                call = model_call(span)
+                if prices is not None and call.usage.reported_cost_usd is None:
+                    estimated_cost(span, prices)
             elif role is Role.TOOL:
                 tool_call(span)
         except Exception:  # content no rule foresaw

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -22,7 +21,17 @@ from flightlog.otlp import mapping
 from flightlog.otlp.ledger import Placement, clean_text
 from flightlog.otlp.mapping import Role
 from flightlog.otlp.prices import COST_QUANTUM, PriceTable
-from flightlog.otlp.readings import Content, clean, clean_encoded, model_call, seconds, tool_call
+from flightlog.otlp.readings import (
+    Content,
+    clean,
+    clean_encoded,
+    estimated_cost,
+    model_call,
+    seconds,
+    span_time,
+    started_at,
+    tool_call,
+)
 from flightlog.otlp.spans import Span
 from flightlog.services.artifacts import BlobPolicy
 
@@ -37,11 +46,6 @@ class Limits:
     policy: BlobPolicy
     max_payload_bytes: int
     inline_content_bytes: int = 16_384
-
-
-def span_time(nanoseconds: int) -> datetime:
-    """An OTLP timestamp (nanoseconds since the epoch) as an aware UTC datetime."""
-    return datetime.fromtimestamp(nanoseconds / 1e9, tz=UTC)
 
 
 @dataclass(slots=True)
@@ -163,7 +167,7 @@ class RecordBuilder:
                 "parent_id": parent_id,
                 "agent_name": clean_text(named)[:100].strip() or "agent",
                 "status": AgentRunStatus.FAILED if failure else AgentRunStatus.COMPLETED,
-                "started_at": span_time(span.start_time_unix_nano),
+                "started_at": started_at(span),
                 "finished_at": span_time(span.end_time_unix_nano),
                 "duration_seconds": seconds(span),
                 "error_message": clean_text(failure[0])[:10_000] if failure else None,
@@ -200,7 +204,7 @@ class RecordBuilder:
                 "run_id": placement.run_id,
                 "agent_run_id": placement.agent_run_id,
                 "agent_role": placement.agent_name,
-                "created_at": span_time(span.start_time_unix_nano),
+                "created_at": started_at(span),
                 "trace_id": span.trace_id,
                 "span_id": span.span_id,
             }
@@ -236,13 +240,7 @@ class RecordBuilder:
             cost = cost.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
             data |= {"cost_usd": str(cost), "cost_source": "reported"}
         elif model is not None:
-            computed = self.prices.estimate(
-                model,
-                span_time(span.start_time_unix_nano),
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cached_input_tokens,
-            )
+            computed = estimated_cost(span, self.prices)
             if computed is not None:
                 cost = computed.usd
                 data |= {"cost_usd": str(cost), **computed.describe()}

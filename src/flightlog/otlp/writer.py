@@ -21,8 +21,8 @@ from flightlog.enums import ArtifactType, RunStatus, TaskStatus
 from flightlog.ingest.own_rows import write_own_events
 from flightlog.models import AgentRun, AgentSession, Task, TaskRun
 from flightlog.otlp.ledger import chunks, clean_text, table_of
+from flightlog.otlp.readings import span_time as at
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
-from flightlog.otlp.records import span_time as at
 from flightlog.services import artifacts
 from flightlog.services.agent_runs import roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK

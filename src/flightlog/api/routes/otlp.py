@@ -25,6 +25,7 @@ from flightlog.api.openapi import OWN_ERRORS
 from flightlog.db.failures import database_unreachable
 from flightlog.errors import FlightlogError, http_status
 from flightlog.otlp import wire
+from flightlog.otlp.prices import last_price_table
 from flightlog.otlp.readings import read_ahead
 from flightlog.otlp.spans import Rejected
 from flightlog.store.core import Store
@@ -215,7 +216,8 @@ async def _export(
         encoding = request.headers.get("content-encoding")
         if kind == "traces":
             traces = wire.decode_traces(body, content_type, encoding, max_bytes=max_bytes)
-            read_ahead(traces.spans)  # before the ingest's lock (flightlog.otlp.readings)
+            # Before the ingest's transaction and lock (flightlog.otlp.readings).
+            read_ahead(traces.spans, last_price_table(store.engine.url))
             recorded = await store.traces.record(traces.spans)
             rejected = [*traces.rejected, *recorded.rejected]
         else:
