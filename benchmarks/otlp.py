@@ -8,7 +8,8 @@ Per dialect, each case in a fresh throwaway database (see ``_databases``):
    loopback; 100,000 GenAI spans (``_otlp_traces``: agent, chat and tool spans
    of multi-agent traces, in export order) as protobuf
    ``ExportTraceServiceRequest`` bodies of 512 spans, built before the clock
-   starts, posted by 1 and by 4 concurrent httpx senders. Timed from the
+   starts, posted by 1 and by 4 concurrent httpx senders to one server
+   process (``--workers 1``), and by 4 to two (``--workers 2``). Timed from the
    first POST to the last 200; every answer is checked (no rejected spans)
    and afterwards every span is in the ledger, none waiting.
 2. **In-process**: the same through the ASGI app (no sockets), 1 sender.
@@ -66,14 +67,16 @@ TARGET_P95_MS = 1000.0
 @dataclass(frozen=True)
 class Plan:
     spans: int
-    senders: tuple[int, ...]
+    #: (server processes, concurrent senders) of each case through ``flightlog serve``.
+    servers: tuple[tuple[int, int], ...]
     ceiling_rounds: int
     latency_traces: int
     latency_rate: float = 5.0
 
 
-FULL = Plan(spans=100_000, senders=(1, 4), ceiling_rounds=3, latency_traces=100)
-QUICK = Plan(spans=10_000, senders=(1, 4), ceiling_rounds=2, latency_traces=20)
+SERVERS = ((1, 1), (1, 4), (2, 4))
+FULL = Plan(spans=100_000, servers=SERVERS, ceiling_rounds=3, latency_traces=100)
+QUICK = Plan(spans=10_000, servers=SERVERS, ceiling_rounds=2, latency_traces=20)
 
 
 async def _key(db: Database) -> str:
@@ -178,24 +181,34 @@ def stream_latency(db: Database, server: paths.Server, key: str, plan: Plan) -> 
 
 
 async def through_server(
-    dialect: str, bodies: Sequence[bytes], spans: int, senders: int, plan: Plan, log: Path
+    dialect: str,
+    bodies: Sequence[bytes],
+    spans: int,
+    workers: int,
+    senders: int,
+    plan: Plan,
+    log: Path,
 ) -> tuple[Case, list[Case], paths.Rows | None]:
-    """Case 1 (and, for one sender, the stream latency and the rows for the ceiling)."""
+    """Case 1 (and, for one process and one sender, the stream latency and the ceiling's rows)."""
     async with throwaway(dialect) as db:
         key = await _key(db)
-        server = await asyncio.to_thread(paths.Server, db, log)
+        server = await asyncio.to_thread(paths.Server, db, log, workers)
         try:
             async with httpx.AsyncClient(base_url=server.base, timeout=600) as client:
                 seconds = await paths.send(client, key, bodies, senders)
             counts = _checked(db, spans)
             latency: list[Case] = []
             rows = None
-            if senders == 1:
+            if (workers, senders) == (1, 1):
                 rows = await paths.read_rows(db, (*paths.PREREQUISITES, *paths.WRITTEN))
                 latency = await asyncio.to_thread(stream_latency, db, server, key, plan)
         finally:
             server.stop()
-    name = f"OTLP spans, flightlog serve over loopback, {senders} sender{'s' * (senders > 1)}"
+    processes = f"--workers {workers}"
+    name = (
+        f"OTLP spans, flightlog serve {processes} over loopback, "
+        f"{senders} sender{'s' * (senders > 1)}"
+    )
     return case(name, spans, seconds, requests=len(bodies), **counts), latency, rows
 
 
@@ -263,10 +276,13 @@ async def run_dialect(
     flightlog_cases: list[Case] = []
     latency: list[Case] = []
     rows: paths.Rows | None = None
-    for senders in plan.senders:
-        step(f"{dialect}: {spans:,} spans through flightlog serve, {senders} sender(s)")
+    for workers, senders in plan.servers:
+        step(
+            f"{dialect}: {spans:,} spans through flightlog serve --workers {workers}, "
+            f"{senders} sender(s)"
+        )
         measured, found_latency, found_rows = await through_server(
-            dialect, bodies, spans, senders, plan, log
+            dialect, bodies, spans, workers, senders, plan, log
         )
         flightlog_cases.append(measured)
         latency += found_latency
@@ -348,7 +364,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     dialects = ("sqlite", "postgresql") if args.dialect == "both" else (args.dialect,)
-    steps = (len(plan.senders) + 3) * len(dialects)
+    steps = (len(plan.servers) + 3) * len(dialects)
     reports = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
