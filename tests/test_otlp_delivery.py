@@ -398,3 +398,33 @@ def test_a_cost_read_ahead_with_an_older_price_table_is_worked_out_again(
         for s in chats
     }
     assert {Decimal(c) for c in costs} == {Decimal(c) for c in expected}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"trace_id": "Z" * 32}, "trace id"),
+        ({"trace_id": "0" * 32}, "trace id"),
+        ({"span_id": "ABCDEF0123456789"}, "span id"),
+        ({"parent_span_id": "short"}, "parent span id"),
+        ({"start_time_unix_nano": 5}, "between the years 2000 and 2100"),
+    ],
+)
+def test_spans_a_caller_built_with_unusable_ids_or_times_are_rejected_and_leave_nothing(
+    sync_store: SyncStore, change: dict[str, object], reason: str
+) -> None:
+    """``store.traces.record`` takes Span objects from Python callers too; their rows are
+    written without a second validation, so what the OTLP decoder refuses is refused here."""
+    trace = team()
+    spans = list(trace.spans)
+    bad = replace(spans[1], **change)  # type: ignore[arg-type]
+    recorded = sync_store.traces.record([bad])
+    assert recorded.accepted == 0
+    [rejected] = recorded.rejected
+    assert reason in rejected.reason
+    assert _count(sync_store, OtlpSpan) == 0
+    assert _count(sync_store, Event) == 0
+    # The rest of the trace is recorded as usual.
+    good = sync_store.traces.record(spans)
+    assert good.accepted == len(spans)
+    assert good.rejected == []

@@ -144,3 +144,31 @@ def test_the_task_rule() -> None:
     assert mapping.task_reference(by_agent) == (None, "coordinator")
     workflow = _span("support_workflow", {"openinference.span.kind": "AGENT"})
     assert mapping.task_reference(workflow) == (None, "support_workflow")
+
+
+def test_a_reading_is_kept_on_the_span_and_not_carried_into_a_changed_copy() -> None:
+    """Readings are memoized on the span (read ahead of the ingest's lock); a span made
+    from another with ``dataclasses.replace`` is read afresh, and the memo is not part of
+    a span's value."""
+    from dataclasses import replace
+
+    from flightlog.otlp.readings import model_call, read_ahead
+
+    chat = make_span(
+        new_trace_id(),
+        "chat gpt-4o",
+        {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 7},
+        0,
+        1,
+    )
+    read_ahead([chat])
+    assert mapping.role(chat) is Role.MODEL
+    assert model_call(chat).usage.input_tokens == 7
+    assert "model_call" in chat.memo
+    tool = replace(chat, attributes={"gen_ai.operation.name": "execute_tool"})
+    assert tool.memo == {}
+    assert mapping.role(tool) is Role.TOOL
+    more = replace(chat, attributes={**chat.attributes, "gen_ai.usage.input_tokens": 9})
+    assert model_call(more).usage.input_tokens == 9
+    assert replace(chat) == chat
+    assert "memo" not in repr(chat)

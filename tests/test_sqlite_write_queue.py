@@ -248,6 +248,41 @@ async def test_another_process_holding_the_lock_past_the_busy_timeout_is_databas
         assert list(await store.runs.list(task.id)) == []
 
 
+async def test_the_writer_thread_waits_in_steps_and_leaves_its_busy_timeout_as_it_was(
+    fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """While it waits for another process's lock the writer's connection has a busy
+    timeout of 0 (it tries in steps of its own); once the write went through, the
+    connection is back at the configured timeout for everything else."""
+    import sqlite3
+
+    from flightlog.store.sqlite_lane import lane_for
+
+    settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 20_000})
+    async with open_store(_url(fresh_url), settings=settings) as store:
+        await store.tasks.create(title="first")
+        database = fresh_url.url.database
+        assert database is not None
+        other = sqlite3.connect(database, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            waiting = asyncio.ensure_future(store.tasks.create(title="waited"))
+            await asyncio.sleep(0)
+            assert not waiting.done()
+            other.execute("COMMIT")
+            created = await asyncio.wait_for(waiting, HANG_SECONDS)
+        finally:
+            other.close()
+        assert created.title == "waited"
+        lane = lane_for(store.engine, settings)
+        raw = lane.engine.raw_connection()
+        try:
+            (timeout,) = raw.cursor().execute("PRAGMA busy_timeout").fetchone()
+        finally:
+            raw.close()
+        assert timeout == 20_000
+
+
 async def test_writes_on_the_loop_thread_still_get_their_wal_checkpointed(
     live: Store, fresh_url: DatabaseUrl
 ) -> None:

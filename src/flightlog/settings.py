@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 DEFAULT_DATABASE_URL = "sqlite:///./flightlog.db"
 
 
+#: The most span content (bytes of JSON) ``FLIGHTLOG_OTLP_INLINE_CONTENT_BYTES`` may keep inline.
+MAX_OTLP_INLINE_CONTENT_BYTES = 262_144
+
+
 class Settings(BaseSettings):
     """Every knob Flightlog reads, with the environment variable that sets it.
 
@@ -79,7 +83,7 @@ class Settings(BaseSettings):
     max_event_payload_bytes: int = Field(default=1_048_576, ge=1024)
     #: Span content (messages, tool arguments and results) kept inline in an event up to
     #: this many bytes each; larger content becomes an artifact the event points to.
-    otlp_inline_content_bytes: int = Field(default=16_384, ge=256, le=262_144)
+    otlp_inline_content_bytes: int = Field(default=16_384, ge=256, le=MAX_OTLP_INLINE_CONTENT_BYTES)
     inline_artifact_max_bytes: int = Field(default=64 * 1024, ge=0)
     #: Where artifact content too large to keep inline is stored. Unset, it follows the
     #: database: see :meth:`resolved_blob_dir`. A relative path is made absolute once, here.

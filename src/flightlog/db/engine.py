@@ -42,6 +42,8 @@ SQLITE_BEGIN_MODE = "flightlog_sqlite_begin"
 SQLITE_WAIT_IN_STEPS = "flightlog_sqlite_wait_in_steps"
 #: The step: a waiter notices a released lock within half a millisecond.
 _WAIT_STEP_SECONDS = 0.0005
+#: SQLITE_BUSY and SQLITE_LOCKED (primary result codes): another connection's lock.
+_BUSY_OR_LOCKED = frozenset({5, 6})
 
 #: JSON columns refuse NaN and infinities: they are not JSON, PostgreSQL's jsonb
 #: rejects them, and SQLite would store text no other reader can parse.
@@ -101,21 +103,24 @@ def _begin_immediate_waiting(conn: Connection, busy_ms: int) -> None:
     """
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     deadline = time.monotonic() + busy_ms / 1000
-    cursor.execute("PRAGMA busy_timeout=0")
     try:
+        cursor.execute("PRAGMA busy_timeout=0")
         while time.monotonic() < deadline:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    break  # not a lock: the try below raises it as SQLAlchemy wraps it
+            except sqlite3.Error as exc:
+                code = getattr(exc, "sqlite_errorcode", None)
+                if (code & 0xFF if code is not None else 0) not in _BUSY_OR_LOCKED:
+                    break  # not a lock: the try below raises it, wrapped by SQLAlchemy
                 time.sleep(_WAIT_STEP_SECONDS)
             else:
                 return
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # at once (busy_timeout is still 0)
     finally:
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-        cursor.close()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        finally:
+            cursor.close()
 
 
 def _ensure_sqlite_directory(url: DatabaseUrl) -> None:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
@@ -29,8 +30,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from flightlog.db.failures import database_unreachable
-from flightlog.errors import FlightlogError, ValidationError
+from flightlog.errors import Conflict, FlightlogError, NotFound, ValidationError
 from flightlog.otlp import ledger, mapping, writer
+from flightlog.otlp.convert import MAX_TIME_UNIX_NANO, MIN_TIME_UNIX_NANO
 from flightlog.otlp.ledger import Placement, TraceState
 from flightlog.otlp.prices import PriceTable, load_price_table
 from flightlog.otlp.readings import span_time
@@ -38,6 +40,7 @@ from flightlog.otlp.records import Limits, RecordBuilder
 from flightlog.otlp.spans import Rejected, Span
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
+from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +80,16 @@ def record_spans(
     result = SpansRecorded()
     if not spans:
         return result
+    usable: list[Span] = []
+    for span in spans:
+        problem = unusable(span)
+        if problem is None:
+            usable.append(span)
+        else:
+            result.rejected.append(Rejected(f"span {span.span_id[:32]!r}", problem))
     ledger.lock_customer(session, customer_id)
     by_trace: dict[str, dict[str, Span]] = defaultdict(dict)
-    for span in spans:
+    for span in usable:
         if span.span_id in by_trace[span.trace_id]:
             result.duplicates += 1
         else:
@@ -161,6 +171,33 @@ def _record(
     return accepted, waiting
 
 
+_TRACE_ID = re.compile(TRACE_ID_PATTERN)
+_SPAN_ID = re.compile(SPAN_ID_PATTERN)
+
+
+def unusable(span: Span) -> str | None:
+    """Why a span cannot be recorded as given, if it cannot: ids and times.
+
+    The OTLP decoder refuses such spans already (:mod:`flightlog.otlp.convert`);
+    this holds spans a Python caller built to the same rules, because the rows
+    made from them are written without a second validation
+    (:mod:`flightlog.ingest.own_rows`).
+    """
+    if not _TRACE_ID.fullmatch(span.trace_id) or not span.trace_id.strip("0"):
+        return "the trace id must be 32 lowercase hexadecimal characters, not all zeros"
+    if not _SPAN_ID.fullmatch(span.span_id) or not span.span_id.strip("0"):
+        return "the span id must be 16 lowercase hexadecimal characters, not all zeros"
+    parent = span.parent_span_id
+    if parent is not None and not _SPAN_ID.fullmatch(parent):
+        return "the parent span id must be 16 lowercase hexadecimal characters"
+    for value in (span.start_time_unix_nano, span.end_time_unix_nano):
+        if not MIN_TIME_UNIX_NANO <= value < MAX_TIME_UNIX_NANO:
+            return f"a time ({value} ns since 1970) is not between the years 2000 and 2100"
+    if span.end_time_unix_nano < span.start_time_unix_nano:
+        return "the span ends before it starts"
+    return None
+
+
 def _refused_content(exc: Exception) -> bool:
     """Whether an error is about what a trace holds (so only it is rejected), not an outage.
 
@@ -173,7 +210,9 @@ def _refused_content(exc: Exception) -> bool:
     if isinstance(exc, OperationalError) or database_unreachable(exc):
         return False
     if isinstance(exc, FlightlogError):
-        return isinstance(exc, ValidationError)
+        # The writers word a broken constraint as Conflict or NotFound (a run deleted
+        # since the ledger was read): about one trace's rows, like a refused value.
+        return isinstance(exc, ValidationError | Conflict | NotFound)
     return True
 
 

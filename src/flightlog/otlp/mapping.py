@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from flightlog.otlp.spans import Attributes, AttrValue, Span, StatusCode
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 class Role(Enum):
@@ -154,11 +154,11 @@ def graph_node(span: Span) -> str | None:
     return node if isinstance(node, str) and node == span.name else None
 
 
-def memoized(span: Span, key: str, read: Callable[[Span], T]) -> T:
+def memoized(span: Span, key: str, read: Callable[[Span], _T]) -> _T:
     """``read(span)``, read once per span and kept in its memo under ``key``."""
     memo = span.memo
     if key in memo:
-        found: T = memo[key]
+        found: _T = memo[key]
         return found
     value = memo[key] = read(span)
     return value

@@ -21,6 +21,7 @@ from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.mapping import Role
 from flightlog.otlp.prices import ComputedCost, PriceTable
 from flightlog.otlp.spans import Span
+from flightlog.settings import MAX_OTLP_INLINE_CONTENT_BYTES as MAX_INLINE_CONTENT_BYTES
 
 
 def span_time(nanoseconds: int) -> datetime:
@@ -65,6 +66,7 @@ def estimated_cost(span: Span, prices: PriceTable) -> ComputedCost | None:
 
 
 def seconds(span: Span) -> float:
+    """How long the span lasted (0 for one that claims to end before it starts)."""
     return max(span.end_time_unix_nano - span.start_time_unix_nano, 0) / 1e9
 
 
@@ -105,12 +107,18 @@ def clean_encoded(value: object) -> Content:
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
         if "\\u0000" not in text:
-            return Content(value, text.encode("utf-8"), encode_json(value))
+            return _content(value, text.encode("utf-8"))
     except (TypeError, ValueError, UnicodeEncodeError):
         pass
     cleaned = clean(value)
-    text = json.dumps(cleaned, ensure_ascii=False)
-    return Content(cleaned, text.encode("utf-8"), encode_json(cleaned))
+    return _content(cleaned, json.dumps(cleaned, ensure_ascii=False).encode("utf-8"))
+
+
+def _content(value: object, utf8: bytes) -> Content:
+    # Content past the largest inline limit allowed always becomes an artifact: its
+    # stored form would never be used.
+    inline = len(utf8) <= MAX_INLINE_CONTENT_BYTES
+    return Content(value, utf8, encode_json(value) if inline else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ class Span:
 
     ``memo`` holds what :mod:`flightlog.otlp.mapping` read from the span (its role,
     usage, messages…), so each is read once, and can be read ahead, before the
-    ingest takes its lock (:func:`flightlog.otlp.records.read_ahead`). It is not
+    ingest takes its lock (:func:`flightlog.otlp.readings.read_ahead`). It is not
     part of the span's value: equality and ``repr`` ignore it.
     """
 

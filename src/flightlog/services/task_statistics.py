@@ -16,11 +16,11 @@ statements, as span ingest needs for the several tasks of each request. Both
 aggregate with the same expressions and derive the counters with the same
 Python, so they write the same values. The average is recomputed rather than
 updated from the new runs: a running float average cannot reproduce the
-database's ``avg`` exactly. And it sums the durations in a fixed order (by run
-id) where the database takes one (PostgreSQL): a float sum depends on the order
-of its terms, and a scan's order on the plan, so one task refreshed alone and
-among others could otherwise differ in the last bit. SQLite reads a task's runs
-through the same index either way.
+database's ``avg`` exactly. On PostgreSQL it averages the durations as
+``numeric``: a float sum depends on the order of its terms, and a scan's order on
+the plan, so one task refreshed alone and among others could otherwise differ in
+the last bit; an exact sum needs no sort to be the same. SQLite reads a task's
+runs through the same index either way.
 """
 
 from __future__ import annotations
@@ -46,24 +46,29 @@ _CHUNK = 1000
 _ACTIVE = (RunStatus.RUNNING, RunStatus.WAITING_APPROVAL)
 
 
-class avg_in_order(FunctionElement[float]):  # noqa: N801 - reads like the SQL it renders
-    """``avg(value)``, summed in the order of the other arguments where the database can."""
+class exact_avg(FunctionElement[float]):  # noqa: N801 - reads like the SQL it renders
+    """``avg(value)``, the same whatever order the database reads the rows in.
+
+    PostgreSQL adds floats in the order it reads them, so a task refreshed alone
+    and in a group could differ in the last digit; summed as ``numeric`` the sum
+    is exact and the average is one rounding of it (no sort needed). SQLite
+    reads a task's runs through the same index either way.
+    """
 
     type = Float()
     inherit_cache = True
 
 
-@compiles(avg_in_order)
-def _avg_any_order(element: avg_in_order, compiler: SQLCompiler, **options: Any) -> str:
+@compiles(exact_avg)
+def _avg(element: exact_avg, compiler: SQLCompiler, **options: Any) -> str:
     value = next(iter(element.clauses))
     return f"avg({compiler.process(value, **options)})"
 
 
-@compiles(avg_in_order, "postgresql")
-def _avg_in_order(element: avg_in_order, compiler: SQLCompiler, **options: Any) -> str:
-    value, *order = element.clauses
-    by = ", ".join(compiler.process(column, **options) for column in order)
-    return f"avg({compiler.process(value, **options)} ORDER BY {by})"
+@compiles(exact_avg, "postgresql")
+def _avg_numeric(element: exact_avg, compiler: SQLCompiler, **options: Any) -> str:
+    value = next(iter(element.clauses))
+    return f"CAST(avg(CAST({compiler.process(value, **options)} AS numeric)) AS double precision)"
 
 
 def _count_of(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -76,7 +81,7 @@ def _aggregates() -> tuple[ColumnElement[Any], ...]:
         func.count(TaskRun.id),
         _count_of(TaskRun.status == RunStatus.COMPLETED.value),
         _count_of(TaskRun.status.in_([RunStatus.FAILED.value, RunStatus.TIMEOUT.value])),
-        avg_in_order(TaskRun.duration_seconds, TaskRun.id),
+        exact_avg(TaskRun.duration_seconds),
         func.max(func.coalesce(TaskRun.started_at, TaskRun.created_at), type_=UtcDateTime()),
     )
 

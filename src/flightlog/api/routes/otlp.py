@@ -12,6 +12,7 @@ which exporters retry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
@@ -216,8 +217,10 @@ async def _export(
         encoding = request.headers.get("content-encoding")
         if kind == "traces":
             traces = wire.decode_traces(body, content_type, encoding, max_bytes=max_bytes)
-            # Before the ingest's transaction and lock (flightlog.otlp.readings).
-            read_ahead(traces.spans, last_price_table(store.engine.url))
+            # Before the ingest's transaction and lock (flightlog.otlp.readings), off the
+            # event loop: a large request's JSON work would hold up every other request.
+            prices = last_price_table(store.engine.url)
+            await asyncio.to_thread(read_ahead, traces.spans, prices)
             recorded = await store.traces.record(traces.spans)
             rejected = [*traces.rejected, *recorded.rejected]
         else:
