@@ -12,7 +12,6 @@ which exporters retry.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
@@ -217,10 +216,11 @@ async def _export(
         encoding = request.headers.get("content-encoding")
         if kind == "traces":
             traces = wire.decode_traces(body, content_type, encoding, max_bytes=max_bytes)
-            # Before the ingest's transaction and lock (flightlog.otlp.readings), off the
-            # event loop: a large request's JSON work would hold up every other request.
-            prices = last_price_table(store.engine.url)
-            await asyncio.to_thread(read_ahead, traces.spans, prices)
+            # Before the ingest's transaction and lock (flightlog.otlp.readings). On the
+            # loop, like the decoding: in a thread it would share this process's GIL with
+            # another request's locked part and hold the lock longer (measured: 5,500
+            # against 5,860 spans/s with two processes on PostgreSQL).
+            read_ahead(traces.spans, last_price_table(store.engine.url))
             recorded = await store.traces.record(traces.spans)
             rejected = [*traces.rejected, *recorded.rejected]
         else:
