@@ -27,6 +27,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 from flightlog.otlp.anyvalue import AttributeTooDeep, attributes
 from flightlog.otlp.spans import (
+    MAX_TIME_UNIX_NANO,
+    MIN_TIME_UNIX_NANO,
     Attributes,
     DecodedMetrics,
     DecodedTraces,
@@ -37,12 +39,6 @@ from flightlog.otlp.spans import (
     SpanKind,
     StatusCode,
 )
-
-#: Times outside [2000-01-01, 2100-01-01) UTC are refused: a zero or near-zero time is an
-#: uninitialised field, and a far-future one a unit mistake (micro- or milliseconds sent as
-#: nanoseconds come out in 1970; seconds as nanoseconds likewise).
-MIN_TIME_UNIX_NANO = 946_684_800 * 1_000_000_000
-MAX_TIME_UNIX_NANO = 4_102_444_800 * 1_000_000_000
 
 _TRACE_ID_BYTES = 16
 _SPAN_ID_BYTES = 8

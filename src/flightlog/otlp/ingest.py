@@ -32,12 +32,11 @@ from sqlalchemy.orm import Session
 from flightlog.db.failures import database_unreachable
 from flightlog.errors import Conflict, FlightlogError, NotFound, ValidationError
 from flightlog.otlp import ledger, mapping, writer
-from flightlog.otlp.convert import MAX_TIME_UNIX_NANO, MIN_TIME_UNIX_NANO
 from flightlog.otlp.ledger import Placement, TraceState
 from flightlog.otlp.prices import PriceTable, load_price_table
 from flightlog.otlp.readings import span_time
 from flightlog.otlp.records import Limits, RecordBuilder
-from flightlog.otlp.spans import Rejected, Span
+from flightlog.otlp.spans import MAX_TIME_UNIX_NANO, MIN_TIME_UNIX_NANO, Rejected, Span
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
 from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN

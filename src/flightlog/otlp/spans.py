@@ -19,6 +19,12 @@ AttrValue = (
 )
 Attributes = Mapping[str, AttrValue]
 
+#: Times outside [2000-01-01, 2100-01-01) UTC are refused: a zero or near-zero time is an
+#: uninitialised field, and a far-future one a unit mistake (micro- or milliseconds sent as
+#: nanoseconds come out in 1970; seconds as nanoseconds likewise).
+MIN_TIME_UNIX_NANO = 946_684_800 * 1_000_000_000
+MAX_TIME_UNIX_NANO = 4_102_444_800 * 1_000_000_000
+
 
 class SpanKind(IntEnum):
     """OTLP's ``Span.SpanKind`` values."""
