@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,24 @@ HANG_SECONDS = 60.0
 
 def _url(url: DatabaseUrl) -> str:
     return url.url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def _write_lock_held_elsewhere(url: DatabaseUrl) -> Iterator[Callable[[], None]]:
+    """Another connection, as another process would, holds the file's write lock until the
+    ``release`` it yields is called (or the block ends)."""
+    database = url.url.database
+    assert database is not None
+    other = sqlite3.connect(database, isolation_level=None)
+
+    def release() -> None:
+        other.execute("COMMIT")
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield release
+    finally:
+        other.close()
 
 
 @pytest.fixture
@@ -197,24 +217,16 @@ async def test_a_write_lock_held_by_another_process_is_waited_for_off_the_loop(
     """An uncontended small write runs on the loop's thread on a connection that never waits;
     when another process holds the lock it goes to the writer thread and waits there, so the
     loop keeps serving (a read completes meanwhile) and the write lands once the lock is free."""
-    import sqlite3
-
     task = await live.tasks.create(title="held elsewhere")
-    database = fresh_url.url.database
-    assert database is not None
-    other = sqlite3.connect(database, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
+    with _write_lock_held_elsewhere(fresh_url) as release:
         waiting = asyncio.ensure_future(
             live.events.append({"event_type": "LOG", "task_id": task.id, "content": "waited"})
         )
         found = await asyncio.wait_for(live.tasks.get(task.id), HANG_SECONDS)
         assert found.id == task.id
         assert not waiting.done()
-        other.execute("COMMIT")
+        release()
         written = await asyncio.wait_for(waiting, HANG_SECONDS)
-    finally:
-        other.close()
     assert written.content == "waited"
     assert await _contents(live) == ["waited"]
 
@@ -225,23 +237,14 @@ async def test_another_process_holding_the_lock_past_the_busy_timeout_is_databas
     """The writer thread waits for another process's lock in short steps of its own
     (flightlog.db.engine), up to the busy timeout: then it is the usual DatabaseUnavailable,
     nothing is written, and writes go through once the lock is released."""
-    import sqlite3
-
     settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 200})
     async with open_store(_url(fresh_url), settings=settings) as store:
         task = await store.tasks.create(title="before")
-        database = fresh_url.url.database
-        assert database is not None
-        other = sqlite3.connect(database, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
+        with _write_lock_held_elsewhere(fresh_url):
             with pytest.raises(DatabaseUnavailable):
                 await store.tasks.create(title="refused")
             with pytest.raises(DatabaseUnavailable):
                 await store.runs.start(task.id)
-            other.execute("COMMIT")
-        finally:
-            other.close()
         await store.tasks.create(title="after")
         titles = {t.title for t in (await store.tasks.list()).items}
         assert titles == {"before", "after"}
@@ -254,25 +257,17 @@ async def test_the_writer_thread_waits_in_steps_and_leaves_its_busy_timeout_as_i
     """While it waits for another process's lock the writer's connection has a busy
     timeout of 0 (it tries in steps of its own); once the write went through, the
     connection is back at the configured timeout for everything else."""
-    import sqlite3
-
     from flightlog.store.sqlite_lane import lane_for
 
     settings = test_settings.model_copy(update={"sqlite_busy_timeout_ms": 20_000})
     async with open_store(_url(fresh_url), settings=settings) as store:
         await store.tasks.create(title="first")
-        database = fresh_url.url.database
-        assert database is not None
-        other = sqlite3.connect(database, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
+        with _write_lock_held_elsewhere(fresh_url) as release:
             waiting = asyncio.ensure_future(store.tasks.create(title="waited"))
             await asyncio.sleep(0)
             assert not waiting.done()
-            other.execute("COMMIT")
+            release()
             created = await asyncio.wait_for(waiting, HANG_SECONDS)
-        finally:
-            other.close()
         assert created.title == "waited"
         lane = lane_for(store.engine, settings)
         raw = lane.engine.raw_connection()

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, MetaData, event
+from sqlalchemy import Enum, MetaData, Table, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from flightlog.db.enum_type import AnyCaseEnum, coerce_on_set
@@ -90,3 +90,10 @@ class Timestamps(CreatedAt):
 
 
 __all__ = ["NAMING_CONVENTION", "Base", "CreatedAt", "JSONType", "Timestamps", "UuidPk", "str_enum"]
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements (executemany without the ORM's bookkeeping)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

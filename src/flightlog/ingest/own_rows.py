@@ -31,6 +31,10 @@ from flightlog.ingest.events import (
     utf8_length,
 )
 
+#: A member of an event's data already encoded: (key, value, its JSON as ``encode_json``
+#: writes it), spliced into the stored text rather than encoded again.
+Inline = tuple[str, object, str]
+
 
 class OwnEvent(TypedDict):
     """An event a service built: the batch path's fields it uses, already in range."""
@@ -39,9 +43,8 @@ class OwnEvent(TypedDict):
     severity: EventSeverity
     content: str
     data: dict[str, Any]
-    #: More members of ``data``, already encoded: (key, value, its JSON as ``encode_json``
-    #: writes it), spliced into the stored text rather than encoded again.
-    inline: Sequence[tuple[str, object, str]]
+    #: More members of ``data``, already encoded.
+    inline: Sequence[Inline]
     task_id: uuid.UUID
     run_id: uuid.UUID
     agent_run_id: uuid.UUID | None
@@ -118,7 +121,7 @@ def uuid_encoder(session: Session) -> Callable[[uuid.UUID], Any]:
     return session_codec(session).encode_uuid
 
 
-def _spliced(stored: str, members: Sequence[tuple[str, object, str]]) -> str:
+def _spliced(stored: str, members: Sequence[Inline]) -> str:
     """``stored`` (a JSON object's text) with ``members`` added at its end.
 
     Their keys are names a service chose (``messages``, ``result``): plain text that

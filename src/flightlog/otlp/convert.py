@@ -27,8 +27,6 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 from flightlog.otlp.anyvalue import AttributeTooDeep, attributes
 from flightlog.otlp.spans import (
-    MAX_TIME_UNIX_NANO,
-    MIN_TIME_UNIX_NANO,
     Attributes,
     DecodedMetrics,
     DecodedTraces,
@@ -38,6 +36,7 @@ from flightlog.otlp.spans import (
     SpanEvent,
     SpanKind,
     StatusCode,
+    time_refusal,
 )
 
 _TRACE_ID_BYTES = 16
@@ -141,13 +140,9 @@ def _id(raw: bytes, size: int, what: str) -> str:
 
 
 def _time(value: int, what: str) -> int:
-    if value == 0:
-        raise _Refused(f"the {what} is missing")
-    if not MIN_TIME_UNIX_NANO <= value < MAX_TIME_UNIX_NANO:
-        raise _Refused(
-            f"the {what} ({value} ns since 1970) is not between the years 2000 and 2100; "
-            "are the units nanoseconds?"
-        )
+    refusal = time_refusal(value, what)
+    if refusal is not None:
+        raise _Refused(refusal)
     return value
 
 

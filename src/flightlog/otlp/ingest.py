@@ -36,7 +36,7 @@ from flightlog.otlp.ledger import Placement, TraceState
 from flightlog.otlp.prices import PriceTable, load_price_table
 from flightlog.otlp.readings import span_time
 from flightlog.otlp.records import Limits, RecordBuilder
-from flightlog.otlp.spans import MAX_TIME_UNIX_NANO, MIN_TIME_UNIX_NANO, Rejected, Span
+from flightlog.otlp.spans import Rejected, Span, time_refusal
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
 from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN
@@ -189,9 +189,13 @@ def unusable(span: Span) -> str | None:
     parent = span.parent_span_id
     if parent is not None and not _SPAN_ID.fullmatch(parent):
         return "the parent span id must be 16 lowercase hexadecimal characters"
-    for value in (span.start_time_unix_nano, span.end_time_unix_nano):
-        if not MIN_TIME_UNIX_NANO <= value < MAX_TIME_UNIX_NANO:
-            return f"a time ({value} ns since 1970) is not between the years 2000 and 2100"
+    for value, what in (
+        (span.start_time_unix_nano, "start time"),
+        (span.end_time_unix_nano, "end time"),
+    ):
+        refusal = time_refusal(value, what)
+        if refusal is not None:
+            return refusal
     if span.end_time_unix_nano < span.start_time_unix_nano:
         return "the span ends before it starts"
     return None

@@ -10,18 +10,19 @@ and its enclosing agent run).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Table, bindparam, null, select, text, update
+from sqlalchemy import bindparam, null, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from flightlog.db.base import Base
+from flightlog.db.base import table_of
 from flightlog.ingest.events import encode_json
 from flightlog.ingest.own_rows import uuid_encoder, write_own_rows
 from flightlog.models import AgentRun, OtlpSpan, TaskRun
 from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
+from flightlog.services._common import chunks
 
 #: The ledger's columns a new span fills (``received_at`` takes its default).
 LEDGER_COLUMNS = (
@@ -33,16 +34,6 @@ LEDGER_COLUMNS = (
     "agent_run_id",
     "pending",
 )
-
-
-def table_of(model: type[Base]) -> Table:
-    """A model's table, for Core statements (executemany without the ORM's bookkeeping)."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +116,6 @@ def load(
     return states
 
 
-def chunks(values: Iterable[T], size: int = 1000) -> Iterator[list[T]]:
-    """``values`` in lists of at most ``size``: IN lists stay far below any driver's limit
-    on parameters (asyncpg 32,767, SQLite 250,000)."""
-    batch: list[T] = []
-    for value in values:
-        batch.append(value)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _column_of(
     session: Session, column: InstrumentedAttribute[Any], ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, Any]:
@@ -168,19 +146,9 @@ def write(
             span.trace_id,
             span.span_id,
             span.parent_span_id,
-            encode(placement.run_id),
-            None if placement.agent_run_id is None else encode(placement.agent_run_id),
-            None,
-        )
-        if placement is not None
-        else (
-            customer,
-            span.trace_id,
-            span.span_id,
-            span.parent_span_id,
-            None,
-            None,
-            encode_json(span_to_json(span)),
+            encode(placement.run_id) if placement else None,
+            encode(placement.agent_run_id) if placement and placement.agent_run_id else None,
+            None if placement else encode_json(span_to_json(span)),
         )
         for span, placement in new
     ]

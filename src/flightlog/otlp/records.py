@@ -16,7 +16,7 @@ from typing import Any
 
 from flightlog.db.types import new_uuid
 from flightlog.enums import AgentRunStatus, EventSeverity, EventType, RunStatus
-from flightlog.ingest.own_rows import OwnEvent
+from flightlog.ingest.own_rows import Inline, OwnEvent
 from flightlog.otlp import mapping
 from flightlog.otlp.ledger import Placement, clean_text
 from flightlog.otlp.mapping import Role
@@ -190,7 +190,7 @@ class RecordBuilder:
         event_type: EventType,
         content: str,
         data: dict[str, Any],
-        inline: list[tuple[str, object, str]],
+        inline: list[Inline],
         severity: EventSeverity = EventSeverity.INFO,
     ) -> None:
         self.events.append(
@@ -217,7 +217,7 @@ class RecordBuilder:
         what: str,
         content: Content,
         data: dict[str, Any],
-        inline: list[tuple[str, object, str]],
+        inline: list[Inline],
     ) -> None:
         """Content kept inline when small (spliced in as encoded); otherwise ``data[what]``
         points to the artifact it becomes."""
@@ -246,7 +246,7 @@ class RecordBuilder:
                 data |= {"cost_usd": str(cost), **computed.describe()}
         if call.finish_reasons is not None:
             data["finish_reasons"] = call.finish_reasons
-        inline: list[tuple[str, object, str]] = []
+        inline: list[Inline] = []
         if call.messages is not None:
             self._bounded(span, placement, "messages", call.messages, data, inline)
         self._event(span, placement, EventType.MODEL_CALL, model or span.name, data, inline)
@@ -260,7 +260,7 @@ class RecordBuilder:
     def _tool_call(self, span: Span, placement: Placement) -> None:
         call = tool_call(span)
         data = dict(call.data)
-        inline: list[tuple[str, object, str]] = []
+        inline: list[Inline] = []
         if call.arguments is not None:
             self._bounded(span, placement, "arguments", call.arguments, data, inline)
         if call.result is not None:
@@ -275,7 +275,7 @@ class RecordBuilder:
         data: dict[str, Any] = {"span_name": clean_text(span.name)[:500]}
         if kind:
             data["exception_type"] = clean_text(kind)[:500]
-        inline: list[tuple[str, object, str]] = []
+        inline: list[Inline] = []
         if stacktrace:
             self._bounded(span, placement, "stacktrace", clean_encoded(stacktrace), data, inline)
         self._event(span, placement, EventType.ERROR, message, data, inline, EventSeverity.ERROR)

@@ -26,6 +26,18 @@ MIN_TIME_UNIX_NANO = 946_684_800 * 1_000_000_000
 MAX_TIME_UNIX_NANO = 4_102_444_800 * 1_000_000_000
 
 
+def time_refusal(value: int, what: str) -> str | None:
+    """Why a span's ``what`` (nanoseconds since 1970) cannot be recorded, if it cannot."""
+    if value == 0:
+        return f"the {what} is missing"
+    if not MIN_TIME_UNIX_NANO <= value < MAX_TIME_UNIX_NANO:
+        return (
+            f"the {what} ({value} ns since 1970) is not between the years 2000 and 2100; "
+            "are the units nanoseconds?"
+        )
+    return None
+
+
 class SpanKind(IntEnum):
     """OTLP's ``Span.SpanKind`` values."""
 

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from flightlog.enums import TaskStatus
 from flightlog.models import Task
 from flightlog.otlp import mapping
-from flightlog.otlp.ledger import chunks, clean_text
+from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.records import SOURCE
 from flightlog.services import tasks
+from flightlog.services._common import chunks
 
 #: (explicit task id text or None, title, service name or None).
 TaskRef = tuple[str | None, str, str | None]

@@ -16,14 +16,16 @@ from typing import Any
 from sqlalchemy import ScalarSelect, bindparam, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from flightlog.db.base import table_of
 from flightlog.db.types import new_uuid
 from flightlog.enums import ArtifactType, RunStatus, TaskStatus
 from flightlog.ingest.own_rows import write_own_events
 from flightlog.models import AgentRun, AgentSession, Task, TaskRun
-from flightlog.otlp.ledger import chunks, clean_text, table_of
+from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.readings import span_time as at
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
 from flightlog.services import artifacts
+from flightlog.services._common import chunks
 from flightlog.services.agent_runs import roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK
 from flightlog.services.task_statistics import tally_runs, write_statistics

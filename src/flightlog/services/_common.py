@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Final, TypeVar
@@ -27,6 +28,7 @@ from flightlog.models import (
 
 M = TypeVar("M")
 E = TypeVar("E", bound=Enum)
+_C = TypeVar("_C")
 
 
 class Unset(Enum):
@@ -303,3 +305,16 @@ def _must_be_aware(value: datetime) -> datetime:
 
 #: A datetime field of an input model that refuses naive values rather than guess their zone.
 AwareDatetime = Annotated[datetime, AfterValidator(_must_be_aware)]
+
+
+def chunks(values: Iterable[_C], size: int = 1000) -> Iterator[list[_C]]:
+    """``values`` in lists of at most ``size``: IN lists stay far below any driver's limit
+    on parameters (asyncpg 32,767, SQLite 250,000)."""
+    batch: list[_C] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -26,22 +26,22 @@ runs through the same index either way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Float, Table, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Float, bindparam, case, func, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from flightlog.db.base import table_of
 from flightlog.db.types import UtcDateTime
 from flightlog.enums import RunStatus
 from flightlog.models import Task, TaskRun
+from flightlog.services._common import chunks
 
-#: Tasks per statement: IN lists stay far below any driver's limit on parameters.
-_CHUNK = 1000
 #: The run statuses that keep a task RUNNING.
 _ACTIVE = (RunStatus.RUNNING, RunStatus.WAITING_APPROVAL)
 
@@ -121,12 +121,6 @@ class RunTally(NamedTuple):
     active: int
 
 
-def _table() -> Table:
-    table = Task.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 # Built once: span ingest runs these for every request.
 _TALLY = (
     select(
@@ -138,8 +132,8 @@ _TALLY = (
     .group_by(TaskRun.task_id)
 )
 _WRITE = (
-    update(_table())
-    .where(_table().c.id == bindparam("task_id"))
+    update(table_of(Task))
+    .where(table_of(Task).c.id == bindparam("task_id"))
     # Core, so it is one executemany; updated_at still takes its onupdate (the database clock).
     .values({name: bindparam(name) for name in _counters((0, 0, 0, None, None))})
 )
@@ -154,7 +148,7 @@ def tally_runs(session: Session, task_ids: Collection[uuid.UUID]) -> dict[uuid.U
     """Each task's tally, one grouped aggregate per thousand tasks. Call with the tasks locked."""
     no_runs = (0, 0, 0, None, None, 0)  # what the ungrouped aggregate gives a task without runs
     tallies: dict[uuid.UUID, RunTally] = {}
-    for part in _chunks(sorted(set(task_ids))):
+    for part in chunks(sorted(set(task_ids))):
         found = {row[0]: row[1:] for row in session.execute(_TALLY, {"task_ids": part}).all()}
         for task_id in part:
             row = found.get(task_id, no_runs)
@@ -171,7 +165,7 @@ def write_statistics(session: Session, tallies: Mapping[uuid.UUID, RunTally]) ->
     rows = [{"task_id": task_id, **tallies[task_id].counters} for task_id in ordered]
     session.execute(_WRITE, rows)
     present = [i for i in ordered if identity_key(Task, i) in session.identity_map]
-    for part in _chunks(present):
+    for part in chunks(present):
         session.scalars(_RELOAD, {"task_ids": part}).all()
 
 
@@ -181,8 +175,3 @@ def refresh_statistics_of(session: Session, task_ids: Collection[uuid.UUID]) -> 
     Call with the task rows locked. A few statements whatever the number of tasks.
     """
     write_statistics(session, tally_runs(session, task_ids))
-
-
-def _chunks(values: list[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
