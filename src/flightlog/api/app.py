@@ -104,12 +104,14 @@ def create_app(
     )
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(otlp.router)  # at the root, where OTLP exporters send
+    # Routes are matched in this order, one by one: the writes agents send most
+    # (events, metrics) come first, so they are not matched against every task route.
     for module in (
+        events,
+        metrics,
         stream,
         tasks,
         runs,
-        events,
-        metrics,
         work,
         agents,
         artifacts,

@@ -25,7 +25,9 @@ bearer = HTTPBearer(
 )
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    """The app's shared state. ``async`` though it awaits nothing: FastAPI runs a plain
+    ``def`` dependency in its thread pool, a hand-off that cost every request ~0.1 ms."""
     ctx: ApiContext = request.app.state.flightlog
     return ctx
 
