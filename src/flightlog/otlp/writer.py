@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ScalarSelect, bindparam, func, insert, select, update
@@ -26,16 +27,22 @@ from flightlog.otlp.readings import span_time as at
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
 from flightlog.services import artifacts
 from flightlog.services._common import chunks
-from flightlog.services.agent_runs import roll_up_usage
+from flightlog.services.agent_runs import refuse_total_past_columns, roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK
 from flightlog.services.task_statistics import tally_runs, write_statistics
 from flightlog.services.tasks import transition_task
+
+#: The usage a new agent run or run holds before its spans' is added.
+NOTHING = (0, 0, Decimal(0))
 
 
 def write(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> None:
     """Insert the runs, agent runs, events and artifacts; update usage, tasks and sessions."""
     sessions = _sessions(session, customer_id, records.runs)
     earlier_usage = records.settle_usage()
+    for row in records.agent_runs:
+        usage = (row["tokens_in"], row["tokens_out"], row["cost_usd"])
+        refuse_total_past_columns("agent run", NOTHING, usage)
     _runs(session, records, sessions)
     if records.agent_runs:
         session.connection().execute(insert(table_of(AgentRun)), records.agent_runs)
@@ -121,6 +128,7 @@ def _runs(session: Session, records: RecordBuilder, sessions: dict[str, uuid.UUI
         numbers[run.task_id] = numbers.get(run.task_id, 0) + 1
         status, error_message, error_details = run_outcome(root)
         tokens_in, tokens_out, cost = records.new_run_totals(run.id)
+        refuse_total_past_columns("run", NOTHING, (tokens_in, tokens_out, cost))
         started, completed = at(root.start_time_unix_nano), at(root.end_time_unix_nano)
         conversation = clean_text(run.conversation)[:255] if run.conversation else None
         rows.append(
@@ -158,6 +166,15 @@ def _earlier_usage(
     new_runs = {run.id for run in records.runs}
     touched = {records.run_of[agent_run_id] for agent_run_id in usage}
     touched |= {row["run_id"] for row in records.agent_runs if row["run_id"] not in new_runs}
+    held = select(AgentRun.id, AgentRun.tokens_in, AgentRun.tokens_out, AgentRun.cost_usd)
+    for part in chunks(sorted(usage)):
+        for agent_run_id, tokens_in, tokens_out, cost in session.execute(
+            held.where(AgentRun.id.in_(part))
+        ):
+            added = usage[agent_run_id]
+            refuse_total_past_columns(
+                "agent run", (tokens_in, tokens_out, Decimal(cost)), (added[0], added[1], added[2])
+            )
     for agent_run_id, (tokens_in, tokens_out, cost) in sorted(usage.items()):
         session.execute(
             update(AgentRun)

@@ -247,32 +247,43 @@ def _lock(
 def _refuse_overflowing_totals(
     agent_run: AgentRun, run: TaskRun | None, tokens_in: int, tokens_out: int, cost: Decimal
 ) -> None:
-    """Refuse usage that would take the agent run's or its run's totals past their columns.
-
-    Costs are NUMERIC(14, 6) (under MAX_COST_USD) and tokens INTEGER (MAX_TOKEN_TOTAL): a
-    sum past them would be the database's overflow error, so it is refused by name first.
-    """
+    """Refuse usage that would take the agent run's or its run's totals past their columns."""
     holders: list[tuple[str, AgentRun | TaskRun]] = [("agent run", agent_run)]
     if run is not None:
         holders.append(("run", run))
     for what, holder in holders:
-        total = Decimal(holder.cost_usd)
-        require(
-            total + cost < MAX_COST_USD,
-            f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
-            f"{total}, adding {cost}",
-            field="cost_usd",
+        refuse_total_past_columns(
+            what,
+            (holder.tokens_in, holder.tokens_out, Decimal(holder.cost_usd)),
+            (tokens_in, tokens_out, cost),
         )
-        for name, held, added in (
-            ("tokens_in", holder.tokens_in, tokens_in),
-            ("tokens_out", holder.tokens_out, tokens_out),
-        ):
-            require(
-                held + added <= MAX_TOKEN_TOTAL,
-                f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {held}, "
-                f"adding {added}",
-                field=name,
-            )
+
+
+#: Tokens in, tokens out and cost: an agent run's or a run's usage, held or added.
+Usage = tuple[int, int, Decimal]
+
+
+def refuse_total_past_columns(what: str, held: Usage, added: Usage) -> None:
+    """Refuse adding ``added`` to ``held`` when a total would pass its column.
+
+    Costs are NUMERIC(14, 6) (under MAX_COST_USD) and tokens INTEGER (MAX_TOKEN_TOTAL):
+    a sum past them would be PostgreSQL's overflow error, and on SQLite, whose
+    integers are wider, a total no other path could write. So it is refused by
+    name on both, here and in span ingest (:mod:`flightlog.otlp.writer`).
+    """
+    total = held[2]
+    require(
+        total + added[2] < MAX_COST_USD,
+        f"total cost_usd would reach {MAX_COST_USD:,} USD or more: the {what} has "
+        f"{total}, adding {added[2]}",
+        field="cost_usd",
+    )
+    for name, had, more in (("tokens_in", held[0], added[0]), ("tokens_out", held[1], added[1])):
+        require(
+            had + more <= MAX_TOKEN_TOTAL,
+            f"total {name} would pass {MAX_TOKEN_TOTAL:,}: the {what} has {had}, adding {more}",
+            field=name,
+        )
 
 
 def roll_up_usage(session: Session, run: TaskRun) -> None:
@@ -286,9 +297,12 @@ def roll_up_usage(session: Session, run: TaskRun) -> None:
             ).where(AgentRun.run_id == run.id)
         )
     ).one()
-    run.tokens_in = int(totals[0])
-    run.tokens_out = int(totals[1])
-    run.cost_usd = Decimal(str(totals[2]))
+    summed = (int(totals[0]), int(totals[1]), Decimal(str(totals[2])))
+    held = (run.tokens_in, run.tokens_out, Decimal(run.cost_usd))
+    refuse_total_past_columns(
+        "run", held, (summed[0] - held[0], summed[1] - held[1], summed[2] - held[2])
+    )
+    run.tokens_in, run.tokens_out, run.cost_usd = summed
     session.flush()
 
 

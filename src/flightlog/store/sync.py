@@ -319,7 +319,13 @@ def _lazy_loaders_for(session: Session, instance: object) -> None:
 @event.listens_for(Base, "refresh", propagate=True)
 def _refreshed(target: object, context: object, attrs: object) -> None:
     """``db.refresh(obj)`` drops per-instance loaders; a session of :meth:`SyncStore.session`
-    puts them back (any other session's objects are not touched)."""
+    puts them back (any other session's objects are not touched).
+
+    A rolled-back savepoint expires the states it touched, and SQLAlchemy passes
+    ``None`` for one whose object was already garbage-collected: nothing to do then.
+    """
+    if target is None:
+        return
     session = object_session(target)
     if session is not None and session.info.get(_LAZY_SESSION):
         _lazy_loaders_for(session, target)
