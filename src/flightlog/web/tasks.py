@@ -46,6 +46,8 @@ FIRST_DESCENDING = {
 COLUMNS = (("title", "task"), ("status", "status"), ("priority", "priority"))
 PER_PAGE = (20, 50, 100)
 EVENTS_PER_PAGE = 100
+#: A task's agent runs per page (those of its runs and those recorded for the task alone).
+AGENT_RUNS_PER_PAGE = 20
 
 
 @router.get("/tasks")
@@ -139,13 +141,23 @@ async def task(
     store: DashboardStore,
     events_after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
     events_before: Annotated[int | None, Query(ge=1, le=MAX_EVENT_ID)] = None,
+    cursor: Annotated[uuid.UUID | None, Blank] = None,
+    before: Annotated[uuid.UUID | None, Blank] = None,
 ) -> Response:
-    """One task: its state, runs, artifacts, events (paged both ways), subtasks and pull requests.
+    """One task: its state, runs, agent runs, artifacts, events, subtasks and pull requests.
 
-    Events read oldest first from ``events_after``, or the page just before
-    ``events_before`` (the newest page is the one before the largest id).
+    Agent runs by start time, paged both ways with their total (``cursor`` /
+    ``before``): those of the task's runs and those recorded for the task alone
+    (seed 001's steps without a run, which no run page shows). Events read oldest
+    first from ``events_after``, or the page just before ``events_before`` (the
+    newest page is the one before the largest id). The agent runs' pager keeps
+    the events' place.
     """
     found = await store.tasks.get(task_id)
+    agent_runs = await store.agent_runs.list_for_task(
+        task_id, cursor=cursor, before=before, total=True, limit=AGENT_RUNS_PER_PAGE
+    )
+    runs = await store.runs.list(task_id)
     events = await store.events.list(
         task_id=task_id,
         after_id=events_after if events_before is None else 0,
@@ -163,7 +175,14 @@ async def task(
             "project": project,
             "parent": parent,
             "assigned": assigned,
-            "runs": await store.runs.list(task_id),
+            "runs": runs,
+            "run_numbers": {run.id: run.run_number for run in runs},
+            "agent_runs": agent_runs,
+            "agent_runs_link": Links(
+                root(request),
+                f"/tasks/{task_id}",
+                {"events_after": events_after or None, "events_before": events_before},
+            ),
             "artifacts": await store.artifacts.latest(task_id),
             "events": events.items,
             "events_paged": bool(events_after or events_before),
