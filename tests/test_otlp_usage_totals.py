@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from flightlog.models import AgentRun, Event, OtlpSpan, TaskRun
+from flightlog.otlp.spans import Span
 from flightlog.services.agent_runs import MAX_TOKEN_TOTAL
 from flightlog.store.sync import SyncStore
 from otlp_spans import agent, chat, new_trace_id, team
@@ -45,12 +46,18 @@ def _usage(store: SyncStore, trace_id: str) -> tuple[Any, ...]:
         return agent_run.tokens_in, run.tokens_in, Decimal(agent_run.cost_usd)
 
 
+def _planner_calling(calls: int, tokens_in: int, **more: Any) -> tuple[str, Span, list[Span]]:
+    """A new trace: a planner agent span and ``calls`` model calls under it, one a second."""
+    trace_id = new_trace_id()
+    root = agent(trace_id, "planner", 0, 10)
+    made = [chat(trace_id, (tokens_in, 5), 1 + i, 2 + i, parent=root, **more) for i in range(calls)]
+    return trace_id, root, made
+
+
 def test_calls_summing_past_the_token_column_reject_only_their_trace(
     sync_store: SyncStore,
 ) -> None:
-    big = new_trace_id()
-    root = agent(big, "planner", 0, 10)
-    calls = [chat(big, (BILLION, 5), 1 + i, 2 + i, parent=root) for i in range(3)]
+    big, root, calls = _planner_calling(3, BILLION)
     fine = team()
 
     recorded = sync_store.traces.record([*calls, root, *fine.in_end_order()])
@@ -70,9 +77,7 @@ def test_calls_summing_past_the_token_column_reject_only_their_trace(
 def test_a_late_call_past_the_column_is_rejected_and_the_totals_stay(
     sync_store: SyncStore,
 ) -> None:
-    trace_id = new_trace_id()
-    root = agent(trace_id, "planner", 0, 10)
-    first = [chat(trace_id, (BILLION, 5), 1 + i, 2 + i, parent=root) for i in range(2)]
+    trace_id, root, first = _planner_calling(2, BILLION)
     assert sync_store.traces.record([*first, root]).rejected == []
     assert _usage(sync_store, trace_id)[:2] == (2 * BILLION, 2 * BILLION)
 
