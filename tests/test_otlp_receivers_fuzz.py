@@ -243,3 +243,31 @@ def test_a_lone_surrogate_quoted_in_the_error_is_a_400_not_a_500(
     )
     assert response.status_code == 400, response.text
     _decodes(response, kind, JSON)
+
+
+@pytest.mark.parametrize("kind", ["traces", "metrics"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        '{{"{field}": ["\ud800"]}}',  # a string where a message belongs, as UTF-8 bytes
+        '{{"{field}": ["\\ud800"]}}',  # the same as a JSON escape
+        '{{"\\udfff": 1, "{field}": []}}',  # a key
+        '{{"{field}": [{{"\\ud800": 2}}]}}',  # a nested key
+    ],
+)
+def test_a_lone_surrogate_in_a_json_key_is_a_400_not_a_500(
+    served: tuple[TestClient, str], kind: str, shape: str
+) -> None:
+    """Found by the fuzz test above: protobuf looks each key up by name and fails inside a
+    C call on a lone surrogate, which surfaced as SystemError and a 500."""
+    client, key = served
+    field = "resourceSpans" if kind == "traces" else "resourceMetrics"
+    body = shape.format(field=field).encode("utf-8", "surrogatepass")
+    response = client.post(
+        f"/v1/{kind}",
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": JSON},
+    )
+    assert response.status_code == 400, response.text
+    _decodes(response, kind, JSON)
+    assert "lone surrogate" in response.json()["message"]

@@ -65,10 +65,14 @@ def test_a_wrong_key_is_refused_on_the_form(dashboard: Dashboard, tab: Tab) -> N
 
 def test_a_task_page_links_to_its_runs(dashboard: Dashboard, tab: Tab) -> None:
     tab.sign_in(dashboard.seeded.read_key)
-    tab.goto(f"/tasks/{dashboard.seeded.done_task}")
-    tab.page.get_by_role("link", name="#1", exact=True).click()
-    expect(tab.page).to_have_url(tab.url(f"/runs/{dashboard.seeded.done_run}"))
-    expect(tab.page.locator("h1")).to_contain_text("Run #1")
+    run_page = tab.url(f"/runs/{dashboard.seeded.done_run}")
+    # From the runs list, and from an agent run of that run in the agent runs list.
+    for section in ("Runs", "Agent runs"):
+        tab.goto(f"/tasks/{dashboard.seeded.done_task}")
+        region = tab.page.get_by_role("region", name=section, exact=True)
+        region.get_by_role("link", name="#1", exact=True).first.click()
+        expect(tab.page).to_have_url(run_page)
+        expect(tab.page.locator("h1")).to_contain_text("Run #1")
     tab.watch.assert_clean()
 
 

@@ -302,6 +302,16 @@ def _parse_json(data: bytes, message: Message) -> None:
         raise MalformedRequest(
             f"The JSON body is not a valid OTLP {name} ({_parse_error(str(exc))})."
         ) from None
+    except SystemError as exc:
+        # JSON may carry a lone surrogate ("\ud800", or its bytes, which json.loads lets
+        # through); upb fails to encode it while looking a key up, inside a C call that
+        # then surfaces as SystemError. Any other SystemError is not the body's doing.
+        if not isinstance(exc.__cause__ or exc.__context__, UnicodeError):
+            raise
+        raise MalformedRequest(
+            f"The JSON body is not a valid OTLP {name} (it holds text that is not valid "
+            "Unicode: a lone surrogate such as \\ud800)."
+        ) from None
 
 
 _FAILED_FIELD = re.compile(r"Failed to parse (\w+) field: ")
