@@ -45,18 +45,6 @@ from postgres_server import (
 from two_tenants import World
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: one and a half workers per core (3 on CI's 2 cores).
-
-    Most tests spend their time waiting on a database, a server or a subprocess
-    starting: with one worker per core the 2-core CI machine sat a quarter idle
-    (32 CPU-minutes in 21 minutes) and the run passed 20 minutes on the slower
-    machines of its kind.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(2, (cores or 1) * 3 // 2)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer | None]:
     """The PostgreSQL server, or None (tests then skip loudly, or fail in CI)."""
