@@ -227,15 +227,12 @@ def _decodes(response: Any, kind: str, content_type: str | None) -> None:
         assert message.message
 
 
-@pytest.mark.parametrize("kind", ["traces", "metrics"])
-def test_a_lone_surrogate_quoted_in_the_error_is_a_400_not_a_500(
-    served: tuple[TestClient, str], kind: str
-) -> None:
-    """Found by the fuzz test above: the reason quotes the body, and protobuf's UTF-8
-    cannot hold a lone surrogate, so building the Status used to raise."""
+def _refused_as_400(served: tuple[TestClient, str], kind: str, shape: str) -> Any:
+    """POST ``shape`` (``{field}`` the request's top field) as UTF-8 with surrogates kept:
+    a 400 whose Status decodes."""
     client, key = served
     field = "resourceSpans" if kind == "traces" else "resourceMetrics"
-    body = (f'{{"{field}": "\ud800"}}').encode("utf-8", "surrogatepass")
+    body = shape.format(field=field).encode("utf-8", "surrogatepass")
     response = client.post(
         f"/v1/{kind}",
         content=body,
@@ -243,6 +240,16 @@ def test_a_lone_surrogate_quoted_in_the_error_is_a_400_not_a_500(
     )
     assert response.status_code == 400, response.text
     _decodes(response, kind, JSON)
+    return response
+
+
+@pytest.mark.parametrize("kind", ["traces", "metrics"])
+def test_a_lone_surrogate_quoted_in_the_error_is_a_400_not_a_500(
+    served: tuple[TestClient, str], kind: str
+) -> None:
+    """Found by the fuzz test above: the reason quotes the body, and protobuf's UTF-8
+    cannot hold a lone surrogate, so building the Status used to raise."""
+    _refused_as_400(served, kind, '{{"{field}": "\ud800"}}')
 
 
 @pytest.mark.parametrize("kind", ["traces", "metrics"])
@@ -260,14 +267,5 @@ def test_a_lone_surrogate_in_a_json_key_is_a_400_not_a_500(
 ) -> None:
     """Found by the fuzz test above: protobuf looks each key up by name and fails inside a
     C call on a lone surrogate, which surfaced as SystemError and a 500."""
-    client, key = served
-    field = "resourceSpans" if kind == "traces" else "resourceMetrics"
-    body = shape.format(field=field).encode("utf-8", "surrogatepass")
-    response = client.post(
-        f"/v1/{kind}",
-        content=body,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": JSON},
-    )
-    assert response.status_code == 400, response.text
-    _decodes(response, kind, JSON)
+    response = _refused_as_400(served, kind, shape)
     assert "lone surrogate" in response.json()["message"]
