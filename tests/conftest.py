@@ -42,6 +42,7 @@ from postgres_server import (
     _postgres_required,
     _postgres_server_url,
 )
+from program_runner import ForkServer, program_environment
 from two_tenants import World
 
 
@@ -282,6 +283,14 @@ def owner(store: Store) -> World:
 def mine(other: Store) -> World:
     """Customer B's own rows, for requests that need one (B's task, to point at A's run)."""
     return World(other)
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """This worker's fork server for the doc examples (see ``program_runner``)."""
+    server = ForkServer(program_environment())
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,10 @@ reference layouts reads them, so they must keep working.
 
 Each block is a complete program ending in ``asyncio.run(main("<url>"))``. The
 test points that call at a database of the dialect under test at head with no rows, records
-which ``assert`` statements run, executes the program in a fresh interpreter
-(cwd and ``FLIGHTLOG_BLOB_DIR`` inside ``tmp_path``) and requires a clean exit
-with every assert of the example executed and held.
+which ``assert`` statements run, executes the program as a process of its own
+(cwd and ``FLIGHTLOG_BLOB_DIR`` inside ``tmp_path``; forked from an interpreter
+that has done nothing but import, see ``program_runner``) and requires a clean
+exit with every assert of the example executed and held.
 
 The program is compiled with docs/api.md as its file name and the block's own
 line numbers, so a failing example's traceback points at the line of the doc.
@@ -18,16 +19,14 @@ from __future__ import annotations
 
 import ast
 import marshal
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from flightlog.db.urls import DatabaseUrl
+from program_runner import Finished, ForkServer, ProgramTimeout, program_environment
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 #: Each document with runnable examples, and how many it must have at least.
@@ -36,13 +35,6 @@ TIMEOUT_SECONDS = 300
 #: Name of the set, in the generated program, that collects the line of every assert that ran.
 RECORDER = "_flightlog_doc_asserts_"
 REPORT_MARKER = "FLIGHTLOG-DOC-ASSERTS:"
-#: What the child interpreter runs: the marshalled code object named on its command line.
-RUNNER = (
-    "import marshal, sys\n"
-    "with open(sys.argv[1], 'rb') as handle:\n"
-    "    code = marshal.load(handle)\n"
-    "exec(code, {'__name__': '__main__', '__builtins__': __builtins__})\n"
-)
 _HEADING = re.compile(r"#{1,6}\s+(.+?)\s*#*\s*$")
 
 
@@ -195,14 +187,12 @@ def _executed_asserts(stdout: str) -> set[int]:
 
 
 def _child_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("PYTHONOPTIMIZE", "FLIGHTLOG_DATABASE_URL", "DATABASE_URL"):
-        env.pop(name, None)  # asserts must run; the example names its own database
+    env = program_environment()
     env["FLIGHTLOG_BLOB_DIR"] = str(tmp_path / "blobs")
     return env
 
 
-def _describe(block: Block, result: subprocess.CompletedProcess[str]) -> str:
+def _describe(block: Block, result: Finished) -> str:
     return (
         f"{block.id} (docs/{block.doc.name} line {block.line}) exited with {result.returncode}\n"
         f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
@@ -226,23 +216,19 @@ def test_example_is_a_complete_program(block: Block) -> None:
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
-def test_example_runs(block: Block, fresh_head_url: DatabaseUrl, tmp_path: Path) -> None:
+def test_example_runs(
+    block: Block, fresh_head_url: DatabaseUrl, tmp_path: Path, fork_server: ForkServer
+) -> None:
     # A database at head with no rows: what the example's first open_store makes of an
     # empty one, without migrating it again for each of the examples.
     program = prepare(block, fresh_head_url.url.render_as_string(hide_password=False))
     payload = tmp_path / f"{block.id}.marshal"
     payload.write_bytes(program.code)
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", RUNNER, str(payload)],
-            cwd=tmp_path,
-            env=_child_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-            check=False,
+        result = fork_server.run(
+            payload, cwd=tmp_path, env=_child_env(tmp_path), timeout=TIMEOUT_SECONDS
         )
-    except subprocess.TimeoutExpired as exc:
+    except ProgramTimeout as exc:
         pytest.fail(f"{block.id} did not finish within {TIMEOUT_SECONDS}s: {exc}")
     assert result.returncode == 0, _describe(block, result)
     missed = sorted(program.assert_lines - _executed_asserts(result.stdout))

@@ -3,18 +3,16 @@
 Each block is a complete program with one ``fl.configure("<url>")`` line. The
 test points that line at an empty database of the dialect (or at a real
 ``flightlog serve`` on one, adding its API key), records which ``assert``
-statements run, executes the program in a fresh interpreter, requires a
-clean exit with every assert executed, and then reads the rows the program
-left: every run and agent run is finished, and the block's own outcome is
-there.
+statements run, executes the program as a process of its own (see
+``program_runner``), requires a clean exit with every assert executed, and
+then reads the rows the program left: every run and agent run is finished,
+and the block's own outcome is there.
 """
 
 from __future__ import annotations
 
 import ast
 import marshal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -26,13 +24,12 @@ from sqlalchemy.orm import Session
 from flightlog import AgentRunStatus, RunStatus
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.urls import DatabaseUrl
-from flightlog.migrations.runner import Migrator
 from flightlog.models import AgentRun, Artifact, Task, TaskRun
 from flightlog.settings import Settings
+from program_runner import ForkServer, ProgramTimeout
 from test_docs_examples import (
     RECORDER,
     REPORT_MARKER,
-    RUNNER,
     Block,
     _AssertRecorder,
     _child_env,
@@ -86,9 +83,8 @@ def test_the_page_has_its_examples() -> None:
 
 
 @pytest.fixture
-def engine(fresh_url: DatabaseUrl, test_settings: Settings) -> Iterator[Engine]:
-    Migrator(test_settings, fresh_url).upgrade("head")
-    made = create_sync_engine(test_settings, url=fresh_url)
+def engine(fresh_head_url: DatabaseUrl, test_settings: Settings) -> Iterator[Engine]:
+    made = create_sync_engine(test_settings, url=fresh_head_url)
     yield made
     made.dispose()
 
@@ -98,32 +94,29 @@ def engine(fresh_url: DatabaseUrl, test_settings: Settings) -> Iterator[Engine]:
 def test_example_runs(
     block: Block,
     face: str,
-    fresh_url: DatabaseUrl,
+    fresh_head_url: DatabaseUrl,
     engine: Engine,
     test_settings: Settings,
     tmp_path: Path,
+    fork_server: ForkServer,
 ) -> None:
     served: Served | None = None
     try:
         if face == "http":
-            url = url_text(fresh_url)
+            url = url_text(fresh_head_url)
             key: str | None = make_api_key(url, test_settings)
             served = Served(url, tmp_path / "serve.log")
             target = served.base
         else:
-            key, target = None, url_text(fresh_url)
+            key, target = None, url_text(fresh_head_url)
         code, assert_lines = prepare(block, target, key)
         payload = tmp_path / f"{block.id}.marshal"
         payload.write_bytes(code)
-        result = subprocess.run(
-            [sys.executable, "-c", RUNNER, str(payload)],
-            cwd=tmp_path,
-            env=_child_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-            check=False,
+        result = fork_server.run(
+            payload, cwd=tmp_path, env=_child_env(tmp_path), timeout=TIMEOUT_SECONDS
         )
+    except ProgramTimeout as exc:
+        pytest.fail(f"{block.id} ({face}) did not finish within {TIMEOUT_SECONDS}s: {exc}")
     finally:
         if served is not None:
             served.stop()
