@@ -11,9 +11,9 @@ cutoff in one short transaction:
    (readers go on), so the rows counted (one scan) are the rows removed;
 2. events only: children elsewhere whose parent is about to go get NULL,
    as the deleted parents' trigger does for a DELETE (ON DELETE SET NULL);
-3. no kept rows: ``DROP TABLE``. Kept rows (a deleted customer's audit
-   records, see :func:`flightlog.ops.purge._kept_events`): the partition is
-   replaced by a new one holding only them, with their ids;
+3. no kept rows: ``DROP TABLE``, one statement for all. Kept rows (a deleted
+   customer's audit records, see :func:`flightlog.ops.purge._kept_events`): the
+   partition is replaced by a new one holding only them, with their ids;
 4. one commit. The exclusive lock ``DROP`` takes on the parent table is held
    from the first ``DROP`` to the commit only: milliseconds.
 
@@ -43,10 +43,12 @@ from sqlalchemy import (
     column,
     func,
     insert,
+    literal,
     not_,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy import (
@@ -182,24 +184,13 @@ def _drop(
     if not slots:
         return {}
     in_range = or_(*(_in_range(timestamp, slot) for slot in slots))
-    counts: dict[int, tuple[int, int]] = {}
-    for slot in slots:
-        # The partition read directly, with nothing to test per row: PostgreSQL counts a
-        # vacuumed month from its smallest index. The kept rows are few, found by index.
-        part = _partition_clause(table, catalog.schema, partition_name(table.name, slot))
-        total = connection.scalar(select(func.count()).select_from(part))
-        kept_rows: int | None = 0
-        if kept is not None:
-            kept_rows = connection.scalar(
-                select(func.count()).select_from(part).where(_on(kept, table, part))
-            )
-        counts[slot] = (int(total or 0), int(kept_rows or 0))
+    counts, ids = _census(connection, table, catalog.schema, slots, kept)
     going = in_range if kept is None else and_(in_range, not_(kept))
-    if "parent_event_id" in table.c:
-        _orphan_children(connection, table, going, staying=not_(going))
+    if "parent_event_id" in table.c and ids is not None:
+        _orphan_children(connection, table, going, staying=not_(going), ids=ids)
     done: dict[int, int] = {}
+    doomed: list[str] = []
     for slot in slots:
-        name = partition_name(table.name, slot)
         total, kept_rows = counts[slot]
         if kept is not None and kept_rows:
             if kept_rows < total:
@@ -208,9 +199,52 @@ def _drop(
                 )
                 done[slot] = total - kept_rows
             continue  # only kept rows: nothing to remove
-        connection.exec_driver_sql(f'DROP TABLE "{catalog.schema}"."{name}"')
+        doomed.append(f'"{catalog.schema}"."{partition_name(table.name, slot)}"')
         done[slot] = total
+    if doomed:
+        connection.exec_driver_sql(f"DROP TABLE {', '.join(doomed)}")
     return done
+
+
+def _census(
+    connection: Connection,
+    table: Any,
+    schema: str,
+    slots: list[int],
+    kept: ColumnElement[bool] | None,
+) -> tuple[dict[int, tuple[int, int]], tuple[int, int] | None]:
+    """Per slot (rows, kept rows), and the lowest and highest id of them all (None when
+    empty), in one statement over the locked partitions.
+
+    Each partition is read directly, with nothing to test per row: PostgreSQL counts a
+    vacuumed month from its smallest index, finds its lowest and highest id at the two
+    ends of its primary key, and the kept rows (few) by index.
+    """
+    parts = []
+    for slot in slots:
+        part = _partition_clause(table, schema, partition_name(table.name, slot))
+        kept_rows: Any = literal(0)
+        if kept is not None:
+            kept_rows = (
+                select(func.count()).select_from(part).where(_on(kept, table, part))
+            ).scalar_subquery()
+        parts.append(
+            select(
+                literal(slot),
+                select(func.count()).select_from(part).scalar_subquery(),
+                kept_rows,
+                select(func.min(part.c.id)).scalar_subquery(),
+                select(func.max(part.c.id)).scalar_subquery(),
+            )
+        )
+    counts: dict[int, tuple[int, int]] = {}
+    lows, highs = [], []
+    for slot, total, kept_count, low, high in connection.execute(union_all(*parts)):
+        counts[int(slot)] = (int(total or 0), int(kept_count or 0))
+        if low is not None:
+            lows.append(int(low))
+            highs.append(int(high))
+    return counts, ((min(lows), max(highs)) if lows else None)
 
 
 def _partition_clause(table: Any, schema: str, name: str) -> TableClause:
@@ -230,18 +264,19 @@ def _on(condition: ColumnElement[bool], table: Any, part: TableClause) -> Column
 
 
 def _orphan_children(
-    connection: Connection, table: Any, going: ColumnElement[bool], staying: ColumnElement[bool]
+    connection: Connection,
+    table: Any,
+    going: ColumnElement[bool],
+    staying: ColumnElement[bool],
+    ids: tuple[int, int],
 ) -> None:
     """Children that stay lose their reference to a parent that goes (ON DELETE SET NULL).
 
-    Bounded by the going ids' range, so PostgreSQL reads the parent index's
+    Bounded by ``ids``, the range of the partitions' ids (kept rows included: a wider
+    range only reads more of the parent index), so PostgreSQL reads the parent index's
     range in each partition rather than joining every event with the month.
     """
-    low, high = connection.execute(
-        select(func.min(table.c.id), func.max(table.c.id)).where(going)
-    ).one()
-    if low is None:
-        return
+    low, high = ids
     parent = table.c.parent_event_id
     # Children are rare: a SELECT is planned far faster than an UPDATE of every partition.
     probe = select(true()).select_from(table).where(parent.between(low, high)).limit(1)
