@@ -21,15 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import insert, select, text, type_coerce
+from sqlalchemy import insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from flightlog.db.types import UtcDateTime, utcnow
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
-from flightlog.services._common import AwareDatetime, require, whole_unit
-from flightlog.services._dialect import dialect_name
+from flightlog.services._common import AwareDatetime, require
 from flightlog.services.ownership import assert_owned
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
@@ -39,7 +38,6 @@ MAX_EVENT_ID = 2**63 - 1
 #: OpenTelemetry ids as the OTLP receivers store them: lowercase hex, 16 and 8 bytes.
 TRACE_ID_PATTERN = r"^[0-9a-f]{32}$"
 SPAN_ID_PATTERN = r"^[0-9a-f]{16}$"
-_GENERIC_PLANS = text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
 class NewEvent(BaseModel):
@@ -291,8 +289,6 @@ def event_page(
         before_id is None or 1 <= before_id <= MAX_EVENT_ID,
         f"before_id must be between 1 and {MAX_EVENT_ID}, got {before_id}",
     )
-    if task_id is not None or run_id is not None:
-        _plan_once(session)
     stmt = select(Event).where(Event.id > after_id)
     if up_to_id is not None:
         stmt = stmt.where(Event.id <= up_to_id)
@@ -327,24 +323,6 @@ def event_page(
         next_after_id=items[-1].id if has_more and items else None,
         previous_before_id=items[0].id if after_id > 0 and items else None,
     )
-
-
-def _plan_once(session: Session) -> None:
-    """A task's or run's page on PostgreSQL: plan its statement once per connection.
-
-    ``events`` is partitioned by month there and ids cannot prune partitions, so
-    PostgreSQL's custom plan for a page weighs every index of every month: 0.7-1.8 ms
-    of planning for 0.1-0.3 ms of execution at fifteen months. The generic plan it
-    keeps for the prepared statement is the right one whatever the values: an index
-    scan of ``(task_id, id)`` or ``(run_id, id)`` in each month, merged in id order,
-    which is what the custom plans pick too. PostgreSQL keeps custom plans for a large
-    task because their estimates look cheaper, so the page asks for the generic one.
-    Only when the page is the whole of its transaction (every Store read), so the
-    setting ends with it and never reaches a caller's own statements. The customer's
-    whole stream keeps custom plans: its best plan does depend on the tenant's size.
-    """
-    if dialect_name(session) == "postgresql" and whole_unit(session, list_events, event_page):
-        session.execute(_GENERIC_PLANS)
 
 
 def record_transition(
