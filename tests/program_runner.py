@@ -1,29 +1,38 @@
 """Run documentation examples as programs in child processes, without paying Python's imports
 for each one.
 
-A doc example is a whole program and must run as one: its own process, its own ``__main__``
-namespace, working directory, environment, standard streams, exit status, ``atexit``
+A doc example is a whole program and must run as one: its own process and ``__main__``
+module, working directory, environment, standard streams, exit status, ``atexit``
 handlers and thread joins at shutdown. Starting a new interpreter for each gives all that,
 but most of its time then goes to importing SQLAlchemy, the drivers, pydantic and Flightlog
 (~0.9 s of CPU here), paid again by each of the ~190 examples on each test worker.
 
 So each test worker keeps one *fork server*: an interpreter, started like the examples' own
 would be, that imports those modules once and then waits. For each program it forks; the
-child sets the program's directory, environment and streams, runs the marshalled code as
-``__main__`` and ends through the interpreter's normal shutdown (``sys.exit``), so an
-uncaught exception prints its traceback and exits 1, and exit handlers run, as in a fresh
-interpreter. The server itself never opens a connection, starts a thread or an event loop,
-so a child inherits nothing but imported modules, and no child sees another's state.
+child starts a session of its own, sets the program's directory, environment and streams,
+runs the marshalled code in a new ``__main__`` module and ends through the interpreter's
+normal shutdown (``sys.exit``): an uncaught exception prints its traceback and exits 1, and
+exit handlers and non-daemon threads run to their end, as in a fresh interpreter. The
+server waits for the child itself and kills its whole session when it runs past its time.
+
+What a child shares with a fresh interpreter's run, and what it does not: the server never
+opens a connection, starts a thread (it checks) or an event loop, and no child sees
+another's state. But the modules were imported once, in the server's environment and
+directory: what they did at import (``flightlog.tracing`` registers its exit and fork
+hooks then) is done before the program starts, and every program on a worker shares the
+server's hash seed. No example depends on either; one that must see its own interpreter
+start can still be run with ``subprocess``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +57,18 @@ PRELOADED = (
     "flightlog.migrations.runner",
 )
 
-#: The server: requests (one JSON line each) on stdin; the child's pid, then its exit status,
-#: on the file descriptor named by its first argument.
+#: The server: requests (one JSON line each) on stdin; for each, one JSON line with the
+#: child's exit status and whether it was killed for its time, on the file descriptor
+#: named by its first argument.
 SERVER = r"""
-import importlib, json, marshal, os, sys, threading
+import importlib, json, marshal, os, select, signal, sys, threading, types
 replies = os.fdopen(int(sys.argv[1]), "w", buffering=1)
 for name in json.loads(sys.argv[2]):
     importlib.import_module(name)
 assert threading.active_count() == 1, f"an import started a thread: {threading.enumerate()}"
 
 def child(request):
+    os.setsid()
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -73,7 +84,9 @@ def child(request):
     sys.argv = ["-c", request["payload"]]
     with open(request["payload"], "rb") as handle:
         code = marshal.load(handle)
-    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
     sys.exit(0)
 
 for line in sys.stdin:
@@ -83,10 +96,18 @@ for line in sys.stdin:
     pid = os.fork()
     if pid == 0:
         child(request)
-    replies.write(f"{pid}\n")
+    watch = os.pidfd_open(pid)
+    ended, _, _ = select.select([watch], [], [], request["timeout"])
+    if not ended:
+        os.killpg(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    replies.write(f"{os.waitstatus_to_exitcode(status)}\n")
+    os.close(watch)
+    returncode = os.waitstatus_to_exitcode(status)
+    replies.write(json.dumps({"returncode": returncode, "timed_out": not ended}) + "\n")
 """
+
+#: How long past a program's own time the server may take to answer before it is replaced.
+SERVER_GRACE_SECONDS = 60.0
 
 
 def program_environment() -> dict[str, str]:
@@ -108,19 +129,26 @@ class Finished:
 
 
 class ProgramTimeout(Exception):
-    """The program ran longer than it was given; it was killed."""
+    """The program ran longer than it was given; its session was killed."""
 
 
 class ForkServer:
-    """One fork server (see the module's docstring), started with ``environment``."""
+    """One fork server (see the module's docstring), started with ``environment``; replaced
+    by a new one if it ever stops answering or dies."""
 
     def __init__(self, environment: dict[str, str]) -> None:
+        self._environment = environment
+        self._start()
+
+    def _start(self) -> None:
         self._read_fd, write_fd = os.pipe()
+        self._log = tempfile.NamedTemporaryFile(prefix="fork-server-", suffix=".log")  # noqa: SIM115
         self._process = subprocess.Popen(
             [sys.executable, "-c", SERVER, str(write_fd), json.dumps(PRELOADED)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            env=environment,
+            stderr=self._log,
+            env=self._environment,
             pass_fds=(write_fd,),
             text=True,
         )
@@ -136,36 +164,55 @@ class ForkServer:
             "env": env,
             "stdout": str(stdout),
             "stderr": str(stderr),
+            "timeout": timeout,
         }
-        assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(request) + "\n")
-        self._process.stdin.flush()
-        pid = int(self._reply(30.0))
         try:
-            status = int(self._reply(timeout))
-        except ProgramTimeout:
-            os.kill(pid, signal.SIGKILL)
-            self._reply(30.0)
+            assert self._process.stdin is not None
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            reply = json.loads(self._reply(timeout + SERVER_GRACE_SECONDS))
+        except BaseException:
+            # The server's answers and our requests may no longer pair up: start afresh.
+            self._replace()
             raise
-        return Finished(status, stdout.read_text(), stderr.read_text())
+        if reply["timed_out"]:
+            raise ProgramTimeout(f"killed after {timeout:.0f} s")
+        return Finished(int(reply["returncode"]), stdout.read_text(), stderr.read_text())
 
     def _reply(self, timeout: float) -> str:
         """The server's next line (read from the pipe unbuffered, so none waits unseen)."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self._pending:
-            if time.monotonic() > deadline:
-                raise ProgramTimeout(f"no answer within {timeout:.0f} s")
-            ready, _, _ = select.select([self._read_fd], [], [], 1.0)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"the fork server gave no answer in {timeout:.0f} s")
+            ready, _, _ = select.select([self._read_fd], [], [], min(remaining, 1.0))
             if ready:
                 chunk = os.read(self._read_fd, 4096)
                 if not chunk:
-                    raise RuntimeError(f"the fork server ended (exit {self._process.wait()})")
+                    raise RuntimeError(f"the fork server ended: {self._server_log()}")
                 self._pending += chunk
         line, self._pending = self._pending.split(b"\n", 1)
         return line.decode()
 
+    def _server_log(self) -> str:
+        self._log.flush()
+        return Path(self._log.name).read_text(errors="replace")[-2000:] or "(no output)"
+
+    def _replace(self) -> None:
+        self._process.kill()
+        self.close()
+        self._start()
+
     def close(self) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        self._process.wait(timeout=30)
+        """End the server (it ends when its input does) and release its pipe and log."""
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=30)
         os.close(self._read_fd)
+        self._log.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from program_runner import Finished, ForkServer, ProgramTimeout, program_environment
+from waiting import wait_until
 
 
 def _payload(tmp_path: Path, name: str, source: str) -> Path:
@@ -57,6 +58,7 @@ def test_each_program_gets_its_directory_environment_and_a_clean_state(
         "print(os.getcwd(), os.environ['PROGRAM_NAME'], __name__)\n"
         "print(hasattr(flightlog, 'left_by_the_first'), 'PYTHONOPTIMIZE' in os.environ)\n"
         "print(sys.flags.optimize, sys.stdin.read() == '')\n"
+        "print(sys.modules['__main__'].__dict__ is globals(), os.getsid(0) == os.getpid())\n"
         "flightlog.left_by_the_first = True\n"
     )
     for name in ("first", "second"):
@@ -66,12 +68,36 @@ def test_each_program_gets_its_directory_environment_and_a_clean_state(
             f"{tmp_path} {name} __main__",
             "False False",
             "0 True",
+            "True True",
         ]
 
 
-def test_a_program_past_its_time_is_killed_and_the_server_goes_on(
+def _gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie waiting for a parent to reap it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status
+
+
+def test_a_program_past_its_time_is_killed_with_its_children_and_the_server_goes_on(
     fork_server: ForkServer, tmp_path: Path
 ) -> None:
+    source = (
+        "import pathlib, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "pathlib.Path('grandchild.pid').write_text(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
     with pytest.raises(ProgramTimeout):
-        _run(fork_server, tmp_path, "sleeps", "import time\ntime.sleep(60)\n", timeout=1.0)
+        _run(fork_server, tmp_path, "sleeps", source, timeout=2.0)
+    grandchild = int((tmp_path / "grandchild.pid").read_text())
+    wait_until(lambda: _gone(grandchild), 10, "the program's own child to be killed too")
     assert _run(fork_server, tmp_path, "after", "print('still here')\n").stdout == "still here\n"
+
+
+def test_a_server_that_dies_is_replaced(fork_server: ForkServer, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="the fork server ended"):
+        _run(fork_server, tmp_path, "kills", "import os\nos.kill(os.getppid(), 9)\n")
+    assert _run(fork_server, tmp_path, "after", "print('replaced')\n").stdout == "replaced\n"
