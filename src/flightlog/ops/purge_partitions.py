@@ -14,8 +14,9 @@ cutoff in one short transaction:
 3. no kept rows: ``DROP TABLE``, one statement for all. Kept rows (a deleted
    customer's audit records, see :func:`flightlog.ops.purge._kept_events`): the
    partition is replaced by a new one holding only them, with their ids;
-4. one commit. The exclusive lock ``DROP`` takes on the parent table is held
-   from the first ``DROP`` to the commit only: milliseconds.
+4. one commit. The exclusive lock ``DROP`` (or, for a month with kept rows,
+   ``DETACH``) takes on the parent table is held from that statement to the
+   commit only: milliseconds.
 
 If the locks are not granted within :data:`LOCK_TIMEOUT_MS` (a long
 transaction reads or writes the table, or a deadlock with a writer of an old
@@ -45,6 +46,7 @@ from sqlalchemy import (
     insert,
     literal,
     not_,
+    null,
     or_,
     select,
     true,
@@ -184,9 +186,10 @@ def _drop(
     if not slots:
         return {}
     in_range = or_(*(_in_range(timestamp, slot) for slot in slots))
-    counts, ids = _census(connection, table, catalog.schema, slots, kept)
+    referenced = "parent_event_id" in table.c
+    counts, ids = _census(connection, table, catalog.schema, slots, kept, with_ids=referenced)
     going = in_range if kept is None else and_(in_range, not_(kept))
-    if "parent_event_id" in table.c and ids is not None:
+    if referenced and ids is not None:
         _orphan_children(connection, table, going, staying=not_(going), ids=ids)
     done: dict[int, int] = {}
     doomed: list[str] = []
@@ -212,9 +215,11 @@ def _census(
     schema: str,
     slots: list[int],
     kept: ColumnElement[bool] | None,
+    *,
+    with_ids: bool,
 ) -> tuple[dict[int, tuple[int, int]], tuple[int, int] | None]:
-    """Per slot (rows, kept rows), and the lowest and highest id of them all (None when
-    empty), in one statement over the locked partitions.
+    """Per slot (rows, kept rows), and with ``with_ids`` the lowest and highest id of them
+    all (None when empty or not asked), in one statement over the locked partitions.
 
     Each partition is read directly, with nothing to test per row: PostgreSQL counts a
     vacuumed month from its smallest index, finds its lowest and highest id at the two
@@ -228,13 +233,18 @@ def _census(
             kept_rows = (
                 select(func.count()).select_from(part).where(_on(kept, table, part))
             ).scalar_subquery()
+        low: Any = null()
+        high: Any = null()
+        if with_ids:
+            low = select(func.min(part.c.id)).scalar_subquery()
+            high = select(func.max(part.c.id)).scalar_subquery()
         parts.append(
             select(
                 literal(slot),
                 select(func.count()).select_from(part).scalar_subquery(),
                 kept_rows,
-                select(func.min(part.c.id)).scalar_subquery(),
-                select(func.max(part.c.id)).scalar_subquery(),
+                low,
+                high,
             )
         )
     counts: dict[int, tuple[int, int]] = {}
