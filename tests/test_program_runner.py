@@ -40,10 +40,15 @@ def test_exit_status_traceback_and_exit_handlers_are_a_fresh_interpreters(
     assert "AssertionError: x is not 2" in done.stderr
     assert 'File "raises.py", line 2' in done.stderr
 
+    # The thread prints only once the program's main code has ended: what it prints was
+    # written while the interpreter waited for it, before the exit handlers ran.
     source = (
-        "import atexit, threading, time\n"
+        "import atexit, threading\n"
         "atexit.register(lambda: print('atexit ran', flush=True))\n"
-        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread joined'))).start()\n"
+        "def after_main():\n"
+        "    threading.main_thread().join()\n"
+        "    print('thread joined')\n"
+        "threading.Thread(target=after_main).start()\n"
     )
     done = _run(fork_server, tmp_path, "at_exit", source)
     assert done.returncode == 0
