@@ -77,12 +77,40 @@ def test_the_schema_is_replacing_merge_trees_by_month_and_customer_with_the_rete
         create = next(s for s in ddl if f"db.{table.name} (" in s)
         assert "ENGINE = ReplacingMergeTree(_version, _deleted)" in create
         assert "PARTITION BY toYYYYMM(time)" in create
-        assert "ORDER BY (customer_id, time, id)" in create
+        # The customer first, the id last: a tenant's rows are one range; one key, one row.
+        assert f"ORDER BY ({table.sorting_key})" in create
+        assert table.key[0] == "customer_id"
+        assert "time" in table.key
         assert "TTL time + toIntervalDay(30)" in create
     # Created at 30 days, then asked for 45: the table's TTL was changed, not left.
     assert "TTL time + toIntervalDay(45)" in probed["checks"]["ttl"]
     alters = [s["sql"] for s in probed["statements"] if s["sql"].startswith("ALTER")]
     assert len(alters) == len(TABLES)
+
+
+def test_a_sink_made_with_another_key_is_rebuilt_with_its_live_rows(
+    probed: dict[str, Any],
+) -> None:
+    """Metric points keyed by (customer, time) before: rebuilt keyed by task and name, once,
+    keeping the newest version of each live point and none of the deleted one, and a
+    rebuild's leftover staging table is gone."""
+    checks = probed["checks"]
+    assert checks["layout"] == {
+        "agent_runs": "customer_id, time, id",
+        "events": "customer_id, time, id",
+        "metric_points": "customer_id, task_id, name, time, id",
+        "sink_progress": "stream",
+        "task_runs": "customer_id, time, id",
+    }
+    assert checks["rebuilds"] == 1  # three starts, one rebuild
+    assert checks["legacy_kept"] is True
+    odd = "it's a \\ back\tslash\nline, ünï"
+    assert [row[:4] for row in checks["legacy_held"]] == [
+        ["3", "0190aaaa-0000-7000-8000-000000000001", "0190aaaa-0000-7000-8000-0000000000a1", odd],
+        ["4", "0190aaaa-0000-7000-8000-000000000001", None, "b"],
+    ]
+    # Tombstones at the new key (a NULL task among it) hide both points.
+    assert checks["legacy_after_tombstones"] == 0
 
 
 def test_a_row_written_twice_is_one_row_and_reads_back_as_written(probed: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """The sink's tables, and the DDL both backends run: generated here, once.
 
 Every table is a ``ReplacingMergeTree(_version, _deleted)`` partitioned by
-month and ordered by ``(customer_id, time, id)``, with a TTL of the configured
+month and ordered by its key then ``id``, with a TTL of the configured
 retention. ClickHouse collapses rows with the same sorting key to the one with
 the highest ``_version`` when parts merge, and ``SELECT … FINAL`` does the same
 at read time, dropping rows whose ``_deleted`` is 1. So writing a row twice
@@ -10,6 +10,14 @@ one copy, and a row re-read after it changed replaces the old one. That needs
 the sorting key of a row to be fixed for life: ``customer_id`` comes from the
 row's task (which never changes customer) and ``time`` from a column that never
 changes after the insert (``created_at``, ``started_at``, ``recorded_at``).
+
+The key is ``(customer_id, time)`` except for metric points, which are read as
+one task's series of one name: ``(customer_id, task_id, name, time)``, so such a
+read covers that series' rows only instead of the customer's whole month (a
+metric point is never updated, so its task and name are as fixed as its time).
+A tombstone repeats the key of the row it hides. A table found with another key
+(a sink made by an earlier version) is rebuilt in the sink itself from its live
+rows, versions kept (:func:`relayout_statements`).
 
 ``time`` is clamped into ClickHouse's ``DateTime64`` range (1900-2299); the TTL
 drops rows older than the retention, so the sink holds the recent past only
@@ -63,6 +71,17 @@ class SinkTable:
     columns: tuple[Column, ...]
     mutable: bool = False
     open_statuses: tuple[str, ...] = ()
+    key: tuple[str, ...] = ("customer_id", "time")
+
+    @property
+    def sorting_key(self) -> str:
+        """``ORDER BY``'s columns as ClickHouse lists them in ``system.tables.sorting_key``."""
+        return ", ".join((*self.key, "id"))
+
+    @property
+    def nullable_key(self) -> bool:
+        """Whether a key column may be NULL (ClickHouse then needs ``allow_nullable_key``)."""
+        return any(c.nullable for c in self.payload if c.name in self.key)
 
     @property
     def all_columns(self) -> tuple[str, ...]:
@@ -129,6 +148,7 @@ METRIC_POINTS = SinkTable(
         _text("unit", low_cardinality=True),
         _c("labels", "String", "json"),
     ),
+    key=("customer_id", "task_id", "name", "time"),
 )
 
 AGENT_RUNS = SinkTable(
@@ -196,18 +216,47 @@ def create_database(database: str) -> str:
     return f"CREATE DATABASE IF NOT EXISTS {database}"
 
 
-def create_table(database: str, table: SinkTable, retention_days: int) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` of one sink table."""
+def create_table(
+    database: str, table: SinkTable, retention_days: int, *, name: str | None = None
+) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of one sink table (under ``name`` if given)."""
     columns = [f"    {c.name} {c.ddl_type}" for c in table.payload]
     columns += ["    _hash UInt64", "    _version UInt64", "    _deleted UInt8"]
     body = ",\n".join(columns)
+    settings = "\nSETTINGS allow_nullable_key = 1" if table.nullable_key else ""
     return (
-        f"CREATE TABLE IF NOT EXISTS {database}.{table.name} (\n{body}\n)\n"
+        f"CREATE TABLE IF NOT EXISTS {database}.{name or table.name} (\n{body}\n)\n"
         "ENGINE = ReplacingMergeTree(_version, _deleted)\n"
         "PARTITION BY toYYYYMM(time)\n"
-        "ORDER BY (customer_id, time, id)\n"
-        f"TTL {ttl(retention_days)}"
+        f"ORDER BY ({table.sorting_key})\n"
+        f"TTL {ttl(retention_days)}{settings}"
     )
+
+
+def staging_name(table: SinkTable) -> str:
+    """Where a table is rebuilt with its declared key before it takes the table's place."""
+    return f"{table.name}__relayout"
+
+
+def relayout_statements(database: str, table: SinkTable, retention_days: int) -> list[str]:
+    """Rebuild a table whose sorting key is not the declared one, keeping what it holds.
+
+    A sorting key cannot be changed in place. The live rows, read ``FINAL`` under the old
+    key (so a tombstone written at the old key has hidden its row), are copied with their
+    versions into a table made with the declared key, which takes the old one's place in
+    one ``EXCHANGE``. The worker's positions stay valid: the same rows are there, and a
+    later read of a row still outranks them. Stopped anywhere, the next start does it
+    again (the staging table is dropped first).
+    """
+    staging = f"{database}.{staging_name(table)}"
+    columns = ", ".join(table.all_columns)
+    return [
+        f"DROP TABLE IF EXISTS {staging}",
+        create_table(database, table, retention_days, name=staging_name(table)),
+        f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM {database}.{table.name} FINAL",
+        f"EXCHANGE TABLES {database}.{table.name} AND {staging}",
+        f"DROP TABLE {staging}",
+    ]
 
 
 def modify_ttl(database: str, table: SinkTable, retention_days: int) -> str:
@@ -235,5 +284,7 @@ def schema_statements(database: str, retention_days: int) -> list[str]:
     return [
         create_database(database),
         *(create_table(database, table, retention_days) for table in TABLES),
+        # Left by a rebuild stopped between its EXCHANGE and its DROP: the old rows.
+        *(f"DROP TABLE IF EXISTS {database}.{staging_name(table)}" for table in TABLES),
         create_progress(database),
     ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flightlog.sink.schema import PROGRESS, TIME, SinkTable, modify_ttl, ttl
+from flightlog.sink.schema import BOOKKEEPING, PROGRESS, TIME, SinkTable, modify_ttl, ttl
 
 ParamValue = str | int | float | list[str] | None
 #: How results are asked for: JSONCompact, exact numbers.
@@ -77,10 +77,11 @@ def progress(database: str) -> Statement:
 PROGRESS_COLUMNS = ("stream", "position", "cycle", "caught_up_at", "updated_at")
 
 
-def table_ttl(database: str, table: str) -> Statement:
-    """The table's engine clause, to see whether its TTL is the configured one."""
+def table_engine(database: str, table: str) -> Statement:
+    """The table's engine clause and sorting key: is its TTL the configured one, its key
+    the declared one."""
     return Statement(
-        f"SELECT engine_full FROM system.tables WHERE database = {{db:String}} "
+        f"SELECT engine_full, sorting_key FROM system.tables WHERE database = {{db:String}} "
         f"AND name = {{table:String}} {READ}",
         {"db": database, "table": table},
     )
@@ -130,20 +131,36 @@ def fingerprints_of(database: str, table: SinkTable, ids: Sequence[str]) -> Stat
     )
 
 
+def _as_text(table: SinkTable, column: str) -> str:
+    kind = next(c.kind for c in table.payload if c.name == column)
+    return f"toString({column})" if kind == "uuid" else column
+
+
 def fingerprints(
     database: str, table: SinkTable, after: int | str, upto: int | str | None
 ) -> Statement:
-    """(id, customer, time, fingerprint) of the live rows with ids in ``(after, upto]``."""
+    """(id, the key's values, fingerprint) of the live rows with ids in ``(after, upto]``:
+    what a tombstone for each must repeat (:func:`tombstones`)."""
     where = [_id_after(table, "after")]
     params: dict[str, ParamValue] = {"after": id_param(table, after)}
     if upto is not None:
         where.append(_id_upto(table, "upto"))
         params["upto"] = id_param(table, upto)
+    key = ", ".join(_as_text(table, column) for column in table.key)
     return Statement(
-        f"SELECT toString(id), toString(customer_id), time, _hash "
+        f"SELECT toString(id), {key}, _hash "
         f"FROM {database}.{table.name} FINAL WHERE {' AND '.join(where)} {READ}",
         params,
     )
+
+
+def tombstones(
+    database: str, table: SinkTable, held: Sequence[Sequence[Any]], version: int
+) -> Insert:
+    """Rows that hide each ``(id, *key values)`` of ``held`` (``_deleted`` = 1 wins at
+    ``version``): written at the row's own sorting key, or they would hide nothing."""
+    rows = [[*row, 0, version, 1] for row in held]
+    return insert(database, table.name, ("id", *table.key, *BOOKKEEPING), rows)
 
 
 def rows_page(database: str, table: SinkTable, after: int | str, limit: int) -> Statement:
@@ -169,15 +186,6 @@ def count_live(database: str, table: SinkTable) -> Statement:
     return Statement(f"SELECT count() FROM {database}.{table.name} FINAL {READ}")
 
 
-def customer_rows(database: str, table: SinkTable, customer: str) -> Statement:
-    """Tombstones for every row of one customer (a deleted customer's telemetry)."""
-    return Statement(
-        f"SELECT toString(id), toString(customer_id), time FROM {database}.{table.name} FINAL "
-        f"WHERE customer_id = {{customer:UUID}} {READ}",
-        {"customer": customer},
-    )
-
-
 __all__ = [
     "INSERT_FORMAT",
     "PROGRESS_COLUMNS",
@@ -187,7 +195,6 @@ __all__ = [
     "ParamValue",
     "Statement",
     "count_live",
-    "customer_rows",
     "fingerprints",
     "fingerprints_of",
     "id_param",
@@ -197,6 +204,7 @@ __all__ = [
     "optimize",
     "progress",
     "rows_page",
-    "table_ttl",
+    "table_engine",
     "time_text",
+    "tombstones",
 ]

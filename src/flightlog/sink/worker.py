@@ -38,8 +38,15 @@ from flightlog.services.event_feed import Watermark
 from flightlog.sink import rows as source
 from flightlog.sink.backend import SinkBackend, ensure_schema
 from flightlog.sink.progress import REREAD, SWEPT, TAILED, Progress, load, save
-from flightlog.sink.schema import BOOKKEEPING, BY_NAME, EVENTS, SinkTable
-from flightlog.sink.statements import fingerprints, fingerprints_of, insert, open_ids, time_text
+from flightlog.sink.schema import BY_NAME, EVENTS, SinkTable
+from flightlog.sink.statements import (
+    fingerprints,
+    fingerprints_of,
+    insert,
+    open_ids,
+    time_text,
+    tombstones,
+)
 
 #: An id-only sweep of an append-only table reads this many batches' worth of ids per cycle.
 ID_SWEEP = 10
@@ -191,12 +198,14 @@ class SinkWorker:
         cells = [source.encode(table, row) for row in found]
         last = str(cells[-1][0]) if len(cells) == limit else None
         held = {
-            str(row[0]): (str(row[1]), str(row[2]), int(row[3]))
+            str(row[0]): (list(row[:-1]), int(row[-1]))
             for row in self.backend.select(fingerprints(self.database, table, cursor, last))
         }
+        names = [column.name for column in table.payload]
+        key_at = [names.index(column) for column in table.key]
         horizon = time_text(self.clock() - timedelta(days=self.retention_days))
         upserts: list[list[Any]] = []
-        tombstones: list[list[Any]] = []
+        gone: list[list[Any]] = []
         seen: set[str] = set()
         for row in cells:
             key = str(row[0])
@@ -205,21 +214,14 @@ class SinkWorker:
                 continue  # past the retention: the TTL has dropped it, or will
             mark = source.fingerprint(row)
             had = held.get(key)
-            if had is not None and had[2] == mark:
+            if had is not None and had[1] == mark:
                 continue
-            if had is not None and had[:2] != (row[1], row[2]):
-                tombstones.append(_tombstone(key, had[0], had[1], version))
+            if had is not None and had[0][1:] != [row[i] for i in key_at]:
+                gone.append(had[0])  # copied at another key: hide that copy
             upserts.append([*row, mark, version, 0])
-        tombstones += [
-            _tombstone(key, customer, time, version)
-            for key, (customer, time, _) in held.items()
-            if key not in seen
-        ]
+        gone += [cells_held for key, (cells_held, _) in held.items() if key not in seen]
         self._write(table, upserts, report)
-        if tombstones:
-            columns = ("id", "customer_id", "time", *BOOKKEEPING)
-            self.backend.insert(insert(self.database, table.name, columns, tombstones))
-        report.removed[table.name] = len(tombstones)
+        self._remove(table, gone, version, report)
         self.progress.sweeps[table.name] = last or ""
         if last is None:
             report.wrapped.add(table.name)
@@ -233,19 +235,20 @@ class SinkWorker:
             kept = set(source.ids_after(session, table, cursor, upto, limit))
         last = max(kept) if len(kept) == limit else upto
         held = self.backend.select(fingerprints(self.database, table, cursor, last))
-        tombstones = [
-            _tombstone(int(row[0]), str(row[1]), str(row[2]), version)
-            for row in held
-            if int(row[0]) not in kept
-        ]
-        if tombstones:
-            columns = ("id", "customer_id", "time", *BOOKKEEPING)
-            self.backend.insert(insert(self.database, table.name, columns, tombstones))
-        report.removed[table.name] = len(tombstones)
+        gone = [[int(row[0]), *row[1:-1]] for row in held if int(row[0]) not in kept]
+        self._remove(table, gone, version, report)
         wrapped = len(kept) < limit
         self.progress.sweeps[table.name] = "" if wrapped else str(last)
         if wrapped:
             report.wrapped.add(table.name)
+
+    def _remove(
+        self, table: SinkTable, gone: list[list[Any]], version: int, report: CycleReport
+    ) -> None:
+        """Tombstones for ``gone`` (each ``[id, *key values]`` as the sink holds the row)."""
+        if gone:
+            self.backend.insert(tombstones(self.database, table, gone, version))
+        report.removed[table.name] = len(gone)
 
     # --- loops -----------------------------------------------------------------------------------
 
@@ -277,8 +280,3 @@ class SinkWorker:
             unswept -= report.wrapped
             if not unswept:
                 return
-
-
-def _tombstone(key: str | int, customer: str, time: str, version: int) -> list[Any]:
-    """A row that hides ``key`` at its sorting key (``_deleted`` = 1 wins at ``version``)."""
-    return [key, customer, time, 0, version, 1]
