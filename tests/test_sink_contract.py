@@ -77,10 +77,10 @@ def test_the_schema_is_replacing_merge_trees_by_month_and_customer_with_the_rete
         create = next(s for s in ddl if f"db.{table.name} (" in s)
         assert "ENGINE = ReplacingMergeTree(_version, _deleted)" in create
         assert "PARTITION BY toYYYYMM(time)" in create
-        # The customer first, the id last: a tenant's rows are one range; one key, one row.
-        assert f"ORDER BY ({table.sorting_key})" in create
-        assert table.key[0] == "customer_id"
-        assert "time" in table.key
+        by_task = table.name == "metric_points"
+        key = "customer_id, task_id, name, time, id" if by_task else "customer_id, time, id"
+        assert f"ORDER BY ({key})" in create
+        assert ("SETTINGS allow_nullable_key = 1" in create) is by_task  # a point's task: NULL
         assert "TTL time + toIntervalDay(30)" in create
     # Created at 30 days, then asked for 45: the table's TTL was changed, not left.
     assert "TTL time + toIntervalDay(45)" in probed["checks"]["ttl"]
@@ -103,7 +103,10 @@ def test_a_sink_made_with_another_key_is_rebuilt_with_its_live_rows(
         "task_runs": "customer_id, time, id",
     }
     assert checks["rebuilds"] == 1  # three starts, one rebuild
+    assert checks["rebuilt"] == {"metric_points": 5}
+    assert checks["rebuilt_again"] == {}
     assert checks["legacy_kept"] is True
+    assert checks["legacy_versions"] == [[3, 1], [4, 2]]  # the newest version, kept as it was
     odd = "it's a \\ back\tslash\nline, ünï"
     assert [row[:4] for row in checks["legacy_held"]] == [
         ["3", "0190aaaa-0000-7000-8000-000000000001", "0190aaaa-0000-7000-8000-0000000000a1", odd],

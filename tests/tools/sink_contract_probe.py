@@ -37,6 +37,7 @@ from flightlog.sink.schema import (
     staging_name,
 )
 from flightlog.sink.statements import (
+    READ,
     Insert,
     Statement,
     count_live,
@@ -117,8 +118,8 @@ def _agent_run(agent_id: uuid.UUID, started: datetime, tokens: int, status: str)
 def _legacy_metric_points(backend: ChdbBackend, database: str) -> list[list[Any]]:
     """A sink made before metric points were keyed by task and name: that table as an
     earlier version created it, holding a point with a task, one without (two versions)
-    and one deleted; and what a rebuild stopped after its EXCHANGE leaves behind. The
-    live points, as ``rows_page`` should read them back after the rebuild."""
+    and one deleted. The live points, as ``rows_page`` should read them back after the
+    rebuild."""
     backend.command(Statement(create_database(database)))
     old = (
         create_table(database, METRIC_POINTS, 30)
@@ -126,9 +127,6 @@ def _legacy_metric_points(backend: ChdbBackend, database: str) -> list[list[Any]
         .replace("\nSETTINGS allow_nullable_key = 1", "")
     )
     backend.command(Statement(old))
-    backend.command(
-        Statement(f"CREATE TABLE {database}.{staging_name(METRIC_POINTS)} (x UInt8) ENGINE = Log")
-    )
     with_task = source.encode(
         METRIC_POINTS, [3, CUSTOMER, BASE, TASK, RUN, None, ODD, "GAUGE", 1.5, None, {}]
     )
@@ -159,8 +157,14 @@ def main() -> None:
     checks: dict[str, Any] = {}
     database = url.database
     legacy = _legacy_metric_points(backend, database)
-    ensure_schema(backend, 30)  # rebuilds that table with the declared key
-    ensure_schema(backend, 30)  # the same retention: no ALTER
+    # Rebuilds that table with the declared key; the highest id it held (5, deleted) is
+    # where the worker tails it again from.
+    checks["rebuilt"] = ensure_schema(backend, 30)
+    # What a rebuild stopped after its EXCHANGE leaves: the old table, as staging.
+    backend.command(
+        Statement(f"CREATE TABLE {database}.{staging_name(METRIC_POINTS)} (x UInt8) ENGINE = Log")
+    )
+    checks["rebuilt_again"] = ensure_schema(backend, 30)  # the same retention: no ALTER
     ensure_schema(backend, 45)  # another: MODIFY TTL
     checks["layout"] = dict(
         backend.select(
@@ -173,6 +177,9 @@ def main() -> None:
     checks["rebuilds"] = sum(s["sql"].startswith("EXCHANGE TABLES") for s in Recording.sent)
     kept = backend.select(rows_page(database, METRIC_POINTS, 0, 10))
     checks["legacy_kept"] = [source.canonical(METRIC_POINTS, row) for row in kept] == legacy
+    checks["legacy_versions"] = backend.select(
+        Statement(f"SELECT id, _version FROM {database}.metric_points FINAL ORDER BY id {READ}")
+    )
     # Hidden as the sweep hides a deleted point: a tombstone at the key the sink holds it at
     # (one of them without a task: a NULL in the key).
     held = backend.select(fingerprints(database, METRIC_POINTS, 0, 9))

@@ -11,15 +11,12 @@ clickhouse-connect.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Protocol
 
 from flightlog.errors import FlightlogError
-from flightlog.sink.schema import TABLES, relayout_statements, schema_statements
+from flightlog.sink.schema import TABLES, schema_statements
 from flightlog.sink.statements import Insert, Statement, modify_ttl_needed, table_engine
 from flightlog.sink.url import SinkUrl
-
-log = logging.getLogger(__name__)
 
 
 class SinkUnavailable(FlightlogError):
@@ -71,26 +68,27 @@ def open_backend(url: SinkUrl) -> SinkBackend:
     return ClickHouseServerBackend(url)
 
 
-def ensure_schema(backend: SinkBackend, retention_days: int) -> None:
+def ensure_schema(backend: SinkBackend, retention_days: int) -> dict[str, int | None]:
     """Create the database and tables if missing; rebuild a table whose sorting key is not
-    the declared one (a sink made by an earlier version); bring each TTL to the retention."""
+    the declared one (a sink made by an earlier version); bring each TTL to the retention.
+
+    Returns the tables rebuilt, each with the highest id an append-only one held before
+    its rows were copied (None for the others, or when it was empty).
+    """
+    from flightlog.sink import relayout
+
     database = backend.url.database
     for sql in schema_statements(database, retention_days):
         backend.command(Statement(sql))
+    rebuilt: dict[str, int | None] = {}
     for table in TABLES:
         found = backend.select(table_engine(database, table.name))
         engine, sorting_key = (str(found[0][0]), str(found[0][1])) if found else ("", "")
         if found and sorting_key != table.sorting_key:
-            log.info(
-                "Rebuilding the sink's %s with the sorting key (%s) instead of (%s); "
-                "its rows are kept.",
-                table.name,
-                table.sorting_key,
-                sorting_key,
-            )
-            for sql in relayout_statements(database, table, retention_days):
-                backend.command(Statement(sql))
+            rebuilt[table.name] = None if table.mutable else relayout.highest_id(backend, table)
+            relayout.rebuild(backend, table, retention_days, sorting_key)
             continue  # made with the retention's TTL
         change = modify_ttl_needed(database, table, engine, retention_days)
         if change is not None:
             backend.command(change)
+    return rebuilt

@@ -17,7 +17,7 @@ read covers that series' rows only instead of the customer's whole month (a
 metric point is never updated, so its task and name are as fixed as its time).
 A tombstone repeats the key of the row it hides. A table found with another key
 (a sink made by an earlier version) is rebuilt in the sink itself from its live
-rows, versions kept (:func:`relayout_statements`).
+rows, versions kept (:mod:`flightlog.sink.relayout`).
 
 ``time`` is clamped into ClickHouse's ``DateTime64`` range (1900-2299); the TTL
 drops rows older than the retention, so the sink holds the recent past only
@@ -238,27 +238,6 @@ def staging_name(table: SinkTable) -> str:
     return f"{table.name}__relayout"
 
 
-def relayout_statements(database: str, table: SinkTable, retention_days: int) -> list[str]:
-    """Rebuild a table whose sorting key is not the declared one, keeping what it holds.
-
-    A sorting key cannot be changed in place. The live rows, read ``FINAL`` under the old
-    key (so a tombstone written at the old key has hidden its row), are copied with their
-    versions into a table made with the declared key, which takes the old one's place in
-    one ``EXCHANGE``. The worker's positions stay valid: the same rows are there, and a
-    later read of a row still outranks them. Stopped anywhere, the next start does it
-    again (the staging table is dropped first).
-    """
-    staging = f"{database}.{staging_name(table)}"
-    columns = ", ".join(table.all_columns)
-    return [
-        f"DROP TABLE IF EXISTS {staging}",
-        create_table(database, table, retention_days, name=staging_name(table)),
-        f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM {database}.{table.name} FINAL",
-        f"EXCHANGE TABLES {database}.{table.name} AND {staging}",
-        f"DROP TABLE {staging}",
-    ]
-
-
 def modify_ttl(database: str, table: SinkTable, retention_days: int) -> str:
     """Change a table's retention (run only when it differs: ClickHouse rewrites the TTL)."""
     return f"ALTER TABLE {database}.{table.name} MODIFY TTL {ttl(retention_days)}"
@@ -284,7 +263,7 @@ def schema_statements(database: str, retention_days: int) -> list[str]:
     return [
         create_database(database),
         *(create_table(database, table, retention_days) for table in TABLES),
-        # Left by a rebuild stopped between its EXCHANGE and its DROP: the old rows.
-        *(f"DROP TABLE IF EXISTS {database}.{staging_name(table)}" for table in TABLES),
+        # Left by a rebuild stopped before its last DROP (flightlog.sink.relayout).
+        *(f"DROP TABLE IF EXISTS {database}.{staging_name(table)} SYNC" for table in TABLES),
         create_progress(database),
     ]

@@ -98,9 +98,17 @@ class SinkWorker:
         self._caught_up = True
 
     def start(self) -> Progress:
-        """Create the schema if needed and load the saved positions."""
-        ensure_schema(self.backend, self.retention_days)
+        """Create the schema if needed and load the saved positions.
+
+        A tailed table rebuilt with a new sorting key (:mod:`flightlog.sink.relayout`) is
+        tailed again from the highest id it held when its copy began: whatever another
+        writer added to the old table meanwhile is read again, not lost with it.
+        """
+        rebuilt = ensure_schema(self.backend, self.retention_days)
         self.progress = load(self.backend)
+        for name, highest in rebuilt.items():
+            if name in self.progress.tailed and highest is not None:
+                self.progress.tailed[name] = min(self.progress.tailed[name], highest)
         return self.progress
 
     # --- one cycle -------------------------------------------------------------------------------
