@@ -55,8 +55,10 @@ def rebuild(backend: SinkBackend, table: SinkTable, retention_days: int, found_k
             f"which needs an Atomic database, and {database} is {engine}; point "
             "FLIGHTLOG_SINK_URL at a new database (the sink copies everything again)."
         )
-    log.info(
-        "Rebuilding the sink's %s with the sorting key (%s) instead of (%s); its rows are kept.",
+    # A warning so that an operator sees it (a start that takes longer than usual, once).
+    log.warning(
+        "Rebuilding the sink's %s with the sorting key (%s) instead of (%s), once; its rows "
+        "are kept (about 2 s per million rows).",
         table.name,
         table.sorting_key,
         found_key,
