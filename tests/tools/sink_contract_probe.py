@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -121,11 +122,7 @@ def _legacy_metric_points(backend: ChdbBackend, database: str) -> list[list[Any]
     and one deleted. The live points, as ``rows_page`` should read them back after the
     rebuild."""
     backend.command(Statement(create_database(database)))
-    old = (
-        create_table(database, METRIC_POINTS, 30)
-        .replace(f"ORDER BY ({METRIC_POINTS.sorting_key})", "ORDER BY (customer_id, time, id)")
-        .replace("\nSETTINGS allow_nullable_key = 1", "")
-    )
+    old = create_table(database, replace(METRIC_POINTS, key=("customer_id", "time")), 30)
     backend.command(Statement(old))
     with_task = source.encode(
         METRIC_POINTS, [3, CUSTOMER, BASE, TASK, RUN, None, ODD, "GAUGE", 1.5, None, {}]

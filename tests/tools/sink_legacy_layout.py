@@ -12,32 +12,24 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
+from flightlog.sink import relayout
 from flightlog.sink.backend import open_backend
-from flightlog.sink.schema import METRIC_POINTS, create_table
+from flightlog.sink.schema import METRIC_POINTS
 from flightlog.sink.statements import READ, Statement
 from flightlog.sink.url import SinkUrl
+
+#: Metric points as an earlier version declared them: keyed like every other table.
+LEGACY_METRIC_POINTS = replace(METRIC_POINTS, key=("customer_id", "time"))
 
 
 def main() -> None:
     backend = open_backend(SinkUrl.parse(sys.argv[1]))
     newest = int(sys.argv[2])
-    database = backend.url.database
-    table = f"{database}.metric_points"
-    legacy = (
-        create_table(database, METRIC_POINTS, 3650, name="metric_points_legacy")
-        .replace(f"ORDER BY ({METRIC_POINTS.sorting_key})", "ORDER BY (customer_id, time, id)")
-        .replace("\nSETTINGS allow_nullable_key = 1", "")
-    )
-    columns = ", ".join(METRIC_POINTS.all_columns)
-    backend.command(Statement(legacy))
-    backend.command(
-        Statement(
-            f"INSERT INTO {database}.metric_points_legacy ({columns}) SELECT {columns} FROM {table}"
-        )
-    )
-    backend.command(Statement(f"EXCHANGE TABLES {table} AND {database}.metric_points_legacy"))
-    backend.command(Statement(f"DROP TABLE {database}.metric_points_legacy SYNC"))
+    table = f"{backend.url.database}.metric_points"
+    # The same rebuild an upgrade runs, towards the earlier version's key.
+    relayout.rebuild(backend, LEGACY_METRIC_POINTS, 3650, METRIC_POINTS.sorting_key)
     gone = [
         int(row[0])
         for row in backend.select(
