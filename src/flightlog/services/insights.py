@@ -155,12 +155,15 @@ def usage(
     return sorted(found, key=lambda b: (b.start, b.group is None, b.group or ""))
 
 
-_FINISHED = {
-    RunStatus.COMPLETED.value: "completed",
-    RunStatus.FAILED.value: "failed",
-    RunStatus.TIMEOUT.value: "timed_out",
-    RunStatus.CANCELLED.value: "cancelled",
-}
+#: How runs end, in the order the outcome and duration queries count them.
+OUTCOMES = (
+    RunStatus.COMPLETED.value,
+    RunStatus.FAILED.value,
+    RunStatus.TIMEOUT.value,
+    RunStatus.CANCELLED.value,
+)
+#: The outcomes a duration bin counts as failures.
+FAILURES = (RunStatus.FAILED.value, RunStatus.TIMEOUT.value)
 
 
 def _success_rate(completed: int, failed: int) -> float | None:
@@ -179,36 +182,44 @@ def run_outcomes(
     """Runs that finished per window, by outcome, with the success rate of each window.
 
     A run counts in the window it finished in (``completed_at``); windows as in :func:`usage`.
+    One row per window with a count per outcome (not a row per window and outcome):
+    four times fewer rows to group and to read back, here and in the columnar sink.
     """
     start, end = _window(since, bucket_seconds, buckets)
     bucket = bucket_after(session, TaskRun.completed_at, start, bucket_seconds).label("bucket")
     rows = session.execute(
-        select(bucket, TaskRun.status, func.count())
+        select(bucket, *(func.count().filter(TaskRun.status == s) for s in OUTCOMES))
         .join(Task, Task.id == TaskRun.task_id)
         .where(
             Task.customer_id == customer_id,
-            TaskRun.status.in_(list(_FINISHED)),
+            TaskRun.status.in_(OUTCOMES),
             TaskRun.completed_at >= start,
             TaskRun.completed_at < end,
         )
-        .group_by(bucket, TaskRun.status)
+        .group_by(bucket)
     )
-    counts: dict[int, dict[str, int]] = {}
-    for index, status, n in rows:
-        counts.setdefault(int(index), {})[_FINISHED[str(status)]] = int(n)
+    return outcome_buckets(rows, start, bucket_seconds)
+
+
+def outcome_buckets(
+    rows: Iterable[Sequence[Any]], start: datetime, bucket_seconds: int
+) -> list[OutcomeBucket]:
+    """The windows from ``(window index, completed, failed, timed out, cancelled)`` rows.
+
+    The database's query above and the columnar sink's both end here, so the two
+    answers are built one way and cannot drift apart.
+    """
     found = []
-    for index in sorted(counts):
-        seen = counts[index]
-        completed = seen.get("completed", 0)
-        failed, timed_out = seen.get("failed", 0), seen.get("timed_out", 0)
+    for index, completed, failed, timed_out, cancelled in sorted(rows, key=lambda r: int(r[0])):
+        done, lost = int(completed), int(failed) + int(timed_out)
         found.append(
             OutcomeBucket(
-                start=start + timedelta(seconds=index * bucket_seconds),
-                completed=completed,
-                failed=failed,
-                timed_out=timed_out,
-                cancelled=seen.get("cancelled", 0),
-                success_rate=_success_rate(completed, failed + timed_out),
+                start=start + timedelta(seconds=int(index) * bucket_seconds),
+                completed=done,
+                failed=int(failed),
+                timed_out=int(timed_out),
+                cancelled=int(cancelled),
+                success_rate=_success_rate(done, lost),
             )
         )
     return found
@@ -236,41 +247,43 @@ def run_durations(
         else_=len(edges) - 1,
     ).label("bin")
     rows = session.execute(
-        select(index, TaskRun.status, func.count())
+        select(
+            index,
+            func.count(),
+            func.count().filter(TaskRun.status == RunStatus.COMPLETED.value),
+            func.count().filter(TaskRun.status.in_(FAILURES)),
+        )
         .join(Task, Task.id == TaskRun.task_id)
         .where(
             Task.customer_id == customer_id,
-            TaskRun.status.in_(list(_FINISHED)),
+            TaskRun.status.in_(OUTCOMES),
             TaskRun.duration_seconds.is_not(None),
             TaskRun.completed_at >= start,
             *ends,
         )
-        .group_by(index, TaskRun.status)
+        .group_by(index)
     )
     return duration_bins(rows)
 
 
 def duration_bins(rows: Iterable[Sequence[Any]]) -> list[DurationBin]:
-    """Every bin of ``DURATION_EDGES`` from ``(bin index, run status, runs)`` rows.
+    """Every bin of ``DURATION_EDGES`` from ``(bin index, runs, completed, failed)`` rows.
 
-    The database's query above and the columnar sink's both end here, so the two
-    answers are built one way and cannot drift apart.
+    ``failed`` counts runs that failed or timed out. The database's query above and
+    the columnar sink's both end here, so the two answers are built one way and
+    cannot drift apart.
     """
     edges = DURATION_EDGES
-    counts = [{"runs": 0, "completed": 0, "failed": 0} for _ in edges]
-    for i, status, n in rows:
-        counted = counts[int(i)]
-        counted["runs"] += int(n)
-        outcome = _FINISHED[str(status)]
-        if outcome == "completed":
-            counted["completed"] += int(n)
-        elif outcome in ("failed", "timed_out"):
-            counted["failed"] += int(n)
+    counts = [(0, 0, 0)] * len(edges)
+    for i, runs, completed, failed in rows:
+        counts[int(i)] = (int(runs), int(completed), int(failed))
     return [
         DurationBin(
             low_seconds=float(low),
             high_seconds=float(edges[i + 1]) if i + 1 < len(edges) else None,
-            **counts[i],
+            runs=runs,
+            completed=completed,
+            failed=failed,
         )
-        for i, low in enumerate(edges)
+        for i, (low, (runs, completed, failed)) in enumerate(zip(edges, counts, strict=True))
     ]
