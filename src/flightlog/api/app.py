@@ -14,6 +14,7 @@ from flightlog.api.consistency import ReadYourWrites
 from flightlog.api.context import ApiContext
 from flightlog.api.docs_pages import install as install_docs_pages
 from flightlog.api.errors import install_error_handlers
+from flightlog.api.heap import freeze_startup_heap
 from flightlog.api.json_depth import JsonDepthLimit
 from flightlog.api.limits import BodyLimit
 from flightlog.api.openapi import install_contract
@@ -53,6 +54,7 @@ def create_app(
     engine: AsyncEngine | None = None,
     connection: AsyncConnection | None = None,
     dashboard: bool = True,
+    freeze_heap_at_start: bool = False,
 ) -> FastAPI:
     """The HTTP API.
 
@@ -61,7 +63,10 @@ def create_app(
     must already be at head (``flightlog db upgrade``). With ``engine`` the
     caller owns it; with ``connection`` too, every request runs in savepoints
     of that connection's transaction (embedding, tests). ``dashboard`` adds
-    the web pages at ``/`` (signing in takes an API key).
+    the web pages at ``/`` (signing in takes an API key). ``freeze_heap_at_start``
+    is for a process that serves this app until it exits (``flightlog serve``):
+    once started, what exists is kept out of the garbage collector's full
+    collections (:mod:`flightlog.api.heap`).
     """
     settings = settings or get_settings()
 
@@ -76,6 +81,8 @@ def create_app(
         require_existing_database(settings.database)  # a mistyped SQLite path is not created
         owned = create_async_db_engine(settings)
         app.state.flightlog = ApiContext(owned, settings)
+        if freeze_heap_at_start:
+            freeze_startup_heap()
         try:
             yield
         finally:

@@ -62,10 +62,19 @@ def settings_from_environment() -> Settings:
 
 def app_from_environment() -> FastAPI:
     """uvicorn's app factory for one worker: its own app, its own engine and pool."""
+    die_with_parent()
+    return serving_app(settings_from_environment())
+
+
+def serving_app(settings: Settings) -> FastAPI:
+    """The app of a process that serves it until it exits (each worker, or the one process).
+
+    Its heap as started is kept out of the garbage collector's full collections
+    (:mod:`flightlog.api.heap`).
+    """
     from flightlog.api.app import create_app
 
-    die_with_parent()
-    return create_app(settings_from_environment())
+    return create_app(settings, freeze_heap_at_start=True)
 
 
 def die_with_parent() -> None:

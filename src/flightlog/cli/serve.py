@@ -89,10 +89,10 @@ def run_server(
     if budget is not None:
         typer.echo(budget)
     if count == 1:
-        from flightlog.api import create_app
+        from flightlog.api.served import serving_app
         from flightlog.web.sink_reads import start_sink
 
-        app = create_app(settings)
+        app = serving_app(settings)
         sink = start_sink(app, settings)  # a chdb sink is tailed and read in this process
         try:
             uvicorn.run(app, host=host, port=port, log_level=log_level)
