@@ -210,16 +210,16 @@ def outcome_buckets(
     answers are built one way and cannot drift apart.
     """
     found = []
-    for index, completed, failed, timed_out, cancelled in sorted(rows, key=lambda r: int(r[0])):
-        done, lost = int(completed), int(failed) + int(timed_out)
+    for row in sorted(rows, key=lambda r: int(r[0])):
+        index, completed, failed, timed_out, cancelled = (int(value) for value in row)
         found.append(
             OutcomeBucket(
-                start=start + timedelta(seconds=int(index) * bucket_seconds),
-                completed=done,
-                failed=int(failed),
-                timed_out=int(timed_out),
-                cancelled=int(cancelled),
-                success_rate=_success_rate(done, lost),
+                start=start + timedelta(seconds=index * bucket_seconds),
+                completed=completed,
+                failed=failed,
+                timed_out=timed_out,
+                cancelled=cancelled,
+                success_rate=_success_rate(completed, failed + timed_out),
             )
         )
     return found

@@ -25,7 +25,14 @@ from flightlog.services._common import require
 from flightlog.services.insights import DurationBin, OutcomeBucket, UsageBucket
 from flightlog.services.metrics import MAX_NAMES, MetricBucket, MetricName, MetricSummary
 from flightlog.sink.backend import SinkBackend
-from flightlog.sink.statements import READ, TIME, ParamValue, Statement, time_text
+from flightlog.sink.statements import (
+    READ,
+    TIME,
+    ParamValue,
+    Statement,
+    status_list,
+    time_text,
+)
 
 _CENTS = Decimal("0.000001")
 
@@ -86,10 +93,6 @@ def usage(
     return sorted(found, key=lambda b: (b.start, b.group is None, b.group or ""))
 
 
-def _quoted(values: Sequence[str]) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
 def outcomes_statement(
     database: str, customer_id: uuid.UUID, *, start: datetime, end: datetime, bucket_seconds: int
 ) -> Statement:
@@ -101,7 +104,7 @@ def outcomes_statement(
         "SELECT intDiv(toInt64(toUnixTimestamp(assumeNotNull(completed_at))) - {origin:Int64},"
         f" {{width:UInt32}}) AS bucket, {counts}"
         f" FROM {database}.task_runs FINAL"
-        f" WHERE customer_id = {{customer:UUID}} AND status IN ({_quoted(insights.OUTCOMES)})"
+        f" WHERE customer_id = {{customer:UUID}} AND status IN ({status_list(insights.OUTCOMES)})"
         f" AND {_windowed('completed_at')} GROUP BY bucket {READ}",
         {
             "origin": int(start.timestamp()),
@@ -144,9 +147,9 @@ def durations_statement(
     return Statement(
         f"SELECT multiIf({bins}, {len(edges) - 1}) AS bin, count(),"
         f" countIf(status = '{RunStatus.COMPLETED.value}'),"
-        f" countIf(status IN ({_quoted(insights.FAILURES)}))"
+        f" countIf(status IN ({status_list(insights.FAILURES)}))"
         f" FROM {database}.task_runs FINAL"
-        f" WHERE customer_id = {{customer:UUID}} AND status IN ({_quoted(insights.OUTCOMES)})"
+        f" WHERE customer_id = {{customer:UUID}} AND status IN ({status_list(insights.OUTCOMES)})"
         f" AND duration_seconds IS NOT NULL AND completed_at >= {{start:{TIME}}}{ends}"
         f" GROUP BY bin {READ}",
         params,

@@ -113,12 +113,16 @@ def id_param(table: SinkTable, value: int | str) -> ParamValue:
     return int(value) if table.id_kind == "uint" else str(value)
 
 
+def status_list(statuses: Sequence[str]) -> str:
+    """Statuses as the literal list of an ``IN (…)``: the enums' own values, never input."""
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
 def open_ids(database: str, table: SinkTable) -> Statement:
     """Ids (and fingerprints) of the rows the sink holds in a status that may still change."""
-    statuses = ", ".join(f"'{status}'" for status in table.open_statuses)
     return Statement(
         f"SELECT toString(id), _hash FROM {database}.{table.name} FINAL "
-        f"WHERE status IN ({statuses}) {READ}"
+        f"WHERE status IN ({status_list(table.open_statuses)}) {READ}"
     )
 
 
