@@ -4,8 +4,9 @@ The small-write path (:mod:`flightlog.ingest.small`) folds the write guard and
 the tenant checks into the INSERT itself (and, on PostgreSQL, taking the
 transaction id before an event id is drawn), so the whole unit of work is:
 
-* SQLite: ``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (on the lane's
-  writer thread under the async Store, see :mod:`flightlog.store.sqlite_lane`);
+* SQLite: ``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (in the lane's
+  queue, on the event loop's thread under the async Store, see
+  :mod:`flightlog.store.sqlite_lane`);
   IMMEDIATE so that the statement waits for the write lock in the busy
   handler rather than failing when another process commits between its read
   and its write;

@@ -13,6 +13,8 @@ throughput did not rise with concurrency and the tail reached seconds
 * a bound write runs whole (BEGIN, the service, COMMIT) on one dedicated
   thread with a synchronous sqlite3 connection: one thread hand-off per
   call instead of one per statement through aiosqlite;
+* a one-statement write (an event append) waits its turn in the same queue
+  and runs on the event loop's thread, where it costs less than a hand-off;
 * reads run on the default thread pool with their own pooled connections
   and never wait for the queue (WAL: readers do not block the writer).
 
@@ -180,16 +182,20 @@ class WriterLane:
         return await asyncio.shield(future)
 
     async def write_one(self, plan: OneStatement[R]) -> R | None:
-        """A one-statement write (:mod:`flightlog.ingest.small`), at once when nobody waits.
+        """A one-statement write (:mod:`flightlog.ingest.small`) on the event loop's thread.
 
         A thread hand-off costs more than the write itself (~0.1 ms against
-        ~0.06 ms here), so when the queue is empty the statement runs right on the
-        event loop's thread, on a connection kept for it that never waits: if
-        another process holds the write lock it gives up at once, and the write
-        goes through the queue and the writer thread like any other. That
-        connection never checkpoints the WAL (a checkpoint's fsync would stall the
-        loop); the writer thread does, in the queue, every ``_CHECKPOINT_EVERY`` such
-        writes.
+        ~0.06 ms here), so the statement runs right on the event loop's thread,
+        on a connection kept for it that never waits: if another process holds
+        the write lock it gives up at once, and the write goes through the queue
+        and the writer thread like any other. When other writes are queued it
+        waits its turn first, in the same FIFO queue: sending it to the writer
+        thread instead made a busy queue stay busy, every write then paying a
+        hand-off and waiting for the GIL behind the requests the loop was
+        serving (16 concurrent writers got 0.6x the events/s of one). That
+        connection never checkpoints the WAL (a checkpoint's fsync would stall
+        the loop); the writer thread does, in the queue, every
+        ``_CHECKPOINT_EVERY`` such writes.
         """
         from flightlog.store.one_statement import LockTaken, run_sqlite, run_sqlite_now
 
@@ -198,10 +204,9 @@ class WriterLane:
             # would otherwise let one busy coroutine keep every other one (and the queued
             # checkpoint) waiting for as long as it writes.
             await asyncio.sleep(0)
-        lock = self._lock()
         inline = self._inline_connection()
-        if inline is not None and not lock.locked():
-            await lock.acquire()  # free, or shortly: after those already waiting for it
+        if inline is not None:
+            lock = await self._admit()
             try:
                 result = run_sqlite_now(inline, plan)
             except LockTaken:
@@ -216,6 +221,11 @@ class WriterLane:
             finally:
                 lock.release()
         return await self.write(functools.partial(run_sqlite, self.engine, plan))
+
+    @property
+    def writes_on_loop_thread(self) -> int:
+        """How many one-statement writes ran on the event loop's thread (diagnostics, tests)."""
+        return self._written_inline
 
     def _inline_connection(self) -> Any:
         """The loop thread's own connection (one loop per lane uses it; others queue)."""
