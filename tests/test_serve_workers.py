@@ -553,9 +553,10 @@ def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
         assert warned == []
         return
     overflow = min(allowed, 1000)
+    size = Settings().pool_size
     assert warned == [
-        f"  warning    2 workers may open {2 * (10 + overflow)} database connections (each up "
-        f"to FLIGHTLOG_POOL_SIZE 10 + FLIGHTLOG_MAX_OVERFLOW {overflow}) but PostgreSQL "
+        f"  warning    2 workers may open {2 * (size + overflow)} database connections (each up "
+        f"to FLIGHTLOG_POOL_SIZE {size} + FLIGHTLOG_MAX_OVERFLOW {overflow}) but PostgreSQL "
         f"allows {allowed}: lower those or --workers, or raise max_connections"
     ]
 
@@ -564,7 +565,7 @@ def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
 def test_pools_are_checked_against_the_connections_postgresql_allows(
     dialect: str, db_url: DatabaseUrl
 ) -> None:
-    settings = Settings(database_url=url_of(db_url))  # pools of 10 + 20 overflow
+    settings = Settings(database_url=url_of(db_url))  # pools of 20 + 10 overflow
     allowed = allowed_connections(settings)
     assert allowed is not None
     assert allowed > 30
