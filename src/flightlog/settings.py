@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1, le=500)
     max_overflow: int = Field(default=10, ge=0, le=1000)
     pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: A pooled PostgreSQL connection that sat unused longer than this is tested (a round
+    #: trip) before it is lent out, as is every connection once the pool saw one fail; one
+    #: used more recently is trusted (flightlog.db.pool_ping). 0 tests every checkout.
+    pool_ping_after_idle_seconds: float = Field(default=1.0, ge=0, le=3600)
     #: PostgreSQL cancels any statement running longer than this (its ``statement_timeout``,
     #: set on every connection Flightlog opens except migrations'); 0 leaves the server's own
     #: setting alone. A cancelled statement is :class:`~flightlog.errors.StatementTimeout`

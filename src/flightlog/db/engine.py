@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from flightlog.db.memory import new_memory_aiosqlite, new_memory_connection
+from flightlog.db.pool_ping import ping_when_stale
 from flightlog.db.urls import DatabaseUrl
 from flightlog.errors import ConfigurationError
 from flightlog.settings import Settings
@@ -160,7 +161,6 @@ def _asyncpg_server_settings(settings: Settings) -> dict[str, str]:
 
 def _postgres_kwargs(settings: Settings) -> dict[str, Any]:
     return {
-        "pool_pre_ping": True,
         "pool_size": settings.pool_size,
         "max_overflow": settings.max_overflow,
         "pool_timeout": settings.pool_timeout_seconds,
@@ -207,13 +207,15 @@ def create_sync_engine(
     connect_args = _psycopg_connect_args(settings, url)
     if connect_timeout is not None:
         connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
-    return create_engine(
+    engine = create_engine(
         url.sync_url,
         connect_args=connect_args,
         echo=settings.echo_sql,
         json_serializer=strict_json,
         **_postgres_kwargs(settings),
     )
+    ping_when_stale(engine, settings.pool_ping_after_idle_seconds)
+    return engine
 
 
 def create_async_db_engine(
@@ -244,7 +246,7 @@ def create_async_db_engine(
         )
         _install_sqlite_tuning(engine.sync_engine, settings, foreign_keys=True)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url.async_url,
         connect_args={
             "server_settings": _asyncpg_server_settings(settings),
@@ -255,6 +257,8 @@ def create_async_db_engine(
         json_serializer=strict_json,
         **_postgres_kwargs(settings),
     )
+    ping_when_stale(engine.sync_engine, settings.pool_ping_after_idle_seconds)
+    return engine
 
 
 def sync_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -111,6 +111,9 @@ def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
             driver.autocommit = False
     except Exception as exc:
         if database_unreachable(exc):
+            # Not back into the pool as it is, and the pool tests the others before use
+            # (flightlog.db.pool_ping): this went around SQLAlchemy's own handling.
+            raw.invalidate(exc)
             # Sent and not answered: it may have committed, as any COMMIT cut off may have.
             raise unavailable_error(while_committing=True) from exc
         return None
@@ -136,7 +139,13 @@ async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             # Outside a transaction asyncpg runs the statement in autocommit.
-            returned = await driver.fetch(plan.sql, *plan.params)
+            try:
+                returned = await driver.fetch(plan.sql, *plan.params)
+            except Exception as exc:
+                if database_unreachable(exc):
+                    # As in run_psycopg: went around SQLAlchemy's own handling.
+                    await connection.invalidate(exc)
+                raise
             return plan.finish([tuple(row) for row in returned])
     except Exception as exc:
         if database_unreachable(exc):

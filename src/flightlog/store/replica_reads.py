@@ -33,6 +33,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from flightlog.db.failures import database_unreachable
 from flightlog.db.positions import PRIMARY_POSITION_SQL, parse_position
 from flightlog.db.replicas import (
     PRIMARY,
@@ -102,7 +103,13 @@ async def primary_position(engine: AsyncEngine) -> int:
     """The primary's insert position now, in one round trip outside any transaction."""
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
-        found = await raw.driver_connection.fetchval(PRIMARY_POSITION_SQL)  # type: ignore[union-attr]
+        try:
+            found = await raw.driver_connection.fetchval(PRIMARY_POSITION_SQL)  # type: ignore[union-attr]
+        except Exception as exc:
+            if database_unreachable(exc):
+                # Around SQLAlchemy's own handling: not back into the pool as it is.
+                await connection.invalidate(exc)
+            raise
     return parse_position(str(found))
 
 
