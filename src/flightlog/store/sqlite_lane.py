@@ -147,13 +147,16 @@ class WriterLane:
         return lock
 
     async def _admit(self) -> asyncio.Lock:
-        """Wait for this loop's turn to write, as long as SQLite's busy timeout would have."""
+        """Wait for this loop's turn to write, as long as SQLite's busy timeout would have.
+
+        Always under the timeout, even when the lock looks free: between a release
+        and the first waiter's wake-up it is unlocked with writers still queued,
+        and a newcomer's ``acquire`` then queues behind them.
+        """
         lock = self._lock()
-        if not lock.locked():
-            await lock.acquire()  # free: taken at once, without a timer
-            return lock
         try:
-            await asyncio.wait_for(lock.acquire(), self._wait_seconds)
+            async with asyncio.timeout(self._wait_seconds):
+                await lock.acquire()
         except TimeoutError:
             # What SQLite itself says past its busy timeout, as the domain error for it.
             raise unavailable_error(while_committing=False) from None
@@ -170,7 +173,10 @@ class WriterLane:
 
     async def write(self, unit: Callable[[], R]) -> R:
         """Run ``unit`` (a whole write transaction) on the writer thread, in queue order."""
-        lock = await self._admit()
+        return await self._on_writer_thread(await self._admit(), unit)
+
+    async def _on_writer_thread(self, lock: asyncio.Lock, unit: Callable[[], R]) -> R:
+        """Run ``unit`` on the writer thread in the turn ``lock`` holds; released when it ends."""
         try:
             future = asyncio.wrap_future(self._writer.submit(unit))
         except BaseException:
@@ -187,8 +193,8 @@ class WriterLane:
         A thread hand-off costs more than the write itself (~0.1 ms against
         ~0.06 ms here), so the statement runs right on the event loop's thread,
         on a connection kept for it that never waits: if another process holds
-        the write lock it gives up at once, and the write goes through the queue
-        and the writer thread like any other. When other writes are queued it
+        the write lock it gives up at once, and the writer thread waits for that
+        lock instead, in the same turn of the queue. When other writes are queued it
         waits its turn first, in the same FIFO queue: sending it to the writer
         thread instead made a busy queue stay busy, every write then paying a
         hand-off and waiting for the GIL behind the requests the loop was
@@ -204,23 +210,27 @@ class WriterLane:
             # would otherwise let one busy coroutine keep every other one (and the queued
             # checkpoint) waiting for as long as it writes.
             await asyncio.sleep(0)
+        off_loop = functools.partial(run_sqlite, self.engine, plan)
         inline = self._inline_connection()
-        if inline is not None:
-            lock = await self._admit()
-            try:
-                result = run_sqlite_now(inline, plan)
-            except LockTaken:
-                pass
-            else:
-                self._written_inline += 1
-                if self._written_inline % _CHECKPOINT_EVERY == 0:
-                    # In the queue like a write: with no write beside it the checkpoint
-                    # copies every frame, and the next write starts the WAL over.
-                    self._checkpointing = asyncio.ensure_future(self.write(self._checkpoint))
-                return result
-            finally:
-                lock.release()
-        return await self.write(functools.partial(run_sqlite, self.engine, plan))
+        if inline is None:
+            return await self.write(off_loop)
+        lock = await self._admit()
+        try:
+            result = run_sqlite_now(inline, plan)
+        except LockTaken:
+            # Another process holds SQLite's lock: the writer thread waits for it, in this
+            # same turn, so the write keeps its place in the queue.
+            return await self._on_writer_thread(lock, off_loop)
+        except BaseException:
+            lock.release()
+            raise
+        lock.release()
+        self._written_inline += 1
+        if self._written_inline % _CHECKPOINT_EVERY == 0:
+            # In the queue like a write: with no write beside it the checkpoint
+            # copies every frame, and the next write starts the WAL over.
+            self._checkpointing = asyncio.ensure_future(self.write(self._checkpoint))
+        return result
 
     @property
     def writes_on_loop_thread(self) -> int:
