@@ -37,6 +37,8 @@ from typing import Any
 from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import Dialect
 
+from flightlog.db.failures import database_unreachable
+
 #: Key in a pooled connection's ``info`` (cleared with the DBAPI connection): when it came back.
 _RETURNED_AT = "flightlog_returned_at"
 
@@ -77,6 +79,15 @@ def known_closed(driver_connection: Any) -> bool:
     if callable(is_closed):
         return bool(is_closed())
     return bool(getattr(driver_connection, "closed", False))
+
+
+def connection_lost(driver_connection: Any, error: BaseException) -> bool:
+    """Whether a raw-driver call's ``error`` means its connection is gone.
+
+    For the paths that call the driver around SQLAlchemy's own error handling:
+    such a connection must be invalidated by them, or it goes back into the pool.
+    """
+    return database_unreachable(error) or known_closed(driver_connection)
 
 
 def ping_when_stale(engine: Engine, idle_seconds: float) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flightlog.db.failures import database_unreachable, unavailable_error
-from flightlog.db.pool_ping import known_closed
+from flightlog.db.pool_ping import connection_lost
 from flightlog.ingest.small import OneStatement, ParamStyle
 
 R = TypeVar("R")
@@ -112,7 +112,7 @@ def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
             if not driver.closed:  # a lost connection's state cannot be changed
                 driver.autocommit = False
     except Exception as exc:
-        if known_closed(raw.driver_connection) or database_unreachable(exc):
+        if connection_lost(raw.driver_connection, exc):
             # Not back into the pool as it is, and the pool tests the others before use
             # (flightlog.db.pool_ping): this went around SQLAlchemy's own handling.
             raw.invalidate(exc)
@@ -144,7 +144,7 @@ async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
             try:
                 returned = await driver.fetch(plan.sql, *plan.params)
             except Exception as exc:
-                if database_unreachable(exc) or known_closed(driver):
+                if connection_lost(driver, exc):
                     # As in run_psycopg: went around SQLAlchemy's own handling. A
                     # connection asyncpg knew was closed sent nothing (InterfaceError):
                     # the declared path then writes on a new one.

@@ -33,8 +33,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from flightlog.db.failures import database_unreachable
-from flightlog.db.pool_ping import known_closed
+from flightlog.db.pool_ping import connection_lost
 from flightlog.db.positions import PRIMARY_POSITION_SQL, parse_position
 from flightlog.db.replicas import (
     PRIMARY,
@@ -107,7 +106,7 @@ async def primary_position(engine: AsyncEngine) -> int:
         try:
             found = await raw.driver_connection.fetchval(PRIMARY_POSITION_SQL)  # type: ignore[union-attr]
         except Exception as exc:
-            if database_unreachable(exc) or known_closed(raw.driver_connection):
+            if connection_lost(raw.driver_connection, exc):
                 # Around SQLAlchemy's own handling: not back into the pool as it is.
                 await connection.invalidate(exc)
             raise
