@@ -102,13 +102,61 @@ def _case(
 
 # --- one event ------------------------------------------------------------------------------
 
+#: The one-event cases run in this many rounds of blocks, taking turns (see ``_one_event``).
+ROUNDS = 10
+
+Block = Callable[[int], Awaitable[list[float]]]
+
+
+def _sync_block(call: Callable[[], object]) -> Block:
+    """``n`` timed calls of a synchronous ``call`` on a worker thread, after a short warm-up."""
+
+    def samples(n: int) -> list[float]:
+        for _ in range(_rewarm(n)):
+            call()
+        taken = []
+        for _ in range(n):
+            started = time.perf_counter()
+            call()
+            taken.append(time.perf_counter() - started)
+        return taken
+
+    async def block(n: int) -> list[float]:
+        return await asyncio.to_thread(samples, n)
+
+    return block
+
+
+def _async_block(call: Callable[[], Awaitable[object]]) -> Block:
+    """``n`` timed awaits of ``call`` on the event loop, after a short warm-up."""
+
+    async def block(n: int) -> list[float]:
+        for _ in range(_rewarm(n)):
+            await call()
+        taken = []
+        for _ in range(n):
+            started = time.perf_counter()
+            await call()
+            taken.append(time.perf_counter() - started)
+        return taken
+
+    return block
+
+
+def _rewarm(n: int) -> int:
+    """Untimed calls before a block: the case before it left other code in the CPU's caches."""
+    return max(5, n // 10)
+
+
 _RAW_INSERT = (
     "INSERT INTO events (customer_id, task_id, event_type, severity, content, data) "
     "VALUES ({marks})"
 )
 
 
-def _raw_sqlite_event(db: Database, customer: uuid.UUID, task: uuid.UUID, plan: Plan) -> float:
+def _raw_sqlite_event(
+    db: Database, customer: uuid.UUID, task: uuid.UUID
+) -> tuple[Block, Callable[[], Awaitable[None]]]:
     conn = db.sqlite()
     insert = _RAW_INSERT.format(marks="?, ?, ?, ?, ?, ?")
     data = json.dumps(EVENT["data"])
@@ -122,15 +170,15 @@ def _raw_sqlite_event(db: Database, customer: uuid.UUID, task: uuid.UUID, plan: 
         conn.execute(insert, (customer.hex, task.hex, "LOG", "INFO", EVENT["content"], data))
         conn.execute("COMMIT")
 
-    try:
-        return _timed_sync(one, plan)
-    finally:
+    async def close() -> None:
         conn.close()
+
+    return _sync_block(one), close
 
 
 async def _raw_asyncpg_event(
-    db: Database, customer: uuid.UUID, task: uuid.UUID, plan: Plan
-) -> float:
+    db: Database, customer: uuid.UUID, task: uuid.UUID
+) -> tuple[Block, Callable[[], Awaitable[None]]]:
     conn = await db.asyncpg()
     insert = _RAW_INSERT.format(marks="$1, $2, $3, $4, $5, $6")
     data = json.dumps(EVENT["data"])
@@ -143,31 +191,54 @@ async def _raw_asyncpg_event(
             )
             await conn.execute(insert, customer, task, "LOG", "INFO", EVENT["content"], data)
 
-    try:
-        return await _timed_async(one, plan)
-    finally:
-        await conn.close()
+    return _async_block(one), conn.close
 
 
 async def _one_event(
     db: Database, store: Store, sync: SyncStore, plan: Plan
 ) -> list[dict[str, Any]]:
+    """Flightlog's one-event calls and the ceiling, timed in turns.
+
+    Each case runs ``ROUNDS`` blocks of calls, the cases taking turns block by
+    block (ceiling, append, append_batch, synchronous append, then again), so
+    that whatever else the machine does drifts over all of them alike; each
+    median is over all of a case's calls.
+    """
     task = await store.tasks.create(title="one event at a time")
     event = {**EVENT, "task_id": task.id}
     if db.dialect == "sqlite":
-        ceiling = await asyncio.to_thread(_raw_sqlite_event, db, store.customer_id, task.id, plan)
+        ceiling, close = _raw_sqlite_event(db, store.customer_id, task.id)
         driver = "sqlite3"
     else:
-        ceiling = await _raw_asyncpg_event(db, store.customer_id, task.id, plan)
+        ceiling, close = await _raw_asyncpg_event(db, store.customer_id, task.id)
         driver = "asyncpg"
-    append = await _timed_async(lambda: store.events.append(event), plan)
-    batch = await _timed_async(lambda: store.events.append_batch([event]), plan)
-    sync_append = await asyncio.to_thread(_timed_sync, lambda: sync.events.append(event), plan)
+    blocks = {
+        "ceiling": ceiling,
+        "append": _async_block(lambda: store.events.append(event)),
+        "batch": _async_block(lambda: store.events.append_batch([event])),
+        "sync": _sync_block(lambda: sync.events.append(event)),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in blocks}
+    try:
+        for block in blocks.values():
+            await block(plan.warmup)
+        for _ in range(ROUNDS):
+            for name, block in blocks.items():
+                samples[name] += await block(max(1, plan.calls // ROUNDS))
+    finally:
+        await close()
+    ms = {name: _median_ms(taken) for name, taken in samples.items()}
     ceiling_name = f"{driver}: BEGIN, customer check, task check, INSERT, COMMIT"
     return [
-        _case("one event: store.events.append", append, ceiling, ceiling_name, 0.5),
-        _case("one event: store.events.append_batch([e])", batch, ceiling, ceiling_name, None),
-        _case("one event: SyncStore.events.append", sync_append, ceiling, ceiling_name, None),
+        _case("one event: store.events.append", ms["append"], ms["ceiling"], ceiling_name, 0.5),
+        _case(
+            "one event: store.events.append_batch([e])",
+            ms["batch"],
+            ms["ceiling"],
+            ceiling_name,
+            None,
+        ),
+        _case("one event: SyncStore.events.append", ms["sync"], ms["ceiling"], ceiling_name, None),
     ]
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, event, func, select, text, update
+from sqlalchemy import Engine, bindparam, event, func, inspect, select, text, update
 
 from flightlog import (
     EventType,
@@ -175,6 +175,16 @@ async def test_one_event_is_returned_as_stored(live: Store) -> None:
         assert getattr(appended, column) == getattr(stored, column), column
     assert appended.customer_id == live.customer_id
     assert appended.created_at.tzinfo is not None
+    # As the ORM returns a stored row once its session is gone: detached, with the
+    # stored row's identity, nothing pending, so a session can take it back as it is.
+    state = inspect(appended)
+    assert state.detached
+    assert state.key == inspect(stored).key
+    assert not state.modified
+    assert not state.expired_attributes
+    async with live.reader() as s:
+        merged = await s.merge(appended, load=False)
+        assert merged.content == stored.content
 
 
 def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None:

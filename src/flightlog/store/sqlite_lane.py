@@ -149,11 +149,17 @@ class WriterLane:
     async def _admit(self) -> asyncio.Lock:
         """Wait for this loop's turn to write, as long as SQLite's busy timeout would have.
 
-        Always under the timeout, even when the lock looks free: between a release
-        and the first waiter's wake-up it is unlocked with writers still queued,
-        and a newcomer's ``acquire`` then queues behind them.
+        Under the timeout whenever anyone holds the lock or waits for it, even
+        when it looks free: between a release and the first waiter's wake-up it is
+        unlocked with writers still queued, and a newcomer's ``acquire`` then
+        queues behind them.
         """
         lock = self._lock()
+        if not lock.locked() and not lock._waiters:
+            # Nobody holds or waits for it: acquire() takes it without suspending, and
+            # a timer set for it would cost as much as the lock itself many times over.
+            await lock.acquire()
+            return lock
         try:
             async with asyncio.timeout(self._wait_seconds):
                 await lock.acquire()
@@ -210,16 +216,16 @@ class WriterLane:
             # would otherwise let one busy coroutine keep every other one (and the queued
             # checkpoint) waiting for as long as it writes.
             await asyncio.sleep(0)
-        off_loop = functools.partial(run_sqlite, self.engine, plan)
         inline = self._inline_connection()
         if inline is None:
-            return await self.write(off_loop)
+            return await self.write(functools.partial(run_sqlite, self.engine, plan))
         lock = await self._admit()
         try:
             result = run_sqlite_now(inline, plan)
         except LockTaken:
             # Another process holds SQLite's lock: the writer thread waits for it, in this
             # same turn, so the write keeps its place in the queue.
+            off_loop = functools.partial(run_sqlite, self.engine, plan)
             return await self._on_writer_thread(lock, off_loop)
         except BaseException:
             lock.release()
