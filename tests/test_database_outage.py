@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import text
 
 from api_client import client_for
-from flightlog import DatabaseUnavailable, Store, open_store
+from flightlog import DatabaseUnavailable, Store, open_store, open_store_sync
 from flightlog.api import create_app
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
@@ -370,6 +370,52 @@ async def test_a_database_closed_to_connections_is_unavailable_not_a_server_erro
             ) as db:
                 db.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         assert (await store.tasks.list()).items == []
+
+
+@pytest.mark.postgres_only
+async def test_a_one_statement_write_to_a_closed_database_says_nothing_was_written(
+    dialect: str, fresh_head_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """The one-statement writes check a connection out of the pool themselves: when that
+    fails, nothing was sent, and both Stores say so with the domain error, not the
+    driver's (the synchronous Store used to raise psycopg's OperationalError)."""
+    url = fresh_head_url.url.render_as_string(hide_password=False)
+    admin = fresh_head_url.url.set(drivername="postgresql", database="postgres")
+    name = fresh_head_url.url.database
+    # Every checkout tests its connection, so each write meets the closed database there.
+    settings = test_settings.model_copy(update={"pool_ping_after_idle_seconds": 0})
+    async with open_store(url, settings=settings) as store:
+        task = await store.tasks.create(title="closed to connections")
+        event = {"event_type": "LOG", "task_id": task.id, "content": "while closed"}
+        before = len((await store.events.list(task_id=task.id, limit=100)).items)
+        with open_store_sync(
+            url, settings=settings, customer_id=store.customer_id, upgrade=False
+        ) as sync:
+            assert sync.tasks.get(task.id).title == "closed to connections"
+            with psycopg.connect(
+                admin.render_as_string(hide_password=False), autocommit=True
+            ) as db:
+                db.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                db.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+            try:
+                with pytest.raises(DatabaseUnavailable) as on_async:
+                    await store.events.append(event)
+                with pytest.raises(DatabaseUnavailable) as on_sync:
+                    sync.events.append(event)
+            finally:
+                with psycopg.connect(
+                    admin.render_as_string(hide_password=False), autocommit=True
+                ) as db:
+                    db.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            for raised in (on_async, on_sync):
+                assert raised.value.details == {"outcome": "not_written"}
+                assert "nothing was written" in raised.value.message
+            assert sync.events.append(event).content == "while closed"
+        listed = await store.events.list(task_id=task.id, limit=100)
+        assert [e.content for e in listed.items[before:]] == ["while closed"]
 
 
 @pytest.mark.sqlite_only

@@ -11,9 +11,13 @@ statement through SQLAlchemy). Both Stores, both dialects, real commits.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,6 +189,52 @@ async def test_one_event_is_returned_as_stored(live: Store) -> None:
     async with live.reader() as s:
         merged = await s.merge(appended, load=False)
         assert merged.content == stored.content
+
+
+#: A process whose first ORM work is an append: a Store opened for a known customer.
+_FIRST_WRITE = """
+import asyncio, sys, uuid
+from flightlog import open_store, open_store_sync
+
+url, which = sys.argv[1], sys.argv[4]
+customer, task = uuid.UUID(sys.argv[2]), uuid.UUID(sys.argv[3])
+raw = {"event_type": "LOG", "task_id": task, "content": "first of this process"}
+
+async def on_async():
+    async with open_store(url, customer_id=customer) as store:
+        return await store.events.append(raw)
+
+if which == "async":
+    event = asyncio.run(on_async())
+else:
+    with open_store_sync(url, customer_id=customer) as store:
+        event = store.events.append(raw)
+print(event.id, event.task_id, event.content, event.event_type.value)
+"""
+
+
+@pytest.mark.parametrize("which", ["async", "sync"])
+async def test_the_first_write_of_a_process_returns_a_usable_event(
+    live: Store, fresh_url: DatabaseUrl, tmp_path: Path, which: str
+) -> None:
+    """Before anything else configured SQLAlchemy's mappers, the returned event still reads."""
+    task = await live.tasks.create(title="first write")
+    env = {**os.environ, "FLIGHTLOG_BLOB_DIR": str(tmp_path / "blobs")}
+    args = [_url(fresh_url), str(live.customer_id), str(task.id), which]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", _FIRST_WRITE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    new_id, task_id, *words = done.stdout.split()
+    assert (task_id, words) == (str(task.id), ["first", "of", "this", "process", "LOG"])
+    async with live.reader() as s:
+        stored = await s.get_one(Event, int(new_id))
+    assert (stored.task_id, stored.content) == (task.id, "first of this process")
 
 
 def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None:

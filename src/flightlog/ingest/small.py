@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import instrumentation
+from sqlalchemy.orm import configure_mappers, instrumentation
 from sqlalchemy.orm.attributes import instance_state
 
 from flightlog.enums import CustomerStatus
@@ -259,6 +259,11 @@ def _event_object(
     dict), not through the constructor, whose per-attribute events cost more
     than the write's own statement.
     """
+    if not _EVENT_MAPPER.configured:
+        # A Store opened for a known customer may write before any query has made
+        # SQLAlchemy configure its mappers; until then the instance's attributes do
+        # not work (make_transient_to_detached used to configure them on its way).
+        configure_mappers()
     event: Event = _EVENT_MANAGER.new_instance()
     values = event.__dict__
     values.update(valid.__dict__)

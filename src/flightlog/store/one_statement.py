@@ -54,13 +54,29 @@ def run_sqlite(engine: Engine, plan: OneStatement[R]) -> R | None:
     That connection waits for the write lock up to the busy timeout; a lock still
     taken after it is a database that cannot serve now.
     """
-    raw = engine.raw_connection()
+    raw = _checkout(engine)
+    if raw is None:
+        return None
     try:
         return run_sqlite_now(raw, plan)
     except LockTaken as exc:
         raise unavailable_error(while_committing=False) from exc.__cause__
     finally:
         raw.close()
+
+
+def _checkout(engine: Engine) -> Any:
+    """A pooled connection; a database out of reach says that nothing was written.
+
+    Nothing has been sent when the checkout fails. Another failure gives None, and
+    the declared path meets it again and says what it is.
+    """
+    try:
+        return engine.raw_connection()
+    except Exception as exc:
+        if database_unreachable(exc):
+            raise unavailable_error(while_committing=False) from exc
+        return None
 
 
 class LockTaken(Exception):
@@ -100,7 +116,9 @@ def run_sqlite_now(dbapi: Any, plan: OneStatement[R]) -> R | None:
 
 def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
     """The statement as its own transaction (autocommit) on a pooled psycopg connection."""
-    raw = engine.raw_connection()
+    raw = _checkout(engine)
+    if raw is None:
+        return None
     try:
         driver: Any = raw.driver_connection
         driver.autocommit = True
@@ -137,21 +155,29 @@ async def run_asyncpg(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
 
 async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
     try:
-        async with engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            # Outside a transaction asyncpg runs the statement in autocommit.
-            try:
-                returned = await driver.fetch(plan.sql, *plan.params)
-            except Exception as exc:
-                if connection_lost(driver, exc):
-                    # As in run_psycopg: went around SQLAlchemy's own handling. A
-                    # connection asyncpg knew was closed sent nothing (InterfaceError):
-                    # the declared path then writes on a new one.
-                    await connection.invalidate(exc)
-                raise
-            return plan.finish([tuple(row) for row in returned])
+        connection = await engine.connect()
+    except Exception as exc:
+        # As in _checkout: nothing was sent.
+        if database_unreachable(exc):
+            raise unavailable_error(while_committing=False) from exc
+        return None
+    try:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        # Outside a transaction asyncpg runs the statement in autocommit.
+        try:
+            returned = await driver.fetch(plan.sql, *plan.params)
+        except Exception as exc:
+            if connection_lost(driver, exc):
+                # As in run_psycopg: went around SQLAlchemy's own handling. A
+                # connection asyncpg knew was closed sent nothing (InterfaceError):
+                # the declared path then writes on a new one.
+                await connection.invalidate(exc)
+            raise
+        return plan.finish([tuple(row) for row in returned])
     except Exception as exc:
         if database_unreachable(exc):
             raise unavailable_error(while_committing=True) from exc
         return None
+    finally:
+        await connection.close()
