@@ -35,10 +35,11 @@ from flightlog import (
 )
 from flightlog.db.urls import DatabaseUrl
 from flightlog.ingest import ingest_events_returning_ids
-from flightlog.ingest.small import SMALL_BATCH
+from flightlog.ingest.small import SMALL_BATCH, OneStatement, plan_event
 from flightlog.models import Customer, Event, Task, TaskRun
 from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
 from flightlog.settings import Settings
+from flightlog.store.one_statement import param_style, run_psycopg, run_sqlite
 
 INDIA = timezone(timedelta(hours=5, minutes=30))
 STORED_COLUMNS = (
@@ -235,6 +236,32 @@ async def test_the_first_write_of_a_process_returns_a_usable_event(
     async with live.reader() as s:
         stored = await s.get_one(Event, int(new_id))
     assert (stored.task_id, stored.content) == (task.id, "first of this process")
+
+
+def test_a_committed_one_statement_write_is_never_written_again(
+    live_sync: SyncStore, dialect: str
+) -> None:
+    """On PostgreSQL the statement commits by itself: if reading its result failed, the
+    declared path must not run (it would write the event a second time), so the failure
+    is the caller's. On SQLite it fails before COMMIT: rolled back, nothing is left, and
+    the declared path may run (None)."""
+    task = live_sync.tasks.create(title="written once")
+    engine = live_sync.engine
+    style = param_style(engine.dialect.driver)
+    raw = {"event_type": "LOG", "task_id": task.id, "content": "once"}
+    planned = plan_event(dialect, style, live_sync.customer_id, DEFAULT_MAX_PAYLOAD_BYTES, raw)
+
+    def broken(_rows: list[tuple[Any, ...]]) -> Event | None:
+        raise RuntimeError("reading the result failed")
+
+    unreadable = OneStatement(planned.sql, planned.params, broken)
+    if dialect == "postgresql":
+        with pytest.raises(RuntimeError, match="reading the result failed"):
+            run_psycopg(engine, unreadable)
+    else:
+        assert run_sqlite(engine, unreadable) is None
+    listed = live_sync.events.list(task_id=task.id, event_types=[EventType.LOG], limit=10)
+    assert [e.content for e in listed.items] == (["once"] if dialect == "postgresql" else [])
 
 
 def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None:

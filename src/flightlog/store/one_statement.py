@@ -125,7 +125,7 @@ def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
         try:
             with driver.cursor() as cursor:
                 cursor.execute(plan.sql, plan.params)
-                return plan.finish([tuple(row) for row in cursor.fetchall()])
+                returned = [tuple(row) for row in cursor.fetchall()]
         finally:
             if not driver.closed:  # a lost connection's state cannot be changed
                 driver.autocommit = False
@@ -139,6 +139,8 @@ def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
         return None
     finally:
         raw.close()
+    # Committed: whatever reading the result meets is not a reason to write again.
+    return plan.finish(returned)
 
 
 async def run_asyncpg(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
@@ -174,10 +176,11 @@ async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
                 # the declared path then writes on a new one.
                 await connection.invalidate(exc)
             raise
-        return plan.finish([tuple(row) for row in returned])
     except Exception as exc:
         if database_unreachable(exc):
             raise unavailable_error(while_committing=True) from exc
         return None
     finally:
         await connection.close()
+    # As in run_psycopg: committed, so not a reason to write again.
+    return plan.finish([tuple(row) for row in returned])
