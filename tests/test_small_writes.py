@@ -39,7 +39,7 @@ from flightlog.ingest.small import SMALL_BATCH, OneStatement, plan_event
 from flightlog.models import Customer, Event, Task, TaskRun
 from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
 from flightlog.settings import Settings
-from flightlog.store.one_statement import param_style, run_psycopg, run_sqlite
+from flightlog.store.one_statement import param_style, run_asyncpg, run_psycopg, run_sqlite
 
 INDIA = timezone(timedelta(hours=5, minutes=30))
 STORED_COLUMNS = (
@@ -262,6 +262,22 @@ def test_a_committed_one_statement_write_is_never_written_again(
         assert run_sqlite(engine, unreadable) is None
     listed = live_sync.events.list(task_id=task.id, event_types=[EventType.LOG], limit=10)
     assert [e.content for e in listed.items] == (["once"] if dialect == "postgresql" else [])
+
+
+@pytest.mark.postgres_only
+async def test_a_committed_asyncpg_write_is_never_written_again(live: Store, dialect: str) -> None:
+    """The same on the async Store's driver."""
+    task = await live.tasks.create(title="written once, async")
+    raw = {"event_type": "LOG", "task_id": task.id, "content": "once"}
+    planned = plan_event(dialect, "numeric_dollar", live.customer_id, 10**6, raw)
+
+    def broken(_rows: list[tuple[Any, ...]]) -> Event | None:
+        raise RuntimeError("reading the result failed")
+
+    with pytest.raises(RuntimeError, match="reading the result failed"):
+        await run_asyncpg(live.engine, OneStatement(planned.sql, planned.params, broken))
+    listed = await live.events.list(task_id=task.id, event_types=[EventType.LOG], limit=10)
+    assert [e.content for e in listed.items] == ["once"]
 
 
 def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None:
