@@ -62,6 +62,7 @@ _OWNERSHIP = (
     (5, "SELECT count(*) FROM events WHERE customer_id = {c} AND id IN ({ids})"),
 )
 _ACTIVE = CustomerStatus.ACTIVE.value
+_STATUS = "SELECT status FROM customers WHERE id = {c}"
 
 
 def _postgres_types() -> dict[str, str]:
@@ -76,16 +77,50 @@ _EVENT_MAPPER = Event.__mapper__
 
 
 @dataclass(frozen=True)
+class Check:
+    """A query whose one value must equal ``expected`` for the write to go ahead."""
+
+    sql: str
+    params: tuple[Any, ...]
+    expected: object
+
+
+@dataclass(frozen=True)
 class OneStatement(Generic[R]):
     """A write that is one statement, and how to read its result.
 
     ``finish`` gets the rows the statement returned and gives the call's
     result, or None when nothing was written (then the declared service runs).
+
+    One row on SQLite is written another way, in the same ``BEGIN IMMEDIATE``
+    … ``COMMIT``: the ``checks`` first, each a statement of its own, then a
+    plain ``INSERT … VALUES`` and ``read_back``, whose rows ``finish`` gets.
+    SQLite runs RETURNING as a trigger that sends the row through a temporary
+    table: ~0.03 ms of a write whose own statements, run this way, cost what
+    the raw driver's do (~0.1 ms). Nothing is lost by splitting: SQLite runs
+    its statements in-process, and the write lock, taken by BEGIN IMMEDIATE,
+    keeps any other writer from changing what the checks read before the
+    INSERT.
     """
 
     sql: str
     params: tuple[Any, ...]
     finish: Callable[[list[tuple[Any, ...]]], R | None]
+    checks: tuple[Check, ...] = ()
+    read_back: str | None = None
+
+
+@dataclass(frozen=True)
+class _Write:
+    """What :class:`OneStatement` holds but ``finish``."""
+
+    sql: str
+    params: tuple[Any, ...]
+    checks: tuple[Check, ...] = ()
+    read_back: str | None = None
+
+    def planned(self, finish: Callable[[list[tuple[Any, ...]]], R | None]) -> OneStatement[R]:
+        return OneStatement(self.sql, self.params, finish, self.checks, self.read_back)
 
 
 class _Marks:
@@ -126,7 +161,7 @@ def _statement(dialect: str, style: ParamStyle, rows: int, distinct: tuple[int, 
     postgres = dialect == "postgresql"
     uuid_type = "uuid" if postgres else None
     checks = [
-        f"(SELECT status FROM customers WHERE id = {marks.next(uuid_type)}) = "
+        f"({_STATUS.format(c=marks.next(uuid_type))}) = "
         + marks.next("varchar" if postgres else None)
     ]
     for (position, count_sql), count in zip(_OWNERSHIP, distinct, strict=True):
@@ -156,24 +191,38 @@ def _values(rows: list[str]) -> str:
     return f"(VALUES {', '.join(f'({row})' for row in rows)}) AS v"
 
 
-def insert_events_sql(
-    rows: Sequence[Row], customer: Any, dialect: str, style: ParamStyle
-) -> tuple[str, tuple[Any, ...]]:
-    """The one statement that writes ``rows`` for ``customer`` (driver form), or nothing."""
+#: The row a plain INSERT just wrote on SQLite (``id`` is the table's rowid).
+_READ_BACK = "SELECT id, created_at FROM events WHERE id = last_insert_rowid()"
+#: The checks of one row on SQLite: the customer's status, then one id of each kind.
+_SQLITE_STATUS = _STATUS.format(c="?")
+_SQLITE_OWNED = tuple(count_sql.format(c="?", ids="?") for _, count_sql in _OWNERSHIP)
+
+
+def _events_write(rows: Sequence[Row], customer: Any, dialect: str, style: ParamStyle) -> _Write:
+    """What writes ``rows`` for ``customer`` (driver form), or nothing."""
+    if dialect == "sqlite" and len(rows) == 1:
+        row = rows[0]
+        checks = [Check(_SQLITE_STATUS, (customer,), _ACTIVE)]
+        for (position, _), sql in zip(_OWNERSHIP, _SQLITE_OWNED, strict=True):
+            if row[position] is not None:
+                checks.append(Check(sql, (customer, row[position]), 1))
+        return _Write(_sqlite_insert(), row, tuple(checks), _READ_BACK)
     params: list[Any] = [value for row in rows for value in row]
     params += (customer, _ACTIVE)
     distinct = []
     for position, _ in _OWNERSHIP:
-        if len(rows) == 1:  # most writes: one event, no duplicates to remove
-            named = rows[0][position]
-            ids = [] if named is None else [named]
-        else:
-            ids = list(dict.fromkeys(row[position] for row in rows if row[position] is not None))
+        ids = list(dict.fromkeys(row[position] for row in rows if row[position] is not None))
         distinct.append(len(ids))
         if ids:
             params.append(customer)
             params += ids
-    return _statement(dialect, style, len(rows), tuple(distinct)), tuple(params)
+    return _Write(_statement(dialect, style, len(rows), tuple(distinct)), tuple(params))
+
+
+@functools.cache
+def _sqlite_insert() -> str:
+    values = _row_sql(_Marks("qmark"), "sqlite")
+    return f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({values})"
 
 
 def _ordered(returned: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -206,9 +255,7 @@ def plan_event(
     codec = codec_for(dialect)
     valid = validate_event(event, max_payload_bytes=max_payload_bytes)
     customer = codec.encode_uuid(customer_id)
-    sql, params = insert_events_sql(
-        [model_row(valid, codec, customer, None)], customer, dialect, style
-    )
+    write = _events_write([model_row(valid, codec, customer, None)], customer, dialect, style)
 
     def finish(returned: list[tuple[Any, ...]]) -> Event | None:
         if not returned:
@@ -216,7 +263,7 @@ def plan_event(
         (new_id, created_at), *_ = returned
         return _event_object(valid, customer_id, int(new_id), _stored_time(created_at))
 
-    return OneStatement(sql, params, finish)
+    return write.planned(finish)
 
 
 def plan_events(
@@ -240,14 +287,14 @@ def plan_events(
     codec: Codec = codec_for(dialect)
     prepare = event_preparer(codec, customer_id, max_payload_bytes)
     rows = [prepare(raw, index) for index, raw in enumerate(events)]
-    sql, params = insert_events_sql(rows, codec.encode_uuid(customer_id), dialect, style)
+    write = _events_write(rows, codec.encode_uuid(customer_id), dialect, style)
 
     def finish(returned: list[tuple[Any, ...]]) -> list[int] | None:
         if not returned:
             return None
         return [int(row[0]) for row in _ordered(returned)]
 
-    return OneStatement(sql, params, finish)
+    return write.planned(finish)
 
 
 def _event_object(

@@ -6,10 +6,11 @@ transaction id before an event id is drawn), so the whole unit of work is:
 
 * SQLite: ``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (in the lane's
   queue, on the event loop's thread under the async Store, see
-  :mod:`flightlog.store.sqlite_lane`);
+  :mod:`flightlog.store.sqlite_lane`); for one row the checks, the INSERT and
+  the read-back (see :class:`~flightlog.ingest.small.OneStatement`).
   IMMEDIATE so that the statement waits for the write lock in the busy
   handler rather than failing when another process commits between its read
-  and its write;
+  and its write, and so that nothing the checks read changes before the INSERT;
 * PostgreSQL: the statement alone, in autocommit: one round trip, the
   statement being its own transaction.
 
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flightlog.db.failures import database_unreachable, unavailable_error
 from flightlog.db.pool_ping import connection_lost
-from flightlog.ingest.small import OneStatement, ParamStyle
+from flightlog.ingest.small import Check, OneStatement, ParamStyle
 
 R = TypeVar("R")
 
@@ -97,7 +98,12 @@ def run_sqlite_now(dbapi: Any, plan: OneStatement[R]) -> R | None:
         except sqlite3.OperationalError as exc:
             raise LockTaken from exc
         try:
-            result = plan.finish(cursor.execute(plan.sql, plan.params).fetchall())
+            result = None
+            if all(_holds(cursor, check) for check in plan.checks):
+                cursor.execute(plan.sql, plan.params)
+                if plan.read_back is not None:
+                    cursor.execute(plan.read_back)
+                result = plan.finish(cursor.fetchall())
             cursor.execute("COMMIT" if result is not None else "ROLLBACK")
         except BaseException:
             with contextlib.suppress(Exception):
@@ -112,6 +118,11 @@ def run_sqlite_now(dbapi: Any, plan: OneStatement[R]) -> R | None:
         return None
     finally:
         cursor.close()
+
+
+def _holds(cursor: Any, check: Check) -> bool:
+    found = cursor.execute(check.sql, check.params).fetchone()
+    return found is not None and found[0] == check.expected
 
 
 def run_psycopg(engine: Engine, plan: OneStatement[R]) -> R | None:
