@@ -16,6 +16,9 @@ so the statement inserts all rows or none: it is atomic without a savepoint.
 When it inserts none, the caller runs the declared service instead, which
 finds the same refusal and raises its precise, typed error; so this path
 never words an error of its own and cannot disagree with the declared one.
+
+One event on SQLite runs the same checks as queries of their own, then a
+plain INSERT and a read-back, in one transaction (see :class:`OneStatement`).
 """
 
 from __future__ import annotations
@@ -171,24 +174,17 @@ def _statement(dialect: str, style: ParamStyle, rows: int, distinct: tuple[int, 
         c = marks.next(uuid_type)
         ids = ", ".join(marks.next(id_type) for _ in range(count))
         checks.append(f"({count_sql.format(c=c, ids=ids)}) = {count}")
-    # One row is selected as it is: SQLite runs a one-row ``VALUES`` subquery as a
-    # co-routine beside RETURNING, ~0.04 ms of a write that costs ~0.15 ms in all.
-    selected, sources = (values[0], []) if rows == 1 else ("v.*", [_values(values)])
+    sources = f"(VALUES {', '.join(f'({row})' for row in values)}) AS v"
     if postgres:
         # The transaction takes its id before any row's id is drawn, as every Flightlog
         # write transaction does (flightlog.services.event_feed): ``tx`` is produced before
         # the join yields a row, and the ids' defaults are evaluated on joined rows only.
-        sources.insert(0, "(SELECT pg_current_xact_id() AS xid) AS tx")
+        sources = f"(SELECT pg_current_xact_id() AS xid) AS tx, {sources}"
         checks.insert(0, "tx.xid IS NOT NULL")
-    source = f" FROM {', '.join(sources)}" if sources else ""
     return (
-        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) SELECT {selected}{source} "
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) SELECT v.* FROM {sources} "
         f"WHERE {' AND '.join(checks)} RETURNING id, created_at"
     )
-
-
-def _values(rows: list[str]) -> str:
-    return f"(VALUES {', '.join(f'({row})' for row in rows)}) AS v"
 
 
 #: The row a plain INSERT just wrote on SQLite (``id`` is the table's rowid).
