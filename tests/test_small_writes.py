@@ -11,6 +11,7 @@ statement through SQLAlchemy). Both Stores, both dialects, real commits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from flightlog import (
 )
 from flightlog.db.urls import DatabaseUrl
 from flightlog.ingest import ingest_events_returning_ids
-from flightlog.ingest.small import SMALL_BATCH, OneStatement, plan_event
+from flightlog.ingest.small import SMALL_BATCH, plan_event
 from flightlog.models import Customer, Event, Task, TaskRun
 from flightlog.services.events import DEFAULT_MAX_PAYLOAD_BYTES
 from flightlog.settings import Settings
@@ -254,7 +255,7 @@ def test_a_committed_one_statement_write_is_never_written_again(
     def broken(_rows: list[tuple[Any, ...]]) -> Event | None:
         raise RuntimeError("reading the result failed")
 
-    unreadable = OneStatement(planned.sql, planned.params, broken)
+    unreadable = dataclasses.replace(planned, finish=broken)
     if dialect == "postgresql":
         with pytest.raises(RuntimeError, match="reading the result failed"):
             run_psycopg(engine, unreadable)
@@ -275,7 +276,7 @@ async def test_a_committed_asyncpg_write_is_never_written_again(live: Store, dia
         raise RuntimeError("reading the result failed")
 
     with pytest.raises(RuntimeError, match="reading the result failed"):
-        await run_asyncpg(live.engine, OneStatement(planned.sql, planned.params, broken))
+        await run_asyncpg(live.engine, dataclasses.replace(planned, finish=broken))
     listed = await live.events.list(task_id=task.id, event_types=[EventType.LOG], limit=10)
     assert [e.content for e in listed.items] == ["once"]
 
@@ -294,6 +295,54 @@ def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None
         (one.id, "a"),
         *zip(ids, ["0", "1", "2"], strict=True),
     ]
+
+
+async def test_each_kind_of_id_is_checked_by_the_small_path(
+    live: Store, fresh_url: DatabaseUrl, test_settings: Settings
+) -> None:
+    """One event naming the customer's own task, run, agent run, agent and parent event
+    is written by the small path (nothing through SQLAlchemy); naming another customer's
+    refuses it (NotFound, nothing written), whichever kind it is."""
+    task, run = await _task_and_run(live)
+    agent = await live.agents.register("checked", "engineer")
+    step = await live.agent_runs.start(run.id, agent_name="checked")
+    parent = await live.events.append({"event_type": "LOG", "task_id": task.id})
+    mine = {
+        "task_id": task.id,
+        "run_id": run.id,
+        "agent_run_id": step.id,
+        "agent_id": agent.id,
+        "parent_event_id": parent.id,
+    }
+    async with open_store(_url(fresh_url), settings=test_settings) as same:
+        async with same.transaction() as s:
+            other = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
+            s.add(other)
+        foreign = Store(same.engine, same.settings, other.id)
+        their_task, their_run = await _task_and_run(foreign)
+        their_agent = await foreign.agents.register("theirs", "engineer")
+        their_step = await foreign.agent_runs.start(their_run.id, agent_name="theirs")
+        their_parent = await foreign.events.append({"event_type": "LOG", "task_id": their_task.id})
+    theirs = {
+        "task_id": their_task.id,
+        "run_id": their_run.id,
+        "agent_run_id": their_step.id,
+        "agent_id": their_agent.id,
+        "parent_event_id": their_parent.id,
+    }
+    with _Statements(_sqlalchemy_engine(live)) as statements:
+        written = await live.events.append({"event_type": "LOG", **mine})
+        ids = await live.events.append_batch([{"event_type": "LOG", **mine}])
+    assert statements.seen == []
+    assert (written.agent_id, written.parent_event_id) == (agent.id, parent.id)
+    assert len(ids) == 1
+    before = await _count(live)
+    for kind in mine:
+        with pytest.raises(NotFound):
+            await live.events.append({"event_type": "LOG", **mine, kind: theirs[kind]})
+        with pytest.raises(NotFound):
+            await live.events.append_batch([{"event_type": "LOG", **mine, kind: theirs[kind]}])
+    assert await _count(live) == before
 
 
 async def test_refusals_are_the_declared_ones_and_write_nothing(

@@ -1,4 +1,4 @@
-"""Run a write that is one statement, as a transaction of its own, on the raw driver.
+"""Run a small write as a transaction of its own, on the raw driver.
 
 The small-write path (:mod:`flightlog.ingest.small`) folds the write guard and
 the tenant checks into the INSERT itself (and, on PostgreSQL, taking the
@@ -6,11 +6,12 @@ transaction id before an event id is drawn), so the whole unit of work is:
 
 * SQLite: ``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (in the lane's
   queue, on the event loop's thread under the async Store, see
-  :mod:`flightlog.store.sqlite_lane`); for one row the checks, the INSERT and
-  the read-back (see :class:`~flightlog.ingest.small.OneStatement`).
-  IMMEDIATE so that the statement waits for the write lock in the busy
-  handler rather than failing when another process commits between its read
-  and its write, and so that nothing the checks read changes before the INSERT;
+  :mod:`flightlog.store.sqlite_lane`). One row is written as the checks,
+  each a query of its own, a plain INSERT and a read-back of the row, between
+  the same BEGIN and COMMIT (see :class:`~flightlog.ingest.small.OneStatement`).
+  IMMEDIATE so that the write waits for the write lock in the busy handler
+  rather than failing when another process commits between its reads and its
+  write, and so that nothing the checks read changes before the INSERT;
 * PostgreSQL: the statement alone, in autocommit: one round trip, the
   statement being its own transaction.
 
@@ -85,11 +86,12 @@ class LockTaken(Exception):
 
 
 def run_sqlite_now(dbapi: Any, plan: OneStatement[R]) -> R | None:
-    """The statement in its own transaction on ``dbapi``; :class:`LockTaken` if it cannot begin.
+    """The plan (its checks, statement and read-back) in its own transaction on ``dbapi``.
 
-    On the event loop's own thread (see :class:`~flightlog.store.sqlite_lane.WriterLane`)
-    ``dbapi`` has a busy timeout of 0, so a write lock held by another process
-    raises :class:`LockTaken` at once rather than stalling every coroutine.
+    :class:`LockTaken` if it cannot begin. On the event loop's own thread (see
+    :class:`~flightlog.store.sqlite_lane.WriterLane`) ``dbapi`` has a busy timeout
+    of 0, so a write lock held by another process raises :class:`LockTaken` at
+    once rather than stalling every coroutine.
     """
     cursor = dbapi.cursor()
     try:
