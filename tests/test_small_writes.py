@@ -297,6 +297,10 @@ def test_the_synchronous_store_takes_the_same_path(live_sync: SyncStore) -> None
     ]
 
 
+#: Every kind of id an event names and the small path checks.
+_KINDS = ("task_id", "run_id", "agent_run_id", "agent_id", "parent_event_id")
+
+
 async def test_each_kind_of_id_is_checked_by_the_small_path(
     live: Store, fresh_url: DatabaseUrl, test_settings: Settings
 ) -> None:
@@ -307,13 +311,7 @@ async def test_each_kind_of_id_is_checked_by_the_small_path(
     agent = await live.agents.register("checked", "engineer")
     step = await live.agent_runs.start(run.id, agent_name="checked")
     parent = await live.events.append({"event_type": "LOG", "task_id": task.id})
-    mine = {
-        "task_id": task.id,
-        "run_id": run.id,
-        "agent_run_id": step.id,
-        "agent_id": agent.id,
-        "parent_event_id": parent.id,
-    }
+    mine = dict(zip(_KINDS, (task.id, run.id, step.id, agent.id, parent.id), strict=True))
     async with open_store(_url(fresh_url), settings=test_settings) as same:
         async with same.transaction() as s:
             other = Customer(name="Other", email=f"{uuid.uuid4().hex}@other.test")
@@ -323,13 +321,13 @@ async def test_each_kind_of_id_is_checked_by_the_small_path(
         their_agent = await foreign.agents.register("theirs", "engineer")
         their_step = await foreign.agent_runs.start(their_run.id, agent_name="theirs")
         their_parent = await foreign.events.append({"event_type": "LOG", "task_id": their_task.id})
-    theirs = {
-        "task_id": their_task.id,
-        "run_id": their_run.id,
-        "agent_run_id": their_step.id,
-        "agent_id": their_agent.id,
-        "parent_event_id": their_parent.id,
-    }
+    theirs = dict(
+        zip(
+            _KINDS,
+            (their_task.id, their_run.id, their_step.id, their_agent.id, their_parent.id),
+            strict=True,
+        )
+    )
     with _Statements(_sqlalchemy_engine(live)) as statements:
         written = await live.events.append({"event_type": "LOG", **mine})
         ids = await live.events.append_batch([{"event_type": "LOG", **mine}])
