@@ -113,19 +113,6 @@ class OneStatement(Generic[R]):
     read_back: str | None = None
 
 
-@dataclass(frozen=True)
-class _Write:
-    """What :class:`OneStatement` holds but ``finish``."""
-
-    sql: str
-    params: tuple[Any, ...]
-    checks: tuple[Check, ...] = ()
-    read_back: str | None = None
-
-    def planned(self, finish: Callable[[list[tuple[Any, ...]]], R | None]) -> OneStatement[R]:
-        return OneStatement(self.sql, self.params, finish, self.checks, self.read_back)
-
-
 class _Marks:
     """Placeholders in the driver's style, numbered in the order the values are given."""
 
@@ -160,7 +147,7 @@ def _statement(dialect: str, style: ParamStyle, rows: int, distinct: tuple[int, 
     caches hit as well.
     """
     marks = _Marks(style)
-    values = [_row_sql(marks, dialect) for _ in range(rows)]
+    values = ", ".join(f"({_row_sql(marks, dialect)})" for _ in range(rows))
     postgres = dialect == "postgresql"
     uuid_type = "uuid" if postgres else None
     checks = [
@@ -174,7 +161,7 @@ def _statement(dialect: str, style: ParamStyle, rows: int, distinct: tuple[int, 
         c = marks.next(uuid_type)
         ids = ", ".join(marks.next(id_type) for _ in range(count))
         checks.append(f"({count_sql.format(c=c, ids=ids)}) = {count}")
-    sources = f"(VALUES {', '.join(f'({row})' for row in values)}) AS v"
+    sources = f"(VALUES {values}) AS v"
     if postgres:
         # The transaction takes its id before any row's id is drawn, as every Flightlog
         # write transaction does (flightlog.services.event_feed): ``tx`` is produced before
@@ -194,7 +181,13 @@ _SQLITE_STATUS = _STATUS.format(c="?")
 _SQLITE_OWNED = tuple(count_sql.format(c="?", ids="?") for _, count_sql in _OWNERSHIP)
 
 
-def _events_write(rows: Sequence[Row], customer: Any, dialect: str, style: ParamStyle) -> _Write:
+def _events_write(
+    rows: Sequence[Row],
+    customer: Any,
+    dialect: str,
+    style: ParamStyle,
+    finish: Callable[[list[tuple[Any, ...]]], R | None],
+) -> OneStatement[R]:
     """What writes ``rows`` for ``customer`` (driver form), or nothing."""
     if dialect == "sqlite" and len(rows) == 1:
         row = rows[0]
@@ -202,7 +195,7 @@ def _events_write(rows: Sequence[Row], customer: Any, dialect: str, style: Param
         for (position, _), sql in zip(_OWNERSHIP, _SQLITE_OWNED, strict=True):
             if row[position] is not None:
                 checks.append(Check(sql, (customer, row[position]), 1))
-        return _Write(_sqlite_insert(), row, tuple(checks), _READ_BACK)
+        return OneStatement(_sqlite_insert(), row, finish, tuple(checks), _READ_BACK)
     params: list[Any] = [value for row in rows for value in row]
     params += (customer, _ACTIVE)
     distinct = []
@@ -212,7 +205,8 @@ def _events_write(rows: Sequence[Row], customer: Any, dialect: str, style: Param
         if ids:
             params.append(customer)
             params += ids
-    return _Write(_statement(dialect, style, len(rows), tuple(distinct)), tuple(params))
+    sql = _statement(dialect, style, len(rows), tuple(distinct))
+    return OneStatement(sql, tuple(params), finish)
 
 
 @functools.cache
@@ -251,7 +245,6 @@ def plan_event(
     codec = codec_for(dialect)
     valid = validate_event(event, max_payload_bytes=max_payload_bytes)
     customer = codec.encode_uuid(customer_id)
-    write = _events_write([model_row(valid, codec, customer, None)], customer, dialect, style)
 
     def finish(returned: list[tuple[Any, ...]]) -> Event | None:
         if not returned:
@@ -259,7 +252,8 @@ def plan_event(
         (new_id, created_at), *_ = returned
         return _event_object(valid, customer_id, int(new_id), _stored_time(created_at))
 
-    return write.planned(finish)
+    row = model_row(valid, codec, customer, None)
+    return _events_write([row], customer, dialect, style, finish)
 
 
 def plan_events(
@@ -283,14 +277,13 @@ def plan_events(
     codec: Codec = codec_for(dialect)
     prepare = event_preparer(codec, customer_id, max_payload_bytes)
     rows = [prepare(raw, index) for index, raw in enumerate(events)]
-    write = _events_write(rows, codec.encode_uuid(customer_id), dialect, style)
 
     def finish(returned: list[tuple[Any, ...]]) -> list[int] | None:
         if not returned:
             return None
         return [int(row[0]) for row in _ordered(returned)]
 
-    return write.planned(finish)
+    return _events_write(rows, codec.encode_uuid(customer_id), dialect, style, finish)
 
 
 def _event_object(

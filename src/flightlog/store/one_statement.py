@@ -76,9 +76,14 @@ def _checkout(engine: Engine) -> Any:
     try:
         return engine.raw_connection()
     except Exception as exc:
-        if database_unreachable(exc):
-            raise unavailable_error(while_committing=False) from exc
+        _refuse_if_unreachable(exc)
         return None
+
+
+def _refuse_if_unreachable(exc: Exception) -> None:
+    """A checkout that failed: nothing was sent, so a database out of reach wrote nothing."""
+    if database_unreachable(exc):
+        raise unavailable_error(while_committing=False) from exc
 
 
 class LockTaken(Exception):
@@ -172,9 +177,7 @@ async def _asyncpg_unit(engine: AsyncEngine, plan: OneStatement[R]) -> R | None:
     try:
         connection = await engine.connect()
     except Exception as exc:
-        # As in _checkout: nothing was sent.
-        if database_unreachable(exc):
-            raise unavailable_error(while_committing=False) from exc
+        _refuse_if_unreachable(exc)
         return None
     try:
         raw = await connection.get_raw_connection()

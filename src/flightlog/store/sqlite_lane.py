@@ -216,16 +216,16 @@ class WriterLane:
             # would otherwise let one busy coroutine keep every other one (and the queued
             # checkpoint) waiting for as long as it writes.
             await asyncio.sleep(0)
+        off_loop = functools.partial(run_sqlite, self.engine, plan)
         inline = self._inline_connection()
         if inline is None:
-            return await self.write(functools.partial(run_sqlite, self.engine, plan))
+            return await self.write(off_loop)
         lock = await self._admit()
         try:
             result = run_sqlite_now(inline, plan)
         except LockTaken:
             # Another process holds SQLite's lock: the writer thread waits for it, in this
             # same turn, so the write keeps its place in the queue.
-            off_loop = functools.partial(run_sqlite, self.engine, plan)
             return await self._on_writer_thread(lock, off_loop)
         except BaseException:
             lock.release()
