@@ -148,6 +148,26 @@ def read_catalog(connection: Connection, table: str) -> Catalog | None:
     return Catalog(partitioned=row[0] == "p", schema=str(row[1]), slots=slots, names=names)
 
 
+def is_partitioned(connection: Connection, table: str) -> bool:
+    """Whether ``table`` is partitioned in this database (PostgreSQL at head: events and
+    metric points); the catalog is read once per process and database, then remembered.
+
+    For readers whose best statement differs on a partitioned table (keyset pages,
+    :mod:`flightlog.services.event_paging`). False on SQLite and for a missing table.
+    """
+    if connection.dialect.name != "postgresql":
+        return False
+    known = _database(connection)
+    partitioned = known.partitioned.get(table)
+    if partitioned is None:
+        catalog = read_catalog(connection, table)
+        partitioned = catalog is not None and catalog.partitioned
+        if catalog is not None:
+            with _known_lock:
+                known.partitioned[table] = partitioned
+    return partitioned
+
+
 def create_partitions(
     connection: Connection, table: str, schema: str, slots: set[int] | frozenset[int]
 ) -> list[str]:

@@ -1,7 +1,8 @@
 """The append-only event log: append one or a batch, read pages by id cursor.
 
 Ids only grow, so "events after id N" is a stable cursor: a reader never
-skips or repeats a row, however many writers append meanwhile.
+skips or repeats a row, however many writers append meanwhile. How a page is
+read is :mod:`flightlog.services.event_paging`.
 
 :func:`append_event` and :func:`list_events` are the tenant's operations
 (``store.events.append`` and ``store.events.list``): they stamp and check the
@@ -14,8 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -28,13 +28,15 @@ from flightlog.db.types import UtcDateTime, utcnow
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
 from flightlog.models import Event
-from flightlog.services._common import AwareDatetime, require
+from flightlog.services._common import AwareDatetime
+from flightlog.services.event_paging import MAX_EVENT_ID as MAX_EVENT_ID
+from flightlog.services.event_paging import MAX_PAGE_SIZE as MAX_PAGE_SIZE
+from flightlog.services.event_paging import EventPage as EventPage
+from flightlog.services.event_paging import event_page as event_page
+from flightlog.services.event_paging import list_events as list_events
 from flightlog.services.ownership import assert_owned
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
-MAX_PAGE_SIZE = 1000
-#: Event ids are BIGINT identities.
-MAX_EVENT_ID = 2**63 - 1
 #: OpenTelemetry ids as the OTLP receivers store them: lowercase hex, 16 and 8 bytes.
 TRACE_ID_PATTERN = r"^[0-9a-f]{32}$"
 SPAN_ID_PATTERN = r"^[0-9a-f]{16}$"
@@ -69,16 +71,6 @@ class NewEvent(BaseModel):
     trace_id: str | None = Field(default=None, pattern=TRACE_ID_PATTERN)
     span_id: str | None = Field(default=None, pattern=SPAN_ID_PATTERN)
     created_at: AwareDatetime | None = None
-
-
-@dataclass(frozen=True)
-class EventPage:
-    """One page of events and the cursor for the next (None when this was the last), and
-    for the one before (``previous_before_id``, None on the first)."""
-
-    items: list[Event]
-    next_after_id: int | None
-    previous_before_id: int | None = None
 
 
 def payload_size(event: NewEvent) -> int:
@@ -202,127 +194,6 @@ def append_batch(
         [_row(event, clock) for event in valid],
     )
     return [row[0] for row in result.all()]
-
-
-def _members(enum_cls: Any, values: Iterable[Any], what: str) -> list[Any]:
-    """Filter values as enum members, accepting any spelling the enum accepts."""
-    try:
-        return [enum_cls(value) for value in values]
-    except ValueError:
-        raise ValidationError(
-            f"unknown {what} in {list(values)!r}; expected some of {', '.join(enum_cls)}"
-        ) from None
-
-
-def list_events(
-    session: Session,
-    customer_id: uuid.UUID,
-    /,
-    *,
-    task_id: uuid.UUID | None = None,
-    run_id: uuid.UUID | None = None,
-    after_id: int = 0,
-    before_id: int | None = None,
-    limit: int = 100,
-    event_types: Sequence[EventType] | None = None,
-    severities: Sequence[EventSeverity] | None = None,
-    agent_role: str | None = None,
-    up_to_id: int | None = None,
-) -> EventPage:
-    """A page of the customer's events in strict id order, after the cursor ``after_id``.
-
-    Without a ``task_id`` or ``run_id``, all of the customer's events. A task
-    or run of another customer is :class:`NotFound`. The page query is
-    already confined to the customer, so a page with rows proves the task or
-    run is theirs; only an empty page pays for the check that tells "no
-    events (yet)" from "not yours". ``up_to_id`` stops the page there (a live
-    feed's watermark, see ``event_feed``). ``before_id`` reads the other way: the
-    ``limit`` events just before it (still in id order), for a page's
-    ``previous_before_id``; without ``after_id``.
-    """
-    page = event_page(
-        session,
-        customer_id,
-        task_id=task_id,
-        run_id=run_id,
-        after_id=after_id,
-        before_id=before_id,
-        limit=limit,
-        event_types=event_types,
-        severities=severities,
-        agent_role=agent_role,
-        up_to_id=up_to_id,
-    )
-    if not page.items:
-        assert_owned(session, customer_id, task_ids=[task_id], run_ids=[run_id])
-    return page
-
-
-def event_page(
-    session: Session,
-    customer_id: uuid.UUID,
-    /,
-    *,
-    task_id: uuid.UUID | None = None,
-    run_id: uuid.UUID | None = None,
-    after_id: int = 0,
-    before_id: int | None = None,
-    limit: int = 100,
-    event_types: Sequence[EventType] | None = None,
-    severities: Sequence[EventSeverity] | None = None,
-    agent_role: str | None = None,
-    up_to_id: int | None = None,
-) -> EventPage:
-    """:func:`list_events` without the ownership check: another customer's task reads as empty.
-
-    For a reader that made the check once and then polls (the live stream).
-    """
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-    if not 0 <= after_id <= MAX_EVENT_ID:
-        raise ValidationError(f"after_id must be between 0 and {MAX_EVENT_ID}, got {after_id}")
-    require(
-        before_id is None or after_id == 0,
-        "give after_id (read on) or before_id (read back), not both",
-    )
-    require(
-        before_id is None or 1 <= before_id <= MAX_EVENT_ID,
-        f"before_id must be between 1 and {MAX_EVENT_ID}, got {before_id}",
-    )
-    stmt = select(Event).where(Event.id > after_id)
-    if up_to_id is not None:
-        stmt = stmt.where(Event.id <= up_to_id)
-    if task_id is not None:
-        stmt = stmt.where(Event.task_id == task_id)
-    if run_id is not None:
-        stmt = stmt.where(Event.run_id == run_id)
-    stmt = stmt.where(Event.customer_id == customer_id)
-    if event_types:
-        stmt = stmt.where(Event.event_type.in_(_members(EventType, event_types, "event type")))
-    if severities:
-        stmt = stmt.where(Event.severity.in_(_members(EventSeverity, severities, "severity")))
-    if agent_role is not None:
-        stmt = stmt.where(Event.agent_role == agent_role)
-    if before_id is not None:
-        # Newest first below the cursor, then turned: the page just before it, in id order.
-        earlier = stmt.where(Event.id < before_id).order_by(Event.id.desc()).limit(limit + 1)
-        back = session.scalars(earlier).all()
-        items = list(reversed(back[:limit]))
-        newer = stmt.where(Event.id >= before_id).with_only_columns(Event.id).limit(1)
-        later = session.scalar(newer)
-        return EventPage(
-            items=items,
-            next_after_id=items[-1].id if items and later is not None else None,
-            previous_before_id=items[0].id if len(back) > limit else None,
-        )
-    rows = list((session.scalars(stmt.order_by(Event.id).limit(limit + 1))).all())
-    has_more = len(rows) > limit
-    items = rows[:limit]
-    return EventPage(
-        items=items,
-        next_after_id=items[-1].id if has_more and items else None,
-        previous_before_id=items[0].id if after_id > 0 and items else None,
-    )
 
 
 def record_transition(
