@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from flightlog.db.partition_layout import partition_name, slot_of
 from flightlog.models import Event
+from flightlog.services.event_paging import event_page, list_events
 from flightlog.store import Store
 
-#: A month no other test writes: its partition holds only what a test puts there.
+#: A month no other test file writes (each test's rows are rolled back).
 MONTH = datetime(2033, 7, 1, tzinfo=UTC)
 #: Enough of one task's rows in that month for a wrong plan to show (every row read).
 BIG_TASK_ROWS = 20_000
@@ -161,15 +162,49 @@ async def test_a_page_is_planned_once_per_connection_not_on_every_call(
 
 
 @pytest.mark.postgres_only
-async def test_a_page_in_an_embedders_transaction_leaves_its_planning_as_it_was(
-    store: Store, dialect: str
+async def test_a_small_customers_whole_stream_reads_only_its_rows(
+    store: Store, other: Store, dialect: str
 ) -> None:
-    """The test Store runs on the test's connection (an embedder's): its units are savepoints,
-    and what a page set for its own statements must not outlive it there."""
+    """No plan is right for every tenant's whole stream (no (customer_id, id) index), so
+    PostgreSQL keeps choosing per tenant there: a small tenant's page next to a month
+    of another tenant's events reads its own rows, not the month."""
+    busy = await other.tasks.create(title="busy")
+    at = MONTH.replace(day=3)
+    await other.events.append_batch(
+        [{"event_type": "LOG", "task_id": busy.id, "created_at": at}] * BIG_TASK_ROWS
+    )
+    quiet = await store.tasks.create(title="quiet")
+    await store.events.append_batch(
+        [{"event_type": "LOG", "task_id": quiet.id, "created_at": at}] * 3
+    )
+    async with store.transaction() as s:
+        await s.execute(text(f"ANALYZE {partition_name('events', slot_of(MONTH))}"))
+    for _ in range(8):
+        await store.events.list()
+    async with store.reader() as s:
+        before = await s.run_sync(_month_rows_read)
+    page = await store.events.list()
+    async with store.reader() as s:
+        read = await s.run_sync(_month_rows_read) - before
+    assert len(page.items) == 4  # the task's creation and its three events
+    assert read <= 10, read
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("callers", ["force_custom_plan", "auto"])
+async def test_a_page_in_a_callers_transaction_leaves_its_planning_as_the_caller_set_it(
+    store: Store, dialect: str, callers: str
+) -> None:
+    """Services run in a caller's own transaction too (an embedder's, or several calls
+    in one ``store.transaction()``): what a page sets for its statements is put back
+    to the caller's own setting, not to the server's default."""
     task = await store.tasks.create(title="embedded")
     await store.events.append({"event_type": "LOG", "task_id": task.id})
-    await store.events.list(task_id=task.id)
-    await store.events.list(task_id=task.id, before_id=2**62)
-    async with store.reader() as s:
+    async with store.transaction() as s:
+        await s.execute(text(f"SET LOCAL plan_cache_mode = {callers}"))
+        page = await s.run_sync(event_page, store.customer_id, task_id=task.id)
+        back = await s.run_sync(list_events, store.customer_id, task_id=task.id, before_id=2**62)
         mode = await s.scalar(text("SHOW plan_cache_mode"))
-    assert mode == "auto"
+    assert page.items
+    assert back.items
+    assert mode == callers

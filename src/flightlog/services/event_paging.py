@@ -6,8 +6,8 @@ skips or repeats a row, however many writers append meanwhile.
 **How a page is planned on PostgreSQL** (decision 0016). ``events`` is
 partitioned by month of ``created_at`` there, and an id prunes no partition,
 so a page's statement is planned over every partition: with fifteen months of
-fifteen indexes that is ~1-2 ms of planning for ~0.2 ms of execution. A page
-therefore asks for PostgreSQL's generic plan (:func:`generic_plans`): built once
+fifteen indexes that is ~1-2 ms of planning for ~0.2 ms of execution. A task's
+or run's page therefore asks for PostgreSQL's generic plan (:func:`generic_plans`): built once
 per connection for the prepared statement (asyncpg prepares every statement)
 and reused, so the planning goes.
 
@@ -21,18 +21,20 @@ stream's own column is given as a range of one value and leads the order
 :func:`_stream_key`): only the ``(task_id, id)`` or ``(run_id, id)`` index yields
 that order without sorting the whole stream, and it is the right index for
 every task, big or small. Same rows, same order: the column holds one value.
-A plain ``events`` (SQLite) keeps the plain form and PostgreSQL's own choice.
+The customer's whole stream has no such index and no plan right for every
+tenant, so PostgreSQL keeps choosing per value there. A plain ``events``
+(SQLite) keeps the plain form and PostgreSQL's own choice.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.partitions import is_partitioned
@@ -71,27 +73,40 @@ def _members(enum_cls: Any, values: Iterable[Any], what: str) -> list[Any]:
 def generic_plans(session: Session, *, alone: bool = False) -> Iterator[None]:
     """The statements run inside use PostgreSQL's generic plan for their prepared statement.
 
-    ``SET LOCAL`` lasts until the transaction ends, so the mode is put back
-    afterwards: whatever else the caller's transaction runs keeps PostgreSQL's
-    own choice between custom and generic plans. Not when the page is ``alone``
-    in a transaction of its own (a Store call, ``whole_unit``), which ends next;
-    a savepoint on an embedder's connection is not one. One or two
-    short statements, against the ~1-2 ms of planning over every partition they
-    save. Only with asyncpg, which keeps its prepared statements for the
-    connection's life: psycopg forgets its own at every ROLLBACK, which ends each
-    read, so a plan there is made per statement whatever the mode. Nothing where
+    The mode is set for the transaction (``set_config(…, true)``, as ``SET
+    LOCAL``), so it is put back afterwards to what it was, the caller's own
+    setting included: whatever else the caller's transaction runs keeps its
+    choice between custom and generic plans. Not when the page is ``alone`` in
+    a transaction of its own (a Store call, ``whole_unit``), which ends next; a
+    savepoint on an embedder's connection is not one. Two short statements, or
+    one, against the ~1-2 ms of planning over every partition they save.
+
+    Only with asyncpg, which keeps its prepared statements for the connection's
+    life: psycopg forgets its own at every ROLLBACK, which ends each read, so a
+    plan there is made per statement whatever the mode. Nothing where
     ``events`` is a plain table (SQLite).
     """
     connection = session.connection()
     if connection.dialect.driver != "asyncpg" or not is_partitioned(connection, "events"):
         yield
         return
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    previous = connection.execute(_FORCE_GENERIC).scalar_one()
     yield
-    # Not in a ``finally``: a failed statement has aborted the transaction, which
-    # then runs nothing more, and this would hide the error that aborted it.
+    # Not in a ``finally``: a database error has aborted the transaction, which runs
+    # nothing more until it rolls back (and that puts the mode back); this would only
+    # hide the error. Anything else that escapes (a cancellation) leaves the mode set
+    # until the caller's transaction ends.
     if not alone or connection.in_nested_transaction():
-        connection.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+        connection.execute(_RESTORE, {"mode": previous})
+
+
+#: The mode a transaction had, read as the page's own is set (target lists are
+#: evaluated in order), then set back.
+_FORCE_GENERIC = text(
+    "SELECT current_setting('plan_cache_mode'), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)"
+)
+_RESTORE = text("SELECT set_config('plan_cache_mode', :mode, true)")
 
 
 def _stream_key(
@@ -209,9 +224,18 @@ def event_page(
     if agent_role is not None:
         stmt = stmt.where(Event.agent_role == agent_role)
     order = (Event.id,) if key is None else (key[0], Event.id)
-    # list_events's ownership check after an empty page looks rows up by primary
-    # key: a generic plan serves it as well.
-    with generic_plans(session, alone=whole_unit(session, event_page, list_events)):
+    # A generic plan only where one plan is right for every value: a task's or run's
+    # stream, led by its own index. The customer's whole stream has no (customer_id, id)
+    # index, so its best plan depends on the tenant's size (the primary key in id order
+    # for a big one, its own rows then a sort for a small one): PostgreSQL chooses.
+    # list_events's ownership check after an empty page looks rows up by primary key,
+    # which a generic plan serves as well.
+    plans = (
+        nullcontext()
+        if key is None
+        else generic_plans(session, alone=whole_unit(session, event_page, list_events))
+    )
+    with plans:
         if before_id is not None:
             # Newest first below the cursor, then turned: the page just before it, in id order.
             earlier = stmt.where(Event.id < before_id).order_by(*(c.desc() for c in order))
