@@ -76,11 +76,12 @@ class Sizes:
 
 
 def _unpartition(db: Database) -> None:
-    """Plain tables under head's revision: 0010's downgrade, then the version put back."""
+    """Plain tables at head: 0010's downgrade, its version put back, then what follows 0010."""
     migrator = Migrator(db.settings, db.url)
     migrator.downgrade("0009")
     with db.psycopg() as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0010'")
+    migrator.upgrade("head")
 
 
 def _months(db: Database, start: datetime, end: datetime) -> None:

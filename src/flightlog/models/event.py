@@ -36,6 +36,7 @@ class Event(CreatedAt, Base):
         Index("ix_events_run_id_id", "run_id", "id"),
         Index("ix_events_run_created", "run_id", "created_at", "id"),
         Index("ix_events_customer_created", "customer_id", "created_at"),
+        Index("ix_events_customer_id_id", "customer_id", "id"),
         Index("ix_events_entity", "entity_type", "entity_id"),
         Index("ix_events_created_at", "created_at"),
         Index(

@@ -6,8 +6,8 @@ skips or repeats a row, however many writers append meanwhile.
 **How a page is planned on PostgreSQL** (decision 0016). ``events`` is
 partitioned by month of ``created_at`` there, and an id prunes no partition,
 so a page's statement is planned over every partition: with fifteen months of
-fifteen indexes that is ~1-2 ms of planning for ~0.2 ms of execution. A task's
-or run's page therefore asks for PostgreSQL's generic plan (:func:`generic_plans`): built once
+fifteen indexes that is ~1-2 ms of planning for ~0.2 ms of execution. A page
+therefore asks for PostgreSQL's generic plan (:func:`generic_plans`): built once
 per connection for the prepared statement (asyncpg prepares every statement)
 and reused, so the planning goes.
 
@@ -18,19 +18,19 @@ order and filters, and a small task's page reads the whole month (~22 ms
 instead of ~0.2 ms next to 200,000 rows of another task, measured). So the
 stream's own column is given as a range of one value and leads the order
 (``task_id >= $1 AND task_id <= $1 … ORDER BY task_id, id``,
-:func:`_stream_key`): only the ``(task_id, id)`` or ``(run_id, id)`` index yields
+:func:`_stream_key`): only the ``(task_id, id)``, ``(run_id, id)`` or, for the
+customer's whole stream, ``(customer_id, id)`` index (migration 0011) yields
 that order without sorting the whole stream, and it is the right index for
-every task, big or small. Same rows, same order: the column holds one value.
-The customer's whole stream has no such index and no plan right for every
-tenant, so PostgreSQL keeps choosing per value there. A plain ``events``
-(SQLite) keeps the plain form and PostgreSQL's own choice.
+every task or tenant, big or small. Same rows, same order: the column holds
+one value. A plain ``events`` (SQLite) keeps the plain form and PostgreSQL's
+own choice.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,11 +110,12 @@ _RESTORE = text("SELECT set_config('plan_cache_mode', :mode, true)")
 
 
 def _stream_key(
-    session: Session, task_id: uuid.UUID | None, run_id: uuid.UUID | None
+    session: Session, customer_id: uuid.UUID, task_id: uuid.UUID | None, run_id: uuid.UUID | None
 ) -> tuple[InstrumentedAttribute[Any], uuid.UUID] | None:
     """The column a PostgreSQL page is ordered by before ``id``, and its one value.
 
-    The run's when both are given: its stream is the narrower.
+    The narrowest stream named: the run's, else the task's, else the customer's.
+    None where ``events`` is a plain table.
     """
     if not is_partitioned(session.connection(), "events"):
         return None
@@ -122,7 +123,7 @@ def _stream_key(
         return Event.run_id, run_id
     if task_id is not None:
         return Event.task_id, task_id
-    return None
+    return Event.customer_id, customer_id
 
 
 def list_events(
@@ -205,18 +206,18 @@ def event_page(
         before_id is None or 1 <= before_id <= MAX_EVENT_ID,
         f"before_id must be between 1 and {MAX_EVENT_ID}, got {before_id}",
     )
-    key = _stream_key(session, task_id, run_id)
+    key = _stream_key(session, customer_id, task_id, run_id)
     stmt = select(Event).where(Event.id > after_id)
     if up_to_id is not None:
         stmt = stmt.where(Event.id <= up_to_id)
-    for column, value in ((Event.task_id, task_id), (Event.run_id, run_id)):
+    scope = ((Event.task_id, task_id), (Event.run_id, run_id), (Event.customer_id, customer_id))
+    for column, value in scope:
         if value is None:
             continue
         if key is not None and column is key[0]:
             stmt = stmt.where(column >= value, column <= value)  # see the module's docstring
         else:
             stmt = stmt.where(column == value)
-    stmt = stmt.where(Event.customer_id == customer_id)
     if event_types:
         stmt = stmt.where(Event.event_type.in_(_members(EventType, event_types, "event type")))
     if severities:
@@ -224,18 +225,9 @@ def event_page(
     if agent_role is not None:
         stmt = stmt.where(Event.agent_role == agent_role)
     order = (Event.id,) if key is None else (key[0], Event.id)
-    # A generic plan only where one plan is right for every value: a task's or run's
-    # stream, led by its own index. The customer's whole stream has no (customer_id, id)
-    # index, so its best plan depends on the tenant's size (the primary key in id order
-    # for a big one, its own rows then a sort for a small one): PostgreSQL chooses.
     # list_events's ownership check after an empty page looks rows up by primary key,
     # which a generic plan serves as well.
-    plans = (
-        nullcontext()
-        if key is None
-        else generic_plans(session, alone=whole_unit(session, event_page, list_events))
-    )
-    with plans:
+    with generic_plans(session, alone=whole_unit(session, event_page, list_events)):
         if before_id is not None:
             # Newest first below the cursor, then turned: the page just before it, in id order.
             earlier = stmt.where(Event.id < before_id).order_by(*(c.desc() for c in order))
