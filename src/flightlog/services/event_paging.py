@@ -77,9 +77,9 @@ def generic_plans(session: Session, *, alone: bool = False) -> Iterator[None]:
     LOCAL``), so it is put back afterwards to what it was, the caller's own
     setting included: whatever else the caller's transaction runs keeps its
     choice between custom and generic plans. Not when the page is ``alone`` in
-    a transaction of its own (a Store call, ``whole_unit``), which ends next; a
-    savepoint on an embedder's connection is not one. Two short statements, or
-    one, against the ~1-2 ms of planning over every partition they save.
+    a transaction of its own (a Store call, ``whole_unit``), which ends next: then
+    one ``SET LOCAL``, against the ~1-2 ms of planning over every partition it
+    saves. A savepoint on an embedder's connection is not one.
 
     Only with asyncpg, which keeps its prepared statements for the connection's
     life: psycopg forgets its own at every ROLLBACK, which ends each read, so a
@@ -90,14 +90,18 @@ def generic_plans(session: Session, *, alone: bool = False) -> Iterator[None]:
     if connection.dialect.driver != "asyncpg" or not is_partitioned(connection, "events"):
         yield
         return
+    if alone and not connection.in_nested_transaction():
+        # The transaction ends after the page, and with it the setting.
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        yield
+        return
     previous = connection.execute(_FORCE_GENERIC).scalar_one()
     yield
     # Not in a ``finally``: a database error has aborted the transaction, which runs
     # nothing more until it rolls back (and that puts the mode back); this would only
     # hide the error. Anything else that escapes (a cancellation) leaves the mode set
     # until the caller's transaction ends.
-    if not alone or connection.in_nested_transaction():
-        connection.execute(_RESTORE, {"mode": previous})
+    connection.execute(_RESTORE, {"mode": previous})
 
 
 #: The mode a transaction had, read as the page's own is set (target lists are
