@@ -21,8 +21,10 @@ from flightlog.settings import Settings
 from postgres_server import PostgresServer
 from schema_inspect import SchemaShape, shape
 
-#: PostgreSQL-only: GIN indexes on JSONB and the tsvector index for full-text search.
+#: PostgreSQL-only: GIN indexes on JSONB, the tsvector index for full-text search, and the
+#: index a tenant's event stream is paged by under one generic plan (migration 0011).
 POSTGRES_ONLY_INDEXES = {
+    ("events", "ix_events_customer_id_id"),
     ("agents", "ix_agents_capabilities_gin"),
     ("templates", "ix_templates_tags_gin"),
     ("templates", "ix_templates_tech_stack_gin"),
