@@ -10,6 +10,7 @@ same rows in the same order on both dialects, across months, both ways.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,6 +103,25 @@ def _month_rows_read(session: Session) -> int:
     return int(session.execute(sql, {"name": name}).scalar_one())
 
 
+async def _analyze_as_a_big_month(store: Store) -> None:
+    """Statistics of the test month that see only its busy stream, as ANALYZE's sample of a
+    big month does when a quiet stream's rows are too few to be drawn. In a write unit:
+    a reader's savepoint would roll ANALYZE back."""
+    async with store.transaction() as s:
+        await s.execute(text("SET LOCAL default_statistics_target = 1"))
+        await s.execute(text(f"ANALYZE {partition_name('events', slot_of(MONTH))}"))
+        await s.execute(text("SET LOCAL default_statistics_target = DEFAULT"))
+
+
+async def _month_rows_read_by(store: Store, page: Callable[[], Awaitable[Any]]) -> int:
+    """Rows of the test month one more call of ``page`` reads (same connection)."""
+    async with store.reader() as s:
+        before = await s.run_sync(_month_rows_read)
+    await page()
+    async with store.reader() as s:
+        return await s.run_sync(_month_rows_read) - before
+
+
 @pytest.mark.postgres_only
 async def test_a_small_tasks_page_next_to_a_month_of_another_task_reads_only_its_rows(
     store: Store, dialect: str
@@ -115,23 +135,14 @@ async def test_a_small_tasks_page_next_to_a_month_of_another_task_reads_only_its
     mine = await store.events.append_batch(
         [{"event_type": "LOG", "task_id": small.id, "created_at": at}] * 3
     )
-    async with store.transaction() as s:  # (a reader's savepoint would roll ANALYZE back)
-        # Statistics that see only the busy task, as ANALYZE's sample of a big month
-        # does when the quiet task's rows are too few to be drawn.
-        await s.execute(text("SET LOCAL default_statistics_target = 1"))
-        await s.execute(text(f"ANALYZE {partition_name('events', slot_of(MONTH))}"))
-        await s.execute(text("SET LOCAL default_statistics_target = DEFAULT"))
+    await _analyze_as_a_big_month(store)
     expected = await _stored(store, "task_id", small.id)
     assert expected[-3:] == mine
     # Past PostgreSQL's five custom plans, when it may settle on a generic one.
     for _ in range(8):
         page = await store.events.list(task_id=small.id)
         assert [event.id for event in page.items] == expected
-    async with store.reader() as s:
-        before = await s.run_sync(_month_rows_read)
-    await store.events.list(task_id=small.id)
-    async with store.reader() as s:
-        read = await s.run_sync(_month_rows_read) - before
+    read = await _month_rows_read_by(store, lambda: store.events.list(task_id=small.id))
     # Its three rows (and a probe or two), not the busy task's month.
     assert read <= 10, read
 
@@ -178,17 +189,10 @@ async def test_a_small_customers_whole_stream_reads_only_its_rows(
     await store.events.append_batch(
         [{"event_type": "LOG", "task_id": quiet.id, "created_at": at}] * 3
     )
-    async with store.transaction() as s:
-        await s.execute(text("SET LOCAL default_statistics_target = 1"))  # as above
-        await s.execute(text(f"ANALYZE {partition_name('events', slot_of(MONTH))}"))
-        await s.execute(text("SET LOCAL default_statistics_target = DEFAULT"))
+    await _analyze_as_a_big_month(store)
     for _ in range(8):
-        await store.events.list()
-    async with store.reader() as s:
-        before = await s.run_sync(_month_rows_read)
-    page = await store.events.list()
-    async with store.reader() as s:
-        read = await s.run_sync(_month_rows_read) - before
+        page = await store.events.list()
+    read = await _month_rows_read_by(store, store.events.list)
     assert len(page.items) == 4  # the task's creation and its three events
     assert read <= 10, read
 

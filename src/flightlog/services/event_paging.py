@@ -7,7 +7,7 @@ skips or repeats a row, however many writers append meanwhile.
 partitioned by month of ``created_at`` there, and an id prunes no partition,
 so a page's statement is planned over every partition: with fifteen months of
 fifteen indexes that is ~1-2 ms of planning for ~0.2 ms of execution. A page
-therefore asks for PostgreSQL's generic plan (:func:`generic_plans`): built once
+therefore asks for PostgreSQL's generic plan (:func:`_generic_plans`): built once
 per connection for the prepared statement (asyncpg prepares every statement)
 and reused, so the planning goes.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +70,9 @@ def _members(enum_cls: Any, values: Iterable[Any], what: str) -> list[Any]:
 
 
 @contextmanager
-def generic_plans(session: Session, *, alone: bool = False) -> Iterator[None]:
-    """The statements run inside use PostgreSQL's generic plan for their prepared statement.
+def _generic_plans(session: Session, *, alone: bool) -> Iterator[None]:
+    """The statements run inside use PostgreSQL's generic plan for their prepared statement
+    (for a partitioned ``events``: the caller has checked).
 
     The mode is set for the transaction (``set_config(…, true)``, as ``SET
     LOCAL``), so it is put back afterwards to what it was, the caller's own
@@ -83,11 +84,10 @@ def generic_plans(session: Session, *, alone: bool = False) -> Iterator[None]:
 
     Only with asyncpg, which keeps its prepared statements for the connection's
     life: psycopg forgets its own at every ROLLBACK, which ends each read, so a
-    plan there is made per statement whatever the mode. Nothing where
-    ``events`` is a plain table (SQLite).
+    plan there is made per statement whatever the mode.
     """
     connection = session.connection()
-    if connection.dialect.driver != "asyncpg" or not is_partitioned(connection, "events"):
+    if connection.dialect.driver != "asyncpg":
         yield
         return
     if alone and not connection.in_nested_transaction():
@@ -114,15 +114,11 @@ _RESTORE = text("SELECT set_config('plan_cache_mode', :mode, true)")
 
 
 def _stream_key(
-    session: Session, customer_id: uuid.UUID, task_id: uuid.UUID | None, run_id: uuid.UUID | None
-) -> tuple[InstrumentedAttribute[Any], uuid.UUID] | None:
-    """The column a PostgreSQL page is ordered by before ``id``, and its one value.
-
-    The narrowest stream named: the run's, else the task's, else the customer's.
-    None where ``events`` is a plain table.
+    customer_id: uuid.UUID, task_id: uuid.UUID | None, run_id: uuid.UUID | None
+) -> tuple[InstrumentedAttribute[Any], uuid.UUID]:
+    """The column a page on a partitioned ``events`` is ordered by before ``id``, and its
+    one value: the narrowest stream named, the run's, else the task's, else the customer's.
     """
-    if not is_partitioned(session.connection(), "events"):
-        return None
     if run_id is not None:
         return Event.run_id, run_id
     if task_id is not None:
@@ -210,7 +206,8 @@ def event_page(
         before_id is None or 1 <= before_id <= MAX_EVENT_ID,
         f"before_id must be between 1 and {MAX_EVENT_ID}, got {before_id}",
     )
-    key = _stream_key(session, customer_id, task_id, run_id)
+    partitioned = is_partitioned(session.connection(), "events")
+    key = _stream_key(customer_id, task_id, run_id) if partitioned else None
     stmt = select(Event).where(Event.id > after_id)
     if up_to_id is not None:
         stmt = stmt.where(Event.id <= up_to_id)
@@ -230,8 +227,9 @@ def event_page(
         stmt = stmt.where(Event.agent_role == agent_role)
     order = (Event.id,) if key is None else (key[0], Event.id)
     # list_events's ownership check after an empty page looks rows up by primary key,
-    # which a generic plan serves as well.
-    with generic_plans(session, alone=whole_unit(session, event_page, list_events)):
+    # which a generic plan serves as well. A plain ``events`` keeps PostgreSQL's choice.
+    alone = whole_unit(session, event_page, list_events)
+    with _generic_plans(session, alone=alone) if partitioned else nullcontext():
         if before_id is not None:
             # Newest first below the cursor, then turned: the page just before it, in id order.
             earlier = stmt.where(Event.id < before_id).order_by(*(c.desc() for c in order))
