@@ -96,3 +96,26 @@ async def fill(store: Store, *, seed: int = 7, runs: int = 36) -> Filled:
             point["task_id"] = tasks[made.index(point["run_id"]) % len(tasks)]  # type: ignore[arg-type]
     await store.metrics.record_batch(points)
     return Filled(base, tasks, made)
+
+
+#: 1970-01-01 00:00:00 UTC, around which :func:`fill_epoch` ends runs.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def fill_epoch(store: Store, task_id: uuid.UUID) -> None:
+    """Runs that ended just before, at and after 1970-01-01 (history brought in from
+    elsewhere): the sink keeps ends in whole seconds since then, holding 0 for earlier
+    ones, so windows there must be asked of the end itself."""
+    endings = (
+        (EPOCH - timedelta(hours=1), 3599.5, RunStatus.COMPLETED),  # 23:59:59.5
+        (EPOCH - timedelta(seconds=10), 10.0, RunStatus.FAILED),  # 00:00:00 exactly
+        (EPOCH - timedelta(seconds=10), 10.5, RunStatus.TIMEOUT),  # 00:00:00.5
+        (EPOCH - timedelta(seconds=5), 6.0, RunStatus.CANCELLED),  # 00:00:01
+    )
+    for started, took, ending in endings:
+        run = await store.runs.start(task_id, started_at=started)
+        completed = started + timedelta(seconds=took)
+        if ending is RunStatus.FAILED:
+            await store.runs.fail(run.id, error_message="old", completed_at=completed)
+        else:
+            await store.runs.finish(run.id, status=ending, completed_at=completed)

@@ -35,7 +35,7 @@ from flightlog.web.session import COOKIE
 from pg_cluster import free_port
 from serving import serving
 from sink_answers import plain, same
-from sink_data import METRICS, Filled, fill
+from sink_data import EPOCH, METRICS, Filled, fill, fill_epoch
 from sink_support import Sources, environment, flightlog, module_sources, probe
 from waiting import wait_until
 
@@ -89,6 +89,7 @@ async def copied(
         other = _customer(source, test_settings)
         async with open_store(url_of(source), upgrade=False) as store:
             filled = await fill(store)
+            await fill_epoch(store, filled.tasks[0])
             key = (await store.api_keys.create("sink test", scopes=["read"])).key
             customer = store.customer_id
         async with open_store(url_of(source), customer_id=other, upgrade=False) as store:
@@ -145,6 +146,20 @@ def _questions(filled: Filled) -> list[dict[str, Any]]:
             "run_id": filled.runs[3],
         }
     )
+    # Windows on odd seconds and widths, the widest windows, and around 1970-01-01 (where
+    # the sink asks completed_at itself up to the epoch, its whole seconds after it).
+    odd = base + timedelta(hours=5, seconds=17)
+    asked += [
+        {"ask": "run_outcomes", "since": odd, "bucket_seconds": 61, "buckets": 1000},
+        {"ask": "run_outcomes", "since": base, "bucket_seconds": 7 * 86_400, "buckets": 2},
+        {"ask": "run_durations", "since": odd, "until": odd + timedelta(days=2, seconds=3)},
+    ]
+    for since in (EPOCH - timedelta(hours=1), EPOCH, EPOCH + timedelta(seconds=1)):
+        asked += [
+            {"ask": "run_outcomes", "since": since, "bucket_seconds": 60, "buckets": 90},
+            {"ask": "run_durations", "since": since, "until": EPOCH + timedelta(hours=1)},
+        ]
+    asked.append({"ask": "run_durations", "since": EPOCH + timedelta(seconds=1)})
     return asked
 
 
@@ -188,6 +203,13 @@ async def test_the_sinks_aggregates_equal_the_databases(copied: Copied, whose: s
     assert len(expected[0]) > (20 if whose == "customer" else 3)
     assert len(expected[6]) == len(METRICS)
     assert sum(b["runs"] for b in expected[4]) >= (20 if whose == "customer" else 4)
+    around = next(
+        e
+        for q, e in zip(questions, expected, strict=True)
+        if q["ask"] == "run_outcomes" and q["since"] == EPOCH - timedelta(hours=1)
+    )
+    ended = sum(b["completed"] + b["failed"] + b["timed_out"] + b["cancelled"] for b in around)
+    assert ended == (4 if whose == "customer" else 0)  # every run of fill_epoch
 
 
 def test_the_sink_answers_nothing_of_another_customers_tasks(copied: Copied) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from flightlog.errors import ConfigurationError
 from flightlog.sink.backend import SinkUnavailable
-from flightlog.sink.schema import TABLES, schema_statements
+from flightlog.sink.schema import TABLES, TASK_RUNS, schema_statements
 from flightlog.sink.server_backend import ClickHouseServerBackend, client_arguments
 from flightlog.sink.url import SinkUrl
 from pg_cluster import free_port
@@ -102,8 +102,8 @@ def test_a_sink_made_with_another_key_is_rebuilt_with_its_live_rows(
         "sink_progress": "stream",
         "task_runs": "customer_id, time, id",
     }
-    assert checks["rebuilds"] == 1  # three starts, one rebuild
-    assert checks["rebuilt"] == {"metric_points": 5}
+    assert checks["rebuilds"] == 2  # three starts, one rebuild of each (task runs: below)
+    assert checks["rebuilt"] == {"metric_points": 5, "task_runs": None}
     assert checks["rebuilt_again"] == {}
     assert checks["legacy_kept"] is True
     assert checks["legacy_versions"] == [[3, 1], [4, 2]]  # the newest version, kept as it was
@@ -114,6 +114,49 @@ def test_a_sink_made_with_another_key_is_rebuilt_with_its_live_rows(
     ]
     # Tombstones at the new key (a NULL task among it) hide both points.
     assert checks["legacy_after_tombstones"] == 0
+
+
+def test_task_runs_made_before_the_derived_columns_are_rebuilt_with_them(
+    probed: dict[str, Any],
+) -> None:
+    """A sink's task runs from before ``completed_second``, ``outcome`` and ``duration_bin``
+    (no comment naming them) are rebuilt once, and ClickHouse computes them for the rows
+    it held: whole seconds of the end (0 for none or before 1970, the UInt32's last second
+    after 2106), the outcome's place, the duration's bin (255 for none)."""
+    checks = probed["checks"]
+    assert checks["comments"]["task_runs"] == TASK_RUNS.layout
+    assert TASK_RUNS.layout.startswith("flightlog layout ")
+    assert {name: comment for name, comment in checks["comments"].items() if comment} == {
+        "task_runs": TASK_RUNS.layout
+    }
+    base = checks["base_second"]
+    assert checks["derived"] == [
+        [1, "COMPLETED", base + 90, 1, 5],  # 90.75 s: the 60-120 s bin
+        [2, "RUNNING", 0, 0, 255],
+        [3, "TIMEOUT", 0, 3, 10],  # 1969-12-31 23:59:59.5; two hours
+        [4, "CANCELLED", 2**32 - 1, 4, 0],  # 2200-01-01; 0.2 s
+    ]
+
+
+def test_windows_outside_the_derived_seconds_are_read_from_the_end_itself(
+    probed: dict[str, Any],
+) -> None:
+    """Before 1970 and after 2106, where ``completed_second`` holds a bound, the run charts
+    ask ``completed_at``: each run in its own window, none left out, none let in."""
+    checks = probed["checks"]
+    assert checks["outcomes_epoch"] == [["1969-12-31T23:00:00+00:00", 1]]
+    assert checks["outcomes_2200"] == [["2200-01-01T00:00:00+00:00", 1]]
+    assert checks["durations_epoch"] == [[3600.0, 1, 1]]  # [23:59:59, 00:00:00)
+    # From the epoch itself (asked of completed_at) and from a second later (of
+    # completed_second): the same two runs, the one ended before 1970 left out.
+    assert checks["durations_from_epoch"] == [[0.0, 1], [60.0, 1]]
+    assert checks["durations_from_1970"] == [[0.0, 1], [60.0, 1]]
+    charts = [s["sql"] for s in probed["statements"] if "FROM contract.task_runs FINAL" in s["sql"]]
+    whole_seconds = [sql for sql in charts if "completed_second >= {start:UInt32}" in sql]
+    ends_themselves = [sql for sql in charts if "completed_at >= {start:" in sql]
+    # Today's windows and the one from 1970-01-01 00:00:01 read the narrow columns.
+    assert len(whole_seconds) == 3
+    assert len(ends_themselves) == 4
 
 
 def test_a_row_written_twice_is_one_row_and_reads_back_as_written(probed: dict[str, Any]) -> None:

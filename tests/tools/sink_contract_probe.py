@@ -147,6 +147,31 @@ def _legacy_metric_points(backend: ChdbBackend, database: str) -> list[list[Any]
     return [with_task, without]
 
 
+#: The customer of the task runs a sink made before the derived columns held.
+LEGACY_CUSTOMER = uuid.UUID("0190aaaa-0000-7000-8000-000000000002")
+
+
+def _legacy_task_runs(backend: ChdbBackend, database: str) -> None:
+    """A sink made before task runs had derived columns: that table as an earlier
+    version created it (no derived columns, no comment), holding a finished run, an
+    open one, one that ended before 1970 and one that ends after 2106."""
+    old = create_table(database, replace(TASK_RUNS, derived=()), 30)
+    backend.command(Statement(old))
+    ends = [
+        ("COMPLETED", BASE + timedelta(seconds=90, microseconds=750_000), 90.75),
+        ("RUNNING", None, None),
+        ("TIMEOUT", datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC), 7200.0),
+        ("CANCELLED", datetime(2200, 1, 1, tzinfo=UTC), 0.2),
+    ]
+    rows = []
+    for n, (status, completed, duration) in enumerate(ends, start=1):
+        run_id = uuid.UUID(f"0190aaaa-0000-7000-8000-0000000000c{n}")
+        values = [run_id, LEGACY_CUSTOMER, BASE, TASK, n, status, None, None, BASE, completed]
+        values += [duration, 0, 0, Decimal("0"), None, None, BASE]
+        rows.append(source.sink_row(source.encode(TASK_RUNS, values), 1))
+    backend.insert(insert(database, "task_runs", TASK_RUNS.all_columns, rows))
+
+
 def main() -> None:
     directory = Path(sys.argv[1])
     url = SinkUrl.parse(f"chdb://{directory}?database=contract")
@@ -154,6 +179,7 @@ def main() -> None:
     checks: dict[str, Any] = {}
     database = url.database
     legacy = _legacy_metric_points(backend, database)
+    _legacy_task_runs(backend, database)
     # Rebuilds that table with the declared key; the highest id it held (5, deleted) is
     # where the worker tails it again from.
     checks["rebuilt"] = ensure_schema(backend, 30)
@@ -172,6 +198,22 @@ def main() -> None:
         )
     )
     checks["rebuilds"] = sum(s["sql"].startswith("EXCHANGE TABLES") for s in Recording.sent)
+    checks["comments"] = dict(
+        backend.select(
+            Statement(
+                f"SELECT name, comment FROM system.tables WHERE database = '{database}' "
+                "FORMAT JSONCompact"
+            )
+        )
+    )
+    checks["derived"] = backend.select(
+        Statement(
+            "SELECT run_number, status, completed_second, outcome, duration_bin "
+            f"FROM {database}.task_runs FINAL WHERE customer_id = '{LEGACY_CUSTOMER}' "
+            f"ORDER BY run_number {READ}"
+        )
+    )
+    checks["base_second"] = int(BASE.timestamp())
     kept = backend.select(rows_page(database, METRIC_POINTS, 0, 10))
     checks["legacy_kept"] = [source.canonical(METRIC_POINTS, row) for row in kept] == legacy
     checks["legacy_versions"] = backend.select(
@@ -300,6 +342,42 @@ def main() -> None:
     checks["outcomes"] = [(o.start.isoformat(), o.completed, o.success_rate) for o in outcomes]
     durations = aggregates.run_durations(backend, CUSTOMER, since=BASE)
     checks["durations"] = [(d.low_seconds, d.runs) for d in durations if d.runs]
+    # Windows outside what completed_second holds are asked of completed_at itself.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    checks["outcomes_epoch"] = [
+        (o.start.isoformat(), o.timed_out)
+        for o in aggregates.run_outcomes(
+            backend, LEGACY_CUSTOMER, since=epoch - timedelta(hours=1), bucket_seconds=3600
+        )
+    ]
+    checks["outcomes_2200"] = [
+        (o.start.isoformat(), o.cancelled)
+        for o in aggregates.run_outcomes(
+            backend,
+            LEGACY_CUSTOMER,
+            since=datetime(2199, 12, 31, 23, tzinfo=UTC),
+            bucket_seconds=3600,
+        )
+    ]
+    checks["durations_epoch"] = [
+        (d.low_seconds, d.runs, d.failed)
+        for d in aggregates.run_durations(
+            backend, LEGACY_CUSTOMER, since=epoch - timedelta(seconds=1), until=epoch
+        )
+        if d.runs
+    ]
+    checks["durations_from_epoch"] = [
+        (d.low_seconds, d.runs)
+        for d in aggregates.run_durations(backend, LEGACY_CUSTOMER, since=epoch)
+        if d.runs
+    ]
+    checks["durations_from_1970"] = [
+        (d.low_seconds, d.runs)
+        for d in aggregates.run_durations(
+            backend, LEGACY_CUSTOMER, since=epoch + timedelta(seconds=1)
+        )
+        if d.runs
+    ]
     names = aggregates.metric_names(backend, CUSTOMER)
     checks["names"] = [(n.name, n.points, n.unit) for n in names]
     summary = aggregates.metric_summary(backend, CUSTOMER, task_id=TASK, names=[ODD, "x'y"])

@@ -69,8 +69,9 @@ def open_backend(url: SinkUrl) -> SinkBackend:
 
 
 def ensure_schema(backend: SinkBackend, retention_days: int) -> dict[str, int | None]:
-    """Create the database and tables if missing; rebuild a table whose sorting key is not
-    the declared one (a sink made by an earlier version); bring each TTL to the retention.
+    """Create the database and tables if missing; rebuild a table whose sorting key or
+    derived columns are not the declared ones (a sink made by an earlier version); bring
+    each TTL to the retention.
 
     Returns the tables rebuilt, each with the highest id an append-only one held before
     its rows were copied (None for the others, or when it was empty).
@@ -83,8 +84,8 @@ def ensure_schema(backend: SinkBackend, retention_days: int) -> dict[str, int | 
     rebuilt: dict[str, int | None] = {}
     for table in TABLES:
         found = backend.select(table_engine(database, table.name))
-        engine, sorting_key = (str(found[0][0]), str(found[0][1])) if found else ("", "")
-        if found and sorting_key != table.sorting_key:
+        engine, sorting_key, comment = (str(v) for v in found[0]) if found else ("", "", "")
+        if found and (sorting_key, comment) != (table.sorting_key, table.layout):
             rebuilt[table.name] = None if table.mutable else relayout.highest_id(backend, table)
             relayout.rebuild(backend, table, retention_days, sorting_key)
             continue  # made with the retention's TTL

@@ -1,12 +1,14 @@
-"""Rebuilding a sink table whose sorting key is not the declared one (a sink made by an
-earlier version of Flightlog), inside the sink, keeping what it holds.
+"""Rebuilding a sink table whose sorting key or derived columns are not the declared ones
+(a sink made by an earlier version of Flightlog), inside the sink, keeping what it holds.
 
-ClickHouse cannot change a sorting key in place. :func:`rebuild` copies the table's
-live rows, read ``FINAL`` under the old key (so a tombstone written at the old key
-has hidden its row), with their versions, into a staging table made with the
-declared key, one month (partition) per statement so that no statement outgrows a
-server's query timeout; the staging table then takes the old one's place in one
-``EXCHANGE TABLES``, which needs an Atomic database (ClickHouse's default).
+ClickHouse cannot change a sorting key in place, and a derived column added in place
+would be computed for old parts only when a mutation rewrites them. :func:`rebuild`
+copies the table's live rows, read ``FINAL`` under the old key (so a tombstone written
+at the old key has hidden its row), with their versions, into a staging table made
+with the declared key and columns (the derived ones computed as the rows go in), one
+month (partition) per statement so that no statement outgrows a server's query
+timeout; the staging table then takes the old one's place in one ``EXCHANGE TABLES``,
+which needs an Atomic database (ClickHouse's default).
 
 Stopped anywhere, the next start does it again: the staging table is dropped first
 (:func:`flightlog.sink.schema.schema_statements` also drops one left after the
@@ -51,17 +53,18 @@ def rebuild(backend: SinkBackend, table: SinkTable, retention_days: int, found_k
     engine = str(engines[0][0]) if engines else "unknown"
     if engine not in EXCHANGING_ENGINES:
         raise ConfigurationError(
-            f"The sink's table {database}.{table.name} must be rebuilt with a new sorting key, "
+            f"The sink's table {database}.{table.name} must be rebuilt in a new layout, "
             f"which needs an Atomic database, and {database} is {engine}; point "
             "FLIGHTLOG_SINK_URL at a new database (the sink copies everything again)."
         )
     # A warning so that an operator sees it (a start that takes longer than usual, once).
     log.warning(
-        "Rebuilding the sink's %s with the sorting key (%s) instead of (%s), once; its rows "
-        "are kept (about 2 s per million rows).",
+        "Rebuilding the sink's %s in this version's layout (sorting key (%s), was (%s); "
+        "derived columns %s), once; its rows are kept (about 2 s per million rows).",
         table.name,
         table.sorting_key,
         found_key,
+        ", ".join(d.name for d in table.derived) or "none",
     )
     staging = f"{database}.{staging_name(table)}"
     columns = ", ".join(table.all_columns)

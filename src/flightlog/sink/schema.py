@@ -15,9 +15,11 @@ The key is ``(customer_id, time)`` except for metric points, which are read as
 one task's series of one name: ``(customer_id, task_id, name, time)``, so such a
 read covers that series' rows only instead of the customer's whole month (a
 metric point is never updated, so its task and name are as fixed as its time).
-A tombstone repeats the key of the row it hides. A table found with another key
-(a sink made by an earlier version) is rebuilt in the sink itself from its live
-rows, versions kept (:mod:`flightlog.sink.relayout`).
+A tombstone repeats the key of the row it hides. Task runs also hold columns
+ClickHouse derives from each row for the run charts (:mod:`flightlog.sink.derived`),
+named by the table's comment. A table found with another key or another comment (a
+sink made by an earlier version) is rebuilt in the sink itself from its live rows,
+versions kept (:mod:`flightlog.sink.relayout`).
 
 ``time`` is clamped into ClickHouse's ``DateTime64`` range (1900-2299); the TTL
 drops rows older than the retention, so the sink holds the recent past only
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from flightlog.sink.derived import TASK_RUN_COLUMNS, Derived, layout
 
 #: How a value read from the primary is written into a JSONCompactEachRow cell.
 Kind = Literal["uint", "int", "uuid", "time", "float", "decimal", "text", "json"]
@@ -62,7 +66,8 @@ class SinkTable:
 
     ``time_source`` is the primary's column that becomes ``time``; ``mutable``
     tables (rows updated after insert) are re-read by id, the others tailed by id;
-    ``open_statuses`` are the statuses of rows that may still change.
+    ``open_statuses`` are the statuses of rows that may still change; ``derived`` are
+    columns ClickHouse computes from the copied ones (:mod:`flightlog.sink.derived`).
     """
 
     name: Table
@@ -72,6 +77,12 @@ class SinkTable:
     mutable: bool = False
     open_statuses: tuple[str, ...] = ()
     key: tuple[str, ...] = ("customer_id", "time")
+    derived: tuple[Derived, ...] = ()
+
+    @property
+    def layout(self) -> str:
+        """The table's comment: it names the derived columns (empty when there are none)."""
+        return layout(self.derived)
 
     @property
     def sorting_key(self) -> str:
@@ -201,6 +212,7 @@ TASK_RUNS = SinkTable(
     ),
     mutable=True,
     open_statuses=("PENDING", "RUNNING", "WAITING_APPROVAL"),
+    derived=TASK_RUN_COLUMNS,
 )
 
 TABLES: tuple[SinkTable, ...] = (EVENTS, METRIC_POINTS, AGENT_RUNS, TASK_RUNS)
@@ -222,14 +234,16 @@ def create_table(
     """``CREATE TABLE IF NOT EXISTS`` of one sink table (under ``name`` if given)."""
     columns = [f"    {c.name} {c.ddl_type}" for c in table.payload]
     columns += ["    _hash UInt64", "    _version UInt64", "    _deleted UInt8"]
+    columns += [f"    {d.ddl}" for d in table.derived]
     body = ",\n".join(columns)
     settings = "\nSETTINGS allow_nullable_key = 1" if table.nullable_key else ""
+    comment = f"\nCOMMENT '{table.layout}'" if table.layout else ""
     return (
         f"CREATE TABLE IF NOT EXISTS {database}.{name or table.name} (\n{body}\n)\n"
         "ENGINE = ReplacingMergeTree(_version, _deleted)\n"
         "PARTITION BY toYYYYMM(time)\n"
         f"ORDER BY ({table.sorting_key})\n"
-        f"TTL {ttl(retention_days)}{settings}"
+        f"TTL {ttl(retention_days)}{settings}{comment}"
     )
 
 

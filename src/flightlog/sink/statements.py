@@ -78,10 +78,11 @@ PROGRESS_COLUMNS = ("stream", "position", "cycle", "caught_up_at", "updated_at")
 
 
 def table_engine(database: str, table: str) -> Statement:
-    """The table's engine clause and sorting key: is its TTL the configured one, its key
-    the declared one."""
+    """The table's engine clause, sorting key and comment: is its TTL the configured one,
+    its key and derived columns (named by the comment) the declared ones."""
     return Statement(
-        f"SELECT engine_full, sorting_key FROM system.tables WHERE database = {{db:String}} "
+        "SELECT engine_full, sorting_key, comment FROM system.tables "
+        f"WHERE database = {{db:String}} "
         f"AND name = {{table:String}} {READ}",
         {"db": database, "table": table},
     )
