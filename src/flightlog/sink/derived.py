@@ -2,12 +2,12 @@
 
 Run outcomes and durations read every finished run of a customer's month: their window
 is on ``completed_at``, which changes, so it cannot lead the sorting key. What they cost
-in ClickHouse is reading and comparing a ``Nullable(DateTime64)`` end, a
-``LowCardinality(String)`` status and a ``Nullable(Float64)`` duration sorted into bins
-by ``multiIf``. ClickHouse computes three one- to four-byte columns from those when a
-row is written (``MATERIALIZED``: a row copied again gets them afresh, and the worker
-never writes them), and the charts group one small integer key made of them. On
-200,000 runs that halved both queries (benchmarks/README.md, decision 0018).
+in ClickHouse is reading and comparing a 16-byte ``customer_id``, a
+``Nullable(DateTime64)`` end, a ``LowCardinality(String)`` status and a
+``Nullable(Float64)`` duration sorted into bins by ``multiIf``. ClickHouse computes four
+narrow columns from those when a row is written (``MATERIALIZED``: a row copied again
+gets them afresh, and the worker never writes them), and the charts group one small
+integer key made of them (benchmarks/README.md, decision 0018).
 
 The end is kept in whole seconds. That is exact for the charts: their windows start
 and end on whole seconds (``insights._window``, ``insights._start``), and for a whole
@@ -57,12 +57,15 @@ def duration_bin(column: str) -> str:
 
 #: Task runs' derived columns:
 #:
+#: * ``customer_key``: ``customer_id`` as text, a dictionary of a few values per part, so
+#:   the month's customer filter compares a small index, not 16 bytes, per run;
 #: * ``completed_second``: ``completed_at`` in whole seconds since 1970; NULL and ends
 #:   before 1970 are 0, ends after 2106-02-07 are :data:`SECOND_LIMIT` (see :func:`fits`);
 #: * ``outcome``: 1 + the status's place in ``insights.OUTCOMES``, 0 for a run still open;
 #: * ``duration_bin``: the run's bin of ``insights.DURATION_EDGES``, as the database's
 #:   ``CASE`` puts it, or :data:`NO_DURATION`.
 TASK_RUN_COLUMNS: tuple[Derived, ...] = (
+    Derived("customer_key", "LowCardinality(String)", "toString(customer_id)"),
     Derived(
         "completed_second",
         "UInt32",

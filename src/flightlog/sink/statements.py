@@ -21,11 +21,18 @@ from flightlog.sink.schema import BOOKKEEPING, PROGRESS, TIME, SinkTable, modify
 
 ParamValue = str | int | float | list[str] | None
 #: How results are asked for: JSONCompact, exact numbers.
-READ = (
-    "SETTINGS output_format_json_quote_64bit_integers = 0, "
-    "output_format_json_quote_decimals = 1, output_format_json_quote_denormals = 1 "
-    "FORMAT JSONCompact"
+_EXACT_JSON = (
+    "output_format_json_quote_64bit_integers = 0, "
+    "output_format_json_quote_decimals = 1, output_format_json_quote_denormals = 1"
 )
+READ = f"SETTINGS {_EXACT_JSON} FORMAT JSONCompact"
+
+
+def read_with(*settings: str) -> str:
+    """:data:`READ` with these query settings as well."""
+    return f"SETTINGS {', '.join((*settings, _EXACT_JSON))} FORMAT JSONCompact"
+
+
 INSERT_FORMAT = "JSONCompactEachRow"
 #: The instants ClickHouse's DateTime64 can hold; times outside are clamped into it.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -208,6 +215,7 @@ __all__ = [
     "open_ids",
     "optimize",
     "progress",
+    "read_with",
     "rows_page",
     "table_engine",
     "time_text",
