@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +69,25 @@ async def explain(store: Store, statement: str, parameters: Any) -> str:
     return f"{' '.join(statement.split())}\n---\n{plan}"
 
 
+async def _case(
+    store: Store,
+    name: str,
+    call: Callable[[int], Awaitable[Any]],
+    samples: list[float],
+    *,
+    table_rows: int,
+    target_ms: float | None,
+) -> ReadCase:
+    """The case of ``samples``, with the plans of one more call (captured, explained)."""
+    with captured(store) as statements:
+        await call(len(samples))
+    plans = [await explain(store, sql, params) for sql, params in statements]
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return ReadCase(
+        name, table_rows, len(samples), round(cuts[49], 3), round(cuts[94], 3), target_ms, plans
+    )
+
+
 async def measure(
     store: Store,
     name: str,
@@ -85,13 +104,33 @@ async def measure(
         start = time.perf_counter()
         await call(i)
         samples.append((time.perf_counter() - start) * 1000)
-    with captured(store) as statements:
-        await call(iterations)
-    plans = [await explain(store, sql, params) for sql, params in statements]
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return ReadCase(
-        name, table_rows, iterations, round(cuts[49], 3), round(cuts[94], 3), target_ms, plans
-    )
+    return await _case(store, name, call, samples, table_rows=table_rows, target_ms=target_ms)
+
+
+async def measure_in_turn(
+    name: str,
+    sides: Sequence[tuple[Store, Callable[[int], Awaitable[Any]], int]],
+    *,
+    iterations: int,
+) -> list[ReadCase]:
+    """:func:`measure` of one read on several databases (``(store, call, table rows)``
+    each), one call of each in turn, the order reversed every round: a drift of the
+    machine's load during the run then falls alike on every side, where timing one side's
+    calls after the other's put it all on one."""
+    for warm in range(3):
+        for _, call, _ in sides:
+            await call(warm)
+    samples: list[list[float]] = [[] for _ in sides]
+    turn = list(range(len(sides)))
+    for i in range(iterations):
+        for k in turn if i % 2 == 0 else reversed(turn):
+            start = time.perf_counter()
+            await sides[k][1](i)
+            samples[k].append((time.perf_counter() - start) * 1000)
+    return [
+        await _case(store, name, call, taken, table_rows=rows, target_ms=None)
+        for (store, call, rows), taken in zip(sides, samples, strict=True)
+    ]
 
 
 async def measure_reads(

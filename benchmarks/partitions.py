@@ -19,7 +19,8 @@ drifts alike for both), and the order flips with each repeat:
    rows are dirtied again by the first scan that sets their hint bits);
 3. **keyset pages** of 100 (``store.events.list``), p50/p95 of 200 calls after
    3 warm-ups: a task's stream, a run's, and the customer's whole stream, each
-   from a cursor half-way down;
+   from a cursor half-way down; a call on each side in turn, so that drift falls
+   alike on both (until 2026-11-30 each side's 200 calls ran as one block);
 4. **purge** (``flightlog.ops.purge.purge``) of everything before 2026-01-01,
    timed: the twelve months dropped whole, or deleted in batches of 5,000;
    then ``VACUUM events``, timed apart (what a DELETE leaves to reclaim);
@@ -38,7 +39,7 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -51,7 +52,7 @@ from benchmarks._databases import Database, server_version, throwaway
 from benchmarks._fill import fill
 from benchmarks._phases import ROOT, console
 from benchmarks._plan import FULL, QUICK, Plan
-from benchmarks._reads import measure
+from benchmarks._reads import measure_in_turn
 from benchmarks._report import RESULTS, machine, versions
 from flightlog.db.engine import create_sync_engine
 from flightlog.db.partition_layout import slot_of
@@ -125,23 +126,26 @@ STREAMS: tuple[tuple[str, str, Any], ...] = (
 )
 
 
-async def _keyset(side: Side, name: str, where: str, scope_of: Any, iterations: int) -> Any:
-    """p50/p95 of ``store.events.list`` pages of 100 from a cursor half-way down a stream."""
-    key, value = scope_of(side.fx)
-    cursor = await _cursor(side.store, where, {"v": value})
-    scope = {} if key is None else {key: value}
-    async with side.store.reader() as s:
-        rows = int(await s.scalar(text("SELECT count(*) FROM events")))
+def _pager(store: Store, cursor: int, scope: dict[str, Any]) -> Callable[[int], Awaitable[Any]]:
+    async def page(_: int) -> Any:
+        return await store.events.list(after_id=cursor, limit=100, **scope)
 
-    async def page(i: int) -> Any:
-        return await side.store.events.list(after_id=cursor, limit=100, **scope)
+    return page
 
-    return await measure(
-        side.store,
-        f"keyset page of 100, {name} at half depth",
-        page,
-        iterations=iterations,
-        table_rows=rows,
+
+async def _keyset(sides: list[Side], name: str, where: str, scope_of: Any, iterations: int) -> Any:
+    """p50/p95 of ``store.events.list`` pages of 100 from a cursor half-way down a stream,
+    on both sides, a call of each in turn."""
+    calls = []
+    for side in sides:
+        key, value = scope_of(side.fx)
+        cursor = await _cursor(side.store, where, {"v": value})
+        async with side.store.reader() as s:
+            rows = int(await s.scalar(text("SELECT count(*) FROM events")))
+        scope = {} if key is None else {key: value}
+        calls.append((side.store, _pager(side.store, cursor, scope), rows))
+    return await measure_in_turn(
+        f"keyset page of 100, {name} at half depth", calls, iterations=iterations
     )
 
 
@@ -241,10 +245,10 @@ async def one_pair(sizes: Sizes, repeat: int) -> dict[str, dict[str, Any]]:
                 await _settle(side)
             reads: dict[str, list[Any]] = {side.schema: [] for side in sides}
             for name, where, scope_of in STREAMS:
-                for side in sides if repeat % 2 == 0 else reversed(sides):
-                    reads[side.schema].append(
-                        await _keyset(side, name, where, scope_of, plan.read_iterations)
-                    )
+                turn = sides if repeat % 2 == 0 else sides[::-1]
+                measured = await _keyset(turn, name, where, scope_of, plan.read_iterations)
+                for side, case in zip(turn, measured, strict=True):
+                    reads[side.schema].append(case)
         results = {}
         for side in sides if repeat % 2 == 0 else reversed(sides):
             purged, vacuumed, report = await _purge(side)
