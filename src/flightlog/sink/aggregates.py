@@ -121,12 +121,6 @@ def _by_key(inner: str, group: str, folds: Sequence[str], drop: str = "") -> str
     )
 
 
-def _outcome(status: str) -> int:
-    """A status's ``outcome`` (derived.TASK_RUN_COLUMNS): its place in ``insights.OUTCOMES``,
-    from 1."""
-    return insights.OUTCOMES.index(status) + 1
-
-
 def outcomes_statement(
     database: str, customer_id: uuid.UUID, *, start: datetime, end: datetime, bucket_seconds: int
 ) -> Statement:
@@ -142,7 +136,7 @@ def outcomes_statement(
             f"FROM {database}.task_runs FINAL WHERE customer_key = {{customer:String}}"
             " AND completed_second >= {start:UInt32} AND completed_second < {end:UInt32}",
             "intDiv(completed_second - {start:UInt32}, {width:UInt32})",
-            [f"sumIf(n, key % {_SLOTS} = {_outcome(s)})" for s in insights.OUTCOMES],
+            [f"sumIf(n, key % {_SLOTS} = {derived.outcome_of(s)})" for s in insights.OUTCOMES],
         ),
         {
             "start": derived.second(start),
@@ -209,7 +203,7 @@ def durations_statement(
     if until is not None:
         ends = " AND completed_second < {end:UInt32}"
         params["end"] = derived.second(until)
-    failures = ", ".join(str(_outcome(status)) for status in insights.FAILURES)
+    failures = ", ".join(str(derived.outcome_of(status)) for status in insights.FAILURES)
     return Statement(
         _by_key(
             f"FROM {database}.task_runs FINAL WHERE customer_key = {{customer:String}}"
@@ -217,7 +211,7 @@ def durations_statement(
             "duration_bin",
             [
                 "sum(n)",
-                f"sumIf(n, key % {_SLOTS} = {_outcome(RunStatus.COMPLETED.value)})",
+                f"sumIf(n, key % {_SLOTS} = {derived.outcome_of(RunStatus.COMPLETED.value)})",
                 f"sumIf(n, key % {_SLOTS} IN ({failures}))",
             ],
             drop=f"slot != {derived.NO_DURATION}",

@@ -47,6 +47,12 @@ def _outcome_expression() -> str:
     return f"toUInt8(indexOf([{listed}], status))"
 
 
+def outcome_of(status: str) -> int:
+    """What ``outcome`` holds for a finished run's status: its place in
+    ``insights.OUTCOMES``, from 1 (ClickHouse's ``indexOf``)."""
+    return insights.OUTCOMES.index(status) + 1
+
+
 def duration_bin(column: str) -> str:
     """The bin of ``insights.DURATION_EDGES`` a duration falls in, as the database's
     ``CASE`` puts it (a NaN or an hour and more in the last)."""
