@@ -69,25 +69,6 @@ async def explain(store: Store, statement: str, parameters: Any) -> str:
     return f"{' '.join(statement.split())}\n---\n{plan}"
 
 
-async def _case(
-    store: Store,
-    name: str,
-    call: Callable[[int], Awaitable[Any]],
-    samples: list[float],
-    *,
-    table_rows: int,
-    target_ms: float | None,
-) -> ReadCase:
-    """The case of ``samples``, with the plans of one more call (captured, explained)."""
-    with captured(store) as statements:
-        await call(len(samples))
-    plans = [await explain(store, sql, params) for sql, params in statements]
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return ReadCase(
-        name, table_rows, len(samples), round(cuts[49], 3), round(cuts[94], 3), target_ms, plans
-    )
-
-
 async def measure(
     store: Store,
     name: str,
@@ -97,14 +78,11 @@ async def measure(
     table_rows: int,
     target_ms: float | None = None,
 ) -> ReadCase:
-    for warm in range(3):
-        await call(warm)
-    samples = []
-    for i in range(iterations):
-        start = time.perf_counter()
-        await call(i)
-        samples.append((time.perf_counter() - start) * 1000)
-    return await _case(store, name, call, samples, table_rows=table_rows, target_ms=target_ms)
+    """p50/p95 of ``iterations`` calls after 3 warm-ups, with the plans of one more."""
+    cases = await measure_in_turn(
+        name, [(store, call, table_rows)], iterations=iterations, target_ms=target_ms
+    )
+    return cases[0]
 
 
 async def measure_in_turn(
@@ -112,6 +90,7 @@ async def measure_in_turn(
     sides: Sequence[tuple[Store, Callable[[int], Awaitable[Any]], int]],
     *,
     iterations: int,
+    target_ms: float | None = None,
 ) -> list[ReadCase]:
     """:func:`measure` of one read on several databases (``(store, call, table rows)``
     each), one call of each in turn, the order reversed every round: a drift of the
@@ -127,10 +106,18 @@ async def measure_in_turn(
             start = time.perf_counter()
             await sides[k][1](i)
             samples[k].append((time.perf_counter() - start) * 1000)
-    return [
-        await _case(store, name, call, taken, table_rows=rows, target_ms=None)
-        for (store, call, rows), taken in zip(sides, samples, strict=True)
-    ]
+    cases = []
+    for (store, call, rows), taken in zip(sides, samples, strict=True):
+        with captured(store) as statements:
+            await call(iterations)
+        plans = [await explain(store, sql, params) for sql, params in statements]
+        cuts = statistics.quantiles(taken, n=100, method="inclusive")
+        cases.append(
+            ReadCase(
+                name, rows, iterations, round(cuts[49], 3), round(cuts[94], 3), target_ms, plans
+            )
+        )
+    return cases
 
 
 async def measure_reads(
