@@ -554,10 +554,12 @@ def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
         return
     overflow = min(allowed, 1000)
     size = Settings().pool_size
+    paging = size // 4 + overflow // 4  # the paging pool, a quarter of the main one
     assert warned == [
-        f"  warning    2 workers may open {2 * (size + overflow)} database connections (each up "
-        f"to FLIGHTLOG_POOL_SIZE {size} + FLIGHTLOG_MAX_OVERFLOW {overflow}) but PostgreSQL "
-        f"allows {allowed}: lower those or --workers, or raise max_connections"
+        f"  warning    2 workers may open {2 * (size + overflow + paging)} database connections "
+        f"(each up to FLIGHTLOG_POOL_SIZE {size} + FLIGHTLOG_MAX_OVERFLOW {overflow}, and "
+        f"{paging} for event pages) but PostgreSQL allows {allowed}: lower those or "
+        "--workers, or raise max_connections"
     ]
 
 
@@ -565,15 +567,16 @@ def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
 def test_pools_are_checked_against_the_connections_postgresql_allows(
     dialect: str, db_url: DatabaseUrl
 ) -> None:
-    settings = Settings(database_url=url_of(db_url))  # pools of 20 + 10 overflow
+    # Pools of 20 + 10 overflow, and paging pools of 5 + 2.
+    settings = Settings(database_url=url_of(db_url))
     allowed = allowed_connections(settings)
     assert allowed is not None
-    assert allowed > 30
-    fit = allowed // 30
+    assert allowed > 37
+    fit = allowed // 37
     assert pool_budget_warning(settings, fit) is None
     warned = pool_budget_warning(settings, fit + 1)
     assert warned is not None
-    assert f"{fit + 1} workers may open {(fit + 1) * 30} database connections" in warned
+    assert f"{fit + 1} workers may open {(fit + 1) * 37} database connections" in warned
     assert f"PostgreSQL allows {allowed}" in warned
     assert pool_budget_warning(Settings(database_url="sqlite:///unused.db"), 1000) is None
 

@@ -39,6 +39,7 @@ from flightlog.api.routes import (
     work,
 )
 from flightlog.db.engine import create_async_db_engine
+from flightlog.db.paging_pool import close_paging_pool, open_paging_pool
 from flightlog.db.presence import require_existing_database
 from flightlog.schemas.events import EventBatch
 from flightlog.schemas.metrics import MetricBatch
@@ -80,12 +81,14 @@ def create_app(
             return
         require_existing_database(settings.database)  # a mistyped SQLite path is not created
         owned = create_async_db_engine(settings)
+        open_paging_pool(owned, settings)
         app.state.flightlog = ApiContext(owned, settings)
         if freeze_heap_at_start:
             freeze_startup_heap()
         try:
             yield
         finally:
+            await close_paging_pool(owned)
             await owned.dispose()
             await dispose_replicas(app.state.flightlog.replicas)
 

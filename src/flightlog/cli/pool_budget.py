@@ -1,7 +1,9 @@
 """Whether ``flightlog serve --workers N``'s connection pools fit in what PostgreSQL allows.
 
 Each worker process has its own pool: up to ``pool_size + max_overflow``
-connections (10 + 20 by default), opened as requests need them. N workers may
+connections (20 + 10 by default), opened as requests need them, and beside it
+a paging pool a quarter that size for the event log's pages
+(:mod:`flightlog.db.paging_pool`). N workers may
 therefore open N times that, and the default worker count is the number of
 cores. PostgreSQL refuses connections past ``max_connections`` less
 ``superuser_reserved_connections`` (100 - 3 by default), and the requests that
@@ -16,7 +18,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from flightlog.db.engine import create_sync_engine
+from flightlog.db.engine import create_sync_engine, paging_pool_size
 from flightlog.settings import Settings
 
 
@@ -42,13 +44,14 @@ def pool_budget_warning(settings: Settings, workers: int) -> str | None:
     """A banner line when ``workers`` full pools exceed what PostgreSQL allows, else None."""
     if settings.database.dialect != "postgresql":
         return None
-    per_worker = settings.pool_size + settings.max_overflow
+    paging = sum(paging_pool_size(settings))
+    per_worker = settings.pool_size + settings.max_overflow + paging
     allowed = allowed_connections(settings)
     if allowed is None or workers * per_worker <= allowed:
         return None
     return (
         f"  warning    {workers} workers may open {workers * per_worker} database connections "
         f"(each up to FLIGHTLOG_POOL_SIZE {settings.pool_size} + FLIGHTLOG_MAX_OVERFLOW "
-        f"{settings.max_overflow}) but PostgreSQL allows {allowed}: lower those or --workers, "
-        "or raise max_connections"
+        f"{settings.max_overflow}, and {paging} for event pages) but PostgreSQL allows "
+        f"{allowed}: lower those or --workers, or raise max_connections"
     )

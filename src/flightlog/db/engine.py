@@ -46,6 +46,11 @@ _WAIT_STEP_SECONDS = 0.0005
 #: SQLITE_BUSY and SQLITE_LOCKED (primary result codes): another connection's lock.
 _BUSY_OR_LOCKED = frozenset({5, 6})
 
+#: Execution option of an engine whose connections plan every prepared statement
+#: generically (``plan_cache_mode = force_generic_plan``): the paging pool of
+#: :mod:`flightlog.db.paging_pool`. A statement run there needs no ``SET LOCAL``.
+GENERIC_PLANS = "flightlog_generic_plans"
+
 #: JSON columns refuse NaN and infinities: they are not JSON, PostgreSQL's jsonb
 #: rejects them, and SQLite would store text no other reader can parse.
 strict_json = functools.partial(json.dumps, allow_nan=False)
@@ -167,6 +172,14 @@ def _postgres_kwargs(settings: Settings) -> dict[str, Any]:
     }
 
 
+def paging_pool_size(settings: Settings) -> tuple[int, int]:
+    """``(pool_size, max_overflow)`` of a paging pool: a quarter of the main pool's.
+
+    It serves event pages only, each one short statement.
+    """
+    return max(1, settings.pool_size // 4), settings.max_overflow // 4
+
+
 def create_sync_engine(
     settings: Settings,
     *,
@@ -219,11 +232,17 @@ def create_sync_engine(
 
 
 def create_async_db_engine(
-    settings: Settings, *, url: DatabaseUrl | None = None, connect_timeout: float | None = None
+    settings: Settings,
+    *,
+    url: DatabaseUrl | None = None,
+    connect_timeout: float | None = None,
+    generic_plans: bool = False,
 ) -> AsyncEngine:
     """An async engine (asyncpg or aiosqlite): the service layer's engine.
 
     ``connect_timeout`` (PostgreSQL, seconds) as for :func:`create_sync_engine`.
+    ``generic_plans`` (PostgreSQL) makes a paging pool (:mod:`flightlog.db.paging_pool`):
+    smaller, its connections planning generically, the engine marked :data:`GENERIC_PLANS`.
     """
     url = url or settings.database
     if url.is_memory:
@@ -246,16 +265,22 @@ def create_async_db_engine(
         )
         _install_sqlite_tuning(engine.sync_engine, settings, foreign_keys=True)
         return engine
+    server_settings = _asyncpg_server_settings(settings)
+    pool = _postgres_kwargs(settings)
+    if generic_plans:
+        server_settings["plan_cache_mode"] = "force_generic_plan"
+        pool["pool_size"], pool["max_overflow"] = paging_pool_size(settings)
     engine = create_async_engine(
         url.async_url,
         connect_args={
-            "server_settings": _asyncpg_server_settings(settings),
+            "server_settings": server_settings,
             **url.async_connect_args(),
             **({} if connect_timeout is None else {"timeout": connect_timeout}),
         },
         echo=settings.echo_sql,
         json_serializer=strict_json,
-        **_postgres_kwargs(settings),
+        execution_options={GENERIC_PLANS: True} if generic_plans else {},
+        **pool,
     )
     ping_when_stale(engine.sync_engine, settings.pool_ping_after_idle_seconds)
     return engine

@@ -24,6 +24,12 @@ that order without sorting the whole stream, and it is the right index for
 every task or tenant, big or small. Same rows, same order: the column holds
 one value. A plain ``events`` (SQLite) keeps the plain form and PostgreSQL's
 own choice.
+
+**Where.** The Store's own ``events.list`` runs on its paging pool when it has
+one (:mod:`flightlog.db.paging_pool`): connections opened planning generically,
+so no ``SET LOCAL`` round trip per page. Elsewhere (a caller's transaction, the
+live stream's page sharing its watermark's transaction) the mode is set for the
+page as below.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from flightlog.db.engine import GENERIC_PLANS
 from flightlog.db.partitions import is_partitioned
 from flightlog.enums import EventSeverity, EventType
 from flightlog.errors import ValidationError
@@ -84,10 +91,15 @@ def _generic_plans(session: Session, *, alone: bool) -> Iterator[None]:
 
     Only with asyncpg, which keeps its prepared statements for the connection's
     life: psycopg forgets its own at every ROLLBACK, which ends each read, so a
-    plan there is made per statement whatever the mode.
+    plan there is made per statement whatever the mode. And not on a connection of
+    the paging pool, opened in that mode (:mod:`flightlog.db.paging_pool`): there the
+    statement costs a round trip and saves nothing.
     """
     connection = session.connection()
-    if connection.dialect.driver != "asyncpg":
+    if connection.dialect.driver != "asyncpg" or connection.get_execution_options().get(
+        GENERIC_PLANS
+    ):
+        # A paging pool's connections plan generically already (flightlog.db.paging_pool).
         yield
         return
     if alone and not connection.in_nested_transaction():
@@ -206,8 +218,12 @@ def event_page(
         before_id is None or 1 <= before_id <= MAX_EVENT_ID,
         f"before_id must be between 1 and {MAX_EVENT_ID}, got {before_id}",
     )
-    partitioned = is_partitioned(session.connection(), "events")
-    key = _stream_key(customer_id, task_id, run_id) if partitioned else None
+    connection = session.connection()
+    partitioned = is_partitioned(connection, "events")
+    # The statement is planned generically on a partitioned table (see _generic_plans)
+    # and on the paging pool's connections, whatever the table: its form must suit.
+    generic = partitioned or bool(connection.get_execution_options().get(GENERIC_PLANS))
+    key = _stream_key(customer_id, task_id, run_id) if generic else None
     stmt = select(Event).where(Event.id > after_id)
     if up_to_id is not None:
         stmt = stmt.where(Event.id <= up_to_id)

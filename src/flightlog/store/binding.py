@@ -107,9 +107,11 @@ class Operation(Generic[P, R]):
         store_defaults: StoreDefaults | None = None,
         using: Callable[[StoreState], object] | None = None,
         one_statement: Callable[..., OneStatement[R] | None] | None = None,
+        generic_plans: bool = False,
     ) -> None:
         # Typed by writes() and reads(), which check the service against P and R.
         self.service = service
+        self.generic_plans = generic_plans
         self.one_statement = one_statement
         self.using = using
         self.unit: UnitKind = unit
@@ -167,10 +169,11 @@ class Operation(Generic[P, R]):
         if store.lane is not None:
             return self._bind_lane(store)
         service, after_commit, unit = self.service, self.after_commit, self.unit
+        routed = store.read_paged if self.generic_plans else store.read_routed
 
         async def run(*args: Any, **kwargs: Any) -> R:
             if unit == "stale":
-                return await store.read_routed(in_unit, service, *args, **kwargs)
+                return await routed(in_unit, service, *args, **kwargs)
             async with store.unit_of_work(unit) as session:
                 session.info[UNIT_SERVICE] = service
                 return await session.run_sync(service, *args, **kwargs)
@@ -386,6 +389,7 @@ def reads(
     *,
     store_defaults: StoreDefaults | None = None,
     stale_ok: bool = False,
+    generic_plans: bool = False,
 ) -> Operation[P, R]: ...
 
 
@@ -421,6 +425,7 @@ def reads(
     tenant: bool = True,
     store_defaults: StoreDefaults | None = None,
     stale_ok: bool = False,
+    generic_plans: bool = False,
 ) -> Operation[..., R]:
     """Bind ``service`` as a read: on SQLite it never takes the write lock.
 
@@ -428,11 +433,17 @@ def reads(
     (a list, a timeline, a chart): with read replicas configured it is read on
     one that has replayed the caller's own writes (:mod:`flightlog.store.replica_reads`).
     Leave it off for reads a workflow decides by (an entity by id, a queue).
+    ``generic_plans=True`` (with ``stale_ok``) says every statement it runs is right
+    under one plan for all values: without replicas, the async Store runs it on its
+    paging pool (:mod:`flightlog.db.paging_pool`).
     """
+    if generic_plans and not stale_ok:
+        raise TypeError(f"{service.__name__}: generic_plans applies to stale_ok reads")
     return Operation(
         service,
         unit="stale" if stale_ok else "read",
         tenant=tenant,
         store_defaults=store_defaults,
         using=using,
+        generic_plans=generic_plans,
     )

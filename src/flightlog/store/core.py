@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.failures import driver_errors
+from flightlog.db.paging_pool import close_paging_pool, open_paging_pool, paging_sessions
 from flightlog.db.presence import require_existing_database
 from flightlog.db.replicas import ReplicaSet, async_replicas
 from flightlog.errors import ValidationError
@@ -177,6 +178,27 @@ class Store(StoreState):
             async with self.replica_reads.session(floor, self.reader) as session:
                 yield session
 
+    async def read_paged(
+        self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """``work`` on the engine's paging pool (:mod:`flightlog.db.paging_pool`), else as
+        :meth:`read_routed` would place it: with replicas (stale reads go there) or
+        without such a pool (an engine this Store does not own, SQLite).
+
+        For bound calls whose statements are right under a generic plan for every
+        value: the keyset pages of the event log.
+        """
+        sessions = (
+            paging_sessions(self.engine)
+            if self.replica_reads is None and self.connection is None
+            else None
+        )
+        if sessions is None:
+            return await self.read_routed(work, *args, **kwargs)
+        with database_errors_as_domain_errors():
+            async with sessions() as session:
+                return await session.run_sync(work, *args, **kwargs)
+
     async def read_routed(
         self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
@@ -262,6 +284,7 @@ class Store(StoreState):
 
     async def close(self) -> None:
         close_lane(self.engine)
+        await close_paging_pool(self.engine)
         await self.engine.dispose()
         if self.replica_reads is not None:
             await dispose_replicas(self.replica_reads.replicas)
@@ -320,6 +343,7 @@ async def open_store(
         require_existing_database(database)  # never create a SQLite file it was not asked to
         await asyncio.to_thread(Migrator(settings, database).require_head)
     engine = create_async_db_engine(settings, url=database)
+    open_paging_pool(engine, settings, database)
     replicas = None
     try:
         replicas = async_replicas(settings)
@@ -329,6 +353,7 @@ async def open_store(
         yield store
     finally:
         close_lane(engine)
+        await close_paging_pool(engine)
         await engine.dispose()
         await dispose_replicas(replicas)
 

@@ -122,7 +122,7 @@ class Events(Facade[S]):
         ingest_events_returning_ids, using=event_payload_limit, one_statement=small.plan_events
     )
     ingest = writes(ingest_events, using=event_payload_limit)
-    list = reads(events.list_events, stale_ok=True)
+    list = reads(events.list_events, stale_ok=True, generic_plans=True)
 
 
 class Metrics(Facade[S]):
