@@ -554,7 +554,7 @@ def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
         return
     overflow = min(allowed, 1000)
     size = Settings().pool_size
-    paging = size // 4 + overflow // 4  # the paging pool, a quarter of the main one
+    paging = max(1, size // 4) + overflow // 4  # the paging pool, a quarter of the main one
     assert warned == [
         f"  warning    2 workers may open {2 * (size + overflow + paging)} database connections "
         f"(each up to FLIGHTLOG_POOL_SIZE {size} + FLIGHTLOG_MAX_OVERFLOW {overflow}, and "

@@ -81,16 +81,19 @@ def create_app(
             return
         require_existing_database(settings.database)  # a mistyped SQLite path is not created
         owned = create_async_db_engine(settings)
-        open_paging_pool(owned, settings)
-        app.state.flightlog = ApiContext(owned, settings)
-        if freeze_heap_at_start:
-            freeze_startup_heap()
+        context: ApiContext | None = None
         try:
+            context = app.state.flightlog = ApiContext(owned, settings)
+            if context.replicas is None:
+                open_paging_pool(owned, settings)
+            if freeze_heap_at_start:
+                freeze_startup_heap()
             yield
         finally:
             await close_paging_pool(owned)
             await owned.dispose()
-            await dispose_replicas(app.state.flightlog.replicas)
+            if context is not None:
+                await dispose_replicas(context.replicas)
 
     app = FastAPI(
         title="Flightlog",

@@ -5,8 +5,10 @@ partitioned ``events`` needs PostgreSQL's generic plan, else every page is
 planned over every partition's indexes. Asked for per transaction (``SET
 LOCAL plan_cache_mode``), that is one more round trip per page, and it was
 most of what a partitioned page cost over a plain one (measured on this
-2-core machine: a page ~0.6-0.8 ms slower with the ``SET LOCAL`` than on
-connections that plan generically from the start, ~0.1-0.2 ms from plain).
+2-core machine, 300,000 events over fifteen months: a partitioned page
+0.7-1.6 ms slower at p50 than a plain one with the ``SET LOCAL``, and
+0.1-0.25 ms slower than the plain one on connections opened planning
+generically).
 
 So a Store that owns its engine also opens this pool beside it: its
 connections are opened with ``plan_cache_mode = force_generic_plan``, and
@@ -23,14 +25,33 @@ statements at every rollback, so a plan is made per statement there anyway.
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flightlog.db.engine import async_session_factory, create_async_db_engine
+from flightlog.db.partitions import pool_has_room
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 
-#: The paging pool of each main engine that has one, with its session factory.
-_pools: dict[AsyncEngine, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = {}
+log = logging.getLogger(__name__)
+
+#: How long pages stay on the main pool after the paging pool failed to connect.
+REST_SECONDS = 60.0
+
+
+@dataclass
+class _PagingPool:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    #: ``time.monotonic()`` before which pages go to the main pool (after a failure).
+    resting_until: float = 0.0
+
+
+#: The paging pool of each main engine that has one.
+_pools: dict[AsyncEngine, _PagingPool] = {}
 
 
 def open_paging_pool(
@@ -42,17 +63,43 @@ def open_paging_pool(
     if engine.dialect.driver != "asyncpg" or engine in _pools:
         return
     paging = create_async_db_engine(settings, url=url, generic_plans=True)
-    _pools[engine] = (paging, async_session_factory(paging))
+    _pools[engine] = _PagingPool(paging, async_session_factory(paging))
+
+
+def paging_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """``engine``'s paging pool, if it has one (open or resting)."""
+    pool = _pools.get(engine)
+    return None if pool is None else pool.engine
 
 
 def paging_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession] | None:
-    """Sessions on ``engine``'s paging pool, or None when it has none."""
+    """Sessions on ``engine``'s paging pool when a page can have a connection there now,
+    else None (no such pool, resting after a failure, or every connection lent out)."""
     pool = _pools.get(engine)
-    return None if pool is None else pool[1]
+    if pool is None or time.monotonic() < pool.resting_until:
+        return None
+    if not pool_has_room(pool.engine.sync_engine):
+        return None
+    return pool.sessions
+
+
+def paging_pool_failed(engine: AsyncEngine, error: BaseException) -> None:
+    """The paging pool could not lend a connection: pages use the main pool for a while."""
+    pool = _pools.get(engine)
+    if pool is None:
+        return
+    pool.resting_until = time.monotonic() + REST_SECONDS
+    log.warning(
+        "event pages use the main connection pool for %.0f s: the paging pool could not "
+        "connect (%s: %s)",
+        REST_SECONDS,
+        type(error).__name__,
+        str(error).strip().splitlines()[0][:200] if str(error).strip() else "",
+    )
 
 
 async def close_paging_pool(engine: AsyncEngine) -> None:
     """Close ``engine``'s paging pool, if it has one (when the engine is disposed of)."""
     pool = _pools.pop(engine, None)
     if pool is not None:
-        await pool[0].dispose()
+        await pool.engine.dispose()

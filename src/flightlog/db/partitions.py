@@ -273,7 +273,7 @@ def _make_ahead(connection: Connection) -> None:
         tables, known.ahead_wanted = sorted(known.ahead_wanted), set()
         retry_at = time.monotonic() + AHEAD_RETRY_SECONDS
         known.ahead_retry_at.update(dict.fromkeys(tables, retry_at))
-    if not _pool_has_room(connection.engine):
+    if not pool_has_room(connection.engine):
         return
     for table in tables:
         try:
@@ -283,7 +283,7 @@ def _make_ahead(connection: Connection) -> None:
             log.info("could not make the coming months' partitions of %s yet: %s", table, exc.orig)
 
 
-def _pool_has_room(engine: Engine) -> bool:
+def pool_has_room(engine: Engine) -> bool:
     """Whether a connection can be had without waiting for a caller to return one."""
     pool: Any = engine.pool
     checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)

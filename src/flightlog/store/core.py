@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 
 from flightlog.db.engine import SQLITE_BEGIN_MODE, async_session_factory, create_async_db_engine
 from flightlog.db.failures import driver_errors
-from flightlog.db.paging_pool import close_paging_pool, open_paging_pool, paging_sessions
+from flightlog.db.paging_pool import (
+    close_paging_pool,
+    open_paging_pool,
+    paging_pool_failed,
+    paging_sessions,
+)
 from flightlog.db.presence import require_existing_database
 from flightlog.db.replicas import ReplicaSet, async_replicas
 from flightlog.errors import ValidationError
@@ -186,18 +191,26 @@ class Store(StoreState):
         without such a pool (an engine this Store does not own, SQLite).
 
         For bound calls whose statements are right under a generic plan for every
-        value: the keyset pages of the event log.
+        value: the keyset pages of the event log. A paging pool that cannot lend a
+        connection now sends the call to the main pool (see the module).
         """
         sessions = (
             paging_sessions(self.engine)
             if self.replica_reads is None and self.connection is None
             else None
         )
-        if sessions is None:
-            return await self.read_routed(work, *args, **kwargs)
-        with database_errors_as_domain_errors():
+        if sessions is not None:
             async with sessions() as session:
-                return await session.run_sync(work, *args, **kwargs)
+                try:
+                    await session.connection()
+                except Exception as exc:
+                    # No connection there (a pooler refusing its startup parameter, or
+                    # the database down): the main pool serves, or says it is down.
+                    paging_pool_failed(self.engine, exc)
+                else:
+                    with database_errors_as_domain_errors():
+                        return await session.run_sync(work, *args, **kwargs)
+        return await self.read_routed(work, *args, **kwargs)
 
     async def read_routed(
         self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
@@ -343,10 +356,11 @@ async def open_store(
         require_existing_database(database)  # never create a SQLite file it was not asked to
         await asyncio.to_thread(Migrator(settings, database).require_head)
     engine = create_async_db_engine(settings, url=database)
-    open_paging_pool(engine, settings, database)
     replicas = None
     try:
         replicas = async_replicas(settings)
+        if replicas is None:
+            open_paging_pool(engine, settings, database)
         if customer_id is None:
             customer_id = await _default_customer(engine)
         store = Store(engine, settings, customer_id, replicas=replicas)
