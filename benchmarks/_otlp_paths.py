@@ -51,15 +51,19 @@ class Server:
              "--workers", str(workers), "--log-level", "warning"],
             stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
+        self._wait_until_up(log)
+
+    def _wait_until_up(self, log: Path, probe: str = "/api/v1/health") -> None:
         deadline = time.monotonic() + STARTUP_SECONDS
-        while not self._answers():
+        while not self._answers(probe):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"flightlog serve did not start; see {log}")
+                self.stop()
+                raise RuntimeError(f"{self.process.args[2]} did not start; see {log}")
             time.sleep(0.1)
 
-    def _answers(self) -> bool:
+    def _answers(self, probe: str) -> bool:
         try:
-            return httpx.get(f"{self.base}/api/v1/health", timeout=2).status_code == 200
+            return httpx.get(f"{self.base}{probe}", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -68,6 +72,29 @@ class Server:
             self.process.terminate()
             self.process.wait(timeout=30)
         self._log.close()
+
+
+class CeilingServer(Server):
+    """:mod:`benchmarks._otlp_ceiling` in a child process on a free loopback port."""
+
+    def __init__(self, db: Database, rows: Path, log: Path, workers: int = 1) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLIGHTLOG_", "BENCH_"))}
+        env.update(
+            BENCH_OTLP_DIALECT=db.dialect,
+            BENCH_OTLP_TARGET=db.conninfo,
+            BENCH_OTLP_ROWS=str(rows),
+            BENCH_OTLP_BUSY_MS=str(db.settings.sqlite_busy_timeout_ms),
+            BENCH_OTLP_CACHE_MIB=str(db.settings.sqlite_cache_mib),
+        )
+        self._log = log.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._otlp_ceiling", "--port", str(self.port),
+             "--workers", str(workers)],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        self._wait_until_up(log, probe="/")
 
 
 def check_export(response: httpx.Response) -> None:
@@ -303,3 +330,31 @@ def ceiling_sqlite(db: Database, rows: Rows) -> float:
         return time.perf_counter() - start
     finally:
         conn.close()
+
+
+def by_trace(rows: Rows) -> tuple[dict[str, list[str]], dict[str, dict[str, list[Any]]], int]:
+    """The written rows of each trace (a session with the runs that name it), for the bare
+    ceiling (:mod:`benchmarks._otlp_ceiling`); and how many rows name no trace (the tasks'
+    own events, which it leaves out)."""
+    columns = {table: rows.columns[table] for table in WRITTEN}
+    grouped: dict[str, dict[str, list[Any]]] = {}
+    untraced = 0
+    session_traces: dict[Any, list[str]] = {}
+    run_columns = columns["task_runs"]
+    trace_at, session_at = run_columns.index("trace_id"), run_columns.index("session_id")
+    for row in rows.rows["task_runs"]:
+        if row[trace_at] is not None and row[session_at] is not None:
+            session_traces.setdefault(row[session_at], []).append(row[trace_at])
+    for table in WRITTEN:
+        names = columns[table]
+        for row in rows.rows[table]:
+            if table == "sessions":
+                owners = session_traces.get(row[names.index("id")], [])
+            else:
+                trace = row[names.index("trace_id")]
+                owners = [] if trace is None else [trace]
+            if not owners:
+                untraced += 1
+            for trace in owners:
+                grouped.setdefault(trace, {}).setdefault(table, []).append(row)
+    return columns, grouped, untraced

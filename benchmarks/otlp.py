@@ -19,7 +19,12 @@ Per dialect, each case in a fresh throwaway database (see ``_databases``):
    and psycopg ``COPY`` (the faster is the ceiling) on PostgreSQL, ``sqlite3``
    ``executemany`` in one transaction on SQLite. Best of a few rounds; the
    tasks and customer they refer to are loaded untimed.
-4. **Live-stream latency**: on case 1's server, two clients follow
+4. **The bare ceiling through HTTP**: :mod:`benchmarks._otlp_ceiling`, a bare
+   ASGI app with 2 workers, the same requests from 4 senders, decoded with the
+   official classes, and per request the rows case 1 wrote for the traces it
+   completes, by the raw driver: what ingest could reach here if mapping cost
+   nothing.
+5. **Live-stream latency**: on case 1's server, two clients follow
    ``GET /api/v1/events/stream`` (poll 0.5 s, the default, and 0.25 s, the
    least allowed) while one trace per request is posted at 5 requests/s;
    per event, the time from its POST starting to its arrival on the stream.
@@ -36,6 +41,7 @@ import asyncio
 import cProfile
 import io
 import json
+import pickle
 import pstats
 import tempfile
 import threading
@@ -54,6 +60,7 @@ from rich.table import Table
 from benchmarks import _otlp_paths as paths
 from benchmarks import _otlp_traces as traces
 from benchmarks._databases import Database, server_version, throwaway
+from benchmarks._otlp_ceiling import TraceRows
 from benchmarks._report import RESULTS, Case, as_dict, case, machine, replace_readme_block, versions
 from flightlog.api import create_app
 from flightlog.store import open_store
@@ -266,6 +273,39 @@ async def ceilings(dialect: str, rows: paths.Rows, spans: int, rounds: int) -> l
     ]
 
 
+async def bare_ceiling(
+    dialect: str, rows: paths.Rows, bodies: Sequence[bytes], spans: int, log: Path
+) -> Case:
+    """Case 4: :mod:`benchmarks._otlp_ceiling` with 2 workers and 4 senders, like case 1's
+    last: the same requests, decoded, and the same rows written per request, nothing else."""
+    columns, grouped, untraced = paths.by_trace(rows)
+    expected = {t: len(rows.rows[t]) for t in paths.WRITTEN}
+    async with throwaway(dialect) as db:
+        await paths.load_untimed(db, rows)
+        with tempfile.TemporaryDirectory() as folder:
+            dump = Path(folder) / "rows.pickle"
+            dump.write_bytes(pickle.dumps(TraceRows(columns, grouped)))
+            server = await asyncio.to_thread(paths.CeilingServer, db, dump, log, 2)
+            try:
+                async with httpx.AsyncClient(base_url=server.base, timeout=600) as client:
+                    seconds = await paths.send(client, "unused", bodies, 4)
+            finally:
+                server.stop()
+        found = dict(
+            zip(
+                paths.WRITTEN,
+                _scalars(db, [f"SELECT count(*) FROM {t}" for t in paths.WRITTEN]),
+                strict=True,
+            )
+        )
+    missing = {t: expected[t] - found.get(t, 0) for t in paths.WRITTEN}
+    # Every row of a trace is written; only rows that name no trace are left out.
+    if sum(missing.values()) != untraced or min(missing.values()) < 0:
+        raise RuntimeError(f"bare ceiling wrote {found}, expected {expected} less {untraced}")
+    name = "bare ASGI + raw driver (ceiling), 2 workers over loopback, 4 senders"
+    return case(name, spans, seconds, requests=len(bodies), left_out=untraced)
+
+
 async def run_dialect(
     dialect: str, plan: Plan, profile: bool, step: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -296,7 +336,10 @@ async def run_dialect(
     step(f"{dialect}: raw-driver ceiling on the same rows")
     raw = await ceilings(dialect, rows, spans, plan.ceiling_rounds)
     ceiling = max(c.rate or 0.0 for c in raw)
-    cases = [*raw]
+    step(f"{dialect}: bare ASGI app and raw driver, the same requests and rows")
+    bare = await bare_ceiling(dialect, rows, bodies, spans, log)
+    console.log(f"{dialect}: {bare.name}: {bare.rate:,.0f} spans/s")
+    cases = [*raw, bare]
     for c in flightlog_cases:
         again = case(c.name, c.rows, c.seconds or 0.0, ceiling=ceiling, **c.extra)
         again.target = f">= {TARGET_RATE:,.0f} spans/s"
