@@ -23,7 +23,6 @@ ceiling is not held back by what Flightlog fixed in its own server.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sqlite3
@@ -31,11 +30,9 @@ import uuid
 from typing import Any
 
 import asyncpg
-import uvicorn
 
-from flightlog.cli.worker_listeners import serve_workers
+from benchmarks import _bare_asgi as bare
 
-Scope = dict[str, Any]
 INSERT_COLUMNS = "customer_id, task_id, event_type, severity, agent_role, content, data"
 _state: dict[str, Any] = {}
 
@@ -91,12 +88,11 @@ async def _start() -> None:
     dialect, target = os.environ["BENCH_CEILING_DIALECT"], os.environ["BENCH_CEILING_TARGET"]
     _state["dialect"] = dialect
     if dialect == "sqlite":
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(os.environ['BENCH_CEILING_BUSY_MS'])}")
-        conn.execute(f"PRAGMA cache_size=-{int(os.environ['BENCH_CEILING_CACHE_MIB']) * 1024}")
+        conn = bare.sqlite_connection(
+            target,
+            int(os.environ["BENCH_CEILING_BUSY_MS"]),
+            int(os.environ["BENCH_CEILING_CACHE_MIB"]),
+        )
         _state["conn"] = conn
         _state["customer"] = conn.execute("SELECT id FROM customers").fetchone()[0]
     else:
@@ -106,66 +102,20 @@ async def _start() -> None:
 
 
 async def _stop() -> None:
-    if "conn" in _state:
-        _state["conn"].close()
-    if "pool" in _state:
-        await _state["pool"].close()
+    await bare.close(_state)
 
 
-async def _respond(send: Any, status: int, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def app(scope: Scope, receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await _start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await _stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "http":
-        return
-    if scope["method"] == "GET":  # the readiness probe
-        await _respond(send, 200, {"status": "ok"})
-        return
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    event = json.loads(b"".join(chunks))["events"][0]
+async def _handle(received: bytes) -> tuple[int, bytes]:
+    event = json.loads(received)["events"][0]
     if _state["dialect"] == "sqlite":
         event_id = _sqlite_insert(_state["conn"], _state["customer"], event)
     else:
         event_id = await _postgres_insert(_state["pool"], _state["customer"], event)
-    await _respond(send, 201, {"ids": [event_id]})
+    return 201, json.dumps({"ids": [event_id]}).encode()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._http_ceiling")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    if args.workers == 1:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
-        return
-    config = uvicorn.Config(
-        "benchmarks._http_ceiling:app",
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-    )
-    serve_workers(config)
+app = bare.asgi_app(_start, _stop, _handle, b"application/json")
 
 
 if __name__ == "__main__":
-    main()
+    bare.main("benchmarks._http_ceiling", app)

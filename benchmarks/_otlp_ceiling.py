@@ -26,7 +26,6 @@ turning a span into its record cost nothing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import sqlite3
@@ -35,16 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from flightlog.cli.worker_listeners import serve_workers
+from benchmarks import _bare_asgi as bare
 
-Scope = dict[str, Any]
 #: The tables written, parents first.
 TABLES = ("sessions", "task_runs", "agent_runs", "events", "otlp_spans")
 _state: dict[str, Any] = {}
@@ -130,80 +127,29 @@ async def _start() -> None:
     _state["rows"] = pickle.loads(Path(os.environ["BENCH_OTLP_ROWS"]).read_bytes())  # noqa: ASYNC240
     _state["dialect"] = dialect
     if dialect == "sqlite":
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(os.environ['BENCH_OTLP_BUSY_MS'])}")
-        conn.execute(f"PRAGMA cache_size=-{int(os.environ['BENCH_OTLP_CACHE_MIB']) * 1024}")
+        conn = bare.sqlite_connection(
+            target, int(os.environ["BENCH_OTLP_BUSY_MS"]), int(os.environ["BENCH_OTLP_CACHE_MIB"])
+        )
         _state["conn"] = conn
     else:
         _state["pool"] = await asyncpg.create_pool(target, min_size=4, max_size=4)
 
 
 async def _stop() -> None:
-    if "conn" in _state:
-        _state["conn"].close()
-    if "pool" in _state:
-        await _state["pool"].close()
+    await bare.close(_state)
 
 
-async def _respond(send: Any, status: int, body: bytes) -> None:
-    headers = [
-        (b"content-type", b"application/x-protobuf"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def app(scope: Scope, receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await _start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await _stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "http":
-        return
-    if scope["method"] == "GET":  # the readiness probe
-        await _respond(send, 200, b"")
-        return
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    roots = _roots(b"".join(chunks))
+async def _handle(received: bytes) -> tuple[int, bytes]:
+    roots = _roots(received)
     if _state["dialect"] == "sqlite":
         _sqlite_write(_state["conn"], _state["rows"], roots)
     else:
         await _postgres_write(_state["pool"], _state["rows"], roots)
-    await _respond(send, 200, _RESPONSE)
+    return 200, _RESPONSE
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._otlp_ceiling")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    if args.workers == 1:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
-        return
-    config = uvicorn.Config(
-        "benchmarks._otlp_ceiling:app",
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-    )
-    serve_workers(config)
+app = bare.asgi_app(_start, _stop, _handle, b"application/x-protobuf")
 
 
 if __name__ == "__main__":
-    main()
+    bare.main("benchmarks._otlp_ceiling", app)
