@@ -347,12 +347,12 @@ def by_trace(rows: Rows) -> tuple[dict[str, list[str]], dict[str, dict[str, list
             session_traces.setdefault(row[session_at], []).append(row[trace_at])
     for table in WRITTEN:
         names = columns[table]
+        key = names.index("id" if table == "sessions" else "trace_id")
         for row in rows.rows[table]:
             if table == "sessions":
-                owners = session_traces.get(row[names.index("id")], [])
+                owners = session_traces.get(row[key], [])
             else:
-                trace = row[names.index("trace_id")]
-                owners = [] if trace is None else [trace]
+                owners = [] if row[key] is None else [row[key]]
             if not owners:
                 untraced += 1
             for trace in owners:

@@ -45,7 +45,7 @@ def pool_budget_warning(settings: Settings, workers: int) -> str | None:
     if settings.database.dialect != "postgresql":
         return None
     # With read replicas, pages are read there: no paging pool is opened.
-    paging = 0 if settings.database_replica_urls.strip() else sum(paging_pool_size(settings))
+    paging = 0 if settings.replica_databases else sum(paging_pool_size(settings))
     per_worker = settings.pool_size + settings.max_overflow + paging
     allowed = allowed_connections(settings)
     if allowed is None or workers * per_worker <= allowed:

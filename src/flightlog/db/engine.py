@@ -180,6 +180,16 @@ def paging_pool_size(settings: Settings) -> tuple[int, int]:
     return max(1, settings.pool_size // 4), settings.max_overflow // 4
 
 
+def pool_has_room(engine: Engine) -> bool:
+    """Whether a connection can be had without waiting for a caller to return one."""
+    pool: Any = engine.pool
+    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", None)
+    if not callable(checkedout) or not callable(size) or not isinstance(overflow, int):
+        return True
+    return overflow < 0 or int(checkedout()) < int(size()) + overflow
+
+
 def create_sync_engine(
     settings: Settings,
     *,

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flightlog.db.engine import async_session_factory, create_async_db_engine
-from flightlog.db.partitions import pool_has_room
+from flightlog.db.engine import async_session_factory, create_async_db_engine, pool_has_room
 from flightlog.db.urls import DatabaseUrl
 from flightlog.settings import Settings
 

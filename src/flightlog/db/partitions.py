@@ -47,6 +47,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import BindParameter
 
+from flightlog.db.engine import pool_has_room
 from flightlog.db.partition_layout import (
     PARTITION_KEY_INFO,
     PARTITION_KEYS,
@@ -281,16 +282,6 @@ def _make_ahead(connection: Connection) -> None:
         except DBAPIError as exc:
             # Busy locks (lock_timeout) or anything else: the months are not needed yet.
             log.info("could not make the coming months' partitions of %s yet: %s", table, exc.orig)
-
-
-def pool_has_room(engine: Engine) -> bool:
-    """Whether a connection can be had without waiting for a caller to return one."""
-    pool: Any = engine.pool
-    checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
-    overflow = getattr(pool, "_max_overflow", None)
-    if not callable(checkedout) or not callable(size) or not isinstance(overflow, int):
-        return True
-    return overflow < 0 or int(checkedout()) < int(size()) + overflow
 
 
 def create_ahead(engine: Engine, table: str, *, lock_timeout_ms: int) -> list[str]:

@@ -91,15 +91,12 @@ def _generic_plans(session: Session, *, alone: bool) -> Iterator[None]:
 
     Only with asyncpg, which keeps its prepared statements for the connection's
     life: psycopg forgets its own at every ROLLBACK, which ends each read, so a
-    plan there is made per statement whatever the mode. And not on a connection of
-    the paging pool, opened in that mode (:mod:`flightlog.db.paging_pool`): there the
-    statement costs a round trip and saves nothing.
+    plan there is made per statement whatever the mode. The caller does not enter
+    this on a connection of the paging pool (:mod:`flightlog.db.paging_pool`), opened
+    in that mode: there the statement would cost a round trip and save nothing.
     """
     connection = session.connection()
-    if connection.dialect.driver != "asyncpg" or connection.get_execution_options().get(
-        GENERIC_PLANS
-    ):
-        # A paging pool's connections plan generically already (flightlog.db.paging_pool).
+    if connection.dialect.driver != "asyncpg":
         yield
         return
     if alone and not connection.in_nested_transaction():
@@ -220,9 +217,12 @@ def event_page(
     )
     connection = session.connection()
     partitioned = is_partitioned(connection, "events")
-    # The statement is planned generically on a partitioned table (see _generic_plans)
-    # and on the paging pool's connections, whatever the table: its form must suit.
-    generic = partitioned or bool(connection.get_execution_options().get(GENERIC_PLANS))
+    # A paging pool's connections plan generically already (flightlog.db.paging_pool);
+    # a page of a partitioned table elsewhere asks for it (_generic_plans). Either way
+    # the statement is planned generically, whatever the table: its form must suit.
+    planned_generically = bool(connection.get_execution_options().get(GENERIC_PLANS))
+    ask = partitioned and not planned_generically
+    generic = partitioned or planned_generically
     key = _stream_key(customer_id, task_id, run_id) if generic else None
     stmt = select(Event).where(Event.id > after_id)
     if up_to_id is not None:
@@ -245,7 +245,7 @@ def event_page(
     # list_events's ownership check after an empty page looks rows up by primary key,
     # which a generic plan serves as well. A plain ``events`` keeps PostgreSQL's choice.
     alone = whole_unit(session, event_page, list_events)
-    with _generic_plans(session, alone=alone) if partitioned else nullcontext():
+    with _generic_plans(session, alone=alone) if ask else nullcontext():
         if before_id is not None:
             # Newest first below the cursor, then turned: the page just before it, in id order.
             earlier = stmt.where(Event.id < before_id).order_by(*(c.desc() for c in order))
