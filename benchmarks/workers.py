@@ -120,11 +120,13 @@ def machine_cpu() -> tuple[float, float]:
 
 def server_processes(leader: int) -> dict[str, list[int]]:
     """The server's processes by role: ``flightlog serve`` itself, its uvicorn workers
-    (spawned by multiprocessing), and helpers (multiprocessing's resource tracker).
+    (forked from it, so running its command line, or spawned by multiprocessing where
+    they cannot be forked), and helpers (multiprocessing's resource tracker).
 
     With one worker, ``flightlog serve`` is the worker.
     """
     found: dict[str, list[int]] = {"parent": [leader], "workers": [], "helpers": []}
+    own = Path(f"/proc/{leader}/cmdline").read_bytes()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == leader:
             continue
@@ -134,7 +136,7 @@ def server_processes(leader: int) -> dict[str, list[int]]:
         except OSError:
             continue
         if int(fields[2]) == leader:  # the server's process group
-            role = "workers" if b"spawn_main" in command else "helpers"
+            role = "workers" if command == own or b"spawn_main" in command else "helpers"
             found[role].append(int(entry.name))
     if not found["workers"]:
         found["workers"], found["parent"] = [leader], []

@@ -37,7 +37,7 @@ from cli_runner import Cli, make_cli, url_of
 from flightlog import open_store_sync
 from flightlog.cli.pool_budget import allowed_connections, pool_budget_warning
 from flightlog.cli.serve import cpu_count, default_workers
-from flightlog.cli.worker_listeners import tcp_listener
+from flightlog.cli.worker_listeners import forked_workers, tcp_listener
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.otlp.spans import Span
@@ -65,7 +65,8 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
 
 
 def worker_pids(server_pid: int) -> set[int]:
-    """The uvicorn workers: the server's children spawned by multiprocessing."""
+    """The uvicorn workers: the server's children forked from it (its own command line)."""
+    own = Path(f"/proc/{server_pid}/cmdline").read_bytes()
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -76,7 +77,7 @@ def worker_pids(server_pid: int) -> set[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == server_pid and b"spawn_main" in command:
+        if parent == server_pid and command == own:
             found.add(int(entry.name))
     return found
 
@@ -392,6 +393,54 @@ def test_each_worker_accepts_on_a_listener_of_its_own(shared: Shared) -> None:
     held = [_held(pid, listening) for pid in sorted(shared.pids)]
     assert all(len(one) == 1 for one in held), held
     assert set.union(*held) == listening
+
+
+def test_workers_are_forked_from_the_server_not_spawned(shared: Shared) -> None:
+    """A spawned worker imported the web stack again (~3 s of CPU each): forked, each
+    runs the server's own command line and no child runs multiprocessing's spawn."""
+    server = shared.served.process.pid
+    own = Path(f"/proc/{server}/cmdline").read_bytes()
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == server:
+                    children[int(entry.name)] = (entry / "cmdline").read_bytes()
+    assert shared.pids <= children.keys()
+    assert all(children[pid] == own for pid in shared.pids)
+    assert not [command for command in children.values() if b"spawn_main" in command]
+
+
+def test_forked_workers_fall_back_to_spawning_when_forking_is_not_safe() -> None:
+    from uvicorn import _subprocess
+
+    spawning = _subprocess.spawn
+    factory = uvicorn.Config("flightlog.api.served:app_from_environment", factory=True)
+    # This test's process may run threads of its own (pytest's, a driver's): fork only
+    # decides for a supervisor that runs none, which flightlog serve's is.
+    alone = threading.active_count() == 1
+    with forked_workers(factory, []) as forked:
+        assert forked is alone
+        if alone:
+            made = _subprocess.spawn.Process(target=print, kwargs={"sockets": []})
+            assert made._start_method == "fork"  # type: ignore[attr-defined]
+    assert _subprocess.spawn is spawning
+    # An app object cannot be named to a worker; another thread could hold a lock a fork
+    # would copy held: both keep uvicorn's own spawning.
+    with forked_workers(uvicorn.Config(lambda: None), []) as forked:
+        assert not forked
+        assert _subprocess.spawn is spawning
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with forked_workers(factory, []) as forked:
+            assert not forked
+            assert _subprocess.spawn is spawning
+    finally:
+        release.set()
+        other.join()
 
 
 def test_a_port_in_use_is_refused_not_joined(tmp_path: Path, cli: Cli) -> None:

@@ -1,12 +1,16 @@
 """The app each ``flightlog serve --workers N`` process builds for itself.
 
-uvicorn starts its worker processes fresh (``spawn``), so an app object made
-in the parent cannot be handed to them: each worker imports
-:func:`app_from_environment` by name and calls it. The parent has already
+An app object made in the parent is not handed to the workers: uvicorn names
+the app to each worker, which calls :func:`app_from_environment` and builds
+its own app, engine and pool. The workers are forked once the parent has
+imported what an app needs (:func:`preload`, and
+:func:`flightlog.cli.worker_listeners.forked_workers`), so building it is all
+that is left to them; where they cannot be forked they are spawned and import
+it all themselves. The parent has already
 resolved the settings (environment, ``--database-url``, checked the schema is
 at head); rather than let each worker resolve them again from a possibly
 different environment, the parent passes the exact resolved settings as JSON
-in one environment variable, which every spawned worker inherits. One
+in one environment variable, which every worker inherits. One
 variable, not one per setting, so a setting added later travels without
 anyone remembering to pass it.
 
@@ -18,6 +22,7 @@ orphaned, holding database connections, where nobody stops them.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -75,6 +80,21 @@ def serving_app(settings: Settings) -> FastAPI:
     from flightlog.api.app import create_app
 
     return create_app(settings, freeze_heap_at_start=True)
+
+
+def preload() -> None:
+    """Import what building a serving app imports lazily, so that forked workers have it.
+
+    The dashboard's modules, its session handling and the drivers' error classes are
+    imported when an app is built, not with this module, so that commands and
+    embedders that never serve the dashboard do not pay for them.
+    """
+    from flightlog import web
+    from flightlog.db.failures import driver_errors
+
+    web.import_areas()
+    importlib.import_module("flightlog.web.session")
+    driver_errors()
 
 
 def die_with_parent() -> None:

@@ -100,12 +100,14 @@ def run_server(
             if sink is not None:
                 sink.stop()
         return
-    from flightlog.api.served import FACTORY, settings_to_environment
+    from flightlog.api.served import FACTORY, preload, settings_to_environment
     from flightlog.cli.worker_listeners import serve_workers
 
-    # Spawned workers cannot be handed an app object: each imports the factory and
-    # builds its own app (and engine) from the settings resolved here.
+    # Workers are not handed an app object: each calls the factory and builds its own
+    # app (and engine) from the settings resolved here. They are forked with
+    # everything an app needs already imported (worker_listeners.forked_workers).
     settings_to_environment(settings)
+    preload()
     config = uvicorn.Config(
         FACTORY, factory=True, workers=count, host=host, port=port, log_level=log_level
     )

@@ -24,13 +24,24 @@ A worker that dies is replaced by uvicorn's supervisor; the replacement listens
 on every worker's socket, so no socket is left without a process to accept on
 it. Elsewhere than Linux (where ``SO_REUSEPORT`` does not balance) the workers
 share one listener, as with uvicorn's own command.
+
+Workers are **forked** from the supervisor once it has imported the app's module
+(see :func:`forked_workers`), not spawned as fresh interpreters: a spawned worker
+imports the web stack, the models and the schemas again, ~3 s of CPU each here,
+so two workers on two cores made ``flightlog serve`` on PostgreSQL take ~7 s to
+answer, and a worker killed mid-load came back only after as long (decision 0023).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import multiprocessing
 import socket
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flightlog.errors import ConfigurationError
@@ -135,4 +146,62 @@ def _supervise(config: uvicorn.Config, listeners: list[socket.socket], *, own: b
 
         supervisor.init_processes = init_processes  # type: ignore[method-assign]
         supervisor.handle_ttou = handle_ttou  # type: ignore[method-assign]
-    supervisor.run()
+    with forked_workers(config, listeners):
+        supervisor.run()
+
+
+@contextmanager
+def forked_workers(config: uvicorn.Config, listeners: list[socket.socket]) -> Iterator[bool]:
+    """Within the block, uvicorn starts workers by ``fork`` (yields whether it will).
+
+    The supervisor imports the app's module first, so every worker, the first ones
+    and each replacement, starts with it imported and builds only its own app and
+    engine, as gunicorn's workers do. Forking is safe here because the supervisor
+    holds no connection, event loop or thread by then: the banner's database checks
+    dispose of their engines. Where that does not hold (another thread is running,
+    a platform without ``fork``, a uvicorn whose worker start is laid out
+    differently) the workers are spawned as uvicorn does by itself.
+    """
+    from uvicorn import _subprocess
+
+    if (
+        "fork" not in multiprocessing.get_all_start_methods()
+        or threading.active_count() != 1
+        or not hasattr(_subprocess, "spawn")
+        or not isinstance(config.app, str)
+    ):
+        yield False
+        return
+    importlib.import_module(config.app.partition(":")[0])
+    spawning = _subprocess.spawn
+    _subprocess.spawn = _Forking(listeners)  # type: ignore[assignment]
+    try:
+        yield True
+    finally:
+        _subprocess.spawn = spawning
+
+
+class _Forking:
+    """What uvicorn asks for a worker process (``spawn.Process(target=, kwargs=)``), forked.
+
+    A forked worker inherits every listener of the supervisor; it closes those it was
+    not given, so that it holds only the socket it accepts on, as a spawned one does.
+    """
+
+    def __init__(self, listeners: list[socket.socket]) -> None:
+        self._fork = multiprocessing.get_context("fork")
+        self._listeners = listeners
+
+    def Process(  # noqa: N802  # the name uvicorn calls
+        self, target: Any, kwargs: dict[str, Any]
+    ) -> multiprocessing.process.BaseProcess:
+        return self._fork.Process(target=_worker, args=(target, self._listeners), kwargs=kwargs)
+
+
+def _worker(started: Any, listeners: list[socket.socket], **kwargs: Any) -> None:
+    """A forked worker: close the listeners that are not its own, then start as uvicorn does."""
+    own = {listener.fileno() for listener in kwargs.get("sockets") or ()}
+    for listener in listeners:
+        if listener.fileno() not in own:
+            listener.close()
+    started(**kwargs)

@@ -8,7 +8,9 @@ static files and the sign-in redirect on an app.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from types import ModuleType
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -16,12 +18,19 @@ from fastapi.staticfiles import StaticFiles
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+#: The dashboard's areas, one module and router each, in the order their routes match.
+AREAS = ("sign_in", "pages", "tasks", "timeline", "browse", "actions", "live", "insights")
+
+
+def import_areas() -> list[ModuleType]:
+    """The areas' modules, imported (they are only when a dashboard is served)."""
+    return [importlib.import_module(f"flightlog.web.{area}") for area in AREAS]
+
+
 def router() -> APIRouter:
     """Every dashboard page, one router per area."""
-    from flightlog.web import actions, browse, insights, live, pages, sign_in, tasks, timeline
-
     combined = APIRouter()
-    for module in (sign_in, pages, tasks, timeline, browse, actions, live, insights):
+    for module in import_areas():
         combined.include_router(module.router)
     return combined
 
