@@ -2,7 +2,7 @@
 server on a TCP port (several workers, a browser) rather than an app in this process.
 
 The server runs in its own process group (session), so stopping it also stops the
-uvicorn workers it spawned; it is stopped even when the test fails.
+uvicorn workers it started; it is stopped even when the test fails.
 """
 
 from __future__ import annotations

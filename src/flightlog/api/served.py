@@ -43,7 +43,7 @@ FACTORY = "flightlog.api.served:app_from_environment"
 
 
 def settings_to_environment(settings: Settings) -> None:
-    """Put ``settings`` where the workers spawned after this call will find them."""
+    """Put ``settings`` where the workers started after this call will find them."""
     os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
     os.environ[PARENT_VARIABLE] = str(os.getpid())
 
