@@ -4,9 +4,12 @@ test_otlp_frameworks.py)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flightlog.otlp import mapping
 from flightlog.otlp.mapping import Role
@@ -172,3 +175,27 @@ def test_a_reading_is_kept_on_the_span_and_not_carried_into_a_changed_copy() -> 
     assert model_call(more).usage.input_tokens == 9
     assert replace(chat) == chat
     assert "memo" not in repr(chat)
+
+
+_JSON_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",))) | st.sampled_from(
+    ["caf\u00e9", "a\x7fb", "\x00", "tab\there", 'quote "q"', "\U0001f600", "\u2028"]
+)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_JSON_VALUES)
+@settings(max_examples=300, deadline=None)
+def test_contents_stored_form_is_what_the_engines_serializer_writes(value: object) -> None:
+    """The stored form is spliced into an event's data as it is (not encoded again), so it
+    must be exactly encode_json's text of the cleaned value, and utf8 its compact text."""
+    from flightlog.ingest.events import encode_json
+    from flightlog.otlp.readings import clean, clean_encoded
+
+    content = clean_encoded(value)
+    assert content.value == clean(value)
+    assert content.stored == encode_json(content.value)
+    assert json.loads(content.utf8) == content.value
