@@ -9,11 +9,13 @@ so that a hang is bounded by a timeout and the hung process can be killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,11 +28,13 @@ from waiting import wait_until
 
 RACE_SCRIPT = Path(__file__).parent / "tools" / "open_race.py"
 OPENERS = 32
-#: Processes in the cross-process race, released together by one start file. Twelve are
-#: plenty to collide on a fresh database (the old failure needed two); each is a whole
-#: interpreter importing Flightlog, so 32 of them cost over a minute of CI's two cores.
+#: Processes in the cross-process race, released together by one start file: plenty to
+#: collide on a fresh database (the old failure needed two), few enough to leave the
+#: shared PostgreSQL server connections for the tests running beside. They are forked
+#: from one interpreter that imported Flightlog (tools/open_race.py), so twelve cost one
+#: interpreter's imports.
 RACERS = 12
-#: Generous: 32 interpreters importing Flightlog on two cores take ~20 s; a hang takes forever.
+#: Generous: a hang takes forever.
 TIMEOUT_SECONDS = 240.0
 
 
@@ -61,15 +65,13 @@ def _gather_in_one_process(url: DatabaseUrl) -> dict[str, object]:
 def _one_per_process(url: DatabaseUrl, signal_dir: Path) -> list[dict[str, object]]:
     """RACERS processes, each opening once, released together by a start file."""
     start = signal_dir / "start"
-    children = [
-        subprocess.Popen(
-            [sys.executable, str(RACE_SCRIPT), _full(url), "once", str(start), str(i)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(RACERS)
-    ]
+    racing = subprocess.Popen(
+        [sys.executable, str(RACE_SCRIPT), _full(url), "race", str(RACERS), str(start)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own: a hang is ended with every racer
+    )
     try:
         wait_until(
             lambda: len(list(signal_dir.glob("start.ready.*"))) == RACERS,
@@ -77,18 +79,16 @@ def _one_per_process(url: DatabaseUrl, signal_dir: Path) -> list[dict[str, objec
             "every opener to be ready",
         )
         start.touch()
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        outcomes = []
-        for child in children:
-            stdout, stderr = child.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            assert child.returncode == 0, stderr
-            outcomes.append(_outcome(stdout))
-        return outcomes
+        stdout, stderr = racing.communicate(timeout=TIMEOUT_SECONDS)
+        assert racing.returncode == 0, stderr
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
+        assert len(lines) == RACERS, stdout
+        return [_outcome(line) for line in lines]
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        if racing.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(racing.pid, signal.SIGKILL)
+            racing.wait()
 
 
 def test_concurrent_opens_in_one_process_on_a_fresh_database(
