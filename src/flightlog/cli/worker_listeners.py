@@ -37,6 +37,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import multiprocessing
+import signal
 import socket
 import sys
 import threading
@@ -199,7 +200,18 @@ class _Forking:
 
 
 def _worker(started: Any, listeners: list[socket.socket], **kwargs: Any) -> None:
-    """A forked worker: close the listeners that are not its own, then start as uvicorn does."""
+    """A forked worker: start as a spawned one would, then as uvicorn does.
+
+    It closes the listeners that are not its own, and drops the supervisor's signal
+    handlers, which only queue a signal for the supervisor's loop: in the moment
+    before uvicorn installs its own, a SIGTERM ends the worker, as it ends a fresh
+    interpreter, instead of being queued where nobody reads it.
+    """
+    for number in signal.valid_signals():
+        handler = signal.getsignal(number)
+        if callable(handler) and handler is not signal.default_int_handler:
+            fresh = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+            signal.signal(number, fresh)
     own = {listener.fileno() for listener in kwargs.get("sockets") or ()}
     for listener in listeners:
         if listener.fileno() not in own:
