@@ -35,6 +35,7 @@ import uvicorn
 
 from cli_runner import Cli, make_cli, url_of
 from flightlog import open_store_sync
+from flightlog.api.served import FACTORY
 from flightlog.cli.pool_budget import allowed_connections, pool_budget_warning
 from flightlog.cli.serve import cpu_count, default_workers
 from flightlog.cli.worker_listeners import forked_workers, tcp_listener
@@ -64,10 +65,9 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
 # --- which worker answered --------------------------------------------------------------
 
 
-def worker_pids(server_pid: int) -> set[int]:
-    """The uvicorn workers: the server's children forked from it (its own command line)."""
-    own = Path(f"/proc/{server_pid}/cmdline").read_bytes()
-    found = set()
+def children(server_pid: int) -> dict[int, bytes]:
+    """The server's child processes, with their command lines."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -76,10 +76,15 @@ def worker_pids(server_pid: int) -> set[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == server_pid and command == own:
-            found.add(int(entry.name))
+        if int(stat.rsplit(")", 1)[1].split()[1]) == server_pid:
+            found[int(entry.name)] = command
     return found
+
+
+def worker_pids(server_pid: int) -> set[int]:
+    """The uvicorn workers: the server's children forked from it (its own command line)."""
+    own = Path(f"/proc/{server_pid}/cmdline").read_bytes()
+    return {pid for pid, command in children(server_pid).items() if command == own}
 
 
 def two_workers(served: Served) -> set[int]:
@@ -400,23 +405,17 @@ def test_workers_are_forked_from_the_server_not_spawned(shared: Shared) -> None:
     runs the server's own command line and no child runs multiprocessing's spawn."""
     server = shared.served.process.pid
     own = Path(f"/proc/{server}/cmdline").read_bytes()
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == server:
-                    children[int(entry.name)] = (entry / "cmdline").read_bytes()
-    assert shared.pids <= children.keys()
-    assert all(children[pid] == own for pid in shared.pids)
-    assert not [command for command in children.values() if b"spawn_main" in command]
+    found = children(server)
+    assert shared.pids <= found.keys()
+    assert all(found[pid] == own for pid in shared.pids)
+    assert not [command for command in found.values() if b"spawn_main" in command]
 
 
 def test_forked_workers_fall_back_to_spawning_when_forking_is_not_safe() -> None:
     from uvicorn import _subprocess
 
     spawning = _subprocess.spawn
-    factory = uvicorn.Config("flightlog.api.served:app_from_environment", factory=True)
+    factory = uvicorn.Config(FACTORY, factory=True)
     # This test's process may run threads of its own (pytest's, a driver's): fork only
     # decides for a supervisor that runs none, which flightlog serve's is.
     alone = threading.active_count() == 1

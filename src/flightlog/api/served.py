@@ -22,7 +22,6 @@ orphaned, holding database connections, where nobody stops them.
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
@@ -91,10 +90,11 @@ def preload() -> None:
     """
     from flightlog import web
     from flightlog.db.failures import driver_errors
+    from flightlog.web import session
 
     web.import_areas()
-    importlib.import_module("flightlog.web.session")
     driver_errors()
+    del session
 
 
 def die_with_parent() -> None:
