@@ -31,6 +31,7 @@ from sqlalchemy import Index
 from sqlalchemy.schema import SchemaItem
 
 from flightlog.db.partition_layout import is_partition_name
+from flightlog.models import DEFERRABLE_FOREIGN_KEYS
 
 #: Tables that migrations create outside the ORM, on SQLite only.
 SQLITE_ONLY_TABLE_PREFIXES = ("tasks_fts",)
@@ -47,6 +48,13 @@ SQLITE_NAME_ONLY_INDEXES = frozenset({"ix_tasks_pending"})
 #: Foreign keys of the models that PostgreSQL keeps as triggers instead (a partitioned
 #: table cannot be referenced by a key without its partition key; migration 0010).
 POSTGRES_TRIGGER_KEPT_FKS = frozenset({"fk_events_parent_event_id_events"})
+
+#: The references to a run PostgreSQL makes DEFERRABLE (migration 0012) are kept by
+#: SQLite as first created: it has one writer, so its span ingest never defers them,
+#: and rebuilding four tables for a clause it would not use is not worth it. SQLite
+#: looks for them by name (:mod:`flightlog.migrations.objects`); PostgreSQL compares
+#: them in full.
+SQLITE_NAME_ONLY_FKS = DEFERRABLE_FOREIGN_KEYS
 
 IncludeObject = Callable[[SchemaItem, str | None, str, bool, Any], bool]
 IncludeName = Callable[[str | None, str, MutableMapping[Any, Any]], bool]
@@ -105,10 +113,8 @@ def include_object_for(dialect_name: str, patterns: NamePatterns = NamePatterns(
             return False
         if type_ == "index" and dialect_name == "sqlite" and name in SQLITE_NAME_ONLY_INDEXES:
             return False
-        if (
-            type_ == "foreign_key_constraint"
-            and dialect_name == "postgresql"
-            and name in POSTGRES_TRIGGER_KEPT_FKS
+        if type_ == "foreign_key_constraint" and name in (
+            POSTGRES_TRIGGER_KEPT_FKS if dialect_name == "postgresql" else SQLITE_NAME_ONLY_FKS
         ):
             return False
         if type_ == "index" and isinstance(obj, Index) and not reflected:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, MetaData, inspect, text
 
 from flightlog.db.partition_layout import PARTITION_KEYS
-from flightlog.migrations.filters import SQLITE_NAME_ONLY_INDEXES
+from flightlog.migrations.filters import SQLITE_NAME_ONLY_FKS, SQLITE_NAME_ONLY_INDEXES
 
 #: The views migrations create (0003, 0009), on both dialects.
 VIEWS = ("active_tasks", "task_execution_summary", "pr_validation_status", "index_usage_stats")
@@ -119,6 +119,11 @@ def missing_objects(
         for index in sorted(SQLITE_NAME_ONLY_INDEXES - indexes):
             if not skip(index):
                 problems.append(("add_index", index))
+        inspector = inspect(connection)
+        for name, table in sorted(SQLITE_NAME_ONLY_FKS.items()):
+            keys = {key["name"] for key in inspector.get_foreign_keys(table)}
+            if name not in keys and not skip(name):
+                problems.append(("add_fk", f"{table}.{name}"))
     for table in unpartitioned_tables(connection):
         if not skip(table.split()[0]):
             problems.append(("partition_table", table))

@@ -22,7 +22,18 @@ from flightlog.models.task import Task, TaskDependency
 from flightlog.models.template import Template
 from flightlog.models.tenancy import ApiKey, Customer
 
+#: Name -> table of each foreign key a transaction may defer: the references to a run
+#: that OTLP span ingest writes before the run (``owner_fk(deferrable=True)``, migration
+#: 0012). PostgreSQL only in the database; SQLite keeps them as first created.
+DEFERRABLE_FOREIGN_KEYS: dict[str, str] = {
+    str(key.name): table.name
+    for table in Base.metadata.sorted_tables
+    for key in sorted(table.foreign_key_constraints, key=lambda k: str(k.name))
+    if key.deferrable
+}
+
 __all__ = [
+    "DEFERRABLE_FOREIGN_KEYS",
     "Agent",
     "AgentRun",
     "AgentSession",

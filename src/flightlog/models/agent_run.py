@@ -42,7 +42,9 @@ class AgentRun(UuidPk, Base):
     )
 
     task_id: Mapped[uuid.UUID] = owner_fk("tasks.id", index=False)
-    run_id: Mapped[uuid.UUID | None] = owner_fk("task_runs.id", nullable=True, index=False)
+    run_id: Mapped[uuid.UUID | None] = owner_fk(
+        "task_runs.id", nullable=True, index=False, deferrable=True
+    )
     parent_id: Mapped[uuid.UUID | None] = owner_fk("agent_runs.id", nullable=True)
     agent_id: Mapped[uuid.UUID | None] = shared_fk("agents.id")
     agent_name: Mapped[str] = mapped_column(String(100), index=True)

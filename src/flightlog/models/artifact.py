@@ -53,7 +53,9 @@ class Artifact(UuidPk, CreatedAt, Base):
     )
 
     task_id: Mapped[uuid.UUID] = owner_fk("tasks.id", index=False)
-    run_id: Mapped[uuid.UUID | None] = owner_fk("task_runs.id", nullable=True, index=False)
+    run_id: Mapped[uuid.UUID | None] = owner_fk(
+        "task_runs.id", nullable=True, index=False, deferrable=True
+    )
     agent_run_id: Mapped[uuid.UUID | None] = shared_fk("agent_runs.id")
     name: Mapped[str] = mapped_column(String(500))
     version: Mapped[int] = mapped_column(default=1, server_default="1")

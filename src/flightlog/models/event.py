@@ -53,7 +53,9 @@ class Event(CreatedAt, Base):
     id: Mapped[int] = mapped_column(BigIntIdentity, Identity(), primary_key=True)
     customer_id: Mapped[uuid.UUID | None] = owner_fk("customers.id", nullable=True, index=False)
     task_id: Mapped[uuid.UUID | None] = owner_fk("tasks.id", nullable=True, index=False)
-    run_id: Mapped[uuid.UUID | None] = owner_fk("task_runs.id", nullable=True, index=False)
+    run_id: Mapped[uuid.UUID | None] = owner_fk(
+        "task_runs.id", nullable=True, index=False, deferrable=True
+    )
     agent_run_id: Mapped[uuid.UUID | None] = owner_fk("agent_runs.id", nullable=True)
     agent_id: Mapped[uuid.UUID | None] = shared_fk("agents.id")
     parent_event_id: Mapped[int | None] = mapped_column(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from flightlog.db.base import Base, Timestamps, UuidPk
 from flightlog.db.types import utcnow
+from flightlog.models._columns import owner_fk
 
 
 class OtlpSpan(Base):
@@ -37,7 +38,9 @@ class OtlpSpan(Base):
     trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     span_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     parent_span_id: Mapped[str | None] = mapped_column(String(16))
-    run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("task_runs.id", ondelete="CASCADE"))
+    run_id: Mapped[uuid.UUID | None] = owner_fk(
+        "task_runs.id", nullable=True, index=False, deferrable=True
+    )
     agent_run_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agent_runs.id", ondelete="SET NULL")
     )

@@ -3,9 +3,9 @@
 :func:`record_spans` is the service behind ``POST /v1/traces`` (and
 ``store.traces.record``), in the caller's transaction:
 
-1. The customer's ingest is serialised (see :func:`ledger.lock_customer`) and
-   the ledger rows of the request's traces are read in one query. A span
-   already there is a duplicate and changes nothing.
+1. The request's traces are locked (see :func:`ledger.lock_traces`) and their
+   ledger rows read in one query. A span already there is a duplicate and
+   changes nothing.
 2. Each trace whose root is here (and has no run yet) gets its task by the
    rule of :mod:`flightlog.otlp.task_rule`; a trace whose task cannot take the
    run (another tenant's, cancelled) or whose root starts in the future is
@@ -13,8 +13,9 @@
 3. Every span whose parent is placed is placed, its children after it,
    however the exporter split and ordered them (:class:`RecordBuilder`);
    spans whose parent has not arrived wait in the ledger.
-4. The rows are written, each kind in one statement (:mod:`flightlog.otlp.writer`),
-   and the ledger records what became of every span.
+4. The rows are written, each kind in one statement, and the ledger records
+   what became of every span; on PostgreSQL the runs come last, numbered in a
+   short tail under their tasks' locks (:mod:`flightlog.otlp.writer`).
 """
 
 from __future__ import annotations
@@ -86,13 +87,13 @@ def record_spans(
             usable.append(span)
         else:
             result.rejected.append(Rejected(f"span {span.span_id[:32]!r}", problem))
-    ledger.lock_customer(session, customer_id)
     by_trace: dict[str, dict[str, Span]] = defaultdict(dict)
     for span in usable:
         if span.span_id in by_trace[span.trace_id]:
             result.duplicates += 1
         else:
             by_trace[span.trace_id][span.span_id] = span
+    ledger.lock_traces(session, customer_id, by_trace)
     states = ledger.load(session, customer_id, by_trace)
     traces: dict[str, _Trace] = {}
     for trace_id in sorted(by_trace):
@@ -165,8 +166,14 @@ def _record(
         accepted += len(trace.fresh)
         candidates = trace.state.pending.keys() | trace.fresh.keys()
         waiting += sum(1 for span_id in candidates if span_id not in placed)
-    writer.write(session, customer_id, records)
-    ledger.write(session, customer_id, new=new_rows, resolved_pending=settled)
+    writer.write(
+        session,
+        customer_id,
+        records,
+        ledger_rows=lambda: ledger.write(
+            session, customer_id, new=new_rows, resolved_pending=settled
+        ),
+    )
     return accepted, waiting
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, null, select, text, update
+from sqlalchemy import bindparam, null, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from flightlog.db.base import table_of
@@ -23,6 +23,7 @@ from flightlog.ingest.own_rows import uuid_encoder, write_own_rows
 from flightlog.models import AgentRun, OtlpSpan, TaskRun
 from flightlog.otlp.spans import AttrValue, Span, SpanEvent, SpanKind, StatusCode
 from flightlog.services._common import chunks
+from flightlog.services._dialect import lock_names_for_customer
 
 #: The ledger's columns a new span fills (``received_at`` takes its default).
 LEDGER_COLUMNS = (
@@ -55,19 +56,16 @@ class TraceState:
     run: Placement | None = None
 
 
-def lock_customer(session: Session, customer_id: uuid.UUID) -> None:
-    """Serialise span ingest per customer (PostgreSQL; SQLite has one writer anyway).
+def lock_traces(session: Session, customer_id: uuid.UUID, trace_ids: Iterable[str]) -> None:
+    """Serialise span ingest per trace of the customer (PostgreSQL; SQLite has one writer).
 
     Concurrent requests carrying parts of one trace must produce exactly what
-    one request would: one run, one task per name, each span once. A
-    transaction-scoped advisory lock per customer gives that without holding
-    task rows in an order two requests could disagree on.
+    one request would: one run, each span once, children under their parents.
+    They queue on the trace's lock (taken, with the request's other traces', in
+    one order); requests for other traces go on beside them up to the short tail
+    where runs are numbered under their tasks' locks (decision 0024).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"flightlog.otlp:{customer_id}"},
-        )
+    lock_names_for_customer(session, "otlp-trace", customer_id, trace_ids)
 
 
 def load(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from flightlog.enums import MetricType
 from flightlog.ingest.metrics import ingest_metrics
 from flightlog.otlp import mapping
-from flightlog.otlp.ledger import clean_text, lock_customer
+from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.readings import span_time
 from flightlog.otlp.spans import MetricPoint, Rejected
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
@@ -57,7 +57,6 @@ def record_metric_points(
     result = PointsRecorded()
     if not points:
         return result
-    lock_customer(session, customer_id)
     refs: list[TaskRef] = []
     for point in points:
         resource = point.resource

@@ -3,8 +3,15 @@
 The rule (docs/otlp.md): an explicit ``flightlog.task_id`` must be one of the
 customer's tasks, not cancelled; otherwise the customer's oldest task with the
 title that is not cancelled, created (tagged ``opentelemetry``) when there is
-none. Tasks found are locked (PostgreSQL ``FOR UPDATE``) until the transaction
-ends, so run numbers and statistics written for them stay exact.
+none.
+
+On PostgreSQL the tasks found are held ``FOR KEY SHARE`` until the transaction
+ends: none can be deleted under the request, yet other requests for the same
+tasks go on beside it. Their run numbers and statistics are written later,
+under the tasks' row locks (:mod:`flightlog.otlp.writer`), which also sees a
+task cancelled meanwhile. A title with no task is created under an advisory
+lock of its own, read again once held, so two requests naming the same new
+title make one task.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from flightlog.enums import TaskStatus
@@ -22,6 +29,7 @@ from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.records import SOURCE
 from flightlog.services import tasks
 from flightlog.services._common import chunks
+from flightlog.services._dialect import lock_names_for_customer
 
 #: (explicit task id text or None, title, service name or None).
 TaskRef = tuple[str | None, str, str | None]
@@ -46,21 +54,14 @@ def resolve_tasks(
         except ValueError:
             found[ref] = f"{mapping.TASK_ID} must be a task's UUID, got {ref[0][:64]!r}"
     titles = sorted({_title(ref[1]) for ref in wanted if ref[0] is None})
-    query = select(Task.id, Task.title, Task.status).where(Task.customer_id == customer_id)
-    rows = [
-        row
-        for ids, names in _pairs(sorted(explicit), titles)
-        for row in session.execute(
-            query.where(Task.id.in_(ids) | Task.title.in_(names))
-            .order_by(Task.id)
-            .with_for_update()
-        ).all()
-    ]
+    rows = _held(session, customer_id, sorted(explicit), titles)
     by_id = {row.id: row for row in rows}
-    by_title: dict[str, uuid.UUID] = {}
-    for row in sorted(rows, key=lambda r: r.id):  # ids grow with time: the oldest first
-        if row.status is not TaskStatus.CANCELLED:  # a cancelled task takes no new runs
-            by_title.setdefault(row.title, row.id)
+    by_title = _oldest_by_title(rows)
+    missing = [title for title in titles if title not in by_title]
+    if missing:
+        # Another request may be creating the same title: queue on it, then look again.
+        lock_names_for_customer(session, "otlp-task-title", customer_id, missing)
+        by_title.update(_oldest_by_title(_held(session, customer_id, [], missing)))
     for task_id, asking in explicit.items():
         match = by_id.get(task_id)
         for ref in asking:
@@ -87,6 +88,33 @@ def resolve_tasks(
             by_title[title] = task.id
         found[ref] = by_title[title]
     return found
+
+
+def _held(
+    session: Session, customer_id: uuid.UUID, ids: list[uuid.UUID], titles: list[str]
+) -> list[Row[tuple[uuid.UUID, str, TaskStatus]]]:
+    """The customer's tasks with these ids or titles, held against deletion (``FOR KEY SHARE``)."""
+    query = select(Task.id, Task.title, Task.status).where(Task.customer_id == customer_id)
+    return [
+        row
+        for id_part, title_part in _pairs(ids, titles)
+        for row in session.execute(
+            query.where(Task.id.in_(id_part) | Task.title.in_(title_part))
+            .order_by(Task.id)
+            .with_for_update(read=True, key_share=True)
+        ).all()
+    ]
+
+
+def _oldest_by_title(
+    rows: Iterable[Row[tuple[uuid.UUID, str, TaskStatus]]],
+) -> dict[str, uuid.UUID]:
+    """Each title's oldest task that takes runs (ids grow with time; cancelled ones take none)."""
+    by_title: dict[str, uuid.UUID] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        if row.status is not TaskStatus.CANCELLED:
+            by_title.setdefault(row.title, row.id)
+    return by_title
 
 
 def _pairs(ids: list[uuid.UUID], titles: list[str]) -> list[tuple[list[uuid.UUID], list[str]]]:

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ScalarSelect, bindparam, func, insert, select, update
+from sqlalchemy import ScalarSelect, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import Executable
 
 from flightlog.db.base import table_of
 from flightlog.db.types import new_uuid
 from flightlog.enums import ArtifactType, RunStatus, TaskStatus
+from flightlog.errors import Conflict
 from flightlog.ingest.own_rows import write_own_events
 from flightlog.models import AgentRun, AgentSession, Task, TaskRun
 from flightlog.otlp.ledger import clean_text
@@ -36,14 +40,37 @@ from flightlog.services.tasks import transition_task
 NOTHING = (0, 0, Decimal(0))
 
 
-def write(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> None:
-    """Insert the runs, agent runs, events and artifacts; update usage, tasks and sessions."""
-    sessions = _sessions(session, customer_id, records.runs)
+def write(
+    session: Session,
+    customer_id: uuid.UUID,
+    records: RecordBuilder,
+    *,
+    ledger_rows: Callable[[], None],
+) -> None:
+    """Insert the runs, agent runs, events and artifacts; update usage, tasks and sessions.
+
+    ``ledger_rows`` writes the span ledger's rows, which refer to the runs too.
+
+    On PostgreSQL the runs come last. Their number is the task's next one, so
+    they are inserted under the tasks' row locks, which are held until the
+    transaction ends; another request's runs of the same tasks wait for that.
+    Everything else goes first, with the references to runs deferred to the
+    end of this function, so concurrent requests overlap all of it and queue
+    only for the tail: the runs, the tasks' statuses and statistics, and the
+    checks of the deferred references (decision 0024). On SQLite, which has
+    one writer, the runs come first and every reference is checked as written.
+    """
     earlier_usage = records.settle_usage()
     for row in records.agent_runs:
         usage = (row["tokens_in"], row["tokens_out"], row["cost_usd"])
         refuse_total_past_columns("agent run", NOTHING, usage)
-    _runs(session, records, sessions)
+    # An artifact must find its run, and its id goes into an event: a request with
+    # content too large for an event (rare) writes its runs first on PostgreSQL too.
+    runs_last = session.get_bind().dialect.name == "postgresql" and not records.large
+    if runs_last:
+        session.execute(_DEFER_RUN_REFERENCES)
+    else:
+        _numbered_runs(session, customer_id, records)
     if records.agent_runs:
         session.connection().execute(insert(table_of(AgentRun)), records.agent_runs)
     for large in records.large:
@@ -62,7 +89,46 @@ def write(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> N
         large.pointer["artifact_id"] = str(artifact.id)
     _earlier_usage(session, records, earlier_usage)
     write_own_events(session, customer_id, records.limits.max_payload_bytes, records.events)
+    ledger_rows()
+    if runs_last:
+        _numbered_runs(session, customer_id, records)
+        # The deferred checks run here, inside the caller's savepoint: a reference
+        # broken meanwhile (a run deleted) fails this batch, not the commit.
+        session.execute(_CHECK_RUN_REFERENCES)
     _tasks(session, records.runs)
+
+
+#: The references to a run are the schema's only deferrable constraints
+#: (``flightlog.models.DEFERRABLE_FOREIGN_KEYS``). ``ALL``, not their names: a month's
+#: partition of ``events`` made by this very transaction must be deferred too, and
+#: ``SET CONSTRAINTS`` by name reaches only the partitions that exist when it runs.
+_DEFER_RUN_REFERENCES = text("SET CONSTRAINTS ALL DEFERRED")
+_CHECK_RUN_REFERENCES = text("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def _numbered_runs(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> None:
+    """Lock the tasks that take new runs, then insert the runs (with their sessions)."""
+    if not records.runs:
+        return
+    _lock_tasks(session, sorted({run.task_id for run in records.runs}))
+    _runs(session, records, _sessions(session, customer_id, records.runs))
+
+
+def _lock_tasks(session: Session, task_ids: list[uuid.UUID]) -> None:
+    """Hold the tasks' rows until the transaction ends, in id order; refuse a cancelled one.
+
+    ``FOR NO KEY UPDATE``: the runs numbered under it and the statistics written
+    after it are exact, while other requests' rows that merely refer to these
+    tasks (their foreign-key checks take ``KEY SHARE``) are not held up. A task
+    cancelled since its reference was resolved takes no new runs.
+    """
+    query = select(Task.id, Task.status).order_by(Task.id)
+    for part in chunks(task_ids):
+        for task_id, status in session.execute(
+            query.where(Task.id.in_(part)).with_for_update(key_share=True)
+        ):
+            if status is TaskStatus.CANCELLED:
+                raise Conflict(f"task {task_id} was cancelled meanwhile and takes no new runs")
 
 
 def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> dict[str, uuid.UUID]:
@@ -77,35 +143,65 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
         spans[name] = (min(start, earlier[0]), max(end, earlier[1])) if earlier else (start, end)
     if not spans:
         return {}
-    mine = select(AgentSession).where(AgentSession.customer_id == customer_id)
-    rows = {
-        row.external_id: row
-        for names in chunks(sorted(spans))
-        for row in session.scalars(mine.where(AgentSession.external_id.in_(names)))
-    }
     ids: dict[str, uuid.UUID] = {}
     new: list[dict[str, Any]] = []
+    found = _held_sessions(session, customer_id, sorted(spans))
     for name, (start, end) in sorted(spans.items()):
-        row = rows.get(name)
-        if row is None:
-            ids[name] = new_uuid()
-            new.append(
-                {
-                    "id": ids[name],
-                    "customer_id": customer_id,
-                    "external_id": name,
-                    "started_at": start,
-                    "last_activity_at": end,
-                    "details": {"source": SOURCE},
-                }
-            )
+        if name in found:
+            ids[name] = found[name].id
             continue
-        ids[name] = row.id
+        ids[name] = new_uuid()
+        new.append(
+            {
+                "id": ids[name],
+                "customer_id": customer_id,
+                "external_id": name,
+                "started_at": start,
+                "last_activity_at": end,
+                "details": {"source": SOURCE},
+            }
+        )
+    if new:
+        # Another request may be making the same conversation's session: the first one
+        # in wins, and this one widens that session's times as it would an old one's.
+        session.execute(_insert_unless_there(session.get_bind().dialect.name), new)
+        theirs = _held_sessions(session, customer_id, [row["external_id"] for row in new])
+        for name, row in theirs.items():
+            if row.id != ids[name]:
+                ids[name] = row.id
+                found[name] = row
+    for name, row in found.items():
+        start, end = spans[name]
         row.started_at = min(row.started_at or start, start)
         row.last_activity_at = max(row.last_activity_at or end, end)
-    if new:
-        session.execute(insert(AgentSession), new)
     return ids
+
+
+def _insert_unless_there(dialect: str) -> Executable:
+    """Sessions' INSERT that leaves a conversation another request made (ON CONFLICT DO NOTHING)."""
+    key = ["customer_id", "external_id"]
+    if dialect == "postgresql":
+        return postgresql.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
+    return sqlite.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
+
+
+def _held_sessions(
+    session: Session, customer_id: uuid.UUID, names: list[str]
+) -> dict[str, AgentSession]:
+    """The customer's sessions of these conversations, locked in name order (PostgreSQL)."""
+    mine = (
+        select(AgentSession)
+        .where(AgentSession.customer_id == customer_id)
+        .order_by(AgentSession.external_id)
+        .with_for_update(key_share=True)
+    )
+    return {
+        row.external_id: row
+        for part in chunks(names)
+        for row in session.scalars(
+            mine.where(AgentSession.external_id.in_(part)).execution_options(populate_existing=True)
+        )
+    }
 
 
 def _runs(session: Session, records: RecordBuilder, sessions: dict[str, uuid.UUID]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,4 +81,27 @@ def lock_for_customer(session: Session, scope: str, customer_id: Any) -> None:
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
             {"key": f"flightlog:{scope}:{customer_id}"},
+        )
+
+
+def lock_names_for_customer(
+    session: Session, scope: str, customer_id: Any, names: Iterable[str]
+) -> None:
+    """Serialise writers of the same names in one customer's ``scope``, all in one statement.
+
+    Each name is one transaction-scoped advisory lock (PostgreSQL), taken in the
+    order of the locks' own keys, so two transactions that share names take them
+    in the same order and cannot deadlock on them; names that hash alike share a
+    lock, which only makes their writers queue. SQLite needs nothing: ``BEGIN
+    IMMEDIATE`` already serialises writers.
+    """
+    keys = sorted({f"flightlog:{scope}:{customer_id}:{name}" for name in names})
+    if keys and dialect_name(session) == "postgresql":
+        session.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(lock_key)) FROM ("
+                "SELECT DISTINCT hashtextextended(name, 0) AS lock_key"
+                " FROM unnest(CAST(:names AS text[])) AS name ORDER BY lock_key) AS ordered"
+            ),
+            {"names": keys},
         )

@@ -1,0 +1,226 @@
+"""Concurrent span ingest on PostgreSQL overlaps up to a short tail (decision 0024).
+
+Each test holds one request's transaction open on purpose (``first``: spans
+recorded, not committed) and sends a second request from another thread. What
+the second may do meanwhile is the behaviour: a request for other traces and
+other tasks commits; one for the same task writes everything and then waits
+only for the task's row lock, where its runs are numbered; one naming the
+same new title waits for that title's creation. SQLite has one writer, so
+these exist on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from flightlog.db.urls import DatabaseUrl
+from flightlog.models import DEFERRABLE_FOREIGN_KEYS, Event, OtlpSpan, Task, TaskRun
+from flightlog.otlp.ingest import SpansRecorded, record_spans
+from flightlog.otlp.spans import Span
+from flightlog.settings import Settings
+from flightlog.store.facades import otlp_limits
+from flightlog.store.sync import SyncStore, open_store_sync
+from otlp_spans import team
+
+pytestmark = pytest.mark.postgres_only
+
+WAIT_SECONDS = 30
+
+
+@pytest.fixture
+def pg_store(fresh_head_url: DatabaseUrl, test_settings: Settings) -> Iterator[SyncStore]:
+    url = fresh_head_url.url.render_as_string(hide_password=False)
+    with open_store_sync(url, settings=test_settings, upgrade=False) as store:
+        yield store
+
+
+@dataclass
+class Second:
+    """A request recorded on a thread of its own, committed when it can be."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: SpansRecorded | None = None
+    error: BaseException | None = None
+    backend_pid: int | None = None
+
+
+def send_second(store: SyncStore, spans: list[Span]) -> Second:
+    second = Second()
+
+    def run() -> None:
+        try:
+            with store.transaction() as session:
+                second.backend_pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                second.result = record_spans(
+                    session, store.customer_id, otlp_limits(store), spans=spans
+                )
+        except BaseException as exc:  # reported by the test, not lost on the thread
+            second.error = exc
+        finally:
+            second.done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return second
+
+
+@contextmanager
+def first_open(store: SyncStore, spans: list[Span]) -> Iterator[Session]:
+    """Record ``spans`` in a transaction kept open until the block ends (then committed)."""
+    with store.transaction() as session:
+        result = record_spans(session, store.customer_id, otlp_limits(store), spans=spans)
+        assert not result.rejected
+        assert result.accepted == len(spans)
+        yield session
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def waiting_statement(store: SyncStore, second: Second) -> str | None:
+    """The statement the second request's connection is blocked in, if it is blocked on a lock."""
+    if second.backend_pid is None:
+        return None
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT wait_event_type, query FROM pg_stat_activity WHERE pid = :pid"),
+            {"pid": second.backend_pid},
+        ).one_or_none()
+    return str(row.query) if row is not None and row.wait_event_type == "Lock" else None
+
+
+def runs_of(store: SyncStore, title: str) -> list[tuple[uuid.UUID, int]]:
+    with store.engine.connect() as connection:
+        return [
+            (row.task_id, row.run_number)
+            for row in connection.execute(
+                select(TaskRun.task_id, TaskRun.run_number)
+                .join(Task, Task.id == TaskRun.task_id)
+                .where(Task.customer_id == store.customer_id, Task.title == title)
+                .order_by(TaskRun.run_number)
+            )
+        ]
+
+
+def test_a_request_for_other_traces_and_tasks_commits_while_another_is_open(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    """Before, one lock per customer held every request until the open one ended."""
+    with first_open(pg_store, team("conv-first", title="first workflow").in_end_order()):
+        second = send_second(pg_store, team("conv-second", title="second workflow").in_end_order())
+        assert second.done.wait(WAIT_SECONDS), "the second request waited for the first"
+        assert second.error is None, second.error
+        assert second.result is not None
+        assert second.result.accepted == 7
+    assert len(runs_of(pg_store, "second workflow")) == 1
+    assert len(runs_of(pg_store, "first workflow")) == 1
+
+
+def test_a_request_for_the_same_task_waits_only_for_the_numbering_tail(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    pg_store.tasks.create(title="shared")  # made before, so neither request makes it
+    first_team, second_team = team(title="shared"), team(title="shared")
+    with first_open(pg_store, first_team.in_end_order()):
+        second = send_second(pg_store, second_team.in_end_order())
+        # It is held where its runs are numbered: its events and ledger rows are written.
+        wait_for(
+            lambda: "FOR NO KEY UPDATE" in (waiting_statement(pg_store, second) or ""),
+            "the second request to wait on the task's row lock",
+        )
+        assert not second.done.is_set()
+    assert second.done.wait(WAIT_SECONDS)
+    assert second.error is None, second.error
+    runs = runs_of(pg_store, "shared")
+    assert [number for _, number in runs] == [1, 2]
+    assert len({task_id for task_id, _ in runs}) == 1
+    with pg_store.engine.connect() as connection:
+        for member in (first_team, second_team):
+            events = connection.scalar(
+                select(func.count()).select_from(Event).where(Event.trace_id == member.trace_id)
+            )
+            assert events == 5  # three chat spans and two tool spans
+
+
+def test_two_requests_naming_the_same_new_title_make_one_task(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    with first_open(pg_store, team(title="brand new").in_end_order()):
+        second = send_second(pg_store, team(title="brand new").in_end_order())
+        wait_for(
+            lambda: "pg_advisory_xact_lock" in (waiting_statement(pg_store, second) or ""),
+            "the second request to wait for the title being created",
+        )
+    assert second.done.wait(WAIT_SECONDS)
+    assert second.error is None, second.error
+    runs = runs_of(pg_store, "brand new")
+    assert [number for _, number in runs] == [1, 2]
+    assert len({task_id for task_id, _ in runs}) == 1
+
+
+def test_a_task_cancelled_while_a_request_waits_takes_none_of_its_spans(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    """The tail reads the task under its lock: cancelled meanwhile, the trace is refused."""
+    task = pg_store.tasks.create(title="to be cancelled")
+    trace = team(title="to be cancelled")
+    with pg_store.transaction() as session:
+        session.execute(
+            select(Task.id).where(Task.id == task.id).with_for_update(key_share=True)
+        ).one()
+        second = send_second(pg_store, trace.in_end_order())
+        wait_for(
+            lambda: "FOR NO KEY UPDATE" in (waiting_statement(pg_store, second) or ""),
+            "the second request to wait on the task's row lock",
+        )
+        session.execute(
+            text("UPDATE tasks SET status = 'CANCELLED' WHERE id = :id"), {"id": task.id}
+        )
+    assert second.done.wait(WAIT_SECONDS)
+    assert second.error is None, second.error
+    assert second.result is not None
+    assert len(second.result.rejected) == 7
+    assert all("cancelled meanwhile" in r.reason for r in second.result.rejected)
+    with pg_store.engine.connect() as connection:
+        for model in (Event, OtlpSpan):
+            left = connection.scalar(
+                select(func.count()).select_from(model).where(model.trace_id == trace.trace_id)
+            )
+            assert left == 0, model.__name__
+    assert runs_of(pg_store, "to be cancelled") == []
+
+
+def test_the_references_to_a_run_are_the_only_deferrable_constraints(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    """Span ingest defers with ``SET CONSTRAINTS ALL``: nothing else may be deferrable."""
+    with pg_store.engine.connect() as connection:
+        found = {
+            (str(row.conname), str(row.relname))
+            for row in connection.execute(
+                text(
+                    "SELECT c.conname, r.relname FROM pg_constraint AS c "
+                    "JOIN pg_class AS r ON r.oid = c.conrelid "
+                    "WHERE c.condeferrable AND NOT r.relispartition"
+                )
+            )
+        }
+    assert found == set(DEFERRABLE_FOREIGN_KEYS.items())
+    assert set(DEFERRABLE_FOREIGN_KEYS.values()) == {
+        "events",
+        "agent_runs",
+        "otlp_spans",
+        "artifacts",
+    }
