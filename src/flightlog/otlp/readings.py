@@ -3,7 +3,7 @@
 Reading a span (its role, usage, messages parsed and re-encoded, tool arguments) is
 pure work on the span and most of what recording one costs. It is kept in the span's
 memo, so it happens once per span however often the mapping asks, and the receivers
-do it (:func:`read_ahead`) before the ingest's transaction and its per-customer lock:
+do it (:func:`read_ahead`) before the ingest's transaction and its locks:
 with several server processes, one reads a request while another records one.
 """
 
@@ -197,7 +197,7 @@ def read_ahead(spans: Iterable[Span], prices: PriceTable | None = None) -> None:
     """Read what each span says now, so that recording them later only places and writes.
 
     Pure work on the spans, kept in their memos: the receivers call it before the
-    ingest's transaction (and its per-customer lock), so that with several server
+    ingest's transaction (and its locks), so that with several server
     processes one reads a request while another records one.
     """
     for span in spans:
