@@ -23,7 +23,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from flightlog.db.urls import DatabaseUrl
-from flightlog.models import DEFERRABLE_FOREIGN_KEYS, Event, OtlpSpan, Task, TaskRun
+from flightlog.models import (
+    DEFERRABLE_FOREIGN_KEYS,
+    AgentSession,
+    Event,
+    OtlpSpan,
+    Task,
+    TaskRun,
+)
 from flightlog.otlp.ingest import SpansRecorded, record_spans
 from flightlog.otlp.spans import Span
 from flightlog.settings import Settings
@@ -168,6 +175,36 @@ def test_two_requests_naming_the_same_new_title_make_one_task(
     runs = runs_of(pg_store, "brand new")
     assert [number for _, number in runs] == [1, 2]
     assert len({task_id for task_id, _ in runs}) == 1
+
+
+def test_two_requests_starting_the_same_conversation_share_one_session(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    """The second insert finds the first's session (ON CONFLICT) and widens its times."""
+    for title in ("left", "right"):
+        pg_store.tasks.create(title=title)
+    with first_open(pg_store, team("one conversation", title="left").in_end_order()):
+        second = send_second(pg_store, team("one conversation", title="right").in_end_order())
+        wait_for(
+            lambda: "INSERT INTO sessions" in (waiting_statement(pg_store, second) or ""),
+            "the second request to wait for the first's new session",
+        )
+    assert second.done.wait(WAIT_SECONDS)
+    assert second.error is None, second.error
+    with pg_store.engine.connect() as connection:
+        sessions = connection.execute(
+            select(AgentSession.id).where(
+                AgentSession.customer_id == pg_store.customer_id,
+                AgentSession.external_id == "one conversation",
+            )
+        ).all()
+        assert len(sessions) == 1
+        linked = connection.scalars(
+            select(TaskRun.session_id)
+            .join(Task, Task.id == TaskRun.task_id)
+            .where(Task.customer_id == pg_store.customer_id)
+        ).all()
+    assert linked == [sessions[0].id, sessions[0].id]
 
 
 def test_a_task_cancelled_while_a_request_waits_takes_none_of_its_spans(

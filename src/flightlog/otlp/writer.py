@@ -164,12 +164,11 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
     if new:
         # Another request may be making the same conversation's session: the first one
         # in wins, and this one widens that session's times as it would an old one's.
-        session.execute(_insert_unless_there(session.get_bind().dialect.name), new)
-        theirs = _held_sessions(session, customer_id, [row["external_id"] for row in new])
-        for name, row in theirs.items():
-            if row.id != ids[name]:
-                ids[name] = row.id
-                found[name] = row
+        landed = set(session.scalars(_insert_unless_there(session.get_bind().dialect.name), new))
+        lost = [row["external_id"] for row in new if row["external_id"] not in landed]
+        for name, row in _held_sessions(session, customer_id, lost).items():
+            ids[name] = row.id
+            found[name] = row
     for name, row in found.items():
         start, end = spans[name]
         row.started_at = min(row.started_at or start, start)
@@ -178,11 +177,15 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
 
 
 def _insert_unless_there(dialect: str) -> Executable:
-    """Sessions' INSERT that leaves a conversation another request made (ON CONFLICT DO NOTHING)."""
+    """Sessions' INSERT that leaves a conversation another request made (ON CONFLICT DO
+    NOTHING), returning the names it did insert."""
     key = ["customer_id", "external_id"]
+    made = AgentSession.external_id
     if dialect == "postgresql":
-        return postgresql.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
-    return sqlite.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
+        pg = postgresql.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
+        return pg.returning(made)
+    lite = sqlite.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
+    return lite.returning(made)
 
 
 def _held_sessions(
