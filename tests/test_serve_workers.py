@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import func, select, text
 
 from cli_runner import Cli, make_cli, url_of
 from flightlog import open_store_sync
@@ -41,6 +44,7 @@ from flightlog.cli.serve import cpu_count, default_workers
 from flightlog.cli.worker_listeners import forked_workers, tcp_listener
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
+from flightlog.models import OtlpSpan
 from flightlog.otlp.spans import Span
 from flightlog.settings import Settings
 from otlp_spans import team
@@ -590,6 +594,68 @@ def test_a_trace_split_across_workers_is_recorded_once_at_a_price_set_elsewhere(
     # from the CLI after the second worker had priced a trace with the shipped table.
     assert run["cost_usd"] == "490.000000"
     assert earlier["run"]["cost_usd"] not in ("490.000000", "0.000000")
+
+
+def test_span_requests_of_several_tasks_through_both_workers_at_once_keep_the_record_exact(
+    shared: Shared,
+) -> None:
+    """Requests for other traces overlap (decision 0024): under concurrent senders on both
+    workers, parts of traces of three tasks in any order and some twice, every run number
+    is still its task's next one, each trace one run, each span once, none left waiting."""
+    marker = uuid.uuid4().hex[:8]
+    titles = [f"overlap {marker} {n}" for n in range(3)]
+    traces = [team(f"overlap {marker} conv-{n % 4}", title=titles[n % 3]) for n in range(18)]
+    chooser = random.Random(24)
+    parts: list[list[Span]] = []
+    for trace in traces:
+        spans = trace.in_end_order()
+        chooser.shuffle(spans)  # children and parents in any order
+        cut = chooser.randint(1, len(spans) - 1)
+        parts.extend([spans[:cut], spans[cut:]])
+    parts.extend(chooser.sample(parts, 6))  # an exporter's retries
+    chooser.shuffle(parts)
+    with shared.pinned() as clients:
+        senders = [clients[pid] for pid in sorted(clients)] * 2  # two senders per worker
+        with ThreadPoolExecutor(len(senders)) as pool:
+            list(
+                pool.map(
+                    lambda n: [_export(senders[n], part) for part in parts[n :: len(senders)]],
+                    range(len(senders)),
+                )
+            )
+    with open_store_sync(shared.url, upgrade=False) as store, store.engine.connect() as db:
+        runs = db.execute(
+            text(
+                "SELECT t.title, r.run_number, r.trace_id FROM task_runs AS r "
+                "JOIN tasks AS t ON t.id = r.task_id WHERE t.title LIKE :like"
+            ),
+            {"like": f"overlap {marker} %"},
+        ).all()
+        by_title: dict[str, list[int]] = {}
+        for title, number, _ in runs:
+            by_title.setdefault(title, []).append(number)
+        assert {title: sorted(numbers) for title, numbers in by_title.items()} == {
+            title: [1, 2, 3, 4, 5, 6] for title in titles
+        }
+        assert sorted(trace_id for _, _, trace_id in runs) == sorted(t.trace_id for t in traces)
+        ids = [t.trace_id for t in traces]
+        ledger = db.execute(
+            select(func.count(), func.count(OtlpSpan.pending)).where(OtlpSpan.trace_id.in_(ids))
+        ).one()
+        assert tuple(ledger) == (7 * len(traces), 0)  # each span once, none waiting
+        totals = db.execute(
+            text(
+                "SELECT t.total_runs, (SELECT count(*) FROM task_runs AS r WHERE r.task_id = t.id)"
+                " FROM tasks AS t WHERE t.title LIKE :like"
+            ),
+            {"like": f"overlap {marker} %"},
+        ).all()
+        assert [tuple(row) for row in totals] == [(6, 6)] * 3
+        sessions = db.execute(
+            text("SELECT count(*) FROM sessions WHERE external_id LIKE :like"),
+            {"like": f"overlap {marker} conv-%"},
+        ).scalar_one()
+        assert sessions == 4
 
 
 def test_the_banner_warns_when_the_workers_pools_could_outgrow_postgresql(
