@@ -242,7 +242,8 @@ def test_a_task_cancelled_while_a_request_waits_takes_none_of_its_spans(
 def test_the_references_to_a_run_are_the_only_deferrable_constraints(
     dialect: str, pg_store: SyncStore
 ) -> None:
-    """Span ingest defers with ``SET CONSTRAINTS ALL``: nothing else may be deferrable."""
+    """What migration 0012 made deferrable is what the models declare, and span ingest defers
+    by those names."""
     with pg_store.engine.connect() as connection:
         found = {
             (str(row.conname), str(row.relname))
@@ -261,3 +262,30 @@ def test_the_references_to_a_run_are_the_only_deferrable_constraints(
         "otlp_spans",
         "artifacts",
     }
+
+
+def test_an_embedders_own_deferred_constraints_stay_deferred(
+    dialect: str, pg_store: SyncStore
+) -> None:
+    """Spans recorded in a team's own transaction defer and check only Flightlog's
+    references: a row of the team's that waits for its parent until the commit still can."""
+    with pg_store.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE team_parent (id integer PRIMARY KEY)"))
+        connection.execute(
+            text(
+                "CREATE TABLE team_child (parent integer "
+                "REFERENCES team_parent DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    trace = team("embedded conversation", title="embedded")
+    with pg_store.engine.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(text("INSERT INTO team_child VALUES (1)"))  # its parent comes later
+        embedded = SyncStore(
+            pg_store.engine, pg_store.settings, pg_store.customer_id, connection=connection
+        )
+        result = embedded.traces.record(trace.in_end_order())
+        assert result.rejected == []
+        connection.execute(text("INSERT INTO team_parent VALUES (1)"))
+        transaction.commit()
+    assert [number for _, number in runs_of(pg_store, "embedded")] == [1]

@@ -21,11 +21,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import Executable
 
 from flightlog.db.base import table_of
+from flightlog.db.partition_layout import slots_of
+from flightlog.db.partitions import ensure_slots
 from flightlog.db.types import new_uuid
 from flightlog.enums import ArtifactType, RunStatus, TaskStatus
 from flightlog.errors import Conflict
 from flightlog.ingest.own_rows import write_own_events
-from flightlog.models import AgentRun, AgentSession, Task, TaskRun
+from flightlog.models import DEFERRABLE_FOREIGN_KEYS, AgentRun, AgentSession, Task, TaskRun
 from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.readings import span_time as at
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
@@ -68,6 +70,12 @@ def write(
     # content too large for an event (rare) writes its runs first on PostgreSQL too.
     runs_last = session.get_bind().dialect.name == "postgresql" and not records.large
     if runs_last:
+        # By name, so an embedder's own deferrable constraints are left as they are; the
+        # events' months are made first, since a partition made later would get its own
+        # copy of the reference, checked immediately.
+        ensure_slots(
+            session.connection(), "events", slots_of([row["created_at"] for row in records.events])
+        )
         session.execute(_DEFER_RUN_REFERENCES)
     else:
         _numbered_runs(session, customer_id, records)
@@ -98,12 +106,12 @@ def write(
     _tasks(session, records.runs)
 
 
-#: The references to a run are the schema's only deferrable constraints
-#: (``flightlog.models.DEFERRABLE_FOREIGN_KEYS``). ``ALL``, not their names: a month's
-#: partition of ``events`` made by this very transaction must be deferred too, and
-#: ``SET CONSTRAINTS`` by name reaches only the partitions that exist when it runs.
-_DEFER_RUN_REFERENCES = text("SET CONSTRAINTS ALL DEFERRED")
-_CHECK_RUN_REFERENCES = text("SET CONSTRAINTS ALL IMMEDIATE")
+#: The references to a run (``flightlog.models.DEFERRABLE_FOREIGN_KEYS``), by name: on a
+#: partitioned table the name also reaches each partition's copy that exists when the
+#: statement runs.
+_RUN_REFERENCES = ", ".join(sorted(DEFERRABLE_FOREIGN_KEYS))
+_DEFER_RUN_REFERENCES = text(f"SET CONSTRAINTS {_RUN_REFERENCES} DEFERRED")
+_CHECK_RUN_REFERENCES = text(f"SET CONSTRAINTS {_RUN_REFERENCES} IMMEDIATE")
 
 
 def _numbered_runs(session: Session, customer_id: uuid.UUID, records: RecordBuilder) -> None:
