@@ -33,6 +33,8 @@ from flightlog.models import (
 )
 from flightlog.otlp.ingest import SpansRecorded, record_spans
 from flightlog.otlp.spans import Span
+from flightlog.services._dialect import NAME_LOCKS
+from flightlog.services.run_endings import cancel_task
 from flightlog.settings import Settings
 from flightlog.store.facades import otlp_limits
 from flightlog.store.sync import SyncStore, open_store_sync
@@ -186,8 +188,8 @@ def test_two_requests_starting_the_same_conversation_share_one_session(
     with first_open(pg_store, team("one conversation", title="left").in_end_order()):
         second = send_second(pg_store, team("one conversation", title="right").in_end_order())
         wait_for(
-            lambda: "INSERT INTO sessions" in (waiting_statement(pg_store, second) or ""),
-            "the second request to wait for the first's new session",
+            lambda: "pg_advisory_xact_lock" in (waiting_statement(pg_store, second) or ""),
+            "the second request to wait for the conversation the first is making",
         )
     assert second.done.wait(WAIT_SECONDS)
     assert second.error is None, second.error
@@ -210,20 +212,17 @@ def test_two_requests_starting_the_same_conversation_share_one_session(
 def test_a_task_cancelled_while_a_request_waits_takes_none_of_its_spans(
     dialect: str, pg_store: SyncStore
 ) -> None:
-    """The tail reads the task under its lock: cancelled meanwhile, the trace is refused."""
+    """The run service cancels the task (its lock does not wait for span requests that
+    merely hold the task); the request, held at its tail until the cancel commits, finds
+    it cancelled there and refuses the trace."""
     task = pg_store.tasks.create(title="to be cancelled")
     trace = team(title="to be cancelled")
     with pg_store.transaction() as session:
-        session.execute(
-            select(Task.id).where(Task.id == task.id).with_for_update(key_share=True)
-        ).one()
+        cancel_task(session, pg_store.customer_id, task.id)
         second = send_second(pg_store, trace.in_end_order())
         wait_for(
             lambda: "FOR NO KEY UPDATE" in (waiting_statement(pg_store, second) or ""),
             "the second request to wait on the task's row lock",
-        )
-        session.execute(
-            text("UPDATE tasks SET status = 'CANCELLED' WHERE id = :id"), {"id": task.id}
         )
     assert second.done.wait(WAIT_SECONDS)
     assert second.error is None, second.error
@@ -289,3 +288,45 @@ def test_an_embedders_own_deferred_constraints_stay_deferred(
         connection.execute(text("INSERT INTO team_parent VALUES (1)"))
         transaction.commit()
     assert [number for _, number in runs_of(pg_store, "embedded")] == [1]
+
+
+def test_a_request_of_many_traces_runs_alone_on_one_lock(dialect: str, pg_store: SyncStore) -> None:
+    """More traces than NAME_LOCKS: one exclusive lock for the customer's span requests,
+    not a lock per trace that could fill PostgreSQL's lock table."""
+    pg_store.tasks.create(title="many")
+    many = [span for _ in range(NAME_LOCKS + 8) for span in team(None, title="many").spans]
+    with first_open(pg_store, many) as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with pg_store.engine.connect() as connection:
+            advisory = connection.execute(
+                text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND locktype = 'advisory'"),
+                {"pid": pid},
+            ).scalar_one()
+        assert advisory == 1
+        second = send_second(pg_store, team(None, title="many").in_end_order())
+        wait_for(
+            lambda: "pg_advisory_xact_lock" in (waiting_statement(pg_store, second) or ""),
+            "the second request to wait for the customer's lock",
+        )
+    assert second.done.wait(WAIT_SECONDS)
+    assert second.error is None, second.error
+    assert [number for _, number in runs_of(pg_store, "many")] == list(range(1, NAME_LOCKS + 10))
+
+
+def test_a_run_starts_while_span_requests_hold_its_task(dialect: str, pg_store: SyncStore) -> None:
+    """Span requests hold their tasks FOR KEY SHARE until they commit; the run service's
+    lock does not wait for that (a steady stream of them would starve it)."""
+    task = pg_store.tasks.create(title="busy")
+    with pg_store.transaction() as session:
+        session.execute(
+            select(Task.id).where(Task.id == task.id).with_for_update(read=True, key_share=True)
+        ).one()
+        started = threading.Event()
+
+        def start() -> None:
+            pg_store.runs.start(task.id)
+            started.set()
+
+        threading.Thread(target=start, daemon=True).start()
+        assert started.wait(WAIT_SECONDS), "the run waited for the span request's share lock"
+    assert [number for _, number in runs_of(pg_store, "busy")] == [1]

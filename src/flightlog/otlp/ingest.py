@@ -119,6 +119,12 @@ def record_spans(
             raise
         # A value the database refuses (a total past a column's range) fails the batch
         # statement; record trace by trace, so only the trace that holds it is rejected.
+        writer.hold_tail_locks(
+            session,
+            customer_id,
+            {trace.task_id for trace in traces.values() if trace.task_id is not None},
+            {name for trace in traces.values() if (name := _session_of(trace)) is not None},
+        )
         outcome = (0, 0)
         for trace_id in sorted(traces):
             try:
@@ -330,6 +336,14 @@ def _place(records: RecordBuilder, trace: _Trace) -> dict[str, Placement]:
         placed[span.span_id] = records.place(span, parent)
         queue.extend((child, placed[span.span_id]) for child in children.pop(span.span_id, []))
     return placed
+
+
+def _session_of(trace: _Trace) -> str | None:
+    """The session a trace's new run would belong to, if it makes a run and names one."""
+    if trace.root is None or trace.task_id is None:
+        return None
+    conversation = _conversation(trace.root, {**trace.state.pending, **trace.fresh})
+    return writer.session_name(conversation) if conversation else None
 
 
 def _conversation(root: Span, candidates: dict[str, Span]) -> str | None:

@@ -63,7 +63,9 @@ def lock_traces(session: Session, customer_id: uuid.UUID, trace_ids: Iterable[st
     one request would: one run, each span once, children under their parents.
     They queue on the trace's lock (taken, with the request's other traces', in
     one order); requests for other traces go on beside them up to the short tail
-    where runs are numbered under their tasks' locks (decision 0024).
+    where runs are numbered under their tasks' locks (decision 0024). A request
+    of more traces than :data:`~flightlog.services._dialect.NAME_LOCKS` runs
+    alone among the customer's span requests instead.
     """
     lock_names_for_customer(session, "otlp-trace", customer_id, trace_ids)
 

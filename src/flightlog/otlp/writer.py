@@ -33,6 +33,7 @@ from flightlog.otlp.readings import span_time as at
 from flightlog.otlp.records import SOURCE, NewRun, RecordBuilder, run_outcome, run_results
 from flightlog.services import artifacts
 from flightlog.services._common import chunks
+from flightlog.services._dialect import lock_names_for_customer
 from flightlog.services.agent_runs import refuse_total_past_columns, roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK
 from flightlog.services.task_statistics import tally_runs, write_statistics
@@ -118,11 +119,30 @@ def _numbered_runs(session: Session, customer_id: uuid.UUID, records: RecordBuil
     """Lock the tasks that take new runs, then insert the runs (with their sessions)."""
     if not records.runs:
         return
-    _lock_tasks(session, sorted({run.task_id for run in records.runs}))
+    _lock_tasks(session, sorted({run.task_id for run in records.runs}), refuse_cancelled=True)
     _runs(session, records, _sessions(session, customer_id, records.runs))
 
 
-def _lock_tasks(session: Session, task_ids: list[uuid.UUID]) -> None:
+def hold_tail_locks(
+    session: Session, customer_id: uuid.UUID, task_ids: set[uuid.UUID], conversations: set[str]
+) -> None:
+    """Take the tail's locks for several batches at once, in the tail's own order.
+
+    For a request recorded trace by trace (after a refused value): each trace's
+    tail would lock only its own tasks and conversations, in trace order, while
+    every lock lasts until the commit; taken here first, in one order, they
+    cannot form a cycle with another request's tail.
+    """
+    _lock_tasks(session, sorted(task_ids), refuse_cancelled=False)
+    lock_names_for_customer(session, "otlp-conversation", customer_id, conversations)
+
+
+def session_name(conversation: str) -> str:
+    """The ``sessions.external_id`` a producer's conversation id is kept under."""
+    return clean_text(conversation)[:255]
+
+
+def _lock_tasks(session: Session, task_ids: list[uuid.UUID], *, refuse_cancelled: bool) -> None:
     """Hold the tasks' rows until the transaction ends, in id order; refuse a cancelled one.
 
     ``FOR NO KEY UPDATE``: the runs numbered under it and the statistics written
@@ -135,7 +155,7 @@ def _lock_tasks(session: Session, task_ids: list[uuid.UUID]) -> None:
         for task_id, status in session.execute(
             query.where(Task.id.in_(part)).with_for_update(key_share=True)
         ):
-            if status is TaskStatus.CANCELLED:
+            if refuse_cancelled and status is TaskStatus.CANCELLED:
                 raise Conflict(f"task {task_id} was cancelled meanwhile and takes no new runs")
 
 
@@ -145,12 +165,15 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
     for run in runs:
         if run.conversation is None:
             continue
-        name = clean_text(run.conversation)[:255]
+        name = session_name(run.conversation)
         start, end = at(run.root.start_time_unix_nano), at(run.root.end_time_unix_nano)
         earlier = spans.get(name)
         spans[name] = (min(start, earlier[0]), max(end, earlier[1])) if earlier else (start, end)
     if not spans:
         return {}
+    # Requests naming the same conversation take their turns here (after their tasks'
+    # rows, in the tail's order), so each finds what the one before it made.
+    lock_names_for_customer(session, "otlp-conversation", customer_id, spans)
     ids: dict[str, uuid.UUID] = {}
     new: list[dict[str, Any]] = []
     found = _held_sessions(session, customer_id, sorted(spans))
@@ -237,7 +260,7 @@ def _runs(session: Session, records: RecordBuilder, sessions: dict[str, uuid.UUI
         tokens_in, tokens_out, cost = records.new_run_totals(run.id)
         refuse_total_past_columns("run", NOTHING, (tokens_in, tokens_out, cost))
         started, completed = at(root.start_time_unix_nano), at(root.end_time_unix_nano)
-        conversation = clean_text(run.conversation)[:255] if run.conversation else None
+        conversation = session_name(run.conversation) if run.conversation else None
         rows.append(
             {
                 "id": run.id,

@@ -211,6 +211,7 @@ def get_owned(
     *,
     customer_id: uuid.UUID,
     for_update: bool = False,
+    no_key: bool = False,
 ) -> M:
     """The customer's row of ``model`` with primary key ``key``, or :class:`NotFound`.
 
@@ -218,12 +219,13 @@ def get_owned(
     tenant's row is never loaded, locked or used: the caller gets exactly
     the answer a random key gets, naming only the entity and key it asked
     for (never the row's task or project). With ``for_update`` the row is
-    locked (PostgreSQL ``FOR UPDATE``) and read fresh.
+    locked (PostgreSQL ``FOR UPDATE``, or ``FOR NO KEY UPDATE`` with ``no_key``:
+    writers of rows that merely refer to it are not held up) and read fresh.
     """
     [primary_key] = class_mapper(model).primary_key
     stmt = select(model).where(primary_key == key, owned_by(model, customer_id))
     if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = stmt.with_for_update(key_share=no_key).execution_options(populate_existing=True)
     row: M | None = session.scalar(stmt)
     if row is None:
         raise not_found(model, key)

@@ -84,24 +84,40 @@ def lock_for_customer(session: Session, scope: str, customer_id: Any) -> None:
         )
 
 
+#: The most names :func:`lock_names_for_customer` locks one by one: a call with more
+#: locks their whole scope instead, so one transaction cannot fill PostgreSQL's lock
+#: table (``max_locks_per_transaction``, 64 per connection by default, shared by all).
+NAME_LOCKS = 32
+
+
 def lock_names_for_customer(
     session: Session, scope: str, customer_id: Any, names: Iterable[str]
 ) -> None:
-    """Serialise writers of the same names in one customer's ``scope``, all in one statement.
+    """Serialise writers of the same names in one customer's ``scope`` (PostgreSQL).
 
-    Each name is one transaction-scoped advisory lock (PostgreSQL), taken in the
-    order of the locks' own keys, so two transactions that share names take them
-    in the same order and cannot deadlock on them; names that hash alike share a
-    lock, which only makes their writers queue. SQLite needs nothing: ``BEGIN
+    Transaction-scoped advisory locks. The scope's own lock comes first: shared,
+    and then one lock per name, taken in one statement in the order of the locks'
+    keys, so two transactions that share names take them in the same order and
+    cannot deadlock on them; or, for more than :data:`NAME_LOCKS` names, the
+    scope's lock alone, exclusively. Names whose keys hash alike share a lock,
+    which only makes their writers queue. SQLite needs nothing: ``BEGIN
     IMMEDIATE`` already serialises writers.
     """
-    keys = sorted({f"flightlog:{scope}:{customer_id}:{name}" for name in names})
-    if keys and dialect_name(session) == "postgresql":
+    wanted = sorted({f"flightlog:{scope}:{customer_id}:{name}" for name in names})
+    if not wanted or dialect_name(session) != "postgresql":
+        return
+    alone = len(wanted) > NAME_LOCKS
+    take = "pg_advisory_xact_lock" if alone else "pg_advisory_xact_lock_shared"
+    session.execute(
+        text(f"SELECT {take}(hashtextextended(:key, 0))"),
+        {"key": f"flightlog:{scope}:{customer_id}"},
+    )
+    if not alone:
         session.execute(
             text(
                 "SELECT count(pg_advisory_xact_lock(lock_key)) FROM ("
                 "SELECT DISTINCT hashtextextended(name, 0) AS lock_key"
                 " FROM unnest(CAST(:names AS text[])) AS name ORDER BY lock_key) AS ordered"
             ),
-            {"names": keys},
+            {"names": wanted},
         )

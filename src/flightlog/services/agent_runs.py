@@ -121,7 +121,7 @@ def start_task_agent_run(
     """
     at = measured_time(started_at, "started_at") if started_at is not None else None
     _check_name(agent_name)
-    task = get_owned(session, Task, task_id, customer_id=customer_id, for_update=True)
+    task = get_owned(session, Task, task_id, customer_id=customer_id, for_update=True, no_key=True)
     assert_owned(session, customer_id, agent_ids=[agent_id])
     if TASK_LIFECYCLE.terminal(task.status):
         raise Conflict(f"task {task_id} is {task.status}; it takes no new agent runs")
@@ -231,7 +231,14 @@ def _lock(
     run: TaskRun | None = None
     try:
         if agent_run.run_id is None:
-            get_owned(session, Task, agent_run.task_id, customer_id=customer_id, for_update=True)
+            get_owned(
+                session,
+                Task,
+                agent_run.task_id,
+                customer_id=customer_id,
+                for_update=True,
+                no_key=True,
+            )
         else:
             run = get_owned(
                 session, TaskRun, agent_run.run_id, customer_id=customer_id, for_update=True

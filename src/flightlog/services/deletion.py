@@ -37,7 +37,7 @@ def delete_task(session: Session, customer_id: uuid.UUID, /, task_id: uuid.UUID)
     files are returned for removal after commit, never before, so a rollback
     cannot leave a row pointing at a missing file.
     """
-    lock_task(session, task_id, customer_id)
+    lock_task(session, task_id, customer_id, to_delete=True)
     tree = _task_tree(session, task_id)
     hashes = set(
         (

@@ -32,9 +32,21 @@ FINISHED_RUN_TO_TASK = {
 }
 
 
-def lock_task(session: Session, task_id: uuid.UUID, customer_id: uuid.UUID) -> Task:
-    """The customer's task, locked and freshly read; another tenant's task is never locked."""
-    return get_owned(session, Task, task_id, customer_id=customer_id, for_update=True)
+def lock_task(
+    session: Session, task_id: uuid.UUID, customer_id: uuid.UUID, *, to_delete: bool = False
+) -> Task:
+    """The customer's task, locked and freshly read; another tenant's task is never locked.
+
+    ``FOR NO KEY UPDATE`` (PostgreSQL): writers of its runs, statuses and statistics
+    take turns, as OTLP span ingest's run numbering does (decision 0024), while
+    rows that merely refer to the task (their foreign-key checks take ``KEY
+    SHARE``) go on, so a steady stream of span requests for the task, each holding
+    it ``FOR KEY SHARE``, cannot keep a run from starting. ``to_delete`` takes
+    ``FOR UPDATE``, which waits for those too.
+    """
+    return get_owned(
+        session, Task, task_id, customer_id=customer_id, for_update=True, no_key=not to_delete
+    )
 
 
 def next_run_number(session: Session, task_id: uuid.UUID) -> int:
