@@ -12,9 +12,8 @@ these exist on PostgreSQL only.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -39,6 +38,7 @@ from flightlog.settings import Settings
 from flightlog.store.facades import otlp_limits
 from flightlog.store.sync import SyncStore, open_store_sync
 from otlp_spans import team
+from waiting import wait_until
 
 pytestmark = pytest.mark.postgres_only
 
@@ -91,13 +91,6 @@ def first_open(store: SyncStore, spans: list[Span]) -> Iterator[Session]:
         yield session
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def waiting_statement(store: SyncStore, second: Second) -> str | None:
     """The statement the second request's connection is blocked in, if it is blocked on a lock."""
     if second.backend_pid is None:
@@ -145,8 +138,9 @@ def test_a_request_for_the_same_task_waits_only_for_the_numbering_tail(
     with first_open(pg_store, first_team.in_end_order()):
         second = send_second(pg_store, second_team.in_end_order())
         # It is held where its runs are numbered: its events and ledger rows are written.
-        wait_for(
+        wait_until(
             lambda: "FOR NO KEY UPDATE" in (waiting_statement(pg_store, second) or ""),
+            WAIT_SECONDS,
             "the second request to wait on the task's row lock",
         )
         assert not second.done.is_set()
@@ -168,8 +162,9 @@ def test_two_requests_naming_the_same_new_title_make_one_task(
 ) -> None:
     with first_open(pg_store, team(title="brand new").in_end_order()):
         second = send_second(pg_store, team(title="brand new").in_end_order())
-        wait_for(
+        wait_until(
             lambda: "pg_advisory_xact_lock" in (waiting_statement(pg_store, second) or ""),
+            WAIT_SECONDS,
             "the second request to wait for the title being created",
         )
     assert second.done.wait(WAIT_SECONDS)
@@ -187,8 +182,9 @@ def test_two_requests_starting_the_same_conversation_share_one_session(
         pg_store.tasks.create(title=title)
     with first_open(pg_store, team("one conversation", title="left").in_end_order()):
         second = send_second(pg_store, team("one conversation", title="right").in_end_order())
-        wait_for(
+        wait_until(
             lambda: "pg_advisory_xact_lock" in (waiting_statement(pg_store, second) or ""),
+            WAIT_SECONDS,
             "the second request to wait for the conversation the first is making",
         )
     assert second.done.wait(WAIT_SECONDS)
@@ -220,8 +216,9 @@ def test_a_task_cancelled_while_a_request_waits_takes_none_of_its_spans(
     with pg_store.transaction() as session:
         cancel_task(session, pg_store.customer_id, task.id)
         second = send_second(pg_store, trace.in_end_order())
-        wait_for(
+        wait_until(
             lambda: "FOR NO KEY UPDATE" in (waiting_statement(pg_store, second) or ""),
+            WAIT_SECONDS,
             "the second request to wait on the task's row lock",
         )
     assert second.done.wait(WAIT_SECONDS)
@@ -304,8 +301,9 @@ def test_a_request_of_many_traces_runs_alone_on_one_lock(dialect: str, pg_store:
             ).scalar_one()
         assert advisory == 1
         second = send_second(pg_store, team(None, title="many").in_end_order())
-        wait_for(
+        wait_until(
             lambda: "pg_advisory_xact_lock" in (waiting_statement(pg_store, second) or ""),
+            WAIT_SECONDS,
             "the second request to wait for the customer's lock",
         )
     assert second.done.wait(WAIT_SECONDS)

@@ -16,9 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ScalarSelect, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql import Executable
 
 from flightlog.db.base import table_of
 from flightlog.db.partition_layout import slots_of
@@ -193,13 +191,7 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
             }
         )
     if new:
-        # Another request may be making the same conversation's session: the first one
-        # in wins, and this one widens that session's times as it would an old one's.
-        landed = set(session.scalars(_insert_unless_there(session.get_bind().dialect.name), new))
-        lost = [row["external_id"] for row in new if row["external_id"] not in landed]
-        for name, row in _held_sessions(session, customer_id, lost).items():
-            ids[name] = row.id
-            found[name] = row
+        session.execute(insert(AgentSession), new)
     for name, row in found.items():
         start, end = spans[name]
         row.started_at = min(row.started_at or start, start)
@@ -207,34 +199,15 @@ def _sessions(session: Session, customer_id: uuid.UUID, runs: list[NewRun]) -> d
     return ids
 
 
-def _insert_unless_there(dialect: str) -> Executable:
-    """Sessions' INSERT that leaves a conversation another request made (ON CONFLICT DO
-    NOTHING), returning the names it did insert."""
-    key = ["customer_id", "external_id"]
-    made = AgentSession.external_id
-    if dialect == "postgresql":
-        pg = postgresql.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
-        return pg.returning(made)
-    lite = sqlite.insert(AgentSession).on_conflict_do_nothing(index_elements=key)
-    return lite.returning(made)
-
-
 def _held_sessions(
     session: Session, customer_id: uuid.UUID, names: list[str]
 ) -> dict[str, AgentSession]:
-    """The customer's sessions of these conversations, locked in name order (PostgreSQL)."""
-    mine = (
-        select(AgentSession)
-        .where(AgentSession.customer_id == customer_id)
-        .order_by(AgentSession.external_id)
-        .with_for_update(key_share=True)
-    )
+    """The customer's sessions of these conversations (their writers take turns on them)."""
+    mine = select(AgentSession).where(AgentSession.customer_id == customer_id)
     return {
         row.external_id: row
         for part in chunks(names)
-        for row in session.scalars(
-            mine.where(AgentSession.external_id.in_(part)).execution_options(populate_existing=True)
-        )
+        for row in session.scalars(mine.where(AgentSession.external_id.in_(part)))
     }
 
 
