@@ -51,8 +51,12 @@ def _wait_for(start_file: Path, timeout: float = 120.0) -> None:
 
 
 def _report(results: list[str | None]) -> None:
+    """One ``write`` of the whole line: racers share one pipe, and under
+    ``PYTHONUNBUFFERED=1`` ``print`` writes the text and its newline in two calls,
+    so another racer's line could land between them."""
     errors = [r for r in results if r is not None]
-    print(json.dumps({"opened": len(results) - len(errors), "errors": errors}), flush=True)
+    line = json.dumps({"opened": len(results) - len(errors), "errors": errors}) + "\n"
+    os.write(sys.stdout.fileno(), line.encode())
 
 
 def _race(url: str, count: int, start_file: Path) -> int:
