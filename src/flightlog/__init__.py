@@ -40,6 +40,7 @@ from flightlog.errors import (
     PermissionDenied,
     StatementTimeout,
     ValidationError,
+    WriteCollision,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ __all__ = [
     "SyncStore",
     "TaskStatus",
     "ValidationError",
+    "WriteCollision",
     "open_store",
     "open_store_sync",
 ]

@@ -90,6 +90,18 @@ class DatabaseUnavailable(FlightlogError):
     code = "database_unavailable"
 
 
+class WriteCollision(DatabaseUnavailable):
+    """Concurrent writes deadlocked (or could not be serialised) and this one was rolled back.
+
+    Nothing was written. The Store already tried the call again a few times
+    (when it owned the transaction), so what reaches a caller is a busy moment,
+    not a bad request: retry later, as for :class:`DatabaseUnavailable`, whose
+    subclass this is. The HTTP API answers 503 with ``Retry-After``.
+    """
+
+    code = "write_collision"
+
+
 class ServerUnreachable(DatabaseUnavailable):
     """The HTTP client got no answer from the server (refused, timed out, cut off); retry later.
 
@@ -133,6 +145,7 @@ HTTP_STATUSES: tuple[tuple[type[FlightlogError], int], ...] = (
     (Conflict, 409),
     (PayloadTooLarge, 413),
     (ValidationError, 422),
+    (WriteCollision, 503),
     (DatabaseUnavailable, 503),
     (StatementTimeout, 504),
 )

@@ -17,12 +17,15 @@ from collections.abc import Iterator
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from flightlog.errors import DatabaseUnavailable, StatementTimeout
+from flightlog.errors import DatabaseUnavailable, StatementTimeout, WriteCollision
 
 #: SQLSTATEs of a server that is going away, starting up or full: retrying later helps.
 #: Class 08 is "connection exception"; 57P01-57P03 are admin shutdown, crash
 #: shutdown and "cannot connect now"; 53300 is too many connections.
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: PostgreSQL's "deadlock_detected" and "serialization_failure": this transaction was chosen
+#: to give way to a concurrent one and rolled back; the same work succeeds when run again.
+_COLLISION_STATES = frozenset({"40P01", "40001"})
 #: PostgreSQL's "query_canceled": statement_timeout (or an operator's pg_cancel_backend).
 QUERY_CANCELED = "57014"
 #: Words of asyncpg's and psycopg's messages for a connection that is already gone.
@@ -91,6 +94,20 @@ def value_problem(exc: BaseException) -> BaseException | None:
     still names it.
     """
     return next((c for c in cause_chain(exc) if isinstance(c, ValueError | OverflowError)), None)
+
+
+def write_collided(exc: BaseException) -> bool:
+    """Whether ``exc`` is a deadlock or serialisation failure: worth running the work again."""
+    return sqlstate(exc) in _COLLISION_STATES
+
+
+def collision_error() -> WriteCollision:
+    """The domain error for a transaction rolled back to let a concurrent one through."""
+    return WriteCollision(
+        "the write collided with concurrent writes (a deadlock) and was rolled back; "
+        "nothing was written: try it again",
+        outcome="not_written",
+    )
 
 
 def database_unreachable(exc: BaseException) -> bool:

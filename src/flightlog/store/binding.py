@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from flightlog.errors import FlightlogError
 from flightlog.services._common import UNIT_SERVICE
+from flightlog.store import collisions
 
 if TYPE_CHECKING:
     from flightlog.ingest.small import OneStatement, ParamStyle
@@ -191,8 +192,12 @@ class Operation(Generic[P, R]):
                     return planned
             leading = self._leading(store)
             self._fill_defaults(store, kwargs)
-            if store.engine.dialect.name == "sqlite":
+            dialect = store.engine.dialect.name
+            on_connection = store.connection is not None
+            if dialect == "sqlite":
                 result = await _uncancellable(run(*leading, *args, **kwargs))
+            elif collisions.can_run_again(dialect, on_connection, unit, args, kwargs):
+                result = await collisions.run_async(lambda: run(*leading, *args, **kwargs))
             else:
                 result = await run(*leading, *args, **kwargs)
             if after_commit is not None:
@@ -279,9 +284,18 @@ class Operation(Generic[P, R]):
             if unit == "stale":
                 result: R = store.read_routed(in_unit, service, *leading, *args, **kwargs)
             else:
-                with store.unit_of_work(unit) as session:
-                    session.info[UNIT_SERVICE] = service
-                    result = service(session, *leading, *args, **kwargs)
+
+                def once() -> R:
+                    with store.unit_of_work(unit) as session:
+                        session.info[UNIT_SERVICE] = service
+                        return service(session, *leading, *args, **kwargs)
+
+                dialect = store.engine.dialect.name
+                on_connection = store.connection is not None
+                if collisions.can_run_again(dialect, on_connection, unit, args, kwargs):
+                    result = collisions.run_sync(once)
+                else:
+                    result = once()
             if after_commit is not None:
                 after_commit(store, result)
             return result

@@ -10,12 +10,14 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from flightlog.db.failures import (
     cause_chain,
+    collision_error,
     database_unreachable,
     sqlstate,
     statement_timed_out,
     timeout_error,
     unavailable_error,
     value_problem,
+    write_collided,
 )
 from flightlog.errors import FlightlogError, ValidationError
 from flightlog.services._common import translate_integrity_error
@@ -53,6 +55,8 @@ def database_errors_as_domain_errors(progress: Progress | None = None) -> Iterat
             raise unavailable_error(while_committing=committing) from exc
         if statement_timed_out(exc):
             raise timeout_error() from exc
+        if write_collided(exc):
+            raise collision_error() from exc
         translated = _as_domain_error(exc)
         if translated is exc:
             raise
