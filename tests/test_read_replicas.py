@@ -11,8 +11,11 @@ connection when it begins, and records it with the service the session ran
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 import uuid
@@ -327,6 +330,62 @@ async def test_a_stopped_standby_falls_back_to_the_primary_and_is_used_again_whe
             assert (await store.health()).replicas[0].serving
     finally:
         sync_store.close()
+
+
+def _standby_processes(replicated: Replicated) -> list[int]:
+    """The standby's postmaster and every process it started."""
+    postmaster = int((replicated.pair.replica.data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+@contextmanager
+def frozen(replicated: Replicated) -> Iterator[None]:
+    """The standby stops answering (SIGSTOP): a hung host, while its kernel still
+    acknowledges every packet, so no TCP timeout or keepalive notices anything."""
+    stopped = _standby_processes(replicated)
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+async def test_a_frozen_standby_times_out_and_the_primary_answers(
+    replicated: Replicated, spy: ServerSpy
+) -> None:
+    """Reads on the standby's pooled connections used to wait for ever (400 s and more)."""
+    rows = replicated.rows
+    async with store_on(replicated, replica_read_timeout_seconds=1.0) as store:
+        spy.clear()
+        await store.tasks.list()
+        assert spy.servers("list_tasks") == {"standby"}  # its pool holds a connection now
+        with frozen(replicated):
+            spy.clear()
+            page = await asyncio.wait_for(store.tasks.list(limit=500), 60)
+            assert rows.task in {t.id for t in page.items}
+            assert spy.servers("list_tasks") == {"primary"}
+            # Left alone: the next read does not try it again meanwhile.
+            found = await asyncio.wait_for(store.events.list(task_id=rows.task), 60)
+            assert found.items
+            [report] = (await asyncio.wait_for(store.health(), 60)).replicas
+            assert report.serving is False
+
+        async def on_the_standby() -> bool:
+            spy.clear()
+            await store.tasks.list()
+            return spy.servers("list_tasks") == {"standby"}
+
+        await eventually(on_the_standby, "reads to return to the thawed standby")
 
 
 def test_export_and_statistics_commands_read_on_the_standby(

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     replica_check_seconds: float = Field(default=1.0, ge=0, le=3600)
     #: How long connecting to a replica may take before the read goes to the primary.
     replica_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: How long a statement on a replica may go unanswered before the read goes to the
+    #: primary (a standby that froze or whose host went away answers nothing, and its
+    #: pooled connections would wait for ever). Longer than any read a replica serves.
+    replica_read_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -196,6 +196,7 @@ def create_sync_engine(
     url: DatabaseUrl | None = None,
     sqlite_foreign_keys: bool = True,
     connect_timeout: float | None = None,
+    read_timeout: float | None = None,
 ) -> Engine:
     """A sync engine (psycopg 3 or sqlite3): migrations, bulk COPY, the CLI.
 
@@ -203,7 +204,9 @@ def create_sync_engine(
     rebuilds a table by copy-and-drop, and with foreign keys on, dropping
     the old table would cascade-delete every child row. ``connect_timeout``
     (PostgreSQL; seconds, libpq rounds it to a whole number, at least 2) is
-    for servers whose absence must not hold a caller up, read replicas.
+    for servers whose absence must not hold a caller up, read replicas;
+    ``read_timeout`` (seconds) drops a connection whose server stops acknowledging
+    what is sent to it, or stops answering TCP keepalives, for the same servers.
     """
     url = url or settings.database
     if url.is_memory:
@@ -230,6 +233,16 @@ def create_sync_engine(
     connect_args = _psycopg_connect_args(settings, url)
     if connect_timeout is not None:
         connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
+    if read_timeout is not None:
+        # libpq has no timeout for an answer itself: a host gone quiet is found by TCP.
+        probe = max(1, math.ceil(read_timeout / 4))
+        connect_args.update(
+            keepalives=1,
+            keepalives_idle=probe,
+            keepalives_interval=probe,
+            keepalives_count=3,
+            tcp_user_timeout=math.ceil(read_timeout * 1000),
+        )
     engine = create_engine(
         url.sync_url,
         connect_args=connect_args,
@@ -246,11 +259,15 @@ def create_async_db_engine(
     *,
     url: DatabaseUrl | None = None,
     connect_timeout: float | None = None,
+    read_timeout: float | None = None,
     generic_plans: bool = False,
 ) -> AsyncEngine:
     """An async engine (asyncpg or aiosqlite): the service layer's engine.
 
-    ``connect_timeout`` (PostgreSQL, seconds) as for :func:`create_sync_engine`.
+    ``connect_timeout`` (PostgreSQL, seconds) as for :func:`create_sync_engine`;
+    ``read_timeout`` (PostgreSQL, seconds) is asyncpg's ``command_timeout``: a
+    statement unanswered for that long raises ``TimeoutError`` (read replicas,
+    whose reads then go to the primary).
     ``generic_plans`` (PostgreSQL) makes a paging pool (:mod:`flightlog.db.paging_pool`):
     smaller, its connections planning generically, the engine marked :data:`GENERIC_PLANS`.
     """
@@ -286,6 +303,7 @@ def create_async_db_engine(
             "server_settings": server_settings,
             **url.async_connect_args(),
             **({} if connect_timeout is None else {"timeout": connect_timeout}),
+            **({} if read_timeout is None else {"command_timeout": read_timeout}),
         },
         echo=settings.echo_sql,
         json_serializer=strict_json,

@@ -219,9 +219,12 @@ def async_replicas(settings: Settings) -> ReplicaSet[AsyncEngine] | None:
     urls = settings.replica_databases
     if not urls:
         return None
-    timeout = settings.replica_connect_timeout_seconds
+    connect, read = settings.replica_connect_timeout_seconds, settings.replica_read_timeout_seconds
     replicas: list[Replica[AsyncEngine]] = [
-        Replica(url, create_async_db_engine(settings, url=url, connect_timeout=timeout))
+        Replica(
+            url,
+            create_async_db_engine(settings, url=url, connect_timeout=connect, read_timeout=read),
+        )
         for url in urls
     ]
     return ReplicaSet(replicas, ReplicaPolicy.from_settings(settings))
@@ -234,8 +237,11 @@ def sync_replicas(settings: Settings) -> ReplicaSet[Engine] | None:
     urls = settings.replica_databases
     if not urls:
         return None
-    timeout = settings.replica_connect_timeout_seconds
+    connect, read = settings.replica_connect_timeout_seconds, settings.replica_read_timeout_seconds
     replicas: list[Replica[Engine]] = [
-        Replica(url, create_sync_engine(settings, url=url, connect_timeout=timeout)) for url in urls
+        Replica(
+            url, create_sync_engine(settings, url=url, connect_timeout=connect, read_timeout=read)
+        )
+        for url in urls
     ]
     return ReplicaSet(replicas, ReplicaPolicy.from_settings(settings))
