@@ -292,3 +292,44 @@ async def test_text_postgresql_cannot_store_is_a_422_not_a_500(dialect: str, sto
             assert _code(response, 422) == "validation_error"
             assert "0x00" in response.json()["error"]["message"]
         assert await _counts(store) == before
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        # Inside the years as written, outside them in UTC.
+        "1000-01-01T00:00:00+01:00",
+        "8999-12-31T23:59:59-01:00",
+    ],
+)
+async def test_query_times_outside_the_years_kept_are_a_422_naming_the_parameter(
+    store: Store, value: str
+) -> None:
+    """Every time in a query string is checked as ``created_since`` on ``/tasks`` is: the
+    metric reads and the run timeline used to answer 200 ``[]`` or a 422 naming nothing."""
+    task = await store.tasks.create(title="times")
+    run = await store.runs.start(task.id)
+    queries = [
+        ("/metrics/series", {"task_id": str(task.id), "name": "loss"}, "since"),
+        ("/metrics/series", {"task_id": str(task.id), "name": "loss"}, "until"),
+        ("/metrics/summary", {"task_id": str(task.id)}, "since"),
+        ("/metrics/summary", {"task_id": str(task.id)}, "until"),
+        (
+            f"/runs/{run.id}/timeline",
+            {"after_kind": "event", "after_key": "1"},
+            "after_at",
+        ),
+        (
+            f"/runs/{run.id}/timeline",
+            {"before_kind": "event", "before_key": "1"},
+            "before_at",
+        ),
+    ]
+    async with client_of(store) as api:
+        for path, params, name in queries:
+            answer = await api.get(path, params={**params, name: value})
+            assert answer.status_code == 422, (path, name, answer.text)
+            assert _code(answer, 422) == "validation_error"
+            assert name in answer.text, (path, name, answer.text)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BeforeValidator
 
 from flightlog.api.auth import TenantStore
-from flightlog.schemas.fields import TIME_PATTERN, Time
+from flightlog.schemas.fields import QueryTime
 from flightlog.schemas.tasks import SearchHit, SearchPageOut, TaskOut
 from flightlog.services.insights import (
     MAX_BUCKET_SECONDS,
@@ -84,17 +82,6 @@ async def active_tasks(
 async def task_execution_summary(task_id: uuid.UUID, store: TenantStore) -> TaskExecutionSummary:
     return await store.views.task_execution_summary(task_id)
 
-
-def _time_text(value: object) -> object:
-    """A query time is RFC 3339 text in the services' years, as the schema says: a number is
-    refused rather than read as a Unix timestamp."""
-    if not isinstance(value, str) or not re.match(TIME_PATTERN, value):
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-01T00:00:00Z")
-    return value
-
-
-#: A time in the query, as the schema's pattern says (pydantic alone would take ``0.5``).
-QueryTime = Annotated[Time, BeforeValidator(_time_text)]
 
 #: The windows of the charts' aggregates: ``buckets`` windows of ``bucket_seconds`` from ``since``.
 BucketSeconds = Annotated[

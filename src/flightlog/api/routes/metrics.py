@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from flightlog.api.auth import TenantStore
 from flightlog.api.batches import documented_body, read_batch, refuse_times_not_text
-from flightlog.schemas.fields import Time
+from flightlog.schemas.fields import QueryTime
 from flightlog.schemas.metrics import MetricBatch, MetricPointOut, MetricSummaryOut, Recorded
 from flightlog.services.metrics import MAX_NAMES, MAX_SERIES_POINTS, MetricName, MetricSource
 
@@ -40,8 +40,8 @@ async def series(
     name: str,
     task_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
     run_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
-    since: Time | None = None,
-    until: Time | None = None,
+    since: QueryTime | None = None,
+    until: QueryTime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SERIES_POINTS)] = 1000,
 ) -> list[MetricPointOut]:
     """One named series of a task or run, in time order."""
@@ -57,8 +57,8 @@ async def summary(
     task_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
     run_id: Annotated[uuid.UUID | None, Query(description=_OWNER)] = None,
     name: Annotated[list[str] | None, Query()] = None,
-    since: Time | None = None,
-    until: Time | None = None,
+    since: QueryTime | None = None,
+    until: QueryTime | None = None,
 ) -> dict[str, MetricSummaryOut]:
     """count, min, max, avg and last value per metric name, optionally within a time window."""
     found = await store.metrics.summarize(
