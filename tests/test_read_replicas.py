@@ -584,6 +584,29 @@ def test_replicas_are_refused_for_a_sqlite_database(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("urls", "named", "reason"),
+    [
+        ("notaurl", "The read replica URL", "cannot parse database URL"),
+        ("postgresql://a@h/x,mysql://u@h/db", "Read replica URL 2 of 2", "unsupported database"),
+    ],
+)
+def test_a_replica_url_that_cannot_be_used_is_refused_naming_the_replica_setting(
+    urls: str, named: str, reason: str, cli: Cli
+) -> None:
+    """Not in the words for the primary's URL, which sent the reader to the wrong setting."""
+    with pytest.raises(ConfigurationError) as refused:
+        Settings(database_url="postgresql://postgres@127.0.0.1/x", database_replica_urls=urls)
+    message = refused.value.message
+    assert message.startswith(named), message
+    assert "FLIGHTLOG_DATABASE_REPLICA_URLS" in message
+    assert reason in message
+    code, out, err = cli("serve", "-d", "postgresql://postgres@127.0.0.1/x", "--replica-url", urls)
+    assert code != 0
+    assert named in one_sentence(out + err)
+    assert "Traceback" not in out + err
+
+
 async def _follow(pages: EventPages, cursor: int, seen: list[int]) -> int:
     """One poll: the page after ``cursor``, its ids added to ``seen``; the new cursor."""
     page = await pages.next(cursor)

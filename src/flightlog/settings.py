@@ -138,8 +138,9 @@ class Settings(BaseSettings):
     @field_validator("database_replica_urls")
     @classmethod
     def _replica_urls_must_be_postgres(cls, value: str) -> str:
-        for part in split_urls(value):
-            replica_url(part)
+        parts = split_urls(value)
+        for n, part in enumerate(parts, start=1):
+            replica_url(part, position=n, of=len(parts))
         return value
 
     @field_validator("blob_dir")
@@ -222,12 +223,26 @@ class Settings(BaseSettings):
                 "FLIGHTLOG_DATABASE_REPLICA_URLS (or --replica-url), or use a PostgreSQL database."
             )
         tls = self._tls_defaults()
-        return tuple(replica_url(url).with_tls_defaults(tls) for url in urls)
+        return tuple(
+            replica_url(url, position=n, of=len(urls)).with_tls_defaults(tls)
+            for n, url in enumerate(urls, start=1)
+        )
 
 
-def replica_url(raw: str) -> DatabaseUrl:
-    """One read replica's URL, parsed; refused unless it is PostgreSQL's."""
-    url = DatabaseUrl.parse(raw)
+def replica_url(raw: str, *, position: int = 1, of: int = 1) -> DatabaseUrl:
+    """One read replica's URL, parsed; refused unless it is PostgreSQL's.
+
+    A URL that cannot be parsed is refused naming the replica setting (and which of
+    several), not in the words for the primary's URL, which would send the reader to
+    the wrong setting."""
+    try:
+        url = DatabaseUrl.parse(raw)
+    except ConfigurationError as exc:
+        which = "The read replica URL" if of == 1 else f"Read replica URL {position} of {of}"
+        raise ConfigurationError(
+            f"{which} (FLIGHTLOG_DATABASE_REPLICA_URLS, --replica-url) cannot be used: "
+            f"{exc.message[0].lower()}{exc.message[1:]}"
+        ) from exc
     if url.dialect != "postgresql":
         raise ConfigurationError(
             f"The read replica URL {url.redacted()!r} is not PostgreSQL's: every replica "
