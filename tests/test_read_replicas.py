@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from cli_runner import Cli, make_cli, one_sentence
 from flightlog import AsyncClient, Client, ConfigurationError, ValidationError, open_store_sync
 from flightlog.api import create_app
-from flightlog.db.engine import async_session_factory, create_async_db_engine
-from flightlog.db.replicas import async_replicas
+from flightlog.db.engine import async_session_factory, create_async_db_engine, create_sync_engine
+from flightlog.db.replicas import Replay, Replica, ReplicaPolicy, ReplicaSet, async_replicas
 from flightlog.db.urls import DatabaseUrl
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Event
@@ -386,6 +386,49 @@ async def test_a_frozen_standby_times_out_and_the_primary_answers(
             return spy.servers("list_tasks") == {"standby"}
 
         await eventually(on_the_standby, "reads to return to the thawed standby")
+
+
+async def test_a_replica_url_naming_another_database_serves_no_reads(
+    replicated: Replicated, spy: ServerSpy, cli: Cli
+) -> None:
+    """A standby of the right server, but the URL names another database on it: its rows
+    are not the primary's, so it must never answer (it used to: an empty task list)."""
+    other_primary, other_replica = replicated.pair.create_database("another_copy")
+    await asyncio.to_thread(Migrator(SETTINGS, other_primary).upgrade, "head")
+    await asyncio.to_thread(replicated.pair.wait_replayed)
+    elsewhere = url_text(other_replica)
+    async with store_on(replicated, database_replica_urls=elsewhere) as store:
+        spy.clear()
+        page = await store.tasks.list(limit=500)
+        assert replicated.rows.task in {t.id for t in page.items}
+        assert spy.servers("list_tasks") == {"primary"}
+        [report] = (await store.health()).replicas
+        assert (report.standby, report.serving) == (True, False)
+        assert "serves database 'another_copy', not the primary's 'flightlog'" in (
+            report.error or ""
+        )
+    with open_store_sync(
+        settings=replicated.settings(database_replica_urls=elsewhere), upgrade=False
+    ) as sync_store:
+        assert replicated.rows.task in {t.id for t in sync_store.tasks.list(limit=500).items}
+        [report] = sync_store.health().replicas
+        assert report.serving is False
+
+
+def test_a_standby_of_another_server_is_told_apart_by_its_system_identifier() -> None:
+    """Two clusters' standbys can serve databases of the same name; the system identifier,
+    which a base backup copies, says whose copy each is."""
+    url = DatabaseUrl.parse("postgresql://u@standby.invalid/flightlog")
+    replica = Replica(url, create_sync_engine(SETTINGS, url=url))  # never connects here
+    replicas = ReplicaSet([replica], ReplicaPolicy(30.0, 10.0, 1.0))
+    replicas.primary_identity = ("7714032872454502572", "flightlog")
+    same = Replay(True, 1, 0.0, ("7714032872454502572", "flightlog"))
+    other = Replay(True, 1, 0.0, ("7000000000000000001", "flightlog"))
+    assert replicas.not_a_copy(replica, same) is None
+    assert "not a standby of the primary's server" in (replicas.not_a_copy(replica, other) or "")
+    replicas.record(replica, other)
+    assert replica.state.down_until > 0
+    assert replica.state.lag_seconds is None  # never counted as caught up
 
 
 def test_export_and_statistics_commands_read_on_the_standby(

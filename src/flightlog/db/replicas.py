@@ -50,6 +50,10 @@ PRIMARY = "primary"
 #: ``Session.info`` key of a replica's session: the WAL position it is known to have replayed.
 REPLAYED = "flightlog.replayed"
 
+#: Which cluster (its system identifier, shared by a primary and every standby made from
+#: it by a base backup) and which database a server serves; callable by any user.
+IDENTITY_COLUMNS = "(SELECT system_identifier FROM pg_control_system())::text, current_database()"
+IDENTITY_SQL = text("SELECT " + IDENTITY_COLUMNS)
 #: One round trip that says whether the server is a standby, how far it has replayed, and
 #: how far behind it is. Behind means: WAL received but not yet replayed, or no WAL
 #: receiver running (it cannot know what it misses); then the age of the last transaction
@@ -59,7 +63,7 @@ REPLAY_SQL = text(
     "CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() "
     "AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0.0 "
     "ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0) "
-    "END::float8"
+    "END::float8, " + IDENTITY_COLUMNS
 )
 #: SQLSTATE of a standby cancelling a query that conflicts with replay (or the
 #: standby's ``max_standby_streaming_delay``): the primary answers the same read.
@@ -75,13 +79,22 @@ class Replay:
     in_recovery: bool
     position: int | None
     lag_seconds: float
+    #: (system identifier, database name) of the server asked.
+    identity: tuple[str, str] = ("", "")
 
 
 def read_replay(session: Session) -> Replay:
     """Ask the server of ``session`` how far it has replayed (run as its first statement)."""
     row = session.execute(REPLAY_SQL).one()
     recovering, position, lag = bool(row[0]), row[1], float(row[2] or 0.0)
-    return Replay(recovering, None if position is None else parse_position(position), lag)
+    parsed = None if position is None else parse_position(position)
+    return Replay(recovering, parsed, lag, (str(row[3]), str(row[4])))
+
+
+def read_identity(session: Session) -> tuple[str, str]:
+    """(system identifier, database name) of the server of ``session``: the primary's."""
+    row = session.execute(IDENTITY_SQL).one()
+    return str(row[0]), str(row[1])
 
 
 @dataclass
@@ -140,6 +153,26 @@ class ReplicaSet(Generic[E]):
         self.replicas: list[Replica[E]] = replicas
         self.policy = policy
         self._turn = itertools.count()
+        #: The primary's (system identifier, database name), once asked: a replica must
+        #: match it, or it is some other server's or database's copy.
+        self.primary_identity: tuple[str, str] | None = None
+
+    def not_a_copy(self, replica: Replica[E], found: Replay) -> str | None:
+        """Why ``replica`` is not a copy of the primary's database (None if it is, or if the
+        primary's identity is not known yet)."""
+        primary = self.primary_identity
+        if primary is None or found.identity == primary:
+            return None
+        if found.identity[0] != primary[0]:
+            return (
+                f"{replica.name} is not a standby of the primary's server (system identifier "
+                f"{found.identity[0]}, the primary's {primary[0]}): point "
+                "FLIGHTLOG_DATABASE_REPLICA_URLS at standbys of the primary only"
+            )
+        return (
+            f"{replica.name} serves database {found.identity[1]!r}, not the primary's "
+            f"{primary[1]!r}: name the same database in FLIGHTLOG_DATABASE_REPLICA_URLS"
+        )
 
     def in_turn(self) -> list[Replica[E]]:
         """The replicas not left alone after a failure, starting with the next one in turn."""
@@ -172,6 +205,10 @@ class ReplicaSet(Generic[E]):
                 f"{replica.name} is not a hot standby (pg_is_in_recovery() is false): "
                 "point FLIGHTLOG_DATABASE_REPLICA_URLS at standbys only",
             )
+            return
+        elsewhere = self.not_a_copy(replica, found)
+        if elsewhere is not None:
+            self.left_alone(replica, elsewhere)
             return
         state.replayed = max(state.replayed, found.position)
         state.lag_seconds = found.lag_seconds

@@ -204,9 +204,12 @@ def replica_report(
     if standby and primary_position is not None and replay.position is not None:
         behind = max(0, primary_position - replay.position)
     lag_ok = replay.lag_seconds <= replicas.policy.max_lag_seconds
+    elsewhere = replicas.not_a_copy(replica, replay) if standby else None
     error = None
     if not standby:
         error = f"{replica.name} is not a hot standby: reads stay on the primary"
+    elif elsewhere is not None:
+        error = elsewhere
     elif not lag_ok:
         error = (
             f"{replica.name} is {replay.lag_seconds:.1f} s behind, more than "
@@ -222,7 +225,7 @@ def replica_report(
         replay_position=None if replay.position is None else format_position(replay.position),
         behind_bytes=behind,
         lag_seconds=round(replay.lag_seconds, 3),
-        serving=standby and lag_ok and retry_in is None,
+        serving=standby and elsewhere is None and lag_ok and retry_in is None,
         retry_in_seconds=retry_in,
         error=error,
     )

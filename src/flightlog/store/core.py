@@ -262,6 +262,7 @@ class Store(StoreState):
         try:
             async with asyncio.timeout(timeout_seconds):
                 position: int | None = await primary_position(self.engine)
+                await self.replica_reads.know_primary()
         except failures:
             position = None
         reports = []

@@ -41,6 +41,7 @@ from flightlog.db.replicas import (
     REPLAYED,
     Replica,
     ReplicaSet,
+    read_identity,
     read_replay,
 )
 
@@ -138,8 +139,15 @@ class AsyncReplicaReads:
                 raise
         return floor.position
 
+    async def know_primary(self) -> None:
+        """Learn the primary's identity once, so a replica of something else is told apart."""
+        if self.replicas.primary_identity is None:
+            async with AsyncSession(self.primary) as session:
+                self.replicas.primary_identity = await session.run_sync(read_identity)
+
     async def _open(self, replica: Replica[AsyncEngine], floor: int) -> AsyncSession | None:
         """A session on ``replica`` that may serve ``floor``, connected; None if it may not."""
+        await self.know_primary()  # outside the try: the primary's failure is not the replica's
         session = AsyncSession(replica.engine, expire_on_commit=False)
         try:
             if self.replicas.needs_check(replica, floor):
@@ -229,7 +237,14 @@ class SyncReplicaReads:
                 raise
         return floor.position
 
+    def know_primary(self) -> None:
+        """Learn the primary's identity once (see :meth:`AsyncReplicaReads.know_primary`)."""
+        if self.replicas.primary_identity is None:
+            with Session(self.primary) as session:
+                self.replicas.primary_identity = read_identity(session)
+
     def _open(self, replica: Replica[Engine], floor: int) -> Session | None:
+        self.know_primary()
         session = Session(replica.engine, expire_on_commit=False)
         try:
             if self.replicas.needs_check(replica, floor):

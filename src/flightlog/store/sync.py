@@ -209,6 +209,7 @@ class SyncStore(StoreState):
         replicas = self.replica_reads.replicas
         try:
             position: int | None = primary_position_sync(self.engine)
+            self.replica_reads.know_primary()
         except driver_errors():
             position = None
         reports = []
