@@ -99,6 +99,7 @@ def test_a_sink_made_with_another_key_is_rebuilt_with_its_live_rows(
         "agent_runs": "customer_id, time, id",
         "events": "customer_id, time, id",
         "metric_points": "customer_id, task_id, name, time, id",
+        "sink_metric_floor": "customer_id",
         "sink_progress": "stream",
         "task_runs": "customer_id, time, id",
     }

@@ -12,6 +12,7 @@ database's in the last bits (sums taken in another order).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,8 @@ from flightlog.services._common import require
 from flightlog.services.insights import DurationBin, OutcomeBucket, UsageBucket
 from flightlog.services.metrics import MAX_NAMES, MetricBucket, MetricName, MetricSummary
 from flightlog.sink import derived
-from flightlog.sink.backend import SinkBackend
+from flightlog.sink.backend import NotHeld, SinkBackend
+from flightlog.sink.schema import METRIC_FLOOR
 from flightlog.sink.statements import (
     READ,
     TIME,
@@ -252,11 +254,54 @@ def run_durations(
     return insights.duration_bins(rows)
 
 
+#: The retention in a table's ``engine_full`` (``TTL time + toIntervalDay(400)``).
+_RETENTION = re.compile(r"TTL time \+ toIntervalDay\((\d+)\)")
+
+
+def holds_every_metric_point(backend: SinkBackend, customer_id: uuid.UUID) -> bool:
+    """Whether the sink still holds every metric point of the customer it was given.
+
+    The name list counts all of a customer's points, and the TTL drops the ones older
+    than the retention: only while the oldest point ever copied for the customer (its
+    floor, written before the points) is a day inside the retention can none be gone.
+    A sink without the floor table (its writer is an earlier version) holds it unknown.
+    """
+    database = backend.url.database
+    tables = {
+        str(name): str(engine)
+        for name, engine in backend.select(
+            Statement(
+                "SELECT name, engine_full FROM system.tables WHERE database = {db:String}"
+                f" AND name IN ('metric_points', '{METRIC_FLOOR}') {READ}",
+                {"db": database},
+            )
+        )
+    }
+    retention = _RETENTION.search(tables.get("metric_points", ""))
+    if METRIC_FLOOR not in tables or retention is None:
+        return False
+    rows = backend.select(
+        Statement(
+            f"SELECT minOrNull(oldest) FROM {database}.{METRIC_FLOOR}"
+            f" WHERE customer_id = {{customer:UUID}} {READ}",
+            {"customer": str(customer_id)},
+        )
+    )
+    floor = rows[0][0] if rows else None
+    if floor is None:
+        return True  # nothing copied for the customer yet (or written by hand, not the worker)
+    horizon = datetime.now(UTC) - timedelta(days=int(retention.group(1)) - 1)
+    return _moment(str(floor)) >= horizon
+
+
 def metric_names(
     backend: SinkBackend, customer_id: uuid.UUID, *, limit: int = 500
 ) -> list[MetricName]:
-    """:func:`flightlog.services.metrics.metric_names`, from the sink."""
+    """:func:`flightlog.services.metrics.metric_names`, from the sink; :class:`NotHeld`
+    (the database answers) when the TTL may have dropped some of the customer's points."""
     require(1 <= limit <= MAX_NAMES, f"limit must be between 1 and {MAX_NAMES}")
+    if not holds_every_metric_point(backend, customer_id):
+        raise NotHeld("the sink may have dropped some of the customer's metric points")
     rows = backend.select(
         Statement(
             "SELECT name, count(), max(unit), max(time)"

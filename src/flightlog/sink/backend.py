@@ -31,6 +31,10 @@ class SinkBusy(SinkUnavailable):
     code = "sink_busy"
 
 
+class NotHeld(Exception):
+    """The sink does not hold everything a question needs (the TTL dropped some of it)."""
+
+
 class SinkBackend(Protocol):
     """What the sink needs of a store: run a statement, insert rows, read rows."""
 

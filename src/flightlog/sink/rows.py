@@ -214,3 +214,18 @@ def rows_by_id(session: Session, table: SinkTable, ids: Iterable[uuid.UUID]) -> 
         part = wanted[start : start + ID_CHUNK]
         found += session.execute(source_select(table).where(column.in_(part))).tuples().all()
     return found
+
+
+def oldest_by_customer(session: Session, table: SinkTable, upto: int) -> dict[str, str]:
+    """Each customer's oldest row time (as sink text) among ids up to ``upto``: the metric
+    floor of a sink whose points were copied before the floor was kept."""
+    source = _source_table(table)
+    customer, join = _customer(table)
+    stmt = join(select(customer, func.min(source.c[table.time_source])).select_from(source)).where(
+        source.c.id <= upto
+    )
+    found: dict[str, str] = {}
+    for owner, oldest in session.execute(stmt.group_by(customer)).tuples():
+        if oldest is not None:
+            found[NO_CUSTOMER if owner is None else str(owner)] = time_text(oldest)
+    return found

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from flightlog.errors import FlightlogError
 from flightlog.settings import Settings
-from flightlog.sink.backend import SinkBackend, SinkUnavailable, open_backend
+from flightlog.sink.backend import NotHeld, SinkBackend, SinkUnavailable, open_backend
 from flightlog.sink.progress import NEVER, load
 from flightlog.sink.status import write_status_file
 from flightlog.sink.url import SinkUrl
@@ -148,6 +148,8 @@ class SinkRuntime:
             if self.lag_seconds() > self.settings.sink_max_lag_seconds:
                 return None
             return question(backend)
+        except NotHeld:
+            return None  # past the retention: the database holds what the sink dropped
         except FlightlogError as exc:
             if not isinstance(exc, SinkUnavailable):
                 raise  # the question's own refusal (a bad window): the database's would be the same

@@ -42,6 +42,8 @@ TIME = "DateTime64(6, 'UTC')"
 #: The columns every sink table ends with: the row's fingerprint, its version, a tombstone flag.
 BOOKKEEPING = ("_hash", "_version", "_deleted")
 PROGRESS = "sink_progress"
+#: The oldest metric point time ever copied, per customer (see :func:`create_metric_floor`).
+METRIC_FLOOR = "sink_metric_floor"
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,24 @@ def create_progress(database: str) -> str:
     )
 
 
+def create_metric_floor(database: str) -> str:
+    """The oldest metric point the worker has copied, per customer, written before the points.
+
+    The metric name list counts *every* point of a customer, and the TTL drops the old
+    ones: the sink answers it only while this floor is inside the retention (nothing of
+    the customer's can have been dropped); otherwise the database does. One row per time a
+    customer's floor went down, so ``min(oldest)`` is the floor.
+    """
+    return (
+        f"CREATE TABLE IF NOT EXISTS {database}.{METRIC_FLOOR} (\n"
+        "    customer_id UUID,\n"
+        f"    oldest {TIME}\n"
+        ")\n"
+        "ENGINE = MergeTree\n"
+        "ORDER BY customer_id"
+    )
+
+
 def schema_statements(database: str, retention_days: int) -> list[str]:
     """Everything ``ensure_schema`` runs, in order (each is idempotent)."""
     return [
@@ -280,4 +300,5 @@ def schema_statements(database: str, retention_days: int) -> list[str]:
         # Left by a rebuild stopped before its last DROP (flightlog.sink.relayout).
         *(f"DROP TABLE IF EXISTS {database}.{staging_name(table)} SYNC" for table in TABLES),
         create_progress(database),
+        create_metric_floor(database),
     ]

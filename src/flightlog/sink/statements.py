@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flightlog.sink.schema import BOOKKEEPING, PROGRESS, TIME, SinkTable, modify_ttl, ttl
+from flightlog.sink.schema import (
+    BOOKKEEPING,
+    METRIC_FLOOR,
+    PROGRESS,
+    TIME,
+    SinkTable,
+    modify_ttl,
+    ttl,
+)
 
 ParamValue = str | int | float | list[str] | None
 #: How results are asked for: JSONCompact, exact numbers.
@@ -82,6 +90,14 @@ def progress(database: str) -> Statement:
 
 
 PROGRESS_COLUMNS = ("stream", "position", "cycle", "caught_up_at", "updated_at")
+
+
+def metric_floors(database: str) -> Statement:
+    """Each customer's oldest metric point time ever copied (:data:`METRIC_FLOOR`)."""
+    return Statement(
+        f"SELECT toString(customer_id), min(oldest) FROM {database}.{METRIC_FLOOR}"
+        f" GROUP BY customer_id {READ}"
+    )
 
 
 def table_engine(database: str, table: str) -> Statement:

@@ -38,11 +38,12 @@ from flightlog.services.event_feed import Watermark
 from flightlog.sink import rows as source
 from flightlog.sink.backend import SinkBackend, ensure_schema
 from flightlog.sink.progress import REREAD, SWEPT, TAILED, Progress, load, save
-from flightlog.sink.schema import BY_NAME, EVENTS, SinkTable
+from flightlog.sink.schema import BY_NAME, EVENTS, METRIC_FLOOR, METRIC_POINTS, SinkTable
 from flightlog.sink.statements import (
     fingerprints,
     fingerprints_of,
     insert,
+    metric_floors,
     open_ids,
     time_text,
     tombstones,
@@ -96,6 +97,8 @@ class SinkWorker:
         self.progress = Progress()
         self._watermarks = {name: Watermark(name) for name in TAILED}
         self._caught_up = True
+        #: Each customer's oldest metric point time copied (sink text), as the sink holds it.
+        self._floors: dict[str, str] = {}
 
     def start(self) -> Progress:
         """Create the schema if needed and load the saved positions.
@@ -109,7 +112,31 @@ class SinkWorker:
         for name, highest in rebuilt.items():
             if name in self.progress.tailed and highest is not None:
                 self.progress.tailed[name] = min(self.progress.tailed[name], highest)
+        self._floors = {
+            str(customer): str(oldest)
+            for customer, oldest in self.backend.select(metric_floors(self.database))
+        }
+        copied = self.progress.tailed[METRIC_POINTS.name]
+        if not self._floors and copied:
+            # A sink whose points were copied before the floor was kept: take it from the
+            # primary, for the points the sink has been given.
+            with Session(self.engine) as session, session.begin():
+                found = source.oldest_by_customer(session, METRIC_POINTS, copied)
+            self._lower_floors(found)
         return self.progress
+
+    def _lower_floors(self, oldest: dict[str, str]) -> None:
+        """Record the customers' floors that ``oldest`` lowers (before their points go in)."""
+        lower = {
+            customer: time
+            for customer, time in oldest.items()
+            if customer not in self._floors or time < self._floors[customer]
+        }
+        if lower:
+            rows = [[customer, time] for customer, time in sorted(lower.items())]
+            columns = ("customer_id", "oldest")
+            self.backend.insert(insert(self.database, METRIC_FLOOR, columns, rows))
+            self._floors.update(lower)
 
     # --- one cycle -------------------------------------------------------------------------------
 
@@ -139,6 +166,8 @@ class SinkWorker:
                 found = source.rows_after(session, table, state.tailed[name], safe, self.batch_rows)
                 full = full or len(found) == self.batch_rows
                 cells = [source.encode(table, row) for row in found]
+                if table is METRIC_POINTS:
+                    self._lower_floors(_oldest_cells(cells))
                 self._write(table, [source.appended_row(c) for c in cells], report)
                 if table is EVENTS:
                     self._note_touched(cells, touched)
@@ -288,3 +317,13 @@ class SinkWorker:
             unswept -= report.wrapped
             if not unswept:
                 return
+
+
+def _oldest_cells(cells: list[list[Any]]) -> dict[str, str]:
+    """Each customer's oldest time among encoded rows (``[id, customer, time, …]``)."""
+    oldest: dict[str, str] = {}
+    for row in cells:
+        customer, time = str(row[1]), str(row[2])
+        if customer not in oldest or time < oldest[customer]:
+            oldest[customer] = time
+    return oldest
