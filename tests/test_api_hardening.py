@@ -333,3 +333,14 @@ async def test_query_times_outside_the_years_kept_are_a_422_naming_the_parameter
             assert answer.status_code == 422, (path, name, answer.text)
             assert _code(answer, 422) == "validation_error"
             assert name in answer.text, (path, name, answer.text)
+
+
+async def test_a_malformed_consistency_token_is_a_422_without_replicas_too(store: Store) -> None:
+    """A client's broken read-your-writes token shows before replicas are added, not on the
+    day they are: it used to pass unchecked when the server had none."""
+    async with client_of(store) as api:
+        refused = await api.get("/tasks", headers={"Flightlog-Consistency": "nope"})
+        assert _code(refused, 422) == "validation_error"
+        assert "Flightlog-Consistency" in refused.json()["error"]["message"]
+        taken = await api.get("/tasks", headers={"Flightlog-Consistency": "0/16B3748"})
+        assert taken.status_code == 200, taken.text

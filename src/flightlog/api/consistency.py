@@ -12,7 +12,8 @@ that serves them reads on a replica only once it has replayed that far
 dashboard gets the same token as a cookie.
 
 A request without a token reads what any fit replica has. Without replicas
-configured this middleware passes every request through untouched.
+configured this middleware only refuses a malformed token (so a client's bug
+shows before replicas are added) and otherwise passes every request through.
 """
 
 from __future__ import annotations
@@ -49,14 +50,19 @@ class ReadYourWrites:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = getattr(scope["app"].state, "flightlog", None) if "app" in scope else None
-        if scope["type"] != "http" or context is None or context.replicas is None:
+        if scope["type"] != "http" or context is None:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         try:
             floor = _request_floor(headers)
         except ValidationError as exc:
+            # Refused with or without replicas: a client's broken token shows before the
+            # day replicas are added, not on it.
             await send_error(send, 422, error_body(exc.code, exc.message, exc.details))
+            return
+        if context.replicas is None:
+            await self.app(scope, receive, send)
             return
         browser = _DASHBOARD_COOKIE in _cookies(headers)
 
