@@ -61,7 +61,13 @@ class SinkUrl:
                     "FLIGHTLOG_SINK_URL names no directory: write chdb:///absolute/dir "
                     "or chdb://relative/dir."
                 )
-            return cls("chdb", _database(database), path=Path(unquote(rest)).expanduser().resolve())
+            path = Path(unquote(rest)).expanduser().resolve()
+            if path == Path(path.anchor):  # chdb:/// would spread its files over the root
+                raise ConfigurationError(
+                    f"FLIGHTLOG_SINK_URL names no directory but the filesystem root ({path}): "
+                    "write chdb:///absolute/dir or chdb://relative/dir."
+                )
+            return cls("chdb", _database(database), path=path)
         parts = urlsplit(f"http://{rest}")
         try:
             port = parts.port
