@@ -7,14 +7,20 @@ import signal
 import threading
 from datetime import UTC, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
 from flightlog.errors import ConfigurationError
 from flightlog.settings import Settings
+from flightlog.sink.url import SinkUrl
+
+if TYPE_CHECKING:
+    from flightlog.sink.backend import SinkBackend
 
 console = Console(soft_wrap=True)
 app = typer.Typer(
@@ -47,6 +53,24 @@ def _settings(database_url: str | None, sink_url: str | None) -> Settings:
     return settings
 
 
+def _open(url: SinkUrl) -> SinkBackend:
+    """The sink's backend; its refusals printed as written (``flightlog[sink]`` is not markup)."""
+    from flightlog.sink.backend import open_backend
+
+    try:
+        return open_backend(url)
+    except ConfigurationError as exc:
+        raise ConfigurationError(escape(exc.message)) from exc
+
+
+def _require_directory(url: SinkUrl) -> None:
+    """Reading a chdb sink that was never made must not make its directory."""
+    from flightlog.sink.backend import not_made
+
+    if url.path is not None and not url.path.is_dir():
+        raise not_made(url)
+
+
 def _line(report: object) -> str:
     from flightlog.sink.worker import CycleReport
 
@@ -77,7 +101,6 @@ def run(
     Example: [bold]FLIGHTLOG_SINK_URL=chdb:///var/lib/flightlog/sink flightlog sink run[/bold]
     """
     from flightlog.db.engine import create_sync_engine
-    from flightlog.sink.backend import open_backend
     from flightlog.sink.status import write_status_file
     from flightlog.sink.url import SinkUrl
     from flightlog.sink.worker import SinkWorker
@@ -85,7 +108,7 @@ def run(
     settings = _settings(database_url, sink_url)
     require_head(settings)
     url = SinkUrl.parse(settings.sink_url)
-    backend = open_backend(url)
+    backend = _open(url)
     engine = create_sync_engine(settings)
     stop = threading.Event()
 
@@ -134,16 +157,17 @@ def status(
     Example: [bold]flightlog sink status --json[/bold]
     """
     from flightlog.db.engine import create_sync_engine
-    from flightlog.sink.backend import SinkBusy, open_backend
+    from flightlog.sink.backend import SinkBusy, require_made
     from flightlog.sink.progress import load
     from flightlog.sink.status import lag, read_status_file
     from flightlog.sink.url import SinkUrl
 
     settings = _settings(database_url, sink_url)
     url = SinkUrl.parse(settings.sink_url)
+    _require_directory(url)
     owner: int | None = None
     try:
-        backend = open_backend(url)
+        backend = _open(url)
     except SinkBusy as busy:
         owner = int(busy.details.get("pid") or 0) or None
         found = read_status_file(url)
@@ -152,6 +176,7 @@ def status(
         progress = found
     else:
         try:
+            require_made(backend)
             progress = load(backend)
         finally:
             backend.close()
@@ -193,14 +218,17 @@ def verify(
     Example: [bold]flightlog sink run --once && flightlog sink verify[/bold]
     """
     from flightlog.db.engine import create_sync_engine
-    from flightlog.sink.backend import open_backend
+    from flightlog.sink.backend import require_made
     from flightlog.sink.url import SinkUrl
     from flightlog.sink.verify import verify as compare
 
     settings = _settings(database_url, sink_url)
-    backend = open_backend(SinkUrl.parse(settings.sink_url))
+    url = SinkUrl.parse(settings.sink_url)
+    _require_directory(url)
+    backend = _open(url)
     engine = create_sync_engine(settings)
     try:
+        require_made(backend)
         checks = compare(backend, engine, settings.sink_retention_days)
     finally:
         backend.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from flightlog.errors import FlightlogError
+from flightlog.errors import ConfigurationError, FlightlogError
 from flightlog.sink.schema import TABLES, schema_statements
 from flightlog.sink.statements import Insert, Statement, modify_ttl_needed, table_engine
 from flightlog.sink.url import SinkUrl
@@ -61,15 +61,48 @@ def rows_of(raw: bytes) -> list[list[Any]]:
     return data
 
 
+#: The packages of the ``sink`` extra (``pip install 'flightlog[sink]'``).
+EXTRA = ("chdb", "clickhouse_connect")
+
+
 def open_backend(url: SinkUrl) -> SinkBackend:
-    """The backend ``url`` names, connected; SinkUnavailable (or SinkBusy) if it cannot be."""
-    if url.kind == "chdb":
-        from flightlog.sink.chdb_backend import ChdbBackend
+    """The backend ``url`` names, connected; SinkUnavailable (or SinkBusy) if it cannot be,
+    ConfigurationError when the ``sink`` extra is not installed."""
+    try:
+        if url.kind == "chdb":
+            from flightlog.sink.chdb_backend import ChdbBackend
 
-        return ChdbBackend(url)
-    from flightlog.sink.server_backend import ClickHouseServerBackend
+            return ChdbBackend(url)
+        from flightlog.sink.server_backend import ClickHouseServerBackend
 
-    return ClickHouseServerBackend(url)
+        return ClickHouseServerBackend(url)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").partition(".")[0]
+        if package not in EXTRA:
+            raise
+        raise ConfigurationError(
+            f"The columnar sink needs the {package} package, which is not installed: "
+            "run pip install 'flightlog[sink]' (or unset FLIGHTLOG_SINK_URL)."
+        ) from exc
+
+
+def require_made(backend: SinkBackend) -> None:
+    """ConfigurationError unless ``flightlog sink run`` (or serve) has made the sink's tables."""
+    found = backend.select(
+        Statement(
+            "SELECT count() FROM system.tables WHERE database = {db:String}"
+            " AND name = 'sink_progress' FORMAT JSONCompact",
+            {"db": backend.url.database},
+        )
+    )
+    if not found or not int(found[0][0]):
+        raise not_made(backend.url)
+
+
+def not_made(url: SinkUrl) -> ConfigurationError:
+    return ConfigurationError(
+        f"The sink {url.redacted()} holds nothing yet: run flightlog sink run first."
+    )
 
 
 def ensure_schema(backend: SinkBackend, retention_days: int) -> dict[str, int | None]:

@@ -76,8 +76,16 @@ class ChdbBackend:
                     "flightlog sink run); one process owns a chdb directory: stop it, or ask it.",
                     pid=owner,
                 )
-            path.mkdir(parents=True, exist_ok=True)
             from chdb import session
+
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file, under a file, not allowed, not creatable
+                raise ConfigurationError(
+                    f"The chdb sink directory {path} cannot be made or used "
+                    f"({exc.strerror or type(exc).__name__}): give FLIGHTLOG_SINK_URL a directory "
+                    "this user can create and write."
+                ) from exc
 
             try:
                 self._session: Any = session.Session(str(path))  # type: ignore[no-untyped-call]

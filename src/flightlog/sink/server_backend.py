@@ -11,6 +11,8 @@ itself is not exercised here (docs/sink.md says so).
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from flightlog.sink.backend import SinkUnavailable, rows_of
@@ -19,6 +21,19 @@ from flightlog.sink.url import SinkUrl
 
 CONNECT_TIMEOUT_SECONDS = 5
 QUERY_TIMEOUT_SECONDS = 30
+#: ClickHouse's codes for a user it does not let in (wrong password, unknown user, …).
+_AUTH_CODES = {192, 193, 194, 516}
+#: How an unreachable server shows in the driver's text, and what the message says then.
+_UNREACHABLE = (
+    (("refused",), "connection refused"),
+    (("timed out", "timeout"), "timed out"),
+    (("name or service not known", "nodename nor servname", "name resolution"), "no such host"),
+    (("reset by peer", "remote end closed", "connection aborted"), "connection cut off"),
+)
+
+# clickhouse-connect logs "Unexpected Http Driver Exception" before raising what it logged;
+# without a handler of its own Python's last resort printed it on stderr above our sentence.
+logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
 
 def client_arguments(url: SinkUrl) -> dict[str, Any]:
@@ -51,12 +66,43 @@ class ClickHouseServerBackend:
             self._client: Any = clickhouse_connect.get_client(**client_arguments(url))
         except self._errors as exc:
             raise self._unavailable(exc) from exc
+        except Exception as exc:  # it answered, but not as a ClickHouse server that lets us in
+            raise self._refused(exc) from exc
+
+    def _where(self) -> str:
+        return f"{self.url.host}:{self.url.port}"
 
     def _unavailable(self, exc: Exception) -> SinkUnavailable:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).lower()
+        reason = next(
+            (said for marks, said in _UNREACHABLE if any(mark in text for mark in marks)),
+            type(exc).__name__,
+        )
         return SinkUnavailable(
-            f"The ClickHouse server at {self.url.redacted()} did not answer ({reason[:200]}); "
-            "start it or fix FLIGHTLOG_SINK_URL."
+            f"The ClickHouse server {self.url.redacted()} did not answer at {self._where()} "
+            f"({reason}); start it or fix the host and port in FLIGHTLOG_SINK_URL."
+        )
+
+    def _refused(self, exc: Exception) -> SinkUnavailable:
+        text = str(exc)
+        code = re.search(r"(?:exception, code: |Code: )(\d+)", text)
+        if code is not None and int(code.group(1)) in _AUTH_CODES:
+            return SinkUnavailable(
+                f"The ClickHouse server {self.url.redacted()} refused user "
+                f"{self.url.username!r} (ClickHouse code {code.group(1)}): check the user and "
+                "password in FLIGHTLOG_SINK_URL."
+            )
+        if code is not None:
+            return SinkUnavailable(
+                f"The ClickHouse server {self.url.redacted()} refused the connection (ClickHouse "
+                f"code {code.group(1)}): check the user's grants and FLIGHTLOG_SINK_URL."
+            )
+        status = re.search(r"HTTP status (\d+)", text)
+        answered = f"it answered HTTP {status.group(1)}" if status else type(exc).__name__
+        return SinkUnavailable(
+            f"The service at {self._where()} ({self.url.redacted()}) is not a ClickHouse "
+            f"server's HTTP interface ({answered}): point FLIGHTLOG_SINK_URL at ClickHouse's "
+            "HTTP port (8123, or 8443 with clickhouses://)."
         )
 
     def command(self, statement: Statement) -> None:
