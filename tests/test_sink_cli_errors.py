@@ -3,6 +3,7 @@ never a traceback, and nothing created on the way (found by an outside review)."
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -173,3 +174,22 @@ def test_an_unreachable_server_is_one_clean_sentence(source: DatabaseUrl) -> Non
         f"127.0.0.1:{port} (connection refused); start it or fix the host and port in "
         "FLIGHTLOG_SINK_URL."
     )
+
+
+@pytest.mark.parametrize(
+    ("spelling", "said"),
+    [
+        ("chdb:///tmp/s?foo=bar", "has a parameter the sink does not know (foo)"),
+        ("clickhouse://u:p@h:8123/db?databse=x", "the sink does not know (databse)"),
+        ("clickhouse://u:p@h:8123/db?database=x", "names two databases ('db' in its path, 'x'"),
+    ],
+)
+def test_unknown_parameters_and_two_databases_are_refused(spelling: str, said: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(said)):
+        SinkUrl.parse(spelling)
+
+
+def test_the_database_may_be_given_once_either_way() -> None:
+    assert SinkUrl.parse("clickhouse://u:p@h:8123/db?database=db").database == "db"
+    assert SinkUrl.parse("clickhouse://u:p@h:8123?database=x").database == "x"
+    assert SinkUrl.parse("chdb:///tmp/s?database=x").database == "x"

@@ -53,7 +53,13 @@ class SinkUrl:
                 f"FLIGHTLOG_SINK_URL must look like {_FORMS}; fix it or unset it."
             )
         rest, _, query = rest.partition("?")
-        options = parse_qs(query)
+        options = parse_qs(query, keep_blank_values=True)
+        unknown = sorted(set(options) - {"database"})
+        if unknown:
+            raise ConfigurationError(
+                f"FLIGHTLOG_SINK_URL has a parameter the sink does not know ({', '.join(unknown)});"
+                " only ?database=name is read: remove the others."
+            )
         database = (options.get("database") or [DEFAULT_DATABASE])[-1]
         if scheme == "chdb":
             if not rest:
@@ -79,6 +85,11 @@ class SinkUrl:
             )
         secure = scheme == "clickhouses"
         named = unquote(parts.path.strip("/")) or database
+        if "database" in options and named != database:
+            raise ConfigurationError(
+                f"FLIGHTLOG_SINK_URL names two databases ({named!r} in its path, {database!r} in "
+                "?database=): keep one of them."
+            )
         return cls(
             "clickhouse",
             _database(named),
