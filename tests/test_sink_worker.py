@@ -118,6 +118,62 @@ def test_a_second_owner_is_refused_and_status_reads_the_owners_progress(
         _killed(owner)
 
 
+def _copied_events(sink: Path) -> int:
+    """How far the owner's status file says it has tailed the events (0 before it says)."""
+    try:
+        return int(json.loads((sink / STATUS_FILE).read_text())["positions"]["events"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return 0
+
+
+@pytest.mark.postgres_only
+def test_the_tailer_waits_out_a_database_restart_and_goes_on_copying(
+    dialect: str, sources: Sources, tmp_path: Path
+) -> None:
+    """``flightlog sink run`` used to exit at a restart ("terminating connection due to
+    administrator command"), leaving the sink behind until someone started it again."""
+    source = sources.fresh(dialect)
+    assert sources.cluster is not None
+    sink, log = tmp_path / "sink", tmp_path / "worker.log"
+    env = environment(source, f"chdb://{sink}")
+    with open_store_sync(url_of(source), upgrade=False) as store:
+        task = store.tasks.create(title="before the restart")
+        store.events.append_batch([{"event_type": "LOG", "task_id": task.id} for _ in range(20)])
+        before = max(event.id for event in store.events.list(task_id=task.id, limit=100).items)
+    worker = start(env, "sink", "run", log=log)
+    try:
+        wait_until(lambda: _copied_events(sink) >= before, 120, "the rows before the restart")
+        sources.cluster.stop()
+        try:
+            wait_until(
+                lambda: "Waiting:" in log.read_text() or worker.poll() is not None,
+                120,
+                "the tailer to notice the database is gone",
+            )
+            assert worker.poll() is None, log.read_text()
+        finally:
+            sources.cluster.start()
+        with open_store_sync(url_of(source), upgrade=False) as store:
+            task = store.tasks.create(title="after the restart")
+            store.events.append_batch([{"event_type": "LOG", "task_id": task.id}] * 20)
+            after = max(event.id for event in store.events.list(task_id=task.id, limit=100).items)
+        wait_until(
+            lambda: _copied_events(sink) >= after or worker.poll() is not None,
+            120,
+            "the rows written after the restart",
+        )
+        assert worker.poll() is None, log.read_text()
+        said = " ".join(log.read_text().split())
+        assert "Traceback" not in said
+        assert "trying again in 1 s" in said
+        assert "answer again: copying" in said
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    assert worker.returncode == 0, log.read_text()
+    assert all(check["matches"] for check in verified(env))
+
+
 def test_status_counts_the_rows_written_while_the_sink_was_down_and_it_catches_up(
     dialect: str, sources: Sources, tmp_path: Path
 ) -> None:

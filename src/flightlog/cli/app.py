@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from flightlog.cli import customers as customer_commands
@@ -72,14 +73,15 @@ def main() -> None:
     except FlightlogError as exc:
         if STATE.debug:
             raise
-        err_console.print(f"[bold red]Error:[/bold red] {exc.message}")
+        # The message is text, not markup: "pip install 'flightlog[sink]'" keeps its brackets.
+        err_console.print(f"[bold red]Error:[/bold red] {escape(exc.message)}")
         sys.exit(1)
     except SQLAlchemyError as exc:
         if STATE.debug:
             raise
         orig = getattr(exc, "orig", None) or exc
         err_console.print(
-            f"[bold red]Database error:[/bold red] {orig}\n"
+            f"[bold red]Database error:[/bold red] {escape(str(orig))}\n"
             "Run again with --debug for the full traceback."
         )
         sys.exit(1)

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flightlog.cli.options import DatabaseUrlOption, require_head, settings_for
-from flightlog.errors import ConfigurationError
+from flightlog.errors import ConfigurationError, FlightlogError
 from flightlog.settings import Settings
 from flightlog.sink.url import SinkUrl
 
@@ -54,13 +54,10 @@ def _settings(database_url: str | None, sink_url: str | None) -> Settings:
 
 
 def _open(url: SinkUrl) -> SinkBackend:
-    """The sink's backend; its refusals printed as written (``flightlog[sink]`` is not markup)."""
+    """The sink's backend (its refusals are printed as text by ``flightlog.cli.app.main``)."""
     from flightlog.sink.backend import open_backend
 
-    try:
-        return open_backend(url)
-    except ConfigurationError as exc:
-        raise ConfigurationError(escape(exc.message)) from exc
+    return open_backend(url)
 
 
 def _require_directory(url: SinkUrl) -> None:
@@ -129,19 +126,68 @@ def run(
             f"sink {url.redacted()}: from event {start.tailed['events']:,}, "
             f"metric point {start.tailed['metric_points']:,} (cycle {start.cycle})"
         )
-        reports = worker.catch_up() if once else None
-        while not stop.is_set():
-            report = next(reports, None) if reports is not None else worker.cycle()
-            if report is None:
-                break
-            write_status_file(url, worker.progress, report)
-            if not quiet and (report.total or once):
+        if once:
+            for report in worker.catch_up():
+                write_status_file(url, worker.progress, report)
                 console.print(_line(report), highlight=False)
-            if reports is None and report.caught_up:
+                if stop.is_set():
+                    break
+            return
+        restart = False
+        pause = FIRST_PAUSE_SECONDS
+        while not stop.is_set():
+            try:
+                if restart:
+                    worker.start()  # the saved positions again: nothing half-copied is lost
+                    restart = False
+                    console.print("the database and the sink answer again: copying", style="green")
+                report = worker.cycle()
+            except Exception as exc:
+                if not _passing(exc):
+                    raise
+                restart = True
+                console.print(
+                    f"[yellow]Waiting:[/yellow] {escape(_reason(exc))}; trying again in "
+                    f"{pause:.0f} s (Ctrl-C to stop)",
+                    highlight=False,
+                )
+                stop.wait(pause)
+                pause = min(pause * 2, LAST_PAUSE_SECONDS)
+                continue
+            pause = FIRST_PAUSE_SECONDS
+            write_status_file(url, worker.progress, report)
+            if not quiet and report.total:
+                console.print(_line(report), highlight=False)
+            if report.caught_up:
                 stop.wait(settings.sink_poll_seconds)
     finally:
         backend.close()
         engine.dispose()
+
+
+#: How long the long-running tailer waits after a failure, doubling up to the last.
+FIRST_PAUSE_SECONDS = 1.0
+LAST_PAUSE_SECONDS = 30.0
+
+
+def _passing(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database or the sink cannot serve right now (a restart, a
+    network cut): worth waiting out. A second owner of a chdb directory, a bug or a bad
+    setting is not, and ends the command."""
+    from flightlog.db.failures import database_unreachable
+    from flightlog.sink.backend import SinkBusy, SinkUnavailable
+
+    if isinstance(exc, SinkBusy):
+        return False
+    return isinstance(exc, SinkUnavailable) or database_unreachable(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, FlightlogError):
+        return exc.message
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
 
 
 def status(
