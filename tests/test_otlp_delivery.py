@@ -327,6 +327,48 @@ def test_a_total_the_database_cannot_hold_rejects_only_its_trace(sync_store: Syn
         sync_store.traces.get(heavy.trace_id)
 
 
+@pytest.mark.parametrize("what", ["tokens", "cost"])
+def test_a_trace_refused_for_its_totals_leaves_no_task_behind(
+    sync_store: SyncStore, what: str
+) -> None:
+    """A new task's title named only by a refused trace: nothing of it is kept, the task
+    included (it used to stay, PENDING, with no run)."""
+    title = f"refused for its {what}"
+    heavy = team(title=title)
+    root = heavy.spans[0]
+    usage = (
+        {"gen_ai.usage.input_tokens": 999_999_999} if what == "tokens" else {"llm.cost.total": 9e7}
+    )
+    calls = [
+        chat(heavy.trace_id, (1, 1), 1 + n, 1.5 + n, parent=root, attributes=usage)
+        for n in range(3)
+    ]
+    tasks, events = _count(sync_store, Task), _count(sync_store, Event)
+    result = sync_store.traces.record([root, *calls])
+    assert result.accepted == 0
+    assert len(result.rejected) == 4
+    assert all("would" in r.reason for r in result.rejected), result.rejected
+    assert (_count(sync_store, Task), _count(sync_store, Event)) == (tasks, events)
+    assert [t for t in sync_store.tasks.list(limit=500).items if t.title == title] == []
+
+
+def test_a_child_span_that_starts_in_the_future_rejects_its_trace(sync_store: SyncStore) -> None:
+    """As a future root does: a model call dated decades ahead was recorded (and made its
+    month's partition on PostgreSQL) inside a run that ended now."""
+    trace = team(title="child from the future")
+    root = trace.spans[0]
+    ahead = 3600 * 24 * 365 * 70  # seventy years past now
+    late = chat(trace.trace_id, (5, 5), ahead, ahead + 1, parent=root)
+    tasks = _count(sync_store, Task)
+    result = sync_store.traces.record([*trace.spans, late])
+    assert result.accepted == 0
+    assert all("is in the future" in r.reason for r in result.rejected)
+    assert f"span {late.span_id}" in result.rejected[0].reason
+    assert _count(sync_store, Task) == tasks
+    with pytest.raises(NotFound):
+        sync_store.traces.get(trace.trace_id)
+
+
 def test_content_is_stored_as_sent_and_an_event_over_the_payload_limit_rejects_its_trace(
     sync_store: SyncStore,
 ) -> None:

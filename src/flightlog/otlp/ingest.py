@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
@@ -40,6 +41,7 @@ from flightlog.otlp.records import Limits, RecordBuilder
 from flightlog.otlp.spans import Rejected, Span, time_refusal
 from flightlog.otlp.task_rule import TaskRef, resolve_tasks
 from flightlog.services._common import MAX_CLOCK_SKEW, utc_now
+from flightlog.services.agent_runs import refuse_total_past_columns
 from flightlog.services.events import SPAN_ID_PATTERN, TRACE_ID_PATTERN
 
 log = logging.getLogger(__name__)
@@ -255,7 +257,24 @@ def _refusals(
     refused: dict[str, str] = {}
     latest = utc_now() + MAX_CLOCK_SKEW
     for trace_id, trace in traces.items():
+        ahead = next(
+            (
+                span
+                for span in trace.fresh.values()
+                if span_time(span.start_time_unix_nano) > latest
+            ),
+            None,
+        )
+        if ahead is not None:
+            started = span_time(ahead.start_time_unix_nano)
+            refused[trace_id] = (
+                f"span {ahead.span_id} started_at ({started.isoformat()}) is in the future; "
+                "give the time it happened"
+            )
+            continue
         excess = _excess_usage(trace.fresh.values())
+        if excess is None and trace.state.run is None:
+            excess = _excess_total({**trace.state.pending, **trace.fresh}.values())
         if excess is not None:
             refused[trace_id] = excess
             continue
@@ -297,6 +316,26 @@ def _excess_usage(spans: Iterable[Span]) -> str | None:
                     f"span {span.span_id} claims {count:,} {name} tokens for one call; "
                     f"at most {MAX_TOKENS_PER_CALL:,} are recorded"
                 )
+    return None
+
+
+def _excess_total(spans: Iterable[Span]) -> str | None:
+    """Why a new run's token or reported cost totals cannot be recorded, if they cannot.
+
+    Asked before the trace's task is found or created, so that a trace refused for its
+    totals leaves nothing behind, a new task included (the writer's own check, after
+    the task, still guards what only the database knows: a run recorded earlier)."""
+    tokens_in, tokens_out, cost = 0, 0, Decimal(0)
+    for span in spans:
+        if mapping.role(span) is mapping.Role.MODEL:
+            usage = mapping.usage(span)
+            tokens_in += usage.input_tokens
+            tokens_out += usage.output_tokens
+            cost += usage.reported_cost_usd or 0
+    try:
+        refuse_total_past_columns("run", (0, 0, Decimal(0)), (tokens_in, tokens_out, cost))
+    except ValidationError as exc:
+        return f"cannot be recorded ({exc.message})"  # as the writer's own check words it
     return None
 
 
