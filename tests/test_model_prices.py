@@ -327,12 +327,19 @@ def test_bad_prices_are_refused_and_change_nothing(
 def test_a_price_file_is_set_all_or_none(session: Session) -> None:
     good = {"model": "acme-1", "input": "1", "output": "2", "note": "ours"}
     dated = {**good, "is_prefix": True, "effective_from": "2025-06-01T00:00:00Z", "input": 3}
-    with pytest.raises(ValidationError, match=r"price #2: .*input"):
+    with pytest.raises(ValidationError, match=r"price #3: .*input"):
         model_prices.set_prices(session, [good, dated, {**good, "input": -1}])
-    with pytest.raises(ValidationError, match=r"price #0: .*effective_from"):
+    with pytest.raises(ValidationError, match=r"price #1: .*effective_from"):
         model_prices.set_prices(session, [{**good, "effective_from": "2025-06-01"}])
-    with pytest.raises(ValidationError, match="price #0: note"):
+    with pytest.raises(ValidationError, match="price #1: note"):
         model_prices.set_prices(session, [{**good, "note": "n" * 501}])
+    # A key the file format does not have (cached for cached_input) would be lost: refused.
+    with pytest.raises(ValidationError, match=r"price #2: unknown key 'cached'"):
+        model_prices.set_prices(session, [good, {**good, "model": "typo", "cached": "0.1"}])
+    with pytest.raises(ValidationError, match=r"price #3: the same model.*as price #1"):
+        model_prices.set_prices(session, [good, dated, {**good, "input": 9}])
+    with pytest.raises(ValidationError, match=r"with a zone, e.g. .*got 2025-06-01T00:00:00$"):
+        model_prices.set_prices(session, [{**good, "effective_from": "2025-06-01"}])
     assert _rows(session) == 0
     stored = model_prices.set_prices(session, [good, dated])
     assert [(p.model, p.is_prefix, p.input_usd_per_mtok) for p in stored] == [
@@ -432,7 +439,7 @@ def test_the_cli_sets_lists_imports_and_deletes_prices(
     rates.write_text(json.dumps([{"model": "acme-4", "input": 1}]), encoding="utf-8")
     code, _, err = cli("prices", "import", str(rates), "-d", url)
     assert code == 1
-    assert "price #0: output" in one_sentence(err)
+    assert "price #1: output" in one_sentence(err)
 
     code, out, err = cli("prices", "list", "--origin", "operator", "-d", url)
     assert [r for r in out.splitlines() if "acme-" in r and "operator" in r].__len__() == 2

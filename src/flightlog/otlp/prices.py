@@ -247,8 +247,17 @@ def _aware(value: object, what: str) -> datetime:
         except ValueError:
             raise ValidationError(f"{what} must be an ISO 8601 time, got {value!r}") from None
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(f"{what} must be a timezone-aware time, got {value!r}")
+        shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+        raise ValidationError(
+            f"{what} must be a time with a zone, e.g. 2025-01-01T00:00:00Z, got {shown}"
+        )
     return value
+
+
+#: The keys a price file's entry may hold; any other is a typo that would be lost.
+ENTRY_KEYS = frozenset(
+    {"model", "is_prefix", "input", "output", "cached_input", "effective_from", "source", "note"}
+)
 
 
 def price_from_entry(entry: Mapping[str, Any], origin: Origin, where: str) -> Price:
@@ -260,6 +269,12 @@ def price_from_entry(entry: Mapping[str, Any], origin: Origin, where: str) -> Pr
     """
     if not isinstance(entry, Mapping):
         raise ValidationError(f"{where}: an entry must be an object, got {entry!r}")
+    unknown = sorted(str(key) for key in entry if key not in ENTRY_KEYS)
+    if unknown:
+        raise ValidationError(
+            f"{where}: unknown key {', '.join(map(repr, unknown))}; an entry takes "
+            f"{', '.join(sorted(ENTRY_KEYS))}"
+        )
     model = entry.get("model")
     if not isinstance(model, str) or not normalize_model(model) or len(model) > 200:
         raise ValidationError(f"{where}: model must be a name of 1 to 200 characters")

@@ -209,17 +209,27 @@ def set_prices(session: Session, /, entries: Iterable[Mapping[str, Any]]) -> lis
     Each entry is written as the shipped ``model_prices.json`` writes one:
     ``model``, ``is_prefix``, ``input``, ``output``, ``cached_input``,
     ``effective_from`` (ISO 8601 with a zone; left out: for all time) and
-    ``note`` or ``source``. An invalid entry is a ValidationError naming it,
-    and nothing of the file is stored.
+    ``note`` or ``source``; no other key. An invalid entry, or two for the same
+    model, ``is_prefix`` and ``effective_from``, is a ValidationError naming it
+    (counted from 1), and nothing of the file is stored.
     """
     checked: list[Price] = []
-    for index, entry in enumerate(entries):
+    first_of: dict[tuple[str, bool, object], int] = {}
+    for index, entry in enumerate(entries, start=1):
         where = f"price #{index}"
         if isinstance(entry, Mapping) and entry.get("effective_from") is None:
             entry = {**entry, "effective_from": ALWAYS}
-        checked.append(price_from_entry(entry, "operator", where))
+        price = price_from_entry(entry, "operator", where)
+        key = (price.model, price.is_prefix, price.effective_from)
+        if key in first_of:
+            raise ValidationError(
+                f"{where}: the same model, is_prefix and effective_from as price "
+                f"#{first_of[key]}; keep one of them"
+            )
+        first_of[key] = index
+        checked.append(price)
     stored: list[Price] = []
-    for index, price in enumerate(checked):
+    for index, price in enumerate(checked, start=1):
         try:
             stored.append(
                 set_price(
