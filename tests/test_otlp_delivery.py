@@ -352,6 +352,30 @@ def test_a_trace_refused_for_its_totals_leaves_no_task_behind(
     assert [t for t in sync_store.tasks.list(limit=500).items if t.title == title] == []
 
 
+def test_long_conversation_ids_stay_apart_and_a_blank_one_names_no_session(
+    sync_store: SyncStore,
+) -> None:
+    """Ids past the column's 255 characters were cut, so two conversations sharing their
+    first 255 characters became one session; a blank id made a session named blank."""
+    shared = "c" * 300
+    alice, bob, blank = team(f"{shared}-alice"), team(f"{shared}-bob"), team("   ")
+    result = sync_store.traces.record([*alice.spans, *bob.spans, *blank.spans])
+    assert result.rejected == []
+    found = {
+        who: sync_store.sessions.list(external_id=f"{shared}-{who}") for who in ("alice", "bob")
+    }
+    assert [len(sessions) for sessions in found.values()] == [1, 1]
+    assert found["alice"][0].id != found["bob"][0].id
+    assert all(len(s[0].external_id) <= 255 for s in found.values())
+    alice_run = sync_store.traces.get(alice.trace_id).run
+    assert alice_run is not None
+    assert alice_run.session_id == found["alice"][0].id
+    blank_run = sync_store.traces.get(blank.trace_id).run
+    assert blank_run is not None
+    assert blank_run.session_id is None
+    assert sync_store.sessions.list(external_id="   ") == []
+
+
 def test_a_child_span_that_starts_in_the_future_rejects_its_trace(sync_store: SyncStore) -> None:
     """As a future root does: a model call dated decades ahead was recorded (and made its
     month's partition on PostgreSQL) inside a run that ended now."""

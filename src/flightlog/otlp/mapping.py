@@ -253,7 +253,9 @@ def provider(span: Span) -> str | None:
 def conversation(span: Span) -> str | None:
     """The conversation (session) id a span carries, on the span or its resource."""
     found = text(first(span.attributes, CONVERSATION)) or text(first(span.resource, CONVERSATION))
-    return found[:255] if found else None
+    # Whole (the session keeps a long one under a fitted key: writer.session_name); a
+    # blank one names no conversation, as a blank flightlog.task names no task.
+    return found if found and found.strip() else None
 
 
 def tool_call(span: Span) -> tuple[str, str | None, str | None, str | None]:

@@ -34,6 +34,7 @@ from flightlog.services._common import chunks
 from flightlog.services._dialect import lock_names_for_customer
 from flightlog.services.agent_runs import refuse_total_past_columns, roll_up_usage
 from flightlog.services.runs import FINISHED_RUN_TO_TASK
+from flightlog.services.sessions import fit_external_id
 from flightlog.services.task_statistics import tally_runs, write_statistics
 from flightlog.services.tasks import transition_task
 
@@ -137,7 +138,7 @@ def hold_tail_locks(
 
 def session_name(conversation: str) -> str:
     """The ``sessions.external_id`` a producer's conversation id is kept under."""
-    return clean_text(conversation)[:255]
+    return fit_external_id(clean_text(conversation))
 
 
 def _lock_tasks(session: Session, task_ids: list[uuid.UUID], *, refuse_cancelled: bool) -> None:

@@ -8,6 +8,7 @@ stale and nothing has to keep them up to date.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,24 @@ def _summaries(session: Session, rows: list[AgentSession]) -> list[SessionSummar
     ]
 
 
+#: The width of ``sessions.external_id``.
+EXTERNAL_ID_MAX = 255
+
+
+def fit_external_id(conversation: str) -> str:
+    """A producer's conversation id as ``sessions.external_id`` keeps it.
+
+    Whole when it fits the column; else its first characters and a hash of the
+    whole, so that two long ids sharing their first 255 characters stay two
+    sessions (cutting them merged the conversations). A lookup by the whole id
+    goes through here too, and finds it.
+    """
+    if len(conversation) <= EXTERNAL_ID_MAX:
+        return conversation
+    digest = hashlib.sha256(conversation.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{conversation[: EXTERNAL_ID_MAX - 34]}~{digest}"
+
+
 def list_sessions(
     session: Session,
     customer_id: uuid.UUID,
@@ -108,7 +127,7 @@ def list_sessions(
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be 1 to {MAX_PAGE_SIZE}")
     stmt = select(AgentSession).where(AgentSession.customer_id == customer_id)
     if external_id is not None:
-        stmt = stmt.where(AgentSession.external_id == external_id)
+        stmt = stmt.where(AgentSession.external_id == fit_external_id(external_id))
     if before_id is not None:
         stmt = stmt.where(AgentSession.id < before_id)
     rows = list(session.scalars(stmt.order_by(AgentSession.id.desc()).limit(limit)).all())
@@ -138,7 +157,7 @@ def session_page(
     require(1 <= limit <= MAX_PAGE_SIZE, f"limit must be 1 to {MAX_PAGE_SIZE}")
     stmt = select(AgentSession).where(AgentSession.customer_id == customer_id)
     if external_id is not None:
-        stmt = stmt.where(AgentSession.external_id == external_id)
+        stmt = stmt.where(AgentSession.external_id == fit_external_id(external_id))
     fields = id_page(
         session, stmt, AgentSession.id, cursor=cursor, before=before, limit=limit, total=total
     )
