@@ -26,8 +26,10 @@ from flightlog.enums import AgentRunStatus, EventType, RunStatus
 from flightlog.errors import NotFound
 from flightlog.migrations.runner import Migrator
 from flightlog.models import Artifact, Event, OtlpSpan, Task, TaskRun
+from flightlog.models import MetricPoint as MetricPointRow
 from flightlog.otlp.prices import load_price_table
 from flightlog.otlp.readings import read_ahead
+from flightlog.otlp.spans import MetricPoint
 from flightlog.settings import Settings
 from flightlog.store.sync import SyncStore
 from otlp_spans import Team, agent, chat, failing, shape, team, with_new_ids
@@ -491,3 +493,49 @@ def test_spans_a_caller_built_with_unusable_ids_or_times_are_rejected_and_leave_
     good = sync_store.traces.record(spans)
     assert good.accepted == len(spans)
     assert good.rejected == []
+
+
+def test_texts_a_span_carries_into_a_run_are_bounded(sync_store: SyncStore) -> None:
+    """A resource's service.name of a megabyte was stored whole in every run's input context,
+    and a root's exception.type of 100,000 characters whole in the run's error details."""
+    trace = team(title="bounded texts")
+    root = failing(trace.spans[0], "boom")
+    events = list(root.events)
+    events[-1] = replace(
+        events[-1], attributes={**events[-1].attributes, "exception.type": "E" * 100_000}
+    )
+    root = replace(root, events=tuple(events), resource={"service.name": "s" * 1_000_000})
+    result = sync_store.traces.record([root, *trace.spans[1:]])
+    assert result.rejected == []
+    run = sync_store.traces.get(trace.trace_id).run
+    assert run is not None
+    assert run.error_details is not None
+    assert len(run.error_details["exception_type"]) == 500
+    assert len(run.input_context["service"]) == 500
+
+
+def test_a_metric_resources_service_name_is_bounded_in_labels_and_task(
+    sync_store: SyncStore,
+) -> None:
+    """It was copied whole into every point's labels and into the task it made."""
+    point = MetricPoint(
+        name="gen_ai.client.token.usage",
+        unit="{token}",
+        kind="histogram",
+        time_unix_nano=team().spans[0].start_time_unix_nano,
+        value=10.0,
+        count=1,
+        attributes={},
+        resource={"service.name": "s" * 1_000_000},
+        scope_name="tests",
+    )
+    result = sync_store.traces.record_metrics([point])
+    assert (result.accepted, result.rejected) == (1, [])
+    [task] = [t for t in sync_store.tasks.list(limit=500).items if t.title.startswith("sss")]
+    assert len(task.title) <= 500
+    assert len(task.context["service.name"]) <= 500
+    [summary] = sync_store.metrics.summarize(task_id=task.id).values()
+    assert summary is not None
+    assert sync_store.connection is not None  # the test's own transaction
+    labels = sync_store.connection.execute(select(MetricPointRow.labels)).scalars().all()
+    assert [len(found["service.name"]) for found in labels] == [500]

@@ -287,7 +287,8 @@ def _refusals(
             )
             continue
         explicit, title = mapping.task_reference(trace.root)
-        trace.task = (explicit, title, mapping.text(trace.root.resource.get("service.name")))
+        service = mapping.text(trace.root.resource.get("service.name"))
+        trace.task = (explicit, title, None if service is None else service[:500])
     wanted = [trace.task for trace in traces.values() if trace.task is not None]
     tasks = resolve_tasks(session, customer_id, wanted) if wanted else {}
     for trace_id, trace in traces.items():

@@ -61,6 +61,7 @@ def record_metric_points(
     for point in points:
         resource = point.resource
         service = mapping.text(resource.get("service.name"))
+        service = None if service is None else clean_text(service)[:500]
         title = mapping.text(resource.get(mapping.TASK_TITLE)) or service or "OpenTelemetry metrics"
         refs.append((mapping.text(resource.get(mapping.TASK_ID)), title, service))
     tasks = resolve_tasks(session, customer_id, refs)
@@ -75,7 +76,7 @@ def record_metric_points(
         if point.count is not None:
             labels["count"] = point.count
         if service:
-            labels.setdefault("service.name", clean_text(service))
+            labels.setdefault("service.name", service)
         rows.append(
             {
                 "name": clean_text(point.name)[:255],

@@ -23,7 +23,6 @@ from flightlog.otlp.mapping import Role
 from flightlog.otlp.prices import COST_QUANTUM, PriceTable
 from flightlog.otlp.readings import (
     Content,
-    clean,
     clean_encoded,
     estimated_cost,
     model_call,
@@ -290,7 +289,7 @@ def run_outcome(root: Span) -> tuple[RunStatus, str | None, dict[str, Any] | Non
     return (
         RunStatus.FAILED,
         clean_text(message)[:10_000],
-        {"exception_type": clean(kind), "span_id": root.span_id},
+        {"exception_type": clean_text(kind)[:500] if kind else kind, "span_id": root.span_id},
     )
 
 

@@ -244,7 +244,8 @@ def _runs(session: Session, records: RecordBuilder, sessions: dict[str, uuid.UUI
                 "input_context": {
                     "source": SOURCE,
                     "trace_id": root.trace_id,
-                    "service": clean_text(str(root.resource.get("service.name") or "")) or None,
+                    "service": clean_text(str(root.resource.get("service.name") or ""))[:500]
+                    or None,
                 },
                 "results": run_results(root) if status is RunStatus.COMPLETED else None,
                 "error_message": error_message,
