@@ -528,6 +528,7 @@ def test_a_metric_resources_service_name_is_bounded_in_labels_and_task(
         attributes={},
         resource={"service.name": "s" * 1_000_000},
         scope_name="tests",
+        temporality="cumulative",
     )
     result = sync_store.traces.record_metrics([point])
     assert (result.accepted, result.rejected) == (1, [])
@@ -539,3 +540,5 @@ def test_a_metric_resources_service_name_is_bounded_in_labels_and_task(
     assert sync_store.connection is not None  # the test's own transaction
     labels = sync_store.connection.execute(select(MetricPointRow.labels)).scalars().all()
     assert [len(found["service.name"]) for found in labels] == [500]
+    # A cumulative point repeats what came before it: its labels say so.
+    assert [found["aggregation_temporality"] for found in labels] == ["cumulative"]

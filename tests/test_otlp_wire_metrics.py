@@ -20,7 +20,15 @@ def test_metric_kinds() -> None:
         mpb.Metric(
             name="g", unit="1", gauge=mpb.Gauge(data_points=[number(1.5, attributes=attrs)])
         ),
-        mpb.Metric(name="s", unit="{token}", sum=mpb.Sum(data_points=[number(7), number(2.5)])),
+        mpb.Metric(
+            name="s",
+            unit="{token}",
+            sum=mpb.Sum(
+                data_points=[number(7), number(2.5)], is_monotonic=True, aggregation_temporality=2
+            ),
+        ),
+        # An UpDownCounter: a level that may fall, kept as a gauge (it was a counter).
+        mpb.Metric(name="u", sum=mpb.Sum(data_points=[number(-2)], aggregation_temporality=1)),
         mpb.Metric(
             name="gen_ai.client.token.usage",
             unit="{token}",
@@ -55,9 +63,20 @@ def test_metric_kinds() -> None:
         ("g", "gauge", 1.5, None, T0),
         ("s", "sum", 7.0, None, T0),
         ("s", "sum", 2.5, None, T0),
+        ("u", "gauge", -2.0, None, T0),
         ("gen_ai.client.token.usage", "histogram", 120.0, 3, T0),
         ("e", "histogram", 0.0, 2, T0),
         ("q", "histogram", 10.0, 4, T0),
+    ]
+    # Whether a point repeats all before it (cumulative) or only what is new (delta).
+    assert [p.temporality for p in decoded.points] == [
+        None,
+        "cumulative",
+        "cumulative",
+        "delta",
+        None,
+        None,
+        None,
     ]
     first = decoded.points[0]
     assert (first.unit, dict(first.attributes)) == ("1", {"gen_ai.operation.name": "chat"})
@@ -145,7 +164,11 @@ def test_metrics_json() -> None:
                                 },
                                 {
                                     "name": "c",
-                                    "sum": {"dataPoints": [{"asInt": "3", "timeUnixNano": T0}]},
+                                    "sum": {
+                                        "dataPoints": [{"asInt": "3", "timeUnixNano": T0}],
+                                        "isMonotonic": True,
+                                        "aggregationTemporality": 2,
+                                    },
                                 },
                             ]
                         }

@@ -163,6 +163,8 @@ def metrics(request: ExportMetricsServiceRequest) -> DecodedMetrics:
 
 
 _Point = NumberDataPoint | HistogramDataPoint | ExponentialHistogramDataPoint | SummaryDataPoint
+#: OTLP's AggregationTemporality values (0 is "unspecified": nothing said, nothing kept).
+_TEMPORALITY = {1: "delta", 2: "cumulative"}
 
 
 def _metric(
@@ -174,14 +176,20 @@ def _metric(
 ) -> None:
     which = metric.WhichOneof("data")
     points: list[_Point]
+    temporality: str | None = None
     if which == "gauge":
         kind, points = "gauge", list(metric.gauge.data_points)
     elif which == "sum":
-        kind, points = "sum", list(metric.sum.data_points)
+        # A sum that may go down (an UpDownCounter) is a level, as a gauge is, not a count.
+        kind = "sum" if metric.sum.is_monotonic else "gauge"
+        points = list(metric.sum.data_points)
+        temporality = _TEMPORALITY.get(metric.sum.aggregation_temporality)
     elif which == "histogram":
         kind, points = "histogram", list(metric.histogram.data_points)
+        temporality = _TEMPORALITY.get(metric.histogram.aggregation_temporality)
     elif which == "exponential_histogram":
         kind, points = "histogram", list(metric.exponential_histogram.data_points)
+        temporality = _TEMPORALITY.get(metric.exponential_histogram.aggregation_temporality)
     elif which == "summary":
         # A summary keeps the same two numbers as a histogram here: its sum and count.
         kind, points = "histogram", list(metric.summary.data_points)
@@ -210,6 +218,7 @@ def _metric(
                     attributes=point_attributes,
                     resource=resource,
                     scope_name=scope_name,
+                    temporality=temporality,
                 )
             )
         except _Refused as exc:

@@ -75,6 +75,8 @@ def record_metric_points(
         labels = {clean_text(k): _label(v) for k, v in point.attributes.items()}
         if point.count is not None:
             labels["count"] = point.count
+        if point.temporality is not None:
+            labels["aggregation_temporality"] = point.temporality
         if service:
             labels.setdefault("service.name", service)
         rows.append(

@@ -109,6 +109,9 @@ class MetricPoint:
     attributes: Attributes
     resource: Attributes
     scope_name: str
+    #: "delta" or "cumulative" for sums and histograms (None: a gauge, or not said):
+    #: a cumulative point repeats everything before it, a delta one only what is new.
+    temporality: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
