@@ -378,6 +378,22 @@ def test_long_conversation_ids_stay_apart_and_a_blank_one_names_no_session(
     assert sync_store.sessions.list(external_id="   ") == []
 
 
+def test_long_task_titles_that_share_a_beginning_make_two_tasks(sync_store: SyncStore) -> None:
+    """Titles were cut to the column's 500 characters, so two workflows whose names share
+    their first 500 characters recorded their runs into one task."""
+    shared = "w" * 600
+    first, second = team(title=f"{shared}-ingest"), team(title=f"{shared}-report")
+    again = team(title=f"{shared}-ingest")
+    result = sync_store.traces.record([*first.spans, *second.spans, *again.spans])
+    assert result.rejected == []
+    runs = [sync_store.traces.get(t.trace_id).run for t in (first, second, again)]
+    tasks = [run.task_id for run in runs if run is not None]
+    assert len(tasks) == 3
+    assert tasks[0] != tasks[1]
+    assert tasks[0] == tasks[2]  # the same whole name: the same task
+    assert all(len(sync_store.tasks.get(task).title) <= 500 for task in tasks)
+
+
 def test_a_child_span_that_starts_in_the_future_rejects_its_trace(sync_store: SyncStore) -> None:
     """As a future root does: a model call dated decades ahead was recorded (and made its
     month's partition on PostgreSQL) inside a run that ended now."""

@@ -361,4 +361,4 @@ def task_reference(root: Span) -> tuple[str | None, str]:
     title = text(root.attributes.get(TASK_TITLE)) or text(root.resource.get(TASK_TITLE))
     if not title:
         title = agent_name(root) if role(root) is Role.AGENT else bare_name(root)
-    return explicit, title[:500]
+    return explicit, title  # task_rule fits a long one to the column, long ones kept apart

@@ -28,7 +28,7 @@ from flightlog.otlp import mapping
 from flightlog.otlp.ledger import clean_text
 from flightlog.otlp.records import SOURCE
 from flightlog.services import tasks
-from flightlog.services._common import chunks
+from flightlog.services._common import chunks, fitted
 from flightlog.services._dialect import lock_names_for_customer
 
 #: (explicit task id text or None, title, service name or None).
@@ -36,7 +36,7 @@ TaskRef = tuple[str | None, str, str | None]
 
 
 def _title(text: str) -> str:
-    return clean_text(text).strip()[:500] or "OpenTelemetry trace"
+    return fitted(clean_text(text).strip(), 500) or "OpenTelemetry trace"
 
 
 def resolve_tasks(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from collections.abc import Iterable, Iterator
@@ -320,3 +321,16 @@ def chunks(values: Iterable[_C], size: int = 1000) -> Iterator[list[_C]]:
             batch = []
     if batch:
         yield batch
+
+
+def fitted(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, two long texts kept apart.
+
+    Whole when it fits; else its first characters, ``~`` and a hash of the whole,
+    so that two texts sharing their first ``limit`` characters (a producer's long
+    conversation ids or workflow names) do not become one key when cut.
+    """
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{text[: limit - 33]}~{digest}"

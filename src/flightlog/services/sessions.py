@@ -8,7 +8,6 @@ stale and nothing has to keep them up to date.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flightlog.models import AgentSession, TaskRun
-from flightlog.services._common import get_owned, require
+from flightlog.services._common import fitted, get_owned, require
 from flightlog.services._paging import id_page
 
 MAX_PAGE_SIZE = 500
@@ -98,17 +97,10 @@ EXTERNAL_ID_MAX = 255
 
 
 def fit_external_id(conversation: str) -> str:
-    """A producer's conversation id as ``sessions.external_id`` keeps it.
-
-    Whole when it fits the column; else its first characters and a hash of the
-    whole, so that two long ids sharing their first 255 characters stay two
-    sessions (cutting them merged the conversations). A lookup by the whole id
-    goes through here too, and finds it.
-    """
-    if len(conversation) <= EXTERNAL_ID_MAX:
-        return conversation
-    digest = hashlib.sha256(conversation.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{conversation[: EXTERNAL_ID_MAX - 34]}~{digest}"
+    """A producer's conversation id as ``sessions.external_id`` keeps it (see
+    :func:`~flightlog.services._common.fitted`); a lookup by the whole id goes through
+    here too, and finds it."""
+    return fitted(conversation, EXTERNAL_ID_MAX)
 
 
 def list_sessions(
