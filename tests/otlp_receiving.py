@@ -46,7 +46,7 @@ from otlp_requests import JSON, PB
 
 Kind = Literal["traces", "metrics"]
 #: google.rpc.Code for each HTTP status the receivers answer with.
-RPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 503: 14}
+RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 503: 14}
 
 
 @asynccontextmanager

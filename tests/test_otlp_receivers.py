@@ -187,6 +187,20 @@ async def test_a_read_only_key_is_403(dialect: str, store: Store, content_type: 
     assert "write" in message
 
 
+@pytest.mark.parametrize("content_type", [PB, JSON])
+async def test_logs_sent_to_the_same_endpoint_get_a_status_saying_what_to_change(
+    dialect: str, store: Store, content_type: str
+) -> None:
+    """An exporter given one endpoint for every signal posts its logs to /v1/logs too: it
+    got an HTML 404 it cannot read."""
+    key = await _key(store, "write")
+    async with otlp_client(app_for(store), key) as client:
+        answer = await client.post("/v1/logs", content=b"", headers={"Content-Type": content_type})
+    message = status(answer, 404, content_type)
+    assert "not logs" in message
+    assert "OTEL_LOGS_EXPORTER=none" in message
+
+
 async def test_the_header_as_otel_exporter_otlp_headers_sends_it(
     dialect: str, store: Store, key: str
 ) -> None:

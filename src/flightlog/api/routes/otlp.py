@@ -256,3 +256,16 @@ async def export_metrics(
 ) -> Response:
     """Record OTLP metric points (the GenAI client metrics and any other) as metric points."""
     return await _export("metrics", request, ctx, credentials)
+
+
+@router.post("/v1/logs", include_in_schema=False)
+async def refuse_logs(request: Request) -> Response:
+    """OTLP logs are not taken. An exporter given one endpoint for every signal
+    (``OTEL_EXPORTER_OTLP_ENDPOINT``) sends its logs here too: it gets a Status in its
+    own encoding saying what to change, not an HTML page it cannot read."""
+    return _status(
+        404,
+        "Flightlog records OpenTelemetry traces and metrics, not logs: set "
+        "OTEL_LOGS_EXPORTER=none, or send logs to another backend",
+        request.headers.get("content-type"),
+    )
