@@ -12,7 +12,7 @@ from flightlog.api.auth import TenantStore
 from flightlog.errors import ValidationError
 from flightlog.schemas.agent_runs import AgentRunOut
 from flightlog.schemas.events import EventOut
-from flightlog.schemas.fields import QueryTime
+from flightlog.schemas.fields import Time
 from flightlog.schemas.runs import (
     PlanDecision,
     RunBegin,
@@ -103,12 +103,12 @@ def _cursor(
 async def timeline(
     run_id: uuid.UUID,
     store: TenantStore,
-    after_at: Annotated[QueryTime | None, Query(description=_CURSOR)] = None,
+    after_at: Annotated[Time | None, Query(description=_CURSOR)] = None,
     after_kind: Annotated[Literal["agent_run", "event"] | None, Query(description=_CURSOR)] = None,
     after_key: Annotated[
         str | None, Query(max_length=64, pattern=_CURSOR_KEY, description=_CURSOR_KEY_RULE)
     ] = None,
-    before_at: Annotated[QueryTime | None, Query(description=_BEFORE)] = None,
+    before_at: Annotated[Time | None, Query(description=_BEFORE)] = None,
     before_kind: Annotated[Literal["agent_run", "event"] | None, Query(description=_BEFORE)] = None,
     before_key: Annotated[
         str | None, Query(max_length=64, pattern=_CURSOR_KEY, description=_BEFORE_KEY_RULE)
